@@ -1,0 +1,246 @@
+#include "src/core/event.h"
+
+#include <simdjson.h>
+
+#include <charconv>
+#include <cstdio>
+#include <ctime>
+
+#include "src/core/json_writer.h"
+
+namespace aw {
+
+std::string field_to_string(const FieldValue& v) {
+  struct Visitor {
+    std::string operator()(const std::string& s) const { return s; }
+    std::string operator()(std::int64_t i) const { return std::to_string(i); }
+    std::string operator()(double d) const {
+      char buf[32];
+      auto [end, ec] = std::to_chars(buf, buf + sizeof buf, d);
+      return std::string(buf, end);
+    }
+    std::string operator()(bool b) const { return b ? "true" : "false"; }
+  };
+  return std::visit(Visitor{}, v);
+}
+
+void Fields::set(std::string_view key, FieldValue value) {
+  for (auto& e : entries_) {
+    if (e.key == key) {
+      e.value = std::move(value);
+      return;
+    }
+  }
+  entries_.push_back(Entry{std::string(key), std::move(value)});
+}
+
+const FieldValue* Fields::find(std::string_view key) const {
+  for (const auto& e : entries_)
+    if (e.key == key) return &e.value;
+  return nullptr;
+}
+
+std::optional<std::string> Fields::get_string(std::string_view key) const {
+  const FieldValue* v = find(key);
+  if (!v) return std::nullopt;
+  return field_to_string(*v);
+}
+
+std::optional<std::int64_t> Fields::get_int(std::string_view key) const {
+  const FieldValue* v = find(key);
+  if (!v) return std::nullopt;
+  if (const auto* i = std::get_if<std::int64_t>(v)) return *i;
+  if (const auto* s = std::get_if<std::string>(v)) {
+    std::int64_t out = 0;
+    auto [ptr, ec] = std::from_chars(s->data(), s->data() + s->size(), out);
+    if (ec == std::errc() && ptr == s->data() + s->size()) return out;
+  }
+  return std::nullopt;
+}
+
+bool Fields::erase(std::string_view key) {
+  for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+    if (it->key == key) {
+      entries_.erase(it);
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string format_time_utc(WallTime t) {
+  const std::int64_t ns = t.time_since_epoch().count();
+  std::int64_t secs = ns / 1'000'000'000;
+  std::int64_t ms = (ns % 1'000'000'000) / 1'000'000;
+  if (ms < 0) {
+    ms += 1000;
+    secs -= 1;
+  }
+  std::time_t tt = static_cast<std::time_t>(secs);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+  return buf;
+}
+
+std::optional<WallTime> parse_time_utc(std::string_view s) {
+  int year = 0, mon = 0, day = 0, hour = 0, min = 0, sec = 0;
+  auto num = [&](std::size_t pos, std::size_t len, int& out) {
+    if (pos + len > s.size()) return false;
+    auto [ptr, ec] = std::from_chars(s.data() + pos, s.data() + pos + len, out);
+    return ec == std::errc() && ptr == s.data() + pos + len;
+  };
+  if (!num(0, 4, year) || s.size() < 10 || s[4] != '-' || !num(5, 2, mon) || s[7] != '-' ||
+      !num(8, 2, day))
+    return std::nullopt;
+  std::size_t i = 10;
+  std::int64_t frac_ns = 0;
+  int offset_min = 0;
+  if (i < s.size()) {
+    if ((s[i] != 'T' && s[i] != ' ') || !num(11, 2, hour) || s.size() < 19 || s[13] != ':' ||
+        !num(14, 2, min) || s[16] != ':' || !num(17, 2, sec))
+      return std::nullopt;
+    i = 19;
+    if (i < s.size() && s[i] == '.') {
+      std::int64_t scale = 100'000'000;
+      ++i;
+      while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
+        frac_ns += (s[i] - '0') * scale;
+        scale /= 10;
+        ++i;
+      }
+    }
+    if (i < s.size()) {
+      if (s[i] == 'Z' || s[i] == 'z') {
+        ++i;
+      } else if (s[i] == '+' || s[i] == '-') {
+        int oh = 0, om = 0;
+        if (!num(i + 1, 2, oh) || i + 3 >= s.size() || s[i + 3] != ':' || !num(i + 4, 2, om))
+          return std::nullopt;
+        offset_min = (oh * 60 + om) * (s[i] == '-' ? -1 : 1);
+        i += 6;
+      }
+    }
+    if (i != s.size()) return std::nullopt;
+  }
+  std::tm tm{};
+  tm.tm_year = year - 1900;
+  tm.tm_mon = mon - 1;
+  tm.tm_mday = day;
+  tm.tm_hour = hour;
+  tm.tm_min = min;
+  tm.tm_sec = sec;
+  const std::time_t secs = timegm(&tm);
+  const std::int64_t ns =
+      (static_cast<std::int64_t>(secs) - offset_min * 60LL) * 1'000'000'000LL + frac_ns;
+  return WallTime(Duration(ns));
+}
+
+std::string to_json_line(const Event& e) {
+  std::string out;
+  out.reserve(160 + e.path.size());
+  JsonObjectWriter w(out);
+  w.unum("seq", e.seq).str("time", format_time_utc(e.time)).str("kind", e.kind);
+  if (!e.source.empty()) w.str("source", e.source);
+  if (!e.path.empty()) w.str("path", e.path);
+  if (!e.entity.empty()) w.str("entity", e.entity);
+  if (e.cause) w.unum("cause", e.cause);
+  if (!e.rule.empty()) w.str("rule", e.rule);
+  if (e.depth) w.unum("depth", e.depth);
+  if (!e.fields.empty()) {
+    std::string f;
+    JsonObjectWriter fw(f);
+    for (const auto& [k, v] : e.fields) {
+      if (const auto* s = std::get_if<std::string>(&v)) fw.str(k, *s);
+      else if (const auto* i = std::get_if<std::int64_t>(&v)) fw.num(k, *i);
+      else if (const auto* d = std::get_if<double>(&v)) fw.dbl(k, *d);
+      else fw.boolean(k, std::get<bool>(v));
+    }
+    fw.close();
+    w.raw("fields", f);
+  }
+  w.close();
+  out.push_back('\n');
+  return out;
+}
+
+namespace {
+
+Result<FieldValue> read_scalar(simdjson::dom::element v, std::string_view key) {
+  using simdjson::dom::element_type;
+  switch (v.type()) {
+    case element_type::STRING: return FieldValue(std::string(v.get_string().value_unsafe()));
+    case element_type::INT64: return FieldValue(v.get_int64().value_unsafe());
+    case element_type::UINT64: return FieldValue(static_cast<double>(v.get_uint64().value_unsafe()));
+    case element_type::DOUBLE: return FieldValue(v.get_double().value_unsafe());
+    case element_type::BOOL: return FieldValue(v.get_bool().value_unsafe());
+    default:
+      return make_error("field \"" + std::string(key) +
+                        "\": expected a string, number or boolean (fields are flat)");
+  }
+}
+
+}  // namespace
+
+// The DOM API (runtime CPU dispatch, strict: trailing content is an error) suits
+// these small, once-off documents; bulk readers use parse_many.
+Result<Event> parse_event_json(std::string_view json) {
+  thread_local simdjson::dom::parser parser;
+  simdjson::padded_string padded(json);
+  simdjson::dom::element root;
+  if (auto err = parser.parse(padded).get(root))
+    return make_error(std::string("not JSON: ") + simdjson::error_message(err));
+  simdjson::dom::object obj;
+  if (root.get_object().get(obj)) return make_error("expected a JSON object");
+  Event e;
+  for (auto [key_view, v] : obj) {
+    std::string key(key_view);
+    bool ok = true;
+    auto get_str = [&](std::string& out) {
+      std::string_view s;
+      if (v.get_string().get(s)) return false;
+      out.assign(s);
+      return true;
+    };
+    auto get_u64 = [&](std::uint64_t& out) { return !v.get_uint64().get(out); };
+    if (key == "kind") ok = get_str(e.kind);
+    else if (key == "source") ok = get_str(e.source);
+    else if (key == "path") ok = get_str(e.path);
+    else if (key == "entity") ok = get_str(e.entity);
+    else if (key == "rule") ok = get_str(e.rule);
+    else if (key == "seq") ok = get_u64(e.seq);
+    else if (key == "cause") ok = get_u64(e.cause);
+    else if (key == "depth") {
+      std::uint64_t d = 0;
+      ok = get_u64(d);
+      e.depth = static_cast<std::uint32_t>(d);
+    } else if (key == "time") {
+      std::string t;
+      ok = get_str(t);
+      if (ok) {
+        auto parsed = parse_time_utc(t);
+        if (!parsed) return make_error("\"time\": expected an RFC 3339 time, got \"" + t + "\"");
+        e.time = *parsed;
+      }
+    } else if (key == "fields") {
+      simdjson::dom::object fo;
+      if (v.get_object().get(fo)) return make_error("\"fields\": expected an object");
+      for (auto [fk, fv] : fo) {
+        auto scalar = read_scalar(fv, fk);
+        if (!scalar) return scalar.error();
+        e.fields.set(fk, std::move(*scalar));
+      }
+    } else {
+      return make_error("unknown key \"" + key +
+                        "\" (expected kind, source, time, seq, path, entity, cause, rule, depth, "
+                        "fields)");
+    }
+    if (!ok) return make_error("\"" + key + "\": wrong type");
+  }
+  if (e.kind.empty()) return make_error("missing \"kind\"");
+  return e;
+}
+
+}  // namespace aw

@@ -1,0 +1,102 @@
+// RAII ownership of libuv handles (STYLE §2).
+//
+// libuv's rule: once init succeeds the handle must be closed, and its memory may
+// be freed only in the close callback. A Handle<H> heap-allocates the uv struct so
+// the owning C++ object can die before the close completes: the destructor clears
+// `data` (no callback can reach a dead owner) and calls uv_close, whose callback
+// deletes the struct. All of this happens on the loop thread.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <utility>
+
+namespace aw::uvx {
+
+template <class H>
+class Handle {
+ public:
+  Handle() : h_(new H{}) {}
+  ~Handle() { reset(); }
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+  Handle(Handle&& o) noexcept : h_(std::exchange(o.h_, nullptr)), live_(o.live_) {}
+
+  H* get() const { return h_; }
+  uv_handle_t* base() const { return reinterpret_cast<uv_handle_t*>(h_); }
+  // Call after the uv_*_init succeeded: from then on the handle must be closed.
+  void initialized(void* data) {
+    live_ = true;
+    h_->data = data;
+  }
+  bool live() const { return live_; }
+
+  void reset() {
+    if (!h_) return;
+    if (live_) {
+      h_->data = nullptr;
+      if (!uv_is_closing(base()))
+        uv_close(base(), [](uv_handle_t* h) { delete reinterpret_cast<H*>(h); });
+    } else {
+      delete h_;
+    }
+    h_ = nullptr;
+    live_ = false;
+  }
+
+ private:
+  H* h_;
+  bool live_ = false;
+};
+
+// A one-shot or repeating timer calling a std::function. Idle means idle: a
+// stopped Timer causes no wake-ups.
+class Timer {
+ public:
+  Timer(uv_loop_t* loop, std::function<void()> on_fire);
+  // Fires once after `delay_ms` (then every `repeat_ms` if non-zero).
+  void start(std::uint64_t delay_ms, std::uint64_t repeat_ms = 0);
+  void stop();
+  bool active() const;
+  // Keeps the loop from staying alive for this timer alone (see uv_unref).
+  void unref() { uv_unref(h_.base()); }
+
+ private:
+  Handle<uv_timer_t> h_;
+  std::function<void()> on_fire_;
+};
+
+// Readiness of a file descriptor the caller owns (inotify fd, pidfd, socket).
+class Poll {
+ public:
+  // `on_ready(status, events)`: status < 0 is a libuv error; events are UV_READABLE etc.
+  Poll(uv_loop_t* loop, int fd, std::function<void(int status, int events)> on_ready);
+  int start(int events);
+  void stop();
+  int init_status() const { return init_status_; }
+
+ private:
+  Handle<uv_poll_t> h_;
+  std::function<void(int, int)> on_ready_;
+  int init_status_ = 0;
+};
+
+class Signal {
+ public:
+  Signal(uv_loop_t* loop, int signum, std::function<void()> on_signal);
+  void unref() { uv_unref(h_.base()); }
+
+ private:
+  Handle<uv_signal_t> h_;
+  std::function<void()> on_signal_;
+};
+
+// Runs `work` on libuv's thread pool, then `done` on the loop thread. `work` must
+// touch nothing the loop thread uses; it communicates only through what it
+// captures by value (or owns) and `done` reads afterwards. Returns a negative
+// errno if the request could not be queued (then neither function runs).
+int queue_work(uv_loop_t* loop, std::function<void()> work, std::function<void()> done);
+
+}  // namespace aw::uvx
