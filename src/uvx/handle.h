@@ -51,6 +51,9 @@ class Handle {
   bool live_ = false;
 };
 
+// Wrappers below call a std::function they own: do not destroy a wrapper from
+// inside its own callback (defer it to another handle's callback instead).
+
 // A one-shot or repeating timer calling a std::function. Idle means idle: a
 // stopped Timer causes no wake-ups.
 class Timer {

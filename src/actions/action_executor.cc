@@ -1,0 +1,358 @@
+#include "src/actions/action_executor.h"
+
+#include <signal.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "src/actions/backoff.h"
+#include "src/actions/file_move.h"
+#include "src/actions/marker_file.h"
+#include "src/core/duration.h"
+
+namespace aw {
+
+struct ActionExecutor::Job {
+  Id id = 0;
+  ActionRequest req;
+  std::uint64_t cause_seq = 0;
+  AttemptCallback on_attempt;
+  DoneCallback on_done;
+  int attempts = 0;
+  Phase phase = Phase::kStarting;
+  bool interrupted = false;
+
+  // run
+  std::unique_ptr<ChildProcess> child;
+  RunContext run;
+  int stop_stage = 0;  // 0: within the timeout; 1: SIGTERM sent, SIGKILL next
+  std::unique_ptr<uvx::Timer> stop_timer;
+
+  // backoff before the next attempt, or a deferred finish
+  std::unique_ptr<uvx::Timer> wait;
+  std::optional<ActionOutcome> last;  // the last attempt's outcome
+};
+
+namespace {
+
+const char* type_name(ActionType t) {
+  switch (t) {
+    case ActionType::kRun:
+      return "run";
+    case ActionType::kMove:
+      return "move";
+    case ActionType::kQuarantine:
+      return "quarantine";
+    case ActionType::kMark:
+      return "mark";
+    case ActionType::kEmit:
+      return "emit";
+  }
+  return "unknown";
+}
+
+std::uint64_t to_timer_ms(Duration d) {
+  // Round up: a timer must not fire before its deadline.
+  auto ms = std::chrono::ceil<std::chrono::milliseconds>(d).count();
+  return ms < 0 ? 0 : static_cast<std::uint64_t>(ms);
+}
+
+// libuv measures a timer from the loop's cached "now", which can be stale by as
+// long as the current callback has run: refresh it so deadlines count from now.
+void arm(uv_loop_t* loop, uvx::Timer& timer, Duration d) {
+  uv_update_time(loop);
+  timer.start(to_timer_ms(d));
+}
+
+// The request cannot be carried out as written; nullopt when it can be tried.
+std::optional<ActionOutcome> validate(const ActionRequest& r) {
+  using outcome_category::kValidation;
+  const std::string what = std::string(type_name(r.type)) + " action #" +
+                           std::to_string(r.index + 1) + " of rule '" + r.rule + "'";
+  if (!r.render_error.empty())
+    return make_failure(kValidation, what + ": " + r.render_error,
+                        "fix the rule's template, or match only events that carry the fields it "
+                        "uses");
+  switch (r.type) {
+    case ActionType::kRun:
+      if (r.argv.empty() || r.argv[0].empty())
+        return make_failure(kValidation, what + ": no command to run",
+                            "give the action a non-empty argv");
+      break;
+    case ActionType::kMove:
+    case ActionType::kQuarantine:
+      if (r.source.empty())
+        return make_failure(kValidation, what + ": no source path",
+                            "give the action a source (usually the event's {path})");
+      if (r.to.empty())
+        return make_failure(kValidation, what + ": no destination directory",
+                            "give the action a 'to' directory");
+      break;
+    case ActionType::kMark:
+      if (r.entity.empty())
+        return make_failure(kValidation, what + ": no entity to mark",
+                            "give the action an entity (usually the event's {entity})");
+      break;
+    case ActionType::kEmit:
+      return make_failure(kValidation, what + ": emit is handled by the pipeline",
+                          "this is a bug in agentwatch: emit requests must not reach the executor");
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+ActionExecutor::ActionExecutor(uv_loop_t* loop, const Clock& clock, std::uint64_t jitter_seed)
+    : loop_(loop), clock_(clock), rng_(jitter_seed), sweep_(loop, [this] { sweep(); }) {}
+
+ActionExecutor::~ActionExecutor() {
+  // Children are killed and reaped by their destructors; pool completions see
+  // alive_ expire and drop their results.
+  alive_.reset();
+  jobs_.clear();
+  retired_jobs_.clear();
+  retired_children_.clear();
+}
+
+void ActionExecutor::retire(std::unique_ptr<Job> job) {
+  retired_jobs_.push_back(std::move(job));
+  if (!sweep_.active()) sweep_.start(0);
+}
+
+void ActionExecutor::retire(std::unique_ptr<ChildProcess> child) {
+  retired_children_.push_back(std::move(child));
+  if (!sweep_.active()) sweep_.start(0);
+}
+
+void ActionExecutor::sweep() {
+  // Swapped out first: the lists stay consistent while the destructors run.
+  std::vector<std::unique_ptr<Job>> jobs;
+  std::vector<std::unique_ptr<ChildProcess>> children;
+  jobs.swap(retired_jobs_);
+  children.swap(retired_children_);
+}
+
+ActionExecutor::Id ActionExecutor::start(const ActionRequest& request, const Event& cause,
+                                         AttemptCallback on_attempt, DoneCallback on_done) {
+  ++inside_call_;
+  auto owned = std::make_unique<Job>();
+  Job& job = *owned;
+  job.id = next_id_++;
+  job.req = request;
+  job.cause_seq = cause.seq;
+  job.on_attempt = std::move(on_attempt);
+  job.on_done = std::move(on_done);
+  jobs_.emplace(job.id, std::move(owned));
+  const Id id = job.id;
+
+  if (stopping_) {
+    finish(job, make_failure(outcome_category::kInterrupted,
+                             std::string(type_name(request.type)) +
+                                 " action not started: agentwatch is shutting down",
+                             "it will not run; re-run it after the daemon is back if needed"));
+  } else if (std::optional<ActionOutcome> invalid = validate(request)) {
+    finish(job, std::move(*invalid));
+  } else {
+    begin_attempt(job);
+  }
+  --inside_call_;
+  return id;
+}
+
+void ActionExecutor::begin_attempt(Job& job) {
+  ++job.attempts;
+  if (job.req.type == ActionType::kRun) {
+    begin_run(job);
+  } else {
+    begin_file_action(job);
+  }
+}
+
+void ActionExecutor::begin_run(Job& job) {
+  const ActionRequest& r = job.req;
+  SpawnOptions opts;
+  if (r.shell) {
+    // The script is argv[0], written by the rule's author; templated values
+    // follow as $1, $2 ... and are never parsed as shell text.
+    opts.argv = {"/bin/sh", "-c", r.argv[0], "sh"};
+    opts.argv.insert(opts.argv.end(), r.argv.begin() + 1, r.argv.end());
+  } else {
+    opts.argv = r.argv;
+  }
+  opts.cwd = r.cwd;
+  opts.env = r.env;
+
+  job.run = RunContext{};
+  job.run.program = r.shell ? "sh -c " + r.argv[0].substr(0, 60) : r.argv[0];
+  job.run.cwd = r.cwd;
+  job.run.timeout = r.timeout > Duration::zero() ? r.timeout : default_run_timeout_;
+  job.run.kill_grace = r.kill_grace;
+  job.stop_stage = 0;
+
+  Job* jp = &job;
+  Result<std::unique_ptr<ChildProcess>> child =
+      ChildProcess::spawn(loop_, clock_, std::move(opts), [this, jp](const ChildExit& e) {
+        Job& j = *jp;
+        if (j.stop_timer) j.stop_timer->stop();
+        ActionOutcome outcome = classify_exit(e, j.run);
+        retire(std::move(j.child));  // we are inside its callback: destroy it later
+        attempt_ended(j, std::move(outcome));
+      });
+  if (!child.ok()) {
+    if (job.on_attempt) job.on_attempt(AttemptInfo{job.id, job.attempts, 0});
+    attempt_ended(job, classify_spawn_error(child.error(), job.run));
+    return;
+  }
+  job.child = std::move(child.value());
+  job.phase = Phase::kRunning;
+  if (!job.stop_timer)
+    job.stop_timer = std::make_unique<uvx::Timer>(loop_, [this, jp] { on_stop_timer(*jp); });
+  arm(loop_, *job.stop_timer, job.run.timeout);
+  if (job.on_attempt) job.on_attempt(AttemptInfo{job.id, job.attempts, job.child->pid()});
+}
+
+void ActionExecutor::on_stop_timer(Job& job) {
+  if (!job.child) return;
+  if (job.stop_stage == 0) {
+    job.stop_stage = 1;
+    job.run.timed_out = !job.interrupted;
+    job.child->kill_group_on_exit(true);
+    job.child->kill_group(SIGTERM);
+    arm(loop_, *job.stop_timer, job.run.kill_grace);
+  } else {
+    job.run.sent_sigkill = true;
+    job.child->kill_group(SIGKILL);
+  }
+}
+
+void ActionExecutor::begin_file_action(Job& job) {
+  job.phase = Phase::kOnPool;
+  if (job.on_attempt) job.on_attempt(AttemptInfo{job.id, job.attempts, 0});
+  const ActionRequest& r = job.req;
+
+  if (r.type == ActionType::kMark && r.marker.empty()) {
+    // Nothing to write: the daemon records the state from the outcome.
+    Fields f;
+    f.set("entity", r.entity);
+    f.set("state", r.state);
+    f.set("marker", "");
+    attempt_ended(job, make_success("marked '" + r.entity + "' " + r.state, std::move(f)));
+    return;
+  }
+
+  auto result = std::make_shared<ActionOutcome>();
+  std::function<void()> work;
+  if (r.type == ActionType::kMark) {
+    MarkerSpec spec{r.marker, r.root, r.entity, r.state, r.rule, job.cause_seq, clock_.wall()};
+    work = [spec = std::move(spec), result] { *result = write_marker(spec); };
+  } else {
+    MoveSpec spec{r.source, r.to, r.root, std::nullopt};
+    if (r.type == ActionType::kQuarantine)
+      spec.quarantine = QuarantineNote{r.reason, clock_.wall(), r.rule, job.cause_seq};
+    work = [spec = std::move(spec), result] { *result = move_file(spec); };
+  }
+  std::weak_ptr<char> alive = alive_;
+  const Id id = job.id;
+  int rc = uvx::queue_work(loop_, std::move(work), [this, alive, id, result] {
+    if (alive.expired()) return;
+    auto it = jobs_.find(id);
+    if (it == jobs_.end()) return;
+    attempt_ended(*it->second, std::move(*result));
+  });
+  if (rc != 0)
+    attempt_ended(job, make_failure(outcome_category::kResource,
+                                    std::string("cannot queue the ") + type_name(r.type) +
+                                        " on the thread pool: " + uv_strerror(rc),
+                                    "the daemon is out of memory or shutting down"));
+}
+
+void ActionExecutor::attempt_ended(Job& job, ActionOutcome outcome) {
+  outcome.attempts = job.attempts;
+  const bool retryable = !outcome.ok && outcome.category != outcome_category::kValidation &&
+                         outcome.category != outcome_category::kInterrupted;
+  if (retryable && !stopping_ && !job.interrupted && job.attempts <= job.req.retry.retries) {
+    std::uniform_real_distribution<double> uniform(0.0, 1.0);
+    Duration delay = backoff_delay(job.req.retry, job.attempts, uniform(rng_));
+    job.last = std::move(outcome);
+    job.phase = Phase::kWaitingRetry;
+    arm(loop_, wait_timer(job), delay);
+    return;
+  }
+  finish(job, std::move(outcome));
+}
+
+uvx::Timer& ActionExecutor::wait_timer(Job& job) {
+  if (!job.wait) {
+    Job* jp = &job;
+    job.wait = std::make_unique<uvx::Timer>(loop_, [this, jp] { on_wait_timer(*jp); });
+  }
+  return *job.wait;
+}
+
+void ActionExecutor::on_wait_timer(Job& job) {
+  if (job.phase == Phase::kFinishing) {
+    finish_now(job);
+  } else if (job.phase == Phase::kWaitingRetry) {
+    begin_attempt(job);
+  }
+}
+
+void ActionExecutor::finish(Job& job, ActionOutcome outcome) {
+  if (outcome.attempts == 0) outcome.attempts = job.attempts;
+  job.last = std::move(outcome);
+  job.phase = Phase::kFinishing;
+  if (inside_call_ > 0) {
+    wait_timer(job).start(0);
+    return;
+  }
+  finish_now(job);
+}
+
+void ActionExecutor::finish_now(Job& job) {
+  DoneCallback done = std::move(job.on_done);
+  ActionOutcome outcome = std::move(*job.last);
+  // Possibly inside the job's own timer callback: retire, do not destroy.
+  auto it = jobs_.find(job.id);
+  retire(std::move(it->second));
+  jobs_.erase(it);
+  if (done) done(std::move(outcome));
+}
+
+void ActionExecutor::interrupt_all(Duration grace) {
+  ++inside_call_;
+  stopping_ = true;
+  for (auto& [id, owned] : jobs_) {
+    Job& job = *owned;
+    job.interrupted = true;
+    switch (job.phase) {
+      case Phase::kRunning:
+        if (!job.child) break;
+        job.run.interrupted = true;
+        job.child->kill_group_on_exit(true);
+        job.child->kill_group(SIGTERM);
+        job.stop_stage = 1;
+        arm(loop_, *job.stop_timer, grace);
+        break;
+      case Phase::kWaitingRetry: {
+        job.wait->stop();
+        std::string last = job.last ? job.last->message : "";
+        ActionOutcome o = make_failure(
+            outcome_category::kInterrupted,
+            std::string(type_name(job.req.type)) + " action interrupted by shutdown while " +
+                "waiting to retry (after attempt " + std::to_string(job.attempts) + ": " + last +
+                ")",
+            "it was not retried: run it again after the daemon is back if it is still needed",
+            job.last ? job.last->fields : Fields{});
+        finish(job, std::move(o));
+        break;
+      }
+      case Phase::kStarting:
+      case Phase::kOnPool:
+      case Phase::kFinishing:
+        break;
+    }
+  }
+  --inside_call_;
+}
+
+}  // namespace aw

@@ -1,0 +1,56 @@
+// Opening directories beneath a root without ever following a symlink.
+//
+// File actions act on paths that come from events (a file that landed in a
+// watched directory), so anyone who can write there can plant a symlink. Every
+// directory on the way from the root to the target is therefore opened relative
+// to its parent with symlinks refused: openat2(RESOLVE_BENEATH |
+// RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS) on kernels that have it (5.6+), a
+// component-by-component openat(O_NOFOLLOW) walk otherwise. `..` can never
+// climb out of the root. The root itself is trusted configuration and is opened
+// as written.
+//
+// Blocking (syscalls on the filesystem): call these on the thread pool. Thread
+// safe: no shared state except the test switch below.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "src/actions/unique_fd.h"
+#include "src/core/result.h"
+
+namespace aw {
+
+// Lexical normalisation: collapses "//" and ".", resolves ".." against the
+// preceding component (never above "/"); no trailing slash except for "/".
+// A relative path stays relative (a leading ".." is kept).
+std::string normalize_path(std::string_view path);
+
+// `path` made absolute against `base` (when relative) and normalised.
+std::string absolute_path(std::string_view path, std::string_view base);
+
+// The part of `path` below `root` ("" when they are the same), both normalised
+// absolute paths; nullopt when `path` is not inside `root`.
+std::optional<std::string> path_below(std::string_view root, std::string_view path);
+
+struct OpenDirOptions {
+  bool create = false;   // mkdirat(0755) missing components
+  bool for_sync = true;  // O_RDONLY (fsync-able) rather than O_PATH for the last one
+};
+
+// Opens the directory `rel` (relative, normalised; "" = `dirfd` itself) beneath
+// `dirfd` and returns an fd to it. `display_base` is the absolute path of dirfd,
+// used only to name the offending component in errors. Errors carry a negative
+// errno: -ELOOP (a symlink on the path; the message names it), -EXDEV (it would
+// leave the root), -ENOENT (missing and !create), -ENOTDIR, -EACCES ...
+Result<UniqueFd> open_dir_beneath(int dirfd, std::string_view display_base, std::string_view rel,
+                                  const OpenDirOptions& options);
+
+// Splits "a/b/c" into {"a/b", "c"} and "c" into {"", "c"}.
+std::pair<std::string, std::string> split_parent(std::string_view rel);
+
+// Tests only: pretend openat2 is missing (ENOSYS) so the fallback walk is used.
+void force_openat2_fallback_for_testing(bool on);
+
+}  // namespace aw

@@ -1,0 +1,27 @@
+// Durable small writes relative to a directory fd. Blocking: thread pool only.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "src/core/result.h"
+
+namespace aw {
+
+// A fresh name for a temporary file in the same directory as `name`:
+// ".<name>.<pid>.<counter>.agentwatch-tmp", shortened so it fits NAME_MAX.
+// Unique within this process; O_EXCL settles races with other processes.
+std::string temporary_name(std::string_view name);
+
+// Writes all of `content` to `fd` (retrying short writes and EINTR), then fsync.
+// Errors carry a negative errno.
+Status write_all_and_sync(int fd, std::string_view content);
+
+// Replaces `name` in `dirfd` atomically: a temporary file (O_EXCL|O_NOFOLLOW,
+// mode 0644) is written and fsynced, renamed over `name` (a symlink at `name`
+// is replaced, never followed), then the directory is fsynced. Readers see the
+// old content or the new, never a part. `shown` is the path used in errors.
+Status write_file_replacing(int dirfd, const std::string& name, std::string_view content,
+                            std::string_view shown);
+
+}  // namespace aw

@@ -1,0 +1,232 @@
+#include "src/cli/cli.h"
+
+#include <CLI/CLI.hpp>
+#include <unistd.h>
+
+#include <climits>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "src/daemon/config.h"
+#include "src/daemon/daemon.h"
+#include "src/daemon/instance_lock.h"
+#include "src/daemon/paths.h"
+#include "src/daemon/systemd_unit.h"
+#include "src/eventlog/events_command.h"
+#include "src/rules/rule_loader.h"
+#include "src/rules/rules_commands.h"
+
+#ifndef AW_VERSION
+#define AW_VERSION "0.0.0"
+#endif
+
+namespace aw {
+namespace {
+
+// Options every subcommand understands (before or after the subcommand name).
+struct GlobalFlags {
+  PathOverrides overrides;
+  std::string log_level = "info";
+};
+
+Result<DaemonConfig> load_config(const Paths& paths) {
+  auto c = load_daemon_config(paths.config_file);
+  if (!c) std::cerr << c.error().message << "\n";
+  return c;
+}
+
+std::vector<RuleLayerPaths> default_rule_layers(const Paths& paths, const DaemonConfig& config) {
+  std::vector<RuleLayerPaths> layers;
+  if (config.shipped_rules) layers.push_back({{paths.shipped_rules_dir}, true});
+  layers.push_back({{config.rules_dir.empty() ? paths.rules_dir : config.rules_dir}, true});
+  return layers;
+}
+
+std::string self_exe() {
+  char buf[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "agentwatch";
+}
+
+int cmd_run(const GlobalFlags& g) {
+  RunOptions o;
+  o.paths = resolve_paths(g.overrides);
+  auto config = load_config(o.paths);
+  if (!config) return 1;
+  o.config = std::move(*config);
+  o.log_level = g.log_level;
+  return run_daemon(o);
+}
+
+int cmd_rules_check(const GlobalFlags& g, const std::vector<std::string>& paths) {
+  if (!paths.empty()) return rules_check(paths, std::cout, std::cerr);
+  Paths p = resolve_paths(g.overrides);
+  auto config = load_config(p);
+  if (!config) return 1;
+  return rules_check(default_rule_layers(p, *config), std::cout, std::cerr);
+}
+
+std::optional<RuleSet> load_default_rules(const GlobalFlags& g) {
+  Paths p = resolve_paths(g.overrides);
+  auto config = load_config(p);
+  if (!config) return std::nullopt;
+  RuleLoad load = load_rules_from_paths(default_rule_layers(p, *config));
+  if (!load.ok()) {
+    std::cerr << load.error_text() << "\n";
+    return std::nullopt;
+  }
+  return std::move(load).rules();
+}
+
+int cmd_rules_test(const GlobalFlags& g, const std::string& event_json) {
+  std::string text = event_json;
+  if (text == "-") {
+    std::stringstream s;
+    s << std::cin.rdbuf();
+    text = s.str();
+  }
+  auto event = parse_event_json(text);
+  if (!event) {
+    std::cerr << "--event: " << event.error().message << "\n";
+    return 2;
+  }
+  auto rules = load_default_rules(g);
+  if (!rules) return 1;
+  return rules_test(*rules, *event, std::cout, read_file_content);
+}
+
+int cmd_service(const GlobalFlags& g, const std::string& verb) {
+  Paths p = resolve_paths(g.overrides);
+  const std::string dir = user_unit_dir();
+  if (verb == "uninstall") {
+    auto removed = uninstall_unit(dir);
+    if (!removed) {
+      std::cerr << removed.error().message << "\n";
+      return 1;
+    }
+    std::cout << (*removed ? "removed " : "not installed: ") << dir << "/agentwatch.service\n";
+    if (*removed) std::cout << "run: systemctl --user daemon-reload\n";
+    return 0;
+  }
+  auto config = load_config(p);
+  if (!config) return 1;
+  UnitParams u;
+  u.exec_path = self_exe();
+  if (!g.overrides.config_file.empty()) u.run_args = {"--config", p.config_file};
+  if (!g.overrides.state_dir.empty()) u.run_args.insert(u.run_args.end(), {"--state-dir", p.state_dir});
+  if (!g.overrides.runtime_dir.empty())
+    u.run_args.insert(u.run_args.end(), {"--runtime-dir", p.runtime_dir});
+  u.read_write_paths = {p.state_dir, p.runtime_dir, p.config_dir};
+  for (const auto& w : config->watches) u.read_write_paths.push_back(w.path);
+  const std::string unit = render_unit(u);
+  if (verb == "print") {
+    std::cout << unit;
+    return 0;
+  }
+  auto path = install_unit(dir, unit);
+  if (!path) {
+    std::cerr << path.error().message << "\n";
+    return 1;
+  }
+  std::cout << "installed " << *path << "\n"
+            << "run: systemctl --user daemon-reload && systemctl --user enable --now agentwatch\n";
+  return 0;
+}
+
+int cmd_status(const GlobalFlags& g, bool json) {
+  Paths p = resolve_paths(g.overrides);
+  const int pid = InstanceLock::holder(p.lock_file());
+  std::ifstream in(p.status_file());
+  std::stringstream s;
+  s << in.rdbuf();
+  const std::string status = s.str();
+  if (json) {
+    std::cout << (status.empty() ? "{\"state\":\"unknown\"}\n" : status);
+    return pid > 0 ? 0 : 3;
+  }
+  if (pid <= 0) {
+    std::cout << "agentwatch is not running";
+    if (!status.empty()) std::cout << " (last status: " << p.status_file() << ")";
+    std::cout << "\n";
+    return 3;  // like `systemctl status` for an inactive unit
+  }
+  std::cout << "agentwatch is running (pid " << pid << ")\n" << status;
+  return 0;
+}
+
+}  // namespace
+
+int run_cli(int argc, char** argv) {
+  CLI::App app{"agentwatch: an event-driven watcher for fleets of AI coding-agent workers"};
+  app.set_version_flag("--version", AW_VERSION);
+  app.require_subcommand(1);
+  app.fallthrough();
+  GlobalFlags g;
+  app.add_option("--config", g.overrides.config_file, "agentwatch.toml to use")->type_name("FILE");
+  app.add_option("--state-dir", g.overrides.state_dir, "state dir (event log, index)")->type_name("DIR");
+  app.add_option("--runtime-dir", g.overrides.runtime_dir, "runtime dir (lock, status)")->type_name("DIR");
+  app.add_option("--shipped-rules", g.overrides.shipped_rules_dir, "shipped rules dir")->type_name("DIR");
+
+  int code = 0;
+
+  auto* run = app.add_subcommand("run", "Run the daemon (one per user)");
+  run->add_option("--log-level", g.log_level, "trace, debug, info, warn, error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+  run->callback([&] { code = cmd_run(g); });
+
+  EventsOptions ev;
+  std::size_t limit = 0;
+  auto* events = app.add_subcommand("events", "Print the event log (the audit trail)");
+  events->add_flag("-f,--follow", ev.follow, "Keep printing new events, across rotations");
+  events->add_option("--kind", ev.kinds, "Only kinds matching this glob (repeatable)")->type_name("GLOB");
+  events->add_option("--since", ev.since, "A duration ago (10m, 2h) or a time (RFC 3339)")
+      ->type_name("DURATION|TIME");
+  events->add_option("--entity", ev.entity, "Only this entity (exact or glob)")->type_name("NAME");
+  events->add_flag("--failed", ev.failed, "Only failures");
+  events->add_flag("--json", ev.json, "Raw JSON lines, as logged");
+  events->add_option("-n,--limit", limit, "Stop after N events")->type_name("N");
+  events->callback([&] {
+    ev.state_dir = resolve_paths(g.overrides).state_dir;
+    if (limit) ev.limit = limit;
+    code = events_command(ev, std::cout, std::cerr);
+  });
+
+  auto* rules = app.add_subcommand("rules", "Check, list and dry-run rules");
+  rules->require_subcommand(1);
+  std::vector<std::string> check_paths;
+  auto* check = rules->add_subcommand("check", "Validate rule files (default: the loaded set)");
+  check->add_option("paths", check_paths, "Rule files or directories")->type_name("PATH");
+  check->callback([&] { code = cmd_rules_check(g, check_paths); });
+  rules->add_subcommand("list", "List the loaded rules")->callback([&] {
+    auto set = load_default_rules(g);
+    code = set ? rules_list(*set, std::cout) : 1;
+  });
+  std::string event_json;
+  auto* test = rules->add_subcommand("test", "Dry run: which rules an event matches, and what they would run");
+  test->add_option("--event", event_json, "The event as JSON ('-' reads stdin)")->required();
+  test->callback([&] { code = cmd_rules_test(g, event_json); });
+
+  auto* service = app.add_subcommand("service", "The systemd user unit");
+  service->require_subcommand(1);
+  for (const char* verb : {"install", "uninstall", "print"}) {
+    service->add_subcommand(verb, std::string(verb) + " ~/.config/systemd/user/agentwatch.service")
+        ->callback([&, verb] { code = cmd_service(g, verb); });
+  }
+
+  bool status_json = false;
+  auto* status = app.add_subcommand("status", "Is the daemon running, and what it watches");
+  status->add_flag("--json", status_json, "The status file as JSON");
+  status->callback([&] { code = cmd_status(g, status_json); });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;  // usage errors exit 2, like most tools
+  }
+  return code;
+}
+
+}  // namespace aw

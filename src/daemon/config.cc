@@ -1,0 +1,208 @@
+#include "src/daemon/config.h"
+
+#include <charconv>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <toml++/toml.h>
+
+#include "src/core/duration.h"
+#include "src/rules/suggest.h"
+#include "src/daemon/paths.h"
+
+namespace aw {
+namespace {
+
+// Collects positioned errors so one pass reports every problem in the file.
+class Problems {
+ public:
+  explicit Problems(std::string source) : source_(std::move(source)) {}
+  void add(const toml::node* node, const std::string& message) {
+    std::string loc = source_;
+    if (node && node->source().begin) {
+      loc += ":" + std::to_string(node->source().begin.line) + ":" +
+             std::to_string(node->source().begin.column);
+    }
+    lines_ += loc + ": error: " + message + "\n";
+  }
+  bool empty() const { return lines_.empty(); }
+  Error error() const {
+    std::string m = lines_;
+    if (!m.empty() && m.back() == '\n') m.pop_back();
+    return make_error(m);
+  }
+
+ private:
+  std::string source_;
+  std::string lines_;
+};
+
+void check_keys(const toml::table& t, std::initializer_list<std::string_view> allowed,
+                const std::string& where, Problems& p) {
+  for (const auto& [key, node] : t) {
+    bool ok = false;
+    for (auto a : allowed) ok = ok || a == key.str();
+    if (ok) continue;
+    p.add(&node, "unknown key '" + std::string(key.str()) + "' in " + where +
+                     did_you_mean(key.str(), std::vector<std::string_view>(allowed)));
+  }
+}
+
+void read_duration(const toml::table& t, std::string_view key, Duration& out, Problems& p) {
+  const toml::node* n = t.get(key);
+  if (!n) return;
+  const auto* s = n->as_string();
+  if (!s) return p.add(n, "'" + std::string(key) + "': expected a duration string like \"30s\"");
+  auto d = parse_duration(s->get());
+  if (!d) return p.add(n, "'" + std::string(key) + "': " + d.error().message);
+  out = *d;
+}
+
+template <class Int>
+void read_uint(const toml::table& t, std::string_view key, Int& out, Problems& p) {
+  const toml::node* n = t.get(key);
+  if (!n) return;
+  const auto* i = n->as_integer();
+  if (!i || i->get() < 0)
+    return p.add(n, "'" + std::string(key) + "': expected a non-negative integer");
+  out = static_cast<Int>(i->get());
+}
+
+void read_size(const toml::table& t, std::string_view key, std::uint64_t& out, Problems& p) {
+  const toml::node* n = t.get(key);
+  if (!n) return;
+  if (const auto* i = n->as_integer(); i && i->get() > 0) {
+    out = static_cast<std::uint64_t>(i->get());
+    return;
+  }
+  const auto* s = n->as_string();
+  auto parsed = s ? parse_size(s->get()) : Result<std::uint64_t>(make_error(""));
+  if (!parsed)
+    return p.add(n, "'" + std::string(key) + "': expected a size like \"64MiB\" or a byte count");
+  out = *parsed;
+}
+
+void read_bool(const toml::table& t, std::string_view key, bool& out, Problems& p) {
+  const toml::node* n = t.get(key);
+  if (!n) return;
+  const auto* b = n->as_boolean();
+  if (!b) return p.add(n, "'" + std::string(key) + "': expected true or false");
+  out = b->get();
+}
+
+}  // namespace
+
+Result<std::uint64_t> parse_size(std::string_view s) {
+  std::uint64_t value = 0;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+  if (ec != std::errc() || ptr == s.data()) return make_error("invalid size \"" + std::string(s) + "\"");
+  std::string_view unit(ptr, static_cast<std::size_t>(s.data() + s.size() - ptr));
+  std::uint64_t scale;
+  if (unit.empty() || unit == "B") scale = 1;
+  else if (unit == "KiB" || unit == "K" || unit == "k") scale = 1ull << 10;
+  else if (unit == "MiB" || unit == "M") scale = 1ull << 20;
+  else if (unit == "GiB" || unit == "G") scale = 1ull << 30;
+  else return make_error("invalid size unit \"" + std::string(unit) + "\" (expected KiB, MiB or GiB)");
+  return value * scale;
+}
+
+Result<DaemonConfig> parse_daemon_config(std::string_view text, const std::string& source_name) {
+  DaemonConfig c;
+  toml::table root;
+  try {
+    root = toml::parse(text, source_name);
+  } catch (const toml::parse_error& e) {
+    return make_error(source_name + ":" + std::to_string(e.source().begin.line) + ":" +
+                      std::to_string(e.source().begin.column) + ": error: " +
+                      std::string(e.description()));
+  }
+  Problems p(source_name);
+  check_keys(root, {"daemon", "event_log", "rules", "watch"}, "the top level", p);
+
+  if (const toml::node* n = root.get("daemon")) {
+    if (const auto* t = n->as_table()) {
+      check_keys(*t, {"shutdown_grace", "max_emit_depth", "reload_debounce", "max_json_bytes"},
+                 "[daemon]", p);
+      read_duration(*t, "shutdown_grace", c.shutdown_grace, p);
+      read_uint(*t, "max_emit_depth", c.max_emit_depth, p);
+      read_duration(*t, "reload_debounce", c.reload_debounce, p);
+      read_size(*t, "max_json_bytes", c.max_json_bytes, p);
+    } else {
+      p.add(n, "'daemon' must be a table ([daemon])");
+    }
+  }
+  if (const toml::node* n = root.get("event_log")) {
+    if (const auto* t = n->as_table()) {
+      check_keys(*t, {"max_size", "keep"}, "[event_log]", p);
+      read_size(*t, "max_size", c.event_log_max_bytes, p);
+      read_uint(*t, "keep", c.event_log_keep, p);
+    } else {
+      p.add(n, "'event_log' must be a table ([event_log])");
+    }
+  }
+  if (const toml::node* n = root.get("rules")) {
+    if (const auto* t = n->as_table()) {
+      check_keys(*t, {"shipped", "dir"}, "[rules]", p);
+      read_bool(*t, "shipped", c.shipped_rules, p);
+      if (const toml::node* d = t->get("dir")) {
+        if (const auto* s = d->as_string()) c.rules_dir = expand_home(s->get());
+        else p.add(d, "'dir': expected a path string");
+      }
+    } else {
+      p.add(n, "'rules' must be a table ([rules])");
+    }
+  }
+  if (const toml::node* n = root.get("watch")) {
+    const auto* arr = n->as_array();
+    if (!arr) {
+      p.add(n, "'watch' must be an array of tables ([[watch]])");
+    } else {
+      std::set<std::string> names;
+      for (const toml::node& item : *arr) {
+        const auto* t = item.as_table();
+        if (!t) {
+          p.add(&item, "each [[watch]] must be a table");
+          continue;
+        }
+        check_keys(*t, {"name", "path", "recursive", "ignore"}, "[[watch]]", p);
+        WatchConfig w;
+        if (const auto* s = t->get_as<std::string>("name")) w.name = s->get();
+        if (const auto* s = t->get_as<std::string>("path")) w.path = expand_home(s->get());
+        if (w.path.empty()) p.add(&item, "[[watch]] needs 'path' (a directory to watch)");
+        else if (w.path[0] != '/') p.add(t->get("path"), "'path' must be absolute (or start with ~/)");
+        if (w.name.empty() && !w.path.empty()) w.name = w.path.substr(w.path.find_last_of('/') + 1);
+        if (!names.insert(w.name).second) p.add(&item, "duplicate watch name '" + w.name + "'");
+        read_bool(*t, "recursive", w.recursive, p);
+        if (const toml::node* ig = t->get("ignore")) {
+          const auto* ia = ig->as_array();
+          if (!ia) {
+            p.add(ig, "'ignore': expected an array of glob strings");
+          } else {
+            for (const toml::node& g : *ia) {
+              if (const auto* s = g.as_string()) w.ignore.push_back(s->get());
+              else p.add(&g, "'ignore': expected a glob string");
+            }
+          }
+        }
+        c.watches.push_back(std::move(w));
+      }
+    }
+  }
+  if (!p.empty()) return p.error();
+  return c;
+}
+
+Result<DaemonConfig> load_daemon_config(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    if (errno == ENOENT) return DaemonConfig{};
+    return make_error("cannot read " + path + ": " + std::strerror(errno));
+  }
+  std::stringstream buf;
+  buf << in.rdbuf();
+  auto c = parse_daemon_config(buf.str(), path);
+  if (c) c->file_found = true;
+  return c;
+}
+
+}  // namespace aw

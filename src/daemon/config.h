@@ -1,0 +1,51 @@
+// The daemon's own configuration file, agentwatch.toml (rules live in rule
+// files; this holds what the daemon watches and how it keeps its books).
+//
+//   [daemon]    shutdown_grace = "10s", max_emit_depth = 8, reload_debounce = "200ms",
+//               max_json_bytes = "16MiB"
+//   [event_log] max_size = "64MiB", keep = 5
+//   [rules]     shipped = true, dir = "<config dir>/rules.d"
+//   [[watch]]   name = "results", path = "~/agents/results", recursive = true, ignore = ["*.tmp"]
+//
+// A missing file means all defaults. Errors name file:line:column and what was
+// expected; unknown keys suggest the closest valid one.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "src/core/clock.h"
+#include "src/core/result.h"
+
+namespace aw {
+
+struct WatchConfig {
+  std::string name;
+  std::string path;
+  bool recursive = true;
+  std::vector<std::string> ignore;
+};
+
+struct DaemonConfig {
+  Duration shutdown_grace = std::chrono::seconds(10);
+  std::uint32_t max_emit_depth = 8;
+  Duration reload_debounce = std::chrono::milliseconds(200);
+  std::uint64_t max_json_bytes = 16u << 20;  // larger files fail JSON conditions
+  std::uint64_t event_log_max_bytes = 64u << 20;
+  std::uint32_t event_log_keep = 5;
+  bool shipped_rules = true;
+  std::string rules_dir;  // "" = the default beside the config file
+  std::vector<WatchConfig> watches;
+  bool file_found = false;  // whether the config file existed
+};
+
+// Parses the file at `path`. A missing file yields the defaults; an unreadable or
+// invalid one an error whose message lists every problem, one per line.
+Result<DaemonConfig> load_daemon_config(const std::string& path);
+Result<DaemonConfig> parse_daemon_config(std::string_view text, const std::string& source_name);
+
+// "64MiB", "512KiB", "1GiB", "100" (bytes) or an integer.
+Result<std::uint64_t> parse_size(std::string_view s);
+
+}  // namespace aw

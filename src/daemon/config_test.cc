@@ -1,0 +1,90 @@
+#include "src/daemon/config.h"
+
+#include <gtest/gtest.h>
+
+namespace aw {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(DaemonConfig, EmptyFileGivesDefaults) {
+  auto c = parse_daemon_config("", "agentwatch.toml");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->shutdown_grace, 10s);
+  EXPECT_EQ(c->event_log_keep, 5u);
+  EXPECT_TRUE(c->shipped_rules);
+  EXPECT_TRUE(c->watches.empty());
+}
+
+TEST(DaemonConfig, ParsesEverySection) {
+  auto c = parse_daemon_config(R"(
+[daemon]
+shutdown_grace = "3s"
+max_emit_depth = 4
+[event_log]
+max_size = "1MiB"
+keep = 2
+[rules]
+shipped = false
+dir = "/etc/aw/rules.d"
+[[watch]]
+name = "results"
+path = "/srv/results"
+recursive = false
+ignore = ["*.tmp", ".*"]
+[[watch]]
+path = "/srv/logs"
+)",
+                               "agentwatch.toml");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->shutdown_grace, 3s);
+  EXPECT_EQ(c->max_emit_depth, 4u);
+  EXPECT_EQ(c->event_log_max_bytes, 1u << 20);
+  EXPECT_EQ(c->event_log_keep, 2u);
+  EXPECT_FALSE(c->shipped_rules);
+  EXPECT_EQ(c->rules_dir, "/etc/aw/rules.d");
+  ASSERT_EQ(c->watches.size(), 2u);
+  EXPECT_EQ(c->watches[0].name, "results");
+  EXPECT_FALSE(c->watches[0].recursive);
+  EXPECT_EQ(c->watches[0].ignore.size(), 2u);
+  EXPECT_EQ(c->watches[1].name, "logs");  // defaults to the directory's name
+}
+
+TEST(DaemonConfig, UnknownKeySuggestsAndNamesLocation) {
+  auto c = parse_daemon_config("[[watch]]\npath = \"/x\"\nrecursve = true\n", "cfg.toml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.error().message.find("cfg.toml:3:1"), std::string::npos) << c.error().message;
+  EXPECT_NE(c.error().message.find("did you mean 'recursive'"), std::string::npos);
+}
+
+TEST(DaemonConfig, ReportsEveryProblemNotJustTheFirst) {
+  auto c = parse_daemon_config("[daemon]\nshutdown_grace = 5\n[event_log]\nkeep = \"x\"\n", "c.toml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.error().message.find("c.toml:2:"), std::string::npos) << c.error().message;
+  EXPECT_NE(c.error().message.find("c.toml:4:"), std::string::npos) << c.error().message;
+  EXPECT_NE(c.error().message.find("expected a duration"), std::string::npos);
+}
+
+TEST(DaemonConfig, SyntaxErrorHasLineAndColumn) {
+  auto c = parse_daemon_config("[daemon\n", "c.toml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.error().message.rfind("c.toml:1:", 0), 0u) << c.error().message;
+}
+
+TEST(DaemonConfig, RelativeWatchPathAndDuplicateNamesRefused) {
+  EXPECT_FALSE(parse_daemon_config("[[watch]]\npath = \"rel/dir\"\n", "c").ok());
+  auto dup = parse_daemon_config("[[watch]]\nname=\"a\"\npath=\"/x\"\n[[watch]]\nname=\"a\"\npath=\"/y\"\n", "c");
+  ASSERT_FALSE(dup.ok());
+  EXPECT_NE(dup.error().message.find("duplicate watch name 'a'"), std::string::npos);
+}
+
+TEST(ParseSize, UnitsAndErrors) {
+  EXPECT_EQ(*parse_size("512"), 512u);
+  EXPECT_EQ(*parse_size("4KiB"), 4096u);
+  EXPECT_EQ(*parse_size("64MiB"), 64u << 20);
+  EXPECT_FALSE(parse_size("64MB!").ok());
+  EXPECT_FALSE(parse_size("MiB").ok());
+}
+
+}  // namespace
+}  // namespace aw

@@ -1,0 +1,524 @@
+#include "src/daemon/daemon.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
+#include <zlib.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <optional>
+
+#include "src/actions/action_executor.h"
+#include "src/core/duration.h"
+#include "src/core/json_writer.h"
+#include "src/daemon/instance_lock.h"
+#include "src/daemon/pipeline.h"
+#include "src/daemon/sd_notify.h"
+#include "src/eventlog/event_log_writer.h"
+#include "src/eventlog/log_segments.h"
+#include "src/rules/rule_loader.h"
+#include "src/uvx/handle.h"
+#include "watchers/dir_watcher.h"
+#include "watchers/file_index.h"
+
+#ifndef AW_VERSION
+#define AW_VERSION "0.0.0"
+#endif
+
+namespace aw {
+namespace {
+
+// ---------------------------------------------------------------------------
+// Reading the last seq back from the log at start.
+
+std::optional<std::uint64_t> seq_of_last_line(std::string_view text) {
+  // Skip a torn tail: only bytes up to the last '\n' are records.
+  std::size_t end = text.rfind('\n');
+  while (end != std::string_view::npos && end > 0) {
+    std::size_t start = text.rfind('\n', end - 1);
+    start = start == std::string_view::npos ? 0 : start + 1;
+    auto e = parse_event_json(text.substr(start, end - start));
+    if (e) return e->seq;
+    if (start == 0) break;
+    end = start - 1;  // a corrupt line: try the one before it
+  }
+  return std::nullopt;
+}
+
+std::optional<std::uint64_t> last_seq_in_plain_file(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  struct stat st {};
+  std::optional<std::uint64_t> seq;
+  if (fstat(fd, &st) == 0 && st.st_size > 0) {
+    const off_t window = 256 * 1024;  // far more than one line
+    off_t from = st.st_size > window ? st.st_size - window : 0;
+    std::string buf(static_cast<std::size_t>(st.st_size - from), '\0');
+    ssize_t n = pread(fd, buf.data(), buf.size(), from);
+    if (n > 0) seq = seq_of_last_line(std::string_view(buf).substr(0, static_cast<std::size_t>(n)));
+  }
+  close(fd);
+  return seq;
+}
+
+std::optional<std::uint64_t> last_seq_in_gzip_file(const std::string& path) {
+  gzFile gz = gzopen(path.c_str(), "rb");
+  if (!gz) return std::nullopt;
+  std::string window;
+  char buf[1 << 16];
+  int n;
+  while ((n = gzread(gz, buf, sizeof buf)) > 0) {
+    window.append(buf, static_cast<std::size_t>(n));
+    if (window.size() > (1u << 20)) window.erase(0, window.size() - (1u << 19));
+  }
+  gzclose(gz);
+  return seq_of_last_line(window);
+}
+
+// ---------------------------------------------------------------------------
+
+std::string version() { return AW_VERSION; }
+
+void setup_diagnostics(const std::string& level) {
+  auto logger = spdlog::stderr_logger_st("agentwatch");
+  // Under systemd the journal timestamps every line itself.
+  if (std::getenv("JOURNAL_STREAM")) logger->set_pattern("%l: %v");
+  else logger->set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%l] %v");
+  logger->set_level(spdlog::level::from_str(level));
+  spdlog::set_default_logger(logger);
+}
+
+class Daemon {
+ public:
+  explicit Daemon(const RunOptions& options) : options_(options), paths_(options.paths) {}
+  int run();
+
+ private:
+  bool open_stores();
+  bool load_initial_rules();
+  std::vector<RuleLayerPaths> rule_layers() const;
+  std::vector<WatchConfig> effective_watches();
+  bool start_watchers();
+  void start_rule_watcher();
+  void schedule_reload(const char* why);
+  void reload(std::string why);
+  void apply_rules(RuleLoad load, const std::string& why);
+  void on_data_event(Event e);
+  void begin_shutdown(const char* signal_name);
+  void finish_shutdown();
+  void release_handles();
+  void write_status(const char* state);
+  void notify(const std::string& state);
+
+  RunOptions options_;
+  Paths paths_;
+  SystemClock clock_;
+  uv_loop_t loop_{};
+  SdNotifier notifier_ = SdNotifier::from_environment();
+
+  std::unique_ptr<EventLogWriter> log_;
+  std::unique_ptr<FileIndex> index_;
+  std::unique_ptr<ActionExecutor> executor_;
+  std::unique_ptr<Pipeline> pipeline_;
+  std::unique_ptr<DirWatcher> data_watcher_;
+  std::unique_ptr<DirWatcher> rule_watcher_;
+  std::vector<std::unique_ptr<uvx::Signal>> signals_;
+  std::unique_ptr<uvx::Timer> reload_timer_;
+  std::unique_ptr<uvx::Timer> watchdog_timer_;
+  std::unique_ptr<uvx::Timer> shutdown_timer_;
+  // Closes the other handles on a fresh loop turn: finish_shutdown() may run
+  // inside one of their callbacks, and a handle must not die in its own callback.
+  std::unique_ptr<uvx::Timer> closer_;
+
+  std::vector<WatchConfig> watches_;
+  std::string rules_summary_;  // for the status file
+  bool reload_in_progress_ = false;
+  bool reload_again_ = false;
+  bool stopping_ = false;
+  bool finished_ = false;
+  std::string degraded_reason_;
+  WallTime started_at_{};
+};
+
+bool Daemon::open_stores() {
+  if (auto s = make_dirs(paths_.state_dir, 0700); !s) {
+    spdlog::critical("{}", s.error().message);
+    return false;
+  }
+  EventLogWriterOptions lo;
+  lo.dir = paths_.event_log_dir();
+  lo.max_bytes = options_.config.event_log_max_bytes;
+  lo.keep = options_.config.event_log_keep;
+  lo.on_problem = [](const EventLogProblem& p) {
+    if (p.kind == EventLogProblem::Kind::kWriteRecovered) spdlog::warn("event log: {}", p.error.message);
+    else spdlog::error("event log: {}", p.error.message);
+  };
+  auto log = EventLogWriter::open(&loop_, std::move(lo));
+  if (!log) {
+    spdlog::critical("cannot open the event log: {}", log.error().message);
+    return false;
+  }
+  log_ = std::move(*log);
+  auto index = FileIndex::open(paths_.state_dir, &loop_);
+  if (!index) {
+    spdlog::critical("cannot open the file index: {}", index.error().message);
+    return false;
+  }
+  index_ = std::move(*index);
+  return true;
+}
+
+std::vector<RuleLayerPaths> Daemon::rule_layers() const {
+  std::vector<RuleLayerPaths> layers;
+  if (options_.config.shipped_rules) layers.push_back({{paths_.shipped_rules_dir}, true});
+  const std::string user = options_.config.rules_dir.empty() ? paths_.rules_dir : options_.config.rules_dir;
+  layers.push_back({{user}, true});
+  return layers;
+}
+
+bool Daemon::load_initial_rules() {
+  RuleLoad load = load_rules_from_paths(rule_layers());
+  if (!load.ok()) {
+    // Refuse to start rather than run without rules: files landing meanwhile
+    // would be recorded as handled by nothing. `agentwatch rules check` says the same.
+    spdlog::critical("rules rejected, not starting:\n{}", load.error_text());
+    return false;
+  }
+  apply_rules(std::move(load), "start");
+  return true;
+}
+
+void Daemon::apply_rules(RuleLoad load, const std::string& why) {
+  Event e;
+  e.source = "rules";
+  e.fields.set("reason", why);
+  if (!load.ok()) {
+    e.kind = "rules.rejected";
+    const auto& errors = load.errors();
+    e.fields.set("errors", static_cast<std::int64_t>(errors.size()));
+    if (!errors.empty()) {
+      e.path = errors.front().file;
+      e.fields.set("error", errors.front().to_string());
+    }
+    e.fields.set("detail", load.error_text());
+    e.fields.set("kept_hash", pipeline_->rules()->hash());
+    spdlog::error("rules rejected ({}), keeping the running set:\n{}", why, load.error_text());
+    pipeline_->submit(std::move(e));
+    return;
+  }
+  auto rules = std::make_shared<const RuleSet>(std::move(load).rules());
+  e.kind = "rules.loaded";
+  e.fields.set("rules", static_cast<std::int64_t>(rules->size()));
+  e.fields.set("files", static_cast<std::int64_t>(rules->files().size()));
+  e.fields.set("hash", rules->hash());
+  rules_summary_ = std::to_string(rules->size()) + " rules, hash " + rules->hash();
+  spdlog::info("rules loaded ({}): {}", why, rules_summary_);
+  pipeline_->set_rules(std::move(rules));
+  pipeline_->submit(std::move(e));
+}
+
+void Daemon::schedule_reload(const char* why) {
+  if (stopping_) return;
+  spdlog::debug("rule files changed ({}), reloading after {}", why,
+                format_duration(options_.config.reload_debounce));
+  reload_timer_->start(static_cast<std::uint64_t>(to_ms(options_.config.reload_debounce)));
+}
+
+void Daemon::reload(std::string why) {
+  if (stopping_) return;
+  if (reload_in_progress_) {
+    reload_again_ = true;  // a save during the load: load once more afterwards
+    return;
+  }
+  reload_in_progress_ = true;
+  // Reading and validating the files is done off the loop; the swap is on it.
+  auto result = std::make_shared<std::optional<RuleLoad>>();
+  auto layers = rule_layers();
+  int rc = uvx::queue_work(
+      &loop_, [result, layers] { result->emplace(load_rules_from_paths(layers)); },
+      [this, result, why] {
+        reload_in_progress_ = false;
+        if (finished_) return;
+        apply_rules(std::move(**result), why);
+        write_status("running");
+        if (reload_again_) {
+          reload_again_ = false;
+          reload("changed during reload");
+        }
+      });
+  if (rc != 0) {
+    reload_in_progress_ = false;
+    apply_rules(load_rules_from_paths(layers), why);
+  }
+}
+
+std::vector<WatchConfig> Daemon::effective_watches() {
+  if (!options_.config.watches.empty()) return options_.config.watches;
+  // No [[watch]] configured: a default workspace under the state dir, so
+  // `./dev run` is useful at once.
+  std::vector<WatchConfig> ws;
+  for (const char* name : {"results", "pids", "logs"}) {
+    WatchConfig w;
+    w.name = name;
+    w.path = paths_.workspace_dir() + "/" + name;
+    w.ignore = {".*.tmp", "*.swp", "*~"};
+    if (auto s = make_dirs(w.path, 0755); !s) spdlog::error("{}", s.error().message);
+    ws.push_back(std::move(w));
+  }
+  return ws;
+}
+
+void Daemon::on_data_event(Event e) {
+  if (e.kind == "watch.degraded") {
+    degraded_reason_ = e.fields.get_string("reason").value_or("degraded");
+    spdlog::warn("watching degraded: {} ({})", degraded_reason_, e.path);
+    pipeline_->submit(std::move(e));
+    write_status("running");
+    return;
+  }
+  pipeline_->submit(std::move(e));
+}
+
+bool Daemon::start_watchers() {
+  data_watcher_ = std::make_unique<DirWatcher>(&loop_, clock_, index_.get(),
+                                               [this](Event e) { on_data_event(std::move(e)); });
+  watches_ = effective_watches();
+  for (const auto& w : watches_) {
+    if (auto s = data_watcher_->add_root({w.name, w.path, w.recursive, w.ignore}); !s) {
+      spdlog::critical("cannot watch {}: {}", w.path, s.error().message);
+      return false;
+    }
+  }
+  start_rule_watcher();
+  return true;
+}
+
+void Daemon::start_rule_watcher() {
+  // The rule files are watched like any directory, but their events feed the
+  // reload transaction, not the pipeline (a save is not a fleet event).
+  rule_watcher_ = std::make_unique<DirWatcher>(&loop_, clock_, nullptr, [this](Event e) {
+    // Deleting rules.d deletes its files first, so file.removed covers that;
+    // watch.root_missing alone (rules.d not created yet) changes nothing.
+    if (e.kind.rfind("file.", 0) == 0 || e.kind == "watch.root_restored") {
+      if (e.fields.get_string("via").value_or("") == "scan") return;  // the start scan
+      schedule_reload(e.kind.c_str());
+    }
+  });
+  int n = 0;
+  for (const auto& layer : rule_layers()) {
+    for (const auto& dir : layer.paths) {
+      WatchRoot root{"rules" + std::to_string(n++), dir, false, {".*", "*~", "*.swp"}};
+      if (auto s = rule_watcher_->add_root(root); !s)
+        spdlog::warn("rule files in {} are not watched: {}", dir, s.error().message);
+    }
+  }
+}
+
+void Daemon::write_status(const char* state) {
+  std::string out;
+  JsonObjectWriter w(out);
+  w.str("state", state)
+      .num("pid", getpid())
+      .str("version", version())
+      .str("started", format_time_utc(started_at_))
+      .str("updated", format_time_utc(clock_.wall()))
+      .str("config", paths_.config_file)
+      .str("state_dir", paths_.state_dir)
+      .str("rules", rules_summary_)
+      .boolean("degraded", !degraded_reason_.empty());
+  if (!degraded_reason_.empty()) w.str("degraded_reason", degraded_reason_);
+  std::string roots = "[";
+  for (std::size_t i = 0; i < watches_.size(); ++i) {
+    std::string r;
+    JsonObjectWriter(r).str("name", watches_[i].name).str("path", watches_[i].path).close();
+    roots += (i ? "," : "") + r;
+  }
+  roots += "]";
+  w.raw("watches", roots);
+  if (pipeline_) {
+    w.unum("events", pipeline_->stats().events)
+        .unum("actions_ok", pipeline_->stats().actions_ok)
+        .unum("actions_failed", pipeline_->stats().actions_failed)
+        .unum("in_flight", pipeline_->in_flight());
+  }
+  w.close();
+  out.push_back('\n');
+  // Small, on tmpfs (the runtime dir): a synchronous tmp + rename is microseconds.
+  const std::string path = paths_.status_file();
+  const std::string tmp = path + ".tmp";
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return;
+  bool ok = write(fd, out.data(), out.size()) == static_cast<ssize_t>(out.size());
+  close(fd);
+  if (ok) rename(tmp.c_str(), path.c_str());
+}
+
+void Daemon::notify(const std::string& state) {
+  // systemd may be gone (stopping, or a test's socket closed): not our failure.
+  if (Status s = notifier_.send(state); !s) spdlog::debug("sd_notify: {}", s.error().message);
+}
+
+void Daemon::begin_shutdown(const char* signal_name) {
+  if (stopping_) {
+    spdlog::warn("{} again: interrupting in-flight actions now", signal_name);
+    executor_->interrupt_all(std::chrono::milliseconds(0));
+    return;
+  }
+  stopping_ = true;
+  spdlog::info("{}: stopping ({} in flight)", signal_name, pipeline_->in_flight());
+  notify("STOPPING=1");
+  Event e;
+  e.kind = "daemon.stopping";
+  e.source = "daemon";
+  e.fields.set("signal", signal_name);
+  e.fields.set("in_flight", static_cast<std::int64_t>(pipeline_->in_flight()));
+  pipeline_->submit(std::move(e));
+  data_watcher_->stop();
+  rule_watcher_->stop();
+  reload_timer_->stop();
+  pipeline_->drain();
+  if (pipeline_->in_flight() == 0) {
+    finish_shutdown();
+    return;
+  }
+  pipeline_->set_on_idle([this] { finish_shutdown(); });
+  // In-flight actions get the grace period, then are interrupted (their
+  // outcomes are logged as `interrupted`, and the pipeline goes idle).
+  shutdown_timer_->start(static_cast<std::uint64_t>(to_ms(options_.config.shutdown_grace)));
+}
+
+void Daemon::finish_shutdown() {
+  if (finished_) return;
+  finished_ = true;
+  Event e;
+  e.kind = "daemon.stopped";
+  e.source = "daemon";
+  e.fields.set("events", static_cast<std::int64_t>(pipeline_->stats().events + 1));
+  pipeline_->submit(std::move(e));
+  write_status("stopped");
+  closer_->start(0);
+}
+
+void Daemon::release_handles() {
+  // Closing every handle lets uv_run return; queued pool work (gzip of a
+  // rotated log segment, index compaction) still completes first.
+  pipeline_->set_on_idle(nullptr);
+  signals_.clear();
+  reload_timer_.reset();
+  watchdog_timer_.reset();
+  shutdown_timer_.reset();
+  data_watcher_.reset();
+  rule_watcher_.reset();
+}
+
+int Daemon::run() {
+  started_at_ = clock_.wall();
+  if (auto s = prepare_runtime_dir(paths_.runtime_dir); !s) {
+    spdlog::critical("{}", s.error().message);
+    return 1;
+  }
+  auto lock = InstanceLock::acquire(paths_.lock_file());
+  if (!lock) {
+    spdlog::critical("{}", lock.error().message);
+    return 1;
+  }
+  if (uv_loop_init(&loop_) != 0) return 1;
+  // A child's closed pipe must be an EPIPE error, not a fatal signal.
+  signal(SIGPIPE, SIG_IGN);
+
+  int exit_code = 0;
+  if (!open_stores()) {
+    exit_code = 1;
+  } else {
+    executor_ = std::make_unique<ActionExecutor>(&loop_, clock_, static_cast<std::uint64_t>(getpid()) ^ static_cast<std::uint64_t>(clock_.wall().time_since_epoch().count()));
+    pipeline_ = std::make_unique<Pipeline>(
+        &loop_, clock_, *log_, *executor_, index_.get(),
+        PipelineOptions{options_.config.max_emit_depth, options_.config.max_json_bytes});
+    pipeline_->set_next_seq(last_logged_seq(paths_.event_log_dir()) + 1);
+    reload_timer_ = std::make_unique<uvx::Timer>(&loop_, [this] { reload("rule files changed"); });
+    shutdown_timer_ = std::make_unique<uvx::Timer>(&loop_, [this] {
+      spdlog::warn("shutdown grace over: interrupting {} in-flight", pipeline_->in_flight());
+      executor_->interrupt_all(std::chrono::seconds(2));
+    });
+    closer_ = std::make_unique<uvx::Timer>(&loop_, [this] { release_handles(); });
+    if (!load_initial_rules() || !start_watchers()) {
+      exit_code = 1;
+      finished_ = true;
+      release_handles();
+    } else {
+      signals_.push_back(std::make_unique<uvx::Signal>(&loop_, SIGTERM, [this] { begin_shutdown("SIGTERM"); }));
+      signals_.push_back(std::make_unique<uvx::Signal>(&loop_, SIGINT, [this] { begin_shutdown("SIGINT"); }));
+      signals_.push_back(std::make_unique<uvx::Signal>(&loop_, SIGHUP, [this] {
+        spdlog::info("SIGHUP: reloading rules");
+        reload("SIGHUP");
+      }));
+
+      Event started;
+      started.kind = "daemon.started";
+      started.source = "daemon";
+      started.fields.set("pid", static_cast<std::int64_t>(getpid()));
+      started.fields.set("version", version());
+      started.fields.set("rules", static_cast<std::int64_t>(pipeline_->rules()->size()));
+      started.fields.set("rules_hash", pipeline_->rules()->hash());
+      started.fields.set("watches", static_cast<std::int64_t>(watches_.size()));
+      started.fields.set("config", options_.config.file_found ? paths_.config_file : "defaults");
+      pipeline_->submit(std::move(started));
+
+      // Level-triggered start: scanning lands what arrived while we were down.
+      data_watcher_->start();
+      rule_watcher_->start();
+      write_status("running");
+      for (const auto& w : watches_) spdlog::info("watching {} ({})", w.path, w.name);
+
+      notify("READY=1\nSTATUS=watching " + std::to_string(watches_.size()) + " roots, " +
+                     rules_summary_);
+      if (auto interval = notifier_.watchdog_interval_ms()) {
+        // WATCHDOG=1 from the loop itself: if the loop is stuck, no ping, and
+        // systemd restarts us. This is the only periodic wake-up, and only
+        // when systemd asks for it.
+        watchdog_timer_ = std::make_unique<uvx::Timer>(&loop_, [this] { notify("WATCHDOG=1"); });
+        watchdog_timer_->start(*interval, *interval);
+      }
+    }
+    uv_run(&loop_, UV_RUN_DEFAULT);
+  }
+  closer_.reset();
+  pipeline_.reset();
+  executor_.reset();
+  index_.reset();
+  log_.reset();
+  // Let every close callback and queued pool job finish.
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  if (uv_loop_close(&loop_) != 0) spdlog::warn("event loop closed with handles still open");
+  return exit_code;
+}
+
+}  // namespace
+
+std::uint64_t last_logged_seq(const std::string& dir) {
+  if (auto s = last_seq_in_plain_file(live_log_path(dir))) return *s;
+  auto segments = list_log_segments(dir);
+  if (!segments) return 0;
+  for (auto it = segments->rbegin(); it != segments->rend(); ++it) {
+    std::optional<std::uint64_t> s;
+    if (it->has_plain) s = last_seq_in_plain_file(log_segment_path(dir, it->number, SegmentForm::kPlain));
+    if (!s && it->has_gzip) s = last_seq_in_gzip_file(log_segment_path(dir, it->number, SegmentForm::kGzip));
+    if (s) return *s;
+  }
+  return 0;
+}
+
+int run_daemon(const RunOptions& options) {
+  setup_diagnostics(options.log_level);
+  Daemon d(options);
+  return d.run();
+}
+
+}  // namespace aw

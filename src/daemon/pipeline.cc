@@ -1,0 +1,328 @@
+#include "src/daemon/pipeline.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <spdlog/spdlog.h>
+
+#include "src/rules/matcher.h"
+
+namespace aw {
+
+// One routed event and the plans it started; completes the file index entry of a
+// landed file once every plan has finished.
+struct Pipeline::Handling {
+  std::shared_ptr<const Event> event;
+  std::shared_ptr<const RuleSet> rules;  // the set the event was matched against
+  int pending_plans = 0;
+  bool any_failed = false;
+  int fired = 0;
+  bool routed = false;  // all plans have been started
+};
+
+struct Pipeline::PlanRun {
+  std::shared_ptr<Handling> handling;
+  Plan plan;
+  std::size_t next = 0;
+};
+
+namespace {
+
+// {env.X} in templates reads the daemon's own environment.
+const EnvLookup kProcessEnv = [](std::string_view name) -> std::optional<std::string> {
+  const char* v = std::getenv(std::string(name).c_str());
+  if (!v) return std::nullopt;
+  return std::string(v);
+};
+
+// Reads a whole regular file for JSON conditions. Runs on the thread pool.
+// O_NOFOLLOW: the watcher never lands a symlink, and one swapped in since is not read.
+std::shared_ptr<std::string> read_content(const std::string& path, std::uint64_t max_bytes) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (fd < 0) return nullptr;
+  struct stat st {};
+  std::shared_ptr<std::string> out;
+  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && static_cast<std::uint64_t>(st.st_size) <= max_bytes) {
+    out = std::make_shared<std::string>();
+    out->resize(static_cast<std::size_t>(st.st_size));
+    std::size_t got = 0;
+    while (got < out->size()) {
+      ssize_t n = read(fd, out->data() + got, out->size() - got);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      got += static_cast<std::size_t>(n);
+    }
+    out->resize(got);  // the file may have shrunk meanwhile; match what we read
+  }
+  close(fd);
+  return out;
+}
+
+const char* outcome_kind(const ActionOutcome& o) { return o.ok ? "action.succeeded" : "action.failed"; }
+
+}  // namespace
+
+Pipeline::Pipeline(uv_loop_t* loop, const Clock& clock, EventLogWriter& log,
+                   ActionExecutor& executor, FileIndex* index, PipelineOptions options)
+    : loop_(loop),
+      clock_(clock),
+      log_(log),
+      executor_(executor),
+      index_(index),
+      options_(options),
+      rules_(std::make_shared<RuleSet>()),
+      gate_alarm_(loop, [this] { on_gate_alarm(); }) {}
+
+Pipeline::~Pipeline() { *alive_ = false; }
+
+void Pipeline::set_rules(std::shared_ptr<const RuleSet> rules) {
+  rules_ = std::move(rules);
+  gate_.retain_rules([&](std::string_view name) { return rules_->find(name) != nullptr; });
+  arm_gate_alarm();
+}
+
+std::string Pipeline::entity_state(const std::string& entity) const {
+  auto it = entity_states_.find(entity);
+  return it == entity_states_.end() ? "" : it->second;
+}
+
+std::uint64_t Pipeline::submit(Event e) {
+  e.seq = next_seq_++;
+  if (e.time == WallTime{}) e.time = clock_.wall();
+  ++stats_.events;
+  if (Status s = log_.append(e); !s) {
+    // The writer keeps the line in its backlog; say so once per failure.
+    ++stats_.log_errors;
+    spdlog::error("event log: {}", s.error().message);
+  }
+  const std::uint64_t seq = e.seq;
+  route(std::make_shared<const Event>(std::move(e)));
+  return seq;
+}
+
+void Pipeline::route(std::shared_ptr<const Event> event) {
+  if (draining_) return;
+  // Most events need no file content: match them right here, synchronously,
+  // so a landed file reaches its action without another loop turn.
+  if (event->path.empty() || !needs_content(*rules_, *event)) {
+    match_and_fire(event, nullptr);
+    return;
+  }
+  auto content = std::make_shared<std::shared_ptr<std::string>>();
+  const std::string path = event->path;
+  const std::uint64_t max = options_.max_json_bytes;
+  add_in_flight();
+  int rc = uvx::queue_work(
+      loop_, [content, path, max] { *content = read_content(path, max); },
+      [this, alive = alive_, event, content] {
+        if (!*alive) return;
+        if (!draining_) match_and_fire(event, content->get());
+        release_in_flight();
+      });
+  if (rc != 0) {
+    spdlog::error("cannot queue a read of {}: {}", path, uv_strerror(rc));
+    match_and_fire(event, nullptr);
+    release_in_flight();
+  }
+}
+
+void Pipeline::match_and_fire(const std::shared_ptr<const Event>& event, const std::string* content) {
+  auto handling = std::make_shared<Handling>();
+  handling->event = event;
+  handling->rules = rules_;
+  MatchInput input{content, &kProcessEnv};
+  matched_.clear();
+  matching_rules(*rules_, *event, input, matched_);
+  // fire() may re-enter submit() (synchronous outcomes), which reuses matched_.
+  const std::vector<const Rule*> matched = matched_;
+  bool deferred = false;
+  for (const Rule* rule : matched) {
+    if (!rule->gate.active()) {
+      fire(handling, *rule, *event, content);
+      continue;
+    }
+    switch (gate_.offer(rule->name, rule->gate, gate_subject(*event), *event, clock_.mono())) {
+      case GateDecision::kFire: fire(handling, *rule, *event, content); break;
+      case GateDecision::kDeferred: deferred = true; break;
+      case GateDecision::kSuppressed: break;
+    }
+  }
+  if (deferred) arm_gate_alarm();
+  handling->routed = true;
+  if (handling->pending_plans == 0) finish_handling(*handling);
+}
+
+void Pipeline::fire(const std::shared_ptr<Handling>& handling, const Rule& rule, const Event& event,
+                    const std::string* content) {
+  MatchInput input{content, &kProcessEnv};
+  auto run = std::make_shared<PlanRun>();
+  run->handling = handling;
+  run->plan = render(rule, event, input);
+  ++handling->pending_plans;
+  ++handling->fired;
+  ++stats_.plans;
+  add_in_flight();
+  run_next_action(run);
+}
+
+void Pipeline::run_next_action(const std::shared_ptr<PlanRun>& run) {
+  Handling& h = *run->handling;
+  if (run->next >= run->plan.actions.size() || draining_) {
+    --h.pending_plans;
+    if (h.routed && h.pending_plans == 0) finish_handling(h);
+    release_in_flight();
+    return;
+  }
+  const ActionRequest& request = run->plan.actions[run->next];
+  if (request.type == ActionType::kEmit && request.render_error.empty()) {
+    run_emit(run, request);
+    return;
+  }
+  const Event& cause = *h.event;
+  executor_.start(
+      request, cause,
+      [this, run, &request](const AttemptInfo& attempt) {
+        Event started;
+        started.kind = "action.started";
+        started.source = "action";
+        started.path = run->handling->event->path;
+        started.entity = run->handling->event->entity;
+        started.cause = run->handling->event->seq;
+        started.rule = run->plan.rule;
+        started.depth = run->handling->event->depth;
+        started.fields.set("action", action_type_name(request.type));
+        started.fields.set("index", static_cast<std::int64_t>(request.index));
+        started.fields.set("attempt", static_cast<std::int64_t>(attempt.attempt));
+        if (attempt.pid > 0) started.fields.set("pid", static_cast<std::int64_t>(attempt.pid));
+        submit(std::move(started));
+      },
+      [this, run, &request](ActionOutcome outcome) { on_action_done(run, request, std::move(outcome)); });
+}
+
+void Pipeline::on_action_done(const std::shared_ptr<PlanRun>& run, const ActionRequest& request,
+                              ActionOutcome outcome) {
+  Handling& h = *run->handling;
+  const Event& cause = *h.event;
+  const std::size_t remaining = run->plan.actions.size() - run->next - 1;
+  Event out;
+  out.kind = outcome_kind(outcome);
+  out.source = "action";
+  out.path = cause.path;
+  out.entity = cause.entity;
+  out.cause = cause.seq;
+  out.rule = run->plan.rule;
+  out.depth = cause.depth;
+  out.fields.set("action", action_type_name(request.type));
+  out.fields.set("index", static_cast<std::int64_t>(request.index));
+  out.fields.set("category", outcome.category);
+  out.fields.set("message", outcome.message);
+  if (!outcome.suggestion.empty()) out.fields.set("suggestion", outcome.suggestion);
+  out.fields.set("attempts", static_cast<std::int64_t>(outcome.attempts));
+  for (const auto& [k, v] : outcome.fields) out.fields.set(k, v);
+  if (!outcome.ok && remaining > 0) out.fields.set("skipped", static_cast<std::int64_t>(remaining));
+  if (outcome.ok) ++stats_.actions_ok;
+  else ++stats_.actions_failed;
+  submit(std::move(out));
+
+  if (outcome.ok && request.type == ActionType::kMark)
+    record_entity_state(request.entity, request.state, cause, run->plan.rule);
+  if (!outcome.ok) {
+    // An ordered list: what follows a failed step does not run.
+    h.any_failed = true;
+    run->next = run->plan.actions.size();
+  } else {
+    ++run->next;
+  }
+  run_next_action(run);
+}
+
+void Pipeline::run_emit(const std::shared_ptr<PlanRun>& run, const ActionRequest& request) {
+  const Event& cause = *run->handling->event;
+  if (cause.depth + 1 > options_.max_emit_depth) {
+    ActionOutcome refused;
+    refused.ok = false;
+    refused.category = "validation";
+    refused.message = "emit refused: derivation depth " + std::to_string(cause.depth + 1) +
+                      " exceeds max_emit_depth " + std::to_string(options_.max_emit_depth);
+    refused.suggestion = "rules emit events that trigger themselves; break the loop";
+    refused.attempts = 1;
+    on_action_done(run, request, std::move(refused));
+    return;
+  }
+  Event derived;
+  derived.kind = request.emit_kind;
+  derived.source = "rule";
+  derived.entity = request.entity;
+  derived.fields = request.emit_fields;
+  derived.cause = cause.seq;
+  derived.rule = run->plan.rule;
+  derived.depth = cause.depth + 1;
+  ++run->next;
+  submit(std::move(derived));  // re-enters the pipeline; its own plans run independently
+  run_next_action(run);
+}
+
+void Pipeline::record_entity_state(const std::string& entity, const std::string& state,
+                                   const Event& cause, const std::string& rule) {
+  if (entity.empty()) return;
+  std::string& current = entity_states_[entity];
+  if (current == state) return;
+  Event changed;
+  changed.kind = "state.changed";
+  changed.source = "state";
+  changed.entity = entity;
+  changed.cause = cause.seq;
+  changed.rule = rule;
+  changed.depth = cause.depth;
+  changed.fields.set("from", current.empty() ? "unknown" : current);
+  changed.fields.set("to", state);
+  changed.fields.set("reason", "marked by rule " + rule);
+  current = state;
+  submit(std::move(changed));
+}
+
+void Pipeline::finish_handling(Handling& h) {
+  if (!index_ || h.event->kind != "file.landed") return;
+  auto key = FileIndex::key_from_event(*h.event);
+  if (!key) return;
+  const char* outcome = h.fired == 0 ? "no-rule" : (h.any_failed ? "failed" : "handled");
+  index_->complete(*key, outcome);
+}
+
+void Pipeline::arm_gate_alarm() {
+  auto deadline = gate_.next_deadline();
+  if (!deadline) {
+    gate_alarm_.stop();
+    return;
+  }
+  auto now = clock_.mono();
+  std::uint64_t delay_ms = *deadline > now ? static_cast<std::uint64_t>(to_ms(*deadline - now)) + 1 : 0;
+  gate_alarm_.start(delay_ms);
+}
+
+void Pipeline::on_gate_alarm() {
+  for (DueFiring& due : gate_.take_due(clock_.mono())) {
+    const Rule* rule = rules_->find(due.rule);
+    if (!rule || draining_) continue;
+    auto handling = std::make_shared<Handling>();
+    handling->event = std::make_shared<const Event>(std::move(due.event));
+    handling->rules = rules_;
+    // JSON conditions were checked when the event was offered; the content read
+    // then is gone, so a debounced rule's templates cannot depend on it (none do).
+    fire(handling, *rule, *handling->event, nullptr);
+    handling->routed = true;
+    if (handling->pending_plans == 0) finish_handling(*handling);
+  }
+  arm_gate_alarm();
+}
+
+void Pipeline::release_in_flight() {
+  if (--in_flight_ != 0 || !on_idle_) return;
+  auto on_idle = on_idle_;  // the callback may replace on_idle_ while it runs
+  on_idle();
+}
+
+}  // namespace aw

@@ -1,0 +1,155 @@
+// Tests of the daemon's small OS-facing pieces: paths, the instance lock,
+// sd_notify datagrams and the systemd unit.
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "src/daemon/instance_lock.h"
+#include "src/daemon/paths.h"
+#include "src/daemon/sd_notify.h"
+#include "src/daemon/systemd_unit.h"
+
+namespace aw {
+namespace {
+
+class TempDir {
+ public:
+  TempDir() {
+    char t[] = "/tmp/aw-daemon-test-XXXXXX";
+    path = mkdtemp(t);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+  std::string path;
+};
+
+TEST(Paths, XdgVariablesAndOverrides) {
+  setenv("XDG_CONFIG_HOME", "/cfg", 1);
+  setenv("XDG_STATE_HOME", "/st", 1);
+  setenv("XDG_RUNTIME_DIR", "/run/user/4242", 1);
+  Paths p = resolve_paths({});
+  EXPECT_EQ(p.config_file, "/cfg/agentwatch/agentwatch.toml");
+  EXPECT_EQ(p.rules_dir, "/cfg/agentwatch/rules.d");
+  EXPECT_EQ(p.state_dir, "/st/agentwatch");
+  EXPECT_EQ(p.runtime_dir, "/run/user/4242/agentwatch");
+  Paths o = resolve_paths({"/x/aw.toml", "/y", "/z", "/rules"});
+  EXPECT_EQ(o.config_dir, "/x");
+  EXPECT_EQ(o.rules_dir, "/x/rules.d");
+  EXPECT_EQ(o.state_dir, "/y");
+  EXPECT_EQ(o.runtime_dir, "/z");
+  EXPECT_EQ(o.shipped_rules_dir, "/rules");
+  setenv("XDG_STATE_HOME", "relative/ignored", 1);  // XDG: relative values are ignored
+  setenv("HOME", "/home/u", 1);
+  EXPECT_EQ(resolve_paths({}).state_dir, "/home/u/.local/state/agentwatch");
+}
+
+TEST(Paths, RuntimeDirIsPrivate) {
+  TempDir t;
+  std::string rt = t.path + "/rt";
+  ASSERT_TRUE(prepare_runtime_dir(rt).ok());
+  struct stat st {};
+  ASSERT_EQ(stat(rt.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  chmod(rt.c_str(), 0755);
+  ASSERT_TRUE(prepare_runtime_dir(rt).ok());
+  ASSERT_EQ(stat(rt.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u) << "a group/world-accessible runtime dir is tightened";
+}
+
+TEST(InstanceLock, SecondHolderIsRefusedWithPid) {
+  TempDir t;
+  std::string path = t.path + "/agentwatch.lock";
+  auto first = InstanceLock::acquire(path);
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  auto second = InstanceLock::acquire(path);
+  ASSERT_FALSE(second.ok());
+  EXPECT_NE(second.error().message.find("already running (pid " + std::to_string(getpid())),
+            std::string::npos)
+      << second.error().message;
+  EXPECT_EQ(InstanceLock::holder(path), getpid());
+}
+
+TEST(InstanceLock, ReleasedOnDestruction) {
+  TempDir t;
+  std::string path = t.path + "/agentwatch.lock";
+  { auto first = InstanceLock::acquire(path); ASSERT_TRUE(first.ok()); }
+  EXPECT_EQ(InstanceLock::holder(path), 0);
+  EXPECT_TRUE(InstanceLock::acquire(path).ok());
+}
+
+TEST(SdNotify, SendsDatagramToSocket) {
+  TempDir t;
+  std::string path = t.path + "/notify.sock";
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strcpy(addr.sun_path, path.c_str());
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  SdNotifier n(path, 10'000'000);
+  ASSERT_TRUE(n.send("READY=1\nSTATUS=ok").ok());
+  char buf[128] = {};
+  ssize_t got = recv(fd, buf, sizeof buf - 1, 0);
+  EXPECT_EQ(std::string(buf, got > 0 ? got : 0), "READY=1\nSTATUS=ok");
+  EXPECT_EQ(n.watchdog_interval_ms(), 5000u);
+  close(fd);
+}
+
+TEST(SdNotify, DisabledWithoutSocketAndReadsEnvironment) {
+  unsetenv("NOTIFY_SOCKET");
+  unsetenv("WATCHDOG_USEC");
+  SdNotifier off = SdNotifier::from_environment();
+  EXPECT_FALSE(off.enabled());
+  EXPECT_TRUE(off.send("READY=1").ok());
+  EXPECT_FALSE(off.watchdog_interval_ms());
+  setenv("NOTIFY_SOCKET", "@abstract", 1);
+  setenv("WATCHDOG_USEC", "2000000", 1);
+  setenv("WATCHDOG_PID", std::to_string(getpid()).c_str(), 1);
+  SdNotifier on = SdNotifier::from_environment();
+  EXPECT_TRUE(on.enabled());
+  EXPECT_EQ(on.watchdog_interval_ms(), 1000u);
+  setenv("WATCHDOG_PID", "1", 1);  // meant for another process
+  EXPECT_FALSE(SdNotifier::from_environment().watchdog_interval_ms());
+  unsetenv("NOTIFY_SOCKET");
+  unsetenv("WATCHDOG_USEC");
+  unsetenv("WATCHDOG_PID");
+}
+
+TEST(SystemdUnit, RendersNotifyWatchdogAndHardening) {
+  UnitParams p{"/usr/bin/agentwatch", {"--config", "/home/u/my cfg.toml"},
+               {"/home/u/.local/state/agentwatch", "/srv/results"}, 30};
+  std::string u = render_unit(p);
+  EXPECT_NE(u.find("Type=notify\n"), std::string::npos);
+  EXPECT_NE(u.find("WatchdogSec=30\n"), std::string::npos);
+  EXPECT_NE(u.find("NoNewPrivileges=yes\n"), std::string::npos);
+  EXPECT_NE(u.find("PrivateTmp=yes\n"), std::string::npos);
+  EXPECT_NE(u.find("ProtectSystem=strict\n"), std::string::npos);
+  EXPECT_NE(u.find("ExecStart=\"/usr/bin/agentwatch\" run \"--config\" \"/home/u/my cfg.toml\"\n"),
+            std::string::npos)
+      << u;
+  EXPECT_NE(u.find("ReadWritePaths=-/home/u/.local/state/agentwatch -/srv/results\n"),
+            std::string::npos)
+      << u;
+}
+
+TEST(SystemdUnit, InstallAndUninstall) {
+  TempDir t;
+  std::string dir = t.path + "/systemd/user";
+  auto path = install_unit(dir, "[Unit]\n");
+  ASSERT_TRUE(path.ok()) << path.error().message;
+  std::ifstream in(*path);
+  std::string content((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_EQ(content, "[Unit]\n");
+  auto removed = uninstall_unit(dir);
+  ASSERT_TRUE(removed.ok());
+  EXPECT_TRUE(*removed);
+  EXPECT_FALSE(*uninstall_unit(dir));
+}
+
+}  // namespace
+}  // namespace aw

@@ -1,0 +1,52 @@
+#include "src/daemon/sd_notify.h"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+namespace aw {
+
+SdNotifier SdNotifier::from_environment() {
+  const char* sock = std::getenv("NOTIFY_SOCKET");
+  std::optional<std::uint64_t> wd;
+  const char* usec = std::getenv("WATCHDOG_USEC");
+  const char* wpid = std::getenv("WATCHDOG_PID");
+  // WATCHDOG_PID, when set, names the process the watchdog is meant for.
+  if (usec && (!wpid || std::atol(wpid) == getpid())) {
+    char* end = nullptr;
+    unsigned long long v = std::strtoull(usec, &end, 10);
+    if (end && *end == '\0' && v > 0) wd = v;
+  }
+  return SdNotifier(sock ? sock : "", wd);
+}
+
+Status SdNotifier::send(std::string_view state) const {
+  if (!enabled()) return Status::Ok();
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (socket_path_.size() >= sizeof addr.sun_path)
+    return make_error("NOTIFY_SOCKET path too long: " + socket_path_);
+  std::memcpy(addr.sun_path, socket_path_.data(), socket_path_.size());
+  socklen_t len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + socket_path_.size());
+  if (addr.sun_path[0] == '@') addr.sun_path[0] = '\0';  // abstract namespace
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return make_error(std::string("sd_notify socket: ") + std::strerror(errno), -errno);
+  ssize_t n = sendto(fd, state.data(), state.size(), MSG_NOSIGNAL,
+                     reinterpret_cast<sockaddr*>(&addr), len);
+  int err = errno;
+  close(fd);
+  if (n < 0) return make_error("sd_notify to " + socket_path_ + ": " + std::strerror(err), -err);
+  return Status::Ok();
+}
+
+std::optional<std::uint64_t> SdNotifier::watchdog_interval_ms() const {
+  if (!watchdog_usec_) return std::nullopt;
+  std::uint64_t ms = *watchdog_usec_ / 2000;
+  return ms ? ms : 1;
+}
+
+}  // namespace aw

@@ -1,0 +1,107 @@
+#include "src/daemon/systemd_unit.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "src/daemon/paths.h"
+
+namespace aw {
+namespace {
+
+// systemd's command-line quoting: double quotes, with \ " and % escaped.
+std::string quote_arg(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    if (c == '%') {
+      out += "%%";
+      continue;
+    }
+    out.push_back(c);
+  }
+  return out + "\"";
+}
+
+// ReadWritePaths entries: '-' prefix so a root that does not exist yet is no error.
+std::string quote_path(const std::string& s) {
+  std::string out = "-";
+  for (char c : s) {
+    if (c == ' ') out += "\\x20";
+    else if (c == '%') out += "%%";
+    else out.push_back(c);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string render_unit(const UnitParams& p) {
+  std::string exec = quote_arg(p.exec_path) + " run";
+  for (const auto& a : p.run_args) exec += " " + quote_arg(a);
+  std::string rw;
+  for (const auto& path : p.read_write_paths) rw += (rw.empty() ? "" : " ") + quote_path(path);
+
+  std::string u;
+  u += "# Written by `agentwatch service install`; re-run it after changing watched roots.\n";
+  u += "[Unit]\n";
+  u += "Description=agentwatch: event-driven watcher for AI coding-agent fleets\n";
+  u += "Documentation=man:agentwatch(1)\n";
+  u += "StartLimitIntervalSec=60\n";
+  u += "StartLimitBurst=5\n\n";
+  u += "[Service]\n";
+  u += "Type=notify\n";
+  u += "NotifyAccess=main\n";
+  u += "ExecStart=" + exec + "\n";
+  u += "ExecReload=/bin/kill -HUP $MAINPID\n";
+  u += "Restart=on-failure\n";
+  u += "RestartSec=1s\n";
+  u += "WatchdogSec=" + std::to_string(p.watchdog_sec) + "\n";
+  u += "TimeoutStopSec=30s\n";
+  u += "# Hardening\n";
+  u += "NoNewPrivileges=yes\n";
+  u += "PrivateTmp=yes\n";
+  u += "ProtectSystem=strict\n";
+  if (!rw.empty()) u += "ReadWritePaths=" + rw + "\n";
+  u += "RestrictSUIDSGID=yes\n";
+  u += "LockPersonality=yes\n\n";
+  u += "[Install]\n";
+  u += "WantedBy=default.target\n";
+  return u;
+}
+
+std::string user_unit_dir() {
+  const char* xdg = std::getenv("XDG_CONFIG_HOME");
+  std::string base = xdg && xdg[0] == '/' ? xdg : expand_home("~/.config");
+  return base + "/systemd/user";
+}
+
+Result<std::string> install_unit(const std::string& dir, const std::string& content) {
+  if (auto s = make_dirs(dir, 0755); !s) return s.error();
+  const std::string path = dir + "/agentwatch.service";
+  const std::string tmp = path + ".tmp";
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+  if (fd < 0) return make_error("cannot write " + tmp + ": " + std::strerror(errno));
+  bool ok = write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size()) &&
+            fsync(fd) == 0;
+  int err = errno;
+  close(fd);
+  if (!ok || rename(tmp.c_str(), path.c_str()) != 0) {
+    if (ok) err = errno;
+    unlink(tmp.c_str());
+    return make_error("cannot install " + path + ": " + std::strerror(err));
+  }
+  return path;
+}
+
+Result<bool> uninstall_unit(const std::string& dir) {
+  const std::string path = dir + "/agentwatch.service";
+  if (unlink(path.c_str()) == 0) return true;
+  if (errno == ENOENT) return false;
+  return make_error("cannot remove " + path + ": " + std::strerror(errno));
+}
+
+}  // namespace aw

@@ -1,0 +1,34 @@
+// The systemd user unit agentwatch ships, and `agentwatch service install|uninstall`.
+//
+// Type=notify with the watchdog: READY=1 and WATCHDOG=1 come from the loop itself,
+// so a stuck loop is restarted. ProtectSystem=strict makes everything read-only
+// except ReadWritePaths, which therefore lists the state, runtime and config dirs
+// and every watched root (actions move files inside them): re-run install after
+// adding a [[watch]].
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "src/core/result.h"
+
+namespace aw {
+
+struct UnitParams {
+  std::string exec_path;  // absolute path of the agentwatch binary
+  std::vector<std::string> run_args;  // flags passed to `agentwatch run` (e.g. --config)
+  std::vector<std::string> read_write_paths;
+  unsigned watchdog_sec = 30;
+};
+
+std::string render_unit(const UnitParams& p);
+
+// ~/.config/systemd/user (honouring XDG_CONFIG_HOME).
+std::string user_unit_dir();
+
+// Writes <dir>/agentwatch.service atomically (tmp + rename). Returns the path.
+Result<std::string> install_unit(const std::string& dir, const std::string& content);
+// Removes it; an absent unit is not an error. Returns whether one was removed.
+Result<bool> uninstall_unit(const std::string& dir);
+
+}  // namespace aw

@@ -1,0 +1,102 @@
+#include "src/eventlog/event_filter.h"
+
+#include <array>
+#include <chrono>
+
+namespace aw {
+namespace {
+
+// True when `t` has exactly the shape format_time_utc writes
+// (2026-11-22T11:20:39.123Z): then string order is time order.
+bool is_canonical_time(std::string_view t) {
+  return t.size() == 24 && t[4] == '-' && t[7] == '-' && t[10] == 'T' && t[13] == ':' &&
+         t[16] == ':' && t[19] == '.' && t[23] == 'Z';
+}
+
+}  // namespace
+
+bool is_failure_kind(std::string_view kind) {
+  static constexpr std::array<std::string_view, 5> kSuffixes = {".failed", ".rejected", ".refused",
+                                                                ".interrupted", ".degraded"};
+  for (std::string_view suffix : kSuffixes)
+    if (kind.ends_with(suffix)) return true;
+  return false;
+}
+
+bool is_failure(const Event& e) {
+  if (is_failure_kind(e.kind)) return true;
+  const FieldValue* ok = e.fields.find("ok");
+  const bool* b = ok ? std::get_if<bool>(ok) : nullptr;
+  return b && !*b;
+}
+
+Result<EventFilter> EventFilter::compile(const EventFilterSpec& spec) {
+  EventFilter f;
+  for (const std::string& k : spec.kinds) {
+    auto g = Glob::compile(k, GlobMode::kPlain);
+    if (!g) return make_error("--kind \"" + k + "\": " + g.error().message);
+    f.kinds_.push_back(std::move(*g));
+  }
+  if (spec.entity) {
+    auto g = Glob::compile(*spec.entity, GlobMode::kPlain);
+    if (!g) return make_error("--entity \"" + *spec.entity + "\": " + g.error().message);
+    f.entity_ = std::move(*g);
+  }
+  if (spec.since) {
+    f.since_ = spec.since;
+    f.since_text_ = format_time_utc(*spec.since);
+  }
+  f.failed_only_ = spec.failed_only;
+  return f;
+}
+
+bool EventFilter::time_ok(std::string_view logged_time) const {
+  if (!since_) return true;
+  if (is_canonical_time(logged_time)) return logged_time >= since_text_;
+  // Hand-written lines may use offsets or other precisions.
+  const auto t = parse_time_utc(logged_time);
+  return t && *t >= *since_;
+}
+
+bool EventFilter::matches(const LogRecord& r) const {
+  if (!kinds_.empty()) {
+    bool any = false;
+    for (const Glob& g : kinds_) {
+      if (g.matches(r.kind)) {
+        any = true;
+        break;
+      }
+    }
+    if (!any) return false;
+  }
+  if (since_) {
+    const auto t = r.string_member("time");
+    if (!t || !time_ok(*t)) return false;
+  }
+  if (entity_) {
+    const auto entity = r.string_member("entity");
+    if (!entity || !entity_->matches(*entity)) return false;
+  }
+  if (failed_only_ && !is_failure_kind(r.kind)) {
+    const auto ok = r.bool_field("ok");
+    if (!ok || *ok) return false;
+  }
+  return true;
+}
+
+bool EventFilter::matches(const Event& e) const {
+  if (!kinds_.empty()) {
+    bool any = false;
+    for (const Glob& g : kinds_) any = any || g.matches(e.kind);
+    if (!any) return false;
+  }
+  // Millisecond precision, like the log itself, so both overloads agree on a record.
+  using std::chrono::floor;
+  using std::chrono::milliseconds;
+  if (since_ && floor<milliseconds>(e.time) < floor<milliseconds>(*since_)) return false;
+  if (entity_ && (e.entity.empty() || !entity_->matches(e.entity))) return false;
+  if (failed_only_ && !is_failure(e)) return false;
+  return true;
+}
+
+}  // namespace aw

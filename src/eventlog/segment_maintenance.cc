@@ -1,0 +1,152 @@
+#include "src/eventlog/segment_maintenance.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "src/eventlog/log_segments.h"
+
+namespace aw {
+namespace {
+
+Error errno_error(const std::string& what, const std::string& path, int err) {
+  return make_error(what + " " + path + ": " + std::strerror(err), -err);
+}
+
+bool exists(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+// Unlink that treats "already gone" as success.
+bool remove_if_present(const std::string& path) {
+  return ::unlink(path.c_str()) == 0 || errno == ENOENT;
+}
+
+struct FdCloser {
+  int fd;
+  ~FdCloser() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+Status fsync_dir(const std::string& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return errno_error("cannot open", dir, errno);
+  FdCloser closer{fd};
+  if (::fsync(fd) != 0) return errno_error("cannot fsync", dir, errno);
+  return Status::Ok();
+}
+
+// gzip `in_fd` into the already-open `out_fd`, which stays open (the caller fsyncs).
+Result<std::uint64_t> gzip_fd(int in_fd, int out_fd, const std::string& in_path,
+                              const std::string& out_path) {
+  const int gz_fd = ::dup(out_fd);
+  if (gz_fd < 0) return errno_error("cannot dup fd of", out_path, errno);
+  gzFile gz = ::gzdopen(gz_fd, "wb6");
+  if (!gz) {
+    ::close(gz_fd);
+    return make_error("cannot start gzip stream on " + out_path);
+  }
+  ::gzbuffer(gz, 256 * 1024);
+  std::vector<char> buf(256 * 1024);
+  std::uint64_t total = 0;
+  for (;;) {
+    const ssize_t n = ::read(in_fd, buf.data(), buf.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      ::gzclose(gz);
+      return errno_error("cannot read", in_path, err);
+    }
+    if (n == 0) break;
+    if (::gzwrite(gz, buf.data(), static_cast<unsigned>(n)) != static_cast<int>(n)) {
+      int zerr = 0;
+      std::string msg = ::gzerror(gz, &zerr);
+      if (zerr == Z_ERRNO) msg = std::strerror(errno);
+      ::gzclose(gz);
+      return make_error("cannot write " + out_path + ": " + msg);
+    }
+    total += static_cast<std::uint64_t>(n);
+  }
+  const int rc = ::gzclose(gz);
+  if (rc != Z_OK) {
+    return make_error("cannot finish " + out_path + ": " +
+                      (rc == Z_ERRNO ? std::strerror(errno) : "zlib error " + std::to_string(rc)));
+  }
+  return total;
+}
+
+}  // namespace
+
+Result<CompressOutcome> compress_log_segment(const std::string& dir, std::uint64_t number) {
+  const std::string plain = log_segment_path(dir, number, SegmentForm::kPlain);
+  const std::string gz = log_segment_path(dir, number, SegmentForm::kGzip);
+  const std::string tmp = log_segment_path(dir, number, SegmentForm::kGzipTmp);
+  CompressOutcome outcome;
+
+  if (exists(gz)) {
+    // A previous run crashed between the rename and the unlink: the .gz is complete.
+    if (!remove_if_present(plain)) return errno_error("cannot remove", plain, errno);
+    return outcome;
+  }
+  const int in_fd = ::open(plain.c_str(), O_RDONLY | O_CLOEXEC);
+  if (in_fd < 0) {
+    if (errno == ENOENT) return outcome;  // pruned meanwhile: nothing to compress
+    return errno_error("cannot open", plain, errno);
+  }
+  FdCloser in_closer{in_fd};
+  const int out_fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (out_fd < 0) return errno_error("cannot create", tmp, errno);
+  FdCloser out_closer{out_fd};
+
+  auto fail = [&](Error e) -> Result<CompressOutcome> {
+    ::unlink(tmp.c_str());
+    return e;
+  };
+  auto plain_bytes = gzip_fd(in_fd, out_fd, plain, tmp);
+  if (!plain_bytes) return fail(plain_bytes.error());
+  if (::fsync(out_fd) != 0) return fail(errno_error("cannot fsync", tmp, errno));
+  struct stat st;
+  if (::fstat(out_fd, &st) == 0) outcome.gzip_bytes = static_cast<std::uint64_t>(st.st_size);
+  if (::rename(tmp.c_str(), gz.c_str()) != 0) return fail(errno_error("cannot rename", tmp, errno));
+  // Make the rename durable before the plain copy disappears.
+  if (Status s = fsync_dir(dir); !s) return s.error();
+  if (!remove_if_present(plain)) return errno_error("cannot remove", plain, errno);
+  outcome.compressed = true;
+  outcome.plain_bytes = *plain_bytes;
+  return outcome;
+}
+
+Result<std::size_t> prune_log_segments(const std::string& dir, std::size_t keep) {
+  auto segments = list_log_segments(dir);
+  if (!segments) return segments.error();
+  // A lone .tmp (no plain, no .gz) is debris, not a segment: it does not count.
+  std::size_t real = 0;
+  for (const LogSegment& seg : *segments)
+    if (seg.has_plain || seg.has_gzip) ++real;
+  std::size_t excess = real > keep ? real - keep : 0;
+  std::size_t removed = 0;
+  for (const LogSegment& seg : *segments) {
+    if (excess > 0 && (seg.has_plain || seg.has_gzip)) {
+      --excess;
+      for (SegmentForm form : {SegmentForm::kPlain, SegmentForm::kGzip}) {
+        const std::string path = log_segment_path(dir, seg.number, form);
+        if (!remove_if_present(path)) return errno_error("cannot remove", path, errno);
+      }
+      ++removed;
+    }
+    if (seg.has_gzip_tmp) {
+      const std::string path = log_segment_path(dir, seg.number, SegmentForm::kGzipTmp);
+      if (!remove_if_present(path)) return errno_error("cannot remove", path, errno);
+    }
+  }
+  return removed;
+}
+
+}  // namespace aw

@@ -1,0 +1,460 @@
+#include "src/rules/matcher.h"
+
+#include <re2/re2.h>
+#include <simdjson.h>
+
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "src/core/json_writer.h"
+#include "src/rules/path_parts.h"
+
+namespace aw {
+namespace {
+
+// A value a condition looks at, without copying it out of the event or the
+// parsed JSON document (string views stay valid for one match() call).
+struct Value {
+  enum class Type : std::uint8_t { kAbsent, kText, kInt, kDouble, kBool, kNull, kComposite };
+  Type type = Type::kAbsent;
+  std::string_view text;
+  std::int64_t i = 0;
+  double d = 0;
+  bool b = false;
+};
+
+Value text_value(std::string_view s) {
+  Value v;
+  if (!s.empty()) {
+    v.type = Value::Type::kText;
+    v.text = s;
+  }
+  return v;
+}
+
+Value int_value(std::int64_t i) {
+  Value v;
+  v.type = Value::Type::kInt;
+  v.i = i;
+  return v;
+}
+
+Value double_value(double d) {
+  Value v;
+  v.type = Value::Type::kDouble;
+  v.d = d;
+  return v;
+}
+
+Value field_value(const FieldValue& f) {
+  Value v;
+  if (const auto* s = std::get_if<std::string>(&f)) {
+    v.type = Value::Type::kText;  // present even when empty
+    v.text = *s;
+  } else if (const auto* i = std::get_if<std::int64_t>(&f)) {
+    v = int_value(*i);
+  } else if (const auto* d = std::get_if<double>(&f)) {
+    v = double_value(*d);
+  } else {
+    v.type = Value::Type::kBool;
+    v.b = std::get<bool>(f);
+  }
+  return v;
+}
+
+// The content of event.path as a JSON document, parsed on first use and at most
+// once per match() call. One parser and one padded buffer per thread, reused.
+class JsonDoc {
+ public:
+  explicit JsonDoc(const std::string* content) : content_(content) {}
+
+  bool has_content() const { return content_ != nullptr; }
+
+  // False when there is no content or it is not valid JSON.
+  bool load() {
+    if (tried_) return valid_;
+    tried_ = true;
+    if (!content_) return false;
+    thread_local simdjson::dom::parser parser;
+    thread_local std::vector<char> buffer;
+    // simdjson reads up to SIMDJSON_PADDING bytes past the end; copy into a
+    // reused padded buffer rather than letting it allocate one per parse.
+    const std::size_t n = content_->size();
+    if (buffer.size() < n + simdjson::SIMDJSON_PADDING)
+      buffer.resize(n + simdjson::SIMDJSON_PADDING);
+    std::memcpy(buffer.data(), content_->data(), n);
+    std::memset(buffer.data() + n, 0, simdjson::SIMDJSON_PADDING);
+    auto result = parser.parse(buffer.data(), n, false);
+    if (result.error()) return false;
+    root_ = result.value_unsafe();
+    valid_ = true;
+    return true;
+  }
+
+  Value at(std::string_view pointer) {
+    if (!load()) return {};
+    auto r = root_.at_pointer(pointer);
+    if (r.error()) return {};
+    simdjson::dom::element el = r.value_unsafe();
+    Value v;
+    switch (el.type()) {
+      case simdjson::dom::element_type::STRING:
+        v.type = Value::Type::kText;
+        v.text = el.get_string().value_unsafe();
+        break;
+      case simdjson::dom::element_type::INT64:
+        v = int_value(el.get_int64().value_unsafe());
+        break;
+      case simdjson::dom::element_type::UINT64: {
+        std::uint64_t u = el.get_uint64().value_unsafe();
+        if (u <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+          v = int_value(static_cast<std::int64_t>(u));
+        else
+          v = double_value(static_cast<double>(u));
+        break;
+      }
+      case simdjson::dom::element_type::DOUBLE:
+        v = double_value(el.get_double().value_unsafe());
+        break;
+      case simdjson::dom::element_type::BOOL:
+        v.type = Value::Type::kBool;
+        v.b = el.get_bool().value_unsafe();
+        break;
+      case simdjson::dom::element_type::NULL_VALUE:
+        v.type = Value::Type::kNull;
+        break;
+      default:
+        v.type = Value::Type::kComposite;
+        break;
+    }
+    return v;
+  }
+
+ private:
+  const std::string* content_;
+  bool tried_ = false;
+  bool valid_ = false;
+  simdjson::dom::element root_;
+};
+
+Value subject_value(const Condition& c, const Event& e, JsonDoc& doc) {
+  switch (c.subject) {
+    case ConditionSubject::kKind:
+      return text_value(e.kind);
+    case ConditionSubject::kSource:
+      return text_value(e.source);
+    case ConditionSubject::kPath:
+      return text_value(e.path);
+    case ConditionSubject::kName:
+      return text_value(path_basename(e.path));
+    case ConditionSubject::kDir:
+      return text_value(path_dirname(e.path));
+    case ConditionSubject::kEntity:
+      return text_value(e.entity);
+    case ConditionSubject::kRule:
+      return text_value(e.rule);
+    case ConditionSubject::kSeq:
+      if (e.seq <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+        return int_value(static_cast<std::int64_t>(e.seq));
+      return double_value(static_cast<double>(e.seq));
+    case ConditionSubject::kField: {
+      const FieldValue* f = e.fields.find(c.key);
+      return f ? field_value(*f) : Value{};
+    }
+    case ConditionSubject::kJson:
+      return doc.at(c.key);
+    case ConditionSubject::kJsonValid:
+      return {};
+  }
+  return {};
+}
+
+bool has_text(const Value& v) {
+  return v.type != Value::Type::kAbsent && v.type != Value::Type::kComposite;
+}
+
+// The value as text; numbers are written into `buf`.
+std::string_view value_text(const Value& v, char (&buf)[32]) {
+  switch (v.type) {
+    case Value::Type::kText:
+      return v.text;
+    case Value::Type::kInt: {
+      auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v.i);
+      return std::string_view(buf, end - buf);
+    }
+    case Value::Type::kDouble: {
+      auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v.d);
+      return std::string_view(buf, end - buf);
+    }
+    case Value::Type::kBool:
+      return v.b ? "true" : "false";
+    case Value::Type::kNull:
+      return "null";
+    default:
+      return {};
+  }
+}
+
+struct Number {
+  bool is_int = false;
+  std::int64_t i = 0;
+  double d = 0;
+};
+
+// Numbers, and text that is entirely a number ("42", "-1.5"): fields from the
+// notify socket arrive as text.
+bool as_number(const Value& v, Number& n) {
+  switch (v.type) {
+    case Value::Type::kInt:
+      n = Number{true, v.i, static_cast<double>(v.i)};
+      return true;
+    case Value::Type::kDouble:
+      n = Number{false, 0, v.d};
+      return !std::isnan(v.d);
+    case Value::Type::kText: {
+      const char* first = v.text.data();
+      const char* last = first + v.text.size();
+      std::int64_t i = 0;
+      auto ri = std::from_chars(first, last, i);
+      if (ri.ec == std::errc() && ri.ptr == last) {
+        n = Number{true, i, static_cast<double>(i)};
+        return true;
+      }
+      double d = 0;
+      auto rd = std::from_chars(first, last, d);
+      if (rd.ec == std::errc() && rd.ptr == last && std::isfinite(d)) {
+        n = Number{false, 0, d};
+        return true;
+      }
+      return false;
+    }
+    default:
+      return false;
+  }
+}
+
+// -1, 0, 1, or nullopt when the value is not a number.
+std::optional<int> compare_number(const Value& v, const Operand& o) {
+  Number n;
+  if (!as_number(v, n)) return std::nullopt;
+  if (n.is_int) {
+    if (const auto* oi = std::get_if<std::int64_t>(&o.value))
+      return n.i < *oi ? -1 : n.i > *oi ? 1 : 0;
+  }
+  return n.d < o.number ? -1 : n.d > o.number ? 1 : 0;
+}
+
+bool equals(const Value& v, const Operand& o) {
+  if (!has_text(v)) return false;
+  if (o.is_number) {
+    if (auto c = compare_number(v, o)) return *c == 0;
+  }
+  if (v.type == Value::Type::kBool) {
+    if (const auto* ob = std::get_if<bool>(&o.value)) return v.b == *ob;
+  }
+  char buf[32];
+  return value_text(v, buf) == o.text;
+}
+
+bool op_holds(const Condition& c, const Value& v) {
+  if (c.op == ConditionOp::kExists) return (v.type != Value::Type::kAbsent) == c.flag;
+  if (v.type == Value::Type::kAbsent) return false;
+  char buf[32];
+  switch (c.op) {
+    case ConditionOp::kEquals:
+      return equals(v, c.operand);
+    case ConditionOp::kNotEquals:
+      return !equals(v, c.operand);
+    case ConditionOp::kIn:
+      for (const Operand& o : c.any_of)
+        if (equals(v, o)) return true;
+      return false;
+    case ConditionOp::kMatches:
+    case ConditionOp::kNotMatches: {
+      if (!has_text(v)) return false;
+      std::string_view t = value_text(v, buf);
+      bool hit = RE2::PartialMatch(re2::StringPiece(t.data(), t.size()), *c.regex);
+      return hit == (c.op == ConditionOp::kMatches);
+    }
+    case ConditionOp::kGlob:
+      return has_text(v) && c.glob->matches(value_text(v, buf));
+    case ConditionOp::kGt:
+    case ConditionOp::kGe:
+    case ConditionOp::kLt:
+    case ConditionOp::kLe: {
+      auto cmp = compare_number(v, c.operand);
+      if (!cmp) return false;
+      if (c.op == ConditionOp::kGt) return *cmp > 0;
+      if (c.op == ConditionOp::kGe) return *cmp >= 0;
+      if (c.op == ConditionOp::kLt) return *cmp < 0;
+      return *cmp <= 0;
+    }
+    default:
+      return false;
+  }
+}
+
+bool condition_holds(const Condition& c, const Event& e, JsonDoc& doc) {
+  if (c.subject == ConditionSubject::kJsonValid) return doc.has_content() && doc.load() == c.flag;
+  if (c.subject == ConditionSubject::kJson && !doc.load()) return false;
+  return op_holds(c, subject_value(c, e, doc));
+}
+
+// Cheap conditions first, so the file is parsed only if they all hold.
+bool conditions_hold(const Rule& r, const Event& e, JsonDoc& doc, bool with_content) {
+  for (const Condition& c : r.when)
+    if (!c.reads_content() && !condition_holds(c, e, doc)) return false;
+  if (!with_content) return true;
+  for (const Condition& c : r.when)
+    if (c.reads_content() && !condition_holds(c, e, doc)) return false;
+  return true;
+}
+
+// Calls f(rule) for each enabled rule listening to `kind`, in load order, by
+// merging the exact-kind bucket with the wildcard list.
+template <class F>
+void for_each_listener(const RuleSet& set, std::string_view kind, F&& f) {
+  const std::vector<std::uint32_t>* exact = set.exact_candidates(kind);
+  const std::vector<std::uint32_t>& wild = set.wildcard_candidates();
+  const std::size_t ne = exact ? exact->size() : 0;
+  std::size_t i = 0, j = 0;
+  while (i < ne || j < wild.size()) {
+    const bool take_exact = j >= wild.size() || (i < ne && (*exact)[i] < wild[j]);
+    const Rule& r = set.rules()[take_exact ? (*exact)[i++] : wild[j++]];
+    if (!r.enabled) continue;
+    if (!take_exact && !r.listens_to(kind)) continue;
+    if (f(r)) return;
+  }
+}
+
+std::string describe_value(const Value& v) {
+  if (v.type == Value::Type::kAbsent) return "absent";
+  if (v.type == Value::Type::kComposite) return "an object or array";
+  char buf[32];
+  std::string out;
+  if (v.type == Value::Type::kText)
+    append_json_string(out, v.text);
+  else
+    out = std::string(value_text(v, buf));
+  return out;
+}
+
+}  // namespace
+
+void matching_rules(const RuleSet& rules, const Event& e, const MatchInput& input,
+                    std::vector<const Rule*>& out) {
+  JsonDoc doc(input.content);
+  for_each_listener(rules, e.kind, [&](const Rule& r) {
+    if (conditions_hold(r, e, doc, true)) out.push_back(&r);
+    return false;
+  });
+}
+
+Plan render(const Rule& rule, const Event& e, const MatchInput& input) {
+  Plan plan;
+  plan.rule = rule.name;
+  TemplateContext ctx{e, rule.name, input.env};
+  for (std::size_t index = 0; index < rule.actions.size(); ++index) {
+    const ActionSpec& a = rule.actions[index];
+    ActionRequest req;
+    req.type = a.type;
+    req.rule = rule.name;
+    req.index = index;
+    req.timeout = a.timeout;
+    req.retry = a.retry;
+    req.shell = a.shell;
+    req.kill_grace = a.kill_grace;
+    std::string error;
+    auto put = [&](const Template& t, std::string& out) {
+      out.clear();
+      if (!t.render(ctx, out, error) && req.render_error.empty()) req.render_error = error;
+    };
+    auto put_opt = [&](const std::optional<Template>& t, std::string& out) {
+      if (t) put(*t, out);
+    };
+    for (const Template& t : a.argv) put(t, req.argv.emplace_back());
+    put_opt(a.cwd, req.cwd);
+    for (const auto& [name, t] : a.env) {
+      req.env.emplace_back(name, std::string());
+      put(t, req.env.back().second);
+    }
+    put_opt(a.to, req.to);
+    put_opt(a.root, req.root);
+    put_opt(a.reason, req.reason);
+    put_opt(a.marker, req.marker);
+    put_opt(a.entity, req.entity);
+    put_opt(a.state, req.state);
+    put_opt(a.emit_kind, req.emit_kind);
+    for (const auto& [key, t] : a.emit_fields) {
+      std::string value;
+      put(t, value);
+      req.emit_fields.set(key, FieldValue(std::move(value)));
+    }
+    if (a.type == ActionType::kMove || a.type == ActionType::kQuarantine) {
+      req.source = e.path;
+      if (e.path.empty() && req.render_error.empty())
+        req.render_error = std::string(action_type_name(a.type)) + ": the event has no path to " +
+                           action_type_name(a.type);
+    }
+    plan.actions.push_back(std::move(req));
+  }
+  return plan;
+}
+
+std::vector<Plan> match(const RuleSet& rules, const Event& e, const MatchInput& input) {
+  std::vector<const Rule*> matched;
+  matching_rules(rules, e, input, matched);
+  std::vector<Plan> plans;
+  plans.reserve(matched.size());
+  for (const Rule* r : matched) plans.push_back(render(*r, e, input));
+  return plans;
+}
+
+bool needs_content(const RuleSet& rules, const Event& e) {
+  if (e.path.empty()) return false;
+  JsonDoc doc(nullptr);
+  bool needed = false;
+  for_each_listener(rules, e.kind, [&](const Rule& r) {
+    needed = r.reads_content && conditions_hold(r, e, doc, false);
+    return needed;
+  });
+  return needed;
+}
+
+std::optional<std::string> explain_mismatch(const Rule& rule, const Event& e,
+                                            const MatchInput& input) {
+  if (!rule.enabled) return "the rule is disabled (enabled = false)";
+  if (!rule.listens_to(e.kind)) {
+    std::string on;
+    for (const Glob& g : rule.on) {
+      if (!on.empty()) on += ", ";
+      append_json_string(on, g.pattern());
+    }
+    std::string kind;
+    append_json_string(kind, e.kind);
+    return "kind " + kind + " is not in on = [" + on + "]";
+  }
+  JsonDoc doc(input.content);
+  auto explain = [&](std::size_t index, const Condition& c) -> std::optional<std::string> {
+    if (condition_holds(c, e, doc)) return std::nullopt;
+    std::string head = "condition " + std::to_string(index + 1) + " " + c.text + " does not hold: ";
+    if (c.reads_content()) {
+      if (!doc.has_content()) return head + "the file's content was not read (or is unreadable)";
+      if (c.subject == ConditionSubject::kJsonValid)
+        return head + (doc.load() ? "the file is valid JSON" : "the file is not valid JSON");
+      if (!doc.load()) return head + "the file is not valid JSON";
+    }
+    return head + "the value is " + describe_value(subject_value(c, e, doc));
+  };
+  for (std::size_t i = 0; i < rule.when.size(); ++i)
+    if (!rule.when[i].reads_content())
+      if (auto why = explain(i, rule.when[i])) return why;
+  for (std::size_t i = 0; i < rule.when.size(); ++i)
+    if (rule.when[i].reads_content())
+      if (auto why = explain(i, rule.when[i])) return why;
+  return std::nullopt;
+}
+
+}  // namespace aw

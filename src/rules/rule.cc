@@ -1,0 +1,43 @@
+#include "src/rules/rule.h"
+
+namespace aw {
+
+bool is_exact_kind_pattern(std::string_view pattern) {
+  return pattern.find_first_of("*?[\\") == std::string_view::npos;
+}
+
+bool Rule::listens_to(std::string_view kind) const {
+  for (const Glob& g : on)
+    if (g.matches(kind)) return true;
+  return false;
+}
+
+RuleSet::RuleSet(std::vector<Rule> rules, std::vector<std::string> files, std::string hash)
+    : rules_(std::move(rules)), files_(std::move(files)), hash_(std::move(hash)) {
+  for (std::uint32_t i = 0; i < rules_.size(); ++i) {
+    const Rule& r = rules_[i];
+    bool exact = true;
+    for (const Glob& g : r.on) exact = exact && is_exact_kind_pattern(g.pattern());
+    if (!exact) {
+      wildcard_.push_back(i);
+      continue;
+    }
+    for (const Glob& g : r.on) {
+      auto& bucket = by_kind_[g.pattern()];
+      if (bucket.empty() || bucket.back() != i) bucket.push_back(i);
+    }
+  }
+}
+
+const Rule* RuleSet::find(std::string_view name) const {
+  for (const Rule& r : rules_)
+    if (r.name == name) return &r;
+  return nullptr;
+}
+
+const std::vector<std::uint32_t>* RuleSet::exact_candidates(std::string_view kind) const {
+  auto it = by_kind_.find(kind);
+  return it == by_kind_.end() ? nullptr : &it->second;
+}
+
+}  // namespace aw

@@ -1,0 +1,152 @@
+// A loaded rule set: rules as the loader compiled them (globs, regexes and
+// templates already checked), indexed by event kind for the matcher.
+//
+// Built only by the loader (rule_loader.h) or by tests; immutable afterwards, so
+// a RuleSet may be shared read-only. Copyable (regexes are shared, immutable).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "src/core/clock.h"
+#include "src/core/event.h"
+#include "src/core/glob.h"
+#include "src/rules/plan.h"
+#include "src/rules/rule_gate.h"
+#include "src/rules/template.h"
+
+namespace re2 {
+class RE2;
+}
+
+namespace aw {
+
+// A constant from a rule file that a condition compares with.
+struct Operand {
+  FieldValue value;        // as written: string, integer, float or boolean
+  std::string text;        // the value as text, for text comparisons
+  bool is_number = false;  // written as a TOML integer or float
+  double number = 0;       // when is_number
+};
+
+// Where a condition reads its value.
+enum class ConditionSubject : std::uint8_t {
+  kKind,
+  kSource,
+  kPath,
+  kName,
+  kDir,
+  kEntity,
+  kRule,
+  kSeq,        // event members
+  kField,      // fields.<key>
+  kJson,       // a JSON Pointer into the file content
+  kJsonValid,  // whether the file content is valid JSON
+};
+
+enum class ConditionOp : std::uint8_t {
+  kEquals,
+  kNotEquals,
+  kIn,
+  kMatches,
+  kNotMatches,
+  kGlob,
+  kGt,
+  kGe,
+  kLt,
+  kLe,
+  kExists,
+  kJsonValid,  // the only "operator" of a json_valid condition
+};
+
+struct Condition {
+  ConditionSubject subject = ConditionSubject::kKind;
+  std::string key;  // kField: the field key; kJson: the JSON Pointer
+  ConditionOp op = ConditionOp::kEquals;
+  Operand operand;                        // equals, not_equals, gt, ge, lt, le
+  std::vector<Operand> any_of;            // in
+  std::shared_ptr<const re2::RE2> regex;  // matches, not_matches
+  std::optional<Glob> glob;               // glob (and the path/name shorthands)
+  bool flag = true;                       // exists, json_valid
+  std::string text;  // the condition as written, for `rules test`: { field = "x", gt = 0 }
+  std::uint32_t line = 0, column = 0;
+
+  bool reads_content() const {
+    return subject == ConditionSubject::kJson || subject == ConditionSubject::kJsonValid;
+  }
+};
+
+// One [[rule.action]] with its templates compiled; rendered into an ActionRequest
+// (plan.h) per event. Optional templates are unset when the key was absent.
+struct ActionSpec {
+  ActionType type = ActionType::kRun;
+  std::uint32_t line = 0, column = 0;
+  Duration timeout{0};
+  RetryPolicy retry;
+  // run
+  std::vector<Template> argv;
+  std::optional<Template> cwd;
+  std::vector<std::pair<std::string, Template>> env;
+  bool shell = false;
+  Duration kill_grace = std::chrono::seconds(5);
+  // move / quarantine / mark / emit
+  std::optional<Template> to, root, reason, marker, entity, state, emit_kind;
+  std::vector<std::pair<std::string, Template>> emit_fields;
+};
+
+struct Rule {
+  std::string name;
+  std::string description;
+  std::vector<Glob> on;  // event kind globs (GlobMode::kPlain)
+  bool enabled = true;   // a disabled rule is kept (listed) but never matches
+  GatePolicy gate;
+  std::vector<Condition> when;  // all must hold
+  std::vector<ActionSpec> actions;
+  std::string file;  // the rule file it came from
+  std::uint32_t line = 0;
+  bool reads_content = false;  // some condition is json / json_valid
+
+  bool listens_to(std::string_view kind) const;
+};
+
+class RuleSet {
+ public:
+  RuleSet() = default;  // empty: matches nothing
+  // `files` are the rule files read, in load order (to watch them for changes);
+  // `hash` identifies the content (logged on load, shown by `rules check`).
+  RuleSet(std::vector<Rule> rules, std::vector<std::string> files, std::string hash);
+
+  const std::vector<Rule>& rules() const { return rules_; }
+  std::size_t size() const { return rules_.size(); }
+  const Rule* find(std::string_view name) const;
+  const std::vector<std::string>& files() const { return files_; }
+  const std::string& hash() const { return hash_; }
+
+  // Candidate rules for a kind, for the matcher: the indices of rules listening
+  // to exactly `kind` (or null), and of rules whose `on` has a wildcard. Both
+  // ascending; the matcher merges them to keep load order.
+  const std::vector<std::uint32_t>* exact_candidates(std::string_view kind) const;
+  const std::vector<std::uint32_t>& wildcard_candidates() const { return wildcard_; }
+
+ private:
+  struct StringHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::vector<Rule> rules_;
+  std::vector<std::string> files_;
+  std::string hash_;
+  std::unordered_map<std::string, std::vector<std::uint32_t>, StringHash, std::equal_to<>> by_kind_;
+  std::vector<std::uint32_t> wildcard_;
+};
+
+// True when a kind glob has no wildcard, so it matches exactly one kind.
+bool is_exact_kind_pattern(std::string_view pattern);
+
+}  // namespace aw

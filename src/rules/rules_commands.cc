@@ -1,0 +1,249 @@
+#include "src/rules/rules_commands.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <ostream>
+#include <sstream>
+
+#include "src/core/duration.h"
+#include "src/core/json_writer.h"
+#include "src/rules/matcher.h"
+#include "src/rules/rule_gate.h"
+
+namespace aw {
+namespace {
+
+std::string json_quoted(std::string_view s) {
+  std::string out;
+  append_json_string(out, s);
+  return out;
+}
+
+std::string json_array(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i) out += ", ";
+    append_json_string(out, items[i]);
+  }
+  return out + "]";
+}
+
+template <class Pairs>
+std::string json_object(const Pairs& pairs) {
+  std::string out = "{";
+  bool first = true;
+  for (const auto& [k, v] : pairs) {
+    if (!first) out += ", ";
+    first = false;
+    append_json_string(out, k);
+    out += ": ";
+    append_json_string(out, v);
+  }
+  return out + "}";
+}
+
+std::string on_text(const Rule& r) {
+  std::string s;
+  for (const Glob& g : r.on) {
+    if (!s.empty()) s += ",";
+    s += g.pattern();
+  }
+  return s;
+}
+
+std::string action_summary(const ActionSpec& a) {
+  std::string s = action_type_name(a.type);
+  switch (a.type) {
+    case ActionType::kRun:
+      for (const Template& t : a.argv) s += " " + t.source();
+      if (a.shell) s += " (shell)";
+      break;
+    case ActionType::kMove:
+    case ActionType::kQuarantine:
+      if (a.to) s += " → " + a.to->source();
+      break;
+    case ActionType::kMark:
+      if (a.entity) s += " " + a.entity->source();
+      if (a.state) s += " " + a.state->source();
+      break;
+    case ActionType::kEmit:
+      if (a.emit_kind) s += " " + a.emit_kind->source();
+      break;
+  }
+  return s;
+}
+
+std::string retry_text(const RetryPolicy& r) {
+  std::ostringstream s;
+  s << " retries=" << r.retries << " backoff={initial=" << format_duration(r.initial)
+    << " factor=" << r.factor << " max=" << format_duration(r.max) << " jitter=" << r.jitter << "}";
+  return s.str();
+}
+
+void print_request(const ActionRequest& a, std::ostream& out) {
+  out << "    " << (a.index + 1) << ". " << action_type_name(a.type);
+  if (!a.render_error.empty()) {
+    out << ": would fail at once: " << a.render_error << "\n";
+    return;
+  }
+  switch (a.type) {
+    case ActionType::kRun:
+      out << " argv=" << json_array(a.argv);
+      if (!a.cwd.empty()) out << " cwd=" << json_quoted(a.cwd);
+      if (!a.env.empty()) out << " env=" << json_object(a.env);
+      if (a.shell) out << " shell=true (argv[0] is a /bin/sh -c script)";
+      if (a.kill_grace != std::chrono::seconds(5))
+        out << " kill_grace=" << format_duration(a.kill_grace);
+      break;
+    case ActionType::kMove:
+    case ActionType::kQuarantine:
+      out << " source=" << json_quoted(a.source) << " to=" << json_quoted(a.to)
+          << " root=" << json_quoted(a.root);
+      if (a.type == ActionType::kQuarantine) out << " reason=" << json_quoted(a.reason);
+      break;
+    case ActionType::kMark:
+      out << " entity=" << json_quoted(a.entity) << " state=" << json_quoted(a.state);
+      if (!a.marker.empty()) out << " marker=" << json_quoted(a.marker);
+      break;
+    case ActionType::kEmit: {
+      out << " kind=" << json_quoted(a.emit_kind);
+      if (!a.entity.empty()) out << " entity=" << json_quoted(a.entity);
+      std::vector<std::pair<std::string, std::string>> fields;
+      for (const auto& f : a.emit_fields) fields.emplace_back(f.key, field_to_string(f.value));
+      if (!fields.empty()) out << " fields=" << json_object(fields);
+      break;
+    }
+  }
+  if (a.timeout > Duration::zero()) out << " timeout=" << format_duration(a.timeout);
+  if (a.retry.retries > 0) out << retry_text(a.retry);
+  out << "\n";
+}
+
+int report_load(const RuleLoad& load, std::ostream& out, std::ostream& err) {
+  if (!load.ok()) {
+    err << load.error_text();
+    err << load.errors().size() << (load.errors().size() == 1 ? " error" : " errors")
+        << "; the rule set is rejected\n";
+    return 1;
+  }
+  out << "ok: " << load.rules().size() << (load.rules().size() == 1 ? " rule" : " rules")
+      << ", hash " << load.rules().hash() << "\n";
+  return 0;
+}
+
+}  // namespace
+
+int rules_check(const std::vector<std::string>& paths, std::ostream& out, std::ostream& err) {
+  return rules_check(std::vector<RuleLayerPaths>{RuleLayerPaths{paths, false}}, out, err);
+}
+
+int rules_check(const std::vector<RuleLayerPaths>& layers, std::ostream& out, std::ostream& err) {
+  return report_load(load_rules_from_paths(layers), out, err);
+}
+
+int rules_list(const RuleSet& rules, std::ostream& out) {
+  struct Row {
+    std::string name, on, enabled, source, actions;
+  };
+  std::vector<Row> rows;
+  rows.push_back({"NAME", "ON", "ENABLED", "SOURCE", "ACTIONS"});
+  for (const Rule& r : rules.rules()) {
+    std::string actions;
+    for (const ActionSpec& a : r.actions) {
+      if (!actions.empty()) actions += "; ";
+      actions += action_summary(a);
+    }
+    rows.push_back({r.name, on_text(r), r.enabled ? "yes" : "no",
+                    r.file + ":" + std::to_string(r.line), actions});
+  }
+  std::size_t w[4] = {0, 0, 0, 0};
+  for (const Row& row : rows) {
+    w[0] = std::max(w[0], row.name.size());
+    w[1] = std::max(w[1], row.on.size());
+    w[2] = std::max(w[2], row.enabled.size());
+    w[3] = std::max(w[3], row.source.size());
+  }
+  auto pad = [](const std::string& s, std::size_t width) {
+    return s + std::string(width - s.size() + 2, ' ');
+  };
+  for (const Row& row : rows) {
+    out << pad(row.name, w[0]) << pad(row.on, w[1]) << pad(row.enabled, w[2])
+        << pad(row.source, w[3]) << row.actions << "\n";
+  }
+  out << rules.size() << (rules.size() == 1 ? " rule" : " rules") << ", hash " << rules.hash()
+      << "\n";
+  return 0;
+}
+
+std::optional<std::string> read_file_content(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  if (in.bad()) return std::nullopt;
+  return std::move(buf).str();
+}
+
+EnvLookup process_env() {
+  return [](std::string_view name) -> std::optional<std::string> {
+    const char* v = std::getenv(std::string(name).c_str());
+    if (!v) return std::nullopt;
+    return std::string(v);
+  };
+}
+
+int rules_test(const RuleSet& rules, const Event& e, std::ostream& out, const ContentLoader& load,
+               const EnvLookup& env) {
+  std::string line = to_json_line(e);
+  out << "event: " << line;  // to_json_line ends with '\n'
+
+  // Read the file when any rule listening to this kind looks into it, so that
+  // the explanations below talk about the real content.
+  bool wants_content = false;
+  for (const Rule& r : rules.rules())
+    wants_content = wants_content || (r.enabled && r.reads_content && r.listens_to(e.kind));
+  std::optional<std::string> content;
+  if (wants_content && !e.path.empty()) {
+    content = load ? load(e.path) : std::nullopt;
+    out << "content: "
+        << (content ? std::to_string(content->size()) + " bytes read from " + json_quoted(e.path)
+                    : "cannot read " + json_quoted(e.path))
+        << "\n";
+  }
+  MatchInput input{content ? &*content : nullptr, &env};
+
+  std::vector<const Rule*> matched;
+  matching_rules(rules, e, input, matched);
+  std::size_t other_kinds = 0;
+  for (const Rule& r : rules.rules()) {
+    const bool hit = std::find(matched.begin(), matched.end(), &r) != matched.end();
+    if (!hit && !r.listens_to(e.kind)) {
+      ++other_kinds;
+      continue;
+    }
+    out << (hit ? "match  " : "no     ") << r.name << "  (" << r.file << ":" << r.line << ")\n";
+    if (!hit) {
+      if (auto why = explain_mismatch(r, e, input)) out << "    " << *why << "\n";
+      continue;
+    }
+    if (r.gate.active()) {
+      out << "    gate:";
+      if (r.gate.debounce > Duration::zero())
+        out << " debounce " << format_duration(r.gate.debounce);
+      if (r.gate.cooldown > Duration::zero())
+        out << " cooldown " << format_duration(r.gate.cooldown);
+      out << " per subject " << json_quoted(gate_subject(e)) << " (not applied in a dry run)\n";
+    }
+    Plan plan = render(r, e, input);
+    for (const ActionRequest& a : plan.actions) print_request(a, out);
+  }
+  out << matched.size() << (matched.size() == 1 ? " rule matches" : " rules match");
+  if (other_kinds > 0)
+    out << "; " << other_kinds << (other_kinds == 1 ? " rule does" : " rules do")
+        << " not listen to kind " << json_quoted(e.kind);
+  out << "\n";
+  return matched.empty() ? 1 : 0;
+}
+
+}  // namespace aw

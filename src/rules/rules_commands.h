@@ -1,0 +1,46 @@
+// The `agentwatch rules ...` subcommands, as functions the CLI layer calls with
+// its streams. They may read files (this is the CLI, not the loop).
+#pragma once
+
+#include <functional>
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "src/core/event.h"
+#include "src/rules/rule.h"
+#include "src/rules/rule_loader.h"
+#include "src/rules/template.h"
+
+namespace aw {
+
+// `rules check FILE|DIR...`: validates the paths as ONE layer (one set). Prints
+// every error to `err` ("FILE:LINE:COLUMN: error: MESSAGE") followed by a count,
+// or "ok: N rules, hash H" to `out`. Returns 0 when valid, 1 otherwise.
+int rules_check(const std::vector<std::string>& paths, std::ostream& out, std::ostream& err);
+// The same over explicit layers (the default: shipped rules, then rules.d).
+int rules_check(const std::vector<RuleLayerPaths>& layers, std::ostream& out, std::ostream& err);
+
+// `rules list`: one row per rule in load order: name, on, enabled, file:line, actions.
+int rules_list(const RuleSet& rules, std::ostream& out);
+
+// Reads the file at a path for json conditions; nullopt when unreadable.
+using ContentLoader = std::function<std::optional<std::string>(const std::string& path)>;
+
+// Reads a whole file (the default ContentLoader).
+std::optional<std::string> read_file_content(const std::string& path);
+
+// The process environment, for {env.NAME} (getenv).
+EnvLookup process_env();
+
+// `rules test --event JSON`: a dry run. Prints which rules match `e` with the
+// exact actions they would run (argv and parameters JSON-quoted, so spaces and
+// odd characters are visible), and why each rule listening to e.kind does not
+// match. The file at e.path is read through `load` only when a json condition
+// needs it. Debounce/cooldown are shown but not applied. Returns 0 when at least
+// one rule matches, 1 when none does (like grep).
+int rules_test(const RuleSet& rules, const Event& e, std::ostream& out, const ContentLoader& load,
+               const EnvLookup& env = process_env());
+
+}  // namespace aw

@@ -1,0 +1,222 @@
+#include "src/rules/rules_commands.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "src/rules/plan.h"
+
+namespace aw {
+namespace {
+
+constexpr std::string_view kRules = R"([[rule]]
+name = "result-valid"
+on = "file.landed"
+when = [ { name = "*.json" }, { json_valid = true } ]
+[[rule.action]]
+do = "move"
+to = "{root}/completed"
+[[rule.action]]
+do = "run"
+argv = ["integrate", "--file", "{path}"]
+env = { WHO = "{entity}" }
+timeout = "30s"
+retries = 2
+[[rule]]
+name = "result-invalid"
+on = "file.landed"
+cooldown = "10s"
+when = [ { name = "*.json" }, { json_valid = false } ]
+[[rule.action]]
+do = "quarantine"
+to = "{root}/quarantine"
+reason = "not valid JSON"
+[[rule]]
+name = "tmux-closed"
+on = "tmux.*"
+enabled = false
+[[rule.action]]
+do = "mark"
+entity = "{fields.session}"
+state = "failed"
+)";
+
+class RulesCommandsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/aw-rules-cmd-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string write(const std::string& rel, std::string_view text) {
+    std::filesystem::path p = dir_ / rel;
+    std::filesystem::create_directories(p.parent_path());
+    std::ofstream(p) << text;
+    return p.string();
+  }
+  RuleSet load() {
+    RuleLoad l = load_rules_from_string(kRules, "results.toml");
+    EXPECT_TRUE(l.ok()) << l.error_text();
+    return std::move(l).rules();
+  }
+  static Event landed(std::string path) {
+    Event e;
+    e.kind = "file.landed";
+    e.source = "inotify";
+    e.path = std::move(path);
+    e.entity = "w1";
+    e.fields.set("root", "/srv/w");
+    return e;
+  }
+
+  std::filesystem::path dir_;
+};
+
+TEST(ActionTypeName, Names) {
+  EXPECT_STREQ(action_type_name(ActionType::kRun), "run");
+  EXPECT_STREQ(action_type_name(ActionType::kMove), "move");
+  EXPECT_STREQ(action_type_name(ActionType::kQuarantine), "quarantine");
+  EXPECT_STREQ(action_type_name(ActionType::kMark), "mark");
+  EXPECT_STREQ(action_type_name(ActionType::kEmit), "emit");
+}
+
+TEST_F(RulesCommandsTest, CheckValidSet) {
+  write("rules/a.toml", kRules);
+  std::ostringstream out, err;
+  EXPECT_EQ(rules_check({(dir_ / "rules").string()}, out, err), 0);
+  EXPECT_EQ(err.str(), "");
+  std::string o = out.str();
+  EXPECT_EQ(o.rfind("ok: 3 rules, hash ", 0), 0u) << o;
+  EXPECT_EQ(o.size(), std::string("ok: 3 rules, hash ").size() + 16 + 1) << o;
+}
+
+TEST_F(RulesCommandsTest, CheckReportsEveryErrorAndFails) {
+  std::string bad = write("bad.toml", "[[rule]]\nname = \"x\"\non = \"k\"\nwen = 1\n");
+  std::ostringstream out, err;
+  EXPECT_EQ(rules_check({bad}, out, err), 1);
+  EXPECT_EQ(out.str(), "");
+  // Errors come in source order (line, column), whatever order they were found in.
+  EXPECT_EQ(err.str(), bad +
+                           ":1:1: error: rule 'x' has no action: add an [[rule.action]] table "
+                           "with do = \"run\", \"move\", \"quarantine\", \"mark\" or \"emit\"\n" +
+                           bad +
+                           ":4:1: error: unknown key 'wen' in rule 'x'; did you mean 'when'?\n"
+                           "2 errors; the rule set is rejected\n");
+}
+
+TEST_F(RulesCommandsTest, CheckLayersWithOverride) {
+  std::string shipped = write("shipped/a.toml", kRules);
+  write("user/b.toml", "disable = [\"tmux-closed\"]\n");
+  std::ostringstream out, err;
+  EXPECT_EQ(rules_check(
+                std::vector<RuleLayerPaths>{{{shipped}, false}, {{(dir_ / "user").string()}, true}},
+                out, err),
+            0)
+      << err.str();
+  EXPECT_EQ(out.str().rfind("ok: 2 rules", 0), 0u) << out.str();
+}
+
+TEST_F(RulesCommandsTest, ListShowsEveryRule) {
+  RuleSet set = load();
+  std::ostringstream out;
+  EXPECT_EQ(rules_list(set, out), 0);
+  std::string o = out.str();
+  EXPECT_EQ(o.rfind("NAME            ON           ENABLED  SOURCE           ACTIONS\n", 0), 0u)
+      << o;
+  EXPECT_NE(o.find("result-valid    file.landed  yes      results.toml:1   move → "
+                   "{root}/completed; run integrate --file {path}\n"),
+            std::string::npos)
+      << o;
+  EXPECT_NE(o.find("tmux-closed     tmux.*       no       results.toml:23  mark "
+                   "{fields.session} failed\n"),
+            std::string::npos)
+      << o;
+  EXPECT_NE(o.find("3 rules, hash " + set.hash()), std::string::npos) << o;
+}
+
+TEST_F(RulesCommandsTest, TestShowsMatchingActionsQuoted) {
+  RuleSet set = load();
+  std::string file = write("results/w1 out.json", R"({"ok": true})");
+  int loads = 0;
+  ContentLoader loader = [&](const std::string& path) {
+    ++loads;
+    return read_file_content(path);
+  };
+  EnvLookup env;  // no environment
+  std::ostringstream out;
+  EXPECT_EQ(rules_test(set, landed(file), out, loader, env), 0);
+  EXPECT_EQ(loads, 1);
+  std::string o = out.str();
+  EXPECT_NE(o.find("match  result-valid  (results.toml:1)\n"
+                   "    1. move source=\"" +
+                   file +
+                   "\" to=\"/srv/w/completed\" root=\"/srv/w\"\n"
+                   "    2. run argv=[\"integrate\", \"--file\", \"" +
+                   file +
+                   "\"] env={\"WHO\": \"w1\"} timeout=30s retries=2 backoff={initial=1s "
+                   "factor=2 max=1m jitter=0.2}\n"),
+            std::string::npos)
+      << o;
+  EXPECT_NE(o.find("no     result-invalid  (results.toml:14)\n"
+                   "    condition 2 { json_valid = false } does not hold: the file is valid "
+                   "JSON\n"),
+            std::string::npos)
+      << o;
+  EXPECT_NE(o.find("1 rule matches; 1 rule does not listen to kind \"file.landed\"\n"),
+            std::string::npos)
+      << o;
+}
+
+TEST_F(RulesCommandsTest, TestShowsGateAndRenderErrors) {
+  RuleSet set = load();
+  std::string file = write("bad.json", "{");
+  Event e = landed(file);
+  e.fields.erase("root");
+  std::ostringstream out;
+  EXPECT_EQ(rules_test(set, e, out, read_file_content, EnvLookup()), 0);
+  std::string o = out.str();
+  EXPECT_NE(o.find("match  result-invalid"), std::string::npos) << o;
+  EXPECT_NE(
+      o.find("    gate: cooldown 10s per subject \"" + file + "\" (not applied in a dry run)\n"),
+      std::string::npos)
+      << o;
+  EXPECT_NE(o.find("    1. quarantine: would fail at once: template {root}: the event has no "
+                   "field root (set by the directory watcher)\n"),
+            std::string::npos)
+      << o;
+}
+
+TEST_F(RulesCommandsTest, TestWithoutMatchReturnsOneAndSkipsContent) {
+  RuleSet set = load();
+  int loads = 0;
+  ContentLoader loader = [&](const std::string&) -> std::optional<std::string> {
+    ++loads;
+    return std::nullopt;
+  };
+  Event e;
+  e.kind = "process.exited";
+  e.entity = "w1";
+  std::ostringstream out;
+  EXPECT_EQ(rules_test(set, e, out, loader, EnvLookup()), 1);
+  EXPECT_EQ(loads, 0);
+  EXPECT_NE(out.str().find("0 rules match; 3 rules do not listen to kind \"process.exited\""),
+            std::string::npos)
+      << out.str();
+}
+
+TEST_F(RulesCommandsTest, TestReportsUnreadableContent) {
+  RuleSet set = load();
+  std::string missing = (dir_ / "gone.json").string();
+  std::ostringstream out;
+  EXPECT_EQ(rules_test(set, landed(missing), out, read_file_content, EnvLookup()), 1);
+  std::string o = out.str();
+  EXPECT_NE(o.find("content: cannot read \"" + missing + "\""), std::string::npos) << o;
+  EXPECT_NE(o.find("the file's content was not read (or is unreadable)"), std::string::npos) << o;
+}
+
+}  // namespace
+}  // namespace aw

@@ -1,0 +1,307 @@
+#include "tests/integration/harness.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/inotify.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+extern char** environ;
+
+namespace aw::testing {
+namespace fs = std::filesystem;
+
+std::string agentwatch_bin() {
+  const char* bin = std::getenv("AGENTWATCH_BIN");
+  if (!bin) throw std::runtime_error("AGENTWATCH_BIN is not set (run through meson test)");
+  return bin;
+}
+
+TempDir::TempDir() {
+  char tmpl[] = "/tmp/aw-itest-XXXXXX";
+  if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+  path_ = tmpl;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  fs::remove_all(path_, ec);
+}
+
+void write_file(const std::string& path, const std::string& content) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) throw std::runtime_error("cannot write " + path);
+  out << content;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+bool exists(const std::string& path) {
+  struct stat st {};
+  return lstat(path.c_str(), &st) == 0;
+}
+
+void make_dirs(const std::string& path) { fs::create_directories(path); }
+
+void write_file_atomically(const std::string& path, const std::string& content) {
+  auto slash = path.find_last_of('/');
+  std::string tmp = path.substr(0, slash + 1) + "." + path.substr(slash + 1) + ".tmp";
+  write_file(tmp, content);
+  if (rename(tmp.c_str(), path.c_str()) != 0) throw std::runtime_error("rename failed");
+}
+
+namespace {
+
+pid_t spawn(const std::vector<std::string>& argv, int out_fd, int err_fd) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  if (out_fd >= 0) posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
+  if (err_fd >= 0) posix_spawn_file_actions_adddup2(&fa, err_fd, 2);
+  pid_t pid = -1;
+  int rc = posix_spawn(&pid, args[0], &fa, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) throw std::runtime_error("posix_spawn " + argv[0] + ": " + std::strerror(rc));
+  return pid;
+}
+
+// waitpid with a deadline; returns the status or -1 on timeout.
+int wait_with_timeout(pid_t pid, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  for (;;) {
+    int status = 0;
+    pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid) {
+      if (pidfd >= 0) close(pidfd);
+      return status;
+    }
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    if (pidfd >= 0) {
+      pollfd p{pidfd, POLLIN, 0};
+      poll(&p, 1, static_cast<int>(left.count()));
+    } else {
+      std::this_thread::sleep_for(5ms);
+    }
+  }
+  if (pidfd >= 0) close(pidfd);
+  return -1;
+}
+
+int exit_code_of(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
+}  // namespace
+
+CommandResult run_agentwatch(const std::vector<std::string>& args, std::chrono::milliseconds timeout) {
+  TempDir io;
+  std::string out_path = io / "out", err_path = io / "err";
+  int out_fd = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  int err_fd = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  std::vector<std::string> argv{agentwatch_bin()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  pid_t pid = spawn(argv, out_fd, err_fd);
+  close(out_fd);
+  close(err_fd);
+  CommandResult r;
+  int status = wait_with_timeout(pid, timeout);
+  if (status < 0) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    r.exit_code = -1;
+  } else {
+    r.exit_code = exit_code_of(status);
+  }
+  r.out = read_file(out_path);
+  r.err = read_file(err_path);
+  return r;
+}
+
+DaemonUnderTest::DaemonUnderTest() {
+  make_dirs(rules_dir());
+  make_dirs(state_dir());
+  stderr_path_ = dir_ / "daemon.stderr";
+}
+
+DaemonUnderTest::~DaemonUnderTest() {
+  if (pid_ > 0) {
+    kill(pid_, SIGKILL);
+    int status;
+    waitpid(pid_, &status, 0);
+  }
+  reap_orphans();
+}
+
+std::vector<std::string> DaemonUnderTest::path_flags() const {
+  return {"--config", config_dir() + "/agentwatch.toml", "--state-dir", state_dir(),
+          "--runtime-dir", runtime_dir()};
+}
+
+void DaemonUnderTest::write_config(const std::string& toml) {
+  write_file(config_dir() + "/agentwatch.toml", toml);
+}
+
+void DaemonUnderTest::write_rule(const std::string& file_name, const std::string& toml) {
+  write_file(rules_dir() + "/" + file_name, toml);
+}
+
+void DaemonUnderTest::start(const std::vector<std::string>& extra_args) {
+  if (pid_ > 0) throw std::runtime_error("daemon already started");
+  const std::size_t started_before = count([](const Event& e) { return e.kind == "daemon.started"; });
+  std::vector<std::string> argv{agentwatch_bin()};
+  auto flags = path_flags();
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  argv.push_back("run");
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  int err_fd = open(stderr_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  pid_ = spawn(argv, err_fd, err_fd);
+  close(err_fd);
+  if (wait_for_count([](const Event& e) { return e.kind == "daemon.started"; }, started_before + 1,
+                     15s) <= started_before) {
+    throw std::runtime_error("daemon did not start; stderr:\n" + stderr_text());
+  }
+}
+
+int DaemonUnderTest::stop(std::chrono::milliseconds timeout) {
+  if (pid_ <= 0) return -1;
+  kill(pid_, SIGTERM);
+  int status = wait_with_timeout(pid_, timeout);
+  if (status < 0) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return -1;
+  }
+  pid_ = -1;
+  return exit_code_of(status);
+}
+
+void DaemonUnderTest::kill9() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGKILL);
+  int status;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
+void DaemonUnderTest::signal(int sig) {
+  if (pid_ > 0) kill(pid_, sig);
+}
+
+std::string DaemonUnderTest::stderr_text() const { return read_file(stderr_path_); }
+
+std::vector<Event> DaemonUnderTest::events() const {
+  std::vector<Event> out;
+  std::ifstream in(event_log());
+  std::string line;
+  while (std::getline(in, line)) {
+    if (in.eof()) break;  // a torn last line is not a record yet
+    auto e = parse_event_json(line);
+    if (e) out.push_back(std::move(*e));
+  }
+  return out;
+}
+
+std::size_t DaemonUnderTest::count(const std::function<bool(const Event&)>& pred) const {
+  std::size_t n = 0;
+  for (const auto& e : events()) n += pred(e) ? 1 : 0;
+  return n;
+}
+
+std::size_t DaemonUnderTest::wait_for_count(const std::function<bool(const Event&)>& pred,
+                                            std::size_t want, std::chrono::milliseconds timeout) const {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  int ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+  make_dirs(state_dir());
+  inotify_add_watch(ifd, state_dir().c_str(), IN_MODIFY | IN_CREATE | IN_MOVED_TO);
+  std::size_t n = 0;
+  std::size_t offset = 0;
+  std::string pending;
+  for (;;) {
+    // Read what was appended since last time; the writer only appends whole lines.
+    std::ifstream in(event_log(), std::ios::binary);
+    if (in) {
+      in.seekg(0, std::ios::end);
+      std::size_t size = static_cast<std::size_t>(in.tellg());
+      if (size < offset) offset = 0, pending.clear(), n = 0;  // rotated under us: recount
+      in.seekg(static_cast<std::streamoff>(offset));
+      std::string chunk(size - offset, '\0');
+      in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+      offset = size;
+      pending += chunk;
+      std::size_t start = 0, nl;
+      while ((nl = pending.find('\n', start)) != std::string::npos) {
+        auto e = parse_event_json(std::string_view(pending).substr(start, nl - start));
+        if (e && pred(*e)) ++n;
+        start = nl + 1;
+      }
+      pending.erase(0, start);
+    }
+    if (n >= want) break;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    pollfd p{ifd, POLLIN, 0};
+    // The cap makes us re-check even if an inotify event was coalesced away.
+    if (poll(&p, 1, static_cast<int>(std::min<long>(left.count(), 200))) > 0) {
+      char buf[4096];
+      while (read(ifd, buf, sizeof buf) > 0) {
+      }
+    }
+  }
+  close(ifd);
+  return n;
+}
+
+std::optional<Event> DaemonUnderTest::wait_for(const std::function<bool(const Event&)>& pred,
+                                               std::chrono::milliseconds timeout) const {
+  if (wait_for_count(pred, 1, timeout) == 0) return std::nullopt;
+  for (auto& e : events())
+    if (pred(e)) return e;
+  return std::nullopt;
+}
+
+std::optional<Event> DaemonUnderTest::wait_for_kind(const std::string& kind,
+                                                    std::chrono::milliseconds timeout) const {
+  return wait_for([&](const Event& e) { return e.kind == kind; }, timeout);
+}
+
+CommandResult DaemonUnderTest::cli(const std::vector<std::string>& args) const {
+  std::vector<std::string> full = path_flags();
+  full.insert(full.end(), args.begin(), args.end());
+  return run_agentwatch(full);
+}
+
+void become_subreaper() { prctl(PR_SET_CHILD_SUBREAPER, 1); }
+
+void reap_orphans() {
+  int status;
+  while (waitpid(-1, &status, WNOHANG) > 0) {
+  }
+}
+
+}  // namespace aw::testing

@@ -1,0 +1,256 @@
+// Files landing → rules → actions, end to end through the real daemon.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <map>
+#include <set>
+
+#include "tests/integration/harness.h"
+
+namespace aw::testing {
+namespace {
+
+// A daemon watching <home>/inbox as "inbox" plus a "results" root, with the
+// shipped rules loaded (they act on the "results" watch).
+class PipelineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    inbox = d.home() + "/inbox";
+    results = d.home() + "/results";
+    out = d.home() + "/out";
+    make_dirs(inbox);
+    make_dirs(results);
+    make_dirs(out);
+    d.write_config("[[watch]]\nname = \"inbox\"\npath = \"" + inbox +
+                   "\"\nignore = [\".*.tmp\"]\n[[watch]]\nname = \"results\"\npath = \"" + results +
+                   "\"\n");
+  }
+  static bool is(const Event& e, const char* kind, const std::string& path_suffix = "") {
+    return e.kind == kind && e.path.ends_with(path_suffix);
+  }
+
+  DaemonUnderTest d;
+  std::string inbox, results, out;
+};
+
+TEST_F(PipelineTest, CloseWriteAndRenameBothTriggerTheRunAction) {
+  d.write_rule("copy.toml", R"(
+[[rule]]
+name = "copy-landed"
+on = "file.landed"
+when = [ { field = "fields.watch", equals = "inbox" } ]
+  [[rule.action]]
+  do = "run"
+  argv = ["cp", "{path}", ")" + out + R"(/"]
+)");
+  d.start();
+  write_file(inbox + "/by-close-write.txt", "one");
+  write_file_atomically(inbox + "/by-rename.txt", "two");
+  auto ok1 = d.wait_for([](const Event& e) { return is(e, "action.succeeded", "by-close-write.txt"); });
+  auto ok2 = d.wait_for([](const Event& e) { return is(e, "action.succeeded", "by-rename.txt"); });
+  ASSERT_TRUE(ok1) << d.stderr_text();
+  ASSERT_TRUE(ok2);
+  EXPECT_EQ(read_file(out + "/by-close-write.txt"), "one");
+  EXPECT_EQ(read_file(out + "/by-rename.txt"), "two");
+  EXPECT_EQ(ok1->rule, "copy-landed");
+  EXPECT_EQ(*ok1->fields.get_int("exit_code"), 0);
+  // The outcome names its cause: the landed event, with how it landed.
+  bool found_cause = false;
+  for (const auto& e : d.events()) {
+    if (e.seq == ok1->cause) {
+      found_cause = true;
+      EXPECT_EQ(e.kind, "file.landed");
+      EXPECT_EQ(*e.fields.get_string("via"), "close_write");
+    }
+    if (e.seq == ok2->cause) {
+      EXPECT_EQ(*e.fields.get_string("via"), "rename");
+    }
+  }
+  EXPECT_TRUE(found_cause);
+  // The hidden temp file of the atomic write was ignored, never landed.
+  EXPECT_EQ(d.count([](const Event& e) { return e.path.find(".tmp") != std::string::npos; }), 0u);
+  EXPECT_EQ(d.stop(), 0);
+}
+
+TEST_F(PipelineTest, TemplatedValuesStaySingleArgvElements) {
+  d.write_rule("copy.toml", R"(
+[[rule]]
+name = "copy-landed"
+on = "file.landed"
+when = [ { field = "fields.watch", equals = "inbox" } ]
+  [[rule.action]]
+  do = "run"
+  argv = ["cp", "--", "{path}", ")" + out + R"(/{name}"]
+)");
+  d.start();
+  // Spaces, quotes, globs, $() and ';' survive as one argument: no shell saw them.
+  const std::string nasty = "a b;touch pwned $(id) 'q' *.txt";
+  write_file(inbox + "/" + nasty, "x");
+  ASSERT_TRUE(d.wait_for([](const Event& e) { return e.kind == "action.succeeded"; }));
+  EXPECT_EQ(read_file(out + "/" + nasty), "x");
+  EXPECT_FALSE(exists(inbox + "/pwned"));
+  EXPECT_EQ(d.stop(), 0);
+}
+
+TEST_F(PipelineTest, ShippedRulesMoveValidAndQuarantineInvalidResults) {
+  d.start();
+  write_file(results + "/good.json", R"({"status":"done","score":1})");
+  write_file(results + "/bad.json", R"({"status":"do)");
+  ASSERT_TRUE(d.wait_for([](const Event& e) { return is(e, "action.succeeded", "good.json"); }))
+      << d.stderr_text();
+  ASSERT_TRUE(d.wait_for([](const Event& e) { return is(e, "action.succeeded", "bad.json"); }));
+  EXPECT_TRUE(exists(results + "/completed/good.json"));
+  EXPECT_FALSE(exists(results + "/good.json"));
+  EXPECT_TRUE(exists(results + "/quarantine/bad.json"));
+  EXPECT_EQ(read_file(results + "/quarantine/bad.json"), R"({"status":"do)") << "kept as it was";
+  const std::string reason = read_file(results + "/quarantine/bad.json.reason");
+  EXPECT_NE(reason.find("not valid JSON"), std::string::npos) << reason;
+  // The moved files land again inside the root but match no rule: no loop.
+  EXPECT_EQ(d.count([](const Event& e) { return e.kind == "action.started"; }), 2u);
+  EXPECT_EQ(d.stop(), 0);
+}
+
+TEST_F(PipelineTest, MarkerCompletesTheEntity) {
+  d.start();
+  write_file(results + "/proj-7.done", "");
+  auto changed = d.wait_for([](const Event& e) { return e.kind == "state.changed"; });
+  ASSERT_TRUE(changed) << d.stderr_text();
+  EXPECT_EQ(changed->entity, "proj-7");
+  EXPECT_EQ(*changed->fields.get_string("to"), "completed");
+  EXPECT_EQ(changed->rule, "completion-marker");
+  EXPECT_EQ(d.stop(), 0);
+}
+
+TEST_F(PipelineTest, EmitReentersThePipelineAndLoopsAreRefused) {
+  d.write_rule("emit.toml", R"(
+[[rule]]
+name = "announce"
+on = "file.landed"
+when = [ { field = "fields.watch", equals = "inbox" } ]
+  [[rule.action]]
+  do = "emit"
+  kind = "inbox.received"
+  entity = "{stem}"
+  fields = { file = "{name}" }
+
+[[rule]]
+name = "echo-forever"
+on = "inbox.*"
+  [[rule.action]]
+  do = "emit"
+  kind = "inbox.echo"
+  entity = "{entity}"
+)");
+  d.start();
+  write_file(inbox + "/task-1.txt", "x");
+  auto received = d.wait_for([](const Event& e) { return e.kind == "inbox.received"; });
+  ASSERT_TRUE(received) << d.stderr_text();
+  EXPECT_EQ(received->entity, "task-1");
+  EXPECT_EQ(*received->fields.get_string("file"), "task-1.txt");
+  EXPECT_EQ(received->rule, "announce");
+  EXPECT_EQ(received->depth, 1u);
+  auto refused = d.wait_for([](const Event& e) {
+    return e.kind == "action.failed" && e.fields.get_string("category") == "validation";
+  });
+  ASSERT_TRUE(refused);
+  EXPECT_NE(refused->fields.get_string("message")->find("max_emit_depth"), std::string::npos);
+  // Exactly max_emit_depth (8) derived events, then the refusal; the daemon is fine.
+  EXPECT_EQ(d.count([](const Event& e) { return e.kind.rfind("inbox.", 0) == 0; }), 8u);
+  EXPECT_EQ(d.stop(), 0);
+}
+
+TEST_F(PipelineTest, FailedRunIsCategorisedRetriedAndStopsThePlan) {
+  d.write_rule("fail.toml", R"(
+[[rule]]
+name = "fails"
+on = "file.landed"
+when = [ { field = "fields.watch", equals = "inbox" } ]
+  [[rule.action]]
+  do = "run"
+  argv = ["/nonexistent/integrate", "{path}"]
+  retries = 2
+  backoff = { initial = "10ms", factor = 2.0, max = "50ms", jitter = 0.0 }
+  [[rule.action]]
+  do = "run"
+  argv = ["touch", ")" + out + R"(/should-not-run"]
+)");
+  d.start();
+  write_file(inbox + "/x.txt", "x");
+  auto failed = d.wait_for([](const Event& e) { return e.kind == "action.failed"; });
+  ASSERT_TRUE(failed) << d.stderr_text();
+  EXPECT_EQ(*failed->fields.get_string("category"), "not_found");
+  EXPECT_EQ(*failed->fields.get_int("attempts"), 3);
+  EXPECT_FALSE(failed->fields.get_string("suggestion").value_or("").empty());
+  EXPECT_EQ(*failed->fields.get_int("skipped"), 1);
+  EXPECT_EQ(d.count([](const Event& e) { return e.kind == "action.started"; }), 3u);
+  EXPECT_FALSE(exists(out + "/should-not-run"));
+  auto listed = d.cli({"events", "--failed"});
+  EXPECT_NE(listed.out.find("action.failed"), std::string::npos) << listed.out;
+  EXPECT_EQ(listed.out.find("file.landed"), std::string::npos) << listed.out;
+  EXPECT_EQ(d.stop(), 0);
+}
+
+TEST_F(PipelineTest, SigtermLetsInFlightActionsFinishOrRecordsThemInterrupted) {
+  d.write_config("[daemon]\nshutdown_grace = \"300ms\"\n[[watch]]\nname = \"inbox\"\npath = \"" + inbox + "\"\n");
+  d.write_rule("slow.toml", R"(
+[[rule]]
+name = "slow"
+on = "file.landed"
+when = [ { field = "fields.watch", equals = "inbox" } ]
+  [[rule.action]]
+  do = "run"
+  argv = ["sleep", "30"]
+)");
+  d.start();
+  write_file(inbox + "/x.txt", "x");
+  ASSERT_TRUE(d.wait_for_kind("action.started"));
+  EXPECT_EQ(d.stop(), 0);
+  auto interrupted = d.wait_for([](const Event& e) {
+    return e.kind == "action.failed" && e.fields.get_string("category") == "interrupted";
+  }, 0ms);
+  EXPECT_TRUE(interrupted);
+  EXPECT_EQ(d.events().back().kind, "daemon.stopped");
+}
+
+// More files than max_queued_events (16384) while the daemon cannot read:
+// the queue overflows, the daemon rescans, and every file lands exactly once.
+TEST_F(PipelineTest, StormOverflowLosesNothingAndHandlesEachFileOnce) {
+  d.write_rule("count.toml", R"(
+[[rule]]
+name = "count"
+on = "file.landed"
+when = [ { field = "fields.watch", equals = "inbox" } ]
+  [[rule.action]]
+  do = "emit"
+  kind = "inbox.counted"
+)");
+  d.start();
+  const int n = 20000;
+  d.signal(SIGSTOP);  // a daemon that cannot read: the kernel queue fills up
+  for (int i = 0; i < n; ++i) write_file(inbox + "/f" + std::to_string(i), "");
+  d.signal(SIGCONT);
+  const std::size_t counted =
+      d.wait_for_count([](const Event& e) { return e.kind == "inbox.counted"; }, n, 120s);
+  EXPECT_EQ(counted, static_cast<std::size_t>(n));
+  EXPECT_TRUE(d.wait_for_kind("watch.overflow", 0ms)) << "the storm should overflow the queue";
+  EXPECT_TRUE(d.wait_for_kind("watch.rescanned", 5s));
+  ASSERT_EQ(d.stop(), 0);
+  std::map<std::string, int> landed;
+  for (const auto& e : d.events())
+    if (e.kind == "file.landed" && e.fields.get_string("watch") == "inbox") ++landed[e.path];
+  EXPECT_EQ(landed.size(), static_cast<std::size_t>(n));
+  int twice = 0;
+  for (const auto& [path, count] : landed) twice += count > 1;
+  EXPECT_EQ(twice, 0);
+}
+
+}  // namespace
+}  // namespace aw::testing
+
+int main(int argc, char** argv) {
+  aw::testing::become_subreaper();
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}

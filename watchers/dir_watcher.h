@@ -1,0 +1,250 @@
+// DirWatcher: inotify on watch roots, translated into Events (DESIGN §2).
+//
+// It only translates: kernel signals and scan results become Events handed to
+// `emit`; it never decides what happens to a file. See docs/watching.md for the
+// user's view (event kinds and fields, overflow, degraded mode, symlinks).
+//
+// How it reads the kernel: raw inotify read through a uvx::Poll, decoded by
+// InotifyDecoder (libuv's uv_fs_event_t drops IN_CLOSE_WRITE, rename cookies
+// and IN_Q_OVERFLOW). Each root has its own inotify fd: watch descriptors are
+// per fd, so nested or overlapping roots and the parent-directory watch of a
+// missing root never share a wd, and a queue overflow (which is per fd) costs a
+// rescan of the root that overflowed only.
+//
+// Level-triggered at start, edge-triggered after: start() scans every root and
+// lands what is there (via=scan); an overflow rescans; claims in the FileIndex
+// make every file version land exactly once whichever of the queue and a scan
+// reports it first.
+//
+// Settling (Options::scan_settle, like watchman's settle): a scan cannot tell
+// a finished file from one whose writer is still writing, so a regular file it
+// finds with a recent mtime is held, not landed. It lands via=scan once it has
+// been quiet for the settle period (same size, mtime and inode), unless the
+// queue reports it first (its close_write or rename lands it and ends the
+// hold, since the watch on its directory now exists). A held file that is gone
+// at the re-check is dropped silently: its removal has its own event. Old
+// files land at once, so a start scan of a quiet tree is not delayed.
+//
+// Scans run on the loop thread in bounded slices (`Options::slice_entries`
+// directory entries per loop iteration, resumed by a zero-delay timer) rather
+// than on the thread pool: every entry needs the wd map (add the watch before
+// scanning a new directory) and a claim in the FileIndex, both loop-thread
+// state, and an fstatat on a local directory costs about a microsecond, so a
+// slice is about a millisecond and the loop stays responsive. The pool's few
+// threads stay free for the actions that really block (copies, fsync, gzip).
+//
+// Ownership and threads: everything runs on the loop thread. The loop, clock
+// and index (when given) must outlive the DirWatcher. `emit` is called
+// synchronously from loop callbacks and from start()/add_root(); it must not
+// destroy this DirWatcher or call into it (queue the work instead). Destroying
+// the DirWatcher stops it; its uv handles close on the next loop iteration.
+#pragma once
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <uv.h>
+
+#include "src/core/clock.h"
+#include "src/core/event.h"
+#include "src/core/result.h"
+#include "src/uvx/handle.h"
+#include "watchers/file_index.h"
+#include "watchers/ignore_rules.h"
+#include "watchers/inotify_decoder.h"
+
+namespace aw {
+
+struct WatchRoot {
+  std::string name;  // the `watch` field of every event from this root; unique
+  std::string path;  // absolute; must be a real directory, not a symlink
+  bool recursive = true;
+  // Globs on the path relative to the root ("*.tmp", ".*", "completed/**"); a
+  // pattern without '/' matches the last component at any depth (IgnoreRules).
+  std::vector<std::string> ignore;
+};
+
+struct WatchStats {
+  std::size_t roots = 0;
+  std::size_t roots_missing = 0;
+  std::size_t watches = 0;        // directories currently watched
+  std::uint64_t events_read = 0;  // inotify records decoded
+  std::uint64_t overflows = 0;
+  std::uint64_t rescans = 0;  // full root scans completed (start scans included)
+  std::uint64_t landed = 0;
+  std::uint64_t deduped = 0;  // lands skipped because the FileIndex already had them
+  std::uint64_t symlinks_refused = 0;
+  std::uint64_t unwatched_dirs = 0;  // directories inotify_add_watch refused
+  std::size_t settling = 0;          // files found by a scan, held until quiet
+  bool degraded = false;
+  std::string degraded_reason;
+};
+
+class DirWatcher {
+ public:
+  struct Options {
+    // How long an IN_MOVED_FROM waits for its IN_MOVED_TO before it counts as
+    // moved out of the roots.
+    Duration move_pair_window = std::chrono::milliseconds(100);
+    std::size_t slice_entries = 1000;                   // scan entries per loop iteration
+    std::size_t max_read_bytes_per_tick = 1024 * 1024;  // inotify bytes per readiness
+    // Overflow rescans: the first runs on the next iteration; another overflow
+    // within `overflow_window` of the previous one waits 100ms, 200ms, ... up
+    // to `rescan_backoff_max`.
+    Duration rescan_backoff_first = std::chrono::milliseconds(100);
+    Duration rescan_backoff_max = std::chrono::seconds(5);
+    Duration overflow_window = std::chrono::seconds(10);
+    // A regular file found by a scan whose mtime is less than this old (by
+    // the clock's wall time; a future mtime counts as recent) is held until
+    // it has been unchanged for this long (see "Settling" above). Zero lands
+    // every scanned file at once. Re-checks share `slice_entries` per tick.
+    Duration scan_settle = std::chrono::milliseconds(250);
+    // Fault injection for tests (LevelDB's Env idea, narrowed to the one call
+    // whose failures we cannot provoke as a user): replaces inotify_add_watch.
+    // Returns a wd or -1 with errno set.
+    std::function<int(int fd, const char* path, std::uint32_t mask)> add_watch;
+  };
+
+  DirWatcher(uv_loop_t* loop, const Clock& clock, FileIndex* index, std::function<void(Event)> emit,
+             Options options);
+  DirWatcher(uv_loop_t* loop, const Clock& clock, FileIndex* index, std::function<void(Event)> emit)
+      : DirWatcher(loop, clock, index, std::move(emit), Options{}) {}
+  ~DirWatcher();
+  DirWatcher(const DirWatcher&) = delete;
+  DirWatcher& operator=(const DirWatcher&) = delete;
+
+  // Registers a root. Errors (relative path, "..", duplicate name, bad glob, a
+  // root that is a symlink, no inotify instance left) name the root and what
+  // was expected. A root that does not exist yet is fine: watch.root_missing
+  // is emitted once started, and it is watched when it appears. After start()
+  // the root is activated and scanned at once.
+  Status add_root(const WatchRoot& root);
+  // Activates every root and starts their initial scans (level-triggered).
+  void start();
+  // Stops reading and scanning; no event is emitted afterwards.
+  void stop();
+  // Schedules a full rescan of every root now (e.g. on SIGHUP); each finished
+  // scan emits watch.rescanned with this reason.
+  void rescan(std::string_view reason);
+
+  WatchStats stats() const;
+  // True when no scan is running or scheduled (tests; "start scan finished").
+  // Files a finished scan still holds are counted by stats().settling.
+  bool scans_idle() const;
+  // True while the one alarm (scan slices, move age-outs, delayed rescans,
+  // settle re-checks) is armed; false means nothing will wake this watcher
+  // but the kernel (tests: "idle means idle").
+  bool alarm_armed() const { return alarm_.active(); }
+
+ private:
+  struct Root;
+  struct ScanJob;
+  struct HeldFile;
+  // Order of settle re-checks: earliest first, then root and path (deterministic).
+  struct SettleDue {
+    MonoTime due{};
+    std::size_t root = 0;
+    std::string rel;
+    friend auto operator<=>(const SettleDue&, const SettleDue&) = default;
+  };
+  struct PendingMove {
+    std::size_t root = 0;
+    std::uint64_t root_gen = 0;
+    std::string rel;
+    bool is_dir = false;
+    MonoTime deadline{};
+  };
+
+  // Root lifecycle.
+  void activate(Root& r);
+  void try_restore(Root& r);
+  void set_missing(Root& r, const char* reason);
+  void drop_all_watches(Root& r);
+
+  // Reading and translating.
+  void on_readable(Root& r);
+  void handle(Root& r, const InotifyRecord& rec);
+  void handle_missing_parent(Root& r, const InotifyRecord& rec);
+  void on_dir_appeared(Root& r, const std::string& rel, const char* via, const std::string* from);
+  void on_dir_gone(Root& r, const std::string& rel, const char* via);
+  void on_file_moved_in(Root& r, const std::string& rel, const PendingMove* from);
+  void on_moved_to(Root& r, const InotifyRecord& rec, const std::string& rel);
+  void settle_moved_out(const PendingMove& m);
+  void on_overflow(Root& r, const char* reason);
+
+  // Watches. add_watch returns the wd or a negative errno.
+  int add_watch(Root& r, int parent_fd, const std::string& rel);
+  void map_watch(Root& r, int wd, const std::string& rel);
+  void unmap_wd(Root& r, int wd);
+  void drop_subtree(Root& r, const std::string& rel, bool rm_watches);
+  void rename_subtree(Root& r, const std::string& from, const std::string& to);
+  void report_add_watch_failure(Root& r, const std::string& rel, int err);
+  // Never silent: sets the stats' degraded flag and emits watch.degraded.
+  void report_degraded(Root& r, const std::string& reason, const std::string& path, int err);
+
+  // Scanning.
+  void queue_scan(Root& r, std::string rel, bool full, std::string reason);
+  void run_scan_slice();
+  bool scan_step(ScanJob& job, std::size_t& budget);
+  void finish_scan(ScanJob& job);
+
+  // Settling of scanned files (see "Settling" above). hold_if_recent returns
+  // whether the scanned version `st` of `rel` is recent and now held (the
+  // caller lands it otherwise). The re-check queue is served by on_alarm.
+  bool hold_if_recent(Root& r, const std::string& rel, const struct stat& st);
+  void schedule_recheck(Root& r, const std::string& rel, HeldFile& h);
+  void unhold(Root& r, const std::string& rel);
+  void unhold_under(Root& r, const std::string& rel);
+  void recheck_due_files(MonoTime now);
+  void recheck(Root& r, const std::string& rel);
+
+  // Opens directory `rel` of the root without following symlinks (fd or -errno).
+  static int open_in_root(const Root& r, std::string_view rel, int flags);
+
+  // Events.
+  Event make_event(const char* kind, const Root& r, const std::string& rel, const char* source);
+  void land(Root& r, int dir_fd, const std::string& rel, const char* via, const std::string* from,
+            const char* source);
+  // Claims and emits the version `st` (a regular file's stat).
+  void land_stat(Root& r, const std::string& rel, const struct stat& st, const char* via,
+                 const std::string* from, const char* source);
+  void refuse_symlink(Root& r, int dir_fd, const std::string& rel, const char* source);
+  void emit(Event e);
+
+  // The one alarm: move age-outs, delayed rescans, scan slices and settle
+  // re-checks.
+  void rearm();
+  void on_alarm();
+
+  uv_loop_t* loop_;
+  const Clock& clock_;
+  std::unique_ptr<FileIndex> owned_index_;
+  FileIndex* index_;
+  std::function<void(Event)> emit_;
+  Options options_;
+  bool started_ = false;
+  bool stopped_ = false;
+  bool proc_fd_usable_ = false;
+
+  std::vector<std::unique_ptr<Root>> roots_;
+  std::deque<std::unique_ptr<ScanJob>> scans_;
+  std::unordered_map<std::uint32_t, PendingMove> pending_moves_;  // by cookie
+  std::set<SettleDue> settle_queue_;  // one entry per held file (Root::held)
+  uvx::Timer alarm_;
+  std::vector<std::uint8_t> read_buf_;
+  std::vector<InotifyRecord> records_;
+  WatchStats stats_;
+};
+
+}  // namespace aw

@@ -1,0 +1,433 @@
+#include "watchers/file_index.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+
+#include "src/uvx/handle.h"
+
+namespace aw {
+namespace {
+
+constexpr std::string_view kHeader = "agentwatch-file-index 1\n";
+
+std::string errno_text(int err) {
+  return std::strerror(err);
+}
+
+// Percent-escapes the bytes that would break the line format.
+void append_escaped(std::string& out, std::string_view s) {
+  static const char kHex[] = "0123456789ABCDEF";
+  for (unsigned char c : s) {
+    if (c == '%' || c == '\t' || c < 0x20 || c == 0x7f) {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+std::optional<std::string> unescape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '%') {
+      out += s[i];
+      continue;
+    }
+    if (i + 2 >= s.size()) return std::nullopt;
+    int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out += static_cast<char>(hi * 16 + lo);
+    i += 2;
+  }
+  return out;
+}
+
+std::optional<std::int64_t> parse_int(std::string_view s) {
+  std::int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || s.empty()) return std::nullopt;
+  return v;
+}
+
+std::string render_line(const FileIndex::Key& k, std::string_view outcome) {
+  std::string line = "H\t";
+  line += std::to_string(k.dev) + '\t' + std::to_string(k.inode) + '\t' + std::to_string(k.size) +
+          '\t' + std::to_string(k.mtime_ns) + '\t';
+  append_escaped(line, k.watch);
+  line += '\t';
+  append_escaped(line, k.rel);
+  line += '\t';
+  append_escaped(line, outcome);
+  line += '\n';
+  return line;
+}
+
+struct ParsedLine {
+  FileIndex::Key key;
+  std::string outcome;
+};
+
+std::optional<ParsedLine> parse_line(std::string_view line) {
+  std::string_view parts[8];
+  std::size_t n = 0, start = 0;
+  while (n < 8) {
+    std::size_t tab = line.find('\t', start);
+    if (tab == std::string_view::npos) {
+      parts[n++] = line.substr(start);
+      break;
+    }
+    parts[n++] = line.substr(start, tab - start);
+    start = tab + 1;
+  }
+  if (n != 8 || parts[0] != "H" || parts[7].find('\t') != std::string_view::npos)
+    return std::nullopt;
+  ParsedLine p;
+  auto dev = parse_int(parts[1]), ino = parse_int(parts[2]), size = parse_int(parts[3]),
+       mtime = parse_int(parts[4]);
+  auto watch = unescape(parts[5]), rel = unescape(parts[6]), outcome = unescape(parts[7]);
+  if (!dev || !ino || !size || !mtime || !watch || !rel || !outcome || watch->empty())
+    return std::nullopt;
+  p.key = FileIndex::Key{std::move(*watch), std::move(*rel), *dev, *ino, *size, *mtime};
+  p.outcome = std::move(*outcome);
+  return p;
+}
+
+// Writes all of `data` to `fd`, retrying short writes. Returns 0 or an errno.
+int write_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return 0;
+}
+
+// tmp + fsync: the half of a compaction that may block. Returns "" or an error.
+std::string write_tmp_file(const std::string& tmp_path, const std::string& content) {
+  int fd = ::open(tmp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return tmp_path + ": " + errno_text(errno);
+  int err = write_all(fd, content);
+  if (err == 0 && fsync(fd) != 0) err = errno;
+  close(fd);
+  if (err != 0) {
+    unlink(tmp_path.c_str());
+    return tmp_path + ": " + errno_text(err);
+  }
+  return "";
+}
+
+}  // namespace
+
+constexpr std::size_t kFailed = static_cast<std::size_t>(-1);
+
+struct FileIndex::Compaction {
+  std::string tmp_path;
+  std::vector<std::string> appended_since;  // lines completed while the tmp was written
+};
+
+std::string FileIndex::map_key(std::string_view watch, std::string_view rel) {
+  std::string k;
+  k.reserve(watch.size() + 1 + rel.size());
+  k.append(watch).push_back('\0');
+  k.append(rel);
+  return k;
+}
+
+bool FileIndex::same_version(const Entry& e, const Key& k) {
+  return e.dev == k.dev && e.inode == k.inode && e.size == k.size && e.mtime_ns == k.mtime_ns;
+}
+
+Result<std::unique_ptr<FileIndex>> FileIndex::open(const std::string& state_dir, uv_loop_t* loop,
+                                                   Options options) {
+  std::unique_ptr<FileIndex> idx(new FileIndex());
+  idx->path_ = state_dir + "/file-index";
+  idx->loop_ = loop;
+  idx->options_ = options;
+  if (Status s = idx->load(); !s.ok()) return s.error();
+  return idx;
+}
+
+std::unique_ptr<FileIndex> FileIndex::in_memory() {
+  return std::unique_ptr<FileIndex>(new FileIndex());
+}
+
+FileIndex::~FileIndex() {
+  *alive_ = false;
+  if (fd_ >= 0) close(fd_);
+}
+
+Status FileIndex::load() {
+  fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd_ < 0)
+    return make_error("cannot open file index " + path_ + ": " + errno_text(errno), -errno);
+  // Loading happens once, at start, before the loop runs: a blocking read is fine.
+  std::string content;
+  char buf[65536];
+  while (true) {
+    ssize_t n = pread(fd_, buf, sizeof buf, static_cast<off_t>(content.size()));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return make_error("cannot read file index " + path_ + ": " + errno_text(errno), -errno);
+    }
+    if (n == 0) break;
+    content.append(buf, static_cast<std::size_t>(n));
+  }
+  std::size_t whole = content.rfind('\n');
+  whole = whole == std::string::npos ? 0 : whole + 1;
+  if (whole < content.size()) {
+    // A torn last record: cut it off so the next append starts a clean line.
+    ++counters_.corrupt_lines;
+    if (ftruncate(fd_, static_cast<off_t>(whole)) != 0)
+      return make_error(
+          "cannot truncate torn tail of file index " + path_ + ": " + errno_text(errno), -errno);
+  }
+  if (whole == 0) {
+    if (int err = write_all(fd_, kHeader); err != 0)
+      return make_error("cannot write file index " + path_ + ": " + errno_text(err), -err);
+  }
+  std::string_view text(content.data(), whole);
+  std::size_t pos = 0;
+  bool first = true;
+  while (pos < text.size()) {
+    std::size_t nl = text.find('\n', pos);
+    std::string_view line = text.substr(pos, nl - pos);
+    pos = nl + 1;
+    if (first) {
+      first = false;
+      if (line == kHeader.substr(0, kHeader.size() - 1)) continue;
+    }
+    ++counters_.log_lines;
+    auto parsed = parse_line(line);
+    if (!parsed) {
+      ++counters_.corrupt_lines;
+      continue;
+    }
+    Entry& e = entries_[map_key(parsed->key.watch, parsed->key.rel)];
+    if (!e.handled) ++handled_count_;
+    e.dev = parsed->key.dev;
+    e.inode = parsed->key.inode;
+    e.size = parsed->key.size;
+    e.mtime_ns = parsed->key.mtime_ns;
+    e.handled = true;
+    e.outcome = std::move(parsed->outcome);
+  }
+  if (counters_.log_lines >= options_.compact_min_lines && counters_.log_lines > 2 * handled_count_)
+    return compact_now();
+  return Status::Ok();
+}
+
+bool FileIndex::claim(const Key& key) {
+  auto [it, inserted] = entries_.try_emplace(map_key(key.watch, key.rel));
+  Entry& e = it->second;
+  e.seen = ++clock_;
+  if (!inserted && same_version(e, key)) return false;
+  if (e.handled) --handled_count_;
+  e.dev = key.dev;
+  e.inode = key.inode;
+  e.size = key.size;
+  e.mtime_ns = key.mtime_ns;
+  e.handled = false;
+  e.outcome.clear();
+  return true;
+}
+
+void FileIndex::complete(const Key& key, std::string_view outcome) {
+  auto [it, inserted] = entries_.try_emplace(map_key(key.watch, key.rel));
+  Entry& e = it->second;
+  // A different version at this path: if it is pending (a newer claim in
+  // flight) or newer, this completion is late and must not cover it.
+  if (!inserted && !same_version(e, key) && (!e.handled || key.mtime_ns < e.mtime_ns)) return;
+  if (!inserted && e.handled && same_version(e, key) && e.outcome == outcome) return;
+  if (!e.handled) ++handled_count_;
+  e.dev = key.dev;
+  e.inode = key.inode;
+  e.size = key.size;
+  e.mtime_ns = key.mtime_ns;
+  e.handled = true;
+  e.outcome = std::string(outcome);
+  e.seen = ++clock_;
+  append_line(render_line(key, outcome));
+  maybe_compact();
+}
+
+void FileIndex::abandon(const Key& key) {
+  auto it = entries_.find(map_key(key.watch, key.rel));
+  if (it != entries_.end() && !it->second.handled && same_version(it->second, key))
+    entries_.erase(it);
+}
+
+void FileIndex::forget(std::string_view watch, std::string_view rel) {
+  auto it = entries_.find(map_key(watch, rel));
+  if (it == entries_.end()) return;
+  if (it->second.handled) --handled_count_;
+  entries_.erase(it);
+  maybe_compact();
+}
+
+void FileIndex::touch(std::string_view watch, std::string_view rel) {
+  auto it = entries_.find(map_key(watch, rel));
+  if (it != entries_.end()) it->second.seen = ++clock_;
+}
+
+bool FileIndex::is_handled(const Key& key) const {
+  auto it = entries_.find(map_key(key.watch, key.rel));
+  return it != entries_.end() && it->second.handled && same_version(it->second, key);
+}
+
+std::optional<std::string> FileIndex::outcome(const Key& key) const {
+  auto it = entries_.find(map_key(key.watch, key.rel));
+  if (it == entries_.end() || !it->second.handled || !same_version(it->second, key))
+    return std::nullopt;
+  return it->second.outcome;
+}
+
+std::optional<FileIndex::Key> FileIndex::key_from_event(const Event& e) {
+  auto watch = e.fields.get_string("watch");
+  auto rel = e.fields.get_string("rel");
+  auto dev = e.fields.get_int("dev"), inode = e.fields.get_int("inode"),
+       size = e.fields.get_int("size"), mtime = e.fields.get_int("mtime_ns");
+  if (!watch || !rel || !dev || !inode || !size || !mtime || watch->empty()) return std::nullopt;
+  return Key{std::move(*watch), std::move(*rel), *dev, *inode, *size, *mtime};
+}
+
+void FileIndex::drop_unseen(std::string_view watch, std::uint64_t since_epoch) {
+  const std::string prefix = map_key(watch, "");
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    if (it->second.seen < since_epoch && it->first.compare(0, prefix.size(), prefix) == 0) {
+      if (it->second.handled) --handled_count_;
+      it = entries_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  maybe_compact();
+}
+
+FileIndex::Stats FileIndex::stats() const {
+  Stats s = counters_;
+  s.entries = entries_.size();
+  s.handled = handled_count_;
+  s.pending = entries_.size() - handled_count_;
+  return s;
+}
+
+std::string FileIndex::render_log() const {
+  std::string out(kHeader);
+  for (const auto& [mk, e] : entries_) {
+    if (!e.handled) continue;
+    const auto nul = mk.find('\0');
+    Key k{mk.substr(0, nul), mk.substr(nul + 1), e.dev, e.inode, e.size, e.mtime_ns};
+    out += render_line(k, e.outcome);
+  }
+  return out;
+}
+
+void FileIndex::append_line(const std::string& line) {
+  if (path_.empty()) return;
+  if (compaction_) compaction_->appended_since.push_back(line);
+  // One write() per record on an O_APPEND fd: a crash leaves at worst a torn
+  // last line, which load() cuts off.
+  if (fd_ < 0 || write_all(fd_, line) != 0) ++counters_.append_errors;
+  ++counters_.log_lines;
+}
+
+void FileIndex::maybe_compact() {
+  if (path_.empty() || compaction_) return;
+  if (counters_.log_lines < options_.compact_min_lines || counters_.log_lines <= 2 * handled_count_)
+    return;
+  if (loop_ == nullptr) {
+    (void)compact_now();
+    return;
+  }
+  start_async_compaction();
+}
+
+Status FileIndex::compact_now() {
+  if (path_.empty()) return Status::Ok();
+  if (compaction_) return make_error("file index " + path_ + ": a compaction is already running");
+  const std::string tmp = path_ + ".tmp";
+  if (std::string err = write_tmp_file(tmp, render_log()); !err.empty())
+    return make_error("cannot compact file index: " + err);
+  if (rename(tmp.c_str(), path_.c_str()) != 0) {
+    int err = errno;
+    unlink(tmp.c_str());
+    return make_error("cannot compact file index " + path_ + ": " + errno_text(err), -err);
+  }
+  int fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (fd < 0) return make_error("cannot reopen file index " + path_ + ": " + errno_text(errno));
+  if (fd_ >= 0) close(fd_);
+  fd_ = fd;
+  counters_.log_lines = handled_count_;
+  ++counters_.compactions;
+  return Status::Ok();
+}
+
+void FileIndex::start_async_compaction() {
+  compaction_ = std::make_unique<Compaction>();
+  compaction_->tmp_path = path_ + ".tmp";
+  auto content = std::make_shared<std::string>(render_log());
+  auto error = std::make_shared<std::string>();
+  const std::size_t snapshot_lines = handled_count_;
+  std::string tmp = compaction_->tmp_path;
+  std::weak_ptr<bool> alive = alive_;
+  int rc = uvx::queue_work(
+      loop_, [tmp, content, error] { *error = write_tmp_file(tmp, *content); },
+      [this, alive, tmp, error, snapshot_lines] {
+        auto a = alive.lock();
+        if (!a || !*a) {
+          unlink(tmp.c_str());
+          return;
+        }
+        finish_async_compaction(error->empty() ? snapshot_lines : kFailed);
+      });
+  if (rc != 0) compaction_.reset();
+}
+
+void FileIndex::finish_async_compaction(std::size_t snapshot_lines) {
+  std::unique_ptr<Compaction> c = std::move(compaction_);
+  // On failure the old log is intact and received every line: nothing to undo.
+  auto give_up = [&] {
+    unlink(c->tmp_path.c_str());
+    ++counters_.compaction_errors;
+  };
+  if (snapshot_lines == kFailed) {
+    give_up();
+    return;
+  }
+  // Runs on the loop thread: a few small appends and a rename, no fsync. The
+  // rename is atomic, so whichever file a crash leaves behind is a valid log.
+  int fd = ::open(c->tmp_path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  bool ok = fd >= 0;
+  for (const auto& line : c->appended_since)
+    if (ok && write_all(fd, line) != 0) ok = false;
+  if (ok && rename(c->tmp_path.c_str(), path_.c_str()) != 0) ok = false;
+  if (!ok) {
+    if (fd >= 0) close(fd);
+    give_up();
+    return;
+  }
+  if (fd_ >= 0) close(fd_);
+  fd_ = fd;
+  counters_.log_lines = snapshot_lines + c->appended_since.size();
+  ++counters_.compactions;
+}
+
+}  // namespace aw
