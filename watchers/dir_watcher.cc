@@ -1015,8 +1015,8 @@ void DirWatcher::land(Root& r, int dir_fd, const std::string& rel, const char* v
   land_stat(r, rel, st, via, from, source);
 }
 
-void DirWatcher::land_stat(Root& r, const std::string& rel, const struct stat& st,
-                           const char* via, const std::string* from, const char* source) {
+void DirWatcher::land_stat(Root& r, const std::string& rel, const struct stat& st, const char* via,
+                           const std::string* from, const char* source) {
   unhold(r, rel);
   FileIndex::Key key{r.spec.name,
                      rel,

@@ -32,6 +32,20 @@ void write_file(const std::string& path, const std::string& content = "{}") {
   ASSERT_EQ(close(fd), 0);
 }
 
+void set_mtime(const std::string& path, WallTime t) {
+  const auto ns = t.time_since_epoch().count();
+  struct timespec times[2] = {{0, UTIME_OMIT}, {ns / 1'000'000'000, ns % 1'000'000'000}};
+  ASSERT_EQ(utimensat(AT_FDCWD, path.c_str(), times, AT_SYMLINK_NOFOLLOW), 0)
+      << path << ": " << std::strerror(errno);
+}
+
+// A file that was there long before the watcher started (mtime an hour back):
+// a scan lands it at once instead of holding it to settle.
+void write_old_file(const std::string& path, const std::string& content = "{}") {
+  write_file(path, content);
+  set_mtime(path, SystemClock().wall() - std::chrono::hours(1));
+}
+
 std::string field(const Event& e, const char* key) {
   return e.fields.get_string(key).value_or("<absent>");
 }
@@ -58,7 +72,7 @@ class DirWatcherTest : public ::testing::Test {
 
   void make_watcher(DirWatcher::Options options = {}, FileIndex* index = nullptr) {
     watcher_ = std::make_unique<DirWatcher>(
-        &loop_, clock_, index,
+        &loop_, *clock_, index,
         [this](Event e) {
           if (on_event_) on_event_(e);
           events_.push_back(std::move(e));
@@ -75,8 +89,9 @@ class DirWatcherTest : public ::testing::Test {
     ASSERT_TRUE(run_until([&] { return count("watch.rescanned") >= 1; }));
   }
 
-  // Runs the loop until `pred` holds (checked after every event) or the guard
-  // timer fires. Returns whether `pred` holds.
+  // Runs the loop until `pred` holds (checked after every event and every loop
+  // iteration: a hold dropped or deduped changes state without an event) or
+  // the guard timer fires. Returns whether `pred` holds.
   bool run_until(std::function<bool()> pred, std::uint64_t guard_ms = 8000) {
     if (pred()) return true;
     until_ = pred;
@@ -86,7 +101,7 @@ class DirWatcherTest : public ::testing::Test {
       uv_stop(&loop_);
     });
     guard.start(guard_ms);
-    while (!pred() && !timed_out) uv_run(&loop_, UV_RUN_DEFAULT);
+    while (!pred() && !timed_out) uv_run(&loop_, UV_RUN_ONCE);
     until_ = nullptr;
     return pred();
   }
@@ -119,8 +134,23 @@ class DirWatcherTest : public ::testing::Test {
     return s;
   }
 
+  // Settle tests: time moves only when the test says so. It starts at the real
+  // now, so files the test writes look recent (or a little in the future).
+  ManualClock& use_manual_clock() {
+    manual_clock_ = std::make_unique<ManualClock>(system_clock_.wall());
+    clock_ = manual_clock_.get();
+    return *manual_clock_;
+  }
+  static DirWatcher::Options settle(Duration d) {
+    DirWatcher::Options o;
+    o.scan_settle = d;
+    return o;
+  }
+
   uv_loop_t loop_{};
-  SystemClock clock_;
+  SystemClock system_clock_;
+  std::unique_ptr<ManualClock> manual_clock_;
+  const Clock* clock_ = &system_clock_;
   std::string dir_, root_, outside_;
   std::unique_ptr<FileIndex> index_;
   std::unique_ptr<DirWatcher> watcher_;
@@ -169,10 +199,10 @@ TEST_F(DirWatcherTest, CreateAloneDoesNotLand) {
 }
 
 TEST_F(DirWatcherTest, StartScanLandsExistingFilesInNameOrder) {
-  write_file(root_ + "/b.json");
-  write_file(root_ + "/a.json");
+  write_old_file(root_ + "/b.json");
+  write_old_file(root_ + "/a.json");
   fs::create_directories(root_ + "/sub");
-  write_file(root_ + "/sub/c.json");
+  write_old_file(root_ + "/sub/c.json");
   make_watcher();
   start_and_wait_for_scan(root_spec());
   std::vector<std::string> landed;
@@ -208,7 +238,7 @@ TEST_F(DirWatcherTest, AtomicRenameLandsWithFrom) {
 }
 
 TEST_F(DirWatcherTest, RenameOutIsRemovedAfterAgeOut) {
-  write_file(root_ + "/a.json");
+  write_old_file(root_ + "/a.json");
   make_watcher();
   start_and_wait_for_scan(root_spec());
   ASSERT_EQ(rename((root_ + "/a.json").c_str(), (outside_ + "/a.json").c_str()), 0);
@@ -228,7 +258,7 @@ TEST_F(DirWatcherTest, RenameInWithoutPairLandsWithoutFrom) {
 }
 
 TEST_F(DirWatcherTest, DeleteIsRemoved) {
-  write_file(root_ + "/a.json");
+  write_old_file(root_ + "/a.json");
   make_watcher();
   start_and_wait_for_scan(root_spec());
   ASSERT_EQ(unlink((root_ + "/a.json").c_str()), 0);
@@ -240,7 +270,7 @@ TEST_F(DirWatcherTest, DeleteIsRemoved) {
 }
 
 TEST_F(DirWatcherTest, AttribReportsMode) {
-  write_file(root_ + "/hook.sh", "#!/bin/sh\n");
+  write_old_file(root_ + "/hook.sh", "#!/bin/sh\n");
   ASSERT_EQ(chmod((root_ + "/hook.sh").c_str(), 0755), 0);
   make_watcher();
   start_and_wait_for_scan(root_spec());
@@ -272,7 +302,7 @@ TEST_F(DirWatcherTest, NewSubdirWithFilesCreatedBeforeItsWatchAllLand) {
 
 TEST_F(DirWatcherTest, NestedDirRenameKeepsCorrectPaths) {
   fs::create_directories(root_ + "/a/b");
-  write_file(root_ + "/a/b/old.json");
+  write_old_file(root_ + "/a/b/old.json");
   make_watcher();
   start_and_wait_for_scan(root_spec());
   ASSERT_EQ(rename((root_ + "/a").c_str(), (root_ + "/c").c_str()), 0);
@@ -294,7 +324,7 @@ TEST_F(DirWatcherTest, NestedDirRenameKeepsCorrectPaths) {
 
 TEST_F(DirWatcherTest, DirMovedInIsScannedAndMovedOutIsDropped) {
   fs::create_directories(outside_ + "/pkg/inner");
-  write_file(outside_ + "/pkg/inner/r.json");
+  write_old_file(outside_ + "/pkg/inner/r.json");
   make_watcher();
   start_and_wait_for_scan(root_spec());
   ASSERT_EQ(rename((outside_ + "/pkg").c_str(), (root_ + "/pkg").c_str()), 0);
@@ -311,7 +341,7 @@ TEST_F(DirWatcherTest, DirMovedInIsScannedAndMovedOutIsDropped) {
 }
 
 TEST_F(DirWatcherTest, RootDeletedAndRecreatedIsWatchedAgain) {
-  write_file(root_ + "/a.json");
+  write_old_file(root_ + "/a.json");
   make_watcher();
   start_and_wait_for_scan(root_spec());
   fs::remove_all(root_);
@@ -343,8 +373,8 @@ TEST_F(DirWatcherTest, RootMissingAtStartIsWatchedWhenItAppears) {
 
 TEST_F(DirWatcherTest, SymlinksAreRefusedNeverFollowed) {
   fs::create_directories(outside_ + "/secrets");
-  write_file(outside_ + "/secret.json");
-  write_file(outside_ + "/secrets/s.json");
+  write_old_file(outside_ + "/secret.json");
+  write_old_file(outside_ + "/secrets/s.json");
   ASSERT_EQ(symlink((outside_ + "/secret.json").c_str(), (root_ + "/link.json").c_str()), 0);
   make_watcher();
   start_and_wait_for_scan(root_spec());
@@ -386,7 +416,10 @@ TEST_F(DirWatcherTest, OverflowRescansAndLandsEveryFileExactlyOnce) {
   }
   ASSERT_TRUE(run_until(
       [&] {
-        return find("watch.overflow") && count("watch.rescanned") >= 2 && watcher_->scans_idle();
+        // The last files written are recent when the rescan finds them: they
+        // land when they have settled.
+        return find("watch.overflow") && count("watch.rescanned") >= 2 && watcher_->scans_idle() &&
+               watcher_->stats().settling == 0;
       },
       30000))
       << watcher_->stats().landed;
@@ -413,8 +446,8 @@ TEST_F(DirWatcherTest, OverflowRescansAndLandsEveryFileExactlyOnce) {
 }
 
 TEST_F(DirWatcherTest, RestartDoesNotLandHandledFilesButLandsNewOnes) {
-  write_file(root_ + "/a.json");
-  write_file(root_ + "/b.json");
+  write_old_file(root_ + "/a.json");
+  write_old_file(root_ + "/b.json");
   auto open_index = [&] {
     auto r = FileIndex::open(dir_, &loop_);
     EXPECT_TRUE(r.ok());
@@ -432,8 +465,8 @@ TEST_F(DirWatcherTest, RestartDoesNotLandHandledFilesButLandsNewOnes) {
   // "Daemon down": stop, then files change.
   watcher_.reset();
   index_.reset();
-  write_file(root_ + "/c.json");
-  write_file(root_ + "/b.json", "{\"rewritten\":true}");
+  write_old_file(root_ + "/c.json");
+  write_old_file(root_ + "/b.json", "{\"rewritten\":true}");
   events_.clear();
   open_index();
   make_watcher({}, index_.get());
@@ -451,10 +484,10 @@ TEST_F(DirWatcherTest, RestartDoesNotLandHandledFilesButLandsNewOnes) {
 
 TEST_F(DirWatcherTest, IgnoreGlobs) {
   fs::create_directories(root_ + "/completed");
-  write_file(root_ + "/completed/x.json");
-  write_file(root_ + "/.hidden");
-  write_file(root_ + "/a.tmp");
-  write_file(root_ + "/real.json");
+  write_old_file(root_ + "/completed/x.json");
+  write_old_file(root_ + "/.hidden");
+  write_old_file(root_ + "/a.tmp");
+  write_old_file(root_ + "/real.json");
   make_watcher();
   start_and_wait_for_scan(root_spec({"*.tmp", ".*", "completed/**"}));
   write_file(root_ + "/completed/y.json");
@@ -477,8 +510,8 @@ TEST_F(DirWatcherTest, IgnoreGlobs) {
 
 TEST_F(DirWatcherTest, NonRecursiveRootWatchesOneLevel) {
   fs::create_directories(root_ + "/sub");
-  write_file(root_ + "/sub/deep.json");
-  write_file(root_ + "/top.json");
+  write_old_file(root_ + "/sub/deep.json");
+  write_old_file(root_ + "/top.json");
   make_watcher();
   start_and_wait_for_scan(WatchRoot{"flat", root_, false, {}});
   fs::create_directories(root_ + "/sub2");
@@ -493,7 +526,7 @@ TEST_F(DirWatcherTest, NonRecursiveRootWatchesOneLevel) {
 
 TEST_F(DirWatcherTest, WatchLimitDegradesVisiblyAndKeepsLanding) {
   fs::create_directories(root_ + "/sub");
-  write_file(root_ + "/sub/s.json");
+  write_old_file(root_ + "/sub/s.json");
   DirWatcher::Options o;
   o.add_watch = [](int fd, const char* path, std::uint32_t mask) {
     if (std::string(path).find("sub") != std::string::npos) {
@@ -539,8 +572,8 @@ TEST_F(DirWatcherTest, AddRootRefusesBadConfigurationWithReasons) {
 
 TEST_F(DirWatcherTest, SubtreeDeletedEmitsRemovalsAndDropsWatches) {
   fs::create_directories(root_ + "/job/logs");
-  write_file(root_ + "/job/r.json");
-  write_file(root_ + "/job/logs/l.txt");
+  write_old_file(root_ + "/job/r.json");
+  write_old_file(root_ + "/job/logs/l.txt");
   make_watcher();
   start_and_wait_for_scan(root_spec());
   EXPECT_EQ(watcher_->stats().watches, 3u);
@@ -557,7 +590,7 @@ TEST_F(DirWatcherTest, SubtreeDeletedEmitsRemovalsAndDropsWatches) {
 TEST_F(DirWatcherTest, RenameBetweenRootsRemovesFromOneAndLandsInTheOther) {
   const std::string other = dir_ + "/other";
   fs::create_directories(other);
-  write_file(root_ + "/r.json");
+  write_old_file(root_ + "/r.json");
   make_watcher();
   ASSERT_TRUE(watcher_->add_root(root_spec()).ok());
   ASSERT_TRUE(watcher_->add_root(WatchRoot{"other", other, true, {}}).ok());
@@ -579,7 +612,7 @@ TEST_F(DirWatcherTest, RenameBetweenRootsRemovesFromOneAndLandsInTheOther) {
 }
 
 TEST_F(DirWatcherTest, IdleMeansNoTimerArmed) {
-  write_file(root_ + "/a.json");
+  write_old_file(root_ + "/a.json");
   make_watcher();
   start_and_wait_for_scan(root_spec());
   ASSERT_EQ(rename((root_ + "/a.json").c_str(), (outside_ + "/a.json").c_str()), 0);
@@ -600,6 +633,255 @@ TEST_F(DirWatcherTest, StopEmitsNothingMore) {
   watcher_->stop();
   const auto before = events_.size();
   write_file(root_ + "/after-stop.json");
+  uv_run(&loop_, UV_RUN_NOWAIT);
+  EXPECT_EQ(events_.size(), before);
+}
+
+// ---------------------------------------------------------------- settling
+// A scan cannot tell a finished file from one still being written: files it
+// finds with a recent mtime are held until quiet for Options::scan_settle.
+
+TEST_F(DirWatcherTest, ScanLandsAnOldFileAtOnce) {
+  write_old_file(root_ + "/old.json");
+  make_watcher(settle(std::chrono::milliseconds(100)));
+  start_and_wait_for_scan(root_spec());
+  // Landed before watch.rescanned, in the scan itself: no delay at start.
+  ASSERT_EQ(events_.size(), 2u) << dump();
+  EXPECT_EQ(events_[0].kind, "file.landed");
+  EXPECT_EQ(field(events_[0], "via"), "scan");
+  const Event& r = events_[1];
+  EXPECT_EQ(r.kind, "watch.rescanned");
+  EXPECT_EQ(r.fields.get_int("files"), 1);
+  EXPECT_EQ(r.fields.get_int("landed"), 1);
+  EXPECT_EQ(r.fields.get_int("settling"), 0);
+  EXPECT_EQ(watcher_->stats().settling, 0u);
+  EXPECT_FALSE(watcher_->alarm_armed());
+}
+
+TEST_F(DirWatcherTest, ScanHoldsARecentFileUntilItHasSettled) {
+  ManualClock& clock = use_manual_clock();
+  write_file(root_ + "/fresh.json", "{\"fresh\":1}");
+  set_mtime(root_ + "/fresh.json", clock.wall() - std::chrono::milliseconds(30));
+  make_watcher(settle(std::chrono::milliseconds(100)));
+  start_and_wait_for_scan(root_spec());
+  const Event& r = *find("watch.rescanned");
+  EXPECT_EQ(r.fields.get_int("files"), 1);
+  EXPECT_EQ(r.fields.get_int("landed"), 0);
+  EXPECT_EQ(r.fields.get_int("settling"), 1);
+  EXPECT_EQ(count("file.landed"), 0) << dump();
+  EXPECT_EQ(watcher_->stats().settling, 1u);
+  EXPECT_TRUE(watcher_->alarm_armed());
+  // 70 ms of the 100 ms are left. After 60 the alarm comes (it is armed in
+  // real time) and finds the file not quiet yet by the clock.
+  clock.advance(std::chrono::milliseconds(60));
+  EXPECT_FALSE(run_until([&] { return find("file.landed", "fresh.json") != nullptr; }, 150))
+      << dump();
+  clock.advance(std::chrono::milliseconds(10));
+  ASSERT_TRUE(run_until([&] { return find("file.landed", "fresh.json") != nullptr; })) << dump();
+  const Event& e = *find("file.landed", "fresh.json");
+  EXPECT_EQ(field(e, "via"), "scan");
+  EXPECT_EQ(e.source, "scan");
+  EXPECT_EQ(e.fields.get_int("size"), 11);
+  EXPECT_EQ(e.time - WallTime(Duration(*e.fields.get_int("mtime_ns"))),
+            std::chrono::milliseconds(100))
+      << "lands when its mtime is exactly the settle period old";
+  EXPECT_EQ(watcher_->stats().settling, 0u);
+  barrier();
+  EXPECT_EQ(count("file.landed", "fresh.json"), 1) << dump();
+}
+
+TEST_F(DirWatcherTest, FileBeingWrittenWhenScannedLandsOnceWhenClosed) {
+  // The writer has written part of it and keeps it open while the start scan
+  // runs. The clock does not move, so the hold cannot run out under the test.
+  const std::string path = root_ + "/result.json";
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(write(fd, "{\"par", 5), 5);
+  ManualClock& clock = use_manual_clock();
+  make_watcher(settle(std::chrono::milliseconds(100)));
+  start_and_wait_for_scan(root_spec());
+  EXPECT_EQ(count("file.landed"), 0) << dump();
+  EXPECT_EQ(find("watch.rescanned")->fields.get_int("settling"), 1);
+  const std::string rest = "tial\":false,\"done\":true}";
+  ASSERT_EQ(write(fd, rest.data(), rest.size()), static_cast<ssize_t>(rest.size()));
+  ASSERT_EQ(close(fd), 0);
+  ASSERT_TRUE(run_until([&] { return find("file.landed", "result.json") != nullptr; })) << dump();
+  const Event& e = *find("file.landed", "result.json");
+  EXPECT_EQ(field(e, "via"), "close_write");
+  EXPECT_EQ(e.fields.get_int("size"), static_cast<std::int64_t>(5 + rest.size()));
+  EXPECT_EQ(watcher_->stats().settling, 0u) << "the close_write ended the hold";
+  clock.advance(std::chrono::seconds(1));
+  barrier();
+  EXPECT_EQ(count("file.landed", "result.json"), 1) << dump();
+  EXPECT_FALSE(watcher_->alarm_armed());
+}
+
+TEST_F(DirWatcherTest, HeldFileThatChangesWaitsAgainFromTheChange) {
+  const std::string path = root_ + "/log.json";
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(write(fd, "[1", 2), 2);
+  ManualClock& clock = use_manual_clock();
+  make_watcher(settle(std::chrono::milliseconds(100)));
+  start_and_wait_for_scan(root_spec());
+  ASSERT_EQ(watcher_->stats().settling, 1u);
+  ASSERT_EQ(write(fd, ",2", 2), 2);  // still open: no close_write yet
+  clock.advance(std::chrono::milliseconds(100));
+  // The re-check sees a new size and waits a whole settle period again.
+  EXPECT_FALSE(run_until([&] { return find("file.landed", "log.json") != nullptr; }, 200))
+      << dump();
+  EXPECT_EQ(watcher_->stats().settling, 1u);
+  clock.advance(std::chrono::milliseconds(100));
+  ASSERT_TRUE(run_until([&] { return find("file.landed", "log.json") != nullptr; })) << dump();
+  EXPECT_EQ(field(*find("file.landed", "log.json"), "via"), "scan");
+  EXPECT_EQ(find("file.landed", "log.json")->fields.get_int("size"), 4);
+  // Quiet for the settle period is all a scan can know; the close of that
+  // same version is then a duplicate, not a second landing.
+  const auto deduped = watcher_->stats().deduped;
+  ASSERT_EQ(close(fd), 0);
+  barrier();
+  EXPECT_EQ(count("file.landed", "log.json"), 1) << dump();
+  EXPECT_EQ(watcher_->stats().deduped, deduped + 1);
+}
+
+TEST_F(DirWatcherTest, HeldFileDeletedBeforeItSettlesNeverLands) {
+  write_file(root_ + "/a.json");
+  write_file(root_ + "/b.json");
+  ManualClock& clock = use_manual_clock();
+  make_watcher(settle(std::chrono::milliseconds(100)));
+  start_and_wait_for_scan(root_spec());
+  ASSERT_EQ(watcher_->stats().settling, 2u);
+  ASSERT_EQ(unlink((root_ + "/a.json").c_str()), 0);
+  ASSERT_TRUE(run_until([&] { return find("file.removed", "a.json") != nullptr; })) << dump();
+  EXPECT_EQ(watcher_->stats().settling, 1u);
+  clock.advance(std::chrono::milliseconds(100));
+  ASSERT_TRUE(run_until([&] { return find("file.landed", "b.json") != nullptr; })) << dump();
+  barrier();
+  EXPECT_EQ(count("file.landed", "a.json"), 0) << dump();
+  EXPECT_EQ(watcher_->stats().settling, 0u);
+}
+
+TEST_F(DirWatcherTest, HeldFileGoneWithoutAnEventIsDroppedAtItsRecheck) {
+  // No watch on sub/ (limit reached): only the re-check can notice.
+  fs::create_directories(root_ + "/sub");
+  write_file(root_ + "/sub/a-gone.json");
+  write_file(root_ + "/sub/b-stays.json");
+  ManualClock& clock = use_manual_clock();
+  DirWatcher::Options o = settle(std::chrono::milliseconds(100));
+  o.add_watch = [](int fd, const char* path, std::uint32_t mask) {
+    if (std::string(path).find("sub") != std::string::npos) {
+      errno = ENOSPC;
+      return -1;
+    }
+    return inotify_add_watch(fd, path, mask);
+  };
+  make_watcher(std::move(o));
+  start_and_wait_for_scan(root_spec());
+  ASSERT_EQ(watcher_->stats().settling, 2u);
+  ASSERT_EQ(unlink((root_ + "/sub/a-gone.json").c_str()), 0);
+  clock.advance(std::chrono::milliseconds(100));
+  // Both are due at once and re-checked in name order.
+  ASSERT_TRUE(run_until([&] { return find("file.landed", "sub/b-stays.json") != nullptr; }))
+      << dump();
+  EXPECT_EQ(count("file.landed", "sub/a-gone.json"), 0) << dump();
+  EXPECT_EQ(count("file.removed"), 0) << "no event: it never landed";
+  EXPECT_EQ(watcher_->stats().settling, 0u);
+}
+
+TEST_F(DirWatcherTest, NewDirectoryWithAFileStillOpenLandsItOnceComplete) {
+  // The daemon's own case: a rule moves a file into a new quarantine/ and then
+  // writes quarantine/x.reason. The new directory's scan finds x.reason open
+  // and empty; it must land once, with its content.
+  ManualClock& clock = use_manual_clock();
+  make_watcher(settle(std::chrono::milliseconds(100)));
+  start_and_wait_for_scan(root_spec());
+  fs::create_directories(root_ + "/quarantine");
+  const std::string path = root_ + "/quarantine/x.reason";
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(run_until([&] {
+    return find("dir.created", "quarantine") && watcher_->scans_idle();
+  })) << dump();
+  EXPECT_EQ(count("file.landed", "quarantine/x.reason"), 0) << dump();
+  EXPECT_EQ(watcher_->stats().settling, 1u);
+  const std::string reason(189, 'r');
+  ASSERT_EQ(write(fd, reason.data(), reason.size()), 189);
+  ASSERT_EQ(close(fd), 0);
+  ASSERT_TRUE(run_until([&] { return find("file.landed", "quarantine/x.reason") != nullptr; }))
+      << dump();
+  const Event& e = *find("file.landed", "quarantine/x.reason");
+  EXPECT_EQ(field(e, "via"), "close_write");
+  EXPECT_EQ(e.fields.get_int("size"), 189);
+  clock.advance(std::chrono::seconds(1));
+  barrier();
+  EXPECT_EQ(count("file.landed", "quarantine/x.reason"), 1) << dump();
+  EXPECT_EQ(watcher_->stats().settling, 0u);
+}
+
+TEST_F(DirWatcherTest, ScanSettleZeroLandsRecentFilesAtOnce) {
+  write_file(root_ + "/fresh.json");
+  set_mtime(root_ + "/fresh.json", SystemClock().wall() + std::chrono::seconds(5));
+  make_watcher(settle(Duration(0)));
+  start_and_wait_for_scan(root_spec());
+  ASSERT_EQ(events_.size(), 2u) << dump();
+  EXPECT_EQ(field(events_[0], "via"), "scan");
+  EXPECT_EQ(field(events_[0], "rel"), "fresh.json");
+  EXPECT_EQ(events_[1].fields.get_int("landed"), 1);
+  EXPECT_EQ(events_[1].fields.get_int("settling"), 0);
+}
+
+TEST_F(DirWatcherTest, RescanOfAFileStillBeingHandledDoesNotLandItTwice) {
+  // x.json landed by close_write and its handling has not completed (pending
+  // in the index) when a rescan holds it: the rescan's sweep must keep the
+  // pending claim, so the settled file is a duplicate.
+  ManualClock& clock = use_manual_clock();
+  index_ = FileIndex::in_memory();
+  make_watcher(settle(std::chrono::milliseconds(100)), index_.get());
+  start_and_wait_for_scan(root_spec());
+  write_file(root_ + "/x.json");
+  ASSERT_TRUE(run_until([&] { return find("file.landed", "x.json") != nullptr; })) << dump();
+  watcher_->rescan("test");
+  ASSERT_TRUE(run_until([&] { return count("watch.rescanned") == 2; }));
+  EXPECT_EQ(events_.back().fields.get_int("settling"), 1);
+  clock.advance(std::chrono::milliseconds(100));
+  ASSERT_TRUE(run_until([&] { return watcher_->stats().settling == 0; }));
+  barrier();
+  EXPECT_EQ(count("file.landed", "x.json"), 1) << dump();
+  EXPECT_EQ(watcher_->stats().deduped, 1u);
+}
+
+TEST_F(DirWatcherTest, SettledWatcherArmsNoTimer) {
+  for (const char* name : {"a.json", "b.json", "c.json"}) write_file(root_ + "/" + name);
+  ManualClock& clock = use_manual_clock();
+  make_watcher(settle(std::chrono::milliseconds(50)));
+  start_and_wait_for_scan(root_spec());
+  ASSERT_EQ(watcher_->stats().settling, 3u);
+  ASSERT_TRUE(watcher_->alarm_armed());
+  clock.advance(std::chrono::milliseconds(50));
+  ASSERT_TRUE(run_until([&] { return count("file.landed") == 3; })) << dump();
+  EXPECT_EQ(watcher_->stats().settling, 0u);
+  EXPECT_FALSE(watcher_->alarm_armed()) << "nothing held, so no wake-up may be scheduled";
+  int active_timers = 0;
+  uv_walk(
+      &loop_,
+      [](uv_handle_t* h, void* arg) {
+        if (h->type == UV_TIMER && uv_is_active(h)) ++*static_cast<int*>(arg);
+      },
+      &active_timers);
+  EXPECT_EQ(active_timers, 0);
+}
+
+TEST_F(DirWatcherTest, StopDropsHeldFiles) {
+  write_file(root_ + "/a.json");
+  ManualClock& clock = use_manual_clock();
+  make_watcher(settle(std::chrono::milliseconds(50)));
+  start_and_wait_for_scan(root_spec());
+  ASSERT_EQ(watcher_->stats().settling, 1u);
+  watcher_->stop();
+  EXPECT_EQ(watcher_->stats().settling, 0u);
+  EXPECT_FALSE(watcher_->alarm_armed());
+  clock.advance(std::chrono::seconds(1));
+  const auto before = events_.size();
   uv_run(&loop_, UV_RUN_NOWAIT);
   EXPECT_EQ(events_.size(), before);
 }

@@ -1,7 +1,8 @@
 #include "src/cli/cli.h"
 
-#include <CLI/CLI.hpp>
+#include <simdjson.h>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
 #include <climits>
 #include <cstdio>
@@ -115,7 +116,8 @@ int cmd_service(const GlobalFlags& g, const std::string& verb) {
   UnitParams u;
   u.exec_path = self_exe();
   if (!g.overrides.config_file.empty()) u.run_args = {"--config", p.config_file};
-  if (!g.overrides.state_dir.empty()) u.run_args.insert(u.run_args.end(), {"--state-dir", p.state_dir});
+  if (!g.overrides.state_dir.empty())
+    u.run_args.insert(u.run_args.end(), {"--state-dir", p.state_dir});
   if (!g.overrides.runtime_dir.empty())
     u.run_args.insert(u.run_args.end(), {"--runtime-dir", p.runtime_dir});
   u.read_write_paths = {p.state_dir, p.runtime_dir, p.config_dir};
@@ -135,6 +137,9 @@ int cmd_service(const GlobalFlags& g, const std::string& verb) {
   return 0;
 }
 
+// Prints the status file the daemon keeps in the runtime dir, as "key: value"
+// lines (the watches one per line). Exit 3 when no daemon holds the lock, like
+// `systemctl status` for an inactive unit.
 int cmd_status(const GlobalFlags& g, bool json) {
   Paths p = resolve_paths(g.overrides);
   const int pid = InstanceLock::holder(p.lock_file());
@@ -148,11 +153,33 @@ int cmd_status(const GlobalFlags& g, bool json) {
   }
   if (pid <= 0) {
     std::cout << "agentwatch is not running";
-    if (!status.empty()) std::cout << " (last status: " << p.status_file() << ")";
+    if (!status.empty()) std::cout << " (last status in " << p.status_file() << ")";
     std::cout << "\n";
-    return 3;  // like `systemctl status` for an inactive unit
+    return 3;
   }
-  std::cout << "agentwatch is running (pid " << pid << ")\n" << status;
+  std::cout << "agentwatch is running (pid " << pid << ")\n";
+  simdjson::dom::parser parser;
+  simdjson::dom::object obj;
+  if (parser.parse(simdjson::padded_string(status)).get_object().get(obj)) return 0;
+  for (auto [key, value] : obj) {
+    if (key == "state" || key == "pid") continue;
+    if (key == "watches") {
+      simdjson::dom::array watches;
+      if (value.get_array().get(watches)) continue;
+      for (simdjson::dom::element w : watches) {
+        std::string_view name, path;
+        if (!w["name"].get_string().get(name) && !w["path"].get_string().get(path))
+          std::cout << "  watch " << name << ": " << path << "\n";
+      }
+      continue;
+    }
+    std::cout << "  " << key << ": ";
+    if (value.is_string())
+      std::cout << std::string_view(value.get_string().value_unsafe());
+    else
+      std::cout << simdjson::minify(value);
+    std::cout << "\n";
+  }
   return 0;
 }
 
@@ -165,9 +192,12 @@ int run_cli(int argc, char** argv) {
   app.fallthrough();
   GlobalFlags g;
   app.add_option("--config", g.overrides.config_file, "agentwatch.toml to use")->type_name("FILE");
-  app.add_option("--state-dir", g.overrides.state_dir, "state dir (event log, index)")->type_name("DIR");
-  app.add_option("--runtime-dir", g.overrides.runtime_dir, "runtime dir (lock, status)")->type_name("DIR");
-  app.add_option("--shipped-rules", g.overrides.shipped_rules_dir, "shipped rules dir")->type_name("DIR");
+  app.add_option("--state-dir", g.overrides.state_dir, "state dir (event log, index)")
+      ->type_name("DIR");
+  app.add_option("--runtime-dir", g.overrides.runtime_dir, "runtime dir (lock, status)")
+      ->type_name("DIR");
+  app.add_option("--shipped-rules", g.overrides.shipped_rules_dir, "shipped rules dir")
+      ->type_name("DIR");
 
   int code = 0;
 
@@ -180,7 +210,8 @@ int run_cli(int argc, char** argv) {
   std::size_t limit = 0;
   auto* events = app.add_subcommand("events", "Print the event log (the audit trail)");
   events->add_flag("-f,--follow", ev.follow, "Keep printing new events, across rotations");
-  events->add_option("--kind", ev.kinds, "Only kinds matching this glob (repeatable)")->type_name("GLOB");
+  events->add_option("--kind", ev.kinds, "Only kinds matching this glob (repeatable)")
+      ->type_name("GLOB");
   events->add_option("--since", ev.since, "A duration ago (10m, 2h) or a time (RFC 3339)")
       ->type_name("DURATION|TIME");
   events->add_option("--entity", ev.entity, "Only this entity (exact or glob)")->type_name("NAME");
@@ -204,7 +235,8 @@ int run_cli(int argc, char** argv) {
     code = set ? rules_list(*set, std::cout) : 1;
   });
   std::string event_json;
-  auto* test = rules->add_subcommand("test", "Dry run: which rules an event matches, and what they would run");
+  auto* test = rules->add_subcommand(
+      "test", "Dry run: which rules an event matches, and what they would run");
   test->add_option("--event", event_json, "The event as JSON ('-' reads stdin)")->required();
   test->callback([&] { code = cmd_rules_test(g, event_json); });
 

@@ -1,3 +1,5 @@
 #include "src/cli/cli.h"
 
-int main(int argc, char** argv) { return aw::run_cli(argc, argv); }
+int main(int argc, char** argv) {
+  return aw::run_cli(argc, argv);
+}

@@ -153,10 +153,14 @@ std::string to_json_line(const Event& e) {
     std::string f;
     JsonObjectWriter fw(f);
     for (const auto& [k, v] : e.fields) {
-      if (const auto* s = std::get_if<std::string>(&v)) fw.str(k, *s);
-      else if (const auto* i = std::get_if<std::int64_t>(&v)) fw.num(k, *i);
-      else if (const auto* d = std::get_if<double>(&v)) fw.dbl(k, *d);
-      else fw.boolean(k, std::get<bool>(v));
+      if (const auto* s = std::get_if<std::string>(&v))
+        fw.str(k, *s);
+      else if (const auto* i = std::get_if<std::int64_t>(&v))
+        fw.num(k, *i);
+      else if (const auto* d = std::get_if<double>(&v))
+        fw.dbl(k, *d);
+      else
+        fw.boolean(k, std::get<bool>(v));
     }
     fw.close();
     w.raw("fields", f);
@@ -213,8 +217,9 @@ Result<Event> parse_event_json(std::string_view json) {
   simdjson::dom::object obj;
   if (root.get_object().get(obj)) return make_error("expected a JSON object");
   Event e;
-  for (auto [key_view, v] : obj) {
-    std::string key(key_view);
+  for (simdjson::dom::key_value_pair member : obj) {
+    const std::string key(member.key);
+    const simdjson::dom::element v = member.value;
     bool ok = true;
     auto get_str = [&](std::string& out) {
       std::string_view s;
@@ -223,13 +228,20 @@ Result<Event> parse_event_json(std::string_view json) {
       return true;
     };
     auto get_u64 = [&](std::uint64_t& out) { return !v.get_uint64().get(out); };
-    if (key == "kind") ok = get_str(e.kind);
-    else if (key == "source") ok = get_str(e.source);
-    else if (key == "path") ok = get_str(e.path);
-    else if (key == "entity") ok = get_str(e.entity);
-    else if (key == "rule") ok = get_str(e.rule);
-    else if (key == "seq") ok = get_u64(e.seq);
-    else if (key == "cause") ok = get_u64(e.cause);
+    if (key == "kind")
+      ok = get_str(e.kind);
+    else if (key == "source")
+      ok = get_str(e.source);
+    else if (key == "path")
+      ok = get_str(e.path);
+    else if (key == "entity")
+      ok = get_str(e.entity);
+    else if (key == "rule")
+      ok = get_str(e.rule);
+    else if (key == "seq")
+      ok = get_u64(e.seq);
+    else if (key == "cause")
+      ok = get_u64(e.cause);
     else if (key == "depth") {
       std::uint64_t d = 0;
       ok = get_u64(d);

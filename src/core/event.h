@@ -57,9 +57,9 @@ class Fields {
 };
 
 struct Event {
-  std::string kind;    // dotted, e.g. "file.landed", "action.failed", "rules.rejected"
-  std::string source;  // who translated it: "inotify", "daemon", "rules", "action", "cli", ...
-  WallTime time{};     // wall clock when it happened
+  std::string kind;       // dotted, e.g. "file.landed", "action.failed", "rules.rejected"
+  std::string source;     // who translated it: "inotify", "daemon", "rules", "action", "cli", ...
+  WallTime time{};        // wall clock when it happened
   std::uint64_t seq = 0;  // assigned by the pipeline when the event enters it; 0 = not yet
   std::string path;       // subject path, when there is one
   std::string entity;     // subject entity (worker / session / project), when there is one

@@ -81,8 +81,7 @@ bool match_from(std::string_view p, std::size_t pi, std::string_view t, std::siz
       }
     }
     // Mismatch: let the last single star eat one more character (not '/' in path mode).
-    if (star_p != std::string_view::npos && star_t < t.size() &&
-        !(path_mode && t[star_t] == '/')) {
+    if (star_p != std::string_view::npos && star_t < t.size() && !(path_mode && t[star_t] == '/')) {
       ++star_t;
       pi = star_p;
       ti = star_t;

@@ -18,18 +18,26 @@ TEST(JsonString, EscapesQuotesBackslashesAndControls) {
   EXPECT_EQ(json_quoted(std::string("nul\0x", 5)), R"("nul\u0000x")");
 }
 
-TEST(JsonString, KeepsValidUtf8) { EXPECT_EQ(json_quoted("h\xC3\xA9 \xF0\x9F\x98\x80"), "\"h\xC3\xA9 \xF0\x9F\x98\x80\""); }
+TEST(JsonString, KeepsValidUtf8) {
+  EXPECT_EQ(json_quoted("h\xC3\xA9 \xF0\x9F\x98\x80"), "\"h\xC3\xA9 \xF0\x9F\x98\x80\"");
+}
 
 TEST(JsonString, ReplacesInvalidUtf8) {
   EXPECT_EQ(json_quoted("a\xFF"), "\"a\xEF\xBF\xBD\"");
-  EXPECT_EQ(json_quoted("\xC3"), "\"\xEF\xBF\xBD\"");           // truncated sequence
+  EXPECT_EQ(json_quoted("\xC3"), "\"\xEF\xBF\xBD\"");                  // truncated sequence
   EXPECT_EQ(json_quoted("\xC0\xAF"), "\"\xEF\xBF\xBD\xEF\xBF\xBD\"");  // overlong '/'
   EXPECT_EQ(json_quoted("\xED\xA0\x80"), "\"\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\"");  // surrogate
 }
 
 TEST(JsonObject, WritesTypedMembers) {
   std::string out;
-  JsonObjectWriter(out).str("s", "x").num("i", -3).unum("u", 7).dbl("d", 2.0).boolean("b", true).close();
+  JsonObjectWriter(out)
+      .str("s", "x")
+      .num("i", -3)
+      .unum("u", 7)
+      .dbl("d", 2.0)
+      .boolean("b", true)
+      .close();
   EXPECT_EQ(out, R"({"s":"x","i":-3,"u":7,"d":2.0,"b":true})");
 }
 

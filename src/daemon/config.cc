@@ -1,14 +1,14 @@
 #include "src/daemon/config.h"
 
+#include <toml++/toml.h>
 #include <charconv>
 #include <fstream>
 #include <set>
 #include <sstream>
-#include <toml++/toml.h>
 
 #include "src/core/duration.h"
-#include "src/rules/suggest.h"
 #include "src/daemon/paths.h"
+#include "src/rules/suggest.h"
 
 namespace aw {
 namespace {
@@ -95,14 +95,20 @@ void read_bool(const toml::table& t, std::string_view key, bool& out, Problems& 
 Result<std::uint64_t> parse_size(std::string_view s) {
   std::uint64_t value = 0;
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
-  if (ec != std::errc() || ptr == s.data()) return make_error("invalid size \"" + std::string(s) + "\"");
+  if (ec != std::errc() || ptr == s.data())
+    return make_error("invalid size \"" + std::string(s) + "\"");
   std::string_view unit(ptr, static_cast<std::size_t>(s.data() + s.size() - ptr));
   std::uint64_t scale;
-  if (unit.empty() || unit == "B") scale = 1;
-  else if (unit == "KiB" || unit == "K" || unit == "k") scale = 1ull << 10;
-  else if (unit == "MiB" || unit == "M") scale = 1ull << 20;
-  else if (unit == "GiB" || unit == "G") scale = 1ull << 30;
-  else return make_error("invalid size unit \"" + std::string(unit) + "\" (expected KiB, MiB or GiB)");
+  if (unit.empty() || unit == "B")
+    scale = 1;
+  else if (unit == "KiB" || unit == "K" || unit == "k")
+    scale = 1ull << 10;
+  else if (unit == "MiB" || unit == "M")
+    scale = 1ull << 20;
+  else if (unit == "GiB" || unit == "G")
+    scale = 1ull << 30;
+  else
+    return make_error("invalid size unit \"" + std::string(unit) + "\" (expected KiB, MiB or GiB)");
   return value * scale;
 }
 
@@ -113,8 +119,8 @@ Result<DaemonConfig> parse_daemon_config(std::string_view text, const std::strin
     root = toml::parse(text, source_name);
   } catch (const toml::parse_error& e) {
     return make_error(source_name + ":" + std::to_string(e.source().begin.line) + ":" +
-                      std::to_string(e.source().begin.column) + ": error: " +
-                      std::string(e.description()));
+                      std::to_string(e.source().begin.column) +
+                      ": error: " + std::string(e.description()));
   }
   Problems p(source_name);
   check_keys(root, {"daemon", "event_log", "rules", "watch"}, "the top level", p);
@@ -145,8 +151,10 @@ Result<DaemonConfig> parse_daemon_config(std::string_view text, const std::strin
       check_keys(*t, {"shipped", "dir"}, "[rules]", p);
       read_bool(*t, "shipped", c.shipped_rules, p);
       if (const toml::node* d = t->get("dir")) {
-        if (const auto* s = d->as_string()) c.rules_dir = expand_home(s->get());
-        else p.add(d, "'dir': expected a path string");
+        if (const auto* s = d->as_string())
+          c.rules_dir = expand_home(s->get());
+        else
+          p.add(d, "'dir': expected a path string");
       }
     } else {
       p.add(n, "'rules' must be a table ([rules])");
@@ -168,8 +176,10 @@ Result<DaemonConfig> parse_daemon_config(std::string_view text, const std::strin
         WatchConfig w;
         if (const auto* s = t->get_as<std::string>("name")) w.name = s->get();
         if (const auto* s = t->get_as<std::string>("path")) w.path = expand_home(s->get());
-        if (w.path.empty()) p.add(&item, "[[watch]] needs 'path' (a directory to watch)");
-        else if (w.path[0] != '/') p.add(t->get("path"), "'path' must be absolute (or start with ~/)");
+        if (w.path.empty())
+          p.add(&item, "[[watch]] needs 'path' (a directory to watch)");
+        else if (w.path[0] != '/')
+          p.add(t->get("path"), "'path' must be absolute (or start with ~/)");
         if (w.name.empty() && !w.path.empty()) w.name = w.path.substr(w.path.find_last_of('/') + 1);
         if (!names.insert(w.name).second) p.add(&item, "duplicate watch name '" + w.name + "'");
         read_bool(*t, "recursive", w.recursive, p);
@@ -179,8 +189,10 @@ Result<DaemonConfig> parse_daemon_config(std::string_view text, const std::strin
             p.add(ig, "'ignore': expected an array of glob strings");
           } else {
             for (const toml::node& g : *ia) {
-              if (const auto* s = g.as_string()) w.ignore.push_back(s->get());
-              else p.add(&g, "'ignore': expected a glob string");
+              if (const auto* s = g.as_string())
+                w.ignore.push_back(s->get());
+              else
+                p.add(&g, "'ignore': expected a glob string");
             }
           }
         }

@@ -58,7 +58,8 @@ TEST(DaemonConfig, UnknownKeySuggestsAndNamesLocation) {
 }
 
 TEST(DaemonConfig, ReportsEveryProblemNotJustTheFirst) {
-  auto c = parse_daemon_config("[daemon]\nshutdown_grace = 5\n[event_log]\nkeep = \"x\"\n", "c.toml");
+  auto c =
+      parse_daemon_config("[daemon]\nshutdown_grace = 5\n[event_log]\nkeep = \"x\"\n", "c.toml");
   ASSERT_FALSE(c.ok());
   EXPECT_NE(c.error().message.find("c.toml:2:"), std::string::npos) << c.error().message;
   EXPECT_NE(c.error().message.find("c.toml:4:"), std::string::npos) << c.error().message;
@@ -73,7 +74,8 @@ TEST(DaemonConfig, SyntaxErrorHasLineAndColumn) {
 
 TEST(DaemonConfig, RelativeWatchPathAndDuplicateNamesRefused) {
   EXPECT_FALSE(parse_daemon_config("[[watch]]\npath = \"rel/dir\"\n", "c").ok());
-  auto dup = parse_daemon_config("[[watch]]\nname=\"a\"\npath=\"/x\"\n[[watch]]\nname=\"a\"\npath=\"/y\"\n", "c");
+  auto dup = parse_daemon_config(
+      "[[watch]]\nname=\"a\"\npath=\"/x\"\n[[watch]]\nname=\"a\"\npath=\"/y\"\n", "c");
   ASSERT_FALSE(dup.ok());
   EXPECT_NE(dup.error().message.find("duplicate watch name 'a'"), std::string::npos);
 }

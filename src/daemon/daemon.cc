@@ -58,7 +58,7 @@ std::optional<std::uint64_t> last_seq_in_plain_file(const std::string& path) {
   struct stat st {};
   std::optional<std::uint64_t> seq;
   if (fstat(fd, &st) == 0 && st.st_size > 0) {
-    const off_t window = 256 * 1024;  // far more than one line
+    const off_t window = off_t{256} * 1024;  // far more than one line
     off_t from = st.st_size > window ? st.st_size - window : 0;
     std::string buf(static_cast<std::size_t>(st.st_size - from), '\0');
     ssize_t n = pread(fd, buf.data(), buf.size(), from);
@@ -84,13 +84,17 @@ std::optional<std::uint64_t> last_seq_in_gzip_file(const std::string& path) {
 
 // ---------------------------------------------------------------------------
 
-std::string version() { return AW_VERSION; }
+std::string version() {
+  return AW_VERSION;
+}
 
 void setup_diagnostics(const std::string& level) {
   auto logger = spdlog::stderr_logger_st("agentwatch");
   // Under systemd the journal timestamps every line itself.
-  if (std::getenv("JOURNAL_STREAM")) logger->set_pattern("%l: %v");
-  else logger->set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%l] %v");
+  if (std::getenv("JOURNAL_STREAM"))
+    logger->set_pattern("%l: %v");
+  else
+    logger->set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%l] %v");
   logger->set_level(spdlog::level::from_str(level));
   spdlog::set_default_logger(logger);
 }
@@ -108,7 +112,7 @@ class Daemon {
   bool start_watchers();
   void start_rule_watcher();
   void schedule_reload(const char* why);
-  void reload(std::string why);
+  void reload(const std::string& why);
   void apply_rules(RuleLoad load, const std::string& why);
   void on_data_event(Event e);
   void begin_shutdown(const char* signal_name);
@@ -157,8 +161,10 @@ bool Daemon::open_stores() {
   lo.max_bytes = options_.config.event_log_max_bytes;
   lo.keep = options_.config.event_log_keep;
   lo.on_problem = [](const EventLogProblem& p) {
-    if (p.kind == EventLogProblem::Kind::kWriteRecovered) spdlog::warn("event log: {}", p.error.message);
-    else spdlog::error("event log: {}", p.error.message);
+    if (p.kind == EventLogProblem::Kind::kWriteRecovered)
+      spdlog::warn("event log: {}", p.error.message);
+    else
+      spdlog::error("event log: {}", p.error.message);
   };
   auto log = EventLogWriter::open(&loop_, std::move(lo));
   if (!log) {
@@ -178,7 +184,8 @@ bool Daemon::open_stores() {
 std::vector<RuleLayerPaths> Daemon::rule_layers() const {
   std::vector<RuleLayerPaths> layers;
   if (options_.config.shipped_rules) layers.push_back({{paths_.shipped_rules_dir}, true});
-  const std::string user = options_.config.rules_dir.empty() ? paths_.rules_dir : options_.config.rules_dir;
+  const std::string user =
+      options_.config.rules_dir.empty() ? paths_.rules_dir : options_.config.rules_dir;
   layers.push_back({{user}, true});
   return layers;
 }
@@ -231,7 +238,7 @@ void Daemon::schedule_reload(const char* why) {
   reload_timer_->start(static_cast<std::uint64_t>(to_ms(options_.config.reload_debounce)));
 }
 
-void Daemon::reload(std::string why) {
+void Daemon::reload(const std::string& why) {
   if (stopping_) return;
   if (reload_in_progress_) {
     reload_again_ = true;  // a save during the load: load once more afterwards
@@ -303,7 +310,7 @@ bool Daemon::start_watchers() {
 void Daemon::start_rule_watcher() {
   // The rule files are watched like any directory, but their events feed the
   // reload transaction, not the pipeline (a save is not a fleet event).
-  rule_watcher_ = std::make_unique<DirWatcher>(&loop_, clock_, nullptr, [this](Event e) {
+  rule_watcher_ = std::make_unique<DirWatcher>(&loop_, clock_, nullptr, [this](const Event& e) {
     // Deleting rules.d deletes its files first, so file.removed covers that;
     // watch.root_missing alone (rules.d not created yet) changes nothing.
     if (e.kind.rfind("file.", 0) == 0 || e.kind == "watch.root_restored") {
@@ -437,7 +444,10 @@ int Daemon::run() {
   if (!open_stores()) {
     exit_code = 1;
   } else {
-    executor_ = std::make_unique<ActionExecutor>(&loop_, clock_, static_cast<std::uint64_t>(getpid()) ^ static_cast<std::uint64_t>(clock_.wall().time_since_epoch().count()));
+    executor_ = std::make_unique<ActionExecutor>(
+        &loop_, clock_,
+        static_cast<std::uint64_t>(getpid()) ^
+            static_cast<std::uint64_t>(clock_.wall().time_since_epoch().count()));
     pipeline_ = std::make_unique<Pipeline>(
         &loop_, clock_, *log_, *executor_, index_.get(),
         PipelineOptions{options_.config.max_emit_depth, options_.config.max_json_bytes});
@@ -453,13 +463,21 @@ int Daemon::run() {
       finished_ = true;
       release_handles();
     } else {
-      signals_.push_back(std::make_unique<uvx::Signal>(&loop_, SIGTERM, [this] { begin_shutdown("SIGTERM"); }));
-      signals_.push_back(std::make_unique<uvx::Signal>(&loop_, SIGINT, [this] { begin_shutdown("SIGINT"); }));
+      signals_.push_back(
+          std::make_unique<uvx::Signal>(&loop_, SIGTERM, [this] { begin_shutdown("SIGTERM"); }));
+      signals_.push_back(
+          std::make_unique<uvx::Signal>(&loop_, SIGINT, [this] { begin_shutdown("SIGINT"); }));
       signals_.push_back(std::make_unique<uvx::Signal>(&loop_, SIGHUP, [this] {
         spdlog::info("SIGHUP: reloading rules");
         reload("SIGHUP");
       }));
 
+
+      // Watches are added here, synchronously; the scans that land what arrived
+      // while we were down run in slices on the next loop turns. daemon.started
+      // is logged after this, so it means "watching now".
+      data_watcher_->start();
+      rule_watcher_->start();
       Event started;
       started.kind = "daemon.started";
       started.source = "daemon";
@@ -470,15 +488,11 @@ int Daemon::run() {
       started.fields.set("watches", static_cast<std::int64_t>(watches_.size()));
       started.fields.set("config", options_.config.file_found ? paths_.config_file : "defaults");
       pipeline_->submit(std::move(started));
-
-      // Level-triggered start: scanning lands what arrived while we were down.
-      data_watcher_->start();
-      rule_watcher_->start();
       write_status("running");
       for (const auto& w : watches_) spdlog::info("watching {} ({})", w.path, w.name);
 
       notify("READY=1\nSTATUS=watching " + std::to_string(watches_.size()) + " roots, " +
-                     rules_summary_);
+             rules_summary_);
       if (auto interval = notifier_.watchdog_interval_ms()) {
         // WATCHDOG=1 from the loop itself: if the loop is stuck, no ping, and
         // systemd restarts us. This is the only periodic wake-up, and only
@@ -508,8 +522,10 @@ std::uint64_t last_logged_seq(const std::string& dir) {
   if (!segments) return 0;
   for (auto it = segments->rbegin(); it != segments->rend(); ++it) {
     std::optional<std::uint64_t> s;
-    if (it->has_plain) s = last_seq_in_plain_file(log_segment_path(dir, it->number, SegmentForm::kPlain));
-    if (!s && it->has_gzip) s = last_seq_in_gzip_file(log_segment_path(dir, it->number, SegmentForm::kGzip));
+    if (it->has_plain)
+      s = last_seq_in_plain_file(log_segment_path(dir, it->number, SegmentForm::kPlain));
+    if (!s && it->has_gzip)
+      s = last_seq_in_gzip_file(log_segment_path(dir, it->number, SegmentForm::kGzip));
     if (s) return *s;
   }
   return 0;

@@ -23,7 +23,8 @@ int read_pid(int fd) {
 
 Result<InstanceLock> InstanceLock::acquire(const std::string& path) {
   int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return make_error("cannot open lock file " + path + ": " + std::strerror(errno), -errno);
+  if (fd < 0)
+    return make_error("cannot open lock file " + path + ": " + std::strerror(errno), -errno);
   if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
     int err = errno;
     int pid = read_pid(fd);
@@ -34,7 +35,8 @@ Result<InstanceLock> InstanceLock::acquire(const std::string& path) {
     return make_error("cannot lock " + path + ": " + std::strerror(err), -err);
   }
   std::string pid = std::to_string(getpid()) + "\n";
-  if (ftruncate(fd, 0) != 0 || pwrite(fd, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
+  if (ftruncate(fd, 0) != 0 ||
+      pwrite(fd, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
     int err = errno;
     close(fd);
     return make_error("cannot write pid to " + path + ": " + std::strerror(err), -err);

@@ -51,10 +51,10 @@ Paths resolve_paths(const PathOverrides& o) {
   if (p.config_dir.empty()) p.config_dir = ".";
   p.rules_dir = p.config_dir + "/rules.d";
   p.state_dir = o.state_dir.empty() ? state_home + "/agentwatch" : expand_home(o.state_dir);
-  p.runtime_dir = o.runtime_dir.empty()
-                      ? (runtime_base.rfind("/tmp/agentwatch-", 0) == 0 ? runtime_base
-                                                                       : runtime_base + "/agentwatch")
-                      : expand_home(o.runtime_dir);
+  p.runtime_dir = o.runtime_dir.empty() ? (runtime_base.rfind("/tmp/agentwatch-", 0) == 0
+                                               ? runtime_base
+                                               : runtime_base + "/agentwatch")
+                                        : expand_home(o.runtime_dir);
 
   if (!o.shipped_rules_dir.empty()) {
     p.shipped_rules_dir = expand_home(o.shipped_rules_dir);

@@ -9,12 +9,13 @@
 namespace aw {
 
 struct Paths {
-  std::string config_file;   // $XDG_CONFIG_HOME/agentwatch/agentwatch.toml
-  std::string config_dir;    // directory of config_file
-  std::string rules_dir;     // <config_dir>/rules.d
-  std::string shipped_rules_dir;  // share/agentwatch/rules (installed), else the source tree's rules/
-  std::string state_dir;     // $XDG_STATE_HOME/agentwatch
-  std::string runtime_dir;   // $XDG_RUNTIME_DIR/agentwatch (0700)
+  std::string config_file;  // $XDG_CONFIG_HOME/agentwatch/agentwatch.toml
+  std::string config_dir;   // directory of config_file
+  std::string rules_dir;    // <config_dir>/rules.d
+  std::string
+      shipped_rules_dir;    // share/agentwatch/rules (installed), else the source tree's rules/
+  std::string state_dir;    // $XDG_STATE_HOME/agentwatch
+  std::string runtime_dir;  // $XDG_RUNTIME_DIR/agentwatch (0700)
 
   std::string event_log_dir() const { return state_dir; }
   std::string lock_file() const { return runtime_dir + "/agentwatch.lock"; }

@@ -4,9 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <spdlog/spdlog.h>
 #include <cerrno>
 #include <cstdlib>
-#include <spdlog/spdlog.h>
 
 #include "src/rules/matcher.h"
 
@@ -45,7 +45,8 @@ std::shared_ptr<std::string> read_content(const std::string& path, std::uint64_t
   if (fd < 0) return nullptr;
   struct stat st {};
   std::shared_ptr<std::string> out;
-  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && static_cast<std::uint64_t>(st.st_size) <= max_bytes) {
+  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+      static_cast<std::uint64_t>(st.st_size) <= max_bytes) {
     out = std::make_shared<std::string>();
     out->resize(static_cast<std::size_t>(st.st_size));
     std::size_t got = 0;
@@ -61,7 +62,9 @@ std::shared_ptr<std::string> read_content(const std::string& path, std::uint64_t
   return out;
 }
 
-const char* outcome_kind(const ActionOutcome& o) { return o.ok ? "action.succeeded" : "action.failed"; }
+const char* outcome_kind(const ActionOutcome& o) {
+  return o.ok ? "action.succeeded" : "action.failed";
+}
 
 }  // namespace
 
@@ -76,7 +79,9 @@ Pipeline::Pipeline(uv_loop_t* loop, const Clock& clock, EventLogWriter& log,
       rules_(std::make_shared<RuleSet>()),
       gate_alarm_(loop, [this] { on_gate_alarm(); }) {}
 
-Pipeline::~Pipeline() { *alive_ = false; }
+Pipeline::~Pipeline() {
+  *alive_ = false;
+}
 
 void Pipeline::set_rules(std::shared_ptr<const RuleSet> rules) {
   rules_ = std::move(rules);
@@ -103,7 +108,7 @@ std::uint64_t Pipeline::submit(Event e) {
   return seq;
 }
 
-void Pipeline::route(std::shared_ptr<const Event> event) {
+void Pipeline::route(const std::shared_ptr<const Event>& event) {
   if (draining_) return;
   // Most events need no file content: match them right here, synchronously,
   // so a landed file reaches its action without another loop turn.
@@ -129,7 +134,8 @@ void Pipeline::route(std::shared_ptr<const Event> event) {
   }
 }
 
-void Pipeline::match_and_fire(const std::shared_ptr<const Event>& event, const std::string* content) {
+void Pipeline::match_and_fire(const std::shared_ptr<const Event>& event,
+                              const std::string* content) {
   auto handling = std::make_shared<Handling>();
   handling->event = event;
   handling->rules = rules_;
@@ -145,9 +151,14 @@ void Pipeline::match_and_fire(const std::shared_ptr<const Event>& event, const s
       continue;
     }
     switch (gate_.offer(rule->name, rule->gate, gate_subject(*event), *event, clock_.mono())) {
-      case GateDecision::kFire: fire(handling, *rule, *event, content); break;
-      case GateDecision::kDeferred: deferred = true; break;
-      case GateDecision::kSuppressed: break;
+      case GateDecision::kFire:
+        fire(handling, *rule, *event, content);
+        break;
+      case GateDecision::kDeferred:
+        deferred = true;
+        break;
+      case GateDecision::kSuppressed:
+        break;
     }
   }
   if (deferred) arm_gate_alarm();
@@ -199,7 +210,9 @@ void Pipeline::run_next_action(const std::shared_ptr<PlanRun>& run) {
         if (attempt.pid > 0) started.fields.set("pid", static_cast<std::int64_t>(attempt.pid));
         submit(std::move(started));
       },
-      [this, run, &request](ActionOutcome outcome) { on_action_done(run, request, std::move(outcome)); });
+      [this, run, &request](ActionOutcome outcome) {
+        on_action_done(run, request, std::move(outcome));
+      });
 }
 
 void Pipeline::on_action_done(const std::shared_ptr<PlanRun>& run, const ActionRequest& request,
@@ -223,8 +236,10 @@ void Pipeline::on_action_done(const std::shared_ptr<PlanRun>& run, const ActionR
   out.fields.set("attempts", static_cast<std::int64_t>(outcome.attempts));
   for (const auto& [k, v] : outcome.fields) out.fields.set(k, v);
   if (!outcome.ok && remaining > 0) out.fields.set("skipped", static_cast<std::int64_t>(remaining));
-  if (outcome.ok) ++stats_.actions_ok;
-  else ++stats_.actions_failed;
+  if (outcome.ok)
+    ++stats_.actions_ok;
+  else
+    ++stats_.actions_failed;
   submit(std::move(out));
 
   if (outcome.ok && request.type == ActionType::kMark)
@@ -299,7 +314,8 @@ void Pipeline::arm_gate_alarm() {
     return;
   }
   auto now = clock_.mono();
-  std::uint64_t delay_ms = *deadline > now ? static_cast<std::uint64_t>(to_ms(*deadline - now)) + 1 : 0;
+  std::uint64_t delay_ms =
+      *deadline > now ? static_cast<std::uint64_t>(to_ms(*deadline - now)) + 1 : 0;
   gate_alarm_.start(delay_ms);
 }
 

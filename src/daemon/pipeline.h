@@ -79,7 +79,7 @@ class Pipeline {
   struct Handling;
   struct PlanRun;
 
-  void route(std::shared_ptr<const Event> event);
+  void route(const std::shared_ptr<const Event>& event);
   void match_and_fire(const std::shared_ptr<const Event>& event, const std::string* content);
   void fire(const std::shared_ptr<Handling>& handling, const Rule& rule, const Event& event,
             const std::string* content);
@@ -87,8 +87,8 @@ class Pipeline {
   void on_action_done(const std::shared_ptr<PlanRun>& run, const ActionRequest& request,
                       ActionOutcome outcome);
   void run_emit(const std::shared_ptr<PlanRun>& run, const ActionRequest& request);
-  void record_entity_state(const std::string& entity, const std::string& state,
-                           const Event& cause, const std::string& rule);
+  void record_entity_state(const std::string& entity, const std::string& state, const Event& cause,
+                           const std::string& rule);
   void finish_handling(Handling& handling);
   void arm_gate_alarm();
   void on_gate_alarm();

@@ -78,7 +78,10 @@ TEST(InstanceLock, SecondHolderIsRefusedWithPid) {
 TEST(InstanceLock, ReleasedOnDestruction) {
   TempDir t;
   std::string path = t.path + "/agentwatch.lock";
-  { auto first = InstanceLock::acquire(path); ASSERT_TRUE(first.ok()); }
+  {
+    auto first = InstanceLock::acquire(path);
+    ASSERT_TRUE(first.ok());
+  }
   EXPECT_EQ(InstanceLock::holder(path), 0);
   EXPECT_TRUE(InstanceLock::acquire(path).ok());
 }
@@ -121,8 +124,10 @@ TEST(SdNotify, DisabledWithoutSocketAndReadsEnvironment) {
 }
 
 TEST(SystemdUnit, RendersNotifyWatchdogAndHardening) {
-  UnitParams p{"/usr/bin/agentwatch", {"--config", "/home/u/my cfg.toml"},
-               {"/home/u/.local/state/agentwatch", "/srv/results"}, 30};
+  UnitParams p{"/usr/bin/agentwatch",
+               {"--config", "/home/u/my cfg.toml"},
+               {"/home/u/.local/state/agentwatch", "/srv/results"},
+               30};
   std::string u = render_unit(p);
   EXPECT_NE(u.find("Type=notify\n"), std::string::npos);
   EXPECT_NE(u.find("WatchdogSec=30\n"), std::string::npos);

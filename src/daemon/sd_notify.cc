@@ -35,8 +35,8 @@ Status SdNotifier::send(std::string_view state) const {
   if (addr.sun_path[0] == '@') addr.sun_path[0] = '\0';  // abstract namespace
   int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return make_error(std::string("sd_notify socket: ") + std::strerror(errno), -errno);
-  ssize_t n = sendto(fd, state.data(), state.size(), MSG_NOSIGNAL,
-                     reinterpret_cast<sockaddr*>(&addr), len);
+  ssize_t n =
+      sendto(fd, state.data(), state.size(), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&addr), len);
   int err = errno;
   close(fd);
   if (n < 0) return make_error("sd_notify to " + socket_path_ + ": " + std::strerror(err), -err);

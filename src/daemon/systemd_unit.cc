@@ -30,9 +30,12 @@ std::string quote_arg(const std::string& s) {
 std::string quote_path(const std::string& s) {
   std::string out = "-";
   for (char c : s) {
-    if (c == ' ') out += "\\x20";
-    else if (c == '%') out += "%%";
-    else out.push_back(c);
+    if (c == ' ')
+      out += "\\x20";
+    else if (c == '%')
+      out += "%%";
+    else
+      out.push_back(c);
   }
   return out;
 }

@@ -15,7 +15,7 @@
 namespace aw {
 
 struct UnitParams {
-  std::string exec_path;  // absolute path of the agentwatch binary
+  std::string exec_path;              // absolute path of the agentwatch binary
   std::vector<std::string> run_args;  // flags passed to `agentwatch run` (e.g. --config)
   std::vector<std::string> read_write_paths;
   unsigned watchdog_sec = 30;

@@ -32,9 +32,9 @@ struct RetryPolicy {
 
 struct ActionRequest {
   ActionType type = ActionType::kRun;
-  std::string rule;        // name of the rule this action belongs to
-  std::size_t index = 0;   // position in the rule's action list (0-based)
-  Duration timeout{0};     // 0 = the action type's default
+  std::string rule;       // name of the rule this action belongs to
+  std::size_t index = 0;  // position in the rule's action list (0-based)
+  Duration timeout{0};    // 0 = the action type's default
   RetryPolicy retry;
   // Non-empty when rendering failed (e.g. {fields.x} absent from the event):
   // executing the request must fail at once with category "validation".
@@ -57,7 +57,7 @@ struct ActionRequest {
 
   // mark: write a marker file (if non-empty) and record `entity` in `state`.
   std::string marker;
-  std::string entity;         // mark, emit
+  std::string entity;  // mark, emit
   std::string state = "completed";
 
   // emit: a derived event re-entering the pipeline.

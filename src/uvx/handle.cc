@@ -35,8 +35,12 @@ void Timer::start(std::uint64_t delay_ms, std::uint64_t repeat_ms) {
       delay_ms, repeat_ms);
 }
 
-void Timer::stop() { uv_timer_stop(h_.get()); }
-bool Timer::active() const { return uv_is_active(h_.base()) != 0; }
+void Timer::stop() {
+  uv_timer_stop(h_.get());
+}
+bool Timer::active() const {
+  return uv_is_active(h_.base()) != 0;
+}
 
 Poll::Poll(uv_loop_t* loop, int fd, std::function<void(int, int)> on_ready)
     : on_ready_(std::move(on_ready)) {

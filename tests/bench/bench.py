@@ -42,6 +42,8 @@ LAT_P99_MAX_MS = 2.5  # agentwatch p99 under 2.5 ms
 TPUT_MIN_RATIO = 0.5  # at least 50% of the bare read loop's events/s
 IDLE_MAX_WAKEUPS = 0.0  # wake-ups per second when nothing happens
 IDLE_MAX_RSS_MB = 10.0
+LOGTAIL_TIMEOUT_S = 30  # a run that takes longer is a hang, not a figure
+MICRO_TIMEOUT_S = 60  # per binary
 
 
 # ----------------------------------------------------------------- processes
@@ -92,6 +94,19 @@ class Procs:
 
 
 PROCS = Procs()
+
+
+def run_tracked(argv: list[str], timeout: float | None = None) -> subprocess.CompletedProcess:
+    """subprocess.run, but the child is known to PROCS, so an interrupt stops it too."""
+    p = PROCS.start(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        PROCS.stop(p, signal.SIGKILL, 5.0)
+        raise
+    PROCS.stop(p)  # already exited: only forgets it
+    return subprocess.CompletedProcess(argv, p.returncode, out, err)
 
 
 def fail(msg: str) -> None:
@@ -283,7 +298,7 @@ def bench_latency(args, build: Path, tmp: Path) -> dict:
                        "--samples", str(per_round), "--warmup", str(warmup),
                        "--prefix", f"r{rnd}{mode[0]}", "--raw", str(raw[(impl, mode)]),
                        "--gap-us", str(args.gap_us)]
-                r = subprocess.run(cmd, capture_output=True, text=True)
+                r = run_tracked(cmd)
                 if r.returncode != 0:
                     fail(f"latency_driver ({impl}, {mode}) failed: {r.stderr.strip()}")
                 log(f"latency round {rnd + 1}/{args.rounds} {mode:6s} {impl:11s} {r.stdout.strip()}")
@@ -369,41 +384,66 @@ def throughput_rules(n: int) -> str:
     return "\n".join(out)
 
 
+def task_cpu_ns(pid: int) -> int:
+    """CPU time (ns) used so far by every thread of a live process (schedstat)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass
+    return total
+
+
+def run_storm(bench: Path, storm: Path, n: int, log_path: Path | None = None) -> dict:
+    argv = [str(bench / "file_storm"), "--dir", str(storm), "--count", str(n)]
+    if log_path is not None:
+        argv += ["--log", str(log_path), "--timeout-s", "120"]
+    r = run_tracked(argv)
+    if r.returncode != 0 and "done_ns" not in r.stdout:
+        fail(f"file_storm failed ({r.returncode}): {r.stderr.strip()}")
+    return {k: int(v) for k, v in (kv.split("=") for kv in r.stdout.split())}
+
+
 def bench_throughput(args, build: Path, tmp: Path) -> dict:
     bench = build / "tests" / "bench"
     n = args.files
-    runs = {"agentwatch": [], "floor": []}
+    runs = {"agentwatch": [], "floor": [], "alone": []}
+    cases = ["alone", "floor", "agentwatch"]
     for rep in range(args.reps):
-        order = ["floor", "agentwatch"] if rep % 2 == 0 else ["agentwatch", "floor"]
+        order = cases[rep % 3:] + cases[:rep % 3]  # rotated: no case always runs first
         for impl in order:
             d = tmp / f"tp-{impl}-{rep}"
             storm = d / "storm"
             storm.mkdir(parents=True)
-            if impl == "floor":
+            if impl == "alone":
+                g = run_storm(bench, storm, n)
+                r = {"gen": n / ((g["gen_end_ns"] - g["start_ns"]) / 1e9),
+                     "gen_cpu_us": g["gen_cpu_ns"] / 1e3 / n}
+                log(f"throughput rep {rep + 1}/{args.reps} generator alone: {r['gen']:,.0f} files/s")
+            elif impl == "floor":
                 fl = PROCS.start([str(bench / "inotify_count"), str(storm), str(n)],
                                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
                 if read_line(fl, 10, "inotify_count to be ready") != "ready":
                     fail("inotify_count did not say ready")
-                gen = subprocess.run([str(bench / "file_storm"), "--dir", str(storm), "--count",
-                                      str(n)], capture_output=True, text=True)
-                if gen.returncode != 0:
-                    fail(f"file_storm failed: {gen.stderr}")
-                g = dict(kv.split("=") for kv in gen.stdout.split())
+                g = run_storm(bench, storm, n)
                 done = read_line(fl, 60, "inotify_count to finish").split()
                 PROCS.stop(fl)
-                end, seen, overflows = int(done[1]), int(done[2]), int(done[3])
-                start = int(g["start_ns"])
+                end, seen, overflows, cpu = (int(x) for x in done[1:5])
+                start = g["start_ns"]
                 r = {"eps": seen / ((end - start) / 1e9) if end else 0.0,
-                     "gen": n / ((int(g["gen_end_ns"]) - start) / 1e9),
+                     "gen": n / ((g["gen_end_ns"] - start) / 1e9),
+                     "gen_cpu_us": g["gen_cpu_ns"] / 1e3 / n,
                      "seen": seen, "overflows": overflows, "lost": n - seen, "dups": 0,
-                     "secs": (end - start) / 1e9 if end else float("nan")}
+                     "secs": (end - start) / 1e9 if end else float("nan"),
+                     "lag_ms": (end - g["gen_end_ns"]) / 1e6 if end else float("nan"),
+                     "cpu_us": cpu / 1e3 / max(seen, 1)}
             else:
                 aw = Daemon(build, d / "daemon", [("storm", storm)], throughput_rules(100),
                             None).start()
-                gen = subprocess.run([str(bench / "file_storm"), "--dir", str(storm), "--count",
-                                      str(n), "--log", str(aw.events), "--timeout-s", "120"],
-                                     capture_output=True, text=True)
-                g = dict(kv.split("=") for kv in gen.stdout.split())
+                cpu0 = task_cpu_ns(aw.pid)
+                g = run_storm(bench, storm, n, aw.events)
+                cpu1 = task_cpu_ns(aw.pid)
                 aw.stop()
                 evs = read_events(aw.events)
                 rels = [e.get("fields", {}).get("rel") for e in evs
@@ -412,27 +452,37 @@ def bench_throughput(args, build: Path, tmp: Path) -> dict:
                 rescans = sum(1 for e in evs if e.get("kind") == "watch.rescanned"
                               and e.get("fields", {}).get("reason") == "overflow")
                 actions = sum(1 for e in evs if e.get("kind") == "action.started")
-                start, end = int(g["start_ns"]), int(g["done_ns"])
+                start, end = g["start_ns"], g["done_ns"]
                 uniq = len(set(rels))
                 r = {"eps": len(rels) / ((end - start) / 1e9) if end else 0.0,
-                     "gen": n / ((int(g["gen_end_ns"]) - start) / 1e9),
+                     "gen": n / ((g["gen_end_ns"] - start) / 1e9),
+                     "gen_cpu_us": g["gen_cpu_ns"] / 1e3 / n,
                      "seen": len(rels), "overflows": overflows, "rescans": rescans,
                      "lost": n - uniq, "dups": len(rels) - uniq, "actions": actions,
-                     "secs": (end - start) / 1e9 if end else float("nan")}
+                     "secs": (end - start) / 1e9 if end else float("nan"),
+                     "lag_ms": (end - g["gen_end_ns"]) / 1e6 if end else float("nan"),
+                     "cpu_us": (cpu1 - cpu0) / 1e3 / max(len(rels), 1)}
             runs[impl].append(r)
-            log(f"throughput rep {rep + 1}/{args.reps} {impl:10s} {n} files: "
-                f"{r['eps']:,.0f} events/s in {r['secs']:.2f} s (generator {r['gen']:,.0f} files/s, "
-                f"overflows {r['overflows']}, lost {r['lost']}, duplicated {r['dups']})")
+            if impl != "alone":
+                log(f"throughput rep {rep + 1}/{args.reps} {impl:10s} {n} files: "
+                    f"{r['eps']:,.0f} events/s in {r['secs']:.2f} s (generator {r['gen']:,.0f} "
+                    f"files/s, done {r['lag_ms']:.1f} ms after it, {r['cpu_us']:.1f} µs CPU/event, "
+                    f"overflows {r['overflows']}, lost {r['lost']}, duplicated {r['dups']})")
             shutil.rmtree(d, ignore_errors=True)
     return {"n": n, "runs": runs}
 
 
 def throughput_table(res: dict) -> tuple[list[str], list[bool]]:
-    a_runs, f_runs = res["runs"]["agentwatch"], res["runs"]["floor"]
-    a = statistics.median(r["eps"] for r in a_runs)
-    f = statistics.median(r["eps"] for r in f_runs)
-    ag = statistics.median(r["gen"] for r in a_runs)
-    fg = statistics.median(r["gen"] for r in f_runs)
+    runs = res["runs"]
+    a_runs, f_runs = runs["agentwatch"], runs["floor"]
+
+    def med(rs, key):
+        return statistics.median(r[key] for r in rs)
+
+    a, f = med(a_runs, "eps"), med(f_runs, "eps")
+    ag, fg, alone = med(a_runs, "gen"), med(f_runs, "gen"), med(runs["alone"], "gen")
+    acpu, fcpu = med(a_runs, "cpu_us"), med(f_runs, "cpu_us")
+    gcpu = med(runs["alone"], "gen_cpu_us")
     lost = sum(r["lost"] for r in a_runs)
     dups = sum(r["dups"] for r in a_runs)
     ovf = sum(r["overflows"] for r in a_runs)
@@ -447,8 +497,12 @@ def throughput_table(res: dict) -> tuple[list[str], list[bool]]:
         "|---|---:|---:|---:|---|---|",
         f"| events/s, {n:,} files by close-write (median of {len(a_runs)}) | {rate(a)} | {rate(f)} "
         f"| {ratio(a, f)} | ≥ {TPUT_MIN_RATIO}× floor | {verdict(ok_rate)} |",
-        f"| generator's own rate while running (files/s) | {rate(ag)} | {rate(fg)} "
+        f"| generator's rate during the run (alone: {rate(alone)}) | {rate(ag)} | {rate(fg)} "
         f"| {ratio(ag, fg)} | (the ceiling of both) | info |",
+        f"| done after the generator's last file (median) | {med(a_runs, 'lag_ms'):.1f} ms "
+        f"| {med(f_runs, 'lag_ms'):.1f} ms | | | info |",
+        f"| CPU per event (generator: {gcpu:.1f} µs per file) | {acpu:.1f} µs | {fcpu:.2f} µs "
+        f"| {ratio(acpu, fcpu)} | | info |",
         f"| lost / landed twice, all runs | {lost} / {dups} | {flost} / 0 | | 0 / 0 "
         f"| {verdict(ok_lost)} |",
         f"| inotify queue overflows, all runs | {ovf} | {fovf} | | reported | info |",
@@ -531,7 +585,7 @@ def idle_table(res: dict) -> tuple[list[str], list[bool]]:
 # ----------------------------------------------------------------- 4. micro
 
 MICRO = [("src/rules/rules_bench", "rules"), ("src/eventlog/eventlog_bench", "eventlog"),
-         ("watchers/watchers_bench", "watchers")]
+         ("watchers/watchers_bench", "watchers"), ("watchers/logtail/logtail_bench", "logtail")]
 
 
 def bench_micro(args, build: Path) -> list[str]:
@@ -543,9 +597,14 @@ def bench_micro(args, build: Path) -> list[str]:
             lines.append(f"| {label} | (not built) | | | |")
             continue
         log(f"micro: {rel}")
-        r = subprocess.run([str(exe), f"--benchmark_min_time={args.micro_min_time}",
-                            "--benchmark_format=json"], capture_output=True, text=True,
-                           timeout=300)
+        try:
+            r = run_tracked([str(exe), f"--benchmark_min_time={args.micro_min_time}",
+                             "--benchmark_format=json"], MICRO_TIMEOUT_S)
+        except subprocess.TimeoutExpired:  # run_tracked() has killed it
+            log(f"micro: {rel} did not finish within {MICRO_TIMEOUT_S} s")
+            lines.append(f"| {label} | **did not finish within {MICRO_TIMEOUT_S} s** (killed) "
+                         "| | | |")
+            continue
         if r.returncode != 0:
             lines.append(f"| {label} | failed ({r.returncode}): {r.stderr.strip()[:80]} | | | |")
             continue
@@ -563,7 +622,69 @@ def bench_micro(args, build: Path) -> list[str]:
     return lines
 
 
+# ----------------------------------------------------------------- 5. log tailing
+
+def bench_logtail(args, build: Path, tmp: Path) -> list[str] | None:
+    """The log tailer's matching beside `grep -E -f` on the same corpus (info)."""
+    exe = build / "watchers" / "logtail" / "logtail_throughput"
+    if not exe.exists() or shutil.which("grep") is None:
+        return None
+    d = tmp / "logtail"
+    d.mkdir()
+    lines = 100_000 if args.quick else 500_000
+    subprocess.run([str(exe), "--generate", str(d), "--lines", str(lines)], check=True,
+                   capture_output=True)
+    pats, logf = d / "patterns.txt", d / "log.txt"
+    best: dict[str, float] = {}
+    matched: dict[str, int] = {}
+    for rep in range(1 if args.quick else 2):
+        for case in ("tailer", "matcher", "grep"):
+            if case == "grep":
+                argv = ["grep", "-c", "-E", "-f", str(pats), str(logf)]
+            else:
+                argv = [str(exe), str(pats), str(logf), "--mode", case]
+            t0 = time.monotonic()
+            try:
+                r = run_tracked(argv, LOGTAIL_TIMEOUT_S)
+            except subprocess.TimeoutExpired:  # run_tracked() has killed it
+                log(f"logtail {case} did not finish within {LOGTAIL_TIMEOUT_S} s")
+                return [f"**MISS**: `{' '.join(argv[:1] + argv[-2:])}` did not finish within "
+                        f"{LOGTAIL_TIMEOUT_S} s on {lines:,} lines (killed)."]
+            secs = time.monotonic() - t0
+            if case == "grep":
+                matched[case] = int(r.stdout.strip() or 0)
+            else:
+                if r.returncode != 0:
+                    return [f"logtail_throughput --mode {case} failed: {r.stderr.strip()}"]
+                j = json.loads(r.stdout)
+                secs, matched[case] = j["seconds"], j["matched"]
+            best[case] = min(best.get(case, secs), secs)
+            log(f"logtail rep {rep + 1} {case:7s} {lines / secs:,.0f} lines/s")
+    g = lines / best["grep"]
+    out = ["| figure (best of runs) | lines/s | vs grep -E -f | matching lines |",
+           "|---|---:|---:|---:|"]
+    for case, label in (("tailer", "LogTailer (libuv, pread, split, RE2::Set, events)"),
+                        ("matcher", "matching alone (in memory, RE2::Set)"),
+                        ("grep", "floor: `grep -c -E -f patterns.txt log.txt`")):
+        v = lines / best[case]
+        out.append(f"| {label} | {v:,.0f} | {ratio(v, g)} | {matched[case]:,} |")
+    if len(set(matched.values())) != 1:
+        out.append("")
+        out.append(f"**MISMATCH**: matching line counts differ: {matched}")
+    return out
+
+
 # ----------------------------------------------------------------- main
+
+def cpu_times() -> list[int]:
+    """The aggregate `cpu` line of /proc/stat (user nice system idle iowait irq softirq steal)."""
+    return [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+
+
+def steal_share(a: list[int], b: list[int]) -> float:
+    d = [y - x for x, y in zip(a, b)]
+    return d[7] / sum(d) if sum(d) else 0.0
+
 
 def machine_line(build: Path) -> str:
     cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
@@ -572,10 +693,8 @@ def machine_line(build: Path) -> str:
                          capture_output=True, text=True).stdout.strip() or "?"
     dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
                            capture_output=True, text=True).stdout.strip()
-    load = os.getloadavg()
     return (f"{datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs "
-            f"({cpu}), Linux {platform.release()}, load average at start "
-            f"{load[0]:.2f}, commit {rev}{' (modified)' if dirty else ''}, build {build.name}")
+            f"({cpu}), Linux {platform.release()}, commit {rev}{' (modified)' if dirty else ''}, build {build.name}")
 
 
 def main() -> int:
@@ -590,14 +709,14 @@ def main() -> int:
     ap.add_argument("--files", type=int, help="files per throughput run")
     ap.add_argument("--reps", type=int, help="throughput runs per case (alternating order)")
     ap.add_argument("--micro-min-time", type=float)
-    ap.add_argument("--only", default="latency,throughput,idle,micro")
+    ap.add_argument("--only", default="latency,throughput,idle,logtail,micro")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")
     args = ap.parse_args()
     q = args.quick
     args.idle_seconds = args.idle_seconds if args.idle_seconds is not None else (5 if q else 60)
-    args.samples = args.samples or (150 if q else 480)
-    args.rounds = args.rounds or (3 if q else 6)
-    args.files = args.files or (10_000 if q else 40_000)
+    args.samples = args.samples or (150 if q else 600)
+    args.rounds = args.rounds or (3 if q else 10)
+    args.files = args.files or (10_000 if q else 30_000)
     args.reps = args.reps or (1 if q else 3)
     args.micro_min_time = args.micro_min_time or (0.01 if q else 0.05)
     only = set(args.only.split(","))
@@ -626,6 +745,8 @@ def main() -> int:
         signal.signal(s, lambda *_: sys.exit(130))
 
     t_start = time.monotonic()
+    load_start = os.getloadavg()[0]
+    stat0 = cpu_times()
     header = machine_line(build)
     sections, oks = [], []
     if "latency" in only:
@@ -658,13 +779,23 @@ def main() -> int:
         table, ok = idle_table(res)
         oks += ok
         sections += ["## 3. Idle", "", *table, ""]
+    if "logtail" in only:
+        table = bench_logtail(args, build, tmp)
+        if table is not None:
+            sections += ["## 4. Log tailing: lines matched per second (info)", "",
+                         f"100 patterns over a generated log of "
+                         f"{100_000 if args.quick else 500_000:,} lines (~100 bytes each).", "",
+                         *table, ""]
     if "micro" in only:
-        sections += ["## 4. Micro-benchmarks (Google Benchmark, "
+        sections += ["## 5. Micro-benchmarks (Google Benchmark, "
                      f"--benchmark_min_time={args.micro_min_time})", "", *bench_micro(args, build),
                      ""]
     passed = sum(oks)
+    load_end = os.getloadavg()[0]
+    steal = steal_share(stat0, cpu_times())
     summary = (f"**{passed} of {len(oks)} targets met** "
-               f"({time.monotonic() - t_start:.0f} s).")
+               f"({time.monotonic() - t_start:.0f} s; load average {load_start:.2f} at the start, "
+               f"{load_end:.2f} at the end on {os.cpu_count()} CPUs; hypervisor steal {steal:.1%}).")
     doc = "\n".join(["# agentwatch benchmarks", "", header, "", summary, "", *sections])
     print(doc)
     (build / "bench-results.md").write_text(doc + "\n")

@@ -4,8 +4,9 @@
 //
 // Creates N small files in DIR as fast as one thread can (open, write, close:
 // each lands by IN_CLOSE_WRITE) and prints
-//   start_ns=S gen_end_ns=G
-// (CLOCK_MONOTONIC), so the generator's own rate is N / (G - S). With --log it
+//   start_ns=S gen_end_ns=G gen_cpu_ns=C
+// (CLOCK_MONOTONIC), so the generator's own rate is N / (G - S); C is the CPU
+// time the generation took. With --log it
 // then follows the daemon's event log until N `file.landed` records are in it
 // and adds
 //   done_ns=D landed=K
@@ -13,6 +14,7 @@
 // late by at most that much. Exits 1 when fewer than N landed within the
 // timeout (counted from the end of generation).
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -107,8 +109,13 @@ int main(int argc, char** argv) {
     close(fd);
   }
   const std::int64_t gen_end = mono_ns();
-  std::printf("start_ns=%lld gen_end_ns=%lld", static_cast<long long>(start),
-              static_cast<long long>(gen_end));
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  const long long cpu = (static_cast<long long>(ru.ru_utime.tv_sec) + ru.ru_stime.tv_sec) *
+                            1'000'000'000 +
+                        (static_cast<long long>(ru.ru_utime.tv_usec) + ru.ru_stime.tv_usec) * 1000;
+  std::printf("start_ns=%lld gen_end_ns=%lld gen_cpu_ns=%lld", static_cast<long long>(start),
+              static_cast<long long>(gen_end), cpu);
   if (log.empty()) {
     std::printf("\n");
     return 0;

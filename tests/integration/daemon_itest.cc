@@ -132,7 +132,8 @@ TEST(Daemon, ServicePrintAndInstall) {
   EXPECT_EQ(read_file(unit), printed.out);
   if (system("command -v systemd-analyze >/dev/null 2>&1") == 0) {
     // systemd is not PID 1 here; verify the unit file's syntax offline.
-    std::string cmd = "systemd-analyze verify --man=no '" + unit + "' 2>" + d.home() + "/verify.err";
+    std::string cmd =
+        "systemd-analyze verify --man=no '" + unit + "' 2>" + d.home() + "/verify.err";
     int rc = system(cmd.c_str());
     std::string err = read_file(d.home() + "/verify.err");
     EXPECT_EQ(err.find("Unknown key"), std::string::npos) << err;

@@ -59,7 +59,9 @@ bool exists(const std::string& path) {
   return lstat(path.c_str(), &st) == 0;
 }
 
-void make_dirs(const std::string& path) { fs::create_directories(path); }
+void make_dirs(const std::string& path) {
+  fs::create_directories(path);
+}
 
 void write_file_atomically(const std::string& path, const std::string& content) {
   auto slash = path.find_last_of('/');
@@ -97,7 +99,8 @@ int wait_with_timeout(pid_t pid, std::chrono::milliseconds timeout) {
       if (pidfd >= 0) close(pidfd);
       return status;
     }
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) break;
     if (pidfd >= 0) {
       pollfd p{pidfd, POLLIN, 0};
@@ -118,7 +121,8 @@ int exit_code_of(int status) {
 
 }  // namespace
 
-CommandResult run_agentwatch(const std::vector<std::string>& args, std::chrono::milliseconds timeout) {
+CommandResult run_agentwatch(const std::vector<std::string>& args,
+                             std::chrono::milliseconds timeout) {
   TempDir io;
   std::string out_path = io / "out", err_path = io / "err";
   int out_fd = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -158,7 +162,8 @@ DaemonUnderTest::~DaemonUnderTest() {
 }
 
 std::vector<std::string> DaemonUnderTest::path_flags() const {
-  return {"--config", config_dir() + "/agentwatch.toml", "--state-dir", state_dir(),
+  return {"--config",      config_dir() + "/agentwatch.toml",
+          "--state-dir",   state_dir(),
           "--runtime-dir", runtime_dir()};
 }
 
@@ -172,7 +177,8 @@ void DaemonUnderTest::write_rule(const std::string& file_name, const std::string
 
 void DaemonUnderTest::start(const std::vector<std::string>& extra_args) {
   if (pid_ > 0) throw std::runtime_error("daemon already started");
-  const std::size_t started_before = count([](const Event& e) { return e.kind == "daemon.started"; });
+  const std::size_t started_before =
+      count([](const Event& e) { return e.kind == "daemon.started"; });
   std::vector<std::string> argv{agentwatch_bin()};
   auto flags = path_flags();
   argv.insert(argv.end(), flags.begin(), flags.end());
@@ -213,7 +219,9 @@ void DaemonUnderTest::signal(int sig) {
   if (pid_ > 0) kill(pid_, sig);
 }
 
-std::string DaemonUnderTest::stderr_text() const { return read_file(stderr_path_); }
+std::string DaemonUnderTest::stderr_text() const {
+  return read_file(stderr_path_);
+}
 
 std::vector<Event> DaemonUnderTest::events() const {
   std::vector<Event> out;
@@ -234,7 +242,8 @@ std::size_t DaemonUnderTest::count(const std::function<bool(const Event&)>& pred
 }
 
 std::size_t DaemonUnderTest::wait_for_count(const std::function<bool(const Event&)>& pred,
-                                            std::size_t want, std::chrono::milliseconds timeout) const {
+                                            std::size_t want,
+                                            std::chrono::milliseconds timeout) const {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   int ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
   make_dirs(state_dir());
@@ -263,7 +272,8 @@ std::size_t DaemonUnderTest::wait_for_count(const std::function<bool(const Event
       pending.erase(0, start);
     }
     if (n >= want) break;
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) break;
     pollfd p{ifd, POLLIN, 0};
     // The cap makes us re-check even if an inotify event was coalesced away.
@@ -296,7 +306,9 @@ CommandResult DaemonUnderTest::cli(const std::vector<std::string>& args) const {
   return run_agentwatch(full);
 }
 
-void become_subreaper() { prctl(PR_SET_CHILD_SUBREAPER, 1); }
+void become_subreaper() {
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
+}
 
 void reap_orphans() {
   int status;

@@ -48,7 +48,8 @@ struct CommandResult {
   std::string err;
 };
 // Runs `agentwatch ARGS...` to completion with the instance's paths prepended.
-CommandResult run_agentwatch(const std::vector<std::string>& args, std::chrono::milliseconds timeout = 20s);
+CommandResult run_agentwatch(const std::vector<std::string>& args,
+                             std::chrono::milliseconds timeout = 20s);
 
 // One daemon under test. Its config, state and runtime dirs live in a TempDir.
 class DaemonUnderTest {
@@ -84,7 +85,8 @@ class DaemonUnderTest {
   // logged). Returns it, or nullopt after `timeout`.
   std::optional<Event> wait_for(const std::function<bool(const Event&)>& pred,
                                 std::chrono::milliseconds timeout = 10s) const;
-  std::optional<Event> wait_for_kind(const std::string& kind, std::chrono::milliseconds timeout = 10s) const;
+  std::optional<Event> wait_for_kind(const std::string& kind,
+                                     std::chrono::milliseconds timeout = 10s) const;
   // Waits until `count` events satisfy `pred`; returns how many did.
   std::size_t wait_for_count(const std::function<bool(const Event&)>& pred, std::size_t count,
                              std::chrono::milliseconds timeout = 10s) const;

@@ -43,12 +43,14 @@ on = "file.landed"
 when = [ { field = "fields.watch", equals = "inbox" } ]
   [[rule.action]]
   do = "run"
-  argv = ["cp", "{path}", ")" + out + R"(/"]
+  argv = ["cp", "{path}", ")" + out +
+                                R"(/"]
 )");
   d.start();
   write_file(inbox + "/by-close-write.txt", "one");
   write_file_atomically(inbox + "/by-rename.txt", "two");
-  auto ok1 = d.wait_for([](const Event& e) { return is(e, "action.succeeded", "by-close-write.txt"); });
+  auto ok1 =
+      d.wait_for([](const Event& e) { return is(e, "action.succeeded", "by-close-write.txt"); });
   auto ok2 = d.wait_for([](const Event& e) { return is(e, "action.succeeded", "by-rename.txt"); });
   ASSERT_TRUE(ok1) << d.stderr_text();
   ASSERT_TRUE(ok2);
@@ -82,7 +84,8 @@ on = "file.landed"
 when = [ { field = "fields.watch", equals = "inbox" } ]
   [[rule.action]]
   do = "run"
-  argv = ["cp", "--", "{path}", ")" + out + R"(/{name}"]
+  argv = ["cp", "--", "{path}", ")" +
+                                out + R"(/{name}"]
 )");
   d.start();
   // Spaces, quotes, globs, $() and ';' survive as one argument: no shell saw them.
@@ -193,7 +196,8 @@ when = [ { field = "fields.watch", equals = "inbox" } ]
 }
 
 TEST_F(PipelineTest, SigtermLetsInFlightActionsFinishOrRecordsThemInterrupted) {
-  d.write_config("[daemon]\nshutdown_grace = \"300ms\"\n[[watch]]\nname = \"inbox\"\npath = \"" + inbox + "\"\n");
+  d.write_config("[daemon]\nshutdown_grace = \"300ms\"\n[[watch]]\nname = \"inbox\"\npath = \"" +
+                 inbox + "\"\n");
   d.write_rule("slow.toml", R"(
 [[rule]]
 name = "slow"
@@ -207,9 +211,11 @@ when = [ { field = "fields.watch", equals = "inbox" } ]
   write_file(inbox + "/x.txt", "x");
   ASSERT_TRUE(d.wait_for_kind("action.started"));
   EXPECT_EQ(d.stop(), 0);
-  auto interrupted = d.wait_for([](const Event& e) {
-    return e.kind == "action.failed" && e.fields.get_string("category") == "interrupted";
-  }, 0ms);
+  auto interrupted = d.wait_for(
+      [](const Event& e) {
+        return e.kind == "action.failed" && e.fields.get_string("category") == "interrupted";
+      },
+      0ms);
   EXPECT_TRUE(interrupted);
   EXPECT_EQ(d.events().back().kind, "daemon.stopped");
 }

@@ -14,7 +14,8 @@ class RestartTest : public ::testing::Test {
   void SetUp() override {
     inbox = d.home() + "/inbox";
     make_dirs(inbox);
-    d.write_config("[rules]\nshipped = false\n[[watch]]\nname = \"inbox\"\npath = \"" + inbox + "\"\n");
+    d.write_config("[rules]\nshipped = false\n[[watch]]\nname = \"inbox\"\npath = \"" + inbox +
+                   "\"\n");
     d.write_rule("count.toml", R"(
 [[rule]]
 name = "count"
@@ -47,9 +48,8 @@ TEST_F(RestartTest, HandledFilesAreNotReHandledAndFilesLandedWhileDownAre) {
   write_file(inbox + "/while-up", "1 rewritten");  // a new version is new work
   d.start();
   ASSERT_EQ(d.wait_for_count([](const Event& e) { return e.kind == "inbox.counted"; }, 4), 4u);
-  auto scanned = d.wait_for([](const Event& e) {
-    return e.kind == "file.landed" && e.path.ends_with("/while-down");
-  });
+  auto scanned = d.wait_for(
+      [](const Event& e) { return e.kind == "file.landed" && e.path.ends_with("/while-down"); });
   ASSERT_TRUE(scanned);
   EXPECT_EQ(*scanned->fields.get_string("via"), "scan");
   ASSERT_EQ(d.stop(), 0);

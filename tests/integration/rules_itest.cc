@@ -8,8 +8,10 @@
 namespace aw::testing {
 namespace {
 
-std::string copy_rule(const std::string& name, const std::string& marker_dir, const std::string& suffix) {
-  return "[[rule]]\nname = \"" + name + "\"\non = \"file.landed\"\nwhen = [ { field = \"fields.watch\", "
+std::string copy_rule(const std::string& name, const std::string& marker_dir,
+                      const std::string& suffix) {
+  return "[[rule]]\nname = \"" + name +
+         "\"\non = \"file.landed\"\nwhen = [ { field = \"fields.watch\", "
          "equals = \"inbox\" } ]\n  [[rule.action]]\n  do = \"run\"\n  argv = [\"touch\", \"" +
          marker_dir + "/{name}." + suffix + "\"]\n";
 }
@@ -21,8 +23,10 @@ class RulesTest : public ::testing::Test {
     out = d.home() + "/out";
     make_dirs(inbox);
     make_dirs(out);
-    d.write_config("[rules]\nshipped = false\n[daemon]\nreload_debounce = \"50ms\"\n[[watch]]\nname = "
-                   "\"inbox\"\npath = \"" + inbox + "\"\n");
+    d.write_config(
+        "[rules]\nshipped = false\n[daemon]\nreload_debounce = \"50ms\"\n[[watch]]\nname = "
+        "\"inbox\"\npath = \"" +
+        inbox + "\"\n");
   }
   DaemonUnderTest d;
   std::string inbox, out;
@@ -47,20 +51,19 @@ TEST_F(RulesTest, TypoIsRejectedWithLocationOldRulesKeepWorkingAndAFixReloads) {
 
   // The old rules still run.
   write_file(inbox + "/b", "");
-  ASSERT_TRUE(d.wait_for([](const Event& e) {
-    return e.kind == "action.succeeded" && e.path.ends_with("/b");
-  }));
+  ASSERT_TRUE(d.wait_for(
+      [](const Event& e) { return e.kind == "action.succeeded" && e.path.ends_with("/b"); }));
   EXPECT_TRUE(exists(out + "/b.v1"));
   EXPECT_FALSE(exists(out + "/b.v2"));
 
   // A corrected save reloads.
   const std::size_t loads = d.count([](const Event& e) { return e.kind == "rules.loaded"; });
   d.write_rule("main.toml", copy_rule("mark-v2", out, "v2"));
-  ASSERT_EQ(d.wait_for_count([](const Event& e) { return e.kind == "rules.loaded"; }, loads + 1), loads + 1);
+  ASSERT_EQ(d.wait_for_count([](const Event& e) { return e.kind == "rules.loaded"; }, loads + 1),
+            loads + 1);
   write_file(inbox + "/c", "");
-  ASSERT_TRUE(d.wait_for([](const Event& e) {
-    return e.kind == "action.succeeded" && e.path.ends_with("/c");
-  }));
+  ASSERT_TRUE(d.wait_for(
+      [](const Event& e) { return e.kind == "action.succeeded" && e.path.ends_with("/c"); }));
   EXPECT_TRUE(exists(out + "/c.v2"));
   EXPECT_FALSE(exists(out + "/c.v1"));
   EXPECT_EQ(d.stop(), 0);
@@ -73,14 +76,18 @@ TEST_F(RulesTest, SighupReloadsAndHashIsLogged) {
   ASSERT_TRUE(first);
   EXPECT_FALSE(first->fields.get_string("hash").value_or("").empty());
   d.signal(SIGHUP);
-  ASSERT_EQ(d.wait_for_count([](const Event& e) {
-              return e.kind == "rules.loaded" && e.fields.get_string("reason") == "SIGHUP";
-            }, 1), 1u);
+  ASSERT_EQ(d.wait_for_count(
+                [](const Event& e) {
+                  return e.kind == "rules.loaded" && e.fields.get_string("reason") == "SIGHUP";
+                },
+                1),
+            1u);
   EXPECT_EQ(d.stop(), 0);
 }
 
 TEST_F(RulesTest, DaemonRefusesToStartOnInvalidRules) {
-  d.write_rule("bad.toml", "[[rule]]\nname = \"x\"\non = \"file.landed\"\n  [[rule.action]]\n  do = \"rn\"\n");
+  d.write_rule("bad.toml",
+               "[[rule]]\nname = \"x\"\non = \"file.landed\"\n  [[rule.action]]\n  do = \"rn\"\n");
   auto r = d.cli({"run"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("bad.toml:5:"), std::string::npos) << r.err;

@@ -1,0 +1,36 @@
+// LifecycleSink: how the Supervisor asks for lifecycle transitions (DESIGN §1)
+// of its workers' entities without depending on src/state.
+//
+// The daemon backs it with src/state's StateStore, which may refuse a transition
+// that its state machine forbids (and log that): these are requests, not facts.
+// Tests use a recording fake.
+//
+// Requests the Supervisor makes:
+//   queued      a worker waits for its dependencies before its first start
+//   processing  a worker was started or adopted
+//   completed   a worker with restart = "on-failure" exited 0
+//   failed      a worker gave up (budget spent) or exited with restart = "never"
+//
+// Threading: loop thread. transition() may call back into the Supervisor (for
+// example on_entity_completed) but must not destroy it.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "src/supervise/evidence.h"
+
+namespace aw {
+
+enum class LifecycleState { kQueued, kProcessing, kTimingOut, kZombie, kFailed, kCompleted };
+// "queued", "processing", "timing_out", "zombie", "failed", "completed"
+const char* lifecycle_state_name(LifecycleState s);
+
+class LifecycleSink {
+ public:
+  virtual ~LifecycleSink() = default;
+  virtual void transition(const std::string& entity, LifecycleState to, std::string_view reason,
+                          const EvidenceList& evidence) = 0;
+};
+
+}  // namespace aw

@@ -1,0 +1,452 @@
+#include "src/supervise/supervisor.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+
+#include <fstream>
+
+#include "src/supervise/supervise_test_support.h"
+
+extern char** environ;
+
+namespace aw {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using testing::EventRecorder;
+using testing::LoopTest;
+using testing::RecordingLifecycle;
+using testing::TempDir;
+
+// Short, deterministic timings: tests run the real loop with real processes.
+WorkerSpec fast_worker(std::string name, std::vector<std::string> argv) {
+  WorkerSpec w;
+  w.name = std::move(name);
+  w.argv = std::move(argv);
+  w.restart.max_restarts = 2;
+  w.restart.min_spawn_interval = milliseconds(10);
+  w.restart.stable_after = seconds(60);
+  w.restart.circuit_threshold = 0;
+  w.restart.backoff.initial = milliseconds(10);
+  w.restart.backoff.factor = 2.0;
+  w.restart.backoff.max = milliseconds(50);
+  w.restart.backoff.jitter = 0.0;
+  w.kill_grace = seconds(5);
+  return w;
+}
+
+std::int64_t int_field(const Event* e, const char* key) {
+  if (!e) return -1;
+  return e->fields.get_int(key).value_or(-1);
+}
+
+Duration cpu_of_self() {
+  rusage ru{};
+  ::getrusage(RUSAGE_SELF, &ru);
+  return seconds(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         std::chrono::microseconds(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
+class SupervisorTest : public LoopTest {
+ protected:
+  void SetUp() override {
+    LoopTest::SetUp();
+    ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+  }
+  void TearDown() override {
+    sup_.reset();
+    reaper_.reset();
+    LoopTest::TearDown();
+  }
+  Supervisor& make(std::vector<WorkerSpec> specs) {
+    sup_.reset();
+    SupervisorOptions o;
+    o.jitter_seed = 42;
+    sup_ = std::make_unique<Supervisor>(&loop_, clock_, std::move(specs), store_, lifecycle_,
+                                        events_.sink(), o);
+    return *sup_;
+  }
+  void wait_for(const std::string& kind, std::size_t n = 1) {
+    run_until([&] { return events_.count(kind) >= n; });
+    ASSERT_GE(events_.count(kind), n) << "waiting for " << kind;
+  }
+  pid_t pid_of_last_start() const {
+    return static_cast<pid_t>(int_field(events_.last("worker.started"), "pid"));
+  }
+  std::vector<std::string> requested_states() const {
+    std::vector<std::string> s;
+    for (const auto& r : lifecycle_.requests) s.push_back(lifecycle_state_name(r.to));
+    return s;
+  }
+
+  SystemClock clock_;
+  InMemorySupervisorStore store_;
+  RecordingLifecycle lifecycle_;
+  EventRecorder events_;
+  std::unique_ptr<Supervisor> sup_;
+  std::unique_ptr<uvx::Signal> reaper_;
+  TempDir dir_;
+};
+
+TEST_F(SupervisorTest, KilledWorkerIsRestarted) {
+  Supervisor& s = make({fast_worker("w", {"sleep", "30"})});
+  ASSERT_TRUE(s.start("w").ok());
+  wait_for("worker.started");
+  pid_t first = pid_of_last_start();
+  ASSERT_GT(first, 0);
+  EXPECT_EQ(s.status("w")->phase, WorkerPhase::kRunning);
+  EXPECT_EQ(s.status("w")->pid, first);
+
+  ASSERT_EQ(::kill(first, SIGKILL), 0);
+  wait_for("worker.started", 2);
+  EXPECT_EQ(events_.kinds(),
+            (std::vector<std::string>{"worker.started", "worker.exited", "worker.restart_scheduled",
+                                      "worker.started"}));
+  const Event& exited = events_.events[1];
+  EXPECT_EQ(exited.source, "supervisor");
+  EXPECT_EQ(exited.entity, "w");
+  EXPECT_EQ(exited.fields.get_int("signal"), SIGKILL);
+  EXPECT_EQ(exited.fields.get_string("by_us"), "false");
+  EXPECT_TRUE(exited.fields.find("wall_ms"));
+  EXPECT_TRUE(exited.fields.find("user_ms"));
+  EXPECT_TRUE(exited.fields.find("sys_ms"));
+  EXPECT_TRUE(exited.fields.find("max_rss_kb"));
+  const Event& scheduled = events_.events[2];
+  EXPECT_EQ(scheduled.fields.get_int("attempt"), 2);
+  EXPECT_LE(*scheduled.fields.get_int("delay_ms"), 10);
+  EXPECT_EQ(int_field(events_.last("worker.started"), "attempt"), 2);
+  EXPECT_NE(pid_of_last_start(), first);
+  EXPECT_EQ(s.status("w")->restarts, 1);
+  EXPECT_EQ(requested_states(), (std::vector<std::string>{"processing", "processing"}));
+
+  // A TERM-respecting worker stops on TERM, without escalation, and stays down.
+  ASSERT_TRUE(s.stop("w").ok());
+  wait_for("worker.stopped");
+  EXPECT_EQ(events_.count("worker.kill_escalated"), 0u);
+  EXPECT_EQ(events_.last("worker.exited")->fields.get_int("signal"), SIGTERM);
+  EXPECT_EQ(events_.last("worker.exited")->fields.get_string("by_us"), "true");
+  EXPECT_EQ(s.status("w")->phase, WorkerPhase::kStopped);
+  EXPECT_EQ(s.running(), 0u);
+  EXPECT_FALSE(store_.get("w", Supervisor::kProcessKey));
+}
+
+TEST_F(SupervisorTest, CrashLoopBacksOffOpensTheCircuitAndGivesUpWithoutBurningCpu) {
+  WorkerSpec w = fast_worker("crashy", {"/bin/false"});
+  w.restart.max_restarts = 6;
+  w.restart.circuit_threshold = 3;
+  w.restart.circuit_cooldown = milliseconds(100);
+  Supervisor& s = make({w});
+  MonoTime t0 = clock_.mono();
+  Duration cpu0 = cpu_of_self();
+  ASSERT_TRUE(s.start("crashy").ok());
+  wait_for("worker.gave_up");
+  Duration wall = clock_.mono() - t0;
+  Duration cpu = cpu_of_self() - cpu0;
+
+  EXPECT_EQ(events_.count("worker.started"), 7u);  // the first run + 6 restarts
+  EXPECT_EQ(events_.count("worker.exited"), 7u);
+  EXPECT_EQ(events_.count("worker.restart_scheduled"), 2u);  // 10 ms, 20 ms
+  EXPECT_EQ(events_.count("worker.circuit_open"), 4u);       // then 100 ms cool-downs
+  // Backoff before the circuit: the two delays grow.
+  std::vector<std::int64_t> delays;
+  for (const Event& e : events_.events)
+    if (e.kind == "worker.restart_scheduled") delays.push_back(*e.fields.get_int("delay_ms"));
+  EXPECT_EQ(delays, (std::vector<std::int64_t>{10, 20}));
+  // The third quick failure opened the circuit; each half-open trial failed.
+  const Event* first_open = nullptr;
+  for (const Event& e : events_.events)
+    if (e.kind == "worker.circuit_open" && !first_open) first_open = &e;
+  ASSERT_TRUE(first_open);
+  EXPECT_NE(first_open->fields.get_string("reason")->find("3 consecutive runs"), std::string::npos);
+  EXPECT_TRUE(first_open->fields.find("until"));
+  EXPECT_EQ(events_.last("worker.exited")->fields.get_int("exit_code"), 1);
+
+  const Event* gave_up = events_.last("worker.gave_up");
+  EXPECT_EQ(gave_up->fields.get_int("restarts"), 6);
+  EXPECT_NE(gave_up->fields.get_string("reason")->find("max_restarts = 6"), std::string::npos);
+  ASSERT_FALSE(lifecycle_.requests.empty());
+  EXPECT_EQ(lifecycle_.requests.back().to, LifecycleState::kFailed);
+  EXPECT_NE(lifecycle_.requests.back().reason.find("gave up"), std::string::npos);
+  EXPECT_FALSE(lifecycle_.requests.back().evidence.empty());
+
+  auto st = s.status("crashy");
+  EXPECT_EQ(st->phase, WorkerPhase::kGaveUp);
+  EXPECT_EQ(st->restarts, 6);
+  EXPECT_EQ(st->circuit, CircuitState::kOpen);
+  // Timers, not loops: the waits add up to at least 10 + 20 + 4 × 100 ms, and
+  // the supervisor's own CPU is a small part of that.
+  EXPECT_GE(wall, milliseconds(430));
+  EXPECT_LT(cpu, wall / 2) << "cpu " << to_ms(cpu) << " ms over " << to_ms(wall) << " ms";
+  // Nothing is armed any more: the loop has nothing left to do.
+  EXPECT_EQ(s.running(), 0u);
+}
+
+TEST_F(SupervisorTest, WorkerWaitsForItsDependenciesThenStarts) {
+  WorkerSpec a = fast_worker("a", {"sleep", "30"});
+  WorkerSpec b = fast_worker("b", {"sleep", "30"});
+  b.depends_on = {"a"};
+  Supervisor& s = make({a, b});
+  ASSERT_TRUE(s.start("b").ok());
+  ASSERT_EQ(events_.kinds(), std::vector<std::string>{"worker.waiting"});
+  EXPECT_EQ(events_.events[0].entity, "b");
+  EXPECT_EQ(events_.events[0].fields.get_string("deps"), "a");
+  EXPECT_EQ(s.status("b")->phase, WorkerPhase::kWaiting);
+  EXPECT_EQ(s.status("b")->waiting_on, std::vector<std::string>{"a"});
+  ASSERT_EQ(lifecycle_.requests.size(), 1u);
+  EXPECT_EQ(lifecycle_.requests[0].to, LifecycleState::kQueued);
+  EXPECT_EQ(s.running(), 0u);
+
+  s.on_entity_completed("a");
+  ASSERT_EQ(events_.count("worker.started"), 1u);
+  EXPECT_EQ(events_.last("worker.started")->entity, "b");
+  EXPECT_TRUE(s.status("b")->waiting_on.empty());
+
+  // Completed already: a later start does not wait.
+  ASSERT_TRUE(s.stop("b").ok());
+  wait_for("worker.stopped");
+  ASSERT_TRUE(s.start("b").ok());
+  EXPECT_EQ(events_.count("worker.started"), 2u);
+  ASSERT_TRUE(s.stop("b").ok());
+  wait_for("worker.stopped", 2);
+}
+
+TEST_F(SupervisorTest, RestartWaitsForDependenciesThatAreNotCompleted) {
+  // b runs (started by hand before its dependency completed, e.g. adopted) and
+  // crashes: it is not restarted until a completes.
+  WorkerSpec a = fast_worker("a", {"sleep", "30"});
+  WorkerSpec b = fast_worker("b", {"sleep", "30"});
+  b.depends_on = {"a"};
+  Supervisor& s = make({a, b});
+  pid_t orphan = 0;
+  {
+    std::vector<std::string> args = {"/bin/sh", "-c", "(exec sleep 30) & echo $! > \"$1\"", "sh",
+                                     dir_ / "b.pid"};
+    std::vector<char*> argv;
+    for (auto& x : args) argv.push_back(x.data());
+    argv.push_back(nullptr);
+    pid_t sh;
+    ASSERT_EQ(::posix_spawn(&sh, "/bin/sh", nullptr, nullptr, argv.data(), environ), 0);
+    ::waitpid(sh, nullptr, 0);
+    std::ifstream(dir_ / "b.pid") >> orphan;
+  }
+  ASSERT_GT(orphan, 0);
+  reaper_ = std::make_unique<uvx::Signal>(&loop_, SIGCHLD,
+                                          [orphan] { ::waitpid(orphan, nullptr, WNOHANG); });
+  ASSERT_TRUE(s.adopt("b", orphan, "notify").ok());
+  EXPECT_EQ(events_.last("worker.adopted")->fields.get_string("via"), "notify");
+  EXPECT_TRUE(s.status("b")->adopted);
+  ::kill(orphan, SIGKILL);
+  wait_for("worker.waiting");
+  EXPECT_EQ(events_.last("worker.waiting")->fields.get_string("after_exit"), "true");
+  EXPECT_EQ(events_.count("worker.started"), 0u);
+  s.on_entity_completed("a");
+  wait_for("worker.started");
+  EXPECT_EQ(events_.last("worker.started")->entity, "b");
+  EXPECT_EQ(events_.last("worker.started")->fields.get_int("attempt"), 2);
+  ASSERT_TRUE(s.stop("b").ok());
+  wait_for("worker.stopped");
+}
+
+TEST_F(SupervisorTest, StopEscalatesToKillForAWorkerThatIgnoresTerm) {
+  WorkerSpec w =
+      fast_worker("stubborn", {"/bin/sh", "-c", "trap '' TERM; : > \"$READY\"; exec sleep 30"});
+  w.env = {{"READY", dir_ / "ready"}};
+  w.kill_grace = milliseconds(100);
+  Supervisor& s = make({w});
+  testing::FileAppears ready(&loop_, dir_.path(), "ready");
+  ASSERT_TRUE(s.start("stubborn").ok());
+  run_until([&] { return ready.seen(); });
+  MonoTime asked = clock_.mono();
+  ASSERT_TRUE(s.stop("stubborn").ok());
+  EXPECT_EQ(s.status("stubborn")->phase, WorkerPhase::kStopping);
+  wait_for("worker.stopped");
+  EXPECT_GE(clock_.mono() - asked, milliseconds(100));
+  EXPECT_EQ(events_.count("worker.kill_escalated"), 1u);
+  const Event* exited = events_.last("worker.exited");
+  EXPECT_EQ(exited->fields.get_int("signal"), SIGKILL);
+  EXPECT_EQ(exited->fields.get_string("by_us"), "true");
+  EXPECT_EQ(events_.count("worker.restart_scheduled"), 0u);
+  EXPECT_EQ(s.status("stubborn")->phase, WorkerPhase::kStopped);
+}
+
+TEST_F(SupervisorTest, CountersSurviveASupervisorRecreation) {
+  WorkerSpec w = fast_worker("w", {"sleep", "30"});
+  {
+    Supervisor& s = make({w});
+    ASSERT_TRUE(s.start("w").ok());
+    wait_for("worker.started");
+    ::kill(pid_of_last_start(), SIGKILL);
+    wait_for("worker.started", 2);
+    EXPECT_EQ(s.status("w")->restarts_in_window, 1);
+  }
+  // The daemon dies (its child with it: the destructor kills what it spawned).
+  sup_.reset();
+  ASSERT_TRUE(store_.get("w", Supervisor::kRestartKey));
+  ASSERT_TRUE(store_.get("w", Supervisor::kProcessKey));
+  events_.events.clear();
+
+  Supervisor& s = make({w});
+  EXPECT_EQ(s.status("w")->restarts_in_window, 1);
+  EXPECT_EQ(s.status("w")->restarts, 1);
+  s.recover();
+  ASSERT_EQ(events_.kinds(), std::vector<std::string>{"worker.lost"});
+  EXPECT_FALSE(store_.get("w", Supervisor::kProcessKey));
+  s.start_all();
+  wait_for("worker.started");
+  EXPECT_EQ(int_field(events_.last("worker.started"), "attempt"), 2);
+  ::kill(pid_of_last_start(), SIGKILL);
+  wait_for("worker.started", 2);
+  EXPECT_EQ(int_field(events_.last("worker.started"), "attempt"), 3);
+  ::kill(pid_of_last_start(), SIGKILL);
+  wait_for("worker.gave_up");  // max_restarts = 2, counted across both lives
+  EXPECT_EQ(lifecycle_.requests.back().to, LifecycleState::kFailed);
+
+  // Given up is remembered too: a third life does not start it again.
+  sup_.reset();
+  events_.events.clear();
+  Supervisor& third = make({w});
+  EXPECT_EQ(third.status("w")->phase, WorkerPhase::kGaveUp);
+  third.start_all();
+  EXPECT_EQ(events_.count("worker.started"), 0u);
+  // An explicit start gives it a fresh budget.
+  ASSERT_TRUE(third.start("w").ok());
+  wait_for("worker.started");
+  EXPECT_EQ(int_field(events_.last("worker.started"), "attempt"), 1);
+  ASSERT_TRUE(third.stop("w").ok());
+  wait_for("worker.stopped");
+}
+
+TEST_F(SupervisorTest, RecoverAdoptsTheLiveProcessRecordedInTheStore) {
+  pid_t orphan = 0;
+  {
+    std::vector<std::string> args = {"/bin/sh", "-c", "(exec sleep 30) & echo $! > \"$1\"", "sh",
+                                     dir_ / "w.pid"};
+    std::vector<char*> argv;
+    for (auto& x : args) argv.push_back(x.data());
+    argv.push_back(nullptr);
+    pid_t sh;
+    ASSERT_EQ(::posix_spawn(&sh, "/bin/sh", nullptr, nullptr, argv.data(), environ), 0);
+    ::waitpid(sh, nullptr, 0);
+    std::ifstream(dir_ / "w.pid") >> orphan;
+  }
+  ASSERT_GT(orphan, 0);
+  reaper_ = std::make_unique<uvx::Signal>(&loop_, SIGCHLD,
+                                          [orphan] { ::waitpid(orphan, nullptr, WNOHANG); });
+  LivenessVerdict v = probe_process(real_proc_fs(), clock_, orphan, std::nullopt);
+  store_.set("w", Supervisor::kProcessKey, format_identity(v.seen));
+  ProcessIdentity stale = v.seen;
+  stale.start_ticks -= 1;
+  store_.set("x", Supervisor::kProcessKey, format_identity(stale));
+
+  Supervisor& s = make({fast_worker("w", {"sleep", "30"}), fast_worker("x", {"sleep", "30"})});
+  s.recover();
+  ASSERT_EQ(events_.kinds(), (std::vector<std::string>{"worker.adopted", "worker.lost"}));
+  EXPECT_EQ(events_.events[0].fields.get_string("via"), "recovered");
+  EXPECT_EQ(events_.events[0].fields.get_string("liveness"), "alive");
+  EXPECT_NE(events_.events[1].fields.get_string("evidence")->find("reused"), std::string::npos);
+  EXPECT_EQ(s.status("w")->pid, orphan);
+  EXPECT_TRUE(s.status("w")->adopted);
+  s.start_all();  // w runs already: only x starts
+  EXPECT_EQ(events_.count("worker.started"), 1u);
+  EXPECT_EQ(events_.last("worker.started")->entity, "x");
+
+  // The adopted process dies: it is restarted from its argv, as our child now.
+  ::kill(orphan, SIGKILL);
+  run_until([&] { return events_.count("worker.started") >= 2; });
+  const Event* exited = events_.last("worker.exited");
+  ASSERT_TRUE(exited);
+  EXPECT_EQ(exited->fields.get_string("adopted"), "true");
+  EXPECT_EQ(exited->fields.get_int("signal"), SIGKILL);
+  EXPECT_FALSE(s.status("w")->adopted);
+  s.stop_all();
+  run_until([&] { return s.running() == 0; });
+  EXPECT_EQ(events_.count("worker.stopped"), 2u);
+}
+
+TEST_F(SupervisorTest, PidFileLandingAdoptsAnAdoptOnlyWorker) {
+  pid_t orphan = 0;
+  std::string pid_file = dir_ / "ext.pid";
+  {
+    std::vector<std::string> args = {"/bin/sh", "-c", "(exec sleep 30) & echo $! > \"$1\"", "sh",
+                                     pid_file};
+    std::vector<char*> argv;
+    for (auto& x : args) argv.push_back(x.data());
+    argv.push_back(nullptr);
+    pid_t sh;
+    ASSERT_EQ(::posix_spawn(&sh, "/bin/sh", nullptr, nullptr, argv.data(), environ), 0);
+    ::waitpid(sh, nullptr, 0);
+    std::ifstream(pid_file) >> orphan;
+  }
+  reaper_ = std::make_unique<uvx::Signal>(&loop_, SIGCHLD,
+                                          [orphan] { ::waitpid(orphan, nullptr, WNOHANG); });
+  WorkerSpec w;
+  w.name = "ext";
+  w.pid_file = pid_file;
+  Supervisor& s = make({w});
+  EXPECT_FALSE(s.start("ext").ok());  // nothing to start it with
+  Event landed;
+  landed.kind = "file.landed";
+  landed.path = pid_file;
+  s.on_event(landed);
+  wait_for("worker.adopted");
+  EXPECT_EQ(events_.last("worker.adopted")->fields.get_string("via"), "pid_file");
+  EXPECT_EQ(int_field(events_.last("worker.adopted"), "pid"), orphan);
+  EXPECT_EQ(lifecycle_.requests.back().to, LifecycleState::kProcessing);
+  ::kill(orphan, SIGTERM);
+  wait_for("worker.exited");
+  EXPECT_EQ(s.status("ext")->phase, WorkerPhase::kExited);
+  EXPECT_EQ(events_.count("worker.restart_scheduled"), 0u);
+
+  // A PID file with garbage is refused, with the reason.
+  testing::write_file(pid_file, "not-a-pid\n");
+  s.on_event(landed);
+  wait_for("worker.adopt_failed");
+  EXPECT_NE(events_.last("worker.adopt_failed")->fields.get_string("error")->find("not-a-pid"),
+            std::string::npos);
+}
+
+TEST_F(SupervisorTest, CleanExitCompletesAndIsNotRestarted) {
+  Supervisor& s = make({fast_worker("once", {"true"})});
+  ASSERT_TRUE(s.start("once").ok());
+  wait_for("worker.exited");
+  EXPECT_EQ(events_.last("worker.exited")->fields.get_int("exit_code"), 0);
+  EXPECT_EQ(s.status("once")->phase, WorkerPhase::kExited);
+  EXPECT_EQ(requested_states(), (std::vector<std::string>{"processing", "completed"}));
+  EXPECT_EQ(events_.count("worker.restart_scheduled"), 0u);
+}
+
+TEST_F(SupervisorTest, MissingProgramBacksOffAndGivesUp) {
+  Supervisor& s = make({fast_worker("ghost", {"/no/such/program"})});
+  ASSERT_TRUE(s.start("ghost").ok());
+  wait_for("worker.gave_up");
+  EXPECT_EQ(events_.count("worker.spawn_failed"), 3u);
+  EXPECT_NE(events_.last("worker.spawn_failed")->fields.get_string("error")->find("/no/such"),
+            std::string::npos);
+}
+
+TEST_F(SupervisorTest, ErrorsNameTheWorker) {
+  Supervisor& s = make({fast_worker("builder", {"sleep", "30"})});
+  Status st = s.start("bulider");
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().message, "no worker named 'bulider'; did you mean 'builder'?");
+  EXPECT_FALSE(s.stop("builder").ok());  // not running
+  ASSERT_TRUE(s.start("builder").ok());
+  EXPECT_FALSE(s.start("builder").ok());  // already running
+  auto list = s.list();
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].phase, WorkerPhase::kRunning);
+  EXPECT_GT(list[0].pid, 0);
+  ASSERT_TRUE(s.restart("builder").ok());
+  wait_for("worker.started", 2);
+  EXPECT_EQ(events_.count("worker.stopped"), 1u);
+  s.stop_all();
+  run_until([&] { return s.running() == 0; });
+}
+
+}  // namespace
+}  // namespace aw

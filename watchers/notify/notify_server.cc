@@ -1,0 +1,424 @@
+#include "watchers/notify/notify_server.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <vector>
+
+#include "watchers/notify/unix_socket.h"
+
+namespace aw {
+
+using notify_internal::OwnedFd;
+
+namespace {
+
+constexpr std::size_t kReadChunk = 64 * 1024;
+
+// Callback trampolines are noexcept and catch everything (STYLE §2).
+template <class F>
+void guarded(F&& f) noexcept {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "agentwatch: uncaught exception in notify callback: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "agentwatch: uncaught exception in notify callback\n");
+  }
+}
+
+uv_stream_t* as_stream(uv_pipe_t* p) {
+  return reinterpret_cast<uv_stream_t*>(p);
+}
+
+std::string errno_text(int err) {
+  return std::strerror(err);
+}
+
+}  // namespace
+
+std::string notify_socket_path(const std::string& runtime_dir) {
+  return runtime_dir + "/notify.sock";
+}
+
+// One accepted client. Owned by conns_; its uv handle points back here through
+// `data` until destroy() (the Handle clears it before uv_close).
+struct NotifyServer::Connection {
+  NotifyServer* server = nullptr;
+  std::uint64_t id = 0;
+  uvx::Handle<uv_pipe_t> pipe;
+  Peer peer;
+  std::string buf;  // the incomplete line so far; never above max_line_bytes
+  // Accept time or the last complete line; the idle deadline counts from here.
+  MonoTime last_line{};
+  std::size_t pending_writes = 0;
+  bool delivered = false;  // at least one line became an event
+  bool closing = false;    // reading stopped; closes when replies are written
+};
+
+namespace {
+
+// A queued reply: the request and the bytes it points at live and die together.
+struct WriteRequest {
+  uv_write_t req{};
+  std::string text;
+};
+
+}  // namespace
+
+NotifyServer::NotifyServer(uv_loop_t* loop, const Clock& clock, std::function<void(Event)> emit,
+                           Options options)
+    : loop_(loop),
+      clock_(clock),
+      emit_(std::move(emit)),
+      options_(std::move(options)),
+      allowed_uid_(options_.allowed_uid.value_or(geteuid())),
+      alarm_(loop, [this] { on_alarm(); }),
+      read_buf_(new char[kReadChunk]) {}
+
+NotifyServer::~NotifyServer() {
+  stop();
+}
+
+Status NotifyServer::start(const std::string& runtime_dir) {
+  if (listener_.live() || stopped_) return make_error("notify server: start() called twice");
+  socket_path_ = notify_socket_path(runtime_dir);
+  auto addr = notify_internal::make_unix_address(socket_path_);
+  if (!addr) return addr.error();
+
+  // A socket file left by a daemon that died is removed; a live one is not
+  // stolen: the connect probe tells them apart.
+  struct stat st {};
+  if (lstat(socket_path_.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode))
+      return make_error(socket_path_ +
+                        " exists and is not a socket (expected the notify socket "
+                        "or nothing; remove it)");
+    OwnedFd probe(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    if (!probe.valid()) return make_error("notify socket: " + errno_text(errno), -errno);
+    if (connect(probe.get(), addr->get(), addr->len) == 0 || errno == EAGAIN)
+      return make_error("another process is listening on " + socket_path_ +
+                        " (is another agentwatch running?)");
+    if (errno != ECONNREFUSED)
+      return make_error("cannot probe " + socket_path_ + ": " + errno_text(errno), -errno);
+    if (unlink(socket_path_.c_str()) != 0 && errno != ENOENT)
+      return make_error("cannot remove stale socket " + socket_path_ + ": " + errno_text(errno),
+                        -errno);
+  } else if (errno != ENOENT) {
+    return make_error("cannot stat " + socket_path_ + ": " + errno_text(errno), -errno);
+  }
+
+  OwnedFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!fd.valid()) return make_error("notify socket: " + errno_text(errno), -errno);
+  // Linux creates the socket file with the socket inode's mode (minus umask):
+  // restricting it before bind leaves no window in which others could connect,
+  // and needs no process-wide umask change (the thread pool creates files too).
+  if (fchmod(fd.get(), 0600) != 0)
+    return make_error("cannot set mode 0600 on the notify socket: " + errno_text(errno), -errno);
+  if (bind(fd.get(), addr->get(), addr->len) != 0)
+    return make_error("cannot bind " + socket_path_ + ": " + errno_text(errno), -errno);
+  if (lstat(socket_path_.c_str(), &st) == 0) {
+    socket_dev_ = st.st_dev;
+    socket_ino_ = st.st_ino;
+  }
+
+  int rc = uv_pipe_init(loop_, listener_.get(), 0);
+  if (rc != 0) {
+    unlink(socket_path_.c_str());
+    return make_error(std::string("notify socket: uv_pipe_init: ") + uv_strerror(rc), rc);
+  }
+  listener_.initialized(this);
+  rc = uv_pipe_open(listener_.get(), fd.get());
+  if (rc == 0) {
+    fd.release();  // the pipe owns it now; uv_close closes it
+    rc = uv_listen(as_stream(listener_.get()), options_.backlog,
+                   [](uv_stream_t* s, int status) noexcept {
+                     auto* self = static_cast<NotifyServer*>(s->data);
+                     if (self) guarded([&] { self->on_connection(status); });
+                   });
+  }
+  if (rc != 0) {
+    listener_.reset();
+    unlink(socket_path_.c_str());
+    return make_error("cannot listen on " + socket_path_ + ": " + uv_strerror(rc), rc);
+  }
+  return Status::Ok();
+}
+
+void NotifyServer::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  conns_.clear();  // each Handle closes its pipe; no callback reaches us after this
+  alarm_.stop();
+  if (listener_.live()) {
+    listener_.reset();
+    // Only our own socket file: a newer daemon may have replaced it.
+    struct stat st {};
+    if (lstat(socket_path_.c_str(), &st) == 0 && st.st_dev == socket_dev_ &&
+        st.st_ino == socket_ino_)
+      unlink(socket_path_.c_str());
+  }
+}
+
+NotifyServerStats NotifyServer::stats() const {
+  NotifyServerStats s = stats_;
+  s.connections = conns_.size();
+  return s;
+}
+
+void NotifyServer::on_connection(int status) {
+  if (status < 0 || stopped_) return;
+  auto conn = std::make_unique<Connection>();
+  conn->server = this;
+  conn->id = next_conn_id_++;
+  if (uv_pipe_init(loop_, conn->pipe.get(), 0) != 0) return;
+  conn->pipe.initialized(conn.get());
+  if (uv_accept(as_stream(listener_.get()), as_stream(conn->pipe.get())) != 0) return;
+
+  uv_os_fd_t fd = -1;
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  const bool have_cred = uv_fileno(conn->pipe.base(), &fd) == 0 &&
+                         getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0;
+  if (have_cred) {
+    conn->peer.uid = cred.uid;
+    conn->peer.pid = cred.pid;
+  }
+  if (!have_cred)
+    return refuse_at_accept(std::move(conn), NotifyRefusal::kForeignUid,
+                            "cannot read the peer's credentials (SO_PEERCRED)");
+  if (cred.uid != allowed_uid_)
+    return refuse_at_accept(
+        std::move(conn), NotifyRefusal::kForeignUid,
+        "peer uid " + std::to_string(cred.uid) + " is not uid " + std::to_string(allowed_uid_));
+  if (conns_.size() >= options_.max_connections)
+    return refuse_at_accept(
+        std::move(conn), NotifyRefusal::kTooManyConnections,
+        "already " + std::to_string(conns_.size()) + " connections (the limit)");
+
+  conn->last_line = clock_.mono();
+  int rc = uv_read_start(
+      as_stream(conn->pipe.get()),
+      [](uv_handle_t* h, std::size_t, uv_buf_t* buf) noexcept {
+        auto* c = static_cast<Connection*>(h->data);
+        // A null buffer makes libuv report UV_ENOBUFS; only a closing handle gets one.
+        *buf = c ? uv_buf_init(c->server->read_buf_.get(), kReadChunk) : uv_buf_init(nullptr, 0);
+      },
+      [](uv_stream_t* s, ssize_t nread, const uv_buf_t*) noexcept {
+        auto* c = static_cast<Connection*>(s->data);
+        if (c) guarded([&] { c->server->on_read(*c, nread); });
+      });
+  if (rc != 0) return;  // conn dies here, closing the pipe
+  ++stats_.connections_accepted;
+  Connection& c = *conn;
+  conns_.emplace(c.id, std::move(conn));
+  if (!alarm_.active()) arm_alarm();
+}
+
+void NotifyServer::refuse_at_accept(std::unique_ptr<Connection> conn, NotifyRefusal reason,
+                                    const std::string& detail) {
+  emit_refused(conn->peer, reason, detail, 0);
+  std::string text = notify_error_reply(reason, detail);
+  uv_buf_t b = uv_buf_init(text.data(), static_cast<unsigned>(text.size()));
+  (void)uv_try_write(as_stream(conn->pipe.get()), &b, 1);  // best effort
+  // `conn` dies here: its pipe closes without reading a byte.
+}
+
+void NotifyServer::on_read(Connection& c, ssize_t nread) {
+  if (nread > 0) {
+    on_data(c, std::string_view(read_buf_.get(), static_cast<std::size_t>(nread)));
+  } else if (nread == UV_EOF) {
+    if (!c.buf.empty()) {
+      const std::string detail = "the stream ended inside a line (" + std::to_string(c.buf.size()) +
+                                 " bytes without '\\n')";
+      emit_refused(c.peer, NotifyRefusal::kTruncated, detail, c.buf.size());
+      c.buf.clear();
+      if (!reply(c, notify_error_reply(NotifyRefusal::kTruncated, detail))) return;
+    }
+    close_after_flush(c);
+  } else if (nread < 0) {
+    destroy(c);  // ECONNRESET and friends: nobody left to answer
+  }
+}
+
+bool NotifyServer::on_data(Connection& c, std::string_view data) {
+  if (c.closing) return true;
+  const std::size_t max = options_.max_line_bytes;
+  while (!data.empty()) {
+    const std::size_t nl = data.find('\n');
+    const std::string_view piece = data.substr(0, nl);  // whole rest when npos
+    // Checked before buffering: a 10 MB line costs at most max_line_bytes.
+    if (c.buf.size() + piece.size() > max) {
+      refuse_and_close(c, NotifyRefusal::kLineTooLong,
+                       "a line is longer than " + std::to_string(max) +
+                           " bytes (expected one compact JSON object per line)",
+                       c.buf.size() + piece.size());
+      return false;
+    }
+    if (nl == std::string_view::npos) {
+      c.buf.append(piece);
+      if (c.buf.size() > stats_.line_buffer_high_water)
+        stats_.line_buffer_high_water = c.buf.size();
+      return true;
+    }
+    data.remove_prefix(nl + 1);
+    bool alive;
+    if (c.buf.empty()) {
+      alive = handle_line(c, piece);
+    } else {
+      c.buf.append(piece);
+      if (c.buf.size() > stats_.line_buffer_high_water)
+        stats_.line_buffer_high_water = c.buf.size();
+      alive = handle_line(c, c.buf);
+      if (alive) c.buf.clear();
+    }
+    if (!alive) return false;
+  }
+  return true;
+}
+
+bool NotifyServer::handle_line(Connection& c, std::string_view line) {
+  if (line.empty() || line == "\r") return true;  // blank lines are ignored
+  c.last_line = clock_.mono();
+  DecodedNotifyLine d = decode_notify_line(line, options_.kinds);
+  if (!d.ok) {
+    emit_refused(c.peer, d.refusal, d.detail, line.size());
+    return reply(c, notify_error_reply(d.refusal, d.detail));
+  }
+  Event e;
+  e.kind = std::move(d.message.kind);
+  e.source = "notify";
+  e.time = clock_.wall();
+  e.entity = std::move(d.message.entity);
+  e.fields = std::move(d.message.fields);
+  e.fields.set("peer_pid", FieldValue(c.peer.pid));
+  c.delivered = true;
+  ++stats_.messages;
+  emit_(std::move(e));
+  return reply(c, notify_ok_reply());
+}
+
+bool NotifyServer::reply(Connection& c, std::string text) {
+  auto* w = new WriteRequest{};
+  w->text = std::move(text);
+  uv_buf_t b = uv_buf_init(w->text.data(), static_cast<unsigned>(w->text.size()));
+  int rc =
+      uv_write(&w->req, as_stream(c.pipe.get()), &b, 1, [](uv_write_t* req, int status) noexcept {
+        auto* w = reinterpret_cast<WriteRequest*>(req);
+        auto* conn = static_cast<Connection*>(req->handle->data);  // null once destroyed
+        delete w;
+        if (!conn) return;
+        guarded([&] {
+          if (status < 0) {
+            conn->server->destroy(*conn);
+          } else {
+            conn->server->on_write_done(*conn);
+          }
+        });
+      });
+  if (rc != 0) {
+    delete w;
+    destroy(c);
+    return false;
+  }
+  ++c.pending_writes;
+  // libuv writes at once what the socket takes and queues the rest; a client
+  // that never reads makes the queue grow, and is dropped rather than buffered.
+  const std::size_t queued = uv_stream_get_write_queue_size(as_stream(c.pipe.get()));
+  if (queued > options_.max_pending_reply_bytes) {
+    emit_refused(c.peer, NotifyRefusal::kReplyBacklog,
+                 std::to_string(queued) + " bytes of replies unread (limit " +
+                     std::to_string(options_.max_pending_reply_bytes) + ")",
+                 0);
+    destroy(c);
+    return false;
+  }
+  return true;
+}
+
+void NotifyServer::on_write_done(Connection& c) {
+  if (c.pending_writes > 0) --c.pending_writes;
+  if (c.closing && c.pending_writes == 0) destroy(c);
+}
+
+void NotifyServer::refuse_and_close(Connection& c, NotifyRefusal reason, const std::string& detail,
+                                    std::size_t bytes) {
+  emit_refused(c.peer, reason, detail, bytes);
+  std::string text = notify_error_reply(reason, detail);
+  uv_buf_t b = uv_buf_init(text.data(), static_cast<unsigned>(text.size()));
+  (void)uv_try_write(as_stream(c.pipe.get()), &b, 1);  // best effort; EAGAIN if replies are queued
+  destroy(c);
+}
+
+void NotifyServer::close_after_flush(Connection& c) {
+  if (c.pending_writes == 0) return destroy(c);
+  c.closing = true;
+  uv_read_stop(as_stream(c.pipe.get()));
+  // The idle alarm ends a connection whose replies never drain.
+  c.last_line = clock_.mono();
+}
+
+void NotifyServer::destroy(Connection& c) {
+  conns_.erase(c.id);                 // `c` is gone after this line
+  if (conns_.empty()) alarm_.stop();  // idle means idle
+}
+
+void NotifyServer::emit_refused(const Peer& peer, NotifyRefusal reason, const std::string& detail,
+                                std::size_t bytes) {
+  Event e;
+  e.kind = "notify.refused";
+  e.source = "notify";
+  e.time = clock_.wall();
+  e.fields.set("reason", refusal_reason(reason));
+  e.fields.set("detail", FieldValue(detail));
+  e.fields.set("peer_uid", FieldValue(peer.uid));
+  e.fields.set("peer_pid", FieldValue(peer.pid));
+  e.fields.set("bytes", FieldValue(static_cast<std::int64_t>(bytes)));
+  ++stats_.refused;
+  emit_(std::move(e));
+}
+
+void NotifyServer::arm_alarm() {
+  if (conns_.empty()) {
+    alarm_.stop();
+    return;
+  }
+  MonoTime earliest = MonoTime::max();
+  for (const auto& [id, c] : conns_) earliest = std::min(earliest, c->last_line);
+  const Duration wait = earliest + options_.idle_timeout - clock_.mono();
+  // Round up so the alarm never fires just before a deadline.
+  const std::int64_t ms =
+      wait <= Duration::zero() ? 0 : std::chrono::ceil<std::chrono::milliseconds>(wait).count();
+  alarm_.start(static_cast<std::uint64_t>(ms));
+}
+
+void NotifyServer::on_alarm() {
+  const MonoTime now = clock_.mono();
+  std::vector<std::uint64_t> expired;
+  for (const auto& [id, c] : conns_)
+    if (now - c->last_line >= options_.idle_timeout) expired.push_back(id);
+  for (std::uint64_t id : expired) {
+    auto it = conns_.find(id);
+    if (it == conns_.end()) continue;
+    Connection& c = *it->second;
+    // A client that delivered its lines and merely stayed open is closed
+    // quietly; one that never completed a line (or is stuck inside one) is
+    // reported, since that is what a stuck or hostile client looks like.
+    if (c.closing || (c.delivered && c.buf.empty())) {
+      destroy(c);
+    } else {
+      refuse_and_close(
+          c, NotifyRefusal::kIdleTimeout,
+          "no complete line within " + std::to_string(to_ms(options_.idle_timeout)) + " ms",
+          c.buf.size());
+    }
+  }
+  arm_alarm();
+}
+
+}  // namespace aw
