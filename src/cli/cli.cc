@@ -18,6 +18,7 @@
 #include "src/eventlog/events_command.h"
 #include "src/rules/rule_loader.h"
 #include "src/rules/rules_commands.h"
+#include "watchers/notify/notify_client.h"
 
 #ifndef AW_VERSION
 #define AW_VERSION "0.0.0"
@@ -183,6 +184,27 @@ int cmd_status(const GlobalFlags& g, bool json) {
   return 0;
 }
 
+// `agentwatch notify KIND [key=value…]`: what tmux hooks run. One connect, one
+// write, a short timeout; when the daemon is down the message is spooled and
+// delivered when it starts, so the hook never fails for that.
+int cmd_notify(const GlobalFlags& g, const std::string& kind, const std::vector<std::string>& args,
+               bool quiet) {
+  auto event = parse_notify_args(kind, args);
+  if (!event) {
+    std::cerr << "agentwatch notify: " << event.error().message << "\n";
+    return 2;
+  }
+  Paths p = resolve_paths(g.overrides);
+  auto delivery = send_notification(p.runtime_dir, *event);
+  if (!delivery) {
+    std::cerr << "agentwatch notify: " << delivery.error().message << "\n";
+    return 1;
+  }
+  if (delivery->spooled && !quiet)
+    std::cerr << "agentwatch notify: spooled (" << delivery->spool_reason << ")\n";
+  return 0;
+}
+
 }  // namespace
 
 int run_cli(int argc, char** argv) {
@@ -246,6 +268,15 @@ int run_cli(int argc, char** argv) {
     service->add_subcommand(verb, std::string(verb) + " ~/.config/systemd/user/agentwatch.service")
         ->callback([&, verb] { code = cmd_service(g, verb); });
   }
+
+  std::string notify_kind;
+  std::vector<std::string> notify_args;
+  bool notify_quiet = false;
+  auto* notify = app.add_subcommand("notify", "Send an event to the daemon (tmux hooks); spooled if it is down");
+  notify->add_option("kind", notify_kind, "Event kind, e.g. tmux.session-closed")->required();
+  notify->add_option("fields", notify_args, "key=value fields (entity=NAME sets the entity)");
+  notify->add_flag("-q,--quiet", notify_quiet, "Say nothing when the message is spooled");
+  notify->callback([&] { code = cmd_notify(g, notify_kind, notify_args, notify_quiet); });
 
   bool status_json = false;
   auto* status = app.add_subcommand("status", "Is the daemon running, and what it watches");

@@ -27,6 +27,8 @@
 #include "src/uvx/handle.h"
 #include "watchers/dir_watcher.h"
 #include "watchers/file_index.h"
+#include "watchers/notify/notify_server.h"
+#include "watchers/notify/notify_spool.h"
 
 #ifndef AW_VERSION
 #define AW_VERSION "0.0.0"
@@ -111,6 +113,7 @@ class Daemon {
   std::vector<WatchConfig> effective_watches();
   bool start_watchers();
   void start_rule_watcher();
+  bool start_notify();
   void schedule_reload(const char* why);
   void reload(const std::string& why);
   void apply_rules(RuleLoad load, const std::string& why);
@@ -129,10 +132,12 @@ class Daemon {
 
   std::unique_ptr<EventLogWriter> log_;
   std::unique_ptr<FileIndex> index_;
+  std::unique_ptr<StateStore> state_;
   std::unique_ptr<ActionExecutor> executor_;
   std::unique_ptr<Pipeline> pipeline_;
   std::unique_ptr<DirWatcher> data_watcher_;
   std::unique_ptr<DirWatcher> rule_watcher_;
+  std::unique_ptr<NotifyServer> notify_server_;
   std::vector<std::unique_ptr<uvx::Signal>> signals_;
   std::unique_ptr<uvx::Timer> reload_timer_;
   std::unique_ptr<uvx::Timer> watchdog_timer_;
@@ -178,6 +183,16 @@ bool Daemon::open_stores() {
     return false;
   }
   index_ = std::move(*index);
+  StateStoreOptions so;
+  so.dir = paths_.state_dir;
+  so.on_problem = [](const Error& e) { spdlog::error("lifecycle store: {}", e.message); };
+  auto state = StateStore::open(&loop_, std::move(so));
+  if (!state) {
+    spdlog::critical("cannot open the lifecycle store: {}", state.error().message);
+    return false;
+  }
+  state_ = std::move(*state);
+  spdlog::info("lifecycle: {}", state_->load_report().summary(state_->table().size()));
   return true;
 }
 
@@ -328,6 +343,25 @@ void Daemon::start_rule_watcher() {
   }
 }
 
+bool Daemon::start_notify() {
+  // Hooks (tmux runs them synchronously) reach us here; what they sent while we
+  // were down waits in the spool, ingested once we listen, so nothing sent
+  // meanwhile is stranded there.
+  notify_server_ = std::make_unique<NotifyServer>(&loop_, clock_,
+                                                  [this](Event e) { pipeline_->submit(std::move(e)); });
+  if (Status s = notify_server_->start(paths_.runtime_dir); !s) {
+    spdlog::critical("cannot listen on the notify socket: {}", s.error().message);
+    return false;
+  }
+  auto spool = ingest_notify_spool(paths_.runtime_dir, clock_, NotifyKindPolicy{},
+                                   [this](Event e) { pipeline_->submit(std::move(e)); });
+  if (!spool) spdlog::error("notify spool: {}", spool.error().message);
+  else if (spool->delivered || spool->refused)
+    spdlog::info("notify spool: {} delivered, {} refused, {} duplicates", spool->delivered,
+                 spool->refused, spool->duplicates);
+  return true;
+}
+
 void Daemon::write_status(const char* state) {
   std::string out;
   JsonObjectWriter w(out);
@@ -389,6 +423,7 @@ void Daemon::begin_shutdown(const char* signal_name) {
   pipeline_->submit(std::move(e));
   data_watcher_->stop();
   rule_watcher_->stop();
+  if (notify_server_) notify_server_->stop();
   reload_timer_->stop();
   pipeline_->drain();
   if (pipeline_->in_flight() == 0) {
@@ -423,6 +458,7 @@ void Daemon::release_handles() {
   shutdown_timer_.reset();
   data_watcher_.reset();
   rule_watcher_.reset();
+  notify_server_.reset();
 }
 
 int Daemon::run() {
@@ -449,7 +485,7 @@ int Daemon::run() {
         static_cast<std::uint64_t>(getpid()) ^
             static_cast<std::uint64_t>(clock_.wall().time_since_epoch().count()));
     pipeline_ = std::make_unique<Pipeline>(
-        &loop_, clock_, *log_, *executor_, index_.get(),
+        &loop_, clock_, *log_, *executor_, index_.get(), state_.get(),
         PipelineOptions{options_.config.max_emit_depth, options_.config.max_json_bytes});
     pipeline_->set_next_seq(last_logged_seq(paths_.event_log_dir()) + 1);
     reload_timer_ = std::make_unique<uvx::Timer>(&loop_, [this] { reload("rule files changed"); });
@@ -458,7 +494,7 @@ int Daemon::run() {
       executor_->interrupt_all(std::chrono::seconds(2));
     });
     closer_ = std::make_unique<uvx::Timer>(&loop_, [this] { release_handles(); });
-    if (!load_initial_rules() || !start_watchers()) {
+    if (!load_initial_rules() || !start_watchers() || !start_notify()) {
       exit_code = 1;
       finished_ = true;
       release_handles();
@@ -506,6 +542,7 @@ int Daemon::run() {
   closer_.reset();
   pipeline_.reset();
   executor_.reset();
+  state_.reset();  // writes what is pending; the uv_run below lets it finish
   index_.reset();
   log_.reset();
   // Let every close callback and queued pool job finish.

@@ -9,6 +9,7 @@
 #include <cstdlib>
 
 #include "src/rules/matcher.h"
+#include "src/state/state_event.h"
 
 namespace aw {
 
@@ -69,12 +70,14 @@ const char* outcome_kind(const ActionOutcome& o) {
 }  // namespace
 
 Pipeline::Pipeline(uv_loop_t* loop, const Clock& clock, EventLogWriter& log,
-                   ActionExecutor& executor, FileIndex* index, PipelineOptions options)
+                   ActionExecutor& executor, FileIndex* index, StateStore* state,
+                   PipelineOptions options)
     : loop_(loop),
       clock_(clock),
       log_(log),
       executor_(executor),
       index_(index),
+      state_(state),
       options_(options),
       rules_(std::make_shared<RuleSet>()),
       gate_alarm_(loop, [this] { on_gate_alarm(); }) {}
@@ -87,11 +90,6 @@ void Pipeline::set_rules(std::shared_ptr<const RuleSet> rules) {
   rules_ = std::move(rules);
   gate_.retain_rules([&](std::string_view name) { return rules_->find(name) != nullptr; });
   arm_gate_alarm();
-}
-
-std::string Pipeline::entity_state(const std::string& entity) const {
-  auto it = entity_states_.find(entity);
-  return it == entity_states_.end() ? "" : it->second;
 }
 
 std::uint64_t Pipeline::submit(Event e) {
@@ -280,23 +278,38 @@ void Pipeline::run_emit(const std::shared_ptr<PlanRun>& run, const ActionRequest
   run_next_action(run);
 }
 
+// A `mark` goes through the lifecycle state machine like any other transition:
+// an entity seen for the first time is created in the marked state; an illegal
+// transition (completed is final, queued cannot jump to completed) is refused
+// and logged as state.refused.
 void Pipeline::record_entity_state(const std::string& entity, const std::string& state,
                                    const Event& cause, const std::string& rule) {
-  if (entity.empty()) return;
-  std::string& current = entity_states_[entity];
-  if (current == state) return;
-  Event changed;
-  changed.kind = "state.changed";
-  changed.source = "state";
-  changed.entity = entity;
-  changed.cause = cause.seq;
-  changed.rule = rule;
-  changed.depth = cause.depth;
-  changed.fields.set("from", current.empty() ? "unknown" : current);
-  changed.fields.set("to", state);
-  changed.fields.set("reason", "marked by rule " + rule);
-  current = state;
-  submit(std::move(changed));
+  if (entity.empty() || !state_) return;
+  const std::optional<LifecycleState> to = parse_lifecycle_state(state);
+  if (!to) {
+    spdlog::error("rule {}: mark with unknown state '{}'", rule, state);
+    return;
+  }
+  const WallTime now = clock_.wall();
+  const std::string reason = "marked by rule " + rule;
+  std::vector<Evidence> evidence{{"rule", rule + " on event #" + std::to_string(cause.seq), now}};
+  EntityTable& table = state_->table();
+  const EntityRecord* existing = table.get(entity);
+  if (existing && existing->state == *to) return;  // already there: nothing happened
+  Result<Change> change =
+      existing ? table.transition(entity, *to, reason, evidence, now)
+               : table.create(entity, EntityKind::kProject, *to, now, reason, evidence);
+  if (!change && !table.get(entity)) {
+    spdlog::error("rule {}: cannot record {} as {}: {}", rule, entity, state, change.error().message);
+    return;
+  }
+  Event out = change ? state_changed_event(*change)
+                     : state_refused_event(*table.get(entity), *to, change.error().message, reason,
+                                           evidence, now);
+  out.cause = cause.seq;
+  out.rule = rule;
+  out.depth = cause.depth;
+  submit(std::move(out));
 }
 
 void Pipeline::finish_handling(Handling& h) {

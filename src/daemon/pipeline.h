@@ -17,7 +17,6 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "src/actions/action_executor.h"
@@ -26,6 +25,7 @@
 #include "src/eventlog/event_log_writer.h"
 #include "src/rules/rule.h"
 #include "src/rules/rule_gate.h"
+#include "src/state/state_store.h"
 #include "src/uvx/handle.h"
 #include "watchers/file_index.h"
 
@@ -46,8 +46,9 @@ struct PipelineStats {
 
 class Pipeline {
  public:
+  // `state` (may be null: then `mark` records nothing) is the lifecycle store.
   Pipeline(uv_loop_t* loop, const Clock& clock, EventLogWriter& log, ActionExecutor& executor,
-           FileIndex* index, PipelineOptions options);
+           FileIndex* index, StateStore* state, PipelineOptions options);
   ~Pipeline();
   Pipeline(const Pipeline&) = delete;
   Pipeline& operator=(const Pipeline&) = delete;
@@ -71,8 +72,6 @@ class Pipeline {
   // Called (once per transition) when in_flight() drops to zero.
   void set_on_idle(std::function<void()> on_idle) { on_idle_ = std::move(on_idle); }
 
-  // The recorded state of an entity marked by a `mark` action ("" if none).
-  std::string entity_state(const std::string& entity) const;
   const PipelineStats& stats() const { return stats_; }
 
  private:
@@ -100,6 +99,7 @@ class Pipeline {
   EventLogWriter& log_;
   ActionExecutor& executor_;
   FileIndex* index_;
+  StateStore* state_;
   PipelineOptions options_;
   std::shared_ptr<const RuleSet> rules_;
   RuleGate gate_;
@@ -108,7 +108,6 @@ class Pipeline {
   bool draining_ = false;
   std::size_t in_flight_ = 0;
   std::function<void()> on_idle_;
-  std::unordered_map<std::string, std::string> entity_states_;
   std::vector<const Rule*> matched_;  // scratch, reused so matching allocates nothing
   PipelineStats stats_;
   // Cleared in the destructor: thread-pool completions that outlive us see it.

@@ -42,7 +42,8 @@ LAT_P99_MAX_MS = 2.5  # agentwatch p99 under 2.5 ms
 TPUT_MIN_RATIO = 0.5  # at least 50% of the bare read loop's events/s
 IDLE_MAX_WAKEUPS = 0.0  # wake-ups per second when nothing happens
 IDLE_MAX_RSS_MB = 10.0
-LOGTAIL_TIMEOUT_S = 30  # a run that takes longer is a hang, not a figure
+# A run that takes longer than this is a hang, not a figure (halved with --quick).
+LOGTAIL_TIMEOUT_S = 30
 MICRO_TIMEOUT_S = 60  # per binary
 
 
@@ -574,7 +575,8 @@ def idle_table(res: dict) -> tuple[list[str], list[bool]]:
         f"| wake-ups/s (context switches, all {a['threads']} threads: {vol} voluntary, "
         f"{invol} involuntary) | {res['aw_wake']:.2f} | {res['floor_wake']:.2f} | 0 "
         f"| {verdict(ok_wake)} |",
-        f"| VmRSS | {a['VmRSS'] / 1024:.1f} MB | {f['VmRSS'] / 1024:.1f} MB | < {IDLE_MAX_RSS_MB:.0f} MB "
+        f"| VmRSS | {a['VmRSS'] / 1024:.1f} MB | {f['VmRSS'] / 1024:.1f} MB "
+        f"| < {IDLE_MAX_RSS_MB:.0f} MB "
         f"| {verdict(ok_rss)} |",
         f"| VmHWM (peak RSS) | {a['VmHWM'] / 1024:.1f} MB | {f['VmHWM'] / 1024:.1f} MB | "
         f"< {IDLE_MAX_RSS_MB:.0f} MB | {verdict(a['VmHWM'] / 1024 <= IDLE_MAX_RSS_MB)} |",
@@ -599,11 +601,12 @@ def bench_micro(args, build: Path) -> list[str]:
         log(f"micro: {rel}")
         try:
             r = run_tracked([str(exe), f"--benchmark_min_time={args.micro_min_time}",
-                             "--benchmark_format=json"], MICRO_TIMEOUT_S)
+                             "--benchmark_format=json"],
+                            MICRO_TIMEOUT_S / (2 if args.quick else 1))
         except subprocess.TimeoutExpired:  # run_tracked() has killed it
-            log(f"micro: {rel} did not finish within {MICRO_TIMEOUT_S} s")
-            lines.append(f"| {label} | **did not finish within {MICRO_TIMEOUT_S} s** (killed) "
-                         "| | | |")
+            limit = MICRO_TIMEOUT_S / (2 if args.quick else 1)
+            log(f"micro: {rel} did not finish within {limit:g} s")
+            lines.append(f"| {label} | **did not finish within {limit:g} s** (killed) | | | |")
             continue
         if r.returncode != 0:
             lines.append(f"| {label} | failed ({r.returncode}): {r.stderr.strip()[:80]} | | | |")
@@ -645,11 +648,12 @@ def bench_logtail(args, build: Path, tmp: Path) -> list[str] | None:
                 argv = [str(exe), str(pats), str(logf), "--mode", case]
             t0 = time.monotonic()
             try:
-                r = run_tracked(argv, LOGTAIL_TIMEOUT_S)
+                r = run_tracked(argv, LOGTAIL_TIMEOUT_S / (2 if args.quick else 1))
             except subprocess.TimeoutExpired:  # run_tracked() has killed it
-                log(f"logtail {case} did not finish within {LOGTAIL_TIMEOUT_S} s")
+                log(f"logtail {case} did not finish in time")
                 return [f"**MISS**: `{' '.join(argv[:1] + argv[-2:])}` did not finish within "
-                        f"{LOGTAIL_TIMEOUT_S} s on {lines:,} lines (killed)."]
+                        f"{LOGTAIL_TIMEOUT_S / (2 if args.quick else 1):g} s on {lines:,} lines "
+                        "(killed)."]
             secs = time.monotonic() - t0
             if case == "grep":
                 matched[case] = int(r.stdout.strip() or 0)
@@ -694,7 +698,8 @@ def machine_line(build: Path) -> str:
     dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
                            capture_output=True, text=True).stdout.strip()
     return (f"{datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs "
-            f"({cpu}), Linux {platform.release()}, commit {rev}{' (modified)' if dirty else ''}, build {build.name}")
+            f"({cpu}), Linux {platform.release()}, commit {rev}"
+            f"{' (modified)' if dirty else ''}, build {build.name}")
 
 
 def main() -> int:

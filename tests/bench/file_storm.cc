@@ -81,10 +81,14 @@ int main(int argc, char** argv) {
   long long count = 0, timeout_s = 120;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i], v = argv[i + 1];
-    if (a == "--dir") dir = v;
-    else if (a == "--count") count = std::atoll(v.c_str());
-    else if (a == "--log") log = v;
-    else if (a == "--timeout-s") timeout_s = std::atoll(v.c_str());
+    if (a == "--dir")
+      dir = v;
+    else if (a == "--count")
+      count = std::atoll(v.c_str());
+    else if (a == "--log")
+      log = v;
+    else if (a == "--timeout-s")
+      timeout_s = std::atoll(v.c_str());
     else {
       std::fprintf(stderr, "file_storm: unknown option %s\n", a.c_str());
       return 2;
@@ -111,9 +115,9 @@ int main(int argc, char** argv) {
   const std::int64_t gen_end = mono_ns();
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
-  const long long cpu = (static_cast<long long>(ru.ru_utime.tv_sec) + ru.ru_stime.tv_sec) *
-                            1'000'000'000 +
-                        (static_cast<long long>(ru.ru_utime.tv_usec) + ru.ru_stime.tv_usec) * 1000;
+  const long long cpu =
+      (static_cast<long long>(ru.ru_utime.tv_sec) + ru.ru_stime.tv_sec) * 1'000'000'000 +
+      (static_cast<long long>(ru.ru_utime.tv_usec) + ru.ru_stime.tv_usec) * 1000;
   std::printf("start_ns=%lld gen_end_ns=%lld gen_cpu_ns=%lld", static_cast<long long>(start),
               static_cast<long long>(gen_end), cpu);
   if (log.empty()) {

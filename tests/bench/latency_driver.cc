@@ -51,7 +51,9 @@ std::int64_t mono_ns() {
   std::exit(1);
 }
 
-[[noreturn]] void die_errno(const std::string& what) { die(what + ": " + std::strerror(errno)); }
+[[noreturn]] void die_errno(const std::string& what) {
+  die(what + ": " + std::strerror(errno));
+}
 
 Options parse(int argc, char** argv) {
   Options o;
@@ -59,17 +61,28 @@ Options parse(int argc, char** argv) {
     const std::string a = argv[i];
     if (i + 1 >= argc) die("missing value after " + a);
     const std::string v = argv[++i];
-    if (a == "--mode") o.mode = v;
-    else if (a == "--inbox") o.inbox = v;
-    else if (a == "--out") o.out = v;
-    else if (a == "--staging") o.staging = v;
-    else if (a == "--prefix") o.prefix = v;
-    else if (a == "--raw") o.raw = v;
-    else if (a == "--samples") o.samples = std::atoi(v.c_str());
-    else if (a == "--warmup") o.warmup = std::atoi(v.c_str());
-    else if (a == "--gap-us") o.gap_us = std::atoi(v.c_str());
-    else if (a == "--timeout-ms") o.timeout_ms = std::atoi(v.c_str());
-    else die("unknown option " + a);
+    if (a == "--mode")
+      o.mode = v;
+    else if (a == "--inbox")
+      o.inbox = v;
+    else if (a == "--out")
+      o.out = v;
+    else if (a == "--staging")
+      o.staging = v;
+    else if (a == "--prefix")
+      o.prefix = v;
+    else if (a == "--raw")
+      o.raw = v;
+    else if (a == "--samples")
+      o.samples = std::atoi(v.c_str());
+    else if (a == "--warmup")
+      o.warmup = std::atoi(v.c_str());
+    else if (a == "--gap-us")
+      o.gap_us = std::atoi(v.c_str());
+    else if (a == "--timeout-ms")
+      o.timeout_ms = std::atoi(v.c_str());
+    else
+      die("unknown option " + a);
   }
   if (o.mode != "close" && o.mode != "rename") die("--mode must be close or rename");
   if (o.inbox.empty() || o.out.empty()) die("--inbox and --out are required");

@@ -126,6 +126,42 @@ TEST_F(PipelineTest, MarkerCompletesTheEntity) {
   EXPECT_EQ(d.stop(), 0);
 }
 
+// `mark` goes through the lifecycle state machine, whose state is journaled: after a
+// restart a late "failed" marker cannot undo a completion (completion wins).
+TEST_F(PipelineTest, CompletionSurvivesRestartAndALaterFailureIsRefused) {
+  d.write_rule("fail.toml", R"(
+[[rule]]
+name = "failure-marker"
+on = "file.landed"
+when = [ { field = "fields.watch", equals = "results" }, { field = "fields.rel", glob = "*.failed" } ]
+  [[rule.action]]
+  do = "mark"
+  entity = "{stem}"
+  state = "failed"
+)");
+  d.start();
+  write_file(results + "/proj-1.done", "");
+  ASSERT_TRUE(d.wait_for([](const Event& e) {
+    return e.kind == "state.changed" && e.entity == "proj-1" && e.fields.get_string("to") == "completed";
+  })) << d.stderr_text();
+  ASSERT_EQ(d.stop(), 0);
+  EXPECT_TRUE(exists(d.state_dir() + "/lifecycle.journal") ||
+              exists(d.state_dir() + "/lifecycle.snapshot"));
+
+  d.start();
+  write_file(results + "/proj-1.failed", "");
+  auto refused = d.wait_for([](const Event& e) { return e.kind == "state.refused"; });
+  ASSERT_TRUE(refused) << d.stderr_text();
+  EXPECT_EQ(refused->entity, "proj-1");
+  EXPECT_EQ(*refused->fields.get_string("from"), "completed");
+  EXPECT_EQ(*refused->fields.get_string("to"), "failed");
+  EXPECT_NE(refused->fields.get_string("refusal")->find("completed is final"), std::string::npos);
+  EXPECT_EQ(d.stop(), 0);
+  EXPECT_EQ(d.count([](const Event& e) {
+    return e.kind == "state.changed" && e.fields.get_string("to") == "failed";
+  }), 0u);
+}
+
 TEST_F(PipelineTest, EmitReentersThePipelineAndLoopsAreRefused) {
   d.write_rule("emit.toml", R"(
 [[rule]]

@@ -25,6 +25,10 @@ constexpr std::uint32_t kDirMask = IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_FROM | 
 constexpr std::uint32_t kNameChange = IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_DELETE;
 constexpr std::size_t kInotifyReadChunk = 64 * 1024;
 constexpr std::size_t kInotifyBytesPerTick = 1024 * 1024;
+// Renames of the name whose destination is awaited, and finished files
+// remembered (so a late IN_MOVED_TO never makes us read a file twice).
+constexpr std::size_t kMaxPendingMoves = 8;
+constexpr std::size_t kMaxFinished = 16;
 
 std::string errno_text(const std::string& path, int err) {
   return path + ": " + std::strerror(err);
@@ -80,6 +84,22 @@ struct LogTailer::Log {
   std::unique_ptr<OpenFile> current;
   std::deque<std::unique_ptr<OpenFile>> draining;
   OpenFile* front() const { return draining.empty() ? current.get() : draining.front().get(); }
+
+  // Renames away from the name whose IN_MOVED_TO (the new name) is still to
+  // come, by cookie; and the files already read to their end and closed
+  // (dev, inode), newest last. Both bounded.
+  std::vector<std::uint32_t> moved_cookies;
+  std::deque<std::pair<std::int64_t, std::int64_t>> finished;
+  bool known(const struct stat& st) const {
+    if (current && current->same(st)) return true;
+    for (const auto& f : draining)
+      if (f->same(st)) return true;
+    for (const auto& [dev, ino] : finished)
+      if (dev == static_cast<std::int64_t>(st.st_dev) &&
+          ino == static_cast<std::int64_t>(st.st_ino))
+        return true;
+    return false;
+  }
 
   std::int64_t lines_done = 0;  // complete lines of the front file handled
   bool line_no_known = false;   // the front file was read from its start (or resumed knowing)
@@ -334,6 +354,38 @@ void LogTailer::reconcile(Log& log) {
   }
 }
 
+void LogTailer::adopt_moved(Log& log, const std::string& new_name) {
+  // A file just renamed away from the name. Usually the one being read (the
+  // rename was handled when IN_MOVED_FROM came); but when we fell behind by
+  // more than one rotation, it is a generation that came and went before we
+  // looked at the name: read it now, after the files rotated away before it
+  // and before the one at the name. Only while nothing newer has been read
+  // yet (the order of lines, and the held partial line, belong to the front).
+  const bool safe = !log.draining.empty() || !log.current ||
+                    (log.current->pos == 0 && log.scanner.splitter().held() == 0);
+  if (!safe) return;
+  const std::string path = (log.dir == "/" ? "" : log.dir) + "/" + new_name;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) return;  // moved on again or deleted: nothing left to read
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || log.known(st)) {
+    ::close(fd);
+    return;
+  }
+  ++stats_.rotations;
+  Event e = make_event("log.rotated", log);
+  e.fields.set("how", "rename");
+  e.fields.set("old_size", static_cast<std::int64_t>(st.st_size));
+  if (log.draining.empty() && !log.current) {
+    log.scanner.splitter().reset();
+    log.lines_done = 0;
+    log.line_no_known = true;
+  }
+  log.draining.push_back(std::make_unique<OpenFile>(fd, st, 0));
+  log.want_read = true;
+  emit(std::move(e));
+}
+
 void LogTailer::rotate_away(Log& log) {
   ++stats_.rotations;
   Event e = make_event("log.rotated", log);
@@ -414,7 +466,19 @@ void LogTailer::handle(const InotifyRecord& rec) {
     // Any activity in the directory may be a rotated-away file still being
     // written under its new name: worth one read.
     if (!l->draining.empty()) l->want_read = true;
+    if ((rec.mask & IN_MOVED_TO) && rec.cookie != 0) {
+      auto it = std::find(l->moved_cookies.begin(), l->moved_cookies.end(), rec.cookie);
+      if (it != l->moved_cookies.end()) {
+        l->moved_cookies.erase(it);
+        adopt_moved(*l, rec.name);
+      }
+    }
     if (rec.name != l->base) continue;
+    if ((rec.mask & IN_MOVED_FROM) && rec.cookie != 0) {
+      if (l->moved_cookies.size() >= kMaxPendingMoves)
+        l->moved_cookies.erase(l->moved_cookies.begin());
+      l->moved_cookies.push_back(rec.cookie);
+    }
     if (rec.mask & kNameChange) reconcile(*l);
     l->want_read = true;
   }
@@ -516,6 +580,9 @@ void LogTailer::finish_front(Log& log) {
   log.scanner.flush([&](std::string_view line, bool truncated, const std::vector<int>& hits) {
     on_line(log, line, truncated, true, hits);
   });
+  const OpenFile& done = *log.draining.front();
+  if (log.finished.size() >= kMaxFinished) log.finished.pop_front();
+  log.finished.emplace_back(done.dev, done.inode);
   log.draining.pop_front();
   log.scanner.splitter().reset();
   log.lines_done = 0;

@@ -20,6 +20,9 @@
 //     deleted and read to its end (an open deleted file pins its disk space
 //     and its directory). While it is open, any event in the directory (its
 //     writes show up under its new name there) triggers a read of it.
+//   - Fell behind by more than one rotation (a new file appeared at the name
+//     and was renamed away too before we looked): the rename's IN_MOVED_TO
+//     names where that generation went, and it is read from there, in order.
 //   - The file shrank below our offset (truncated, e.g. copytruncate): read
 //     again from 0. Lines written between the copy and the truncation are
 //     lost whoever reads; copytruncate is lossy by design (see docs/logs.md).
@@ -163,6 +166,7 @@ class LogTailer {
   void open_initial(Log& log);
   void reconcile(Log& log);
   void rotate_away(Log& log);
+  void adopt_moved(Log& log, const std::string& new_name);
   int open_regular(Log& log, struct stat& st);
 
   // Reading.

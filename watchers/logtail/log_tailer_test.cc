@@ -275,6 +275,36 @@ TEST_F(LogTailerTest, LastUnterminatedLineOfARotatedFileIsNotLost) {
   }
 }
 
+TEST_F(LogTailerTest, GenerationRotatedAwayBeforeWeLookedIsStillRead) {
+  append(log_, "");
+  start_with(spec());
+  append(log_, "gen 1\n");
+  ASSERT_TRUE(run_until([&] { return count("log.line") >= 1; }));
+  // Two rotations while the loop does not run (a daemon that fell behind):
+  // generation 2 is created, written and renamed away before any event of
+  // the first rename is handled.
+  ASSERT_EQ(rename(log_.c_str(), (log_ + ".1").c_str()), 0);
+  append(log_, "gen 2\n");
+  ASSERT_EQ(rename(log_.c_str(), (log_ + ".2").c_str()), 0);
+  append(log_, "gen 3\n");
+  ASSERT_TRUE(run_until([&] { return count("log.line") >= 3; }));
+  ASSERT_TRUE(run_until([&] { return caught_up_with(log_); }));
+  EXPECT_EQ(lines(), (std::vector<std::string>{"gen 1", "gen 2", "gen 3"}));
+  EXPECT_EQ(count("log.rotated"), 2u);
+  EXPECT_EQ(count("log.line"), 3u) << "no generation read twice";
+}
+
+TEST_F(LogTailerTest, DeletedLogIsLetGoOnceReadToItsEnd) {
+  append(log_, "");
+  start_with(spec());
+  append(log_, "last words\n");
+  ASSERT_TRUE(run_until([&] { return count("log.line") >= 1; }));
+  ASSERT_EQ(unlink(log_.c_str()), 0);
+  ASSERT_TRUE(run_until([&] { return count("log.rotated") >= 1; }));
+  ASSERT_TRUE(run_until([&] { return tailer_->stats().open_files == 0; }))
+      << "a deleted file held open would pin its disk space";
+}
+
 // Scenario 13: a writer at 10,000 lines/s, rotated by rename + reopen every
 // 1,000 lines, writing a few more lines to the old file after each rename
 // (as a logger does until it learns of the rotation). Every line arrives

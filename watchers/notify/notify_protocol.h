@@ -62,7 +62,9 @@ inline constexpr std::string_view kReservedNotifyFields[] = {"peer_pid", "spoole
 // Which kinds a client may send. Copied into the server; `validate` is called
 // on the loop thread (server) or the ingesting thread (spool).
 struct NotifyKindPolicy {
-  std::vector<std::string> allowed_prefixes = {"tmux.", "worker.", "agent.", "notify.", "user."};
+  // Not "notify.": those kinds are the daemon's own (notify.refused) and must
+  // not be forgeable by a client.
+  std::vector<std::string> allowed_prefixes = {"tmux.", "worker.", "agent.", "user."};
   // Optional extra check the daemon may set, after syntax and prefix passed.
   // Return an error (its message goes back to the client) to refuse.
   std::function<Status(const NotifyMessage&)> validate;

@@ -1,0 +1,150 @@
+// The notify socket as tmux hooks and hostile clients use it (scenarios 17, 21).
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <vector>
+
+#include "tests/integration/harness.h"
+
+namespace aw::testing {
+namespace {
+
+int connect_to(const std::string& path) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+class NotifyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    d.write_config("[rules]\nshipped = false\n");
+    d.write_rule("tmux.toml", R"(
+[[rule]]
+name = "session-closed"
+on = "tmux.session-closed"
+  [[rule.action]]
+  do = "emit"
+  kind = "user.session-gone"
+  entity = "{fields.session}"
+)");
+  }
+  std::string socket_path() const { return d.runtime_dir() + "/notify.sock"; }
+  DaemonUnderTest d;
+};
+
+TEST_F(NotifyTest, HookNotificationBecomesAnEventThatRulesSee) {
+  d.start();
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = d.cli({"notify", "tmux.session-closed", "session=w1", "pane_pid=4242"});
+  const auto took = std::chrono::steady_clock::now() - t0;
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(r.err.empty()) << "delivered, not spooled: " << r.err;
+  EXPECT_LT(took, std::chrono::seconds(2));
+  auto e = d.wait_for_kind("tmux.session-closed");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->source, "notify");
+  EXPECT_EQ(*e->fields.get_string("session"), "w1");
+  EXPECT_EQ(*e->fields.get_int("pane_pid"), 4242);
+  auto derived = d.wait_for_kind("user.session-gone");
+  ASSERT_TRUE(derived);
+  EXPECT_EQ(derived->entity, "w1");
+  EXPECT_EQ(derived->cause, e->seq);
+  EXPECT_EQ(d.stop(), 0);
+}
+
+TEST_F(NotifyTest, SentWhileDownIsSpooledAndDeliveredOnceAtStart) {
+  auto r = d.cli({"notify", "tmux.session-closed", "session=w9"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("spooled"), std::string::npos) << r.err;
+  d.start();
+  auto e = d.wait_for_kind("tmux.session-closed");
+  ASSERT_TRUE(e) << d.stderr_text();
+  EXPECT_EQ(*e->fields.get_string("session"), "w9");
+  EXPECT_EQ(e->fields.find("spooled") ? field_to_string(*e->fields.find("spooled")) : "", "true");
+  ASSERT_TRUE(d.wait_for_kind("user.session-gone"));
+  ASSERT_EQ(d.stop(), 0);
+  d.start();  // a second start delivers nothing again
+  ASSERT_EQ(d.stop(), 0);
+  EXPECT_EQ(d.count([](const Event& x) { return x.kind == "tmux.session-closed"; }), 1u);
+}
+
+TEST_F(NotifyTest, HostileClientsAreRefusedAndTheDaemonKeepsServing) {
+  d.start();
+  // Garbage.
+  int g = connect_to(socket_path());
+  ASSERT_GE(g, 0);
+  const std::string garbage = "this is not json\n";
+  ASSERT_EQ(write(g, garbage.data(), garbage.size()), static_cast<ssize_t>(garbage.size()));
+  auto refused = d.wait_for([](const Event& e) {
+    return e.kind == "notify.refused" && e.fields.get_string("reason") == "invalid_json";
+  });
+  EXPECT_TRUE(refused);
+  char reply[256] = {};
+  ssize_t n = read(g, reply, sizeof reply - 1);
+  EXPECT_GT(n, 0);
+  EXPECT_NE(std::string(reply).find("\"ok\":false"), std::string::npos) << reply;
+  close(g);
+
+  // A 10 MB line: refused without being buffered, the connection closed.
+  int big = connect_to(socket_path());
+  ASSERT_GE(big, 0);
+  fcntl(big, F_SETFL, O_NONBLOCK);
+  std::string chunk(1 << 20, 'x');
+  std::size_t sent = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (sent < (10u << 20) && std::chrono::steady_clock::now() < deadline) {
+    ssize_t w = write(big, chunk.data(), chunk.size());
+    if (w > 0) sent += static_cast<std::size_t>(w);
+    else if (errno == EPIPE || errno == ECONNRESET) break;
+    else usleep(1000);
+  }
+  close(big);
+  EXPECT_TRUE(d.wait_for([](const Event& e) {
+    return e.kind == "notify.refused" && e.fields.get_string("reason") == "line_too_long";
+  }));
+
+  // Many idle connections: past the cap they are refused.
+  std::vector<int> idle;
+  for (int i = 0; i < 80; ++i) {
+    int fd = connect_to(socket_path());
+    if (fd >= 0) idle.push_back(fd);
+  }
+  EXPECT_TRUE(d.wait_for([](const Event& e) {
+    return e.kind == "notify.refused" && e.fields.get_string("reason") == "too_many_connections";
+  }));
+  for (int fd : idle) close(fd);
+
+  // A forged daemon kind is refused too.
+  auto forged = d.cli({"notify", "notify.refused", "reason=fake"});
+  EXPECT_NE(forged.exit_code, 0);
+
+  // And a well-behaved hook still gets through.
+  auto ok = d.cli({"notify", "tmux.session-closed", "session=after"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_TRUE(d.wait_for([](const Event& e) {
+    return e.kind == "tmux.session-closed" && e.fields.get_string("session") == "after";
+  }));
+  EXPECT_EQ(d.stop(), 0);
+}
+
+}  // namespace
+}  // namespace aw::testing
+
+int main(int argc, char** argv) {
+  signal(SIGPIPE, SIG_IGN);
+  aw::testing::become_subreaper();
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}
