@@ -173,7 +173,12 @@ DirWatcher::DirWatcher(uv_loop_t* loop, const Clock& clock, FileIndex* index,
       index_(index),
       emit_(std::move(emit)),
       options_(std::move(options)),
-      alarm_(loop, [this] { on_alarm(); }) {
+      alarm_(loop, [this] { on_alarm(); }),
+      scan_idle_(loop, [this] {
+        if (stopped_) return;
+        run_scan_slice();
+        rearm();
+      }) {
   if (index_ == nullptr) {
     owned_index_ = FileIndex::in_memory();
     index_ = owned_index_.get();
@@ -246,6 +251,7 @@ void DirWatcher::stop() {
   if (stopped_) return;
   stopped_ = true;
   alarm_.stop();
+  scan_idle_.stop();
   scans_.clear();
   pending_moves_.clear();
   settle_queue_.clear();
@@ -1067,9 +1073,12 @@ void DirWatcher::emit(Event e) {
 
 void DirWatcher::rearm() {
   if (stopped_) return;
+  if (scans_.empty())
+    scan_idle_.stop();
+  else
+    scan_idle_.start();
   std::optional<MonoTime> due;
   const MonoTime now = clock_.mono();
-  if (!scans_.empty()) due = now;
   for (const auto& [cookie, m] : pending_moves_)
     if (!due || m.deadline < *due) due = m.deadline;
   for (const auto& r : roots_)

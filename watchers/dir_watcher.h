@@ -145,7 +145,7 @@ class DirWatcher {
   // True while the one alarm (scan slices, move age-outs, delayed rescans,
   // settle re-checks) is armed; false means nothing will wake this watcher
   // but the kernel (tests: "idle means idle").
-  bool alarm_armed() const { return alarm_.active(); }
+  bool alarm_armed() const { return alarm_.active() || scan_idle_.active(); }
 
  private:
   struct Root;
@@ -242,6 +242,8 @@ class DirWatcher {
   std::unordered_map<std::uint32_t, PendingMove> pending_moves_;  // by cookie
   std::set<SettleDue> settle_queue_;  // one entry per held file (Root::held)
   uvx::Timer alarm_;
+  // Scan slices run on this, one per loop iteration, so I/O gets in between.
+  uvx::Idle scan_idle_;
   std::vector<std::uint8_t> read_buf_;
   std::vector<InotifyRecord> records_;
   WatchStats stats_;

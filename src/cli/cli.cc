@@ -272,7 +272,8 @@ int run_cli(int argc, char** argv) {
   std::string notify_kind;
   std::vector<std::string> notify_args;
   bool notify_quiet = false;
-  auto* notify = app.add_subcommand("notify", "Send an event to the daemon (tmux hooks); spooled if it is down");
+  auto* notify = app.add_subcommand(
+      "notify", "Send an event to the daemon (tmux hooks); spooled if it is down");
   notify->add_option("kind", notify_kind, "Event kind, e.g. tmux.session-closed")->required();
   notify->add_option("fields", notify_args, "key=value fields (entity=NAME sets the entity)");
   notify->add_flag("-q,--quiet", notify_quiet, "Say nothing when the message is spooled");

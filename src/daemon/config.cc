@@ -25,6 +25,8 @@ class Problems {
     }
     lines_ += loc + ": error: " + message + "\n";
   }
+  // Errors already formatted as "FILE:LINE:COLUMN: error: ..." lines.
+  void add_formatted(const std::string& lines) { lines_ += lines + "\n"; }
   bool empty() const { return lines_.empty(); }
   Error error() const {
     std::string m = lines_;
@@ -123,7 +125,18 @@ Result<DaemonConfig> parse_daemon_config(std::string_view text, const std::strin
                       ": error: " + std::string(e.description()));
   }
   Problems p(source_name);
-  check_keys(root, {"daemon", "event_log", "rules", "watch"}, "the top level", p);
+  check_keys(root, {"daemon", "event_log", "rules", "watch", "worker"}, "the top level", p);
+  if (const toml::node* n = root.get("worker")) {
+    if (const auto* arr = n->as_array()) {
+      auto workers = parse_worker_specs(*arr, source_name);
+      if (workers)
+        c.workers = std::move(*workers);
+      else
+        p.add_formatted(workers.error().message);
+    } else {
+      p.add(n, "'worker' must be an array of tables ([[worker]])");
+    }
+  }
 
   if (const toml::node* n = root.get("daemon")) {
     if (const auto* t = n->as_table()) {

@@ -6,6 +6,7 @@
 //   [event_log] max_size = "64MiB", keep = 5
 //   [rules]     shipped = true, dir = "<config dir>/rules.d"
 //   [[watch]]   name = "results", path = "~/agents/results", recursive = true, ignore = ["*.tmp"]
+//   [[worker]]  name = "w1", argv = [...], ... (docs/workers.md)
 //
 // A missing file means all defaults. Errors name file:line:column and what was
 // expected; unknown keys suggest the closest valid one.
@@ -17,6 +18,7 @@
 
 #include "src/core/clock.h"
 #include "src/core/result.h"
+#include "src/supervise/worker_spec.h"
 
 namespace aw {
 
@@ -37,7 +39,8 @@ struct DaemonConfig {
   bool shipped_rules = true;
   std::string rules_dir;  // "" = the default beside the config file
   std::vector<WatchConfig> watches;
-  bool file_found = false;  // whether the config file existed
+  std::vector<WorkerSpec> workers;  // [[worker]], see docs/workers.md
+  bool file_found = false;          // whether the config file existed
 };
 
 // Parses the file at `path`. A missing file yields the defaults; an unreadable or

@@ -21,9 +21,11 @@
 #include "src/daemon/instance_lock.h"
 #include "src/daemon/pipeline.h"
 #include "src/daemon/sd_notify.h"
+#include "src/daemon/supervision_bridge.h"
 #include "src/eventlog/event_log_writer.h"
 #include "src/eventlog/log_segments.h"
 #include "src/rules/rule_loader.h"
+#include "src/supervise/supervisor.h"
 #include "src/uvx/handle.h"
 #include "watchers/dir_watcher.h"
 #include "watchers/file_index.h"
@@ -114,6 +116,8 @@ class Daemon {
   bool start_watchers();
   void start_rule_watcher();
   bool start_notify();
+  void start_supervisor();
+  void observe(const Event& e);
   void schedule_reload(const char* why);
   void reload(const std::string& why);
   void apply_rules(RuleLoad load, const std::string& why);
@@ -138,6 +142,8 @@ class Daemon {
   std::unique_ptr<DirWatcher> data_watcher_;
   std::unique_ptr<DirWatcher> rule_watcher_;
   std::unique_ptr<NotifyServer> notify_server_;
+  std::unique_ptr<SupervisionBridge> supervision_bridge_;
+  std::unique_ptr<Supervisor> supervisor_;
   std::vector<std::unique_ptr<uvx::Signal>> signals_;
   std::unique_ptr<uvx::Timer> reload_timer_;
   std::unique_ptr<uvx::Timer> watchdog_timer_;
@@ -343,19 +349,43 @@ void Daemon::start_rule_watcher() {
   }
 }
 
+void Daemon::start_supervisor() {
+  if (options_.config.workers.empty()) return;
+  supervision_bridge_ = std::make_unique<SupervisionBridge>(
+      state_->table(), clock_, [this](Event e) { pipeline_->submit(std::move(e)); });
+  supervisor_ = std::make_unique<Supervisor>(&loop_, clock_, options_.config.workers,
+                                             *supervision_bridge_, *supervision_bridge_,
+                                             [this](Event e) { pipeline_->submit(std::move(e)); });
+  // Dependencies completed in an earlier life count: tell the supervisor first.
+  for (const EntityRecord* rec : state_->table().list())
+    if (rec->state == LifecycleState::kCompleted) supervisor_->on_entity_completed(rec->id);
+  supervisor_->recover();  // re-adopt workers still running from before a crash
+  supervisor_->start_all();
+}
+
+void Daemon::observe(const Event& e) {
+  if (!supervisor_) return;
+  if (e.kind == "state.changed" && e.fields.get_string("to") == "completed") {
+    supervisor_->on_entity_completed(e.entity);
+    return;
+  }
+  if (e.source != "supervisor") supervisor_->on_event(e);
+}
+
 bool Daemon::start_notify() {
   // Hooks (tmux runs them synchronously) reach us here; what they sent while we
   // were down waits in the spool, ingested once we listen, so nothing sent
   // meanwhile is stranded there.
-  notify_server_ = std::make_unique<NotifyServer>(&loop_, clock_,
-                                                  [this](Event e) { pipeline_->submit(std::move(e)); });
+  notify_server_ = std::make_unique<NotifyServer>(
+      &loop_, clock_, [this](Event e) { pipeline_->submit(std::move(e)); });
   if (Status s = notify_server_->start(paths_.runtime_dir); !s) {
     spdlog::critical("cannot listen on the notify socket: {}", s.error().message);
     return false;
   }
   auto spool = ingest_notify_spool(paths_.runtime_dir, clock_, NotifyKindPolicy{},
                                    [this](Event e) { pipeline_->submit(std::move(e)); });
-  if (!spool) spdlog::error("notify spool: {}", spool.error().message);
+  if (!spool)
+    spdlog::error("notify spool: {}", spool.error().message);
   else if (spool->delivered || spool->refused)
     spdlog::info("notify spool: {} delivered, {} refused, {} duplicates", spool->delivered,
                  spool->refused, spool->duplicates);
@@ -424,6 +454,7 @@ void Daemon::begin_shutdown(const char* signal_name) {
   data_watcher_->stop();
   rule_watcher_->stop();
   if (notify_server_) notify_server_->stop();
+  if (supervisor_) supervisor_->stop_all();  // TERM, grace, KILL: see kill_grace
   reload_timer_->stop();
   pipeline_->drain();
   if (pipeline_->in_flight() == 0) {
@@ -459,6 +490,8 @@ void Daemon::release_handles() {
   data_watcher_.reset();
   rule_watcher_.reset();
   notify_server_.reset();
+  supervisor_.reset();  // what did not stop within the grace gets SIGKILL here
+  supervision_bridge_.reset();
 }
 
 int Daemon::run() {
@@ -488,6 +521,7 @@ int Daemon::run() {
         &loop_, clock_, *log_, *executor_, index_.get(), state_.get(),
         PipelineOptions{options_.config.max_emit_depth, options_.config.max_json_bytes});
     pipeline_->set_next_seq(last_logged_seq(paths_.event_log_dir()) + 1);
+    pipeline_->set_observer([this](const Event& e) { observe(e); });
     reload_timer_ = std::make_unique<uvx::Timer>(&loop_, [this] { reload("rule files changed"); });
     shutdown_timer_ = std::make_unique<uvx::Timer>(&loop_, [this] {
       spdlog::warn("shutdown grace over: interrupting {} in-flight", pipeline_->in_flight());
@@ -508,7 +542,6 @@ int Daemon::run() {
         reload("SIGHUP");
       }));
 
-
       // Watches are added here, synchronously; the scans that land what arrived
       // while we were down run in slices on the next loop turns. daemon.started
       // is logged after this, so it means "watching now".
@@ -524,6 +557,7 @@ int Daemon::run() {
       started.fields.set("watches", static_cast<std::int64_t>(watches_.size()));
       started.fields.set("config", options_.config.file_found ? paths_.config_file : "defaults");
       pipeline_->submit(std::move(started));
+      start_supervisor();
       write_status("running");
       for (const auto& w : watches_) spdlog::info("watching {} ({})", w.path, w.name);
 

@@ -102,7 +102,9 @@ std::uint64_t Pipeline::submit(Event e) {
     spdlog::error("event log: {}", s.error().message);
   }
   const std::uint64_t seq = e.seq;
-  route(std::make_shared<const Event>(std::move(e)));
+  auto event = std::make_shared<const Event>(std::move(e));
+  route(event);
+  if (observer_) observer_(*event);
   return seq;
 }
 
@@ -300,7 +302,8 @@ void Pipeline::record_entity_state(const std::string& entity, const std::string&
       existing ? table.transition(entity, *to, reason, evidence, now)
                : table.create(entity, EntityKind::kProject, *to, now, reason, evidence);
   if (!change && !table.get(entity)) {
-    spdlog::error("rule {}: cannot record {} as {}: {}", rule, entity, state, change.error().message);
+    spdlog::error("rule {}: cannot record {} as {}: {}", rule, entity, state,
+                  change.error().message);
     return;
   }
   Event out = change ? state_changed_event(*change)

@@ -65,6 +65,10 @@ class Pipeline {
   // the rules. Returns the seq it was given.
   std::uint64_t submit(Event e);
 
+  // Sees every event after it was logged and routed (the supervisor watches
+  // for PID files and completions this way). It may submit() more events.
+  void set_observer(std::function<void(const Event&)> observer) { observer_ = std::move(observer); }
+
   // After drain(), events are still logged but start no new plans (shutdown).
   void drain() { draining_ = true; }
   // Plans running plus file contents being read.
@@ -108,6 +112,7 @@ class Pipeline {
   bool draining_ = false;
   std::size_t in_flight_ = 0;
   std::function<void()> on_idle_;
+  std::function<void(const Event&)> observer_;
   std::vector<const Rule*> matched_;  // scratch, reused so matching allocates nothing
   PipelineStats stats_;
   // Cleared in the destructor: thread-pool completions that outlive us see it.

@@ -18,13 +18,12 @@
 #include <string>
 #include <string_view>
 
+#include "src/state/lifecycle.h"
 #include "src/supervise/evidence.h"
 
 namespace aw {
 
-enum class LifecycleState { kQueued, kProcessing, kTimingOut, kZombie, kFailed, kCompleted };
 // "queued", "processing", "timing_out", "zombie", "failed", "completed"
-const char* lifecycle_state_name(LifecycleState s);
 
 class LifecycleSink {
  public:

@@ -15,8 +15,8 @@ std::string format_evidence(const EvidenceList& evidence) {
   std::string out;
   for (const Evidence& e : evidence) {
     if (!out.empty()) out += "; ";
-    out += e.signal + ": " + e.said;
-    if (e.at != WallTime{}) out += " @ " + format_time_utc(e.at);
+    out += e.signal + ": " + e.detail;
+    if (e.time != WallTime{}) out += " @ " + format_time_utc(e.time);
   }
   return out;
 }

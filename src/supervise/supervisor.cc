@@ -37,23 +37,6 @@ const char* worker_phase_name(WorkerPhase p) {
   return "?";
 }
 
-const char* lifecycle_state_name(LifecycleState s) {
-  switch (s) {
-    case LifecycleState::kQueued:
-      return "queued";
-    case LifecycleState::kProcessing:
-      return "processing";
-    case LifecycleState::kTimingOut:
-      return "timing_out";
-    case LifecycleState::kZombie:
-      return "zombie";
-    case LifecycleState::kFailed:
-      return "failed";
-    case LifecycleState::kCompleted:
-      return "completed";
-  }
-  return "?";
-}
 
 struct Supervisor::Worker {
   Worker(uv_loop_t* loop, WorkerSpec s, Supervisor& sup)

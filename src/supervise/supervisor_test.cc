@@ -80,7 +80,7 @@ class SupervisorTest : public LoopTest {
   }
   std::vector<std::string> requested_states() const {
     std::vector<std::string> s;
-    for (const auto& r : lifecycle_.requests) s.push_back(lifecycle_state_name(r.to));
+    for (const auto& r : lifecycle_.requests) s.emplace_back(lifecycle_state_name(r.to));
     return s;
   }
 

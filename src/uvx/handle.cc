@@ -60,6 +60,22 @@ void Poll::stop() {
   if (init_status_ == 0) uv_poll_stop(h_.get());
 }
 
+Idle::Idle(uv_loop_t* loop, std::function<void()> on_idle) : on_idle_(std::move(on_idle)) {
+  if (uv_idle_init(loop, h_.get()) == 0) h_.initialized(this);
+}
+
+void Idle::start() {
+  if (!h_.live() || active()) return;
+  uv_idle_start(h_.get(), [](uv_idle_t* h) noexcept {
+    auto* self = static_cast<Idle*>(h->data);
+    if (self) guarded([&] { self->on_idle_(); });
+  });
+}
+
+void Idle::stop() {
+  if (h_.live()) uv_idle_stop(h_.get());
+}
+
 Signal::Signal(uv_loop_t* loop, int signum, std::function<void()> on_signal)
     : on_signal_(std::move(on_signal)) {
   if (uv_signal_init(loop, h_.get()) != 0) return;

@@ -86,6 +86,22 @@ class Poll {
   int init_status_ = 0;
 };
 
+// Runs its callback once per loop iteration while started, after I/O has been
+// polled (without blocking). For work done in slices: unlike a zero-delay timer
+// re-armed from its own callback, which libuv 1.44 runs again in the same timer
+// pass (starving I/O), an idle handle yields to I/O between slices.
+class Idle {
+ public:
+  Idle(uv_loop_t* loop, std::function<void()> on_idle);
+  void start();
+  void stop();
+  bool active() const { return uv_is_active(h_.base()) != 0; }
+
+ private:
+  Handle<uv_idle_t> h_;
+  std::function<void()> on_idle_;
+};
+
 class Signal {
  public:
   Signal(uv_loop_t* loop, int signum, std::function<void()> on_signal);

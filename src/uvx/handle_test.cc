@@ -60,6 +60,35 @@ TEST_F(LoopTest, PollSeesReadablePipe) {
   EXPECT_EQ(seen, 1);
 }
 
+// The reason Idle exists: slices must let I/O in between. A pipe made readable
+// before the first slice is seen while slices are still pending.
+TEST_F(LoopTest, IdleSlicesYieldToIo) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  int slices = 0;
+  int slices_when_readable = -1;
+  {
+    std::unique_ptr<Idle> idle;
+    std::unique_ptr<Poll> poll;
+    idle = std::make_unique<Idle>(&loop_, [&] {
+      if (++slices == 100) idle->stop();
+    });
+    poll = std::make_unique<Poll>(&loop_, fds[0], [&](int, int) {
+      slices_when_readable = slices;
+      poll->stop();
+    });
+    ASSERT_EQ(poll->start(UV_READABLE), 0);
+    ASSERT_EQ(write(fds[1], "x", 1), 1);
+    idle->start();
+    uv_run(&loop_, UV_RUN_DEFAULT);
+  }
+  close(fds[0]);
+  close(fds[1]);
+  EXPECT_EQ(slices, 100);
+  EXPECT_GE(slices_when_readable, 0);
+  EXPECT_LT(slices_when_readable, 5) << "I/O waited for the slices";
+}
+
 TEST_F(LoopTest, QueueWorkRunsOffLoopThenDoneOnLoop) {
   const auto loop_thread = std::this_thread::get_id();
   std::atomic<bool> off_loop{false};

@@ -1,22 +1,29 @@
 // latency_driver: lands files one at a time and measures how long until the
 // watcher under test has the action's process running.
 //
-//   latency_driver --mode close|rename --inbox DIR --out DIR [--staging DIR]
-//                  [--samples N] [--warmup N] [--prefix P] [--gap-us N]
-//                  [--timeout-ms N] [--raw FILE]
+//   latency_driver --target NAME:INBOX:OUT:STAGING [--target ...]
+//                  [--modes close,rename] [--samples N] [--warmup N]
+//                  [--prefix P] [--gap-us N] [--timeout-ms N] [--seed N]
+//                  [--raw-dir DIR]
 //
-// One sample: write a small file, read CLOCK_MONOTONIC, then land it —
-// close() it in DIR (mode close), or rename() it from the staging directory
-// (same filesystem, not watched) into DIR (mode rename). The watcher runs
-// `stamp OUT NAME`, which reads CLOCK_MONOTONIC first thing and writes it to
-// OUT/NAME; the driver waits for that file's IN_CLOSE_WRITE (blocked in poll(),
-// so it takes no CPU from the watcher), reads it, and the difference is the
-// sample. Samples are sequential: the next file lands only after the previous
-// stamp arrived and `--gap-us` passed, so the watcher is idle when a file lands
-// (the case that matters for an always-on daemon).
+// One landing: write a small file, read CLOCK_MONOTONIC, then land it —
+// close() it in INBOX (mode close), or rename() it from STAGING (same
+// filesystem, not watched) into INBOX (mode rename). The watcher of that
+// target runs `stamp OUT NAME`, which reads CLOCK_MONOTONIC first thing and
+// writes it to OUT/NAME; the driver waits for that file's IN_CLOSE_WRITE
+// (blocked in poll(), so it takes no CPU from the watchers), reads it, and the
+// difference is the sample.
 //
-// Writes each measured sample (ns, warm-up excluded) as a line to --raw and a
-// summary line to stdout. Exits 1 when a stamp does not arrive in time.
+// One sample round lands one file for every (target, mode) pair, in an order
+// shuffled anew each round: a burst of noise from the rest of the machine (a
+// time slice lost to a neighbour lasts milliseconds) then falls on every pair
+// alike instead of on whichever case happened to run at that moment. Landings
+// are sequential, `--gap-us` apart, so each watcher is idle when its file
+// lands (the case that matters for an always-on daemon).
+//
+// Appends the measured samples (ns, warm-up excluded), one per line, to
+// RAW_DIR/NAME-MODE.txt, and prints one summary line per pair. Exits 1 when a
+// stamp does not arrive within --timeout-ms.
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/inotify.h>
@@ -29,15 +36,28 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <random>
 #include <string>
 #include <vector>
 
 namespace {
 
+struct Target {
+  std::string name, inbox, out, staging;
+};
+
+struct Pair {
+  const Target* target;
+  bool rename;
+  std::vector<std::int64_t> samples;
+};
+
 struct Options {
-  std::string mode = "close";
-  std::string inbox, out, staging, prefix = "s", raw;
+  std::vector<Target> targets;
+  bool close_mode = true, rename_mode = true;
+  std::string prefix = "s", raw_dir;
   int samples = 400, warmup = 20, gap_us = 2000, timeout_ms = 5000;
+  unsigned seed = 1;
 };
 
 std::int64_t mono_ns() {
@@ -55,43 +75,60 @@ std::int64_t mono_ns() {
   die(what + ": " + std::strerror(errno));
 }
 
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  for (std::size_t at; (at = s.find(sep, start)) != std::string::npos; start = at + 1)
+    parts.push_back(s.substr(start, at - start));
+  parts.push_back(s.substr(start));
+  return parts;
+}
+
 Options parse(int argc, char** argv) {
   Options o;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (i + 1 >= argc) die("missing value after " + a);
     const std::string v = argv[++i];
-    if (a == "--mode")
-      o.mode = v;
-    else if (a == "--inbox")
-      o.inbox = v;
-    else if (a == "--out")
-      o.out = v;
-    else if (a == "--staging")
-      o.staging = v;
-    else if (a == "--prefix")
+    if (a == "--target") {
+      const auto p = split(v, ':');
+      if (p.size() != 4) die("--target takes NAME:INBOX:OUT:STAGING, got " + v);
+      o.targets.push_back({p[0], p[1], p[2], p[3]});
+    } else if (a == "--modes") {
+      o.close_mode = o.rename_mode = false;
+      for (const auto& m : split(v, ',')) {
+        if (m == "close")
+          o.close_mode = true;
+        else if (m == "rename")
+          o.rename_mode = true;
+        else
+          die("--modes takes close and/or rename, got " + m);
+      }
+    } else if (a == "--prefix") {
       o.prefix = v;
-    else if (a == "--raw")
-      o.raw = v;
-    else if (a == "--samples")
+    } else if (a == "--raw-dir") {
+      o.raw_dir = v;
+    } else if (a == "--samples") {
       o.samples = std::atoi(v.c_str());
-    else if (a == "--warmup")
+    } else if (a == "--warmup") {
       o.warmup = std::atoi(v.c_str());
-    else if (a == "--gap-us")
+    } else if (a == "--gap-us") {
       o.gap_us = std::atoi(v.c_str());
-    else if (a == "--timeout-ms")
+    } else if (a == "--timeout-ms") {
       o.timeout_ms = std::atoi(v.c_str());
-    else
+    } else if (a == "--seed") {
+      o.seed = static_cast<unsigned>(std::strtoul(v.c_str(), nullptr, 10));
+    } else {
       die("unknown option " + a);
+    }
   }
-  if (o.mode != "close" && o.mode != "rename") die("--mode must be close or rename");
-  if (o.inbox.empty() || o.out.empty()) die("--inbox and --out are required");
-  if (o.mode == "rename" && o.staging.empty()) die("--mode rename needs --staging");
+  if (o.targets.empty()) die("at least one --target is required");
   if (o.samples <= 0 || o.warmup < 0) die("--samples must be > 0 and --warmup >= 0");
   return o;
 }
 
-// Blocks until OUT/name has been closed after writing; false on timeout.
+// Blocks until a file called `name` has been closed after writing in one of
+// the watched stamp directories; false on timeout.
 bool wait_for_stamp(int ifd, const std::string& name, int timeout_ms) {
   alignas(inotify_event) char buf[16 * 1024];
   const std::int64_t deadline = mono_ns() + std::int64_t{timeout_ms} * 1'000'000;
@@ -110,7 +147,7 @@ bool wait_for_stamp(int ifd, const std::string& name, int timeout_ms) {
     for (char* p = buf; p < buf + n;) {
       const auto* ev = reinterpret_cast<const inotify_event*>(p);
       p += sizeof *ev + ev->len;
-      if (ev->mask & IN_Q_OVERFLOW) die("stamp directory's inotify queue overflowed");
+      if (ev->mask & IN_Q_OVERFLOW) die("the stamp directories' inotify queue overflowed");
       if (ev->len > 0 && name == ev->name) found = true;
     }
     if (found) return true;
@@ -127,16 +164,41 @@ std::int64_t read_stamp(const std::string& path) {
   return std::strtoll(text, nullptr, 10);
 }
 
-void write_file(const std::string& path, bool close_now, int* fd_out) {
+// Creates `path` and writes a small JSON document; returns the open fd.
+int write_file(const std::string& path) {
   const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) die_errno("create " + path);
   static const char kPayload[] = "{\"status\":\"done\",\"bench\":true}\n";
   if (write(fd, kPayload, sizeof kPayload - 1) != sizeof kPayload - 1) die_errno("write " + path);
-  if (close_now) {
+  return fd;
+}
+
+// Lands one file for `pair` and returns the latency in ns.
+std::int64_t land_one(const Pair& pair, const std::string& name, int ifd, int timeout_ms) {
+  const Target& t = *pair.target;
+  const std::string target = t.inbox + "/" + name;
+  std::int64_t t0 = 0;
+  if (!pair.rename) {
+    const int fd = write_file(target);
+    t0 = mono_ns();
     close(fd);
-    *fd_out = -1;
   } else {
-    *fd_out = fd;
+    const std::string tmp = t.staging + "/" + name;
+    close(write_file(tmp));
+    t0 = mono_ns();
+    if (rename(tmp.c_str(), target.c_str()) != 0) die_errno("rename " + tmp);
+  }
+  if (!wait_for_stamp(ifd, name, timeout_ms))
+    die("no stamp for " + target + " within " + std::to_string(timeout_ms) + " ms");
+  const std::int64_t stamp = read_stamp(t.out + "/" + name);
+  if (stamp < t0) die("stamp earlier than the landing for " + target);
+  return stamp - t0;
+}
+
+void pause_us(int us) {
+  if (us <= 0) return;
+  timespec gap{us / 1'000'000, (us % 1'000'000) * 1000L};
+  while (nanosleep(&gap, &gap) != 0 && errno == EINTR) {
   }
 }
 
@@ -153,53 +215,45 @@ int main(int argc, char** argv) {
   const Options o = parse(argc, argv);
   const int ifd = inotify_init1(IN_CLOEXEC);
   if (ifd < 0) die_errno("inotify_init1");
-  if (inotify_add_watch(ifd, o.out.c_str(), IN_CLOSE_WRITE | IN_ONLYDIR) < 0)
-    die_errno("watch " + o.out);
+  std::vector<Pair> pairs;
+  for (const Target& t : o.targets) {
+    if (inotify_add_watch(ifd, t.out.c_str(), IN_CLOSE_WRITE | IN_ONLYDIR) < 0)
+      die_errno("watch " + t.out);
+    if (o.close_mode) pairs.push_back({&t, false, {}});
+    if (o.rename_mode) pairs.push_back({&t, true, {}});
+  }
+  if (pairs.empty()) die("no mode selected");
 
-  std::vector<std::int64_t> lat;
-  lat.reserve(static_cast<std::size_t>(o.samples));
-  const int total = o.warmup + o.samples;
-  for (int i = 0; i < total; ++i) {
-    char name[128];
-    std::snprintf(name, sizeof name, "%s-%06d", o.prefix.c_str(), i);
-    const std::string target = o.inbox + "/" + name;
-    std::int64_t t0 = 0;
-    if (o.mode == "close") {
-      int fd = -1;
-      write_file(target, false, &fd);
-      t0 = mono_ns();
-      close(fd);
-    } else {
-      const std::string tmp = o.staging + "/" + name;
-      int fd = -1;
-      write_file(tmp, true, &fd);
-      t0 = mono_ns();
-      if (rename(tmp.c_str(), target.c_str()) != 0) die_errno("rename " + tmp);
-    }
-    if (!wait_for_stamp(ifd, name, o.timeout_ms))
-      die("no stamp for " + target + " within " + std::to_string(o.timeout_ms) + " ms (sample " +
-          std::to_string(i) + ")");
-    const std::int64_t stamp = read_stamp(o.out + "/" + name);
-    if (stamp < t0) die("stamp earlier than the landing for " + target);
-    if (i >= o.warmup) lat.push_back(stamp - t0);
-    if (o.gap_us > 0) {
-      timespec gap{o.gap_us / 1'000'000, (o.gap_us % 1'000'000) * 1000L};
-      while (nanosleep(&gap, &gap) != 0 && errno == EINTR) {
-      }
+  std::mt19937 rng(o.seed);
+  std::vector<Pair*> order;
+  for (auto& p : pairs) order.push_back(&p);
+  for (int i = 0; i < o.warmup + o.samples; ++i) {
+    std::shuffle(order.begin(), order.end(), rng);
+    for (Pair* p : order) {
+      char name[256];
+      std::snprintf(name, sizeof name, "%s-%s-%c-%06d", o.prefix.c_str(), p->target->name.c_str(),
+                    p->rename ? 'r' : 'c', i);
+      const std::int64_t ns = land_one(*p, name, ifd, o.timeout_ms);
+      if (i >= o.warmup) p->samples.push_back(ns);
+      pause_us(o.gap_us);
     }
   }
 
-  if (!o.raw.empty()) {
-    FILE* f = std::fopen(o.raw.c_str(), "a");
-    if (f == nullptr) die_errno("open " + o.raw);
-    for (std::int64_t v : lat) std::fprintf(f, "%" PRId64 "\n", v);
-    std::fclose(f);
+  for (Pair& p : pairs) {
+    const char* mode = p.rename ? "rename" : "close";
+    if (!o.raw_dir.empty()) {
+      const std::string path = o.raw_dir + "/" + p.target->name + "-" + mode + ".txt";
+      FILE* f = std::fopen(path.c_str(), "a");
+      if (f == nullptr) die_errno("open " + path);
+      for (std::int64_t v : p.samples) std::fprintf(f, "%" PRId64 "\n", v);
+      std::fclose(f);
+    }
+    std::vector<std::int64_t> sorted = p.samples;
+    std::sort(sorted.begin(), sorted.end());
+    std::printf("%s %s samples=%zu p50_us=%.1f p99_us=%.1f max_us=%.1f\n", p.target->name.c_str(),
+                mode, sorted.size(), static_cast<double>(percentile(sorted, 0.50)) / 1e3,
+                static_cast<double>(percentile(sorted, 0.99)) / 1e3,
+                static_cast<double>(sorted.back()) / 1e3);
   }
-  std::vector<std::int64_t> sorted = lat;
-  std::sort(sorted.begin(), sorted.end());
-  std::printf("samples=%zu p50_us=%.1f p99_us=%.1f max_us=%.1f\n", sorted.size(),
-              static_cast<double>(percentile(sorted, 0.50)) / 1e3,
-              static_cast<double>(percentile(sorted, 0.99)) / 1e3,
-              static_cast<double>(sorted.back()) / 1e3);
   return 0;
 }

@@ -106,9 +106,12 @@ TEST_F(NotifyTest, HostileClientsAreRefusedAndTheDaemonKeepsServing) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (sent < (10u << 20) && std::chrono::steady_clock::now() < deadline) {
     ssize_t w = write(big, chunk.data(), chunk.size());
-    if (w > 0) sent += static_cast<std::size_t>(w);
-    else if (errno == EPIPE || errno == ECONNRESET) break;
-    else usleep(1000);
+    if (w > 0)
+      sent += static_cast<std::size_t>(w);
+    else if (errno == EPIPE || errno == ECONNRESET)
+      break;
+    else
+      usleep(1000);
   }
   close(big);
   EXPECT_TRUE(d.wait_for([](const Event& e) {

@@ -142,7 +142,8 @@ when = [ { field = "fields.watch", equals = "results" }, { field = "fields.rel",
   d.start();
   write_file(results + "/proj-1.done", "");
   ASSERT_TRUE(d.wait_for([](const Event& e) {
-    return e.kind == "state.changed" && e.entity == "proj-1" && e.fields.get_string("to") == "completed";
+    return e.kind == "state.changed" && e.entity == "proj-1" &&
+           e.fields.get_string("to") == "completed";
   })) << d.stderr_text();
   ASSERT_EQ(d.stop(), 0);
   EXPECT_TRUE(exists(d.state_dir() + "/lifecycle.journal") ||
@@ -159,7 +160,8 @@ when = [ { field = "fields.watch", equals = "results" }, { field = "fields.rel",
   EXPECT_EQ(d.stop(), 0);
   EXPECT_EQ(d.count([](const Event& e) {
     return e.kind == "state.changed" && e.fields.get_string("to") == "failed";
-  }), 0u);
+  }),
+            0u);
 }
 
 TEST_F(PipelineTest, EmitReentersThePipelineAndLoopsAreRefused) {

@@ -1,0 +1,146 @@
+// Supervised workers through the real daemon (DESIGN §6 scenarios 1, 2, 20).
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "tests/integration/harness.h"
+
+namespace aw::testing {
+namespace {
+
+std::string worker_config(const std::string& body) {
+  return "[rules]\nshipped = false\n" + body;
+}
+
+std::int64_t pid_of(const Event& e) {
+  return e.fields.get_int("pid").value_or(-1);
+}
+
+// utime + stime of a process, in clock ticks.
+long cpu_ticks(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string s((std::istreambuf_iterator<char>(in)), {});
+  auto close_paren = s.rfind(')');
+  std::istringstream rest(s.substr(close_paren + 2));
+  std::string field;
+  long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14) utime = std::stol(field);
+    if (i == 15) stime = std::stol(field);
+  }
+  return utime + stime;
+}
+
+TEST(Workers, KilledWorkerIsRestartedThenGivenUpAfterItsBudget) {
+  DaemonUnderTest d;
+  d.write_config(worker_config(R"(
+[[worker]]
+name = "w1"
+argv = ["sleep", "1000"]
+max_restarts = 2
+min_spawn_interval = "10ms"
+backoff = { initial = "20ms", factor = 2.0, max = "200ms", jitter = 0.0 }
+)"));
+  d.start();
+  auto first = d.wait_for_kind("worker.started");
+  ASSERT_TRUE(first) << d.stderr_text();
+  EXPECT_EQ(first->entity, "w1");
+  std::set<std::int64_t> pids{pid_of(*first)};
+  for (std::size_t round = 1; round <= 2; ++round) {
+    const auto starts = [](const Event& e) { return e.kind == "worker.started"; };
+    std::int64_t victim = 0;
+    for (const auto& e : d.events())
+      if (starts(e)) victim = pid_of(e);
+    ASSERT_EQ(kill(static_cast<pid_t>(victim), SIGKILL), 0);
+    ASSERT_EQ(d.wait_for_count(starts, round + 1), round + 1) << d.stderr_text();
+    for (const auto& e : d.events())
+      if (starts(e)) pids.insert(pid_of(e));
+  }
+  EXPECT_EQ(pids.size(), 3u) << "each restart is a new process";
+  EXPECT_GE(d.count([](const Event& e) { return e.kind == "worker.restart_scheduled"; }), 2u);
+  auto exited = d.wait_for_kind("worker.exited");
+  ASSERT_TRUE(exited);
+  EXPECT_EQ(*exited->fields.get_int("signal"), SIGKILL);
+
+  // The third kill is over the budget: gave up, and the lifecycle says failed.
+  std::int64_t last = 0;
+  for (const auto& e : d.events())
+    if (e.kind == "worker.started") last = pid_of(e);
+  ASSERT_EQ(kill(static_cast<pid_t>(last), SIGKILL), 0);
+  ASSERT_TRUE(d.wait_for_kind("worker.gave_up")) << d.stderr_text();
+  ASSERT_TRUE(d.wait_for([](const Event& e) {
+    return e.kind == "state.changed" && e.entity == "w1" && e.fields.get_string("to") == "failed";
+  }));
+  EXPECT_EQ(d.count([](const Event& e) { return e.kind == "worker.started"; }), 3u);
+  EXPECT_EQ(d.stop(), 0);
+}
+
+TEST(Workers, CrashLoopBacksOffWithoutBurningCpu) {
+  DaemonUnderTest d;
+  d.write_config(worker_config(R"(
+[[worker]]
+name = "crashy"
+argv = ["false"]
+max_restarts = 5
+circuit_threshold = 2
+circuit_cooldown = "10s"
+min_spawn_interval = "10ms"
+backoff = { initial = "10ms", factor = 2.0, max = "100ms", jitter = 0.0 }
+)"));
+  d.start();
+  const long cpu_before = cpu_ticks(d.pid());
+  ASSERT_TRUE(d.wait_for_kind("worker.circuit_open", 10s)) << d.stderr_text();
+  // With the circuit open (10 s cool-down) nothing is spawned: wait a while and count.
+  const std::size_t starts = d.count([](const Event& e) { return e.kind == "worker.started"; });
+  EXPECT_EQ(
+      d.wait_for_count([](const Event& e) { return e.kind == "worker.started"; }, starts + 1, 1s),
+      starts)
+      << "a start while the circuit is open";
+  EXPECT_LE(starts, 3u);
+  const long cpu_used = cpu_ticks(d.pid()) - cpu_before;
+  EXPECT_LT(cpu_used, 50) << "the daemon burned " << cpu_used << " ticks during the crash loop";
+  EXPECT_EQ(d.stop(), 0);
+}
+
+TEST(Workers, DependentWorkerWaitsUntilItsDependencyCompletes) {
+  DaemonUnderTest d;
+  d.write_config(worker_config(R"(
+[[worker]]
+name = "build"
+argv = ["sh", "-c", "sleep 0.3"]
+
+[[worker]]
+name = "deploy"
+argv = ["sleep", "1000"]
+depends_on = ["build"]
+)"));
+  d.start();
+  auto waiting =
+      d.wait_for([](const Event& e) { return e.kind == "worker.waiting" && e.entity == "deploy"; });
+  ASSERT_TRUE(waiting) << d.stderr_text();
+  EXPECT_NE(waiting->fields.get_string("deps")->find("build"), std::string::npos);
+  auto deploy_started = d.wait_for(
+      [](const Event& e) { return e.kind == "worker.started" && e.entity == "deploy"; }, 10s);
+  ASSERT_TRUE(deploy_started) << d.stderr_text();
+  // deploy started only after build completed.
+  std::uint64_t build_completed = 0;
+  for (const auto& e : d.events())
+    if (e.kind == "state.changed" && e.entity == "build" &&
+        e.fields.get_string("to") == "completed")
+      build_completed = e.seq;
+  ASSERT_GT(build_completed, 0u);
+  EXPECT_GT(deploy_started->seq, build_completed);
+  EXPECT_EQ(d.stop(), 0);
+}
+
+}  // namespace
+}  // namespace aw::testing
+
+int main(int argc, char** argv) {
+  aw::testing::become_subreaper();
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}
