@@ -42,7 +42,8 @@ def summarize(build_dir):
             if not line:
                 continue
             t = json.loads(line)
-            exe = os.path.basename(t.get("cmd", [""])[0]) if t.get("cmd") else t["name"]
+            cmd = t.get("command") or t.get("cmd") or [t["name"]]
+            exe = os.path.basename(cmd[0])
             p, f = xml_cases.get(exe, (0, 0))
             passed += p
             failed += f

@@ -15,7 +15,7 @@
 
 #include "src/core/duration.h"
 #include "src/core/json_writer.h"
-#include "src/rules/suggest.h"
+#include "src/core/suggest.h"
 
 namespace aw {
 namespace {

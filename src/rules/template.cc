@@ -4,7 +4,7 @@
 #include <utility>
 
 #include "src/rules/path_parts.h"
-#include "src/rules/suggest.h"
+#include "src/core/suggest.h"
 
 namespace aw {
 namespace {

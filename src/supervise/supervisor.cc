@@ -9,7 +9,7 @@
 #include <charconv>
 #include <cstring>
 
-#include "src/rules/suggest.h"
+#include "src/core/suggest.h"
 
 namespace aw {
 

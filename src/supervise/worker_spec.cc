@@ -8,7 +8,7 @@
 #include <set>
 
 #include "src/core/duration.h"
-#include "src/rules/suggest.h"
+#include "src/core/suggest.h"
 
 namespace aw {
 namespace {

@@ -1,4 +1,4 @@
-#include "src/rules/suggest.h"
+#include "src/core/suggest.h"
 
 #include <algorithm>
 
