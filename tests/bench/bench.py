@@ -2,17 +2,18 @@
 """agentwatch benchmarks: every figure beside its floor, in one run.
 
 Usage: bench.py BUILD_DIR [--quick] [--idle-seconds N] [--samples N] [--rounds N]
-                          [--files N] [--reps N] [--only latency,throughput,idle,micro]
-                          [--keep]
+                          [--files N] [--reps N] [--nice N] [--keep]
+                          [--only latency,throughput,idle,logtail,micro]
 
 What is measured and why is in docs/benchmarks.md. This script only starts and
 stops processes, waits on them and does the statistics; every time that matters
 is read with CLOCK_MONOTONIC by the C/C++ programs in BUILD_DIR/tests/bench
-(latency_driver, file_storm, stamp, inotify_floor, inotify_count).
+(latency_driver, file_storm, stamp, inotify_floor, inotify_count), or by the
+tool under test itself (logtail_throughput, the Google Benchmark binaries).
 
-Every process it starts is stopped by its own pid (or the process group it
-created for the inotifywait pipeline) on any exit, and the temp dir under /tmp
-is removed unless --keep.
+Every process it starts is stopped by its own pid, or by the process group it
+created for it (each watcher runs in a session of its own), on any exit, and
+the temp dir under /tmp is removed unless --keep.
 """
 
 from __future__ import annotations
@@ -303,6 +304,7 @@ def bench_latency(args, build: Path, tmp: Path) -> dict:
     for impl in impls:
         d = dirs[impl]
         targets += ["--target", f"{impl}:{d / 'inbox'}:{d / 'out'}:{d / 'staging'}"]
+    cpu0 = {"agentwatch": task_cpu_ns(aw.pid), "floor": task_cpu_ns(floor.pid)}
     for rnd in range(args.rounds):
         # Every (watcher, landing) pair lands once per sample, in a shuffled order:
         # noise from the rest of the machine falls on all of them alike.
@@ -318,6 +320,7 @@ def bench_latency(args, build: Path, tmp: Path) -> dict:
 
     # agentwatch's own account: every sample started its action, none failed.
     time.sleep(0.2)
+    cpu = {k: task_cpu_ns(p) - cpu0[k] for k, p in (("agentwatch", aw.pid), ("floor", floor.pid))}
     evs = read_events(aw.events)
     landed = sum(1 for e in evs if e.get("kind") == "file.landed")
     started = sum(1 for e in evs if e.get("kind") == "action.started")
@@ -326,8 +329,10 @@ def bench_latency(args, build: Path, tmp: Path) -> dict:
     PROCS.stop(floor)
     PROCS.stop(iw)
 
+    landings = 2 * (args.warmup + per_round * args.rounds)  # per watcher: both modes
     res = {"per_round": per_round, "aw_landed": landed, "aw_started": started,
-           "aw_failed": failed, "stats": {}}
+           "aw_failed": failed, "stats": {},
+           "cpu_us": {k: v / 1e3 / landings for k, v in cpu.items()}}
     for (impl, mode), path in raw.items():
         vals = sorted(float(x) for x in path.read_text().split())
         res["stats"][(impl, mode)] = {
@@ -782,7 +787,9 @@ def main() -> int:
             f"{args.warmup} warm-up rounds; each sample round lands one file for every "
             f"(watcher, landing) pair in a shuffled order, {args.gap_us / 1000:g} ms apart. "
             f"agentwatch logged {res['aw_landed']} file.landed, {res['aw_started']} action.started, "
-            f"{res['aw_failed']} action.failed (warm-ups included).",
+            f"{res['aw_failed']} action.failed (warm-ups included). The watcher's own CPU per "
+            f"landing (its threads, not the action's): agentwatch "
+            f"{res['cpu_us']['agentwatch']:.0f} µs, floor {res['cpu_us']['floor']:.0f} µs.",
             "", *table, "", "<details><summary>every latency figure</summary>", "",
             *latency_details(res), "", "</details>", ""]
     if "throughput" in only:
