@@ -35,22 +35,6 @@ struct ActionExecutor::Job {
 
 namespace {
 
-const char* type_name(ActionType t) {
-  switch (t) {
-    case ActionType::kRun:
-      return "run";
-    case ActionType::kMove:
-      return "move";
-    case ActionType::kQuarantine:
-      return "quarantine";
-    case ActionType::kMark:
-      return "mark";
-    case ActionType::kEmit:
-      return "emit";
-  }
-  return "unknown";
-}
-
 std::uint64_t to_timer_ms(Duration d) {
   // Round up: a timer must not fire before its deadline.
   auto ms = std::chrono::ceil<std::chrono::milliseconds>(d).count();
@@ -67,7 +51,7 @@ void arm(uv_loop_t* loop, uvx::Timer& timer, Duration d) {
 // The request cannot be carried out as written; nullopt when it can be tried.
 std::optional<ActionOutcome> validate(const ActionRequest& r) {
   using outcome_category::kValidation;
-  const std::string what = std::string(type_name(r.type)) + " action #" +
+  const std::string what = std::string(action_type_name(r.type)) + " action #" +
                            std::to_string(r.index + 1) + " of rule '" + r.rule + "'";
   if (!r.render_error.empty())
     return make_failure(kValidation, what + ": " + r.render_error,
@@ -147,7 +131,7 @@ ActionExecutor::Id ActionExecutor::start(const ActionRequest& request, const Eve
 
   if (stopping_) {
     finish(job, make_failure(outcome_category::kInterrupted,
-                             std::string(type_name(request.type)) +
+                             std::string(action_type_name(request.type)) +
                                  " action not started: agentwatch is shutting down",
                              "it will not run; re-run it after the daemon is back if needed"));
   } else if (std::optional<ActionOutcome> invalid = validate(request)) {
@@ -261,7 +245,7 @@ void ActionExecutor::begin_file_action(Job& job) {
   });
   if (rc != 0)
     attempt_ended(job, make_failure(outcome_category::kResource,
-                                    std::string("cannot queue the ") + type_name(r.type) +
+                                    std::string("cannot queue the ") + action_type_name(r.type) +
                                         " on the thread pool: " + uv_strerror(rc),
                                     "the daemon is out of memory or shutting down"));
 }
@@ -338,7 +322,7 @@ void ActionExecutor::interrupt_all(Duration grace) {
         std::string last = job.last ? job.last->message : "";
         ActionOutcome o = make_failure(
             outcome_category::kInterrupted,
-            std::string(type_name(job.req.type)) + " action interrupted by shutdown while " +
+            std::string(action_type_name(job.req.type)) + " action interrupted by shutdown while " +
                 "waiting to retry (after attempt " + std::to_string(job.attempts) + ": " + last +
                 ")",
             "it was not retried: run it again after the daemon is back if it is still needed",

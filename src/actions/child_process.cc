@@ -11,7 +11,7 @@
 #include <cerrno>
 #include <cstring>
 
-extern char** environ;
+// environ: declared by <unistd.h> under _GNU_SOURCE.
 
 namespace aw {
 namespace detail {

@@ -25,7 +25,7 @@
 #include <utility>
 #include <vector>
 
-#include "src/actions/unique_fd.h"
+#include "src/core/unique_fd.h"
 #include "src/core/clock.h"
 #include "src/core/result.h"
 #include "src/uvx/handle.h"

@@ -17,7 +17,7 @@
 #include <string>
 #include <string_view>
 
-#include "src/actions/unique_fd.h"
+#include "src/core/unique_fd.h"
 #include "src/core/result.h"
 
 namespace aw {

@@ -14,7 +14,7 @@
 #include "src/actions/confined_path.h"
 #include "src/actions/file_write.h"
 #include "src/actions/fs_failure.h"
-#include "src/actions/unique_fd.h"
+#include "src/core/unique_fd.h"
 #include "src/core/json_writer.h"
 
 namespace aw {
@@ -174,17 +174,20 @@ Result<Placement> place(int src_dir, const std::string& name, int dst_dir, bool 
       if (companion) companion->release(candidate);
       drop_tmp();
       if (rc == -ENOENT) return make_error("'" + name + "' does not exist", -ENOENT);
-      return make_error("cannot move '" + name + "' to '" + candidate + "': " + std::strerror(-rc),
-                        rc);
+      std::string message = "cannot move '";
+      message.append(name).append("' to '").append(candidate).append("': ");
+      message.append(std::strerror(-rc));
+      return make_error(std::move(message), rc);
     }
     // In place. Make it durable before anything is removed.
     ::fsync(dst_dir);
     if (copying) {
       if (::unlinkat(src_dir, name.c_str(), 0) != 0) {
         int err = errno;
-        return make_error("copied '" + name + "' to '" + candidate +
-                              "' but could not remove the source: " + std::strerror(err),
-                          -err);
+        std::string message = "copied '";
+        message.append(name).append("' to '").append(candidate);
+        message.append("' but could not remove the source: ").append(std::strerror(err));
+        return make_error(std::move(message), -err);
       }
     }
     ::fsync(src_dir);

@@ -8,7 +8,7 @@
 #include <climits>
 #include <cstring>
 
-#include "src/actions/unique_fd.h"
+#include "src/core/unique_fd.h"
 
 namespace aw {
 namespace {

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <ctime>
 
+#include "src/core/field_json.h"
 #include "src/core/json_writer.h"
 
 namespace aw {
@@ -151,18 +152,7 @@ std::string to_json_line(const Event& e) {
   if (e.depth) w.unum("depth", e.depth);
   if (!e.fields.empty()) {
     std::string f;
-    JsonObjectWriter fw(f);
-    for (const auto& [k, v] : e.fields) {
-      if (const auto* s = std::get_if<std::string>(&v))
-        fw.str(k, *s);
-      else if (const auto* i = std::get_if<std::int64_t>(&v))
-        fw.num(k, *i);
-      else if (const auto* d = std::get_if<double>(&v))
-        fw.dbl(k, *d);
-      else
-        fw.boolean(k, std::get<bool>(v));
-    }
-    fw.close();
+    append_fields_json(f, e.fields);
     w.raw("fields", f);
   }
   w.close();
@@ -173,8 +163,31 @@ std::string to_json_line(const Event& e) {
 namespace {
 
 Result<FieldValue> read_scalar(simdjson::dom::element v, std::string_view key) {
-  // Each branch reads into a plain local through the checked get(): GCC 12 under
-  // ASan warns about value_unsafe() inside std::variant (a false positive).
+  if (auto value = field_value_from_json(v)) return std::move(*value);
+  return make_error("field \"" + std::string(key) +
+                    "\": expected a string, number or boolean (fields are flat)");
+}
+
+}  // namespace
+
+void append_fields_json(std::string& out, const Fields& fields) {
+  JsonObjectWriter w(out);
+  for (const auto& [k, v] : fields) {
+    if (const auto* s = std::get_if<std::string>(&v))
+      w.str(k, *s);
+    else if (const auto* i = std::get_if<std::int64_t>(&v))
+      w.num(k, *i);
+    else if (const auto* d = std::get_if<double>(&v))
+      w.dbl(k, *d);
+    else
+      w.boolean(k, std::get<bool>(v));
+  }
+  w.close();
+}
+
+// Each branch reads into a plain local through the checked get(): GCC 12 under
+// ASan warns about value_unsafe() inside std::variant (a false positive).
+std::optional<FieldValue> field_value_from_json(simdjson::dom::element v) {
   switch (v.type()) {
     case simdjson::dom::element_type::STRING: {
       std::string_view s;
@@ -200,11 +213,8 @@ Result<FieldValue> read_scalar(simdjson::dom::element v, std::string_view key) {
     default:
       break;
   }
-  return make_error("field \"" + std::string(key) +
-                    "\": expected a string, number or boolean (fields are flat)");
+  return std::nullopt;
 }
-
-}  // namespace
 
 // The DOM API (runtime CPU dispatch, strict: trailing content is an error) suits
 // these small, once-off documents; bulk readers use parse_many.

@@ -18,7 +18,21 @@ namespace aw {
 enum class ActionType { kRun, kMove, kQuarantine, kMark, kEmit };
 
 // "run", "move", "quarantine", "mark", "emit"
-const char* action_type_name(ActionType t);
+constexpr const char* action_type_name(ActionType t) {
+  switch (t) {
+    case ActionType::kRun:
+      return "run";
+    case ActionType::kMove:
+      return "move";
+    case ActionType::kQuarantine:
+      return "quarantine";
+    case ActionType::kMark:
+      return "mark";
+    case ActionType::kEmit:
+      return "emit";
+  }
+  return "unknown";
+}
 
 // Retries with capped exponential backoff and jitter. Attempt k (k >= 1) that
 // fails waits min(max, initial * factor^(k-1)) * (1 ± jitter·u) before the next.

@@ -35,7 +35,7 @@
 #include <string>
 
 #include "src/actions/child_process.h"
-#include "src/actions/unique_fd.h"
+#include "src/core/unique_fd.h"
 #include "src/core/clock.h"
 #include "src/core/result.h"
 #include "src/supervise/evidence.h"

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "src/actions/unique_fd.h"
+#include "src/core/unique_fd.h"
 #include "src/core/event.h"
 #include "src/supervise/lifecycle_sink.h"
 #include "src/supervise/process_identity.h"

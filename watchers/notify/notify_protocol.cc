@@ -4,6 +4,7 @@
 
 #include <charconv>
 
+#include "src/core/field_json.h"
 #include "src/core/json_writer.h"
 
 namespace aw {
@@ -34,36 +35,6 @@ DecodedNotifyLine refuse(NotifyRefusal r, std::string detail) {
   d.refusal = r;
   d.detail = std::move(detail);
   return d;
-}
-
-// Mirrors read_scalar in src/core/event.cc: flat scalars only.
-std::optional<FieldValue> read_scalar(simdjson::dom::element v) {
-  switch (v.type()) {
-    case simdjson::dom::element_type::STRING: {
-      std::string_view s;
-      if (!v.get_string().get(s)) return FieldValue(std::string(s));
-      break;
-    }
-    case simdjson::dom::element_type::INT64: {
-      std::int64_t i = 0;
-      if (!v.get_int64().get(i)) return FieldValue(i);
-      break;
-    }
-    case simdjson::dom::element_type::UINT64:
-    case simdjson::dom::element_type::DOUBLE: {
-      double d = 0;
-      if (!v.get_double().get(d)) return FieldValue(d);
-      break;
-    }
-    case simdjson::dom::element_type::BOOL: {
-      bool b = false;
-      if (!v.get_bool().get(b)) return FieldValue(b);
-      break;
-    }
-    default:
-      break;
-  }
-  return std::nullopt;
 }
 
 }  // namespace
@@ -177,7 +148,7 @@ DecodedNotifyLine decode_notify_line(std::string_view line, const NotifyKindPoli
       for (auto [fk, fv] : fo) {
         if (Status s = check_notify_field_key(fk); !s)
           return refuse(NotifyRefusal::kInvalidMessage, s.error().message);
-        auto scalar = read_scalar(fv);
+        auto scalar = field_value_from_json(fv);
         if (!scalar)
           return refuse(NotifyRefusal::kInvalidMessage,
                         "field \"" + std::string(fk) +
@@ -226,18 +197,7 @@ std::string encode_notify_line(const NotifyMessage& m) {
   if (!m.entity.empty()) w.str("entity", m.entity);
   if (!m.fields.empty()) {
     std::string f;
-    JsonObjectWriter fw(f);
-    for (const auto& [k, v] : m.fields) {
-      if (const auto* s = std::get_if<std::string>(&v))
-        fw.str(k, *s);
-      else if (const auto* i = std::get_if<std::int64_t>(&v))
-        fw.num(k, *i);
-      else if (const auto* d = std::get_if<double>(&v))
-        fw.dbl(k, *d);
-      else
-        fw.boolean(k, std::get<bool>(v));
-    }
-    fw.close();
+    append_fields_json(f, m.fields);
     w.raw("fields", f);
   }
   w.close();

@@ -10,33 +10,12 @@
 #include <utility>
 
 #include "src/core/result.h"
+#include "src/core/unique_fd.h"
 
 namespace aw::notify_internal {
 
-// Single owner of a file descriptor; closed when the owner dies. Move-only.
-class OwnedFd {
- public:
-  OwnedFd() = default;
-  explicit OwnedFd(int fd) : fd_(fd) {}
-  ~OwnedFd() { reset(); }
-  OwnedFd(const OwnedFd&) = delete;
-  OwnedFd& operator=(const OwnedFd&) = delete;
-  OwnedFd(OwnedFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  OwnedFd& operator=(OwnedFd&& o) noexcept {
-    if (this != &o) reset(std::exchange(o.fd_, -1));
-    return *this;
-  }
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  int release() { return std::exchange(fd_, -1); }
-  void reset(int fd = -1) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = fd;
-  }
-
- private:
-  int fd_ = -1;
-};
+// An owned fd is src/core/unique_fd.h's UniqueFd.
+using OwnedFd = UniqueFd;
 
 struct UnixAddress {
   sockaddr_un addr{};
