@@ -7,8 +7,8 @@
 #include <sstream>
 
 #include "src/core/duration.h"
-#include "src/daemon/paths.h"
 #include "src/core/suggest.h"
+#include "src/daemon/paths.h"
 
 namespace aw {
 namespace {
@@ -125,7 +125,49 @@ Result<DaemonConfig> parse_daemon_config(std::string_view text, const std::strin
                       ": error: " + std::string(e.description()));
   }
   Problems p(source_name);
-  check_keys(root, {"daemon", "event_log", "rules", "watch", "worker"}, "the top level", p);
+  check_keys(root, {"daemon", "event_log", "rules", "watch", "worker", "log"}, "the top level", p);
+  if (const toml::node* n = root.get("log")) {
+    const auto* arr = n->as_array();
+    if (!arr) p.add(n, "'log' must be an array of tables ([[log]])");
+    std::set<std::string> names;
+    for (std::size_t i = 0; arr && i < arr->size(); ++i) {
+      const toml::node& item = *arr->get(i);
+      const auto* t = item.as_table();
+      if (!t) {
+        p.add(&item, "each [[log]] must be a table");
+        continue;
+      }
+      check_keys(*t, {"name", "path", "entity", "patterns", "stall_after", "from_start"}, "[[log]]",
+                 p);
+      LogConfig l;
+      if (const auto* s = t->get_as<std::string>("path")) l.path = expand_home(s->get());
+      if (l.path.empty() || l.path[0] != '/')
+        p.add(t->get("path") ? t->get("path") : &item, "[[log]] needs an absolute 'path'");
+      if (const auto* s = t->get_as<std::string>("name")) l.name = s->get();
+      if (l.name.empty()) l.name = l.path.substr(l.path.find_last_of('/') + 1);
+      if (!names.insert(l.name).second) p.add(&item, "duplicate log name '" + l.name + "'");
+      if (const auto* s = t->get_as<std::string>("entity")) l.entity = s->get();
+      read_duration(*t, "stall_after", l.stall_after, p);
+      read_bool(*t, "from_start", l.from_start, p);
+      if (const toml::node* pn = t->get("patterns")) {
+        const auto* pa = pn->as_array();
+        if (!pa) p.add(pn, "'patterns': expected an array of { id = \"...\", regex = \"...\" }");
+        for (std::size_t k = 0; pa && k < pa->size(); ++k) {
+          const toml::node& pat = *pa->get(k);
+          const auto* pt = pat.as_table();
+          const auto* id = pt ? pt->get_as<std::string>("id") : nullptr;
+          const auto* re = pt ? pt->get_as<std::string>("regex") : nullptr;
+          if (!id || !re) {
+            p.add(&pat, "each pattern is { id = \"name\", regex = \"RE2 pattern\" }");
+            continue;
+          }
+          check_keys(*pt, {"id", "regex"}, "a [[log]] pattern", p);
+          l.patterns.emplace_back(id->get(), re->get());
+        }
+      }
+      c.logs.push_back(std::move(l));
+    }
+  }
   if (const toml::node* n = root.get("worker")) {
     if (const auto* arr = n->as_array()) {
       auto workers = parse_worker_specs(*arr, source_name);

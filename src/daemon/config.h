@@ -7,6 +7,8 @@
 //   [rules]     shipped = true, dir = "<config dir>/rules.d"
 //   [[watch]]   name = "results", path = "~/agents/results", recursive = true, ignore = ["*.tmp"]
 //   [[worker]]  name = "w1", argv = [...], ... (docs/workers.md)
+//   [[log]]     name = "w1", path = "...", entity = "w1", stall_after = "10m",
+//               patterns = [{ id = "done", regex = "ALL DONE" }]  (docs/logs.md)
 //
 // A missing file means all defaults. Errors name file:line:column and what was
 // expected; unknown keys suggest the closest valid one.
@@ -29,6 +31,17 @@ struct WatchConfig {
   std::vector<std::string> ignore;
 };
 
+// A log to tail (docs/logs.md): lines matching `patterns` become log.line
+// events; no growth for `stall_after` is a log.stalled event.
+struct LogConfig {
+  std::string name;
+  std::string path;
+  std::string entity;
+  std::vector<std::pair<std::string, std::string>> patterns;  // (id, RE2 pattern)
+  Duration stall_after{0};
+  bool from_start = false;
+};
+
 struct DaemonConfig {
   Duration shutdown_grace = std::chrono::seconds(10);
   std::uint32_t max_emit_depth = 8;
@@ -40,6 +53,7 @@ struct DaemonConfig {
   std::string rules_dir;  // "" = the default beside the config file
   std::vector<WatchConfig> watches;
   std::vector<WorkerSpec> workers;  // [[worker]], see docs/workers.md
+  std::vector<LogConfig> logs;      // [[log]]
   bool file_found = false;          // whether the config file existed
 };
 

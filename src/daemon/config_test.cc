@@ -80,6 +80,31 @@ TEST(DaemonConfig, RelativeWatchPathAndDuplicateNamesRefused) {
   EXPECT_NE(dup.error().message.find("duplicate watch name 'a'"), std::string::npos);
 }
 
+TEST(DaemonConfig, LogSections) {
+  auto c = parse_daemon_config(R"([[log]]
+name = "w1"
+path = "/var/log/w1.log"
+entity = "w1"
+stall_after = "10m"
+patterns = [ { id = "done", regex = "ALL DONE" } ]
+)",
+                               "c.toml");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  ASSERT_EQ(c->logs.size(), 1u);
+  EXPECT_EQ(c->logs[0].entity, "w1");
+  EXPECT_EQ(c->logs[0].stall_after, 10min);
+  ASSERT_EQ(c->logs[0].patterns.size(), 1u);
+  EXPECT_EQ(c->logs[0].patterns[0].second, "ALL DONE");
+  auto bad = parse_daemon_config(R"([[log]]
+path = "rel.log"
+patterns = [ { id = "x" } ]
+)",
+                                 "c.toml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("c.toml:2:"), std::string::npos) << bad.error().message;
+  EXPECT_NE(bad.error().message.find("c.toml:3:"), std::string::npos) << bad.error().message;
+}
+
 TEST(ParseSize, UnitsAndErrors) {
   EXPECT_EQ(*parse_size("512"), 512u);
   EXPECT_EQ(*parse_size("4KiB"), 4096u);

@@ -29,6 +29,8 @@
 #include "src/uvx/handle.h"
 #include "watchers/dir_watcher.h"
 #include "watchers/file_index.h"
+#include "watchers/logtail/log_tailer.h"
+#include "watchers/logtail/offset_store.h"
 #include "watchers/notify/notify_server.h"
 #include "watchers/notify/notify_spool.h"
 
@@ -117,6 +119,7 @@ class Daemon {
   void start_rule_watcher();
   bool start_notify();
   void start_supervisor();
+  bool start_log_tailer();
   void observe(const Event& e);
   void schedule_reload(const char* why);
   void reload(const std::string& why);
@@ -144,6 +147,8 @@ class Daemon {
   std::unique_ptr<NotifyServer> notify_server_;
   std::unique_ptr<SupervisionBridge> supervision_bridge_;
   std::unique_ptr<Supervisor> supervisor_;
+  std::unique_ptr<FileOffsetStore> log_offsets_;
+  std::unique_ptr<LogTailer> log_tailer_;
   std::vector<std::unique_ptr<uvx::Signal>> signals_;
   std::unique_ptr<uvx::Timer> reload_timer_;
   std::unique_ptr<uvx::Timer> watchdog_timer_;
@@ -363,6 +368,35 @@ void Daemon::start_supervisor() {
   supervisor_->start_all();
 }
 
+bool Daemon::start_log_tailer() {
+  if (options_.config.logs.empty()) return true;
+  auto offsets = FileOffsetStore::open(&loop_, clock_, paths_.state_dir + "/log-offsets");
+  if (!offsets) {
+    spdlog::critical("cannot open the log offsets: {}", offsets.error().message);
+    return false;
+  }
+  log_offsets_ = std::move(*offsets);
+  LogTailer::Options o;
+  o.offsets = log_offsets_.get();
+  log_tailer_ = std::make_unique<LogTailer>(
+      &loop_, clock_, [this](Event e) { pipeline_->submit(std::move(e)); }, o);
+  for (const LogConfig& l : options_.config.logs) {
+    LogSpec spec;
+    spec.name = l.name;
+    spec.path = l.path;
+    spec.entity = l.entity;
+    spec.stall_after = l.stall_after;
+    spec.from_start = l.from_start;
+    for (const auto& [id, regex] : l.patterns) spec.patterns.push_back({id, regex});
+    if (Status s = log_tailer_->add_file(std::move(spec)); !s) {
+      spdlog::critical("{}: [[log]] {}: {}", paths_.config_file, l.name, s.error().message);
+      return false;
+    }
+  }
+  log_tailer_->start();
+  return true;
+}
+
 void Daemon::observe(const Event& e) {
   if (!supervisor_) return;
   if (e.kind == "state.changed" && e.fields.get_string("to") == "completed") {
@@ -454,7 +488,8 @@ void Daemon::begin_shutdown(const char* signal_name) {
   data_watcher_->stop();
   rule_watcher_->stop();
   if (notify_server_) notify_server_->stop();
-  if (supervisor_) supervisor_->stop_all();  // TERM, grace, KILL: see kill_grace
+  if (supervisor_) supervisor_->stop_all();
+  if (log_tailer_) log_tailer_->stop();  // TERM, grace, KILL: see kill_grace
   reload_timer_->stop();
   pipeline_->drain();
   if (pipeline_->in_flight() == 0) {
@@ -490,7 +525,9 @@ void Daemon::release_handles() {
   data_watcher_.reset();
   rule_watcher_.reset();
   notify_server_.reset();
-  supervisor_.reset();  // what did not stop within the grace gets SIGKILL here
+  log_tailer_.reset();
+  log_offsets_.reset();  // saves the last offsets (on the pool; uv_run lets it finish)
+  supervisor_.reset();   // what did not stop within the grace gets SIGKILL here
   supervision_bridge_.reset();
 }
 
@@ -528,7 +565,7 @@ int Daemon::run() {
       executor_->interrupt_all(std::chrono::seconds(2));
     });
     closer_ = std::make_unique<uvx::Timer>(&loop_, [this] { release_handles(); });
-    if (!load_initial_rules() || !start_watchers() || !start_notify()) {
+    if (!load_initial_rules() || !start_watchers() || !start_notify() || !start_log_tailer()) {
       exit_code = 1;
       finished_ = true;
       release_handles();

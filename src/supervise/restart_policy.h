@@ -106,7 +106,7 @@ struct PolicyStep {
 
 class RestartPolicy {
  public:
-  explicit RestartPolicy(RestartPolicyConfig config) : config_(std::move(config)) {}
+  explicit RestartPolicy(RestartPolicyConfig config) : config_(config) {}
   const RestartPolicyConfig& config() const { return config_; }
 
   // A spawn happens now (first start, restart or half-open trial). An open
