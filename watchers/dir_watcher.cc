@@ -935,7 +935,8 @@ void DirWatcher::recheck_due_files(MonoTime now) {
   while (budget > 0 && !settle_queue_.empty() && !stopped_) {
     auto first = settle_queue_.begin();
     if (first->due > now) break;
-    const SettleDue d = *first;
+    // A copy, not a reference: the entry is erased on the next line.
+    const SettleDue d = *first;  // NOLINT(performance-unnecessary-copy-initialization)
     settle_queue_.erase(first);
     --budget;
     recheck(*roots_[d.root], d.rel);

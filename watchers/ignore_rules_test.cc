@@ -5,7 +5,7 @@
 namespace aw {
 namespace {
 
-IgnoreRules compile(std::vector<std::string> p) {
+IgnoreRules compile(const std::vector<std::string>& p) {
   auto r = IgnoreRules::compile(p);
   EXPECT_TRUE(r.ok()) << r.error().message;
   return r.ok() ? std::move(r.value()) : IgnoreRules();

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <deque>
+#include <utility>
 
 #include "src/eventlog/log_segments.h"
 #include "src/eventlog/segment_maintenance.h"
@@ -109,7 +110,8 @@ struct EventLogWriter::Maintenance {
 
   void fail(Error e) {
     ++errors;
-    if (on_problem) on_problem(EventLogProblem{EventLogProblem::Kind::kMaintenanceFailed, e});
+    if (on_problem)
+      on_problem(EventLogProblem{EventLogProblem::Kind::kMaintenanceFailed, std::move(e)});
   }
 };
 

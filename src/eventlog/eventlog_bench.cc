@@ -135,6 +135,7 @@ void BM_AppendMany(benchmark::State& state) {
       return;
     }
     std::vector<Event> batch;
+    batch.reserve(state.range(0));
     for (int i = 0; i < state.range(0); ++i)
       batch.push_back(sample_event(static_cast<std::uint64_t>(i)));
     for (auto _ : state) benchmark::DoNotOptimize((*w)->append_many(batch));

@@ -1118,6 +1118,7 @@ RuleLayer read_rule_layer(const RuleLayerPaths& layer, std::vector<RuleError>& e
 RuleLoad load_rules_from_paths(const std::vector<RuleLayerPaths>& layers) {
   std::vector<RuleError> errors;
   std::vector<RuleLayer> read;
+  read.reserve(layers.size());
   for (const RuleLayerPaths& l : layers) read.push_back(read_rule_layer(l, errors));
   return load_layers(read, std::move(errors));
 }

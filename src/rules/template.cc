@@ -3,8 +3,8 @@
 #include <array>
 #include <utility>
 
-#include "src/rules/path_parts.h"
 #include "src/core/suggest.h"
+#include "src/rules/path_parts.h"
 
 namespace aw {
 namespace {
@@ -79,6 +79,7 @@ std::string unknown_variable_message(std::string_view name) {
     }
   } else {
     std::vector<std::string_view> names;
+    names.reserve(kSimpleVars.size());
     for (const auto& v : kSimpleVars) names.push_back(v.name);
     best = closest_word(name, names);
   }
@@ -99,6 +100,7 @@ bool missing(std::string& error, std::string_view var, std::string_view why) {
 const std::vector<std::string_view>& template_variable_names() {
   static const std::vector<std::string_view> names = [] {
     std::vector<std::string_view> v;
+    v.reserve(kSimpleVars.size());
     for (const auto& n : kSimpleVars) v.push_back(n.name);
     return v;
   }();

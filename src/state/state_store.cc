@@ -467,7 +467,7 @@ void StateStore::pump() {
   dispatch(std::move(job));
 }
 
-void StateStore::dispatch(std::shared_ptr<Job> job) {
+void StateStore::dispatch(const std::shared_ptr<Job>& job) {
   link_->busy = true;
   if (loop_) {
     std::shared_ptr<Link> link = link_;

@@ -184,7 +184,7 @@ class StateStore {
 
   void on_mutation(const Mutation& m);
   void pump();
-  void dispatch(std::shared_ptr<Job> job);
+  void dispatch(const std::shared_ptr<Job>& job);
   void finish(Job& job);
   void problem(const Error& e);
 

@@ -16,6 +16,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace aw {
@@ -60,7 +61,7 @@ class ScriptedOps : public StateFileOps {
     std::lock_guard<std::mutex> lock(mu_);
     if (fail_writes_) {
       errno = ENOSPC;
-      log_.push_back("write-fail");
+      log_.emplace_back("write-fail");
       return -1;
     }
     if (short_writes_ > 0) {
@@ -78,27 +79,27 @@ class ScriptedOps : public StateFileOps {
     std::lock_guard<std::mutex> lock(mu_);
     if (fail_fsyncs_ > 0) {
       --fail_fsyncs_;
-      log_.push_back("fsync-fail");
+      log_.emplace_back("fsync-fail");
       errno = EIO;
       return -1;
     }
-    log_.push_back("fsync");
+    log_.emplace_back("fsync");
     return ::fsync(fd);
   }
   int rename(const char* from, const char* to) override {
     std::lock_guard<std::mutex> lock(mu_);
     if (fail_renames_ > 0) {
       --fail_renames_;
-      log_.push_back("rename-fail");
+      log_.emplace_back("rename-fail");
       errno = EXDEV;
       return -1;
     }
-    log_.push_back("rename");
+    log_.emplace_back("rename");
     return ::rename(from, to);
   }
   int ftruncate(int fd, off_t length) override {
     std::lock_guard<std::mutex> lock(mu_);
-    log_.push_back("truncate");
+    log_.emplace_back("truncate");
     return ::ftruncate(fd, length);
   }
 
@@ -217,7 +218,7 @@ TEST_F(StateStoreTest, WithoutALoopNothingIsWrittenUntilCommit) {
   EXPECT_EQ(journal(), "");
   EXPECT_EQ(store_->stats().pending_records, 6u);
   int called = 0;
-  store_->commit([&](Status s) {
+  store_->commit([&](const Status& s) {
     EXPECT_TRUE(s) << s.error().message;
     ++called;
   });
@@ -237,7 +238,7 @@ TEST_F(StateStoreTest, OneTurnIsOneWriteAndTheCallbackComesAfterTheFsync) {
     ASSERT_TRUE(
         store_->table().create("w" + std::to_string(i), EntityKind::kWorker, S::kQueued, kT0));
   int durable = 0;
-  store_->when_durable([&](Status s) {
+  store_->when_durable([&](const Status& s) {
     EXPECT_TRUE(s);
     ++durable;
     // Durable means: on disk, and fsynced, before we are told.
@@ -263,17 +264,17 @@ TEST_F(StateStoreTest, CallbacksRunInCommitOrder) {
   ASSERT_TRUE(store_);
   std::vector<int> order;
   ASSERT_TRUE(store_->table().create("a", EntityKind::kWorker, S::kQueued, kT0));
-  store_->commit([&](Status s) {
+  store_->commit([&](const Status& s) {
     EXPECT_TRUE(s);
     order.push_back(1);
   });
   ASSERT_TRUE(store_->table().create("b", EntityKind::kWorker, S::kQueued, kT0));
-  store_->commit([&](Status s) {
+  store_->commit([&](const Status& s) {
     EXPECT_TRUE(s);
     order.push_back(2);
     EXPECT_EQ(count_lines(journal()), 2u);
   });
-  store_->commit([&](Status s) {  // nothing new: still after the earlier ones
+  store_->commit([&](const Status& s) {  // nothing new: still after the earlier ones
     EXPECT_TRUE(s);
     order.push_back(3);
   });
@@ -504,13 +505,13 @@ TEST_F(StateStoreTest, ChangesDuringASnapshotAreKept) {
   ASSERT_TRUE(store_);
   some_history(store_->table(), "w1", kT0);
   int compacted = 0, committed = 0;
-  store_->compact([&](Status s) {
+  store_->compact([&](const Status& s) {
     EXPECT_TRUE(s);
     ++compacted;
   });
   // The snapshot is in flight; these wait for it and land in the fresh journal.
   some_history(store_->table(), "w2", kT0);
-  store_->commit([&](Status s) {
+  store_->commit([&](const Status& s) {
     EXPECT_TRUE(s);
     EXPECT_EQ(compacted, 1);
     ++committed;
@@ -534,7 +535,7 @@ TEST_F(StateStoreTest, FailedWriteIsReportedRetriedAndNeverTearsALine) {
   Status first;
   int calls = 0;
   store_->commit([&](Status s) {
-    first = s;
+    first = std::move(s);
     ++calls;
   });
   uv_run(&loop_, UV_RUN_NOWAIT);
@@ -548,7 +549,7 @@ TEST_F(StateStoreTest, FailedWriteIsReportedRetriedAndNeverTearsALine) {
   // The disk frees up; the retry completes the cut line and the rest.
   ops_.fail_writes(false);
   Status second = make_error("not called");
-  store_->commit([&](Status s) { second = s; });
+  store_->commit([&](Status s) { second = std::move(s); });
   drain();
   EXPECT_TRUE(second);
   auto loaded = reload();
@@ -583,7 +584,7 @@ TEST_F(StateStoreTest, FailedFsyncIsAnErrorAndForcesASnapshot) {
   ops_.fail_next_fsync();
   ASSERT_TRUE(store_->table().transition("w1", S::kProcessing, "spawned", {}, kT0));
   Status result;
-  store_->commit([&](Status s) { result = s; });
+  store_->commit([&](Status s) { result = std::move(s); });
   drain();
   ASSERT_FALSE(result);
   EXPECT_NE(result.error().message.find("fsync of"), std::string::npos);
@@ -601,7 +602,7 @@ TEST_F(StateStoreTest, FailedSnapshotKeepsTheJournalAndThePendingRecords) {
   ops_.fail_next_rename();
   some_history(store_->table(), "w2", kT0);  // pending: absorbed by the snapshot attempt
   Status result;
-  store_->compact([&](Status s) { result = s; });
+  store_->compact([&](Status s) { result = std::move(s); });
   drain();
   ASSERT_FALSE(result);
   EXPECT_NE(result.error().message.find("renaming"), std::string::npos);
@@ -645,7 +646,7 @@ TEST_F(StateStoreTest, DestroyedStoreStillWritesWhatWasPending) {
   store_->commit();  // in flight when the store goes
   some_history(store_->table(), "w2", kT0);
   int never = 0;
-  store_->when_durable([&](Status) { ++never; });
+  store_->when_durable([&](const Status&) { ++never; });
   EntityTable expected;
   for (const EntityRecord* r : store_->table().list()) expected.restore(*r);
   store_.reset();
@@ -659,7 +660,7 @@ TEST_F(StateStoreTest, ACallbackMayDestroyTheStore) {
   ASSERT_TRUE(store_);
   some_history(store_->table(), "w1", kT0);
   bool called = false;
-  store_->commit([&](Status s) {
+  store_->commit([&](const Status& s) {
     EXPECT_TRUE(s);
     called = true;
     store_.reset();

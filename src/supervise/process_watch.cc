@@ -235,7 +235,7 @@ void ProcessWatch::try_exit_info() {
   deliver(std::move(end));
 }
 
-void ProcessWatch::deliver(ProcessEnd end) {
+void ProcessWatch::deliver(const ProcessEnd& end) {
   if (ended_) return;
   ended_ = true;
   EndCallback cb = std::move(on_end_);

@@ -35,9 +35,9 @@
 #include <string>
 
 #include "src/actions/child_process.h"
-#include "src/core/unique_fd.h"
 #include "src/core/clock.h"
 #include "src/core/result.h"
+#include "src/core/unique_fd.h"
 #include "src/supervise/evidence.h"
 #include "src/supervise/process_identity.h"
 #include "src/uvx/handle.h"
@@ -118,7 +118,7 @@ class ProcessWatch {
                ProcessWatchOptions options);
   void on_pidfd_readable();
   void try_exit_info();
-  void deliver(ProcessEnd end);
+  void deliver(const ProcessEnd& end);
 
   uv_loop_t* loop_;
   const Clock& clock_;

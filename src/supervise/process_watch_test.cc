@@ -29,6 +29,7 @@ using testing::TempDir;
 pid_t start_orphan(const std::string& script, const std::string& pid_file) {
   std::vector<std::string> args = {"/bin/sh", "-c", script, "sh", pid_file};
   std::vector<char*> argv;
+  argv.reserve(args.size());
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   pid_t sh = 0;

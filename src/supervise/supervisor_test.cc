@@ -227,6 +227,7 @@ TEST_F(SupervisorTest, RestartWaitsForDependenciesThatAreNotCompleted) {
     std::vector<std::string> args = {"/bin/sh", "-c", "(exec sleep 30) & echo $! > \"$1\"", "sh",
                                      dir_ / "b.pid"};
     std::vector<char*> argv;
+    argv.reserve(args.size());
     for (auto& x : args) argv.push_back(x.data());
     argv.push_back(nullptr);
     pid_t sh;
@@ -327,6 +328,7 @@ TEST_F(SupervisorTest, RecoverAdoptsTheLiveProcessRecordedInTheStore) {
     std::vector<std::string> args = {"/bin/sh", "-c", "(exec sleep 30) & echo $! > \"$1\"", "sh",
                                      dir_ / "w.pid"};
     std::vector<char*> argv;
+    argv.reserve(args.size());
     for (auto& x : args) argv.push_back(x.data());
     argv.push_back(nullptr);
     pid_t sh;
@@ -375,6 +377,7 @@ TEST_F(SupervisorTest, PidFileLandingAdoptsAnAdoptOnlyWorker) {
     std::vector<std::string> args = {"/bin/sh", "-c", "(exec sleep 30) & echo $! > \"$1\"", "sh",
                                      pid_file};
     std::vector<char*> argv;
+    argv.reserve(args.size());
     for (auto& x : args) argv.push_back(x.data());
     argv.push_back(nullptr);
     pid_t sh;

@@ -74,6 +74,7 @@ namespace {
 
 pid_t spawn(const std::vector<std::string>& argv, int out_fd, int err_fd) {
   std::vector<char*> args;
+  args.reserve(argv.size());
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   posix_spawn_file_actions_t fa;
@@ -182,7 +183,7 @@ void DaemonUnderTest::start(const std::vector<std::string>& extra_args) {
   std::vector<std::string> argv{agentwatch_bin()};
   auto flags = path_flags();
   argv.insert(argv.end(), flags.begin(), flags.end());
-  argv.push_back("run");
+  argv.emplace_back("run");
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   int err_fd = open(stderr_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   pid_ = spawn(argv, err_fd, err_fd);

@@ -88,6 +88,7 @@ TEST(LineMatcher, SetAgreesWithEachPatternOnTheBenchCorpus) {
     patterns.push_back({"p" + std::to_string(patterns.size()), p});
   auto set = compile_ok(patterns);
   std::vector<LineMatcher> singles;
+  singles.reserve(patterns.size());
   for (const auto& p : patterns) singles.push_back(compile_ok({p}));
   const std::string text = log_corpus::log_text(5000, 100);
   std::vector<int> hits, one;

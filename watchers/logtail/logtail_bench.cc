@@ -152,7 +152,7 @@ void BM_Tailer(benchmark::State& state) {
     uv_loop_init(&loop);
     std::uint64_t events = 0;
     {
-      aw::LogTailer tailer(&loop, clock, [&](aw::Event) { ++events; });
+      aw::LogTailer tailer(&loop, clock, [&](const aw::Event&) { ++events; });
       if (!tailer.add_file({"bench", path, patterns, aw::Duration{0}, 64 * 1024, true, ""}).ok()) {
         state.SkipWithError("add_file failed");
         break;

@@ -133,7 +133,7 @@ bool run_tailer(const std::string& path, const std::vector<LogPattern>& patterns
   std::uint64_t events = 0;
   bool ok = true;
   {
-    aw::LogTailer tailer(&loop, clock, [&](aw::Event e) {
+    aw::LogTailer tailer(&loop, clock, [&](const aw::Event& e) {
       if (e.kind == "log.line") ++events;
       if (e.kind == "log.error") {
         error = e.fields.get_string("error").value_or("log.error");

@@ -127,7 +127,7 @@ TEST_F(NotifySpoolTest, CrashMidIngestionResumesWithoutDuplicates) {
   ASSERT_GE(pid, 0);
   if (pid == 0) {
     int n = 0;
-    (void)ingest_notify_spool(dir_.path, clock_, policy_, [&](Event e) {
+    (void)ingest_notify_spool(dir_.path, clock_, policy_, [&](const Event& e) {
       if (++n == 3) raise(SIGKILL);  // dies delivering the third
       log_emit(e);
     });
