@@ -21,7 +21,8 @@ struct Pipeline::Handling {
   int pending_plans = 0;
   bool any_failed = false;
   int fired = 0;
-  bool routed = false;  // all plans have been started
+  bool routed = false;       // all plans have been started
+  bool interrupted = false;  // shutdown cut a plan short: handle it again after a restart
 };
 
 struct Pipeline::PlanRun {
@@ -181,6 +182,7 @@ void Pipeline::fire(const std::shared_ptr<Handling>& handling, const Rule& rule,
 
 void Pipeline::run_next_action(const std::shared_ptr<PlanRun>& run) {
   Handling& h = *run->handling;
+  if (draining_ && run->next < run->plan.actions.size()) h.interrupted = true;
   if (run->next >= run->plan.actions.size() || draining_) {
     --h.pending_plans;
     if (h.routed && h.pending_plans == 0) finish_handling(h);
@@ -244,6 +246,7 @@ void Pipeline::on_action_done(const std::shared_ptr<PlanRun>& run, const ActionR
 
   if (outcome.ok && request.type == ActionType::kMark)
     record_entity_state(request.entity, request.state, cause, run->plan.rule);
+  if (outcome.category == "interrupted") h.interrupted = true;
   if (!outcome.ok) {
     // An ordered list: what follows a failed step does not run.
     h.any_failed = true;
@@ -319,6 +322,11 @@ void Pipeline::finish_handling(Handling& h) {
   if (!index_ || h.event->kind != "file.landed") return;
   auto key = FileIndex::key_from_event(*h.event);
   if (!key) return;
+  if (h.interrupted) {
+    // Not done: drop the claim so the start scan lands the file again.
+    index_->abandon(*key);
+    return;
+  }
   const char* outcome = h.fired == 0 ? "no-rule" : (h.any_failed ? "failed" : "handled");
   index_->complete(*key, outcome);
 }

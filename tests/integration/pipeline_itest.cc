@@ -256,6 +256,10 @@ when = [ { field = "fields.watch", equals = "inbox" } ]
       0ms);
   EXPECT_TRUE(interrupted);
   EXPECT_EQ(d.events().back().kind, "daemon.stopped");
+  // Interrupted is not done: the next start lands the file again and reruns it.
+  d.start();
+  EXPECT_EQ(d.wait_for_count([](const Event& e) { return e.kind == "action.started"; }, 2), 2u);
+  EXPECT_EQ(d.stop(), 0);
 }
 
 // More files than max_queued_events (16384) while the daemon cannot read:
