@@ -25,9 +25,9 @@
 #include <utility>
 #include <vector>
 
-#include "src/core/unique_fd.h"
 #include "src/core/clock.h"
 #include "src/core/result.h"
+#include "src/core/unique_fd.h"
 #include "src/uvx/handle.h"
 
 namespace aw {

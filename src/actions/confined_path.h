@@ -17,8 +17,8 @@
 #include <string>
 #include <string_view>
 
-#include "src/core/unique_fd.h"
 #include "src/core/result.h"
+#include "src/core/unique_fd.h"
 
 namespace aw {
 

@@ -14,8 +14,8 @@
 #include "src/actions/confined_path.h"
 #include "src/actions/file_write.h"
 #include "src/actions/fs_failure.h"
-#include "src/core/unique_fd.h"
 #include "src/core/json_writer.h"
+#include "src/core/unique_fd.h"
 
 namespace aw {
 namespace detail {

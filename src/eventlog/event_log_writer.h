@@ -62,9 +62,9 @@ struct EventLogProblem {
 };
 
 struct EventLogWriterOptions {
-  std::string dir;                                   // created 0700 (with parents) if missing
-  std::uint64_t max_bytes = 64ull * 1024 * 1024;     // rotate once the live file reaches this
-  std::size_t keep = 5;                              // rotated segments kept (0 = none)
+  std::string dir;                                // created 0700 (with parents) if missing
+  std::uint64_t max_bytes = 64ull * 1024 * 1024;  // rotate once the live file reaches this
+  std::size_t keep = 5;                           // rotated segments kept (0 = none)
   std::size_t max_backlog_bytes = std::size_t{4} * 1024 * 1024;  // bytes held while writes fail
   // Borrowed; must outlive the writer. nullptr means the real syscalls.
   FileOps* file_ops = nullptr;

@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "src/core/unique_fd.h"
 #include "src/core/event.h"
+#include "src/core/unique_fd.h"
 #include "src/supervise/lifecycle_sink.h"
 #include "src/supervise/process_identity.h"
 #include "src/uvx/handle.h"

@@ -37,7 +37,6 @@ const char* worker_phase_name(WorkerPhase p) {
   return "?";
 }
 
-
 struct Supervisor::Worker {
   Worker(uv_loop_t* loop, WorkerSpec s, Supervisor& sup)
       : spec(std::move(s)),
