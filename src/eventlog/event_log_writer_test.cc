@@ -11,7 +11,6 @@
 namespace aw {
 namespace {
 
-using testing::append_file;
 using testing::file_exists;
 using testing::gunzip_file;
 using testing::list_dir;

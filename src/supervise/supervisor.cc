@@ -161,7 +161,9 @@ double Supervisor::draw() {
 }
 
 void Supervisor::arm(uvx::Timer& t, Duration delay) {
-  // Round up: a timer must not fire before the deadline the policy computed.
+  // Round up, and count from now, not from the loop's cached time (which can be
+  // a millisecond or more behind): a timer must not fire before the deadline.
+  uv_update_time(loop_);
   auto d = std::chrono::ceil<std::chrono::milliseconds>(std::max(delay, Duration{0})).count();
   t.start(static_cast<std::uint64_t>(d));
 }
