@@ -1,5 +1,7 @@
 #include "watchers/file_index.h"
 
+#include "src/core/percent_escape.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -19,44 +21,6 @@ std::string errno_text(int err) {
   return std::strerror(err);
 }
 
-// Percent-escapes the bytes that would break the line format.
-void append_escaped(std::string& out, std::string_view s) {
-  static const char kHex[] = "0123456789ABCDEF";
-  for (unsigned char c : s) {
-    if (c == '%' || c == '\t' || c < 0x20 || c == 0x7f) {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
-std::optional<std::string> unescape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '%') {
-      out += s[i];
-      continue;
-    }
-    if (i + 2 >= s.size()) return std::nullopt;
-    int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out += static_cast<char>(hi * 16 + lo);
-    i += 2;
-  }
-  return out;
-}
-
 std::optional<std::int64_t> parse_int(std::string_view s) {
   std::int64_t v = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
@@ -68,11 +32,11 @@ std::string render_line(const FileIndex::Key& k, std::string_view outcome) {
   std::string line = "H\t";
   line += std::to_string(k.dev) + '\t' + std::to_string(k.inode) + '\t' + std::to_string(k.size) +
           '\t' + std::to_string(k.mtime_ns) + '\t';
-  append_escaped(line, k.watch);
+  append_percent_escaped(line, k.watch);
   line += '\t';
-  append_escaped(line, k.rel);
+  append_percent_escaped(line, k.rel);
   line += '\t';
-  append_escaped(line, outcome);
+  append_percent_escaped(line, outcome);
   line += '\n';
   return line;
 }
@@ -99,7 +63,8 @@ std::optional<ParsedLine> parse_line(std::string_view line) {
   ParsedLine p;
   auto dev = parse_int(parts[1]), ino = parse_int(parts[2]), size = parse_int(parts[3]),
        mtime = parse_int(parts[4]);
-  auto watch = unescape(parts[5]), rel = unescape(parts[6]), outcome = unescape(parts[7]);
+  auto watch = percent_unescape(parts[5]), rel = percent_unescape(parts[6]),
+       outcome = percent_unescape(parts[7]);
   if (!dev || !ino || !size || !mtime || !watch || !rel || !outcome || watch->empty())
     return std::nullopt;
   p.key = FileIndex::Key{std::move(*watch), std::move(*rel), *dev, *ino, *size, *mtime};

@@ -39,13 +39,6 @@ Result<DaemonConfig> load_config(const Paths& paths) {
   return c;
 }
 
-std::vector<RuleLayerPaths> default_rule_layers(const Paths& paths, const DaemonConfig& config) {
-  std::vector<RuleLayerPaths> layers;
-  if (config.shipped_rules) layers.push_back({{paths.shipped_rules_dir}, true});
-  layers.push_back({{config.rules_dir.empty() ? paths.rules_dir : config.rules_dir}, true});
-  return layers;
-}
-
 std::string self_exe() {
   char buf[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
@@ -67,14 +60,14 @@ int cmd_rules_check(const GlobalFlags& g, const std::vector<std::string>& paths)
   Paths p = resolve_paths(g.overrides);
   auto config = load_config(p);
   if (!config) return 1;
-  return rules_check(default_rule_layers(p, *config), std::cout, std::cerr);
+  return rules_check(rule_layers(p, *config), std::cout, std::cerr);
 }
 
 std::optional<RuleSet> load_default_rules(const GlobalFlags& g) {
   Paths p = resolve_paths(g.overrides);
   auto config = load_config(p);
   if (!config) return std::nullopt;
-  RuleLoad load = load_rules_from_paths(default_rule_layers(p, *config));
+  RuleLoad load = load_rules_from_paths(rule_layers(p, *config));
   if (!load.ok()) {
     std::cerr << load.error_text() << "\n";
     return std::nullopt;

@@ -259,6 +259,13 @@ Result<DaemonConfig> parse_daemon_config(std::string_view text, const std::strin
   return c;
 }
 
+std::vector<RuleLayerPaths> rule_layers(const Paths& paths, const DaemonConfig& config) {
+  std::vector<RuleLayerPaths> layers;
+  if (config.shipped_rules) layers.push_back({{paths.shipped_rules_dir}, true});
+  layers.push_back({{config.rules_dir.empty() ? paths.rules_dir : config.rules_dir}, true});
+  return layers;
+}
+
 Result<DaemonConfig> load_daemon_config(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {

@@ -20,6 +20,8 @@
 
 #include "src/core/clock.h"
 #include "src/core/result.h"
+#include "src/daemon/paths.h"
+#include "src/rules/rule_loader.h"
 #include "src/supervise/worker_spec.h"
 
 namespace aw {
@@ -61,6 +63,11 @@ struct DaemonConfig {
 // invalid one an error whose message lists every problem, one per line.
 Result<DaemonConfig> load_daemon_config(const std::string& path);
 Result<DaemonConfig> parse_daemon_config(std::string_view text, const std::string& source_name);
+
+// The rule layers to load, in order: the shipped rules (unless [rules] shipped =
+// false), then the user's rules.d ([rules] dir, else beside the config file).
+// The daemon and the CLI's `rules` commands load exactly this set.
+std::vector<RuleLayerPaths> rule_layers(const Paths& paths, const DaemonConfig& config);
 
 // "64MiB", "512KiB", "1GiB", "100" (bytes) or an integer.
 Result<std::uint64_t> parse_size(std::string_view s);

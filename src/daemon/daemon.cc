@@ -208,12 +208,7 @@ bool Daemon::open_stores() {
 }
 
 std::vector<RuleLayerPaths> Daemon::rule_layers() const {
-  std::vector<RuleLayerPaths> layers;
-  if (options_.config.shipped_rules) layers.push_back({{paths_.shipped_rules_dir}, true});
-  const std::string user =
-      options_.config.rules_dir.empty() ? paths_.rules_dir : options_.config.rules_dir;
-  layers.push_back({{user}, true});
-  return layers;
+  return aw::rule_layers(paths_, options_.config);
 }
 
 bool Daemon::load_initial_rules() {

@@ -17,7 +17,6 @@ namespace aw {
 // landed file once every plan has finished.
 struct Pipeline::Handling {
   std::shared_ptr<const Event> event;
-  std::shared_ptr<const RuleSet> rules;  // the set the event was matched against
   int pending_plans = 0;
   bool any_failed = false;
   int fired = 0;
@@ -139,7 +138,6 @@ void Pipeline::match_and_fire(const std::shared_ptr<const Event>& event,
                               const std::string* content) {
   auto handling = std::make_shared<Handling>();
   handling->event = event;
-  handling->rules = rules_;
   MatchInput input{content, &kProcessEnv};
   matched_.clear();
   matching_rules(*rules_, *event, input, matched_);
@@ -349,7 +347,6 @@ void Pipeline::on_gate_alarm() {
     if (!rule || draining_) continue;
     auto handling = std::make_shared<Handling>();
     handling->event = std::make_shared<const Event>(std::move(due.event));
-    handling->rules = rules_;
     // JSON conditions were checked when the event was offered; the content read
     // then is gone, so a debounced rule's templates cannot depend on it (none do).
     fire(handling, *rule, *handling->event, nullptr);

@@ -53,7 +53,7 @@ class Pipeline {
   Pipeline(const Pipeline&) = delete;
   Pipeline& operator=(const Pipeline&) = delete;
 
-  // Swaps the rule set. Plans already running keep the set they started with.
+  // Swaps the rule set. Plans already running go on with the actions they were rendered with.
   void set_rules(std::shared_ptr<const RuleSet> rules);
   const std::shared_ptr<const RuleSet>& rules() const { return rules_; }
 

@@ -1,5 +1,7 @@
 #include "watchers/logtail/offset_store.h"
 
+#include "src/core/percent_escape.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,54 +16,6 @@ namespace aw {
 namespace {
 
 constexpr std::string_view kHeader = "agentwatch-log-offsets 1";
-
-std::string escape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '%':
-        out += "%25";
-        break;
-      case '\t':
-        out += "%09";
-        break;
-      case '\n':
-        out += "%0A";
-        break;
-      case '\r':
-        out += "%0D";
-        break;
-      default:
-        out.push_back(c);
-    }
-  }
-  return out;
-}
-
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
-std::optional<std::string> unescape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '%') {
-      out.push_back(s[i]);
-      continue;
-    }
-    if (i + 2 >= s.size()) return std::nullopt;  // '%' needs two hex digits after it
-    const int hi = hex_digit(s[i + 1]), lo = hex_digit(s[i + 2]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out.push_back(static_cast<char>(hi * 16 + lo));
-    i += 2;
-  }
-  return out;
-}
 
 std::optional<std::int64_t> parse_int(std::string_view s) {
   std::int64_t v = 0;
@@ -277,7 +231,7 @@ std::string FileOffsetStore::serialize(const std::map<std::string, LogOffset>& t
   std::string out(kHeader);
   out.push_back('\n');
   for (const auto& [name, o] : table) {
-    out += escape(name);
+    append_percent_escaped(out, name);
     for (std::int64_t v : {o.dev, o.inode, o.offset, o.line_no}) {
       out.push_back('\t');
       out += std::to_string(v);
@@ -319,7 +273,7 @@ Result<std::map<std::string, LogOffset>> FileOffsetStore::parse(std::string_view
       ++corrupt;
       continue;
     }
-    auto name = unescape(cols[0]);
+    auto name = percent_unescape(cols[0]);
     auto dev = parse_int(cols[1]), ino = parse_int(cols[2]), off = parse_int(cols[3]),
          lno = parse_int(cols[4]);
     if (!name || name->empty() || !dev || !ino || !off || !lno ||
