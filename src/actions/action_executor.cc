@@ -80,6 +80,16 @@ std::optional<ActionOutcome> validate(const ActionRequest& r) {
     case ActionType::kEmit:
       return make_failure(kValidation, what + ": emit is handled by the pipeline",
                           "this is a bug in agentwatch: emit requests must not reach the executor");
+    case ActionType::kKill:
+    case ActionType::kRestart:
+    case ActionType::kTmux:
+    case ActionType::kRotate:
+    case ActionType::kProbe:
+      return make_failure(
+          kValidation,
+          what + ": " + action_type_name(r.type) + " is handled by the daemon, not the executor",
+          "this is a bug in agentwatch: the daemon must intercept " +
+              std::string(action_type_name(r.type)) + " requests");
   }
   return std::nullopt;
 }

@@ -1,5 +1,7 @@
 #include "src/cli/cli.h"
 
+#include "src/cli/cli_common.h"
+
 #include <simdjson.h>
 #include <unistd.h>
 #include <CLI/CLI.hpp>
@@ -26,24 +28,6 @@
 
 namespace aw {
 namespace {
-
-// Options every subcommand understands (before or after the subcommand name).
-struct GlobalFlags {
-  PathOverrides overrides;
-  std::string log_level = "info";
-};
-
-Result<DaemonConfig> load_config(const Paths& paths) {
-  auto c = load_daemon_config(paths.config_file);
-  if (!c) std::cerr << c.error().message << "\n";
-  return c;
-}
-
-std::string self_exe() {
-  char buf[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "agentwatch";
-}
 
 int cmd_run(const GlobalFlags& g) {
   RunOptions o;
@@ -276,6 +260,9 @@ int run_cli(int argc, char** argv) {
   auto* status = app.add_subcommand("status", "Is the daemon running, and what it watches");
   status->add_flag("--json", status_json, "The status file as JSON");
   status->callback([&] { code = cmd_status(g, status_json); });
+
+  add_ops_commands(app, g, code);
+  add_tmux_commands(app, g, code);
 
   try {
     app.parse(argc, argv);

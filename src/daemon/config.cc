@@ -125,7 +125,50 @@ Result<DaemonConfig> parse_daemon_config(std::string_view text, const std::strin
                       ": error: " + std::string(e.description()));
   }
   Problems p(source_name);
-  check_keys(root, {"daemon", "event_log", "rules", "watch", "worker", "log"}, "the top level", p);
+  check_keys(root, {"daemon", "event_log", "rules", "watch", "worker", "log", "git", "tmux"},
+             "the top level", p);
+  if (const toml::node* n = root.get("git")) {
+    const auto* arr = n->as_array();
+    if (!arr) p.add(n, "'git' must be an array of tables ([[git]])");
+    std::set<std::string> names;
+    for (std::size_t i = 0; arr && i < arr->size(); ++i) {
+      const toml::node& item = *arr->get(i);
+      const auto* t = item.as_table();
+      if (!t) {
+        p.add(&item, "each [[git]] must be a table");
+        continue;
+      }
+      check_keys(*t, {"name", "repo", "entity"}, "[[git]]", p);
+      GitConfig g;
+      if (const auto* s = t->get_as<std::string>("repo")) g.repo = expand_home(s->get());
+      if (g.repo.empty() || g.repo[0] != '/')
+        p.add(t->get("repo") ? t->get("repo") : &item, "[[git]] needs an absolute 'repo'");
+      while (g.repo.size() > 1 && g.repo.back() == '/') g.repo.pop_back();
+      if (const auto* s = t->get_as<std::string>("name")) g.name = s->get();
+      if (g.name.empty()) g.name = g.repo.substr(g.repo.find_last_of('/') + 1);
+      if (!names.insert(g.name).second) p.add(&item, "duplicate git name '" + g.name + "'");
+      g.entity = g.name;
+      if (const auto* s = t->get_as<std::string>("entity")) g.entity = s->get();
+      c.git.push_back(std::move(g));
+    }
+  }
+  if (const toml::node* n = root.get("tmux")) {
+    if (const auto* t = n->as_table()) {
+      check_keys(*t, {"command"}, "[tmux]", p);
+      if (const toml::node* cn = t->get("command")) {
+        const auto* arr = cn->as_array();
+        std::vector<std::string> argv;
+        for (std::size_t i = 0; arr && i < arr->size(); ++i)
+          if (const auto* s = arr->get(i)->as_string()) argv.push_back(s->get());
+        if (!arr || argv.empty() || argv.size() != arr->size())
+          p.add(cn, "'command': expected a non-empty array of strings like [\"tmux\", \"-L\", \"agents\"]");
+        else
+          c.tmux_command = std::move(argv);
+      }
+    } else {
+      p.add(n, "'tmux' must be a table ([tmux])");
+    }
+  }
   if (const toml::node* n = root.get("log")) {
     const auto* arr = n->as_array();
     if (!arr) p.add(n, "'log' must be an array of tables ([[log]])");

@@ -9,6 +9,8 @@
 //   [[worker]]  name = "w1", argv = [...], ... (docs/workers.md)
 //   [[log]]     name = "w1", path = "...", entity = "w1", stall_after = "10m",
 //               patterns = [{ id = "done", regex = "ALL DONE" }]  (docs/logs.md)
+//   [[git]]     name = "alpha", repo = "~/projects/alpha", entity = "alpha"  (docs/logs.md)
+//   [tmux]      command = ["tmux", "-L", "agents"]  (docs/tmux.md)
 //
 // A missing file means all defaults. Errors name file:line:column and what was
 // expected; unknown keys suggest the closest valid one.
@@ -44,6 +46,14 @@ struct LogConfig {
   bool from_start = false;
 };
 
+// A git repository whose reflog (.git/logs/HEAD) is followed: each commit,
+// merge, reset... becomes a git.* event (docs/logs.md).
+struct GitConfig {
+  std::string name;
+  std::string repo;  // the work tree or the .git dir, absolute
+  std::string entity;
+};
+
 struct DaemonConfig {
   Duration shutdown_grace = std::chrono::seconds(10);
   std::uint32_t max_emit_depth = 8;
@@ -56,6 +66,10 @@ struct DaemonConfig {
   std::vector<WatchConfig> watches;
   std::vector<WorkerSpec> workers;  // [[worker]], see docs/workers.md
   std::vector<LogConfig> logs;      // [[log]]
+  std::vector<GitConfig> git;       // [[git]]
+  // How to reach the tmux server the agents run in: the argv prefix of every
+  // tmux command ("-L NAME" or "-S PATH" select a server).
+  std::vector<std::string> tmux_command{"tmux"};
   bool file_found = false;          // whether the config file existed
 };
 

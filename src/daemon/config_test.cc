@@ -105,6 +105,36 @@ patterns = [ { id = "x" } ]
   EXPECT_NE(bad.error().message.find("c.toml:3:"), std::string::npos) << bad.error().message;
 }
 
+TEST(DaemonConfig, GitAndTmuxSections) {
+  auto c = parse_daemon_config(R"([tmux]
+command = ["tmux", "-L", "agents"]
+[[git]]
+repo = "/src/alpha/"
+[[git]]
+name = "b"
+repo = "/src/beta"
+entity = "project-b"
+)",
+                               "c.toml");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->tmux_command, (std::vector<std::string>{"tmux", "-L", "agents"}));
+  ASSERT_EQ(c->git.size(), 2u);
+  EXPECT_EQ(c->git[0].name, "alpha");
+  EXPECT_EQ(c->git[0].repo, "/src/alpha");
+  EXPECT_EQ(c->git[0].entity, "alpha");
+  EXPECT_EQ(c->git[1].entity, "project-b");
+  auto bad = parse_daemon_config(R"([tmux]
+command = []
+[[git]]
+repo = "relative"
+)",
+                                 "c.toml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("c.toml:2:"), std::string::npos) << bad.error().message;
+  EXPECT_NE(bad.error().message.find("c.toml:4:"), std::string::npos) << bad.error().message;
+  EXPECT_EQ(parse_daemon_config("", "c.toml")->tmux_command, std::vector<std::string>{"tmux"});
+}
+
 TEST(ParseSize, UnitsAndErrors) {
   EXPECT_EQ(*parse_size("512"), 512u);
   EXPECT_EQ(*parse_size("4KiB"), 4096u);

@@ -18,6 +18,9 @@
 #include "src/actions/action_executor.h"
 #include "src/core/duration.h"
 #include "src/core/json_writer.h"
+#include "src/control/control_server.h"
+#include "src/daemon/control_api.h"
+#include "src/daemon/daemon_actions.h"
 #include "src/daemon/instance_lock.h"
 #include "src/daemon/pipeline.h"
 #include "src/daemon/sd_notify.h"
@@ -25,10 +28,14 @@
 #include "src/eventlog/event_log_writer.h"
 #include "src/eventlog/log_segments.h"
 #include "src/rules/rule_loader.h"
+#include "src/schedule/timer_scheduler.h"
 #include "src/supervise/supervisor.h"
+#include "src/tmux/tmux_client.h"
+#include "src/tmux/tmux_watch.h"
 #include "src/uvx/handle.h"
 #include "watchers/dir_watcher.h"
 #include "watchers/file_index.h"
+#include "watchers/git/git_reflog_watch.h"
 #include "watchers/logtail/log_tailer.h"
 #include "watchers/logtail/offset_store.h"
 #include "watchers/notify/notify_server.h"
@@ -120,6 +127,14 @@ class Daemon {
   bool start_notify();
   void start_supervisor();
   bool start_log_tailer();
+  bool start_git_watch();
+  bool open_log_offsets();
+  void start_tmux();
+  bool start_control();
+  void start_scheduler();
+  std::vector<ScheduledJob> scheduled_jobs() const;
+  DiagnosisInput diagnosis_input() const;
+  std::string status_json(const char* state) const;
   void observe(const Event& e);
   void schedule_reload(const char* why);
   void reload(const std::string& why);
@@ -149,6 +164,12 @@ class Daemon {
   std::unique_ptr<Supervisor> supervisor_;
   std::unique_ptr<FileOffsetStore> log_offsets_;
   std::unique_ptr<LogTailer> log_tailer_;
+  std::unique_ptr<GitReflogWatch> git_watch_;
+  std::unique_ptr<TmuxClient> tmux_client_;
+  std::unique_ptr<TmuxWatch> tmux_watch_;
+  std::unique_ptr<DaemonActions> actions_;
+  std::unique_ptr<TimerScheduler> scheduler_;
+  std::unique_ptr<ControlServer> control_server_;
   std::vector<std::unique_ptr<uvx::Signal>> signals_;
   std::unique_ptr<uvx::Timer> reload_timer_;
   std::unique_ptr<uvx::Timer> watchdog_timer_;
@@ -164,6 +185,7 @@ class Daemon {
   bool stopping_ = false;
   bool finished_ = false;
   std::string degraded_reason_;
+  std::string rules_error_;  // the last reload's rejection, until a load succeeds
   WallTime started_at_{};
 };
 
@@ -238,6 +260,7 @@ void Daemon::apply_rules(RuleLoad load, const std::string& why) {
     e.fields.set("detail", load.error_text());
     e.fields.set("kept_hash", pipeline_->rules()->hash());
     spdlog::error("rules rejected ({}), keeping the running set:\n{}", why, load.error_text());
+    rules_error_ = errors.empty() ? load.error_text() : errors.front().to_string();
     pipeline_->submit(std::move(e));
     return;
   }
@@ -248,8 +271,32 @@ void Daemon::apply_rules(RuleLoad load, const std::string& why) {
   e.fields.set("hash", rules->hash());
   rules_summary_ = std::to_string(rules->size()) + " rules, hash " + rules->hash();
   spdlog::info("rules loaded ({}): {}", why, rules_summary_);
+  rules_error_.clear();
   pipeline_->set_rules(std::move(rules));
   pipeline_->submit(std::move(e));
+  if (scheduler_) scheduler_->set_jobs(scheduled_jobs());
+}
+
+std::vector<ScheduledJob> Daemon::scheduled_jobs() const {
+  std::vector<ScheduledJob> jobs;
+  for (const Rule& r : pipeline_->rules()->rules())
+    if (r.enabled && r.schedule)
+      jobs.push_back({r.name, r.schedule->every, r.schedule->jitter, r.schedule->persistent});
+  return jobs;
+}
+
+// Before the rules are loaded, so the first set_jobs() (in apply_rules) decides
+// the catch-ups from the persisted last runs.
+void Daemon::start_scheduler() {
+  scheduler_ = std::make_unique<TimerScheduler>(
+      &loop_, clock_, paths_.timer_state_file(),
+      [this](const std::string& name, FireReason reason) {
+        pipeline_->submit(timer_fired_event(name, reason, clock_.wall()));
+      },
+      static_cast<std::uint64_t>(getpid()));
+  scheduler_->on_persist_error(
+      [](const Error& e) { spdlog::error("timer state: {}", e.message); });
+  if (Status s = scheduler_->load(); !s) spdlog::warn("timer state: {}", s.error().message);
 }
 
 void Daemon::schedule_reload(const char* why) {
@@ -363,14 +410,22 @@ void Daemon::start_supervisor() {
   supervisor_->start_all();
 }
 
-bool Daemon::start_log_tailer() {
-  if (options_.config.logs.empty()) return true;
+// One offsets file for every followed file (logs and git reflogs), opened only
+// when something is followed.
+bool Daemon::open_log_offsets() {
+  if (log_offsets_) return true;
   auto offsets = FileOffsetStore::open(&loop_, clock_, paths_.state_dir + "/log-offsets");
   if (!offsets) {
     spdlog::critical("cannot open the log offsets: {}", offsets.error().message);
     return false;
   }
   log_offsets_ = std::move(*offsets);
+  return true;
+}
+
+bool Daemon::start_log_tailer() {
+  if (options_.config.logs.empty()) return true;
+  if (!open_log_offsets()) return false;
   LogTailer::Options o;
   o.offsets = log_offsets_.get();
   log_tailer_ = std::make_unique<LogTailer>(
@@ -392,7 +447,71 @@ bool Daemon::start_log_tailer() {
   return true;
 }
 
+bool Daemon::start_git_watch() {
+  if (options_.config.git.empty()) return true;
+  if (!open_log_offsets()) return false;
+  GitReflogWatch::Options o;
+  o.offsets = log_offsets_.get();
+  git_watch_ = std::make_unique<GitReflogWatch>(
+      &loop_, clock_, [this](Event e) { pipeline_->submit(std::move(e)); }, o);
+  for (const GitConfig& g : options_.config.git) {
+    if (Status s = git_watch_->add_repo({g.name, g.repo, g.entity}); !s) {
+      spdlog::critical("{}: [[git]] {}: {}", paths_.config_file, g.name, s.error().message);
+      return false;
+    }
+  }
+  git_watch_->start();
+  return true;
+}
+
+// tmux is asked, never polled: once at start (which sessions and panes exist),
+// then once per hook notification (observe()). The answer feeds the
+// supervisor's zombie and phantom judgement; "could not ask" is unknown.
+void Daemon::start_tmux() {
+  tmux_watch_ = std::make_unique<TmuxWatch>(
+      &loop_, clock_, *tmux_client_, [this](Event e) { pipeline_->submit(std::move(e)); },
+      [this](const TmuxSnapshot& snapshot, bool known) {
+        if (supervisor_) supervisor_->on_tmux_snapshot(snapshot.sessions(), known);
+      });
+  tmux_watch_->reconcile("start");
+}
+
+bool Daemon::start_control() {
+  control_server_ = std::make_unique<ControlServer>(&loop_, clock_, ControlServer::Options{});
+  ControlContext c;
+  c.clock = &clock_;
+  c.pipeline = pipeline_.get();
+  c.state = state_.get();
+  c.supervisor = [this] { return supervisor_.get(); };
+  c.worker_spec = [this](const std::string& name) -> const WorkerSpec* {
+    for (const WorkerSpec& w : options_.config.workers)
+      if (w.name == name) return &w;
+    return nullptr;
+  };
+  c.scheduler = [this] { return scheduler_.get(); };
+  c.diagnosis_input = [this] { return diagnosis_input(); };
+  c.status_json = [this] { return status_json("running"); };
+  register_control_handlers(*control_server_, std::move(c));
+  if (Status s = control_server_->start(paths_.control_socket()); !s) {
+    spdlog::critical("cannot listen on the control socket: {}", s.error().message);
+    return false;
+  }
+  return true;
+}
+
+DiagnosisInput Daemon::diagnosis_input() const {
+  DiagnosisInput in;
+  in.degraded_reason = degraded_reason_;
+  in.rules_error = rules_error_;
+  if (state_->load_report().needs_compaction())
+    in.store_report = state_->load_report().summary(state_->table().size());
+  return in;
+}
+
 void Daemon::observe(const Event& e) {
+  // A tmux hook is a hint (hooks misfire): it makes us look, list-panes says what is.
+  if (tmux_watch_ && e.source == "notify" && e.kind.rfind("tmux.", 0) == 0)
+    tmux_watch_->reconcile(e.kind);
   if (!supervisor_) return;
   if (e.kind == "state.changed" && e.fields.get_string("to") == "completed") {
     supervisor_->on_entity_completed(e.entity);
@@ -421,7 +540,7 @@ bool Daemon::start_notify() {
   return true;
 }
 
-void Daemon::write_status(const char* state) {
+std::string Daemon::status_json(const char* state) const {
   std::string out;
   JsonObjectWriter w(out);
   w.str("state", state)
@@ -449,6 +568,11 @@ void Daemon::write_status(const char* state) {
         .unum("in_flight", pipeline_->in_flight());
   }
   w.close();
+  return out;
+}
+
+void Daemon::write_status(const char* state) {
+  std::string out = status_json(state);
   out.push_back('\n');
   // Small, on tmpfs (the runtime dir): a synchronous tmp + rename is microseconds.
   const std::string path = paths_.status_file();
@@ -469,6 +593,7 @@ void Daemon::begin_shutdown(const char* signal_name) {
   if (stopping_) {
     spdlog::warn("{} again: interrupting in-flight actions now", signal_name);
     executor_->interrupt_all(std::chrono::milliseconds(0));
+    if (actions_) actions_->interrupt_all();
     return;
   }
   stopping_ = true;
@@ -483,6 +608,8 @@ void Daemon::begin_shutdown(const char* signal_name) {
   data_watcher_->stop();
   rule_watcher_->stop();
   if (notify_server_) notify_server_->stop();
+  if (control_server_) control_server_->stop();
+  if (git_watch_) git_watch_->stop();
   if (supervisor_) supervisor_->stop_all();
   if (log_tailer_) log_tailer_->stop();  // TERM, grace, KILL: see kill_grace
   reload_timer_->stop();
@@ -520,10 +647,17 @@ void Daemon::release_handles() {
   data_watcher_.reset();
   rule_watcher_.reset();
   notify_server_.reset();
+  control_server_.reset();
+  scheduler_.reset();
+  tmux_watch_.reset();
+  git_watch_.reset();
   log_tailer_.reset();
   log_offsets_.reset();  // saves the last offsets (on the pool; uv_run lets it finish)
+  if (actions_) actions_->set_supervisor(nullptr);
   supervisor_.reset();   // what did not stop within the grace gets SIGKILL here
   supervision_bridge_.reset();
+  actions_.reset();
+  tmux_client_.reset();
 }
 
 int Daemon::run() {
@@ -558,9 +692,15 @@ int Daemon::run() {
     shutdown_timer_ = std::make_unique<uvx::Timer>(&loop_, [this] {
       spdlog::warn("shutdown grace over: interrupting {} in-flight", pipeline_->in_flight());
       executor_->interrupt_all(std::chrono::seconds(2));
+      if (actions_) actions_->interrupt_all();
     });
     closer_ = std::make_unique<uvx::Timer>(&loop_, [this] { release_handles(); });
-    if (!load_initial_rules() || !start_watchers() || !start_notify() || !start_log_tailer()) {
+    tmux_client_ = std::make_unique<TmuxClient>(&loop_, clock_, TmuxServer{options_.config.tmux_command});
+    actions_ = std::make_unique<DaemonActions>(&loop_, clock_, *pipeline_, *tmux_client_);
+    actions_->install();
+    start_scheduler();
+    if (!load_initial_rules() || !start_watchers() || !start_notify() || !start_control() ||
+        !start_log_tailer() || !start_git_watch()) {
       exit_code = 1;
       finished_ = true;
       release_handles();
@@ -590,6 +730,8 @@ int Daemon::run() {
       started.fields.set("config", options_.config.file_found ? paths_.config_file : "defaults");
       pipeline_->submit(std::move(started));
       start_supervisor();
+      if (actions_) actions_->set_supervisor(supervisor_.get());
+      start_tmux();
       write_status("running");
       for (const auto& w : watches_) spdlog::info("watching {} ({})", w.path, w.name);
 
@@ -632,6 +774,22 @@ std::uint64_t last_logged_seq(const std::string& dir) {
     if (s) return *s;
   }
   return 0;
+}
+
+Status append_event_offline(const std::string& dir, Event e) {
+  e.seq = last_logged_seq(dir) + 1;
+  if (e.time == WallTime{}) e.time = SystemClock().wall();
+  std::string line = to_json_line(e);
+  if (line.empty() || line.back() != '\n') line.push_back('\n');
+  const std::string path = live_log_path(dir);
+  int fd = open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return make_error(path + ": " + std::strerror(errno));
+  const ssize_t n = write(fd, line.data(), line.size());
+  const int err = errno;
+  close(fd);
+  if (n != static_cast<ssize_t>(line.size()))
+    return make_error(path + ": short write: " + std::strerror(err));
+  return Status::Ok();
 }
 
 int run_daemon(const RunOptions& options) {

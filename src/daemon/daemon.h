@@ -5,6 +5,8 @@
 
 #include <string>
 
+#include "src/core/event.h"
+#include "src/core/result.h"
 #include "src/daemon/config.h"
 #include "src/daemon/paths.h"
 
@@ -23,5 +25,10 @@ int run_daemon(const RunOptions& options);
 // Reads the highest seq in the event log dir (live file, else the newest rotated
 // segment), so numbering continues across restarts. 0 when there is none.
 std::uint64_t last_logged_seq(const std::string& event_log_dir);
+
+// Appends one event to the log while no daemon runs (the caller holds the
+// instance lock: `recover reset` offline), numbered after the last one and
+// stamped now when its time is unset. One write(), O_APPEND, like the daemon's.
+Status append_event_offline(const std::string& event_log_dir, Event e);
 
 }  // namespace aw

@@ -22,6 +22,10 @@ struct Paths {
   std::string status_file() const { return runtime_dir + "/status.json"; }
   std::string file_index() const { return state_dir + "/file-index"; }
   std::string workspace_dir() const { return state_dir + "/workspace"; }
+  // Request/reply with the CLI (docs/control.md); notify.sock is the one-way hook socket.
+  std::string control_socket() const { return runtime_dir + "/control.sock"; }
+  // Last run of each timer rule (docs/schedule.md).
+  std::string timer_state_file() const { return state_dir + "/timers.json"; }
 };
 
 struct PathOverrides {

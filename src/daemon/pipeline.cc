@@ -192,27 +192,60 @@ void Pipeline::run_next_action(const std::shared_ptr<PlanRun>& run) {
     run_emit(run, request);
     return;
   }
+  if (auto it = handlers_.find(request.type);
+      it != handlers_.end() && request.render_error.empty()) {
+    run_with_handler(run, request, it->second);
+    return;
+  }
   const Event& cause = *h.event;
   executor_.start(
       request, cause,
       [this, run, &request](const AttemptInfo& attempt) {
-        Event started;
-        started.kind = "action.started";
-        started.source = "action";
-        started.path = run->handling->event->path;
-        started.entity = run->handling->event->entity;
-        started.cause = run->handling->event->seq;
-        started.rule = run->plan.rule;
-        started.depth = run->handling->event->depth;
-        started.fields.set("action", action_type_name(request.type));
-        started.fields.set("index", static_cast<std::int64_t>(request.index));
-        started.fields.set("attempt", static_cast<std::int64_t>(attempt.attempt));
-        if (attempt.pid > 0) started.fields.set("pid", static_cast<std::int64_t>(attempt.pid));
-        submit(std::move(started));
+        log_action_started(*run, request, attempt.attempt, attempt.pid);
       },
       [this, run, &request](ActionOutcome outcome) {
         on_action_done(run, request, std::move(outcome));
       });
+}
+
+void Pipeline::set_action_handler(ActionType type, ActionHandler handler) {
+  if (handler)
+    handlers_[type] = std::move(handler);
+  else
+    handlers_.erase(type);
+}
+
+void Pipeline::run_with_handler(const std::shared_ptr<PlanRun>& run, const ActionRequest& request,
+                                const ActionHandler& handler) {
+  log_action_started(*run, request, 1, 0);
+  // `done` may be called before the handler returns: the outcome is then
+  // reported from the handler's call, which on_action_done handles like any other.
+  auto called = std::make_shared<bool>(false);
+  handler(request, *run->handling->event,
+          [this, run, &request, called, alive = alive_](ActionOutcome outcome) {
+            if (!*alive || *called) return;
+            *called = true;
+            if (outcome.attempts == 0) outcome.attempts = 1;
+            on_action_done(run, request, std::move(outcome));
+          });
+}
+
+void Pipeline::log_action_started(const PlanRun& run, const ActionRequest& request, int attempt,
+                                  pid_t pid) {
+  const Event& cause = *run.handling->event;
+  Event started;
+  started.kind = "action.started";
+  started.source = "action";
+  started.path = cause.path;
+  started.entity = cause.entity;
+  started.cause = cause.seq;
+  started.rule = run.plan.rule;
+  started.depth = cause.depth;
+  started.fields.set("action", action_type_name(request.type));
+  started.fields.set("index", static_cast<std::int64_t>(request.index));
+  started.fields.set("attempt", static_cast<std::int64_t>(attempt));
+  if (pid > 0) started.fields.set("pid", static_cast<std::int64_t>(pid));
+  submit(std::move(started));
 }
 
 void Pipeline::on_action_done(const std::shared_ptr<PlanRun>& run, const ActionRequest& request,

@@ -13,8 +13,11 @@
 
 #include <uv.h>
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -65,6 +68,15 @@ class Pipeline {
   // the rules. Returns the seq it was given.
   std::uint64_t submit(Event e);
 
+  // Actions the executor does not carry out because they need other parts of
+  // the daemon (kill/restart: the supervisor; tmux; rotate; probe). The handler
+  // starts the work and calls `done` exactly once, on the loop thread, possibly
+  // before it returns. Requests whose type has no handler go to the executor.
+  using ActionDone = std::function<void(ActionOutcome)>;
+  using ActionHandler =
+      std::function<void(const ActionRequest& request, const Event& cause, ActionDone done)>;
+  void set_action_handler(ActionType type, ActionHandler handler);
+
   // Sees every event after it was logged and routed (the supervisor watches
   // for PID files and completions this way). It may submit() more events.
   void set_observer(std::function<void(const Event&)> observer) { observer_ = std::move(observer); }
@@ -90,6 +102,9 @@ class Pipeline {
   void on_action_done(const std::shared_ptr<PlanRun>& run, const ActionRequest& request,
                       ActionOutcome outcome);
   void run_emit(const std::shared_ptr<PlanRun>& run, const ActionRequest& request);
+  void run_with_handler(const std::shared_ptr<PlanRun>& run, const ActionRequest& request,
+                        const ActionHandler& handler);
+  void log_action_started(const PlanRun& run, const ActionRequest& request, int attempt, pid_t pid);
   void record_entity_state(const std::string& entity, const std::string& state, const Event& cause,
                            const std::string& rule);
   void finish_handling(Handling& handling);
@@ -113,6 +128,7 @@ class Pipeline {
   std::size_t in_flight_ = 0;
   std::function<void()> on_idle_;
   std::function<void(const Event&)> observer_;
+  std::map<ActionType, ActionHandler> handlers_;
   std::vector<const Rule*> matched_;  // scratch, reused so matching allocates nothing
   PipelineStats stats_;
   // Cleared in the destructor: thread-pool completions that outlive us see it.

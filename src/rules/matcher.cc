@@ -93,11 +93,17 @@ class JsonDoc {
     return true;
   }
 
+  // The document root; precondition: load() returned true.
+  simdjson::dom::element root() const { return root_; }
+
   Value at(std::string_view pointer) {
     if (!load()) return {};
     auto r = root_.at_pointer(pointer);
     if (r.error()) return {};
-    simdjson::dom::element el = r.value_unsafe();
+    return element_value(r.value_unsafe());
+  }
+
+  static Value element_value(simdjson::dom::element el) {
     Value v;
     switch (el.type()) {
       case simdjson::dom::element_type::STRING:
@@ -164,7 +170,7 @@ Value subject_value(const Condition& c, const Event& e, JsonDoc& doc) {
       return f ? field_value(*f) : Value{};
     }
     case ConditionSubject::kJson:
-      return doc.at(c.key);
+      return doc.at(c.json_parts.empty() ? std::string_view(c.key) : c.json_parts[0]);
     case ConditionSubject::kJsonValid:
       return {};
   }
@@ -296,9 +302,94 @@ bool op_holds(const Condition& c, const Value& v) {
   }
 }
 
+// Where and why a wildcard condition failed, for explain_mismatch.
+struct WildcardMiss {
+  std::string where;     // the concrete pointer: "/phases/2/status"
+  std::string why;       // "is absent", "is an empty array", "the value is \"running\""
+  bool at_leaf = false;  // `why` is about the value the operator tested
+};
+
+std::string describe_value(const Value& v);
+
+// Appends a pointer token for an object key, escaped as RFC 6901 says, and
+// '*' as "~2" so the pointer reads back unambiguously.
+void append_pointer_key(std::string& out, std::string_view key) {
+  out += '/';
+  for (char ch : key) {
+    if (ch == '~')
+      out += "~0";
+    else if (ch == '/')
+      out += "~1";
+    else if (ch == '*')
+      out += "~2";
+    else
+      out += ch;
+  }
+}
+
+// Whether every element below `base` at json_parts[part] satisfies the rest of
+// the condition. Allocates nothing unless `miss` is given.
+bool wildcard_holds(const Condition& c, simdjson::dom::element base, std::size_t part,
+                    WildcardMiss* miss) {
+  const std::string& pointer = c.json_parts[part];
+  auto found = base.at_pointer(pointer);
+  if (part + 1 == c.json_parts.size()) {
+    Value v = found.error() ? Value{} : JsonDoc::element_value(found.value_unsafe());
+    if (op_holds(c, v)) return true;
+    if (miss) {
+      miss->where += pointer;
+      miss->why = "the value is " + describe_value(v);
+      miss->at_leaf = true;
+    }
+    return false;
+  }
+  auto fail = [&](std::string_view why) {
+    if (miss) {
+      miss->where += pointer;
+      miss->why = std::string(why);
+    }
+    return false;
+  };
+  if (found.error()) return fail("is absent");
+  simdjson::dom::element container = found.value_unsafe();
+  const std::size_t depth = miss ? miss->where.size() : 0;
+  if (container.type() == simdjson::dom::element_type::ARRAY) {
+    simdjson::dom::array array = container.get_array().value_unsafe();
+    if (array.size() == 0) return fail("is an empty array (a \"*\" needs at least one element)");
+    std::size_t index = 0;
+    for (simdjson::dom::element child : array) {
+      if (miss) {
+        miss->where.resize(depth);
+        miss->where += pointer;
+        miss->where += '/';
+        miss->where += std::to_string(index);
+      }
+      if (!wildcard_holds(c, child, part + 1, miss)) return false;
+      ++index;
+    }
+    return true;
+  }
+  if (container.type() == simdjson::dom::element_type::OBJECT) {
+    simdjson::dom::object object = container.get_object().value_unsafe();
+    if (object.size() == 0) return fail("is an empty object (a \"*\" needs at least one member)");
+    for (simdjson::dom::key_value_pair member : object) {
+      if (miss) {
+        miss->where.resize(depth);
+        miss->where += pointer;
+        append_pointer_key(miss->where, member.key);
+      }
+      if (!wildcard_holds(c, member.value, part + 1, miss)) return false;
+    }
+    return true;
+  }
+  return fail("is " + describe_value(JsonDoc::element_value(container)) +
+              ", not an array or object");
+}
+
 bool condition_holds(const Condition& c, const Event& e, JsonDoc& doc) {
   if (c.subject == ConditionSubject::kJsonValid) return doc.has_content() && doc.load() == c.flag;
   if (c.subject == ConditionSubject::kJson && !doc.load()) return false;
+  if (c.has_wildcard()) return wildcard_holds(c, doc.root(), 0, nullptr);
   return op_holds(c, subject_value(c, e, doc));
 }
 
@@ -312,19 +403,22 @@ bool conditions_hold(const Rule& r, const Event& e, JsonDoc& doc, bool with_cont
   return true;
 }
 
-// Calls f(rule) for each enabled rule listening to `kind`, in load order, by
-// merging the exact-kind bucket with the wildcard list.
+// Calls f(rule) for each enabled rule listening to e (Rule::listens_to_event),
+// in load order, by merging the exact-kind bucket with the wildcard list.
 template <class F>
-void for_each_listener(const RuleSet& set, std::string_view kind, F&& f) {
+void for_each_listener(const RuleSet& set, const Event& e, F&& f) {
+  const std::string_view kind = e.kind;
   const std::vector<std::uint32_t>* exact = set.exact_candidates(kind);
   const std::vector<std::uint32_t>& wild = set.wildcard_candidates();
   const std::size_t ne = exact ? exact->size() : 0;
+  const bool timer = kind == kTimerFiredKind;
   std::size_t i = 0, j = 0;
   while (i < ne || j < wild.size()) {
     const bool take_exact = j >= wild.size() || (i < ne && (*exact)[i] < wild[j]);
     const Rule& r = set.rules()[take_exact ? (*exact)[i++] : wild[j++]];
     if (!r.enabled) continue;
     if (!take_exact && !r.listens_to(kind)) continue;
+    if (timer && r.schedule && !r.listens_to_event(e)) continue;  // another rule's timer
     if (f(r)) return;
   }
 }
@@ -346,7 +440,7 @@ std::string describe_value(const Value& v) {
 void matching_rules(const RuleSet& rules, const Event& e, const MatchInput& input,
                     std::vector<const Rule*>& out) {
   JsonDoc doc(input.content);
-  for_each_listener(rules, e.kind, [&](const Rule& r) {
+  for_each_listener(rules, e, [&](const Rule& r) {
     if (conditions_hold(r, e, doc, true)) out.push_back(&r);
     return false;
   });
@@ -392,11 +486,49 @@ Plan render(const Rule& rule, const Event& e, const MatchInput& input) {
       put(t, value);
       req.emit_fields.set(key, FieldValue(std::move(value)));
     }
+    put_opt(a.worker, req.worker);
+    req.signal = a.signal;
+    req.tmux_op = a.tmux_op;
+    put_opt(a.session, req.session);
+    put_opt(a.brief, req.brief);
+    req.submit = a.submit;
+    for (const Template& t : a.keys) put(t, req.keys.emplace_back());
+    put_opt(a.wait_for, req.wait_for);
+    req.ready_timeout = a.ready_timeout;
+    put_opt(a.path, req.path);
+    req.max_size = a.max_size;
+    req.max_age = a.max_age;
+    req.keep = a.keep;
+    req.compress = a.compress;
+    req.method = a.method;
+    req.patterns = a.patterns;
+    req.max_output = a.max_output;
     if (a.type == ActionType::kMove || a.type == ActionType::kQuarantine) {
       req.source = e.path;
       if (e.path.empty() && req.render_error.empty())
         req.render_error = std::string(action_type_name(a.type)) + ": the event has no path to " +
                            action_type_name(a.type);
+    }
+    // A template that rendered to "" where a name is needed would act on nothing
+    // (or, for tmux, on the current session): refuse it like a missing value.
+    auto require_value = [&](const std::string& value, std::string_view what) {
+      if (value.empty() && req.render_error.empty())
+        req.render_error =
+            std::string(action_type_name(a.type)) + ": " + std::string(what) + " rendered empty";
+    };
+    switch (a.type) {
+      case ActionType::kKill:
+      case ActionType::kRestart:
+        require_value(req.worker, "the worker name");
+        break;
+      case ActionType::kTmux:
+        require_value(req.session, "the session name");
+        break;
+      case ActionType::kRotate:
+        require_value(req.path, "the file to rotate");
+        break;
+      default:
+        break;
     }
     plan.actions.push_back(std::move(req));
   }
@@ -416,7 +548,7 @@ bool needs_content(const RuleSet& rules, const Event& e) {
   if (e.path.empty()) return false;
   JsonDoc doc(nullptr);
   bool needed = false;
-  for_each_listener(rules, e.kind, [&](const Rule& r) {
+  for_each_listener(rules, e, [&](const Rule& r) {
     needed = r.reads_content && conditions_hold(r, e, doc, false);
     return needed;
   });
@@ -434,7 +566,15 @@ std::optional<std::string> explain_mismatch(const Rule& rule, const Event& e,
     }
     std::string kind;
     append_json_string(kind, e.kind);
-    return "kind " + kind + " is not in on = [" + on + "]";
+    return "kind " + kind + " is not in on = [" + on + "]" +
+           (rule.schedule ? " (nor the rule's own timer.fired)" : "");
+  }
+  if (!rule.listens_to_event(e)) {
+    const FieldValue* target = e.fields.find("rule");
+    std::string name;
+    if (target) append_json_string(name, field_to_string(*target));
+    return "this timer.fired is " + (target ? "for rule " + name : std::string("for no rule")) +
+           " (fields.rule); a scheduled rule takes only its own";
   }
   JsonDoc doc(input.content);
   auto explain = [&](std::size_t index, const Condition& c) -> std::optional<std::string> {
@@ -445,6 +585,12 @@ std::optional<std::string> explain_mismatch(const Rule& rule, const Event& e,
       if (c.subject == ConditionSubject::kJsonValid)
         return head + (doc.load() ? "the file is valid JSON" : "the file is not valid JSON");
       if (!doc.load()) return head + "the file is not valid JSON";
+      if (c.has_wildcard()) {
+        WildcardMiss miss;
+        wildcard_holds(c, doc.root(), 0, &miss);
+        if (miss.at_leaf) return head + "at " + miss.where + " " + miss.why;
+        return head + (miss.where.empty() ? "the document" : miss.where) + " " + miss.why;
+      }
     }
     return head + "the value is " + describe_value(subject_value(c, e, doc));
   };

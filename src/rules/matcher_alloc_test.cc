@@ -89,5 +89,43 @@ kind = "y"
   EXPECT_EQ(g_allocations.load(), 0);
 }
 
+TEST(MatcherAllocation, WildcardPointersAndOtherRulesTimersDoNotAllocate) {
+  if (!AW_COUNT_ALLOCATIONS) GTEST_SKIP() << "allocation counting is off under AddressSanitizer";
+  RuleLoad l = load_rules_from_string(R"([[rule]]
+name = "phases"
+on = "file.landed"
+when = [ { json = "/phases/*/status", equals = "done" } ]
+[[rule.action]]
+do = "mark"
+entity = "{entity}"
+[[rule]]
+name = "periodic"
+every = "30m"
+[[rule.action]]
+do = "probe"
+argv = ["check"]
+)");
+  ASSERT_TRUE(l.ok()) << l.error_text();
+  const RuleSet& set = l.rules();
+  Event landed;
+  landed.kind = "file.landed";
+  landed.path = "/p/phases.json";
+  std::string content = R"({"phases": [{"status": "done"}, {"status": "running"}]})";
+  Event timer;
+  timer.kind = "timer.fired";
+  timer.fields.set("rule", "another");
+  std::vector<const Rule*> out;
+  out.reserve(4);
+
+  g_allocations = 0;
+  g_counting = true;
+  matching_rules(set, landed, MatchInput{&content, nullptr}, out);
+  matching_rules(set, timer, MatchInput{nullptr, nullptr}, out);
+  g_counting = false;
+
+  EXPECT_TRUE(out.empty());
+  EXPECT_EQ(g_allocations.load(), 0);
+}
+
 }  // namespace
 }  // namespace aw

@@ -7,8 +7,26 @@ bool is_exact_kind_pattern(std::string_view pattern) {
 }
 
 bool Rule::listens_to(std::string_view kind) const {
+  if (schedule && kind == kTimerFiredKind) return true;
   for (const Glob& g : on)
     if (g.matches(kind)) return true;
+  return false;
+}
+
+bool Rule::listens_to_event(const Event& e) const {
+  if (schedule && e.kind == kTimerFiredKind) {
+    const FieldValue* f = e.fields.find("rule");
+    const auto* s = f ? std::get_if<std::string>(f) : nullptr;
+    return s && *s == name;
+  }
+  return listens_to(e.kind);
+}
+
+bool can_trigger(const Rule& rule) {
+  if (!rule.enabled) return false;
+  if (rule.schedule) return true;
+  for (const Glob& g : rule.on)
+    if (g.pattern() == kTimerFiredKind) return true;
   return false;
 }
 
@@ -22,10 +40,12 @@ RuleSet::RuleSet(std::vector<Rule> rules, std::vector<std::string> files, std::s
       wildcard_.push_back(i);
       continue;
     }
-    for (const Glob& g : r.on) {
-      auto& bucket = by_kind_[g.pattern()];
+    auto add = [&](std::string_view kind) {
+      auto& bucket = by_kind_[std::string(kind)];
       if (bucket.empty() || bucket.back() != i) bucket.push_back(i);
-    }
+    };
+    for (const Glob& g : r.on) add(g.pattern());
+    if (r.schedule) add(kTimerFiredKind);
   }
 }
 

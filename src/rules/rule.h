@@ -5,6 +5,7 @@
 // a RuleSet may be shared read-only. Copyable (regexes are shared, immutable).
 #pragma once
 
+#include <csignal>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -67,7 +68,13 @@ enum class ConditionOp : std::uint8_t {
 
 struct Condition {
   ConditionSubject subject = ConditionSubject::kKind;
-  std::string key;  // kField: the field key; kJson: the JSON Pointer
+  std::string key;  // kField: the field key; kJson: the JSON Pointer as written
+  // kJson: the pointer cut at its "*" segments, each part a plain RFC 6901
+  // pointer ("~2" already turned into "*"). One part: no wildcard. With n > 1
+  // parts, parts[0] leads to an array or object whose every element must have
+  // parts[1] (recursively) and satisfy the operator: "/phases/*/status" →
+  // {"/phases", "/status"}; "/*" → {"", ""}.
+  std::vector<std::string> json_parts;
   ConditionOp op = ConditionOp::kEquals;
   Operand operand;                        // equals, not_equals, gt, ge, lt, le
   std::vector<Operand> any_of;            // in
@@ -77,6 +84,7 @@ struct Condition {
   std::string text;  // the condition as written, for `rules test`: { field = "x", gt = 0 }
   std::uint32_t line = 0, column = 0;
 
+  bool has_wildcard() const { return json_parts.size() > 1; }
   bool reads_content() const {
     return subject == ConditionSubject::kJson || subject == ConditionSubject::kJsonValid;
   }
@@ -95,15 +103,50 @@ struct ActionSpec {
   std::vector<std::pair<std::string, Template>> env;
   bool shell = false;
   Duration kill_grace = std::chrono::seconds(5);
-  // move / quarantine / mark / emit
+  // move / quarantine / mark / emit; reason also for kill / restart
   std::optional<Template> to, root, reason, marker, entity, state, emit_kind;
   std::vector<std::pair<std::string, Template>> emit_fields;
+  // kill / restart (the loader sets worker to "{entity}" when absent); kill
+  // keeps its grace in kill_grace (default 10s for kill).
+  std::optional<Template> worker;
+  int signal = SIGTERM;
+  // tmux (argv, cwd, env as for run); session is always set once loaded
+  TmuxOp tmux_op = TmuxOp::kOpen;
+  std::optional<Template> session, brief, wait_for;
+  bool submit = true;
+  std::vector<Template> keys;
+  Duration ready_timeout{0};
+  // rotate (the loader sets path to "{path}" when absent)
+  std::optional<Template> path;
+  std::uint64_t max_size = 0;
+  Duration max_age{0};
+  int keep = 5;
+  bool compress = true;
+  RotateMethod method = RotateMethod::kRename;
+  // probe (argv, cwd, env as for run)
+  std::vector<ProbePattern> patterns;
+  std::uint64_t max_output = 1 << 20;
+};
+
+// The kind of the event the daemon submits when a scheduled rule is due
+// (source "timer"; fields: rule = the rule's name, reason = "due" | "catch_up" |
+// "trigger").
+inline constexpr std::string_view kTimerFiredKind = "timer.fired";
+
+// A rule with `every`: the daemon fires timer.fired for it every `every`, each
+// time shifted by a uniform random offset in [0, jitter). When `persistent`, a
+// run that fell due while the daemon was down happens once at start (reason
+// "catch_up") instead of being skipped.
+struct RuleSchedule {
+  Duration every{0};   // > 0
+  Duration jitter{0};  // >= 0 and < every
+  bool persistent = true;
 };
 
 struct Rule {
   std::string name;
   std::string description;
-  std::vector<Glob> on;  // event kind globs (GlobMode::kPlain)
+  std::vector<Glob> on;  // event kind globs (GlobMode::kPlain); may be empty with a schedule
   bool enabled = true;   // a disabled rule is kept (listed) but never matches
   GatePolicy gate;
   std::vector<Condition> when;  // all must hold
@@ -111,9 +154,27 @@ struct Rule {
   std::string file;  // the rule file it came from
   std::uint32_t line = 0;
   bool reads_content = false;  // some condition is json / json_valid
+  // Set when the rule has `every`. A scheduled rule also listens to
+  // timer.fired, and then only to the timer.fired whose fields.rule is its own
+  // name, even when its `on` matches timer.fired too (so a rule on "timer.*"
+  // does not fire on every other rule's timer).
+  std::optional<RuleSchedule> schedule;
 
+  // Whether an event of this kind can reach the rule: `on` matches it, or it is
+  // timer.fired and the rule has a schedule. Says nothing about fields.rule.
   bool listens_to(std::string_view kind) const;
+  // listens_to(e.kind), and for a scheduled rule and a timer.fired event, that
+  // the event is for this rule (fields.rule == name).
+  bool listens_to_event(const Event& e) const;
 };
+
+// Whether `agentwatch trigger RULE` can run `rule` now: the daemon submits
+// timer.fired with fields rule = RULE and reason = "trigger", so the rule must
+// be enabled and either have a schedule, or list "timer.fired" literally in its
+// `on` (a rule on "*" or "timer.*" is not meant to be triggered by hand). A
+// rule that lists timer.fired without a schedule sees every rule's timer.fired;
+// it should test fields.rule itself. Callers refuse the others with a message.
+bool can_trigger(const Rule& rule);
 
 class RuleSet {
  public:

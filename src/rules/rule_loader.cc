@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -13,6 +14,7 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "src/core/byte_size.h"
 #include "src/core/duration.h"
 #include "src/core/json_writer.h"
 #include "src/core/suggest.h"
@@ -23,19 +25,41 @@ namespace {
 using Keys = std::vector<std::string_view>;
 
 const Keys kTopKeys = {"rule", "disable"};
-const Keys kRuleKeys = {"name",     "description", "on",   "enabled",
-                        "debounce", "cooldown",    "when", "action"};
+const Keys kRuleKeys = {"name", "description", "on",     "enabled",    "debounce", "cooldown",
+                        "when", "every",       "jitter", "persistent", "action"};
 const Keys kConditionSubjects = {"field", "json", "path", "name", "json_valid"};
 const Keys kOperators = {"equals", "not_equals", "in", "matches", "not_matches", "glob",
                          "gt",     "ge",         "lt", "le",      "exists"};
 const Keys kFieldNames = {"kind", "source", "path", "name", "dir", "entity", "rule", "seq"};
-const Keys kActionTypes = {"run", "move", "quarantine", "mark", "emit"};
+// In ActionType order (the loader maps an index here to the enum).
+const Keys kActionTypes = {"run",  "move",    "quarantine", "mark",   "emit",
+                           "kill", "restart", "tmux",       "rotate", "probe"};
 const Keys kCommonActionKeys = {"do", "timeout", "retries", "backoff"};
 const Keys kRunKeys = {"argv", "cwd", "env", "shell", "kill_grace"};
 const Keys kMoveKeys = {"to", "root"};
 const Keys kQuarantineKeys = {"to", "reason", "root"};
 const Keys kMarkKeys = {"entity", "marker", "state"};
 const Keys kEmitKeys = {"kind", "entity", "fields"};
+const Keys kKillKeys = {"worker", "signal", "grace", "reason"};
+const Keys kRestartKeys = {"worker", "reason"};
+const Keys kTmuxKeys = {"op",    "session", "argv", "cwd",      "env",
+                        "brief", "submit",  "keys", "wait_for", "ready_timeout"};
+const Keys kTmuxOpenKeys = kTmuxKeys;
+const Keys kTmuxSendKeys = {"op", "session", "brief", "submit", "keys"};
+const Keys kTmuxKillKeys = {"op", "session"};
+const Keys kTmuxOps = {"open", "send", "kill"};  // in TmuxOp order
+const Keys kRotateKeys = {"path", "max_size", "max_age", "keep", "compress", "method"};
+const Keys kRotateMethods = {"rename", "copytruncate"};  // in RotateMethod order
+const Keys kProbeKeys = {"argv", "cwd", "env", "patterns", "max_output"};
+const Keys kProbePatternKeys = {"match", "kind"};
+// Fields a probe sets on the events it emits; a capture group may not shadow them.
+const Keys kProbeReservedFields = {"line", "probe", "rule"};
+// Signals a kill action may send (by name, with or without "SIG").
+const std::pair<std::string_view, int> kSignals[] = {
+    {"TERM", SIGTERM}, {"INT", SIGINT},   {"HUP", SIGHUP},   {"KILL", SIGKILL},
+    {"QUIT", SIGQUIT}, {"USR1", SIGUSR1}, {"USR2", SIGUSR2},
+};
+const Keys kSignalNames = {"TERM", "INT", "HUP", "KILL", "QUIT", "USR1", "USR2"};
 const Keys kBackoffKeys = {"initial", "factor", "max", "jitter"};
 // Lifecycle states (DESIGN §1) a `mark` action may record.
 const Keys kStates = {"queued", "processing", "timing_out", "zombie", "failed", "completed"};
@@ -73,6 +97,16 @@ const Keys& keys_for(ActionType t) {
       return kMarkKeys;
     case ActionType::kEmit:
       return kEmitKeys;
+    case ActionType::kKill:
+      return kKillKeys;
+    case ActionType::kRestart:
+      return kRestartKeys;
+    case ActionType::kTmux:
+      return kTmuxKeys;
+    case ActionType::kRotate:
+      return kRotateKeys;
+    case ActionType::kProbe:
+      return kProbeKeys;
   }
   return kRunKeys;
 }
@@ -151,19 +185,49 @@ bool is_field_key(std::string_view s) {
   return true;
 }
 
-// "Valid JSON Pointer" per RFC 6901: empty, or '/'-separated tokens where '~' is
-// only ever followed by '0' or '1'.
-bool is_json_pointer(std::string_view p, std::string& why) {
+// A JSON Pointer per RFC 6901 (empty, or '/'-separated tokens where '~' is
+// only ever followed by '0' or '1'), plus two agentwatch extensions: a token
+// that is exactly "*" is a wildcard ("every element"), and "~2" stands for a
+// literal '*'. Cuts the pointer at its wildcards into plain RFC 6901 pointers
+// that simdjson understands ("~2" turned into '*'): "/a/*/b" → {"/a", "/b"}.
+bool split_json_pointer(std::string_view p, std::vector<std::string>& parts, std::string& why) {
+  parts.assign(1, std::string());
   if (p.empty()) return true;
   if (p[0] != '/') {
     why = "it must be empty (the whole document) or start with '/', e.g. \"/status\"";
     return false;
   }
-  for (std::size_t i = 0; i < p.size(); ++i) {
-    if (p[i] == '~' && (i + 1 >= p.size() || (p[i + 1] != '0' && p[i + 1] != '1'))) {
-      why = "'~' must be followed by 0 ('~') or 1 ('/')";
-      return false;
+  std::size_t i = 1;
+  while (true) {
+    std::size_t end = p.find('/', i);
+    if (end == std::string_view::npos) end = p.size();
+    std::string_view token = p.substr(i, end - i);
+    if (token == "*") {
+      parts.emplace_back();
+    } else {
+      std::string& out = parts.back();
+      out += '/';
+      for (std::size_t k = 0; k < token.size(); ++k) {
+        if (token[k] != '~') {
+          out += token[k];
+          continue;
+        }
+        char next = k + 1 < token.size() ? token[k + 1] : '\0';
+        if (next != '0' && next != '1' && next != '2') {
+          why = "'~' must be followed by 0 ('~'), 1 ('/') or 2 ('*')";
+          return false;
+        }
+        if (next == '2') {
+          out += '*';
+        } else {
+          out += '~';
+          out += next;
+        }
+        ++k;
+      }
     }
+    if (end == p.size()) break;
+    i = end + 1;
   }
   return true;
 }
@@ -331,6 +395,52 @@ class FileParser {
     return *d;
   }
 
+  std::optional<std::uint64_t> get_byte_size(const toml::node& v, std::string_view key) {
+    if (const auto* i = v.as_integer()) {
+      if (i->get() >= 0) return static_cast<std::uint64_t>(i->get());
+      error(pos(v), "'" + std::string(key) + "' must not be negative");
+      return std::nullopt;
+    }
+    const auto* s = v.as_string();
+    if (!s) {
+      wrong_type(v, key, "a size like \"10MB\" or a number of bytes");
+      return std::nullopt;
+    }
+    Result<std::uint64_t> n = parse_byte_size(s->get());
+    if (!n.ok()) {
+      error(pos(v), "'" + std::string(key) + "': " + n.error().message);
+      return std::nullopt;
+    }
+    return *n;
+  }
+
+  std::optional<std::int64_t> get_int(const toml::node& v, std::string_view key, std::int64_t min,
+                                      std::int64_t max, std::string_view expected) {
+    const auto* i = v.as_integer();
+    if (!i) {
+      wrong_type(v, key, expected);
+      return std::nullopt;
+    }
+    if (i->get() < min || i->get() > max) {
+      error(pos(v), "'" + std::string(key) + "' must be between " + std::to_string(min) + " and " +
+                        std::to_string(max));
+      return std::nullopt;
+    }
+    return i->get();
+  }
+
+  // A plain string (not a template) that must be one of `choices`; its index.
+  std::optional<std::size_t> get_choice(const toml::node& v, std::string_view key,
+                                        const Keys& choices) {
+    auto s = get_string(v, key);
+    if (!s) return std::nullopt;
+    for (std::size_t i = 0; i < choices.size(); ++i)
+      if (*s == choices[i]) return i;
+    error(pos(v), "'" + std::string(key) + "': unknown value " + json_quoted(*s) +
+                      did_you_mean(*s, choices) + " (expected " + join(choices) + ")");
+    return std::nullopt;
+  }
+
   std::optional<Template> get_template(const toml::node& v, std::string_view key) {
     const auto* s = v.as_string();
     if (!s) {
@@ -418,6 +528,8 @@ class FileParser {
     const std::string where = "in rule " + label;
 
     bool has_on = false, has_action = false;
+    std::optional<Duration> every, jitter;
+    std::optional<bool> persistent;
     for (auto&& [k, v] : t) {
       std::string_view key = k.str();
       if (key == "name") {
@@ -433,6 +545,12 @@ class FileParser {
         if (auto d = get_duration(v, key, false)) r.gate.debounce = *d;
       } else if (key == "cooldown") {
         if (auto d = get_duration(v, key, false)) r.gate.cooldown = *d;
+      } else if (key == "every") {
+        every = get_duration(v, key, true);
+      } else if (key == "jitter") {
+        jitter = get_duration(v, key, false);
+      } else if (key == "persistent") {
+        persistent = get_bool(v, key);
       } else if (key == "when") {
         parse_when(v, r, label);
       } else if (key == "action") {
@@ -442,15 +560,44 @@ class FileParser {
         unknown_key(k, where, kRuleKeys);
       }
     }
-    if (!has_on)
+    parse_schedule(t, r, every, jitter, persistent);
+    if (!has_on && !t.get("every"))
       error(pos(t), "rule " + label +
-                        " has no 'on': the event kinds it reacts to, e.g. on = \"file.landed\"");
+                        " has no 'on' (the event kinds it reacts to, e.g. on = \"file.landed\") "
+                        "and no 'every' (a period, e.g. every = \"30m\")");
     if (!has_action)
-      error(pos(t), "rule " + label +
-                        " has no action: add an [[rule.action]] table with do = \"run\", "
-                        "\"move\", \"quarantine\", \"mark\" or \"emit\"");
+      error(pos(t), "rule " + label + " has no action: add an [[rule.action]] table with do = " +
+                        join(kActionTypes));
     for (const Condition& c : r.when) r.reads_content = r.reads_content || c.reads_content();
     return out;
+  }
+
+  // `every` makes the rule scheduled; `jitter` and `persistent` only qualify it.
+  // The values are nullopt when absent or already reported as wrong.
+  void parse_schedule(const toml::table& t, Rule& r, std::optional<Duration> every,
+                      std::optional<Duration> jitter, std::optional<bool> persistent) {
+    if (!t.get("every")) {
+      for (std::string_view key : {"jitter", "persistent"})
+        if (const toml::node* n = t.get(key))
+          error(pos(*n), "'" + std::string(key) +
+                             "' applies only to a scheduled rule: add every = \"30m\" (or "
+                             "remove it)");
+      return;
+    }
+    if (!every) return;
+    RuleSchedule schedule;
+    schedule.every = *every;
+    if (jitter) {
+      if (*jitter >= *every) {
+        error(pos(*t.get("jitter")), "'jitter' (" + format_duration(*jitter) +
+                                         ") must be shorter than 'every' (" +
+                                         format_duration(*every) + ")");
+        return;
+      }
+      schedule.jitter = *jitter;
+    }
+    if (persistent) schedule.persistent = *persistent;
+    r.schedule = schedule;
   }
 
   void parse_on(const toml::node& v, Rule& r) {
@@ -591,7 +738,7 @@ class FileParser {
       if (!resolve_field(*name, *subject.value, c)) return std::nullopt;
     } else {
       std::string why;
-      if (!is_json_pointer(*name, why)) {
+      if (!split_json_pointer(*name, c.json_parts, why)) {
         error(pos(*subject.value), "invalid JSON Pointer " + json_quoted(*name) + ": " + why);
         return std::nullopt;
       }
@@ -801,9 +948,8 @@ class FileParser {
       const Keys& own = keys_for(a.type);
       if (!contains(own, key)) {
         bool other = false;
-        for (ActionType t : {ActionType::kRun, ActionType::kMove, ActionType::kQuarantine,
-                             ActionType::kMark, ActionType::kEmit})
-          other = other || contains(keys_for(t), key);
+        for (std::size_t t = 0; t < kActionTypes.size(); ++t)
+          other = other || contains(keys_for(static_cast<ActionType>(t)), key);
         if (other) {
           error(pos(k), "'" + std::string(key) + "' does not apply to do = \"" + type_name_str +
                             "\" (" + type_name_str + " takes " + join(own, " and ") +
@@ -842,10 +988,31 @@ class FileParser {
       case ActionType::kEmit:
         require(a.emit_kind.has_value(), "kind", "the kind of the derived event");
         break;
+      case ActionType::kKill:
+        if (!tbl->get("grace")) a.kill_grace = std::chrono::seconds(10);
+        break;
+      case ActionType::kRestart:
+        break;
+      case ActionType::kTmux:
+        check_tmux(*tbl, a, what);
+        break;
+      case ActionType::kRotate:
+        if (!tbl->get("max_size") && !tbl->get("max_age"))
+          error(pos(n), what +
+                            " (do = \"rotate\") needs 'max_size' and/or 'max_age': when to "
+                            "rotate, e.g. max_size = \"10MB\" or max_age = \"1d\"");
+        break;
+      case ActionType::kProbe:
+        require(!a.argv.empty(), "argv",
+                "the command whose output is read, e.g. argv = [\"queue-status\"]");
+        break;
     }
     if ((a.type == ActionType::kMove || a.type == ActionType::kQuarantine) && !a.root)
       a.root = Template::compile("{root}").value();
     if (a.type == ActionType::kMark && !a.state) a.state = Template::literal("completed");
+    if ((a.type == ActionType::kKill || a.type == ActionType::kRestart) && !a.worker)
+      a.worker = Template::compile("{entity}").value();
+    if (a.type == ActionType::kRotate && !a.path) a.path = Template::compile("{path}").value();
     if (errors_.size() != errors_before) return std::nullopt;
     return a;
   }
@@ -895,7 +1062,177 @@ class FileParser {
       }
     } else if (key == "fields") {
       if (auto f = get_template_table(v, key, false)) a.emit_fields = std::move(*f);
+    } else if (key == "worker") {
+      a.worker = get_template(v, key);
+    } else if (key == "signal") {
+      if (auto sig = get_string(v, key)) parse_signal(v, *sig, a);
+    } else if (key == "grace") {
+      if (auto d = get_duration(v, key, false)) a.kill_grace = *d;
+    } else if (key == "op") {
+      // read by check_tmux, which needs it before judging the other keys
+    } else if (key == "session") {
+      a.session = get_template(v, key);
+    } else if (key == "brief") {
+      a.brief = get_template(v, key);
+    } else if (key == "submit") {
+      if (auto b = get_bool(v, key)) a.submit = *b;
+    } else if (key == "keys") {
+      const auto* arr = v.as_array();
+      if (!arr) {
+        wrong_type(v, key,
+                   "an array of strings like [\"C-c\", \"Enter\"] (tmux key names or text)");
+        return;
+      }
+      if (arr->empty()) error(pos(v), "'keys' is empty: list at least one key, or omit it");
+      for (const toml::node& elem : *arr)
+        if (auto t = get_template(elem, key)) a.keys.push_back(std::move(*t));
+    } else if (key == "wait_for") {
+      a.wait_for = get_template(v, key);
+    } else if (key == "ready_timeout") {
+      if (auto d = get_duration(v, key, true)) a.ready_timeout = *d;
+    } else if (key == "path") {
+      a.path = get_template(v, key);
+    } else if (key == "max_size") {
+      if (auto n = get_byte_size(v, key)) {
+        if (*n == 0)
+          error(pos(v), "'max_size' must be more than 0 (omit it to rotate by age only)");
+        else
+          a.max_size = *n;
+      }
+    } else if (key == "max_age") {
+      if (auto d = get_duration(v, key, true)) a.max_age = *d;
+    } else if (key == "keep") {
+      if (auto i = get_int(v, key, 1, 1000, "a whole number of rotated files to keep, e.g. 5"))
+        a.keep = static_cast<int>(*i);
+    } else if (key == "compress") {
+      if (auto b = get_bool(v, key)) a.compress = *b;
+    } else if (key == "method") {
+      if (auto m = get_choice(v, key, kRotateMethods)) a.method = static_cast<RotateMethod>(*m);
+    } else if (key == "patterns") {
+      parse_probe_patterns(v, a);
+    } else if (key == "max_output") {
+      if (auto n = get_byte_size(v, key)) {
+        if (*n == 0)
+          error(pos(v), "'max_output' must be more than 0");
+        else
+          a.max_output = *n;
+      }
     }
+  }
+
+  void parse_signal(const toml::node& v, std::string_view name, ActionSpec& a) {
+    std::string_view bare = name.starts_with("SIG") ? name.substr(3) : name;
+    for (const auto& [n, number] : kSignals) {
+      if (bare == n) {
+        a.signal = number;
+        return;
+      }
+    }
+    error(pos(v), "unknown signal " + json_quoted(name) + did_you_mean(bare, kSignalNames) +
+                      " (expected " + join(kSignalNames) + ")");
+  }
+
+  // op (required) decides which of the other tmux keys apply.
+  void check_tmux(const toml::table& tbl, ActionSpec& a, const std::string& what) {
+    if (!tbl.get("session"))
+      error(pos(tbl), what +
+                          " (do = \"tmux\") needs 'session': the tmux session name, e.g. "
+                          "\"agent-{entity}\"");
+    const toml::node* op_node = tbl.get("op");
+    if (!op_node) {
+      error(pos(tbl), what + " (do = \"tmux\") needs 'op': " + join(kTmuxOps));
+      return;
+    }
+    auto op = get_choice(*op_node, "op", kTmuxOps);
+    if (!op) return;
+    a.tmux_op = static_cast<TmuxOp>(*op);
+    const std::string op_name = tmux_op_name(a.tmux_op);
+    const Keys& own = a.tmux_op == TmuxOp::kOpen   ? kTmuxOpenKeys
+                      : a.tmux_op == TmuxOp::kSend ? kTmuxSendKeys
+                                                   : kTmuxKillKeys;
+    for (auto&& [k, v] : tbl) {
+      std::string_view key = k.str();
+      if (!contains(kTmuxKeys, key) || contains(own, key)) continue;
+      error(pos(k), "'" + std::string(key) + "' does not apply to op = \"" + op_name + "\" (" +
+                        op_name + " takes " + join(own, " and ") + ")");
+    }
+    if (a.tmux_op == TmuxOp::kSend && !tbl.get("keys") && !tbl.get("brief"))
+      error(pos(tbl), what + " (op = \"send\") needs 'keys' and/or 'brief': what to type");
+  }
+
+  void parse_probe_patterns(const toml::node& v, ActionSpec& a) {
+    const auto* arr = v.as_array();
+    if (!arr) {
+      wrong_type(v, "patterns",
+                 "an array of tables like [ { match = \"^FAILED\", kind = \"queue.failed\" } ]");
+      return;
+    }
+    if (arr->empty()) error(pos(v), "'patterns' is empty: give at least one, or omit it");
+    int index = 0;
+    for (const toml::node& elem : *arr) {
+      ++index;
+      const std::string what = "pattern " + std::to_string(index);
+      const auto* tbl = elem.as_table();
+      if (!tbl) {
+        error(pos(elem), what + " must be a table like { match = \"...\", kind = \"...\" }, not " +
+                             std::string(type_name(elem)));
+        continue;
+      }
+      ProbePattern p;
+      bool ok = true, unknown = false;
+      for (auto&& [k, val] : *tbl) {
+        std::string_view key = k.str();
+        if (key == "match") {
+          ok = compile_probe_regex(val, p) && ok;
+        } else if (key == "kind") {
+          auto kind = get_string(val, "kind");
+          if (kind && !is_kind_name(*kind)) {
+            error(pos(val), "event kind " + json_quoted(*kind) +
+                                " must be lowercase dotted words like \"queue.failed\"");
+            kind.reset();
+          }
+          ok = kind.has_value() && ok;
+          if (kind) p.kind = std::move(*kind);
+        } else {
+          unknown_key(k, "in " + what + " of 'patterns'", kProbePatternKeys);
+          unknown = true;
+          ok = false;
+        }
+      }
+      // An unknown key is most likely the misspelt one: say only that.
+      for (std::string_view key : kProbePatternKeys) {
+        if (tbl->get(key) || unknown) continue;
+        error(pos(elem), what + " of 'patterns' needs '" + std::string(key) + "'" +
+                             (key == "match" ? ": an RE2 regular expression"
+                                             : ": the kind of the event, e.g. \"queue.failed\""));
+        ok = false;
+      }
+      if (ok) a.patterns.push_back(std::move(p));
+    }
+  }
+
+  bool compile_probe_regex(const toml::node& v, ProbePattern& p) {
+    auto s = get_string(v, "match");
+    if (!s) return false;
+    RE2::Options options;
+    options.set_log_errors(false);
+    auto re = std::make_shared<const RE2>(*s, options);
+    if (!re->ok()) {
+      error(pos(v), "'match': invalid regular expression " + json_quoted(*s) + ": " + re->error());
+      return false;
+    }
+    bool ok = true;
+    for (const auto& [name, group] : re->NamedCapturingGroups()) {
+      if (!contains(kProbeReservedFields, name)) continue;
+      std::size_t at = s->find("<" + name + ">");
+      error(at == std::string::npos ? pos(v) : pos_in_string(v, at),
+            "'match': capture group '" + name + "' would overwrite the event's own field " + name +
+                " (reserved: " + join(kProbeReservedFields, " and ") + "); rename the group");
+      ok = false;
+    }
+    p.match = *s;
+    p.regex = std::move(re);
+    return ok;
   }
 
   void parse_backoff(const toml::node& v, RetryPolicy& retry) {

@@ -255,13 +255,13 @@ TEST(RuleLoader, TemplateErrorInLiteralString) {
 TEST(RuleLoader, UnknownDoSuggestsClosest) {
   EXPECT_EQ(one_error(rule_with_action("do = \"mvoe\"\nto = \"x\"")),
             "f.toml:5:6: error: unknown action \"mvoe\"; did you mean 'move'? (expected run, "
-            "move, quarantine, mark or emit)");
+            "move, quarantine, mark, emit, kill, restart, tmux, rotate or probe)");
 }
 
 TEST(RuleLoader, MissingDo) {
   EXPECT_EQ(one_error(rule_with_action("to = \"x\"")),
             "f.toml:4:1: error: action 1 of rule 'r' has no 'do' (expected run, move, "
-            "quarantine, mark or emit)");
+            "quarantine, mark, emit, kill, restart, tmux, rotate or probe)");
 }
 
 TEST(RuleLoader, MissingRequiredActionKeys) {
@@ -300,8 +300,8 @@ TEST(RuleLoader, MissingNameOnAndAction) {
   ASSERT_EQ(e.size(), 3u) << load.error_text();
   EXPECT_EQ(e[0], "f.toml:1:1: error: rule #1 in this file has no 'name'");
   EXPECT_EQ(e[1],
-            "f.toml:1:1: error: rule #1 has no 'on': the event kinds it reacts to, e.g. on = "
-            "\"file.landed\"");
+            "f.toml:1:1: error: rule #1 has no 'on' (the event kinds it reacts to, e.g. on = "
+            "\"file.landed\") and no 'every' (a period, e.g. every = \"30m\")");
   EXPECT_NE(e[2].find("rule #1 has no action"), std::string::npos);
 }
 
@@ -362,7 +362,7 @@ TEST(RuleLoader, BadJsonPointer) {
   std::string e = one_error(rule_with("when = [ { json = \"status\", exists = true } ]"));
   EXPECT_EQ(e.rfind("f.toml:4:19: error: invalid JSON Pointer \"status\": it must be empty", 0), 0u)
       << e;
-  e = one_error(rule_with("when = [ { json = \"/a~2\", exists = true } ]"));
+  e = one_error(rule_with("when = [ { json = \"/a~3\", exists = true } ]"));
   EXPECT_NE(e.find("'~' must be followed by 0"), std::string::npos) << e;
 }
 

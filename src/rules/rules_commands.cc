@@ -1,11 +1,13 @@
 #include "src/rules/rules_commands.h"
 
 #include <algorithm>
+#include <csignal>
 #include <cstdlib>
 #include <fstream>
 #include <ostream>
 #include <sstream>
 
+#include "src/core/byte_size.h"
 #include "src/core/duration.h"
 #include "src/core/json_writer.h"
 #include "src/rules/matcher.h"
@@ -49,7 +51,33 @@ std::string on_text(const Rule& r) {
     if (!s.empty()) s += ",";
     s += g.pattern();
   }
+  if (r.schedule) {
+    if (!s.empty()) s += ",";
+    s += "every " + format_duration(r.schedule->every);
+    if (r.schedule->jitter > Duration::zero()) s += "±" + format_duration(r.schedule->jitter);
+  }
   return s;
+}
+
+std::string signal_name(int sig) {
+  switch (sig) {
+    case SIGTERM:
+      return "TERM";
+    case SIGINT:
+      return "INT";
+    case SIGHUP:
+      return "HUP";
+    case SIGKILL:
+      return "KILL";
+    case SIGQUIT:
+      return "QUIT";
+    case SIGUSR1:
+      return "USR1";
+    case SIGUSR2:
+      return "USR2";
+    default:
+      return std::to_string(sig);
+  }
 }
 
 std::string action_summary(const ActionSpec& a) {
@@ -69,6 +97,21 @@ std::string action_summary(const ActionSpec& a) {
       break;
     case ActionType::kEmit:
       if (a.emit_kind) s += " " + a.emit_kind->source();
+      break;
+    case ActionType::kKill:
+    case ActionType::kRestart:
+      if (a.worker) s += " " + a.worker->source();
+      if (a.type == ActionType::kKill) s += " " + signal_name(a.signal);
+      break;
+    case ActionType::kTmux:
+      s += std::string(" ") + tmux_op_name(a.tmux_op);
+      if (a.session) s += " " + a.session->source();
+      break;
+    case ActionType::kRotate:
+      if (a.path) s += " " + a.path->source();
+      break;
+    case ActionType::kProbe:
+      for (const Template& t : a.argv) s += " " + t.source();
       break;
   }
   return s;
@@ -112,6 +155,46 @@ void print_request(const ActionRequest& a, std::ostream& out) {
       std::vector<std::pair<std::string, std::string>> fields;
       for (const auto& f : a.emit_fields) fields.emplace_back(f.key, field_to_string(f.value));
       if (!fields.empty()) out << " fields=" << json_object(fields);
+      break;
+    }
+    case ActionType::kKill:
+      out << " worker=" << json_quoted(a.worker) << " signal=" << signal_name(a.signal)
+          << " grace=" << format_duration(a.kill_grace);
+      if (!a.reason.empty()) out << " reason=" << json_quoted(a.reason);
+      break;
+    case ActionType::kRestart:
+      out << " worker=" << json_quoted(a.worker);
+      if (!a.reason.empty()) out << " reason=" << json_quoted(a.reason);
+      break;
+    case ActionType::kTmux:
+      out << " op=" << tmux_op_name(a.tmux_op) << " session=" << json_quoted(a.session);
+      if (!a.argv.empty()) out << " argv=" << json_array(a.argv);
+      if (!a.cwd.empty()) out << " cwd=" << json_quoted(a.cwd);
+      if (!a.env.empty()) out << " env=" << json_object(a.env);
+      if (!a.wait_for.empty()) out << " wait_for=" << json_quoted(a.wait_for);
+      if (a.ready_timeout > Duration::zero())
+        out << " ready_timeout=" << format_duration(a.ready_timeout);
+      if (!a.brief.empty()) {
+        out << " brief=" << json_quoted(a.brief);
+        if (!a.submit) out << " submit=false";
+      }
+      if (!a.keys.empty()) out << " keys=" << json_array(a.keys);
+      break;
+    case ActionType::kRotate:
+      out << " path=" << json_quoted(a.path);
+      if (a.max_size > 0) out << " max_size=" << format_byte_size(a.max_size);
+      if (a.max_age > Duration::zero()) out << " max_age=" << format_duration(a.max_age);
+      out << " keep=" << a.keep << " compress=" << (a.compress ? "true" : "false")
+          << " method=" << rotate_method_name(a.method);
+      break;
+    case ActionType::kProbe: {
+      out << " argv=" << json_array(a.argv);
+      if (!a.cwd.empty()) out << " cwd=" << json_quoted(a.cwd);
+      if (!a.env.empty()) out << " env=" << json_object(a.env);
+      std::vector<std::pair<std::string, std::string>> patterns;
+      for (const ProbePattern& p : a.patterns) patterns.emplace_back(p.match, p.kind);
+      if (!patterns.empty()) out << " patterns=" << json_object(patterns);
+      out << " max_output=" << format_byte_size(a.max_output);
       break;
     }
   }
@@ -218,7 +301,7 @@ int rules_test(const RuleSet& rules, const Event& e, std::ostream& out, const Co
   std::size_t other_kinds = 0;
   for (const Rule& r : rules.rules()) {
     const bool hit = std::find(matched.begin(), matched.end(), &r) != matched.end();
-    if (!hit && !r.listens_to(e.kind)) {
+    if (!hit && !r.listens_to_event(e)) {
       ++other_kinds;
       continue;
     }

@@ -102,7 +102,8 @@ TEST_F(RulesCommandsTest, CheckReportsEveryErrorAndFails) {
   // Errors come in source order (line, column), whatever order they were found in.
   EXPECT_EQ(err.str(), bad +
                            ":1:1: error: rule 'x' has no action: add an [[rule.action]] table "
-                           "with do = \"run\", \"move\", \"quarantine\", \"mark\" or \"emit\"\n" +
+                           "with do = run, move, quarantine, mark, emit, kill, restart, tmux, "
+                           "rotate or probe\n" +
                            bad +
                            ":4:1: error: unknown key 'wen' in rule 'x'; did you mean 'when'?\n"
                            "2 errors; the rule set is rejected\n");

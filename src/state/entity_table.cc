@@ -204,6 +204,29 @@ Result<Change> EntityTable::reset(std::string_view id, LifecycleState to, std::s
   return Change{m.id, m.kind, m.from, m.to, m.reason, m.evidence, now, m.run, true};
 }
 
+Result<Change> EntityTable::recover_reset(std::string_view id, const RecoverResetRequest& request,
+                                          WallTime now) {
+  auto it = entities_.find(id);
+  if (it == entities_.end()) return unknown_entity(id);
+  const EntityRecord& r = it->second;
+  TransitionResult check = check_recover_reset(r.state, request.force);
+  if (!check.applied) return make_error(std::move(check.refusal));
+  std::string detail = "reset by uid " + std::to_string(request.uid);
+  if (r.state == LifecycleState::kCompleted) detail += ", forced";
+  Mutation m;
+  m.op = MutationOp::kReset;
+  m.id = r.id;
+  m.kind = r.kind;
+  m.from = r.state;
+  m.to = LifecycleState::kQueued;
+  m.reason = "reset";
+  m.evidence = bound({Evidence{"recover", std::move(detail), now}});
+  m.time = now;
+  m.run = r.run + 1;
+  emit(m);
+  return Change{m.id, m.kind, m.from, m.to, m.reason, m.evidence, now, m.run, true};
+}
+
 Status EntityTable::set_attr(std::string_view id, std::string key, std::string value) {
   auto it = entities_.find(id);
   if (it == entities_.end()) return unknown_entity(id);

@@ -99,6 +99,12 @@ struct StuckEntity {
   friend bool operator==(const StuckEntity&, const StuckEntity&) = default;
 };
 
+// Who asks for a recovery reset (entity_table.h recover_reset) and whether they insist.
+struct RecoverResetRequest {
+  std::uint32_t uid = 0;  // the requester (the notify socket's SO_PEERCRED), for the audit
+  bool force = false;     // `--force`: a completed entity may be reset too
+};
+
 class EntityTable {
  public:
   using Observer = std::function<void(const Mutation&)>;
@@ -140,6 +146,18 @@ class EntityTable {
   // a new run (run increments) unless it was already queued. Errors: unknown
   // entity, empty reason.
   Result<Change> reset(std::string_view id, LifecycleState to, std::string reason, WallTime now);
+
+  // `agentwatch recover reset ID [--force]`: the entity goes back to `queued` and
+  // starts a new run (run increments), so the supervisor or a rule can run it
+  // again. Allowed as check_recover_reset() says: from processing, timing_out,
+  // zombie and failed; from completed only with request.force. Recorded like any
+  // change — a "reset" journal record (replayed as is), a Change with reset =
+  // true and reason "reset" (a state.changed event) — with the evidence
+  // {"recover", "reset by uid N"} (", forced" appended when force moved a
+  // completed entity), so the audit says who did it. Errors (table unchanged):
+  // unknown entity; the refusal text of check_recover_reset.
+  Result<Change> recover_reset(std::string_view id, const RecoverResetRequest& request,
+                               WallTime now);
 
   // Persisted counters of the supervisor. Setting the value an attr already has
   // records nothing. Errors: unknown entity, empty key.

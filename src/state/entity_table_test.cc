@@ -132,6 +132,86 @@ TEST(EntityTable, CompletionWins) {
   EXPECT_EQ(t.get("p1")->reason, "marker file");
 }
 
+TEST(EntityTable, LateCompletionAfterAFailureOrAZombieWins) {
+  EntityTable t;
+  ASSERT_TRUE(t.create("hung", EntityKind::kWorker, S::kProcessing, kT0));
+  ASSERT_TRUE(t.transition("hung", S::kTimingOut, "runtime over 30m", {}, kT0 + minutes(30)));
+  ASSERT_TRUE(
+      t.transition("hung", S::kFailed, "hung", {ev("supervisor", "killed")}, kT0 + minutes(31)));
+  // Its DONE marker is found a moment later (written just before the kill).
+  auto late = t.transition("hung", S::kCompleted, "marker file", {ev("inotify", "DONE landed")},
+                           kT0 + minutes(31) + seconds(1));
+  ASSERT_TRUE(late) << late.error().message;
+  EXPECT_EQ(late->from, S::kFailed);
+  EXPECT_EQ(late->run, 0u);  // the same run completed: not a restart
+
+  ASSERT_TRUE(t.create("z", EntityKind::kWorker, S::kProcessing, kT0));
+  ASSERT_TRUE(t.transition("z", S::kZombie, "session gone", {}, kT0 + seconds(1)));
+  ASSERT_TRUE(t.transition("z", S::kCompleted, "result landed", {}, kT0 + seconds(2)));
+  // And completed stays final: the kill's exit that follows is refused.
+  for (const char* id : {"hung", "z"}) {
+    auto after = t.transition(id, S::kFailed, "exited", {}, kT0 + minutes(40));
+    ASSERT_FALSE(after);
+    EXPECT_EQ(after.error().message, "completed is final");
+    EXPECT_EQ(t.get(id)->state, S::kCompleted);
+  }
+}
+
+TEST(EntityTable, RecoverResetRequeuesWithAnAuditedNewRun) {
+  EntityTable t;
+  Recorder rec;
+  rec.attach(t);
+  ASSERT_TRUE(t.create("w1", EntityKind::kWorker, S::kProcessing, kT0));
+  ASSERT_TRUE(t.transition("w1", S::kZombie, "session gone", {}, kT0 + seconds(1)));
+  auto c = t.recover_reset("w1", {.uid = 1000, .force = false}, kT0 + seconds(2));
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->from, S::kZombie);
+  EXPECT_EQ(c->to, S::kQueued);
+  EXPECT_EQ(c->reason, "reset");
+  EXPECT_TRUE(c->reset);
+  EXPECT_EQ(c->run, 1u);
+  ASSERT_EQ(c->evidence.size(), 1u);
+  EXPECT_EQ(c->evidence[0], ev("recover", "reset by uid 1000", kT0 + seconds(2)));
+  EXPECT_EQ(t.get("w1")->state, S::kQueued);
+  EXPECT_EQ(t.get("w1")->evidence.back().signal, "recover");
+  ASSERT_EQ(rec.seen.size(), 3u);
+  EXPECT_EQ(rec.seen.back().op, MutationOp::kReset);  // journalled like any change
+
+  // Queued already: refused, nothing recorded.
+  auto again = t.recover_reset("w1", {.uid = 1000, .force = true}, kT0 + seconds(3));
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().message, "already queued");
+  EXPECT_EQ(rec.seen.size(), 3u);
+
+  // From every working or failed state.
+  for (S from : {S::kProcessing, S::kTimingOut, S::kFailed}) {
+    std::string id = "e-" + std::string(lifecycle_state_name(from));
+    ASSERT_TRUE(t.create(id, EntityKind::kWorker, from, kT0));
+    ASSERT_TRUE(t.recover_reset(id, {.uid = 7}, kT0)) << id;
+    EXPECT_EQ(t.get(id)->state, S::kQueued);
+  }
+
+  // Completed: only with force, and the audit says so.
+  ASSERT_TRUE(t.create("done", EntityKind::kProject, S::kCompleted, kT0));
+  auto refused = t.recover_reset("done", {.uid = 1000}, kT0 + seconds(4));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().message, "completed is final (reset a completed entity with --force)");
+  EXPECT_EQ(t.get("done")->state, S::kCompleted);
+  auto forced = t.recover_reset("done", {.uid = 1000, .force = true}, kT0 + seconds(5));
+  ASSERT_TRUE(forced);
+  EXPECT_EQ(forced->evidence[0].detail, "reset by uid 1000, forced");
+  EXPECT_EQ(t.get("done")->run, 1u);
+
+  auto unknown = t.recover_reset("nope", {.uid = 1}, kT0);
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().message, "unknown entity \"nope\"");
+
+  // Replaying what the journal saw rebuilds the same table.
+  EntityTable replayed;
+  for (const auto& m : rec.seen) ASSERT_TRUE(replayed.replay(m));
+  for (const EntityRecord* r : t.list()) EXPECT_EQ(*replayed.get(r->id), *r) << r->id;
+}
+
 TEST(EntityTable, RestartIsANewRun) {
   EntityTable t;
   ASSERT_TRUE(t.create("w1", EntityKind::kWorker, S::kQueued, kT0));

@@ -94,4 +94,12 @@ TransitionResult check_transition(const EntityRecord& entity, LifecycleState to)
   return check_transition(entity.state, to);
 }
 
+TransitionResult check_recover_reset(LifecycleState from, bool force) {
+  if (from == LifecycleState::kQueued) return {false, "already queued", Refusal::kSameState};
+  if (from == LifecycleState::kCompleted && !force)
+    return {false, "completed is final (reset a completed entity with --force)",
+            Refusal::kCompletedIsFinal};
+  return {true, "", Refusal::kNone};
+}
+
 }  // namespace aw

@@ -8,8 +8,8 @@
 //   queued ──▶ processing ──▶ timing_out ──▶ failed | completed
 //                 │   ▲            │
 //                 │   └────────────┘  (extension earned by progress)
-//                 ├──▶ zombie ──▶ failed
-//                 ├──▶ failed ──▶ queued  (restart: a new run)
+//                 ├──▶ zombie ──▶ failed | completed
+//                 ├──▶ failed ──▶ queued | completed  (restart: a new run; late completion)
 //                 └──▶ completed          (final: "completion wins")
 //
 // Thread safety: everything here is a value or a constant; safe from any thread.
@@ -61,8 +61,15 @@ struct TransitionRule {
 //    run stays `failed` in the log, the entity's `run` counter increments, and the
 //    new run goes through queued → processing like the first one (so dependency
 //    gating, DESIGN §6.2, applies to restarts too).
-// `completed` has no outgoing edge: completion wins (see check_transition).
-inline constexpr std::array<TransitionRule, 10> kTransitionTable = {{
+//  - failed → completed, zombie → completed: completion wins (DESIGN §6.7). A
+//    completion marker (a file, a commit, a phase file) can land after the
+//    process was failed or found a zombie: a worker killed as hung may have
+//    finished its work in its last second, a zombie's result may land while it
+//    is being terminated. The work is done; "failed" would send a finished
+//    project to a retry or an alert. The opposite direction never exists.
+// `completed` has no outgoing edge: completion wins (see check_transition); only
+// the recovery CLI's reset (entity_table.h) moves a completed entity, with force.
+inline constexpr std::array<TransitionRule, 12> kTransitionTable = {{
     {LifecycleState::kQueued, LifecycleState::kProcessing, "started (spawned or adopted)"},
     {LifecycleState::kProcessing, LifecycleState::kTimingOut,
      "runtime over its limit; grace begins"},
@@ -74,7 +81,11 @@ inline constexpr std::array<TransitionRule, 10> kTransitionTable = {{
     {LifecycleState::kTimingOut, LifecycleState::kCompleted, "completed during its grace period"},
     {LifecycleState::kTimingOut, LifecycleState::kProcessing, "extension earned by progress"},
     {LifecycleState::kZombie, LifecycleState::kFailed, "terminated (TERM, grace, KILL)"},
+    {LifecycleState::kZombie, LifecycleState::kCompleted,
+     "completion evidence landed while it was terminated (completion wins)"},
     {LifecycleState::kFailed, LifecycleState::kQueued, "restart: a new run (run increments)"},
+    {LifecycleState::kFailed, LifecycleState::kCompleted,
+     "late completion evidence after a failure (completion wins)"},
 }};
 
 // The table entry for from → to, or nullptr when the edge is not legal.
@@ -139,5 +150,13 @@ struct TransitionResult {
 //   "illegal transition <from> -> <to> (from <from>: <legal targets, comma-separated>)"
 TransitionResult check_transition(LifecycleState from, LifecycleState to);
 TransitionResult check_transition(const EntityRecord& entity, LifecycleState to);
+
+// Whether the recovery CLI's reset (`agentwatch recover reset ID [--force]`) may
+// put an entity that is in `from` back to `queued`. Allowed from processing,
+// timing_out, zombie and failed; from completed only with `force` (completion
+// wins unless a person says otherwise). Refusals:
+//   "already queued"                                          kSameState
+//   "completed is final (reset a completed entity with --force)"  kCompletedIsFinal
+TransitionResult check_recover_reset(LifecycleState from, bool force);
 
 }  // namespace aw

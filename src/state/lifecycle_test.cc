@@ -45,7 +45,7 @@ const std::set<std::pair<S, S>> kLegal = {
     {S::kQueued, S::kProcessing},   {S::kProcessing, S::kTimingOut}, {S::kProcessing, S::kZombie},
     {S::kProcessing, S::kFailed},   {S::kProcessing, S::kCompleted}, {S::kTimingOut, S::kFailed},
     {S::kTimingOut, S::kCompleted}, {S::kTimingOut, S::kProcessing}, {S::kZombie, S::kFailed},
-    {S::kFailed, S::kQueued},
+    {S::kFailed, S::kQueued},       {S::kZombie, S::kCompleted},     {S::kFailed, S::kCompleted},
 };
 
 TEST(CheckTransition, EveryPairIsLegalOrRefusedWithTheRightReason) {
@@ -88,10 +88,10 @@ TEST(CheckTransition, EveryPairIsLegalOrRefusedWithTheRightReason) {
 TEST(CheckTransition, IllegalRefusalListsTheLegalTargets) {
   EXPECT_EQ(check_transition(S::kQueued, S::kFailed).refusal,
             "illegal transition queued -> failed (from queued: processing)");
-  EXPECT_EQ(check_transition(S::kZombie, S::kCompleted).refusal,
-            "illegal transition zombie -> completed (from zombie: failed)");
+  EXPECT_EQ(check_transition(S::kZombie, S::kQueued).refusal,
+            "illegal transition zombie -> queued (from zombie: failed, completed)");
   EXPECT_EQ(check_transition(S::kFailed, S::kProcessing).refusal,
-            "illegal transition failed -> processing (from failed: queued)");
+            "illegal transition failed -> processing (from failed: queued, completed)");
   EXPECT_EQ(check_transition(S::kTimingOut, S::kZombie).refusal,
             "illegal transition timing_out -> zombie (from timing_out: failed, completed, "
             "processing)");
@@ -104,6 +104,39 @@ TEST(CheckTransition, CompletionWinsOverEveryLaterRequest) {
     auto r = check_transition(done, to);
     EXPECT_FALSE(r.applied);
     EXPECT_EQ(r.refusal, "completed is final");
+  }
+}
+
+// Completion wins in both directions of time: a marker that lands after the
+// entity was failed (killed as hung, given up) or while it is being terminated
+// as a zombie still completes it; nothing leaves completed.
+TEST(CheckTransition, LateCompletionWinsOverFailedAndZombie) {
+  for (S from : kAllLifecycleStates) {
+    if (from == S::kQueued || from == S::kCompleted) continue;
+    EXPECT_TRUE(check_transition(from, S::kCompleted).applied) << lifecycle_state_name(from);
+  }
+  EXPECT_FALSE(check_transition(S::kQueued, S::kCompleted).applied);  // never started
+  for (S to : kAllLifecycleStates) EXPECT_FALSE(check_transition(S::kCompleted, to).applied);
+}
+
+TEST(CheckRecoverReset, WorkingAndFailedStatesMayBeResetCompletedOnlyWithForce) {
+  for (S from : {S::kProcessing, S::kTimingOut, S::kZombie, S::kFailed}) {
+    for (bool force : {false, true}) {
+      auto r = check_recover_reset(from, force);
+      EXPECT_TRUE(r.applied) << lifecycle_state_name(from);
+      EXPECT_EQ(r.code, Refusal::kNone);
+    }
+  }
+  auto completed = check_recover_reset(S::kCompleted, false);
+  EXPECT_FALSE(completed.applied);
+  EXPECT_EQ(completed.code, Refusal::kCompletedIsFinal);
+  EXPECT_EQ(completed.refusal, "completed is final (reset a completed entity with --force)");
+  EXPECT_TRUE(check_recover_reset(S::kCompleted, true).applied);
+  for (bool force : {false, true}) {
+    auto queued = check_recover_reset(S::kQueued, force);
+    EXPECT_FALSE(queued.applied);
+    EXPECT_EQ(queued.code, Refusal::kSameState);
+    EXPECT_EQ(queued.refusal, "already queued");
   }
 }
 

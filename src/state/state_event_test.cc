@@ -67,5 +67,19 @@ TEST(StateEvent, Refused) {
   EXPECT_EQ(e.fields.get_int("run"), 2);
 }
 
+TEST(StateEvent, RecoverResetIsAStateChangedWithReasonReset) {
+  EntityTable t;
+  ASSERT_TRUE(t.create("w1", EntityKind::kWorker, S::kFailed, kT0));
+  auto c = t.recover_reset("w1", {.uid = 1000}, kT0);
+  ASSERT_TRUE(c);
+  Event e = state_changed_event(*c);
+  EXPECT_EQ(e.kind, "state.changed");
+  EXPECT_EQ(e.fields.get_string("from"), "failed");
+  EXPECT_EQ(e.fields.get_string("to"), "queued");
+  EXPECT_EQ(e.fields.get_string("reason"), "reset");
+  EXPECT_EQ(e.fields.get_string("reset"), "true");
+  EXPECT_EQ(e.fields.get_string("evidence"), "recover: reset by uid 1000");
+}
+
 }  // namespace
 }  // namespace aw

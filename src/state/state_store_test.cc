@@ -693,6 +693,27 @@ TEST_F(StateStoreTest, LargeTableSurvivesCompactionAndReload) {
   expect_same(t, loaded.table);
 }
 
+// The recovery CLI's reset is journalled like a transition: after a crash the
+// entity is still queued, in its new run, with the audit evidence.
+TEST_F(StateStoreTest, RecoverResetSurvivesAReload) {
+  store_ = open(nullptr, options());
+  ASSERT_TRUE(store_);
+  some_history(store_->table(), "w1", kT0);
+  ASSERT_TRUE(store_->table().transition("w1", S::kProcessing, "spawned", {}, kT0));
+  ASSERT_TRUE(store_->table().transition("w1", S::kTimingOut, "runtime over 30m", {}, kT0));
+  ASSERT_TRUE(store_->table().recover_reset("w1", {.uid = 1000}, kT0 + std::chrono::seconds(1)));
+  store_->commit();
+  EXPECT_NE(journal().find("\"op\":\"reset\""), std::string::npos);
+  auto loaded = reload();
+  expect_same(store_->table(), loaded.table);
+  const EntityRecord* r = loaded.table.get("w1");
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(r->state, S::kQueued);
+  EXPECT_EQ(r->run, 2u);
+  EXPECT_EQ(r->reason, "reset");
+  EXPECT_EQ(r->evidence.back().detail, "reset by uid 1000");
+}
+
 TEST_F(StateStoreTest, LoadStateIsReadOnlyAndMissingDirIsEmpty) {
   auto empty = load_state(root_ + "/nothing-here");
   ASSERT_TRUE(empty);

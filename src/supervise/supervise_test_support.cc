@@ -48,6 +48,10 @@ void LoopTest::TearDown() {
 }
 
 void LoopTest::run_until(const std::function<bool()>& done) {
+  // Timers already due run at the START of an iteration, and UV_RUN_ONCE then
+  // blocks in poll for the next event: one non-blocking pass first lets a
+  // callback of a due timer satisfy `done` without waiting for an unrelated event.
+  if (!done() && !guard_fired_) uv_run(&loop_, UV_RUN_NOWAIT);
   while (!done() && !guard_fired_) {
     // UV_RUN_ONCE blocks for the next event; the guard bounds it.
     if (uv_run(&loop_, UV_RUN_ONCE) == 0 && !done()) {

@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -88,8 +89,18 @@ struct RecordingLifecycle final : LifecycleSink {
   void transition(const std::string& entity, LifecycleState to, std::string_view reason,
                   const EvidenceList& evidence) override {
     requests.push_back({entity, to, std::string(reason), evidence});
+    if (track_states) states[entity] = to;
+  }
+  std::optional<LifecycleState> current(const std::string& entity) const override {
+    auto it = states.find(entity);
+    if (it == states.end()) return std::nullopt;
+    return it->second;
   }
   std::vector<Request> requests;
+  // What current() answers: the last request per entity (with track_states) or
+  // what a test put there (the table after a daemon restart).
+  std::map<std::string, LifecycleState> states;
+  bool track_states = true;
 };
 
 // A ProcFs whose answers are injected per pid; pids without an entry go to the

@@ -2,13 +2,16 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <deque>
 
+#include "src/core/duration.h"
 #include "src/core/suggest.h"
 
 namespace aw {
@@ -23,6 +26,8 @@ const char* worker_phase_name(WorkerPhase p) {
       return "running";
     case WorkerPhase::kStopping:
       return "stopping";
+    case WorkerPhase::kKilling:
+      return "killing";
     case WorkerPhase::kBackoff:
       return "backoff";
     case WorkerPhase::kCircuitOpen:
@@ -43,7 +48,11 @@ struct Supervisor::Worker {
         policy(spec.restart),
         restart_timer(loop, [this, &sup] { sup.on_restart_timer(*this); }),
         stable_timer(loop, [this, &sup] { sup.on_stable_timer(*this); }),
-        grace_timer(loop, [this, &sup] { sup.on_grace_timer(*this); }) {}
+        grace_timer(loop, [this, &sup] { sup.on_grace_timer(*this); }),
+        runtime_timer(loop, [this, &sup] { sup.on_runtime_timer(*this); }),
+        heartbeat_timer(loop, [this, &sup] { sup.check_heartbeat(*this); }),
+        presence_timer(loop, [this, &sup] { sup.evaluate_presence(*this); }),
+        heartbeat(spec.heartbeat_timeout) {}
 
   WorkerSpec spec;
   RestartPolicy policy;
@@ -62,7 +71,34 @@ struct Supervisor::Worker {
   std::string last_exit;
   uvx::Timer restart_timer;
   uvx::Timer stable_timer;
-  uvx::Timer grace_timer;
+  uvx::Timer grace_timer;      // stopping / killing: SIGKILL at the end of the grace
+  uvx::Timer runtime_timer;    // the runtime deadline, then the end of timing_out's grace
+  uvx::Timer heartbeat_timer;  // the next heartbeat deadline
+  uvx::Timer presence_timer;   // start_grace's end (zombie) or the phantom deadline
+
+  Duration escalate_after{0};               // stopping / killing: the grace before SIGKILL
+  std::string kill_reason;                  // kill() asked: the end is a failure with this reason
+  EvidenceList kill_evidence;               // what the kill rests on (for the failed transition)
+  std::string absence;                      // how we know no process runs ("" = none was watched)
+  std::optional<LifecycleState> requested;  // the last state asked of the sink
+
+  // The current run (one watched process). Async results of an older run are dropped.
+  std::uint64_t run = 0;
+  WallTime run_started{};      // persisted (kRunKey): survives a daemon restart
+  Duration runtime_before{0};  // runtime before this Supervisor watched it
+  MonoTime run_deadline{};     // the runtime deadline, or the end of the grace
+  int extensions = 0;          // used in this run
+  bool timing_out = false;
+  std::optional<FileSample> progress_baseline;  // the heartbeat when timing_out began
+  bool zombie = false;
+
+  HeartbeatTracker heartbeat;
+  bool heartbeat_in_flight = false;
+
+  std::optional<MonoTime> phantom_since;  // a phantom is suspected since
+  WallTime phantom_deadline{};
+
+  std::deque<Evidence> decisions;  // the last kHealthRecords, for health()
 };
 
 namespace {
@@ -84,6 +120,57 @@ std::string describe_end(const ProcessEnd& e) {
 
 std::int64_t ms(Duration d) {
   return to_ms(d);
+}
+
+std::int64_t unix_ms(WallTime t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+// kRunKey's value: "started=<unix ms>;extensions=N".
+std::string format_run(WallTime started, int extensions) {
+  return "started=" + std::to_string(unix_ms(started)) +
+         ";extensions=" + std::to_string(extensions);
+}
+
+std::optional<std::pair<WallTime, int>> parse_run(std::string_view text) {
+  std::optional<std::int64_t> started;
+  int extensions = 0;
+  while (!text.empty()) {
+    std::size_t semi = text.find(';');
+    std::string_view item = text.substr(0, semi);
+    text = semi == std::string_view::npos ? std::string_view() : text.substr(semi + 1);
+    std::size_t eq = item.find('=');
+    if (eq == std::string_view::npos) return std::nullopt;
+    std::string_view key = item.substr(0, eq), value = item.substr(eq + 1);
+    std::int64_t n = 0;
+    auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+    if (ec != std::errc() || p != value.data() + value.size() || n < 0) return std::nullopt;
+    if (key == "started") started = n;
+    if (key == "extensions") extensions = static_cast<int>(std::min<std::int64_t>(n, 1'000'000));
+  }
+  if (!started) return std::nullopt;
+  return std::make_pair(WallTime(std::chrono::milliseconds(*started)), extensions);
+}
+
+std::string describe_progress(Progress p, const std::optional<FileSample>& before,
+                              const std::optional<FileSample>& after) {
+  switch (p) {
+    case Progress::kNoHeartbeat:
+      return "no heartbeat declared";
+    case Progress::kSeen:
+      return "heartbeat grew (" + std::to_string(before->size) + " -> " +
+             std::to_string(after->size) + " bytes)";
+    case Progress::kNone:
+      return "heartbeat unchanged (" + std::to_string(after->size) + " bytes, mtime " +
+             format_time_utc(after->mtime) + ")";
+    case Progress::kUnknown: {
+      std::string why = after && !after->ok     ? after->error
+                        : before && !before->ok ? before->error
+                                                : "no sample";
+      return "heartbeat unknown (" + why + ")";
+    }
+  }
+  return "?";
 }
 
 }  // namespace
@@ -210,10 +297,18 @@ void Supervisor::recover() {
       e.fields.set("via", "recovered");
       e.fields.set("liveness", liveness_name(adoption.verdict.liveness));
       e.fields.set("evidence", format_evidence(adoption.verdict.evidence));
-      watch_started(*w, std::move(adoption.watch), /*adopted=*/true);
+      std::optional<RunRecord> carried;
+      if (auto run = store_.get(name, kRunKey))
+        if (auto parsed = parse_run(*run)) carried = RunRecord{parsed->first, parsed->second};
+      note(*w, "adopt", "re-adopted pid " + std::to_string(expected->pid) + " after a restart");
+      watch_started(*w, std::move(adoption.watch), /*adopted=*/true, carried);
       emit_(std::move(e));
     } else {
       store_.erase(name, kProcessKey);
+      store_.erase(name, kRunKey);
+      w->absence = "lost while the daemon was down: pid " + std::to_string(expected->pid) + " (" +
+                   format_evidence(adoption.verdict.evidence) + ")";
+      note(*w, "lost", w->absence);
       Event e = make_event("worker.lost", *w);
       e.fields.set("pid", static_cast<std::int64_t>(expected->pid));
       e.fields.set("identity", *text);
@@ -222,6 +317,10 @@ void Supervisor::recover() {
       emit_(std::move(e));
     }
   }
+  // A worker the table says is processing, with nothing watched now, may be a
+  // phantom (judged after phantom_grace; start_all() or an adoption cancels it).
+  for (const std::string& name : names)
+    if (Worker* w = find(name); w && !w->process) evaluate_presence(*w);
 }
 
 void Supervisor::start_all() {
@@ -238,6 +337,7 @@ void Supervisor::start_all() {
 Status Supervisor::start(const std::string& name) {
   Worker* w = find(name);
   if (!w) return unknown_worker(name);
+  stopping_all_ = false;
   if (w->process)
     return make_error("worker '" + name + "' is already running (pid " +
                       std::to_string(w->process->pid()) + ")");
@@ -273,10 +373,17 @@ Status Supervisor::stop(const std::string& name) {
       int rc = w->process->signal(SIGTERM);
       if (rc != 0 && rc != -ESRCH)
         return make_error("cannot signal worker '" + name + "': " + std::strerror(-rc));
+      w->escalate_after = w->spec.kill_grace;
       arm(w->grace_timer, w->spec.kill_grace);
       return Status::Ok();
     }
     case WorkerPhase::kStopping:
+      w->start_after_stop = false;
+      return Status::Ok();
+    case WorkerPhase::kKilling:
+      // The kill goes on (and is still a failure for the lifecycle); the stop
+      // only says: do not restart it afterwards.
+      w->stop_requested = true;
       w->start_after_stop = false;
       return Status::Ok();
     case WorkerPhase::kWaiting:
@@ -304,11 +411,56 @@ Status Supervisor::restart(const std::string& name) {
     if (s.ok()) w->start_after_stop = true;
     return s;
   }
-  if (w->phase == WorkerPhase::kStopping) {
+  if (w->phase == WorkerPhase::kStopping || w->phase == WorkerPhase::kKilling) {
+    w->stop_requested = true;
     w->start_after_stop = true;
     return Status::Ok();
   }
   return start(name);
+}
+
+Status Supervisor::kill(const std::string& name, int signal, Duration grace,
+                        std::string_view reason) {
+  Worker* w = find(name);
+  if (!w) return unknown_worker(name);
+  std::string why(reason.empty() ? "killed" : reason);
+  return kill_worker(
+      *w, signal, grace, why,
+      {Evidence{"kill", "signal " + std::to_string(signal) + " asked: " + why, clock_.wall()}});
+}
+
+Status Supervisor::kill_worker(Worker& w, int signal, Duration grace, const std::string& reason,
+                               const EvidenceList& evidence) {
+  const std::string& name = w.spec.name;
+  if (!w.process || w.process->ended())
+    return make_error("worker '" + name + "' is not running (" + worker_phase_name(w.phase) + ")");
+  WorkerPhase was = w.phase;
+  bool first = w.phase == WorkerPhase::kRunning;
+  if (first) w.process->kill_group_on_exit(true);
+  int rc = w.process->signal(signal);
+  if (rc != 0 && rc != -ESRCH)
+    return make_error("cannot signal worker '" + name + "': " + std::strerror(-rc));
+  if (first) {
+    w.phase = WorkerPhase::kKilling;
+    w.kill_reason = reason;
+    w.kill_evidence = evidence;
+    w.escalate_after = grace;
+    w.runtime_timer.stop();
+    w.presence_timer.stop();
+    if (signal != SIGKILL) arm(w.grace_timer, grace);
+  }
+  note(w, "kill",
+       "signal " + std::to_string(signal) + " (" + reason + ")" +
+           (first && signal != SIGKILL ? ", SIGKILL after " + format_duration(grace) : ""));
+  Event e = make_event("worker.killing", w);
+  e.fields.set("pid", static_cast<std::int64_t>(w.process->pid()));
+  e.fields.set("signal", static_cast<std::int64_t>(signal));
+  e.fields.set("grace_ms", ms(first ? grace : w.escalate_after));
+  e.fields.set("reason", first ? reason : w.kill_reason);
+  e.fields.set("was", worker_phase_name(was));
+  e.fields.set("evidence", format_evidence(evidence));
+  emit_(std::move(e));
+  return Status::Ok();
 }
 
 Status Supervisor::adopt(const std::string& name, pid_t pid, std::string_view via) {
@@ -345,13 +497,23 @@ Status Supervisor::adopt(const std::string& name, pid_t pid, std::string_view vi
   e.fields.set("liveness", liveness_name(adoption.verdict.liveness));
   e.fields.set("evidence", format_evidence(adoption.verdict.evidence));
   EvidenceList evidence = adoption.verdict.evidence;
+  note(*w, "adopt", "pid " + std::to_string(pid) + " via " + std::string(via));
   watch_started(*w, std::move(adoption.watch), /*adopted=*/true);
   emit_(std::move(e));
-  sink_.transition(name, LifecycleState::kProcessing, "adopted via " + std::string(via), evidence);
+  request(*w, LifecycleState::kProcessing, "adopted via " + std::string(via), evidence);
   return Status::Ok();
 }
 
 void Supervisor::on_event(const Event& e) {
+  if (!e.path.empty()) {
+    // Something happened to a heartbeat file (a watched directory, a tailed log):
+    // a stale or unknown heartbeat looks again now instead of at its fallback.
+    for (auto& [name, w] : workers_) {
+      if (w->spec.heartbeat != e.path || !w->process) continue;
+      HeartbeatStatus hs = w->heartbeat.status();
+      if (hs == HeartbeatStatus::kStale || hs == HeartbeatStatus::kUnknown) check_heartbeat(*w);
+    }
+  }
   bool landed = e.kind == "file.landed";
   bool removed = e.kind == "file.removed";
   if ((!landed && !removed) || e.path.empty()) return;
@@ -421,6 +583,12 @@ void Supervisor::read_pid_file(Worker& w, const std::string& path) {
 
 void Supervisor::on_entity_completed(const std::string& name) {
   if (!completed_.insert(name).second) return;
+  if (Worker* done = find(name)) {
+    // Its work is done: not hung (whatever its runtime), not a phantom.
+    done->runtime_timer.stop();
+    done->timing_out = false;
+    drop_phantom(*done, "the entity completed");
+  }
   std::vector<std::string> ready;
   for (const auto& [n, w] : workers_)
     if (w->phase == WorkerPhase::kWaiting && missing_deps(*w).empty()) ready.push_back(n);
@@ -438,6 +606,9 @@ void Supervisor::on_entity_completed(const std::string& name) {
 }
 
 void Supervisor::stop_all() {
+  // A shutdown: the stopped workers are not phantoms (no timer may keep the
+  // loop alive for their phantom_grace).
+  stopping_all_ = true;
   std::vector<std::string> names;
   for (const auto& [n, w] : workers_) names.push_back(n);
   for (const std::string& n : names) {
@@ -464,8 +635,8 @@ void Supervisor::wait_for_deps(Worker& w, bool after_exit) {
   e.fields.set("after_exit", after_exit);
   emit_(std::move(e));
   if (first && !after_exit)
-    sink_.transition(w.spec.name, LifecycleState::kQueued, "waiting for " + join(missing),
-                     {Evidence{"state", "not completed: " + join(missing), clock_.wall()}});
+    request(w, LifecycleState::kQueued, "waiting for " + join(missing),
+            {Evidence{"state", "not completed: " + join(missing), clock_.wall()}});
 }
 
 void Supervisor::spawn(Worker& w) {
@@ -504,30 +675,93 @@ void Supervisor::spawn(Worker& w) {
   e.fields.set("identity", format_identity(w.process->identity()));
   if (w.restart.circuit == CircuitState::kHalfOpen) e.fields.set("circuit", "half-open");
   emit_(std::move(e));
-  sink_.transition(
-      w.spec.name, LifecycleState::kProcessing, "started",
-      {Evidence{"posix_spawn", "pid " + std::to_string(w.process->pid()), clock_.wall()}});
+  request(w, LifecycleState::kProcessing, "started",
+          {Evidence{"posix_spawn", "pid " + std::to_string(w.process->pid()), clock_.wall()}});
 }
 
-void Supervisor::watch_started(Worker& w, std::unique_ptr<ProcessWatch> watch, bool adopted) {
+void Supervisor::watch_started(Worker& w, std::unique_ptr<ProcessWatch> watch, bool adopted,
+                               std::optional<RunRecord> carried) {
   w.process = std::move(watch);
   w.adopted = adopted;
   w.phase = WorkerPhase::kRunning;
   w.started = clock_.mono();
   store_.set(w.spec.name, kProcessKey, format_identity(w.process->identity()));
   arm(w.stable_timer, w.spec.restart.stable_after);
+
+  ++w.run;
+  w.absence.clear();
+  w.kill_reason.clear();
+  w.kill_evidence.clear();
+  w.timing_out = false;
+  w.zombie = false;
+  w.progress_baseline.reset();
+  const WallTime now = clock_.wall();
+  if (carried) {
+    w.run_started = carried->started;
+    w.runtime_before = std::max(now - carried->started, Duration{0});
+    w.extensions = carried->extensions;
+  } else {
+    w.run_started = now;
+    w.runtime_before = Duration{0};
+    w.extensions = 0;
+  }
+  persist_run(w);
+  drop_phantom(w, "a process is watched");
+
+  // Hung: judged at the runtime deadline, never before start_grace. A completed
+  // worker is not judged at all.
+  if (!completed_.count(w.spec.name)) {
+    Duration first = std::max(w.spec.runtime_limit - w.runtime_before, w.spec.start_grace);
+    w.run_deadline = w.started + first;
+    arm(w.runtime_timer, first);
+  }
+  // Heartbeat: a first sample now, then only at deadlines.
+  w.heartbeat_in_flight = false;
+  w.heartbeat_timer.stop();
+  if (!w.spec.heartbeat.empty()) {
+    w.heartbeat.begin(now);
+    check_heartbeat(w);
+  }
+  // Zombie: judged once start_grace has passed (now when a snapshot already says
+  // its session is gone; else at the next snapshot).
+  w.presence_timer.stop();
+  if (!w.spec.tmux_session.empty()) arm(w.presence_timer, w.spec.start_grace);
 }
 
 void Supervisor::on_end(Worker& w, const ProcessEnd& end) {
   // Inside the watch's own callback: keep it alive until the sweep.
   retire(std::move(w.process));
   store_.erase(w.spec.name, kProcessKey);
+  store_.erase(w.spec.name, kRunKey);
   w.grace_timer.stop();
   w.stable_timer.stop();
+  w.runtime_timer.stop();
+  w.heartbeat_timer.stop();
+  w.presence_timer.stop();
   bool by_us = w.stop_requested;
+  std::string killed_for = std::exchange(w.kill_reason, std::string());
+  EvidenceList kill_evidence = std::exchange(w.kill_evidence, EvidenceList());
+  bool was_timing_out = std::exchange(w.timing_out, false);
+  bool was_zombie = std::exchange(w.zombie, false);
   bool was_adopted = w.adopted;
   w.adopted = false;
   w.last_exit = describe_end(end);
+  w.absence = (end.child ? "wait4: " : "pidfd: ") + w.last_exit;
+  note(w, "exit", w.last_exit + (killed_for.empty() ? "" : " (killed: " + killed_for + ")"));
+  bool clean = end.status_known && end.exited && end.exit_code == 0;
+  // What the lifecycle hears about this end, beyond what the policy asks for: a
+  // kill is a failure with its reason; an end while timing_out or zombie leaves
+  // that state (a clean completion under on-failure says `completed` instead).
+  EvidenceList failure_evidence = kill_evidence;
+  failure_evidence.insert(failure_evidence.end(), end.evidence.begin(), end.evidence.end());
+  std::string failure_reason;
+  if (!killed_for.empty()) {
+    failure_reason = killed_for;
+  } else if (was_timing_out || was_zombie) {
+    bool completes = clean && w.spec.restart.mode == RestartMode::kOnFailure && !by_us;
+    if (!completes)
+      failure_reason = w.last_exit + " while " + (was_zombie ? "zombie" : "timing_out");
+  }
 
   Event e = make_event("worker.exited", w);
   e.fields.set("pid", static_cast<std::int64_t>(end.pid));
@@ -542,12 +776,17 @@ void Supervisor::on_end(Worker& w, const ProcessEnd& end) {
     e.fields.set("sys_ms", ms(end.sys_cpu));
     e.fields.set("max_rss_kb", end.max_rss_kb);
   }
-  e.fields.set("by_us", by_us);
+  e.fields.set("by_us", by_us || !killed_for.empty());
+  if (!killed_for.empty()) e.fields.set("killed_for", killed_for);
   e.fields.set("adopted", was_adopted);
   e.fields.set("attempt", static_cast<std::int64_t>(w.attempt));
   if (!end.stderr_tail.empty()) e.fields.set("stderr_tail", end.stderr_tail);
   e.fields.set("evidence", format_evidence(end.evidence));
   emit_(std::move(e));
+
+  bool completed = completed_.count(w.spec.name) > 0;
+  if (!failure_reason.empty() && !completed)
+    request(w, LifecycleState::kFailed, failure_reason, failure_evidence);
 
   if (by_us) {
     w.stop_requested = false;
@@ -556,25 +795,31 @@ void Supervisor::on_end(Worker& w, const ProcessEnd& end) {
     if (w.start_after_stop) {
       w.start_after_stop = false;
       (void)start(w.spec.name);
+    } else {
+      evaluate_presence(w);
     }
     return;
   }
-  if (completed_.count(w.spec.name)) {
+  if (completed) {
     // A finished worker is never restarted nor marked failed, whatever its exit.
     w.phase = WorkerPhase::kExited;
     return;
   }
   if (w.spec.argv.empty()) {
-    // Adopt-only: whoever started it decides what follows.
+    // Adopt-only: whoever started it decides what follows. If nobody does and
+    // the entity stays processing, the phantom detector fails it after its grace.
     w.phase = WorkerPhase::kExited;
+    evaluate_presence(w);
     return;
   }
   ExitFacts facts;
   facts.uptime = clock_.mono() - w.started;
-  facts.clean = end.status_known && end.exited && end.exit_code == 0;
+  // A killed worker failed, whatever its status after the signal.
+  facts.clean = clean && killed_for.empty();
   facts.deps_ready = missing_deps(w).empty();
   PolicyStep step = w.policy.on_exit(w.restart, facts, clock_.wall(), draw());
-  apply(w, step, end.evidence, facts.clean);
+  apply(w, step, failure_evidence, facts.clean);
+  if (!w.process) evaluate_presence(w);
 }
 
 void Supervisor::apply(Worker& w, const PolicyStep& step, const EvidenceList& evidence,
@@ -621,16 +866,16 @@ void Supervisor::apply(Worker& w, const PolicyStep& step, const EvidenceList& ev
       e.fields.set("total_restarts", w.restart.total_restarts);
       e.fields.set("last_exit", w.last_exit);
       emit_(std::move(e));
-      sink_.transition(w.spec.name, LifecycleState::kFailed, "gave up: " + d.reason, evidence);
+      request(w, LifecycleState::kFailed, "gave up: " + d.reason, evidence);
       return;
     }
     case DecisionKind::kDoNotRestart: {
       w.phase = WorkerPhase::kExited;
       if (clean_exit && w.spec.restart.mode == RestartMode::kOnFailure) {
-        sink_.transition(w.spec.name, LifecycleState::kCompleted, "exited 0", evidence);
-      } else if (w.spec.restart.mode == RestartMode::kNever) {
-        sink_.transition(w.spec.name, LifecycleState::kFailed, w.last_exit + " (restart = never)",
-                         evidence);
+        request(w, LifecycleState::kCompleted, "exited 0", evidence);
+      } else if (w.spec.restart.mode == RestartMode::kNever &&
+                 w.requested != LifecycleState::kFailed) {
+        request(w, LifecycleState::kFailed, w.last_exit + " (restart = never)", evidence);
       }
       return;
     }
@@ -661,13 +906,374 @@ void Supervisor::on_stable_timer(Worker& w) {
 }
 
 void Supervisor::on_grace_timer(Worker& w) {
-  if (!w.process || w.phase != WorkerPhase::kStopping) return;
+  if (!w.process || (w.phase != WorkerPhase::kStopping && w.phase != WorkerPhase::kKilling)) return;
   int rc = w.process->signal(SIGKILL);
+  note(w, "kill", "SIGKILL: it outlived the grace of " + format_duration(w.escalate_after));
   Event e = make_event("worker.kill_escalated", w);
   e.fields.set("pid", static_cast<std::int64_t>(w.process->pid()));
-  e.fields.set("grace_ms", ms(w.spec.kill_grace));
+  e.fields.set("grace_ms", ms(w.escalate_after));
   if (rc != 0) e.fields.set("error", std::strerror(-rc));
   emit_(std::move(e));
+}
+
+// ---- lifecycle requests and the health record ----
+
+void Supervisor::request(Worker& w, LifecycleState to, std::string_view reason,
+                         const EvidenceList& evidence) {
+  w.requested = to;
+  sink_.transition(w.spec.name, to, reason, evidence);
+}
+
+void Supervisor::note(Worker& w, std::string signal, std::string detail) {
+  w.decisions.push_back(Evidence{std::move(signal), std::move(detail), clock_.wall()});
+  while (w.decisions.size() > kHealthRecords) w.decisions.pop_front();
+}
+
+void Supervisor::persist_run(Worker& w) {
+  store_.set(w.spec.name, kRunKey, format_run(w.run_started, w.extensions));
+}
+
+std::optional<LifecycleState> Supervisor::entity_state(const Worker& w) const {
+  if (completed_.count(w.spec.name)) return LifecycleState::kCompleted;
+  if (auto s = sink_.current(w.spec.name)) return s;
+  return w.requested;
+}
+
+SessionPresence Supervisor::session_of(const Worker& w) const {
+  if (w.spec.tmux_session.empty()) return SessionPresence::kNone;
+  if (!sessions_known_) return SessionPresence::kUnknown;
+  return sessions_.count(w.spec.tmux_session) ? SessionPresence::kPresent
+                                              : SessionPresence::kAbsent;
+}
+
+Duration Supervisor::runtime_of(const Worker& w) const {
+  if (!w.process) return Duration{0};
+  return clock_.mono() - w.started + w.runtime_before;
+}
+
+// ---- hung: runtime limit, timing_out, extensions ----
+
+void Supervisor::on_runtime_timer(Worker& w) {
+  if (!w.process || w.phase != WorkerPhase::kRunning) return;
+  MonoTime now = clock_.mono();
+  if (now < w.run_deadline) {
+    arm(w.runtime_timer, w.run_deadline - now);
+    return;
+  }
+  if (!w.timing_out) {
+    begin_timing_out(w);
+    return;
+  }
+  if (w.spec.heartbeat.empty()) {
+    end_of_grace(w, std::nullopt);
+    return;
+  }
+  stat_heartbeat(w, [this](Worker& x, const FileSample& sample) { end_of_grace(x, sample); });
+}
+
+void Supervisor::begin_timing_out(Worker& w) {
+  const WallTime wall = clock_.wall();
+  Duration runtime = runtime_of(w);
+  w.timing_out = true;
+  w.progress_baseline.reset();
+  w.run_deadline = clock_.mono() + w.spec.timeout_grace;
+  std::string detail =
+      "ran " + format_duration(runtime) + ", limit " + format_duration(w.spec.runtime_limit);
+  if (w.extensions > 0) detail += " (after " + std::to_string(w.extensions) + " extensions)";
+  EvidenceList evidence = {
+      Evidence{"runtime", detail, wall},
+      Evidence{"pidfd", "pid " + std::to_string(w.process->pid()) + " still running", wall}};
+  note(w, "timing_out", detail + "; grace " + format_duration(w.spec.timeout_grace));
+  Event e = make_event("worker.timing_out", w);
+  e.fields.set("pid", static_cast<std::int64_t>(w.process->pid()));
+  e.fields.set("runtime_ms", ms(runtime));
+  e.fields.set("limit_ms", ms(w.spec.runtime_limit));
+  e.fields.set("grace_ms", ms(w.spec.timeout_grace));
+  e.fields.set("extensions", static_cast<std::int64_t>(w.extensions));
+  e.fields.set("max_extensions", static_cast<std::int64_t>(w.spec.max_extensions));
+  e.fields.set("heartbeat",
+               w.spec.heartbeat.empty() ? "none" : heartbeat_status_name(w.heartbeat.status()));
+  e.fields.set("evidence", format_evidence(evidence));
+  emit_(std::move(e));
+  request(w, LifecycleState::kTimingOut, "runtime over its limit", evidence);
+  if (!w.spec.heartbeat.empty())
+    stat_heartbeat(w, [](Worker& x, const FileSample& sample) {
+      if (x.timing_out && !x.progress_baseline) x.progress_baseline = sample;
+    });
+  arm(w.runtime_timer, w.spec.timeout_grace);
+}
+
+void Supervisor::end_of_grace(Worker& w, std::optional<FileSample> sample) {
+  if (!w.timing_out || !w.process || w.phase != WorkerPhase::kRunning) return;
+  const WallTime wall = clock_.wall();
+  Progress progress = progress_between(!w.spec.heartbeat.empty(), w.progress_baseline, sample);
+  std::string said = describe_progress(progress, w.progress_baseline, sample);
+  if (judge_grace_end(progress, w.extensions, w.spec.max_extensions) == GraceVerdict::kExtend) {
+    ++w.extensions;
+    w.timing_out = false;
+    // A full runtime_limit from now: the worker showed it is working, and a
+    // shorter slice would only re-run the grace's verdict sooner, with less
+    // growth to see. Total runtime stays bounded: (max_extensions + 1) ×
+    // (runtime_limit + timeout_grace).
+    w.run_deadline = clock_.mono() + w.spec.runtime_limit;
+    persist_run(w);
+    std::string what = "extension " + std::to_string(w.extensions) + " of " +
+                       std::to_string(w.spec.max_extensions);
+    note(w, "extended", what + ": " + said);
+    Event e = make_event("worker.extended", w);
+    e.fields.set("pid", static_cast<std::int64_t>(w.process->pid()));
+    e.fields.set("extensions", static_cast<std::int64_t>(w.extensions));
+    e.fields.set("max_extensions", static_cast<std::int64_t>(w.spec.max_extensions));
+    e.fields.set("runtime_ms", ms(runtime_of(w)));
+    e.fields.set("next_deadline_ms", ms(w.spec.runtime_limit));
+    e.fields.set("progress", said);
+    emit_(std::move(e));
+    request(w, LifecycleState::kProcessing, what + ": progress",
+            {Evidence{"heartbeat", said, wall}});
+    arm(w.runtime_timer, w.spec.runtime_limit);
+    return;
+  }
+  std::string why =
+      progress == Progress::kSeen
+          ? "progress, but all " + std::to_string(w.spec.max_extensions) + " extensions are used"
+          : "no progress during the grace";
+  note(w, "hung", why + ": " + said);
+  EvidenceList evidence = {
+      Evidence{"runtime",
+               "ran " + format_duration(runtime_of(w)) + ", limit " +
+                   format_duration(w.spec.runtime_limit) + ", extensions " +
+                   std::to_string(w.extensions) + "/" + std::to_string(w.spec.max_extensions),
+               wall},
+      Evidence{"heartbeat", said, wall}};
+  (void)kill_worker(w, SIGTERM, w.spec.kill_grace, "hung", evidence);
+}
+
+// ---- heartbeat ----
+
+void Supervisor::stat_heartbeat(Worker& w, std::function<void(Worker&, const FileSample&)> then) {
+  struct Stat {
+    int err = 0;
+    std::int64_t size = 0;
+    WallTime mtime{};
+  };
+  auto r = std::make_shared<Stat>();
+  std::weak_ptr<char> alive = alive_;
+  std::string name = w.spec.name;
+  std::string path = w.spec.heartbeat;
+  std::uint64_t run = w.run;
+  int rc = uvx::queue_work(
+      loop_,
+      [r, path] {
+        struct stat st {};
+        if (::stat(path.c_str(), &st) != 0) {
+          r->err = errno;
+          return;
+        }
+        r->size = static_cast<std::int64_t>(st.st_size);
+        r->mtime = WallTime(std::chrono::seconds(st.st_mtim.tv_sec) +
+                            std::chrono::nanoseconds(st.st_mtim.tv_nsec));
+      },
+      [this, r, alive, name, run, then] {
+        if (alive.expired()) return;
+        Worker* x = find(name);
+        if (!x || !x->process || x->run != run) return;  // that run is over
+        FileSample sample;
+        sample.ok = r->err == 0;
+        if (r->err) sample.error = std::strerror(r->err);
+        sample.size = r->size;
+        sample.mtime = r->mtime;
+        then(*x, sample);
+      });
+  if (rc != 0) {
+    FileSample failed;
+    failed.error = std::string("cannot queue the stat: ") + uv_strerror(rc);
+    then(w, failed);
+  }
+}
+
+void Supervisor::check_heartbeat(Worker& w) {
+  if (!w.process || w.spec.heartbeat.empty() || w.heartbeat_in_flight) return;
+  w.heartbeat_in_flight = true;
+  w.heartbeat_timer.stop();
+  stat_heartbeat(w,
+                 [this](Worker& x, const FileSample& sample) { on_heartbeat_sample(x, sample); });
+}
+
+void Supervisor::on_heartbeat_sample(Worker& w, const FileSample& sample) {
+  w.heartbeat_in_flight = false;
+  const WallTime now = clock_.wall();
+  WallTime growth_before = w.heartbeat.last_growth();
+  HeartbeatStep step = w.heartbeat.observe(sample, now);
+  switch (step.signal) {
+    case HeartbeatStep::Signal::kNothing:
+      break;
+    case HeartbeatStep::Signal::kLost: {
+      note(w, "heartbeat",
+           "lost: no growth since " + format_time_utc(w.heartbeat.last_growth()) + " (timeout " +
+               format_duration(w.spec.heartbeat_timeout) + ")");
+      Event e = make_event("worker.heartbeat_lost", w);
+      e.fields.set("file", w.spec.heartbeat);
+      e.fields.set("last_growth", format_time_utc(w.heartbeat.last_growth()));
+      e.fields.set("timeout_ms", ms(w.spec.heartbeat_timeout));
+      e.fields.set("size", sample.size);
+      emit_(std::move(e));
+      break;
+    }
+    case HeartbeatStep::Signal::kResumed: {
+      note(w, "heartbeat", "resumed: grew to " + std::to_string(sample.size) + " bytes");
+      Event e = make_event("worker.heartbeat_resumed", w);
+      e.fields.set("file", w.spec.heartbeat);
+      e.fields.set("last_growth", format_time_utc(w.heartbeat.last_growth()));
+      e.fields.set("stale_ms", ms(w.heartbeat.last_growth() - growth_before));
+      e.fields.set("size", sample.size);
+      emit_(std::move(e));
+      break;
+    }
+    case HeartbeatStep::Signal::kUnknown: {
+      note(w, "heartbeat", "unknown: " + sample.error + " (not evidence of a loss)");
+      Event e = make_event("worker.heartbeat_unknown", w);
+      e.fields.set("file", w.spec.heartbeat);
+      e.fields.set("heartbeat", "unknown");
+      e.fields.set("error", sample.error);
+      emit_(std::move(e));
+      break;
+    }
+  }
+  if (w.process) arm(w.heartbeat_timer, step.next_check - now);
+}
+
+// ---- zombie and phantom ----
+
+void Supervisor::on_tmux_snapshot(const std::set<std::string>& sessions, bool known) {
+  if (known) {
+    sessions_ = sessions;
+    sessions_known_ = true;
+    sessions_at_ = clock_.wall();
+  } else {
+    sessions_known_ = false;  // unknown, not absent: nothing acts on it
+  }
+  std::vector<std::string> names;
+  for (const auto& [n, w] : workers_) names.push_back(n);
+  for (const std::string& n : names)
+    if (Worker* w = find(n)) evaluate_presence(*w);
+}
+
+void Supervisor::evaluate_presence(Worker& w) {
+  if (stopping_all_) return;
+  PresenceFacts f;
+  f.process_watched = w.process && !w.process->ended();
+  f.session = session_of(w);
+  f.entity = entity_state(w);
+  f.action_pending = w.phase == WorkerPhase::kWaiting || w.phase == WorkerPhase::kBackoff ||
+                     w.phase == WorkerPhase::kCircuitOpen || w.phase == WorkerPhase::kStopping ||
+                     w.phase == WorkerPhase::kKilling;
+  if (f.process_watched) {
+    if (f.action_pending || f.session != SessionPresence::kAbsent) return;
+    Duration up = clock_.mono() - w.started;
+    if (up < w.spec.start_grace) {
+      arm(w.presence_timer, w.spec.start_grace - up);
+      return;
+    }
+    f.past_start_grace = true;
+    // Only now, with the session confirmed gone, is /proc asked (small procfs reads).
+    LivenessVerdict v = w.process->liveness();
+    f.process = v.liveness;
+    if (judge_presence(f) == PresenceVerdict::kZombie) {
+      declare_zombie(w, v);
+    } else if (v.liveness == Liveness::kUnknown) {
+      note(w, "zombie",
+           "session '" + w.spec.tmux_session + "' absent, process liveness unknown (" +
+               format_evidence(v.evidence) + "): not acting");
+    }
+    return;
+  }
+  if (judge_presence(f) != PresenceVerdict::kPhantom) {
+    std::string why =
+        f.action_pending                         ? std::string("a start or stop is pending")
+        : f.session == SessionPresence::kPresent ? "session '" + w.spec.tmux_session + "' seen"
+        : f.session == SessionPresence::kUnknown
+            ? std::string("the tmux sessions are unknown")
+            : "the entity is " +
+                  std::string(f.entity ? lifecycle_state_name(*f.entity) : "in an unknown state");
+    drop_phantom(w, why);
+    return;
+  }
+  const MonoTime now = clock_.mono();
+  if (!w.phantom_since) {
+    w.phantom_since = now;
+    w.phantom_deadline = clock_.wall() + w.spec.phantom_grace;
+    note(
+        w, "phantom",
+        "suspected: processing with no process (" +
+            (w.absence.empty() ? std::string("none watched") : w.absence) + ") and " +
+            (f.session == SessionPresence::kNone ? std::string("no tmux_session declared")
+                                                 : "session '" + w.spec.tmux_session + "' absent") +
+            "; failed at " + format_time_utc(w.phantom_deadline) + " unless it shows life");
+    arm(w.presence_timer, w.spec.phantom_grace);
+    return;
+  }
+  Duration waited = now - *w.phantom_since;
+  if (waited < w.spec.phantom_grace) {
+    arm(w.presence_timer, w.spec.phantom_grace - waited);
+    return;
+  }
+  declare_phantom(w);
+}
+
+void Supervisor::drop_phantom(Worker& w, const std::string& why) {
+  if (!w.phantom_since) return;
+  w.phantom_since.reset();
+  if (!w.process) w.presence_timer.stop();
+  note(w, "phantom", "suspicion dropped: " + why);
+}
+
+void Supervisor::declare_zombie(Worker& w, const LivenessVerdict& alive) {
+  const WallTime wall = clock_.wall();
+  w.zombie = true;
+  EvidenceList evidence;
+  evidence.push_back(
+      {"pidfd", "pid " + std::to_string(w.process->pid()) + " watched, no exit seen", wall});
+  evidence.insert(evidence.end(), alive.evidence.begin(), alive.evidence.end());
+  evidence.push_back({"tmux",
+                      "session '" + w.spec.tmux_session + "' absent from the listing of " +
+                          format_time_utc(sessions_at_),
+                      wall});
+  note(w, "zombie",
+       "pid " + std::to_string(w.process->pid()) + " alive, session '" + w.spec.tmux_session +
+           "' gone: terminating");
+  Event e = make_event("worker.zombie", w);
+  e.fields.set("pid", static_cast<std::int64_t>(w.process->pid()));
+  e.fields.set("session", w.spec.tmux_session);
+  e.fields.set("evidence", format_evidence(evidence));
+  emit_(std::move(e));
+  auto state = entity_state(w);
+  if (!state || *state == LifecycleState::kProcessing)
+    request(w, LifecycleState::kZombie, "process alive but its session is gone", evidence);
+  if (w.process && w.phase == WorkerPhase::kRunning)
+    (void)kill_worker(w, SIGTERM, w.spec.kill_grace, "zombie", evidence);
+}
+
+void Supervisor::declare_phantom(Worker& w) {
+  const WallTime wall = clock_.wall();
+  WallTime since = w.phantom_deadline - w.spec.phantom_grace;
+  w.phantom_since.reset();
+  EvidenceList evidence = {
+      {"process", w.absence.empty() ? std::string("none watched") : w.absence, wall},
+      {"tmux",
+       w.spec.tmux_session.empty()
+           ? std::string("no tmux_session declared")
+           : "session '" + w.spec.tmux_session + "' absent from the listing of " +
+                 format_time_utc(sessions_at_),
+       wall},
+      {"state", "processing with neither since " + format_time_utc(since), wall}};
+  note(w, "phantom", "failed after " + format_duration(w.spec.phantom_grace));
+  Event e = make_event("worker.phantom", w);
+  e.fields.set("session", w.spec.tmux_session.empty() ? std::string("none") : w.spec.tmux_session);
+  e.fields.set("since", format_time_utc(since));
+  e.fields.set("grace_ms", ms(w.spec.phantom_grace));
+  e.fields.set("evidence", format_evidence(evidence));
+  emit_(std::move(e));
+  request(w, LifecycleState::kFailed, "phantom", evidence);
 }
 
 // ---- reading ----
@@ -693,6 +1299,47 @@ std::vector<WorkerStatus> Supervisor::list() const {
   std::vector<WorkerStatus> out;
   for (const auto& [n, w] : workers_) out.push_back(status_of(*w));
   return out;
+}
+
+std::optional<WorkerHealth> Supervisor::health(const std::string& name) const {
+  auto it = workers_.find(name);
+  if (it == workers_.end()) return std::nullopt;
+  const Worker& w = *it->second;
+  WorkerHealth h;
+  h.name = w.spec.name;
+  h.phase = w.phase;
+  h.entity = entity_state(w);
+  if (w.process && !w.process->ended()) {
+    h.pid = w.process->pid();
+    h.process = Liveness::kAlive;
+    h.process_evidence = std::string(w.adopted ? "pidfd" : "pidfd (our child)") +
+                         ": watched since " + format_time_utc(w.run_started) + ", no exit seen";
+  } else if (!w.absence.empty()) {
+    h.process = Liveness::kAbsent;
+    h.process_evidence = w.absence;
+  } else {
+    h.process = Liveness::kUnknown;
+    h.process_evidence = "no process watched yet";
+  }
+  h.tmux_session = w.spec.tmux_session;
+  h.session = session_of(w);
+  if (sessions_known_) h.session_checked = sessions_at_;
+  h.heartbeat_file = w.spec.heartbeat;
+  if (!w.spec.heartbeat.empty()) {
+    h.heartbeat = w.heartbeat.status();
+    h.heartbeat_last_growth = w.heartbeat.last_growth();
+    h.heartbeat_error = w.heartbeat.error();
+  }
+  h.runtime = runtime_of(w);
+  h.runtime_limit = w.spec.runtime_limit;
+  h.timing_out = w.timing_out;
+  if (w.process && w.phase == WorkerPhase::kRunning && w.runtime_timer.active())
+    h.judged_in = std::max(w.run_deadline - clock_.mono(), Duration{0});
+  h.extensions = w.extensions;
+  h.max_extensions = w.spec.max_extensions;
+  if (w.phantom_since) h.phantom_deadline = w.phantom_deadline;
+  h.decisions.assign(w.decisions.begin(), w.decisions.end());
+  return h;
 }
 
 std::optional<WorkerStatus> Supervisor::status(const std::string& name) const {

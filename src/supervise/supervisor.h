@@ -1,4 +1,5 @@
-// Supervisor: keeps the declared workers running (DESIGN §6 scenarios 1, 2, 20).
+// Supervisor: keeps the declared workers running and judges their health
+// (DESIGN §6 scenarios 1-6, 20).
 //
 // It owns one entry per WorkerSpec and drives each through an explicit phase
 // table (s6 style); the decisions after an exit are RestartPolicy's (pure), the
@@ -10,6 +11,8 @@
 //   waiting        depends_on not all completed          on_entity_completed → start
 //   running        a live process (ours, or adopted)     its end, stop
 //   stopping       TERM sent to its group; KILL at grace its end
+//   killing        kill(): a signal sent; KILL at grace    its end (a failure: the
+//                                                          restart policy decides)
 //   backoff        restart timer armed                   timer → start
 //   circuit_open   half-open trial timer armed           timer → start (trial)
 //   stopped        stop() asked for it                   start
@@ -22,6 +25,22 @@
 // (the state layer says an entity completed: dependants may start, and a
 // completed worker is never restarted nor marked failed).
 //
+// Detectors (docs/workers.md "Health"), each on the injected clock with a uv
+// timer armed only at its next deadline — never a periodic wake-up:
+//   hung       runtime over runtime_limit → timing_out; at the end of
+//              timeout_grace, heartbeat growth since timing_out began earns an
+//              extension (at most max_extensions; the next deadline is a full
+//              runtime_limit from the extension), else kill(…, "hung").
+//   heartbeat  the heartbeat file not growing for heartbeat_timeout →
+//              worker.heartbeat_lost once, worker.heartbeat_resumed on growth;
+//              the file is stat'ed on the thread pool only at the deadline.
+//   zombie     on_tmux_snapshot(): process alive (pidfd + /proc), its session
+//              confirmed absent, past start_grace → zombie, kill(…, "zombie").
+//   phantom    entity processing, no process watched, session confirmed absent
+//              (or none declared) for phantom_grace → worker.phantom, failed.
+// Only confirmed absence acts; "unknown" (a snapshot that could not be taken, a
+// /proc or stat that failed) never does.
+//
 // Outputs: Events through `emit` (source "supervisor", entity = worker name;
 // docs/workers.md lists kinds and fields), lifecycle requests through the
 // LifecycleSink, and persisted attributes through the SupervisorStore:
@@ -29,6 +48,9 @@
 //   "supervise.process"  format_identity() of the live process (erased at its end),
 //                        so recover() re-adopts it after a daemon restart
 //                        instead of starting a second copy
+//   "supervise.run"      "started=<unix ms>;extensions=N" of the live run (erased
+//                        at its end), so a re-adopted worker keeps its runtime
+//                        and its used extensions across a daemon restart
 //
 // Time: decisions read `clock` (wall time for persisted deadlines, monotonic
 // for uptimes); uv timers only wake the loop at the deadlines.
@@ -59,6 +81,8 @@
 #include "src/core/clock.h"
 #include "src/core/event.h"
 #include "src/core/result.h"
+#include "src/supervise/detectors.h"
+#include "src/supervise/heartbeat_tracker.h"
 #include "src/supervise/lifecycle_sink.h"
 #include "src/supervise/process_watch.h"
 #include "src/supervise/restart_policy.h"
@@ -73,14 +97,15 @@ enum class WorkerPhase {
   kWaiting,
   kRunning,
   kStopping,
+  kKilling,
   kBackoff,
   kCircuitOpen,
   kStopped,
   kExited,
   kGaveUp
 };
-// "down", "waiting", "running", "stopping", "backoff", "circuit_open", "stopped",
-// "exited", "gave_up"
+// "down", "waiting", "running", "stopping", "killing", "backoff", "circuit_open",
+// "stopped", "exited", "gave_up"
 const char* worker_phase_name(WorkerPhase p);
 
 struct WorkerStatus {
@@ -97,6 +122,38 @@ struct WorkerStatus {
   std::string gave_up_reason;
 };
 
+// Why `agentwatch health ID` says what it says. Built from what the Supervisor
+// already knows: no syscall, no /proc read, no stat (cheap enough for a
+// dashboard refresh).
+struct WorkerHealth {
+  std::string name;
+  WorkerPhase phase = WorkerPhase::kDown;
+  pid_t pid = 0;                         // 0 when no live process
+  std::optional<LifecycleState> entity;  // the sink's answer, else the last request
+  // Process: kAlive while its pidfd is watched and no end was seen; kAbsent once
+  // its end was seen (or recover() found it gone); kUnknown when none was ever
+  // watched (an adopt-only worker before its pid_file, a worker never started).
+  Liveness process = Liveness::kUnknown;
+  std::string process_evidence;  // how that is known
+  SessionPresence session = SessionPresence::kNone;
+  std::string tmux_session;
+  WallTime session_checked{};  // time of the snapshot that said so (epoch: none yet)
+  HeartbeatStatus heartbeat = HeartbeatStatus::kNone;
+  std::string heartbeat_file;
+  WallTime heartbeat_last_growth{};  // fresh/stale: when the file last grew
+  std::string heartbeat_error;       // unknown: why the stat failed
+  Duration runtime{0};               // of the current run (0 without a process)
+  Duration runtime_limit{0};
+  bool timing_out = false;
+  Duration judged_in{0};  // time to the runtime deadline, or to the grace's end
+  int extensions = 0;     // used in this run
+  int max_extensions = 0;
+  std::optional<WallTime> phantom_deadline;  // a phantom is suspected: failed at this time
+  // The last kHealthRecords decisions (timing_out, extensions, kills, heartbeat,
+  // zombie, phantom, ends), oldest first.
+  std::vector<Evidence> decisions;
+};
+
 struct SupervisorOptions {
   std::uint64_t jitter_seed = 0;  // 0 = seeded from std::random_device
   ProcessWatchOptions watch;
@@ -109,6 +166,8 @@ class Supervisor {
 
   static constexpr const char* kRestartKey = "supervise.restart";
   static constexpr const char* kProcessKey = "supervise.process";
+  static constexpr const char* kRunKey = "supervise.run";
+  static constexpr std::size_t kHealthRecords = 16;
 
   // Loads each worker's persisted restart state (a malformed one is reported as
   // an event, supervisor.store_error, and replaced by a fresh one). Starts
@@ -135,6 +194,15 @@ class Supervisor {
   Status stop(const std::string& name);
   // stop() then start() once it ended; start() when it is not running.
   Status restart(const std::string& name);
+  // Sends `signal` to the worker's process group (an adopted worker: the process,
+  // and its group only when it leads one), then SIGKILL after `grace` (none when
+  // `signal` is SIGKILL). Unlike stop(), the end is a failure: the entity is asked
+  // to go `failed` with `reason` ("hung", "zombie", a rule's words; "" reads
+  // "killed"), and the restart policy decides what follows as for any failure.
+  // Emits worker.killing. On a worker already stopping or killing, only the
+  // signal is sent (an escalation; the first intent stands). Errors: unknown
+  // worker, not running, the signal could not be sent.
+  Status kill(const std::string& name, int signal, Duration grace, std::string_view reason);
   // Worker `name` runs as `pid` (`via`: "pid_file", "notify", ...).
   Status adopt(const std::string& name, pid_t pid, std::string_view via);
 
@@ -142,16 +210,24 @@ class Supervisor {
   // worker's pid_file (the PID is read on the thread pool, then adopt()).
   // Everything else is ignored, so the daemon may pass every event.
   void on_event(const Event& e);
-  // Entity `name` reached `completed`.
+  // Entity `name` reached `completed`: a completed worker is not judged hung any
+  // more (its work is done) nor a phantom.
   void on_entity_completed(const std::string& name);
+  // The tmux sessions that exist now (the daemon's reconciliation: list-sessions
+  // / list-panes, or a session-closed hook followed by a listing). known = false:
+  // the listing could not be taken — every session is UNKNOWN, nothing acts on
+  // it, and a phantom suspicion that relied on an absent session is dropped
+  // (its grace must be a confirmed absence throughout).
+  void on_tmux_snapshot(const std::set<std::string>& sessions, bool known);
 
   // Asks every live worker to stop (daemon shutdown). Run the loop until
-  // running() is 0.
+  // running() is 0. Until the next start(), no phantom is suspected.
   void stop_all();
   std::size_t running() const;
 
   std::vector<WorkerStatus> list() const;
   std::optional<WorkerStatus> status(const std::string& name) const;
+  std::optional<WorkerHealth> health(const std::string& name) const;
 
  private:
   struct Worker;
@@ -160,7 +236,13 @@ class Supervisor {
   Status unknown_worker(const std::string& name) const;
   std::vector<std::string> missing_deps(const Worker& w) const;
   void spawn(Worker& w);
-  void watch_started(Worker& w, std::unique_ptr<ProcessWatch> watch, bool adopted);
+  struct RunRecord {
+    WallTime started{};
+    int extensions = 0;
+  };
+  // `carried`: the run was recorded before a daemon restart (recover()).
+  void watch_started(Worker& w, std::unique_ptr<ProcessWatch> watch, bool adopted,
+                     std::optional<RunRecord> carried = std::nullopt);
   void on_end(Worker& w, const ProcessEnd& end);
   // Carries out the policy's decision. `clean_exit`: the run ended with code 0.
   void apply(Worker& w, const PolicyStep& step, const EvidenceList& evidence,
@@ -171,6 +253,27 @@ class Supervisor {
   void on_restart_timer(Worker& w);
   void on_stable_timer(Worker& w);
   void on_grace_timer(Worker& w);
+  Status kill_worker(Worker& w, int signal, Duration grace, const std::string& reason,
+                     const EvidenceList& evidence);
+  // Detectors.
+  void on_runtime_timer(Worker& w);
+  void begin_timing_out(Worker& w);
+  void end_of_grace(Worker& w, std::optional<FileSample> sample);
+  void check_heartbeat(Worker& w);
+  void on_heartbeat_sample(Worker& w, const FileSample& sample);
+  void evaluate_presence(Worker& w);
+  void declare_zombie(Worker& w, const LivenessVerdict& alive);
+  void declare_phantom(Worker& w);
+  void drop_phantom(Worker& w, const std::string& why);
+  SessionPresence session_of(const Worker& w) const;
+  std::optional<LifecycleState> entity_state(const Worker& w) const;
+  Duration runtime_of(const Worker& w) const;
+  // Stats `w`'s heartbeat file on the thread pool; `then` runs on the loop thread
+  // if the same run of `w` is still watched.
+  void stat_heartbeat(Worker& w, std::function<void(Worker&, const FileSample&)> then);
+  void request(Worker& w, LifecycleState to, std::string_view reason, const EvidenceList& evidence);
+  void note(Worker& w, std::string signal, std::string detail);
+  void persist_run(Worker& w);
   void read_pid_file(Worker& w, const std::string& path);
   void persist(Worker& w);
   void retire(std::unique_ptr<ProcessWatch> p);
@@ -188,6 +291,11 @@ class Supervisor {
   std::mt19937_64 rng_;
   std::map<std::string, std::unique_ptr<Worker>> workers_;  // ordered: list() reads well
   std::set<std::string> completed_;
+  // The latest tmux snapshot (on_tmux_snapshot).
+  std::set<std::string> sessions_;
+  bool sessions_known_ = false;
+  bool stopping_all_ = false;
+  WallTime sessions_at_{};
   // Ended processes are destroyed from sweep_'s callback, never inside their own.
   std::vector<std::unique_ptr<ProcessWatch>> retired_;
   uvx::Timer sweep_;

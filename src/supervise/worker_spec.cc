@@ -31,6 +31,7 @@ const Keys kWorkerKeys = {"name",
                           "circuit_threshold",
                           "circuit_cooldown",
                           "runtime_limit",
+                          "timeout_grace",
                           "heartbeat",
                           "heartbeat_timeout",
                           "max_extensions",
@@ -167,6 +168,7 @@ class WorkerParser {
     read_duration("circuit_cooldown", r.circuit_cooldown, true);
     read_backoff(r.backoff);
     read_duration("runtime_limit", w.runtime_limit, false);
+    read_duration("timeout_grace", w.timeout_grace, true);
     read_duration("heartbeat_timeout", w.heartbeat_timeout, false);
     read_int("max_extensions", w.max_extensions, 0, 1'000'000);
     read_duration("phantom_grace", w.phantom_grace, true);

@@ -15,8 +15,9 @@
 //   min_spawn_interval = "1s"        # s6's floor between two spawns
 //   circuit_threshold = 3            # quick failures in a row that open the circuit
 //   circuit_cooldown = "5m"
-//   runtime_limit = "30m"  heartbeat = "~/agents/builder/log"  heartbeat_timeout = "10m"
-//   max_extensions = 3  phantom_grace = "15m"  kill_grace = "10s"  start_grace = "30s"
+//   runtime_limit = "30m"  timeout_grace = "60s"  max_extensions = 3
+//   heartbeat = "~/agents/builder/log"  heartbeat_timeout = "10m"
+//   phantom_grace = "15m"  kill_grace = "10s"  start_grace = "30s"
 //
 // docs/workers.md is the user's reference. Durations are strings ("30s") or a
 // whole number of seconds.
@@ -49,6 +50,8 @@ struct WorkerSpec {
   std::vector<std::string> depends_on;
   RestartPolicyConfig restart;  // mode, budget, backoff, stable_after, circuit
   Duration runtime_limit = std::chrono::seconds(1800);
+  // timing_out lasts this long; progress during it earns an extension.
+  Duration timeout_grace = std::chrono::seconds(60);
   std::string heartbeat;  // a file whose growth counts as progress ("" = none)
   Duration heartbeat_timeout = std::chrono::seconds(600);
   int max_extensions = 3;

@@ -38,6 +38,7 @@ argv = ["claude", "-p", "build it"]
   EXPECT_EQ(w.restart.stable_after, seconds(60));
   EXPECT_EQ(w.restart.min_spawn_interval, seconds(1));
   EXPECT_EQ(w.runtime_limit, seconds(1800));
+  EXPECT_EQ(w.timeout_grace, seconds(60));
   EXPECT_EQ(w.heartbeat_timeout, seconds(600));
   EXPECT_EQ(w.max_extensions, 3);
   EXPECT_EQ(w.phantom_grace, seconds(900));
@@ -72,6 +73,7 @@ min_spawn_interval = "500ms"
 circuit_threshold = 4
 circuit_cooldown = "10m"
 runtime_limit = "45m"
+timeout_grace = "2m"
 heartbeat = "~/agents/builder/log"
 heartbeat_timeout = "5m"
 max_extensions = 1
@@ -100,6 +102,7 @@ start_grace = "1m"
   EXPECT_EQ(w.restart.circuit_threshold, 4);
   EXPECT_EQ(w.restart.circuit_cooldown, minutes(10));
   EXPECT_EQ(w.runtime_limit, minutes(45));
+  EXPECT_EQ(w.timeout_grace, minutes(2));
   EXPECT_EQ(w.heartbeat, "/home/tester/agents/builder/log");
   EXPECT_EQ(w.heartbeat_timeout, minutes(5));
   EXPECT_EQ(w.max_extensions, 1);
@@ -156,6 +159,18 @@ backoff = { initial = "1s", factr = 2 }
       << e;
   // One line per problem.
   EXPECT_EQ(std::count(e.begin(), e.end(), '\n'), 3) << e;
+}
+
+TEST(WorkerSpec, TimeoutGraceIsADurationAndMayBeZero) {
+  auto specs = parse_ok("[[worker]]\nname = \"a\"\nargv = [\"x\"]\ntimeout_grace = 0\n");
+  ASSERT_EQ(specs.size(), 1u);
+  EXPECT_EQ(specs[0].timeout_grace, seconds(0));
+  std::string e =
+      parse_error("[[worker]]\nname = \"a\"\nargv = [\"x\"]\ntimeout_grace = \"soon\"\n");
+  EXPECT_EQ(e.rfind("agentwatch.toml:4:17: error: 'timeout_grace': ", 0), 0u) << e;
+  EXPECT_NE(e.find("expected a duration like"), std::string::npos) << e;
+  std::string typo = parse_error("[[worker]]\nname = \"a\"\nargv = [\"x\"]\ntimeout_grase = 5\n");
+  EXPECT_NE(typo.find("did you mean 'timeout_grace'?"), std::string::npos) << typo;
 }
 
 TEST(WorkerSpec, MissingNameAndNothingToRun) {

@@ -1,6 +1,9 @@
 // Supervised workers through the real daemon (DESIGN §6 scenarios 1, 2, 20).
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <fstream>
 #include <set>
@@ -134,6 +137,100 @@ depends_on = ["build"]
   ASSERT_GT(build_completed, 0u);
   EXPECT_GT(deploy_started->seq, build_completed);
   EXPECT_EQ(d.stop(), 0);
+}
+
+// A process "another tool" started: the test's own child, so the test reaps it.
+pid_t start_sleeper() {
+  const char* argv[] = {"sleep", "1000", nullptr};
+  pid_t pid = -1;
+  EXPECT_EQ(posix_spawnp(&pid, "sleep", nullptr, nullptr, const_cast<char* const*>(argv), environ),
+            0);
+  return pid;
+}
+
+void write_file(const std::string& path, const std::string& text) {
+  std::ofstream(path + ".tmp") << text;
+  ASSERT_EQ(rename((path + ".tmp").c_str(), path.c_str()), 0);
+}
+
+std::int64_t last_pid(const DaemonUnderTest& d, const std::string& kind, const std::string& w) {
+  std::int64_t pid = 0;
+  for (const auto& e : d.events())
+    if (e.kind == kind && e.entity == w) pid = pid_of(e);
+  return pid;
+}
+
+// DESIGN §6 scenario 15 for workers: the daemon SIGKILLed while it supervises a
+// child of its own and an adopted process. The new daemon re-adopts both (it
+// starts no second copy), keeps watching them, and the restart budget spent
+// before the crash still counts.
+TEST(Workers, DaemonKilledMidwayReadoptsAndKeepsItsCounts) {
+  DaemonUnderTest d;
+  const std::string pids = d.home() + "/pids";
+  ASSERT_EQ(mkdir(pids.c_str(), 0755), 0);
+  d.write_config(worker_config(R"(
+[[watch]]
+name = "pids"
+path = ")" + pids + R"("
+
+[[worker]]
+name = "own"
+argv = ["sleep", "1000"]
+max_restarts = 2
+restart_window = "1h"
+min_spawn_interval = "10ms"
+backoff = { initial = "10ms", factor = 1.0, max = "10ms", jitter = 0.0 }
+
+[[worker]]
+name = "ext"
+pid_file = ")" + pids + R"(/ext.pid"
+)"));
+  d.start();
+  ASSERT_TRUE(d.wait_for([](const Event& e) { return e.kind == "worker.started"; }))
+      << d.stderr_text();
+  const pid_t ext = start_sleeper();
+  write_file(pids + "/ext.pid", std::to_string(ext) + "\n");
+  ASSERT_TRUE(d.wait_for([](const Event& e) {
+    return e.kind == "worker.adopted" && e.entity == "ext";
+  })) << d.stderr_text();
+
+  // One restart of "own" before the crash: one of its two is spent.
+  ASSERT_EQ(kill(static_cast<pid_t>(last_pid(d, "worker.started", "own")), SIGKILL), 0);
+  const auto started = [](const Event& e) { return e.kind == "worker.started"; };
+  ASSERT_EQ(d.wait_for_count(started, 2), 2u) << d.stderr_text();
+  const auto own = static_cast<pid_t>(last_pid(d, "worker.started", "own"));
+
+  d.kill9();
+  reap_orphans();
+  d.start();
+  auto readopted = [&](const std::string& w, pid_t pid) {
+    return d.wait_for([&](const Event& e) {
+      return e.kind == "worker.adopted" && e.entity == w &&
+             e.fields.get_string("via") == "recovered" && pid_of(e) == pid;
+    });
+  };
+  ASSERT_TRUE(readopted("own", own)) << d.stderr_text();
+  ASSERT_TRUE(readopted("ext", ext)) << d.stderr_text();
+  EXPECT_EQ(d.count(started), 2u) << "a second copy was started after the restart";
+
+  // Still watched: the adopted process's end is seen.
+  ASSERT_EQ(kill(ext, SIGKILL), 0);
+  ASSERT_EQ(waitpid(ext, nullptr, 0), ext);
+  ASSERT_TRUE(d.wait_for([](const Event& e) {
+    return e.kind == "worker.exited" && e.entity == "ext";
+  })) << d.stderr_text();
+
+  // The budget survived: one more restart is allowed, the next failure gives up.
+  ASSERT_EQ(kill(own, SIGKILL), 0);
+  ASSERT_EQ(d.wait_for_count(started, 3), 3u) << d.stderr_text();
+  ASSERT_EQ(kill(static_cast<pid_t>(last_pid(d, "worker.started", "own")), SIGKILL), 0);
+  auto gave_up = d.wait_for([](const Event& e) {
+    return e.kind == "worker.gave_up" && e.entity == "own";
+  });
+  ASSERT_TRUE(gave_up) << d.stderr_text();
+  EXPECT_EQ(d.count(started), 3u);
+  EXPECT_EQ(d.stop(), 0);
+  reap_orphans();
 }
 
 }  // namespace

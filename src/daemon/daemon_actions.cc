@@ -1,0 +1,225 @@
+#include "src/daemon/daemon_actions.h"
+
+#include <signal.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "src/actions/rotate_file.h"
+#include "src/uvx/handle.h"
+
+namespace aw {
+namespace {
+
+namespace cat = outcome_category;
+
+ActionOutcome success(std::string message, Fields fields = {}) {
+  ActionOutcome o;
+  o.ok = true;
+  o.category = cat::kOk;
+  o.message = std::move(message);
+  o.fields = std::move(fields);
+  o.attempts = 1;
+  return o;
+}
+
+ActionOutcome failure(const char* category, std::string message, std::string suggestion = {}) {
+  ActionOutcome o;
+  o.ok = false;
+  o.category = category;
+  o.message = std::move(message);
+  o.suggestion = std::move(suggestion);
+  o.attempts = 1;
+  return o;
+}
+
+// A supervisor refusal: an unknown worker is the rule's mistake (validation),
+// anything else (already stopped, nothing running) the state of the world.
+ActionOutcome supervisor_refusal(const Supervisor& s, const std::string& worker,
+                                 const Error& error) {
+  if (!s.status(worker))
+    return failure(cat::kValidation, error.message,
+                   "the rule names a worker that is not declared in agentwatch.toml");
+  return failure(cat::kExecution, error.message);
+}
+
+}  // namespace
+
+DaemonActions::DaemonActions(uv_loop_t* loop, const Clock& clock, Pipeline& pipeline,
+                             TmuxClient& tmux)
+    : loop_(loop), clock_(clock), pipeline_(pipeline), tmux_(loop, clock, tmux),
+      probes_(loop, clock) {}
+
+DaemonActions::~DaemonActions() {
+  for (ActionType t : {ActionType::kKill, ActionType::kRestart, ActionType::kTmux,
+                       ActionType::kRotate, ActionType::kProbe})
+    pipeline_.set_action_handler(t, nullptr);
+}
+
+void DaemonActions::install() {
+  pipeline_.set_action_handler(ActionType::kKill, [this](const ActionRequest& r, const Event&,
+                                                         Done done) { kill(r, std::move(done)); });
+  pipeline_.set_action_handler(ActionType::kRestart,
+                               [this](const ActionRequest& r, const Event&, Done done) {
+                                 restart(r, std::move(done));
+                               });
+  pipeline_.set_action_handler(ActionType::kTmux, [this](const ActionRequest& r, const Event&,
+                                                         Done done) { tmux(r, std::move(done)); });
+  pipeline_.set_action_handler(ActionType::kRotate,
+                               [this](const ActionRequest& r, const Event&, Done done) {
+                                 rotate(r, std::move(done));
+                               });
+  pipeline_.set_action_handler(ActionType::kProbe,
+                               [this](const ActionRequest& r, const Event& cause, Done done) {
+                                 probe(r, cause, std::move(done));
+                               });
+}
+
+DaemonActions::Done DaemonActions::tracked(Done done) {
+  ++in_flight_;
+  return [this, done = std::move(done), alive = std::weak_ptr<char>(alive_)](ActionOutcome o) {
+    if (alive.expired()) return;
+    --in_flight_;
+    done(std::move(o));
+  };
+}
+
+void DaemonActions::kill(const ActionRequest& r, Done done) {
+  if (!supervisor_)
+    return done(failure(cat::kValidation, "kill: no workers are declared",
+                        "declare the worker with [[worker]] in agentwatch.toml"));
+  const std::string reason = r.reason.empty() ? "rule " + r.rule : r.reason;
+  Status s = supervisor_->kill(r.worker, r.signal, r.kill_grace, reason);
+  if (!s) return done(supervisor_refusal(*supervisor_, r.worker, s.error()));
+  Fields f;
+  f.set("worker", r.worker);
+  f.set("signal", static_cast<std::int64_t>(r.signal));
+  f.set("grace_ms", to_ms(r.kill_grace));
+  done(success("signal " + std::to_string(r.signal) + " sent to worker " + r.worker, std::move(f)));
+}
+
+void DaemonActions::restart(const ActionRequest& r, Done done) {
+  if (!supervisor_)
+    return done(failure(cat::kValidation, "restart: no workers are declared",
+                        "declare the worker with [[worker]] in agentwatch.toml"));
+  Status s = supervisor_->restart(r.worker);
+  if (!s) return done(supervisor_refusal(*supervisor_, r.worker, s.error()));
+  Fields f;
+  f.set("worker", r.worker);
+  done(success("restart of worker " + r.worker + " requested", std::move(f)));
+}
+
+void DaemonActions::tmux(const ActionRequest& r, Done done) {
+  Done finish = tracked(std::move(done));
+  Fields f;
+  f.set("session", r.session);
+  f.set("op", tmux_op_name(r.tmux_op));
+  auto report = [finish, f, what = std::string(tmux_op_name(r.tmux_op)) + " tmux session " +
+                                   r.session](Status s) mutable {
+    if (s)
+      finish(success(what, std::move(f)));
+    else
+      finish(failure(s.error().code == -ETIMEDOUT ? cat::kTimeout : cat::kExecution,
+                     s.error().message));
+  };
+  switch (r.tmux_op) {
+    case TmuxOp::kOpen: {
+      OpenSession o;
+      o.session = r.session;
+      o.cwd = r.cwd;
+      o.argv = r.argv;
+      o.env = r.env;
+      o.brief = r.brief;
+      o.submit = r.submit;
+      o.keys = r.keys;
+      o.wait_for = r.wait_for;
+      if (r.ready_timeout > Duration::zero()) o.ready_timeout = r.ready_timeout;
+      tmux_.open_session(std::move(o), std::move(report));
+      return;
+    }
+    case TmuxOp::kSend:
+      tmux_.send({r.session, r.brief, r.submit, r.keys}, std::move(report));
+      return;
+    case TmuxOp::kKill:
+      tmux_.kill_session(r.session, std::move(report));
+      return;
+  }
+}
+
+void DaemonActions::rotate(const ActionRequest& r, Done done) {
+  Done finish = tracked(std::move(done));
+  RotatePolicy policy;
+  policy.max_size = r.max_size;
+  policy.max_age = r.max_age;
+  policy.keep = r.keep;
+  policy.compress = r.compress;
+  policy.method =
+      r.method == RotateMethod::kCopyTruncate ? RotatePolicy::kCopyTruncate : RotatePolicy::kRename;
+  policy.root = r.root;
+  auto result = std::make_shared<Result<RotateResult>>(make_error("not run"));
+  const std::string path = r.path;
+  const WallTime now = clock_.wall();
+  const int rc = uvx::queue_work(
+      loop_, [result, path, policy, now] { *result = rotate_file(path, policy, now); },
+      [result, path, finish] { finish(rotate_outcome(path, *result)); });
+  if (rc != 0) finish(failure(cat::kResource, "rotate: cannot queue work: " + std::string(uv_strerror(rc))));
+}
+
+void DaemonActions::probe(const ActionRequest& r, const Event& cause, Done done) {
+  // A queue-status command slower than its period must not pile up copies.
+  if (probes_.busy(r.rule))
+    return done(failure(cat::kExecution, "probe skipped: the previous run of rule " + r.rule +
+                                             " is still going",
+                        "raise the rule's `every` or lower the probe's `timeout`"));
+  Done finish = tracked(std::move(done));
+  ProbeSpec spec;
+  spec.rule = r.rule;
+  spec.argv = r.argv;
+  spec.cwd = r.cwd;
+  spec.env = r.env;
+  if (r.timeout > Duration::zero()) spec.timeout = r.timeout;
+  spec.max_output = r.max_output;
+  for (const auto& p : r.patterns) spec.patterns.push_back({p.match, p.kind});
+  const std::uint64_t cause_seq = cause.seq;
+  const std::uint32_t depth = cause.depth;
+  auto id = std::make_shared<ProbeRunner::RunId>(0);
+  *id = probes_.run(
+      spec,
+      [this, cause_seq, depth](Event e) {
+        e.cause = cause_seq;
+        e.depth = depth + 1;
+        pipeline_.submit(std::move(e));
+      },
+      [this, id, finish](ProbeOutcome o) {
+        probe_runs_.erase(std::remove(probe_runs_.begin(), probe_runs_.end(), *id),
+                          probe_runs_.end());
+        Fields f;
+        f.set("exit_code", static_cast<std::int64_t>(o.exit_code));
+        f.set("lines", static_cast<std::int64_t>(o.lines));
+        f.set("matched", static_cast<std::int64_t>(o.matched));
+        f.set("events", static_cast<std::int64_t>(o.events));
+        f.set("wall_ms", to_ms(o.wall));
+        if (o.truncated) f.set("truncated", true);
+        if (!o.stderr_tail.empty()) f.set("stderr_tail", o.stderr_tail);
+        if (o.ok) {
+          finish(success("probe ran: " + std::to_string(o.events) + " events from " +
+                             std::to_string(o.lines) + " lines",
+                         std::move(f)));
+          return;
+        }
+        ActionOutcome fail = failure(o.timed_out ? cat::kTimeout
+                                     : o.error == "cancelled" ? cat::kInterrupted
+                                                              : cat::kExecution,
+                                     "probe: " + o.error);
+        fail.fields = std::move(f);
+        finish(std::move(fail));
+      });
+  probe_runs_.push_back(*id);
+}
+
+void DaemonActions::interrupt_all() {
+  const auto runs = probe_runs_;
+  for (auto id : runs) probes_.cancel(id);
+}
+
+}  // namespace aw

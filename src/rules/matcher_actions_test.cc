@@ -1,0 +1,209 @@
+// Rendering the worker, tmux, rotate and probe actions into ActionRequests, and
+// how `rules test` shows them.
+#include <re2/re2.h>
+
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <sstream>
+
+#include "src/rules/matcher.h"
+#include "src/rules/rule_loader.h"
+#include "src/rules/rules_commands.h"
+
+namespace aw {
+namespace {
+
+RuleSet load_actions(std::string_view actions) {
+  RuleLoad l = load_rules_from_string(
+      "[[rule]]\nname = \"r\"\non = \"worker.*\"\n" + std::string(actions), "m.toml");
+  EXPECT_TRUE(l.ok()) << l.error_text();
+  return l.ok() ? std::move(l).rules() : RuleSet();
+}
+
+Event hung_worker() {
+  Event e;
+  e.kind = "worker.hung";
+  e.source = "supervisor";
+  e.entity = "w7";
+  e.path = "/srv/logs/w7.log";
+  e.fields.set("session", "agent-w7");
+  e.fields.set("items", "a.json\nb.json");
+  e.fields.set("minutes", FieldValue(std::int64_t{31}));
+  return e;
+}
+
+Plan render_one(std::string_view actions, const Event& e = hung_worker()) {
+  RuleSet set = load_actions(actions);
+  if (set.size() != 1) return Plan{};
+  return render(set.rules()[0], e, MatchInput{});
+}
+
+TEST(RenderActions, KillRendersWorkerSignalAndGrace) {
+  Plan p = render_one(R"([[rule.action]]
+do = "kill"
+signal = "QUIT"
+grace = "2s"
+reason = "hung for {fields.minutes}m"
+[[rule.action]]
+do = "kill")");
+  ASSERT_EQ(p.actions.size(), 2u);
+  const ActionRequest& a = p.actions[0];
+  EXPECT_EQ(a.type, ActionType::kKill);
+  EXPECT_EQ(a.render_error, "");
+  EXPECT_EQ(a.worker, "w7");
+  EXPECT_EQ(a.signal, SIGQUIT);
+  EXPECT_EQ(a.kill_grace, std::chrono::seconds(2));
+  EXPECT_EQ(a.reason, "hung for 31m");
+  EXPECT_EQ(p.actions[1].signal, SIGTERM);
+  EXPECT_EQ(p.actions[1].kill_grace, std::chrono::seconds(10));
+  EXPECT_EQ(p.actions[1].reason, "");
+}
+
+TEST(RenderActions, RestartWithoutAWorkerFailsAtOnce) {
+  Event e = hung_worker();
+  e.entity.clear();
+  Plan p = render_one("[[rule.action]]\ndo = \"restart\"", e);
+  ASSERT_EQ(p.actions.size(), 1u);
+  EXPECT_EQ(p.actions[0].render_error, "template {entity}: the event has no entity");
+  Event empty_field = hung_worker();
+  empty_field.fields.set("w", "");
+  Plan q = render_one("[[rule.action]]\ndo = \"restart\"\nworker = \"{fields.w}\"", empty_field);
+  EXPECT_EQ(q.actions[0].render_error, "restart: the worker name rendered empty");
+  Plan ok = render_one("[[rule.action]]\ndo = \"restart\"\nreason = \"deps done\"");
+  EXPECT_EQ(ok.actions[0].worker, "w7");
+  EXPECT_EQ(ok.actions[0].reason, "deps done");
+}
+
+TEST(RenderActions, TmuxOpenRendersEveryTemplateOneValueEach) {
+  Plan p = render_one(R"([[rule.action]]
+do = "tmux"
+op = "open"
+session = "fix-{entity}"
+argv = ["claude", "--resume"]
+cwd = "/srv/{entity}"
+env = { ITEMS = "{fields.items}" }
+brief = """
+Fix these for {entity}:
+{fields.items}"""
+keys = ["Enter"]
+wait_for = "ready {entity}"
+ready_timeout = "15s")");
+  ASSERT_EQ(p.actions.size(), 1u);
+  const ActionRequest& a = p.actions[0];
+  EXPECT_EQ(a.render_error, "");
+  EXPECT_EQ(a.tmux_op, TmuxOp::kOpen);
+  EXPECT_EQ(a.session, "fix-w7");
+  EXPECT_EQ(a.argv, (std::vector<std::string>{"claude", "--resume"}));
+  EXPECT_EQ(a.cwd, "/srv/w7");
+  ASSERT_EQ(a.env.size(), 1u);
+  EXPECT_EQ(a.env[0].second, "a.json\nb.json");
+  EXPECT_EQ(a.brief, "Fix these for w7:\na.json\nb.json");
+  EXPECT_TRUE(a.submit);
+  EXPECT_EQ(a.keys, std::vector<std::string>{"Enter"});
+  EXPECT_EQ(a.wait_for, "ready w7");
+  EXPECT_EQ(a.ready_timeout, std::chrono::seconds(15));
+}
+
+TEST(RenderActions, TmuxSessionMustRenderNonEmpty) {
+  Event e = hung_worker();
+  e.fields.set("session", "");
+  Plan p = render_one(
+      "[[rule.action]]\ndo = \"tmux\"\nop = \"kill\"\nsession = \"{fields.session}\"", e);
+  EXPECT_EQ(p.actions[0].tmux_op, TmuxOp::kKill);
+  EXPECT_EQ(p.actions[0].render_error, "tmux: the session name rendered empty");
+  Plan missing = render_one(
+      "[[rule.action]]\ndo = \"tmux\"\nop = \"send\"\nsession = \"s\"\nkeys = [\"{fields.nope}\"]");
+  EXPECT_EQ(missing.actions[0].render_error, "template {fields.nope}: the event has no field nope");
+}
+
+TEST(RenderActions, RotateDefaultsToTheEventPath) {
+  Plan p = render_one(
+      "[[rule.action]]\ndo = \"rotate\"\nmax_size = \"1MiB\"\nmax_age = \"7d\"\nkeep = 2\n"
+      "compress = false\nmethod = \"copytruncate\"");
+  const ActionRequest& a = p.actions[0];
+  EXPECT_EQ(a.render_error, "");
+  EXPECT_EQ(a.path, "/srv/logs/w7.log");
+  EXPECT_EQ(a.max_size, 1u << 20);
+  EXPECT_EQ(a.max_age, std::chrono::hours(24 * 7));
+  EXPECT_EQ(a.keep, 2);
+  EXPECT_FALSE(a.compress);
+  EXPECT_EQ(a.method, RotateMethod::kCopyTruncate);
+  Event no_path = hung_worker();
+  no_path.path.clear();
+  Plan q = render_one("[[rule.action]]\ndo = \"rotate\"\nmax_size = 10", no_path);
+  EXPECT_EQ(q.actions[0].render_error, "template {path}: the event has no path");
+}
+
+TEST(RenderActions, ProbeCarriesCompiledPatterns) {
+  Plan p = render_one(R"([[rule.action]]
+do = "probe"
+argv = ["queue", "{entity}"]
+timeout = "5s"
+max_output = "4k"
+patterns = [ { match = '^FAILED (?P<job>\S+)', kind = "queue.failed" } ])");
+  const ActionRequest& a = p.actions[0];
+  EXPECT_EQ(a.render_error, "");
+  EXPECT_EQ(a.argv, (std::vector<std::string>{"queue", "w7"}));
+  EXPECT_EQ(a.timeout, std::chrono::seconds(5));
+  EXPECT_EQ(a.max_output, 4096u);
+  ASSERT_EQ(a.patterns.size(), 1u);
+  EXPECT_EQ(a.patterns[0].kind, "queue.failed");
+  std::string job;
+  EXPECT_TRUE(RE2::PartialMatch("FAILED j-1", *a.patterns[0].regex, &job));
+  EXPECT_EQ(job, "j-1");
+}
+
+TEST(RenderActions, RulesTestShowsTheNewActions) {
+  RuleSet set = load_actions(R"([[rule.action]]
+do = "kill"
+signal = "INT"
+[[rule.action]]
+do = "restart"
+reason = "r"
+[[rule.action]]
+do = "tmux"
+op = "open"
+session = "s-{entity}"
+argv = ["agent"]
+brief = "line 1\nline 2"
+submit = false
+[[rule.action]]
+do = "rotate"
+max_size = "10MB"
+[[rule.action]]
+do = "probe"
+argv = ["q"]
+patterns = [ { match = "^F", kind = "q.failed" } ])");
+  std::ostringstream out;
+  EXPECT_EQ(rules_test(set, hung_worker(), out, nullptr, EnvLookup()), 0);
+  EXPECT_NE(out.str().find(
+                "    1. kill worker=\"w7\" signal=INT grace=10s\n"
+                "    2. restart worker=\"w7\" reason=\"r\"\n"
+                "    3. tmux op=open session=\"s-w7\" argv=[\"agent\"] brief=\"line 1\\nline 2\" "
+                "submit=false\n"
+                "    4. rotate path=\"/srv/logs/w7.log\" max_size=10MiB keep=5 compress=true "
+                "method=rename\n"
+                "    5. probe argv=[\"q\"] patterns={\"^F\": \"q.failed\"} max_output=1MiB\n"),
+            std::string::npos)
+      << out.str();
+  std::ostringstream list;
+  rules_list(set, list);
+  EXPECT_NE(list.str().find("kill {entity} INT; restart {entity}; tmux open s-{entity}; rotate "
+                            "{path}; probe q\n"),
+            std::string::npos)
+      << list.str();
+}
+
+TEST(ActionTypeName, NewNames) {
+  EXPECT_STREQ(action_type_name(ActionType::kKill), "kill");
+  EXPECT_STREQ(action_type_name(ActionType::kRestart), "restart");
+  EXPECT_STREQ(action_type_name(ActionType::kTmux), "tmux");
+  EXPECT_STREQ(action_type_name(ActionType::kRotate), "rotate");
+  EXPECT_STREQ(action_type_name(ActionType::kProbe), "probe");
+  EXPECT_STREQ(tmux_op_name(TmuxOp::kSend), "send");
+  EXPECT_STREQ(rotate_method_name(RotateMethod::kCopyTruncate), "copytruncate");
+}
+
+}  // namespace
+}  // namespace aw

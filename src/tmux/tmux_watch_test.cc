@@ -1,0 +1,204 @@
+#include "src/tmux/tmux_watch.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include "src/tmux/tmux_test_support.h"
+
+namespace aw {
+namespace {
+
+using tmux_testing::TmuxLoopTest;
+
+class TmuxWatchTest : public TmuxLoopTest {
+ protected:
+  void SetUp() override {
+    TmuxLoopTest::SetUp();
+    watch_ = make_watch(*client_);
+  }
+  void TearDown() override {
+    watch_.reset();
+    TmuxLoopTest::TearDown();
+  }
+
+  std::unique_ptr<TmuxWatch> make_watch(TmuxClient& client, TmuxWatchOptions o = {}) {
+    return std::make_unique<TmuxWatch>(
+        &loop_, clock_, client, [this](Event e) { events_.push_back(std::move(e)); },
+        [this](const TmuxSnapshot& s, bool known) {
+          snapshots_.push_back(s);
+          known_.push_back(known);
+        },
+        o);
+  }
+
+  // reconcile(reason) and wait for its snapshot callback.
+  void reconcile_and_wait(const std::string& reason) {
+    std::size_t before = snapshots_.size();
+    watch_->reconcile(reason);
+    ASSERT_TRUE(run_until([&] { return snapshots_.size() > before; }));
+  }
+
+  std::vector<std::string> kinds() {
+    std::vector<std::string> out;
+    for (const Event& e : events_) out.push_back(e.kind + " " + e.entity);
+    events_.clear();
+    return out;
+  }
+
+  std::unique_ptr<TmuxWatch> watch_;
+  std::vector<Event> events_;
+  std::vector<TmuxSnapshot> snapshots_;
+  std::vector<bool> known_;
+};
+
+using Kinds = std::vector<std::string>;
+
+TEST_F(TmuxWatchTest, NoServerIsAKnownEmptyPicture) {
+  reconcile_and_wait("start");
+  EXPECT_TRUE(events_.empty());
+  ASSERT_EQ(known_.size(), 1u);
+  EXPECT_TRUE(known_[0]);
+  EXPECT_TRUE(snapshots_[0].known);
+  EXPECT_TRUE(snapshots_[0].panes.empty());
+}
+
+TEST_F(TmuxWatchTest, StartSeesSessionsThenReportsChanges) {
+  ASSERT_TRUE(tmux({"new-session", "-d", "-s", "w1", "sleep 60"})->ok());
+  reconcile_and_wait("start");
+  EXPECT_EQ(kinds(), (Kinds{"tmux.session.seen w1"}));
+  EXPECT_TRUE(watch_->snapshot().has_session("w1"));
+
+  ASSERT_TRUE(tmux({"new-session", "-d", "-s", "w2", "sleep 60"})->ok());
+  reconcile_and_wait("tmux.session-created");
+  ASSERT_EQ(events_.size(), 2u);
+  EXPECT_EQ(events_[0].fields.get_string("reason"), "tmux.session-created");
+  EXPECT_GT(*events_[1].fields.get_int("pane_pid"), 0);
+  EXPECT_EQ(kinds(), (Kinds{"tmux.session.appeared w2", "tmux.pane.appeared w2"}));
+
+  ASSERT_TRUE(tmux({"kill-session", "-t", "=w1"})->ok());
+  reconcile_and_wait("tmux.session-closed");
+  EXPECT_EQ(kinds(), (Kinds{"tmux.pane.vanished w1", "tmux.session.vanished w1"}));
+  EXPECT_EQ(watch_->snapshot().sessions(), (std::set<std::string>{"w2"}));
+}
+
+TEST_F(TmuxWatchTest, ReportsADeadPaneWithItsExitStatus) {
+  ASSERT_TRUE(tmux({"set-option", "-g", "remain-on-exit", "on", ";", "new-session", "-d", "-s",
+                    "w1", "sleep 60"})
+                  ->ok());
+  reconcile_and_wait("start");
+  kinds();
+  // The pane's command exits with 7; wait for tmux to notice through a hook.
+  ASSERT_TRUE(tmux({"set-hook", "-g", "pane-died", "wait-for -S died", ";", "respawn-pane", "-k",
+                    "-t", "=w1:", "exit 7"})
+                  ->ok());
+  ASSERT_TRUE(tmux({"wait-for", "died"})->ok());
+  reconcile_and_wait("tmux.pane-died");
+  ASSERT_EQ(kinds(),
+            (Kinds{"tmux.pane.vanished w1", "tmux.pane.appeared w1", "tmux.pane.died w1"}));
+}
+
+TEST_F(TmuxWatchTest, HintsDuringAQueryCoalesceIntoOneFollowUp) {
+  ASSERT_TRUE(tmux({"new-session", "-d", "-s", "w1", "sleep 60"})->ok());
+  for (int i = 0; i < 50; ++i) watch_->reconcile("hint " + std::to_string(i));
+  EXPECT_TRUE(watch_->in_flight());
+  EXPECT_TRUE(watch_->queued());
+  EXPECT_EQ(watch_->queries(), 1u);
+  ASSERT_TRUE(run_until([&] { return snapshots_.size() == 2; }));
+  ASSERT_TRUE(run_until([&] { return !watch_->in_flight(); }));
+  EXPECT_EQ(watch_->queries(), 2u);
+  // The first query saw w1; the follow-up (reason: the first waiting hint)
+  // found nothing new.
+  ASSERT_EQ(events_.size(), 1u);
+  EXPECT_EQ(events_[0].fields.get_string("reason"), "hint 0");
+  EXPECT_TRUE(known_[0] && known_[1]);
+}
+
+TEST_F(TmuxWatchTest, AReconcileFromACallbackIsQueuedNotDoubled) {
+  int reconciles = 0;
+  watch_ = std::make_unique<TmuxWatch>(
+      &loop_, clock_, *client_, [](Event) {},
+      [&](const TmuxSnapshot&, bool) {
+        if (++reconciles < 3) {
+          watch_->reconcile("again");
+          EXPECT_EQ(watch_->queries(), static_cast<std::uint64_t>(reconciles + 1));
+        }
+      });
+  watch_->reconcile("start");
+  ASSERT_TRUE(run_until([&] { return reconciles == 3; }));
+  EXPECT_EQ(watch_->queries(), 3u);
+}
+
+TEST_F(TmuxWatchTest, FailureIsUnknownNotEmptyAndIsRetriedAFewTimes) {
+  TmuxClient broken(&loop_, clock_, TmuxServer{{"/nonexistent/tmux"}});
+  TmuxWatchOptions o;
+  o.first_retry = std::chrono::milliseconds(5);
+  o.max_retries = 2;
+  watch_ = make_watch(broken, o);
+  watch_->reconcile("start");
+  ASSERT_TRUE(run_until([&] { return snapshots_.size() == 3; }));  // first + 2 retries
+  ASSERT_TRUE(run_until([&] { return !watch_->in_flight(); }));
+  uv_run(&loop_, UV_RUN_NOWAIT);
+  EXPECT_EQ(watch_->queries(), 3u);  // then it waits for a hint: no polling
+  EXPECT_EQ(known_, (std::vector<bool>{false, false, false}));
+  EXPECT_FALSE(snapshots_.back().known);  // never known: unknown, not "no sessions"
+  ASSERT_EQ(events_.size(), 3u);
+  EXPECT_EQ(events_[0].kind, "tmux.reconcile.failed");
+  EXPECT_EQ(events_[0].fields.get_string("reason"), "start");
+  EXPECT_NE(events_[0].fields.get_string("error")->find("cannot run '/nonexistent/tmux'"),
+            std::string::npos);
+  EXPECT_EQ(events_[0].fields.get_int("failures"), 1);
+  EXPECT_EQ(events_[0].fields.get_int("retry_ms"), 5);
+  EXPECT_EQ(events_[1].fields.get_string("reason"), "retry");
+  EXPECT_EQ(events_[1].fields.get_int("retry_ms"), 10);
+  EXPECT_EQ(events_[2].fields.get_int("failures"), 3);
+  EXPECT_EQ(events_[2].fields.find("retry_ms"), nullptr);
+  watch_.reset();
+}
+
+TEST_F(TmuxWatchTest, FailureKeepsTheLastKnownPicture) {
+  // A tmux that can be made to hang: a wrapper that sleeps while a flag file exists.
+  tmux_testing::TempDir dir;
+  const std::string flag = dir / "hang";
+  tmux_testing::write_file(dir / "tmux",
+                           "#!/bin/sh\nif [ -e " + flag +
+                               " ]; then exec sleep 30; fi\n"
+                               "exec tmux -L " +
+                               server_name_ + " -f /dev/null \"$@\"\n",
+                           0755);
+  TmuxClientOptions co;
+  co.timeout = std::chrono::milliseconds(300);
+  TmuxClient flaky(&loop_, clock_, TmuxServer{{dir / "tmux"}}, co);
+  watch_ = make_watch(flaky, TmuxWatchOptions{.max_retries = 0});
+
+  ASSERT_TRUE(tmux({"new-session", "-d", "-s", "w1", "sleep 60"})->ok());
+  reconcile_and_wait("start");
+  EXPECT_EQ(kinds(), (Kinds{"tmux.session.seen w1"}));
+
+  tmux_testing::write_file(flag, "");
+  ASSERT_TRUE(tmux({"kill-session", "-t", "=w1"})->ok());
+  reconcile_and_wait("tmux.session-closed");
+  EXPECT_FALSE(known_.back());
+  EXPECT_TRUE(snapshots_.back().has_session("w1"));  // the old picture, not "gone"
+  EXPECT_TRUE(watch_->snapshot().has_session("w1"));
+  ASSERT_EQ(events_.size(), 1u);
+  EXPECT_NE(events_[0].fields.get_string("error")->find("timed out"), std::string::npos);
+  EXPECT_EQ(events_[0].fields.find("retry_ms"), nullptr);
+  events_.clear();
+
+  ::unlink(flag.c_str());
+  reconcile_and_wait("tmux.session-closed");
+  EXPECT_TRUE(known_.back());
+  EXPECT_EQ(kinds(), (Kinds{"tmux.pane.vanished w1", "tmux.session.vanished w1"}));
+  watch_.reset();
+}
+
+TEST_F(TmuxWatchTest, DestroyingTheWatchWithAQueryInFlightDropsTheAnswer) {
+  watch_->reconcile("start");
+  watch_.reset();
+  ASSERT_TRUE(run_until([&] { return client_->in_flight() == 0; }));
+  EXPECT_TRUE(snapshots_.empty());
+  EXPECT_TRUE(events_.empty());
+}
+
+}  // namespace
+}  // namespace aw
