@@ -60,4 +60,10 @@ void SupervisionBridge::transition(const std::string& entity, LifecycleState to,
       state_refused_event(*rec, to, change.error().message, std::string(reason), evidence, now));
 }
 
+std::optional<LifecycleState> SupervisionBridge::current(const std::string& entity) const {
+  const EntityRecord* r = table_.get(entity);
+  if (!r) return std::nullopt;
+  return r->state;
+}
+
 }  // namespace aw

@@ -32,6 +32,9 @@ class SupervisionBridge final : public SupervisorStore, public LifecycleSink {
   // LifecycleSink
   void transition(const std::string& entity, LifecycleState to, std::string_view reason,
                   const EvidenceList& evidence) override;
+  // The state table's answer: after a restart only the table knows that a
+  // worker recorded as running is still `processing` (the phantom detector).
+  std::optional<LifecycleState> current(const std::string& entity) const override;
 
  private:
   // Workers enter the table queued the first time the supervisor speaks of them.
