@@ -362,7 +362,7 @@ int offline_reset(const Paths& p, const std::string& id, bool force, bool json) 
     return 1;
   }
   Event audit;
-  audit.kind = "recover.reset";
+  audit.kind = "control.recover.reset";
   audit.source = "cli";
   audit.entity = id;
   audit.fields.set("from", from);

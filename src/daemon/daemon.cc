@@ -517,6 +517,16 @@ void Daemon::observe(const Event& e) {
     supervisor_->on_entity_completed(e.entity);
     return;
   }
+  // `agentwatch notify worker.pid worker=NAME pid=N`: a launcher tells us which
+  // process a worker runs as (the notify-message way to adopt, beside PID files).
+  if (e.source == "notify" && e.kind == "worker.pid") {
+    const std::string name = e.fields.get_string("worker").value_or(e.entity);
+    const auto pid = e.fields.get_int("pid");
+    Status s = pid && *pid > 0 ? supervisor_->adopt(name, static_cast<pid_t>(*pid), "notify")
+                               : Status(make_error("worker.pid needs pid=N (a positive integer)"));
+    if (!s) spdlog::warn("notify worker.pid for '{}': {}", name, s.error().message);
+    return;
+  }
   if (e.source != "supervisor") supervisor_->on_event(e);
 }
 

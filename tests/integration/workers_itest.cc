@@ -233,6 +233,35 @@ pid_file = ")" + pids + R"(/ext.pid"
   reap_orphans();
 }
 
+// A launcher (or a tmux hook with #{pane_pid}) tells the daemon which process a
+// worker runs as, through a notify message rather than a PID file.
+TEST(Workers, NotifyMessageAdoptsAWorker) {
+  DaemonUnderTest d;
+  // Adopt-only (no argv); its pid_file is never written: the message is enough.
+  d.write_config(worker_config(R"(
+[[worker]]
+name = "ext"
+pid_file = ")" + d.home() + R"(/never-written.pid"
+)"));
+  d.start();
+  ASSERT_TRUE(d.wait_for_kind("daemon.started")) << d.stderr_text();
+  const pid_t pid = start_sleeper();
+  auto sent = d.cli({"notify", "worker.pid", "worker=ext", "pid=" + std::to_string(pid)});
+  ASSERT_EQ(sent.exit_code, 0) << sent.err;
+  auto adopted = d.wait_for([](const Event& e) {
+    return e.kind == "worker.adopted" && e.entity == "ext";
+  });
+  ASSERT_TRUE(adopted) << d.stderr_text();
+  EXPECT_EQ(adopted->fields.get_string("via"), "notify");
+  EXPECT_EQ(pid_of(*adopted), pid);
+  ASSERT_EQ(kill(pid, SIGKILL), 0);
+  ASSERT_EQ(waitpid(pid, nullptr, 0), pid);
+  ASSERT_TRUE(d.wait_for([](const Event& e) {
+    return e.kind == "worker.exited" && e.entity == "ext";
+  })) << d.stderr_text();
+  EXPECT_EQ(d.stop(), 0);
+}
+
 }  // namespace
 }  // namespace aw::testing
 
