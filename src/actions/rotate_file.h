@@ -92,7 +92,7 @@ struct RotateResult {
   std::string compress_error;
 };
 
-// Rotates `path` if due under `policy` at `now`, as described above. Errors
+// Rotates `path` (absolute) if due under `policy` at `now`, as described above. Errors
 // (negative errno in Error::code) name the file and what was expected:
 // -EINVAL a bad policy (keep < 1) or path; -ENOENT no file at path; -ELOOP a
 // symlink; -EXDEV outside the root; others from the system. An error in step 4
@@ -100,9 +100,9 @@ struct RotateResult {
 Result<RotateResult> rotate_file(const std::string& path, const RotatePolicy& policy, WallTime now);
 
 // The action's outcome: success (also when not due: `rotated` = false says so)
-// with fields path, rotated, reason, bytes, to, renamed, compressed, deleted
-// (counts), plain_bytes, gzip_bytes, compress_error (only when set); or the failure categorised by
-// errno (fs_failure.h) with field path.
+// with fields path, rotated, reason, bytes and to (when rotated), renamed,
+// compressed, deleted (counts), plain_bytes, gzip_bytes, compress_error (when
+// set); or the failure categorised by errno (fs_failure.h) with field path.
 ActionOutcome rotate_outcome(const std::string& path, const Result<RotateResult>& result);
 
 }  // namespace aw

@@ -753,10 +753,15 @@ def reap_orphans(extra: list[int] | None = None) -> list[str]:
             break
         for pid in pids - known:
             try:
-                left.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
-                            .decode(errors="replace").strip())
+                cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+                stat = Path(f"/proc/{pid}/stat").read_text()
             except OSError:
-                pass
+                continue
+            comm, state = stat[stat.find("(") + 1:stat.rfind(")")], stat[stat.rfind(")") + 2]
+            # A zombie has no command line: it had exited, unreaped, when its
+            # parent (the supervisor) exited.
+            left.append(cmd.decode(errors="replace").strip() if cmd else f"{comm} (zombie)"
+                        if state == "Z" else comm)
         for pid in pids:
             try:
                 os.kill(pid, signal.SIGKILL)

@@ -146,6 +146,7 @@ class GitReflogWatchTest : public ::testing::Test {
 
   uv_loop_t loop_{};
   bool loop_live_ = false;
+  MemoryOffsetStore store_;  // outlives watch_ (destroyed in TearDown)
   SystemClock clock_;
   std::unique_ptr<uvx::Timer> guard_;
   std::unique_ptr<GitReflogWatch> watch_;
@@ -216,8 +217,7 @@ TEST_F(GitReflogWatchTest, EveryKindOfHeadUpdateHasItsClass) {
 TEST_F(GitReflogWatchTest, CommitsMadeWhileDownAreDeliveredAtStart) {
   init_repo();
   commit("before");
-  MemoryOffsetStore store;
-  make_watch(&store);
+  make_watch(&store_);
   ASSERT_TRUE(watch_->add_repo(spec()));
   watch_->start();
   commit("seen live");
@@ -225,7 +225,7 @@ TEST_F(GitReflogWatchTest, CommitsMadeWhileDownAreDeliveredAtStart) {
   drop_watch();
   commit("while down 1");
   commit("while down 2");
-  make_watch(&store);
+  make_watch(&store_);
   ASSERT_TRUE(watch_->add_repo(spec()));
   watch_->start();
   wait_events(3);
@@ -262,8 +262,7 @@ TEST_F(GitReflogWatchTest, AReflogRewrittenWhileDownIsNotReplayed) {
   const std::string when = this_second();
   init_repo();
   commit("h1", when);
-  MemoryOffsetStore store;
-  make_watch(&store);
+  make_watch(&store_);
   ASSERT_TRUE(watch_->add_repo(spec()));
   watch_->start();
   commit("live", when);
@@ -271,7 +270,7 @@ TEST_F(GitReflogWatchTest, AReflogRewrittenWhileDownIsNotReplayed) {
   drop_watch();
   git({"reflog", "expire", "--all"});
   commit("while down", when);
-  make_watch(&store);
+  make_watch(&store_);
   ASSERT_TRUE(watch_->add_repo(spec()));
   watch_->start();
   commit("after restart", when);
