@@ -38,7 +38,8 @@ inline std::string self_exe() {
 }
 
 // Subcommand modules. `code` receives the exit code of the command that ran.
-void add_ops_commands(CLI::App& app, GlobalFlags& g, int& code);   // workers, recover, health, trigger
+void add_ops_commands(CLI::App& app, GlobalFlags& g,
+                      int& code);  // workers, recover, health, trigger
 void add_tmux_commands(CLI::App& app, GlobalFlags& g, int& code);  // tmux hooks, logpipe
 
 }  // namespace aw

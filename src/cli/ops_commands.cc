@@ -64,7 +64,8 @@ std::string params_with(std::initializer_list<std::pair<std::string_view, std::s
   return out;
 }
 
-std::string_view str_or(simdjson::dom::element e, std::string_view key, std::string_view dflt = "") {
+std::string_view str_or(simdjson::dom::element e, std::string_view key,
+                        std::string_view dflt = "") {
   std::string_view v;
   return e[key].get_string().get(v) ? dflt : v;
 }
@@ -205,8 +206,7 @@ int cmd_health(const GlobalFlags& g, const std::string& id, bool json) {
     result += ",\"live\":false,\"entity\":" + entity_json(*r) + "}";
   }
   return print_json_result(result, json, [&](simdjson::dom::element r) {
-    std::cout << id << (r["live"].get_bool().value_unsafe() ? "" : " (daemon not running)")
-              << "\n";
+    std::cout << id << (r["live"].get_bool().value_unsafe() ? "" : " (daemon not running)") << "\n";
     simdjson::dom::element worker;
     simdjson::dom::object fields;
     if (!r["worker"].get(worker) && !worker.get_object().get(fields)) {
@@ -349,8 +349,8 @@ int offline_reset(const Paths& p, const std::string& id, bool force, bool json) 
   }
   const std::string from(lifecycle_state_name(r->state));
   const std::string who = "uid " + std::to_string(getuid()) + " (offline)";
-  auto change = (*store)->table().reset(id, LifecycleState::kQueued,
-                                        "reset by " + who, SystemClock().wall());
+  auto change =
+      (*store)->table().reset(id, LifecycleState::kQueued, "reset by " + who, SystemClock().wall());
   if (!change) {
     std::cerr << "agentwatch: " << change.error().message << "\n";
     return 1;
@@ -372,8 +372,8 @@ int offline_reset(const Paths& p, const std::string& id, bool force, bool json) 
   audit.fields.set("force", force);
   audit.fields.set("outcome", "ok");
   if (Status s = append_event_offline(p.event_log_dir(), std::move(audit)); !s)
-    std::cerr << "agentwatch: reset done, but the audit event was not logged: "
-              << s.error().message << "\n";
+    std::cerr << "agentwatch: reset done, but the audit event was not logged: " << s.error().message
+              << "\n";
   if (json)
     std::cout << params_with({{"id", id}, {"from", from}, {"to", "queued"}}) << "\n";
   else

@@ -71,8 +71,8 @@ int cmd_tmux_hooks(const GlobalFlags& g, bool install, const std::string& tmux_c
   std::cout << (uninstall ? "removed " : "installed ") << commands.size()
             << " hooks from the running tmux server\n";
   if (!tmux_conf.empty()) {
-    if (Status s = install_into_tmux_conf(tmux_conf, uninstall ? std::vector<std::string>{}
-                                                               : hook_lines(o));
+    if (Status s = install_into_tmux_conf(tmux_conf,
+                                          uninstall ? std::vector<std::string>{} : hook_lines(o));
         !s) {
       std::cerr << "agentwatch: " << s.error().message << "\n";
       return 1;
@@ -104,10 +104,12 @@ void add_tmux_commands(CLI::App& app, GlobalFlags& g, int& code) {
   tmux->require_subcommand(1);
   auto* hooks = tmux->add_subcommand(
       "hooks", "Print the set-hook lines that notify agentwatch (or install them)");
-  hooks->add_flag("--install", install, "Install them into the running tmux server ([tmux] command)");
+  hooks->add_flag("--install", install,
+                  "Install them into the running tmux server ([tmux] command)");
   hooks->add_flag("--uninstall", uninstall, "Remove them from the running server (and the file)");
-  hooks->add_option("--tmux-conf", tmux_conf,
-                    "Also write them into this tmux.conf (a marked block, replaced on reinstall)")
+  hooks
+      ->add_option("--tmux-conf", tmux_conf,
+                   "Also write them into this tmux.conf (a marked block, replaced on reinstall)")
       ->type_name("FILE");
   hooks->callback([&] { code = cmd_tmux_hooks(g, install, tmux_conf, uninstall); });
 

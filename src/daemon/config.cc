@@ -161,7 +161,9 @@ Result<DaemonConfig> parse_daemon_config(std::string_view text, const std::strin
         for (std::size_t i = 0; arr && i < arr->size(); ++i)
           if (const auto* s = arr->get(i)->as_string()) argv.push_back(s->get());
         if (!arr || argv.empty() || argv.size() != arr->size())
-          p.add(cn, "'command': expected a non-empty array of strings like [\"tmux\", \"-L\", \"agents\"]");
+          p.add(cn,
+                "'command': expected a non-empty array of strings like [\"tmux\", \"-L\", "
+                "\"agents\"]");
         else
           c.tmux_command = std::move(argv);
       }

@@ -70,7 +70,7 @@ struct DaemonConfig {
   // How to reach the tmux server the agents run in: the argv prefix of every
   // tmux command ("-L NAME" or "-S PATH" select a server).
   std::vector<std::string> tmux_command{"tmux"};
-  bool file_found = false;          // whether the config file existed
+  bool file_found = false;  // whether the config file existed
 };
 
 // Parses the file at `path`. A missing file yields the defaults; an unreadable or

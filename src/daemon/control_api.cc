@@ -62,11 +62,11 @@ std::string worker_json(const WorkerStatus& w, const EntityRecord* entity) {
   if (!w.last_exit.empty()) o.str("last_exit", w.last_exit);
   if (!w.gave_up_reason.empty()) o.str("gave_up_reason", w.gave_up_reason);
   if (entity) o.str("state", lifecycle_state_name(entity->state));
-  std::string detail = !w.gave_up_reason.empty()  ? w.gave_up_reason
-                       : !w.waiting_on.empty()    ? "waiting on " + w.waiting_on.front()
-                       : !w.last_exit.empty()     ? "last: " + w.last_exit
-                       : entity                   ? entity->reason
-                                                  : std::string();
+  std::string detail = !w.gave_up_reason.empty() ? w.gave_up_reason
+                       : !w.waiting_on.empty()   ? "waiting on " + w.waiting_on.front()
+                       : !w.last_exit.empty()    ? "last: " + w.last_exit
+                       : entity                  ? entity->reason
+                                                 : std::string();
   o.str("detail", detail);
   o.close();
   return out;
@@ -104,7 +104,8 @@ class Api {
 
   // The handlers share the Api; it lives as long as the server keeps them.
   static void register_all(const std::shared_ptr<Api>& self, ControlServer& s) {
-    s.handle("status", [self](const ControlRequest&, Responder r) { r.ok(self->c_.status_json()); });
+    s.handle("status",
+             [self](const ControlRequest&, Responder r) { r.ok(self->c_.status_json()); });
     s.handle("workers.list", [self](const ControlRequest&, Responder r) { self->workers_list(r); });
     for (const char* verb : {"start", "stop", "restart"})
       s.handle(std::string("workers.") + verb, [self, verb](const ControlRequest& q, Responder r) {
@@ -165,8 +166,8 @@ class Api {
     in.live = true;
     if (Supervisor* s = supervisor())
       for (const WorkerStatus& w : s->list())
-        in.workers.push_back({w.name, worker_phase_name(w.phase), circuit_state_name(w.circuit),
-                              w.gave_up_reason});
+        in.workers.push_back(
+            {w.name, worker_phase_name(w.phase), circuit_state_name(w.circuit), w.gave_up_reason});
     return in;
   }
 
@@ -230,8 +231,7 @@ class Api {
     const bool force = flag(q.params, "force");
     EntityTable& table = c_.state->table();
     const EntityRecord* rec = table.get(*id);
-    if (!rec)
-      return refuse(q, r, *id, ControlErrorCode::kNotFound, "no entity \"" + *id + "\"");
+    if (!rec) return refuse(q, r, *id, ControlErrorCode::kNotFound, "no entity \"" + *id + "\"");
     if (rec->state == LifecycleState::kCompleted && !force)
       return refuse(q, r, *id, ControlErrorCode::kRefused,
                     *id + " is completed; resetting a finished entity needs --force");

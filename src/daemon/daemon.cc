@@ -16,9 +16,9 @@
 #include <optional>
 
 #include "src/actions/action_executor.h"
+#include "src/control/control_server.h"
 #include "src/core/duration.h"
 #include "src/core/json_writer.h"
-#include "src/control/control_server.h"
 #include "src/daemon/control_api.h"
 #include "src/daemon/daemon_actions.h"
 #include "src/daemon/instance_lock.h"
@@ -294,8 +294,7 @@ void Daemon::start_scheduler() {
         pipeline_->submit(timer_fired_event(name, reason, clock_.wall()));
       },
       static_cast<std::uint64_t>(getpid()));
-  scheduler_->on_persist_error(
-      [](const Error& e) { spdlog::error("timer state: {}", e.message); });
+  scheduler_->on_persist_error([](const Error& e) { spdlog::error("timer state: {}", e.message); });
   if (Status s = scheduler_->load(); !s) spdlog::warn("timer state: {}", s.error().message);
 }
 
@@ -664,7 +663,7 @@ void Daemon::release_handles() {
   log_tailer_.reset();
   log_offsets_.reset();  // saves the last offsets (on the pool; uv_run lets it finish)
   if (actions_) actions_->set_supervisor(nullptr);
-  supervisor_.reset();   // what did not stop within the grace gets SIGKILL here
+  supervisor_.reset();  // what did not stop within the grace gets SIGKILL here
   supervision_bridge_.reset();
   actions_.reset();
   tmux_client_.reset();
@@ -705,7 +704,8 @@ int Daemon::run() {
       if (actions_) actions_->interrupt_all();
     });
     closer_ = std::make_unique<uvx::Timer>(&loop_, [this] { release_handles(); });
-    tmux_client_ = std::make_unique<TmuxClient>(&loop_, clock_, TmuxServer{options_.config.tmux_command});
+    tmux_client_ =
+        std::make_unique<TmuxClient>(&loop_, clock_, TmuxServer{options_.config.tmux_command});
     actions_ = std::make_unique<DaemonActions>(&loop_, clock_, *pipeline_, *tmux_client_);
     actions_->install();
     start_scheduler();

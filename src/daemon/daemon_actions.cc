@@ -47,7 +47,10 @@ ActionOutcome supervisor_refusal(const Supervisor& s, const std::string& worker,
 
 DaemonActions::DaemonActions(uv_loop_t* loop, const Clock& clock, Pipeline& pipeline,
                              TmuxClient& tmux)
-    : loop_(loop), clock_(clock), pipeline_(pipeline), tmux_(loop, clock, tmux),
+    : loop_(loop),
+      clock_(clock),
+      pipeline_(pipeline),
+      tmux_(loop, clock, tmux),
       probes_(loop, clock) {}
 
 DaemonActions::~DaemonActions() {
@@ -59,16 +62,14 @@ DaemonActions::~DaemonActions() {
 void DaemonActions::install() {
   pipeline_.set_action_handler(ActionType::kKill, [this](const ActionRequest& r, const Event&,
                                                          Done done) { kill(r, std::move(done)); });
-  pipeline_.set_action_handler(ActionType::kRestart,
-                               [this](const ActionRequest& r, const Event&, Done done) {
-                                 restart(r, std::move(done));
-                               });
+  pipeline_.set_action_handler(
+      ActionType::kRestart,
+      [this](const ActionRequest& r, const Event&, Done done) { restart(r, std::move(done)); });
   pipeline_.set_action_handler(ActionType::kTmux, [this](const ActionRequest& r, const Event&,
                                                          Done done) { tmux(r, std::move(done)); });
-  pipeline_.set_action_handler(ActionType::kRotate,
-                               [this](const ActionRequest& r, const Event&, Done done) {
-                                 rotate(r, std::move(done));
-                               });
+  pipeline_.set_action_handler(
+      ActionType::kRotate,
+      [this](const ActionRequest& r, const Event&, Done done) { rotate(r, std::move(done)); });
   pipeline_.set_action_handler(ActionType::kProbe,
                                [this](const ActionRequest& r, const Event& cause, Done done) {
                                  probe(r, cause, std::move(done));
@@ -114,8 +115,9 @@ void DaemonActions::tmux(const ActionRequest& r, Done done) {
   Fields f;
   f.set("session", r.session);
   f.set("op", tmux_op_name(r.tmux_op));
-  auto report = [finish, f, what = std::string(tmux_op_name(r.tmux_op)) + " tmux session " +
-                                   r.session](Status s) mutable {
+  auto report = [finish, f,
+                 what = std::string(tmux_op_name(r.tmux_op)) + " tmux session " +
+                        r.session](Status s) mutable {
     if (s)
       finish(success(what, std::move(f)));
     else
@@ -162,14 +164,15 @@ void DaemonActions::rotate(const ActionRequest& r, Done done) {
   const int rc = uvx::queue_work(
       loop_, [result, path, policy, now] { *result = rotate_file(path, policy, now); },
       [result, path, finish] { finish(rotate_outcome(path, *result)); });
-  if (rc != 0) finish(failure(cat::kResource, "rotate: cannot queue work: " + std::string(uv_strerror(rc))));
+  if (rc != 0)
+    finish(failure(cat::kResource, "rotate: cannot queue work: " + std::string(uv_strerror(rc))));
 }
 
 void DaemonActions::probe(const ActionRequest& r, const Event& cause, Done done) {
   // A queue-status command slower than its period must not pile up copies.
   if (probes_.busy(r.rule))
-    return done(failure(cat::kExecution, "probe skipped: the previous run of rule " + r.rule +
-                                             " is still going",
+    return done(failure(cat::kExecution,
+                        "probe skipped: the previous run of rule " + r.rule + " is still going",
                         "raise the rule's `every` or lower the probe's `timeout`"));
   Done finish = tracked(std::move(done));
   ProbeSpec spec;
@@ -207,7 +210,7 @@ void DaemonActions::probe(const ActionRequest& r, const Event& cause, Done done)
                          std::move(f)));
           return;
         }
-        ActionOutcome fail = failure(o.timed_out ? cat::kTimeout
+        ActionOutcome fail = failure(o.timed_out              ? cat::kTimeout
                                      : o.error == "cancelled" ? cat::kInterrupted
                                                               : cat::kExecution,
                                      "probe: " + o.error);

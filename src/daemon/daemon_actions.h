@@ -20,9 +20,9 @@
 #include <uv.h>
 
 #include <cstdint>
-#include <vector>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "src/core/clock.h"
 #include "src/daemon/pipeline.h"

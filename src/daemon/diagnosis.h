@@ -37,11 +37,11 @@ struct DiagnosisInput {
   WallTime now{};
   StuckThresholds thresholds;
   bool daemon_running = false;
-  bool live = false;                   // answered by the daemon (workers and below are known)
-  std::vector<WorkerSummary> workers;  // live only
-  std::string degraded_reason;         // live only: watching degraded
-  std::string rules_error;             // live only: the last reload was rejected
-  std::string store_report;            // problems met loading the lifecycle store ("" = none)
+  bool live = false;                        // answered by the daemon (workers and below are known)
+  std::vector<WorkerSummary> workers;       // live only
+  std::string degraded_reason;              // live only: watching degraded
+  std::string rules_error;                  // live only: the last reload was rejected
+  std::string store_report;                 // problems met loading the lifecycle store ("" = none)
   std::uint64_t spooled_notifications = 0;  // waiting in the spool
 };
 

@@ -187,8 +187,8 @@ struct ActionRequest {
   RotateMethod method = RotateMethod::kRename;
 
   // probe: run argv (cwd, env, timeout as for run); read at most `max_output`
-  // bytes of its stdout+stderr; every line matching a pattern becomes an event
-  // (the first pattern that matches a line wins).
+  // bytes of its stdout; every line matching a pattern becomes an event, one per
+  // matching pattern (src/schedule/probe.h).
   std::vector<ProbePattern> patterns;
   std::uint64_t max_output = 1 << 20;
 };

@@ -134,9 +134,9 @@ struct ActionSpec {
 inline constexpr std::string_view kTimerFiredKind = "timer.fired";
 
 // A rule with `every`: the daemon fires timer.fired for it every `every`, each
-// time shifted by a uniform random offset in [0, jitter). When `persistent`, a
-// run that fell due while the daemon was down happens once at start (reason
-// "catch_up") instead of being skipped.
+// time shifted by a uniform random offset in [-jitter, +jitter] (src/schedule). When `persistent`,
+// a run that fell due while the daemon was down happens once at start (reason "catch_up") instead
+// of being skipped.
 struct RuleSchedule {
   Duration every{0};   // > 0
   Duration jitter{0};  // >= 0 and < every

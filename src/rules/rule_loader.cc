@@ -53,7 +53,7 @@ const Keys kRotateMethods = {"rename", "copytruncate"};  // in RotateMethod orde
 const Keys kProbeKeys = {"argv", "cwd", "env", "patterns", "max_output"};
 const Keys kProbePatternKeys = {"match", "kind"};
 // Fields a probe sets on the events it emits; a capture group may not shadow them.
-const Keys kProbeReservedFields = {"line", "probe", "rule"};
+const Keys kProbeReservedFields = {"line", "probe", "rule", "truncated"};
 // Signals a kill action may send (by name, with or without "SIG").
 const std::pair<std::string_view, int> kSignals[] = {
     {"TERM", SIGTERM}, {"INT", SIGINT},   {"HUP", SIGHUP},   {"KILL", SIGKILL},

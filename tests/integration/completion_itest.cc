@@ -1,8 +1,8 @@
 // Completion detection by the shipped rules (DESIGN §6 scenario 7: a git commit,
 // a phase file) and log rotation under a fast writer (scenario 13), through the
 // real daemon: a real git repository, real files, `agentwatch logpipe`.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/stat.h>
@@ -23,7 +23,8 @@ namespace aw::testing {
 namespace {
 
 bool completed(const Event& e, const std::string& entity) {
-  return e.kind == "state.changed" && e.entity == entity && e.fields.get_string("to") == "completed";
+  return e.kind == "state.changed" && e.entity == entity &&
+         e.fields.get_string("to") == "completed";
 }
 
 int run(const std::vector<std::string>& argv, const std::string& cwd) {
@@ -63,8 +64,8 @@ TEST(Completion, GitCommitSayingAllPhasesCompleteCompletesTheEntity) {
   d.start();
   ASSERT_TRUE(d.wait_for_kind("daemon.started")) << d.stderr_text();
   auto commit = [&](const std::string& message) {
-    return run({"git", "-c", "user.name=t", "-c", "user.email=t@x", "commit", "-q",
-                "--allow-empty", "-m", message},
+    return run({"git", "-c", "user.name=t", "-c", "user.email=t@x", "commit", "-q", "--allow-empty",
+                "-m", message},
                repo);
   };
   ASSERT_EQ(commit("phase 1 of 3 done"), 0);
@@ -90,13 +91,15 @@ TEST(Completion, PhaseFileCompletesOnlyWhenEveryPhaseIsDone) {
   d.start();
   ASSERT_TRUE(d.wait_for_kind("daemon.started")) << d.stderr_text();
   const std::string results = d.state_dir() + "/workspace/results";
-  write_atomically(results + "/beta.phases",
-                   R"({"phases":[{"name":"plan","status":"done"},{"name":"build","status":"running"}]})");
+  write_atomically(
+      results + "/beta.phases",
+      R"({"phases":[{"name":"plan","status":"done"},{"name":"build","status":"running"}]})");
   ASSERT_TRUE(d.wait_for([](const Event& e) {
     return e.kind == "file.landed" && e.path.find("beta.phases") != std::string::npos;
   })) << d.stderr_text();
-  write_atomically(results + "/beta.phases",
-                   R"({"phases":[{"name":"plan","status":"done"},{"name":"build","status":"done"}]})");
+  write_atomically(
+      results + "/beta.phases",
+      R"({"phases":[{"name":"plan","status":"done"},{"name":"build","status":"done"}]})");
   auto done = d.wait_for([](const Event& e) { return completed(e, "beta"); });
   ASSERT_TRUE(done) << d.stderr_text();
   EXPECT_NE(done->fields.get_string("reason")->find("completion-phase-file"), std::string::npos);
@@ -131,7 +134,8 @@ TEST(Completion, LogRotatedUnderAFastWriterLosesNoLine) {
 shipped = false
 [[log]]
 name = "pane"
-path = ")" + file + R"("
+path = ")" + file +
+                 R"("
 from_start = true
 patterns = [ { id = "line", regex = '^line (?P<n>\d+)$' } ]
 )");

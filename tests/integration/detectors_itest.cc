@@ -64,10 +64,12 @@ TEST(Detectors, ProgressEarnsAtMostMaxExtensions) {
   d.write_config(config(R"(
 [[worker]]
 name = "busy"
-argv = ["sh", "-c", "while :; do echo tick >> ')" + heartbeat + R"('; sleep 0.05; done"]
+argv = ["sh", "-c", "while :; do echo tick >> ')" +
+                        heartbeat + R"('; sleep 0.05; done"]
 restart = "never"
 start_grace = "50ms"
-heartbeat = ")" + heartbeat + R"("
+heartbeat = ")" + heartbeat +
+                        R"("
 runtime_limit = "300ms"
 timeout_grace = "200ms"
 max_extensions = 2
@@ -93,7 +95,8 @@ TEST(Detectors, HeartbeatLostThenResumed) {
 [[worker]]
 name = "quiet"
 argv = ["sleep", "1000"]
-heartbeat = ")" + heartbeat + R"("
+heartbeat = ")" + heartbeat +
+                        R"("
 heartbeat_timeout = "300ms"
 )"));
   d.start();

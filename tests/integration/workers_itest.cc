@@ -224,9 +224,8 @@ pid_file = ")" + pids + R"(/ext.pid"
   ASSERT_EQ(kill(own, SIGKILL), 0);
   ASSERT_EQ(d.wait_for_count(started, 3), 3u) << d.stderr_text();
   ASSERT_EQ(kill(static_cast<pid_t>(last_pid(d, "worker.started", "own")), SIGKILL), 0);
-  auto gave_up = d.wait_for([](const Event& e) {
-    return e.kind == "worker.gave_up" && e.entity == "own";
-  });
+  auto gave_up =
+      d.wait_for([](const Event& e) { return e.kind == "worker.gave_up" && e.entity == "own"; });
   ASSERT_TRUE(gave_up) << d.stderr_text();
   EXPECT_EQ(d.count(started), 3u);
   EXPECT_EQ(d.stop(), 0);
@@ -248,9 +247,8 @@ pid_file = ")" + d.home() + R"(/never-written.pid"
   const pid_t pid = start_sleeper();
   auto sent = d.cli({"notify", "worker.pid", "worker=ext", "pid=" + std::to_string(pid)});
   ASSERT_EQ(sent.exit_code, 0) << sent.err;
-  auto adopted = d.wait_for([](const Event& e) {
-    return e.kind == "worker.adopted" && e.entity == "ext";
-  });
+  auto adopted =
+      d.wait_for([](const Event& e) { return e.kind == "worker.adopted" && e.entity == "ext"; });
   ASSERT_TRUE(adopted) << d.stderr_text();
   EXPECT_EQ(adopted->fields.get_string("via"), "notify");
   EXPECT_EQ(pid_of(*adopted), pid);
