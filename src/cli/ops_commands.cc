@@ -22,6 +22,7 @@
 #include "src/daemon/daemon.h"
 #include "src/daemon/diagnosis.h"
 #include "src/daemon/instance_lock.h"
+#include "src/state/state_event.h"
 #include "src/state/state_store.h"
 #include "watchers/notify/notify_spool.h"
 
@@ -342,15 +343,9 @@ int offline_reset(const Paths& p, const std::string& id, bool force, bool json) 
     std::cerr << "agentwatch: no entity \"" << id << "\" in " << p.state_dir << "\n";
     return 4;
   }
-  if (r->state == LifecycleState::kCompleted && !force) {
-    std::cerr << "agentwatch: " << id
-              << " is completed; resetting a finished entity needs --force\n";
-    return 1;
-  }
   const std::string from(lifecycle_state_name(r->state));
-  const std::string who = "uid " + std::to_string(getuid()) + " (offline)";
-  auto change =
-      (*store)->table().reset(id, LifecycleState::kQueued, "reset by " + who, SystemClock().wall());
+  auto change = (*store)->table().recover_reset(id, {static_cast<std::uint32_t>(getuid()), force},
+                                                SystemClock().wall());
   if (!change) {
     std::cerr << "agentwatch: " << change.error().message << "\n";
     return 1;
@@ -361,6 +356,11 @@ int offline_reset(const Paths& p, const std::string& id, bool force, bool json) 
     std::cerr << "agentwatch: " << committed.error().message << "\n";
     return 1;
   }
+  // The log says what the daemon would have said: the transition, then the audit.
+  Event transition = state_changed_event(*change);
+  if (Status s = append_event_offline(p.event_log_dir(), std::move(transition)); !s)
+    std::cerr << "agentwatch: reset done, but state.changed was not logged: " << s.error().message
+              << "\n";
   Event audit;
   audit.kind = "control.recover.reset";
   audit.source = "cli";

@@ -232,13 +232,10 @@ class Api {
     EntityTable& table = c_.state->table();
     const EntityRecord* rec = table.get(*id);
     if (!rec) return refuse(q, r, *id, ControlErrorCode::kNotFound, "no entity \"" + *id + "\"");
-    if (rec->state == LifecycleState::kCompleted && !force)
-      return refuse(q, r, *id, ControlErrorCode::kRefused,
-                    *id + " is completed; resetting a finished entity needs --force");
     const std::string from(lifecycle_state_name(rec->state));
-    auto change = table.reset(*id, LifecycleState::kQueued,
-                              "reset by uid " + std::to_string(q.peer.uid), c_.clock->wall());
-    if (!change) return refuse(q, r, *id, ControlErrorCode::kFailed, change.error().message);
+    auto change = table.recover_reset(*id, {static_cast<std::uint32_t>(q.peer.uid), force},
+                                      c_.clock->wall());
+    if (!change) return refuse(q, r, *id, ControlErrorCode::kRefused, change.error().message);
     c_.state->schedule_commit();
     c_.pipeline->submit(state_changed_event(*change));
     Fields f;
