@@ -356,7 +356,7 @@ TEST(ProbeAction, ReservedCaptureNamesPointAtTheGroup) {
   EXPECT_EQ(one_error("do = \"probe\"\nargv = [\"x\"]\n"
                       "patterns = [ { match = \"^(?P<line>\\\\d+)\", kind = \"a.b\" } ]"),
             "a.toml:7:29: error: 'match': capture group 'line' would overwrite the event's own "
-            "field line (reserved: line, probe and rule); rename the group");
+            "field line (reserved: line, probe, rule and truncated); rename the group");
   std::vector<std::string> errors = errors_of(
       "do = \"probe\"\nargv = [\"x\"]\n"
       "patterns = [ { match = '(?P<rule>a)(?P<probe>b)(?P<ok>c)', kind = \"a.b\" } ]");
