@@ -55,6 +55,28 @@ int print_failure(const ControlReply& r) {
   return r.code == "not_found" ? 4 : 1;
 }
 
+// The answer to `method`: the daemon's, or, when none runs, `offline` computed
+// from the state files (read-only). Returns 0 with `out` set (and `live` saying
+// which), or an exit code after printing why.
+using OfflineAnswer = std::function<int(const LoadedState& state, std::string& out)>;
+int answer_live_or_offline(const Paths& p, std::string_view method, const std::string& params,
+                           const OfflineAnswer& offline, std::string& out, bool& live) {
+  auto asked = ask_daemon(p, method, params);
+  if (!asked) return 1;
+  live = asked->running;
+  if (asked->running) {
+    if (!asked->reply.ok) return print_failure(asked->reply);
+    out = asked->reply.result_json;
+    return 0;
+  }
+  auto state = load_state(p.state_dir);
+  if (!state) {
+    std::cerr << "agentwatch: " << state.error().message << "\n";
+    return 1;
+  }
+  return offline(*state, out);
+}
+
 std::string params_with(std::initializer_list<std::pair<std::string_view, std::string_view>> kv,
                         bool force = false) {
   std::string out;
@@ -133,21 +155,17 @@ int print_json_result(const std::string& json, bool as_json,
 
 int cmd_workers_list(const GlobalFlags& g, bool json) {
   Paths p = resolve_paths(g.overrides);
-  auto asked = ask_daemon(p, "workers.list", "");
-  if (!asked) return 1;
   std::string result;
-  if (asked->running) {
-    if (!asked->reply.ok) return print_failure(asked->reply);
-    result = asked->reply.result_json;
-  } else {
-    auto state = load_state(p.state_dir);
-    if (!state) {
-      std::cerr << "agentwatch: " << state.error().message << "\n";
-      return 1;
-    }
-    result = offline_workers_json(p, state->table);
-    if (!json) std::cout << "agentwatch is not running; from the state files:\n";
-  }
+  bool live = false;
+  const int rc = answer_live_or_offline(
+      p, "workers.list", "",
+      [&](const LoadedState& state, std::string& out) {
+        out = offline_workers_json(p, state.table);
+        return 0;
+      },
+      result, live);
+  if (rc != 0) return rc;
+  if (!live && !json) std::cout << "agentwatch is not running; from the state files:\n";
   return print_json_result(result, json, [](simdjson::dom::element root) {
     simdjson::dom::array a;
     if (!root.get_array().get(a)) print_workers_table(a);
@@ -185,27 +203,23 @@ void print_entity(simdjson::dom::element e) {
 
 int cmd_health(const GlobalFlags& g, const std::string& id, bool json) {
   Paths p = resolve_paths(g.overrides);
-  auto asked = ask_daemon(p, "health", params_with({{"id", id}}));
-  if (!asked) return 1;
   std::string result;
-  if (asked->running) {
-    if (!asked->reply.ok) return print_failure(asked->reply);
-    result = asked->reply.result_json;
-  } else {
-    auto state = load_state(p.state_dir);
-    if (!state) {
-      std::cerr << "agentwatch: " << state.error().message << "\n";
-      return 1;
-    }
-    const EntityRecord* r = state->table.get(id);
-    if (!r) {
-      std::cerr << "agentwatch: no entity \"" << id << "\" in " << p.state_dir << "\n";
-      return 4;
-    }
-    result = "{\"id\":";
-    append_json_string(result, id);
-    result += ",\"live\":false,\"entity\":" + entity_json(*r) + "}";
-  }
+  bool live = false;
+  const int rc = answer_live_or_offline(
+      p, "health", params_with({{"id", id}}),
+      [&](const LoadedState& state, std::string& out) {
+        const EntityRecord* r = state.table.get(id);
+        if (!r) {
+          std::cerr << "agentwatch: no entity \"" << id << "\" in " << p.state_dir << "\n";
+          return 4;
+        }
+        out = "{\"id\":";
+        append_json_string(out, id);
+        out += ",\"live\":false,\"entity\":" + entity_json(*r) + "}";
+        return 0;
+      },
+      result, live);
+  if (rc != 0) return rc;
   return print_json_result(result, json, [&](simdjson::dom::element r) {
     std::cout << id << (r["live"].get_bool().value_unsafe() ? "" : " (daemon not running)") << "\n";
     simdjson::dom::element worker;
@@ -251,21 +265,17 @@ void print_stuck(simdjson::dom::array stuck) {
 
 int cmd_list_stuck(const GlobalFlags& g, bool json) {
   Paths p = resolve_paths(g.overrides);
-  auto asked = ask_daemon(p, "recover.list-stuck", "");
-  if (!asked) return 1;
   std::string result;
-  if (asked->running) {
-    if (!asked->reply.ok) return print_failure(asked->reply);
-    result = asked->reply.result_json;
-  } else {
-    auto state = load_state(p.state_dir);
-    if (!state) {
-      std::cerr << "agentwatch: " << state.error().message << "\n";
-      return 1;
-    }
-    result = stuck_json(state->table.stuck(SystemClock().wall()));
-    if (!json) std::cout << "agentwatch is not running; from the state files:\n";
-  }
+  bool live = false;
+  const int rc = answer_live_or_offline(
+      p, "recover.list-stuck", "",
+      [](const LoadedState& state, std::string& out) {
+        out = stuck_json(state.table.stuck(SystemClock().wall()));
+        return 0;
+      },
+      result, live);
+  if (rc != 0) return rc;
+  if (!live && !json) std::cout << "agentwatch is not running; from the state files:\n";
   return print_json_result(result, json, [](simdjson::dom::element root) {
     simdjson::dom::array a;
     if (!root.get_array().get(a)) print_stuck(a);
@@ -282,27 +292,23 @@ std::uint64_t spooled_notifications(const Paths& p) {
 
 int cmd_diagnose(const GlobalFlags& g, bool json) {
   Paths p = resolve_paths(g.overrides);
-  auto asked = ask_daemon(p, "recover.diagnose", "");
-  if (!asked) return 1;
   std::string result;
-  if (asked->running) {
-    if (!asked->reply.ok) return print_failure(asked->reply);
-    result = asked->reply.result_json;
-  } else {
-    auto state = load_state(p.state_dir);
-    if (!state) {
-      std::cerr << "agentwatch: " << state.error().message << "\n";
-      return 1;
-    }
-    DiagnosisInput in;
-    in.table = &state->table;
-    in.now = SystemClock().wall();
-    in.daemon_running = false;
-    if (state->report.needs_compaction())
-      in.store_report = state->report.summary(state->table.size());
-    in.spooled_notifications = spooled_notifications(p);
-    result = problems_json(diagnose(in));
-  }
+  bool live = false;
+  const int rc = answer_live_or_offline(
+      p, "recover.diagnose", "",
+      [&](const LoadedState& state, std::string& out) {
+        DiagnosisInput in;
+        in.table = &state.table;
+        in.now = SystemClock().wall();
+        in.daemon_running = false;
+        if (state.report.needs_compaction())
+          in.store_report = state.report.summary(state.table.size());
+        in.spooled_notifications = spooled_notifications(p);
+        out = problems_json(diagnose(in));
+        return 0;
+      },
+      result, live);
+  if (rc != 0) return rc;
   simdjson::dom::parser parser;
   simdjson::dom::array problems;
   if (parser.parse(simdjson::padded_string(result)).get_array().get(problems)) {
