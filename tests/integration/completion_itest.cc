@@ -209,5 +209,37 @@ every = "200ms"
   for (const auto& [n, times] : stored) ASSERT_EQ(times, 1) << "line " << n << " in the files";
 }
 
+// The shipped rotation rule: a log landing over 64 MiB in the logs root is
+// rotated. (A sparse file: the size is what the rule reads.)
+TEST(Completion, ShippedRuleRotatesALargeLandedLog) {
+  DaemonUnderTest d;
+  d.write_config("");
+  d.start();
+  ASSERT_TRUE(d.wait_for_kind("daemon.started")) << d.stderr_text();
+  const std::string logs = d.state_dir() + "/workspace/logs";
+  {
+    const std::string tmp = logs + "/.big.log.tmp";
+    const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(write(fd, "first line\n", 11), 11);
+    ASSERT_EQ(ftruncate(fd, off_t{65} << 20), 0);
+    close(fd);
+    ASSERT_EQ(rename(tmp.c_str(), (logs + "/big.log").c_str()), 0);
+  }
+  auto rotated = d.wait_for(
+      [](const Event& e) { return e.kind == "action.succeeded" && e.rule == "rotate-large-logs"; });
+  ASSERT_TRUE(rotated) << d.stderr_text();
+  struct stat st {};
+  EXPECT_EQ(stat((logs + "/big.log.1").c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, off_t{65} << 20);
+  EXPECT_NE(stat((logs + "/big.log").c_str(), &st), 0) << "renamed, not copied";
+  // The rotated generation is not rotated again.
+  EXPECT_EQ(d.count([](const Event& e) {
+    return e.kind == "action.started" && e.rule == "rotate-large-logs";
+  }),
+            1u);
+  EXPECT_EQ(d.stop(), 0);
+}
+
 }  // namespace
 }  // namespace aw::testing

@@ -4,6 +4,7 @@
 #include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <set>
@@ -258,6 +259,66 @@ pid_file = ")" + d.home() + R"(/never-written.pid"
     return e.kind == "worker.exited" && e.entity == "ext";
   })) << d.stderr_text();
   EXPECT_EQ(d.stop(), 0);
+}
+
+// Starts `sleep 1000` as PID `want` by setting the kernel's last PID just below
+// it (needs CAP_SYS_ADMIN, hence root). -1 when the PID could not be had.
+pid_t start_sleeper_as(pid_t want) {
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    {
+      std::ofstream last("/proc/sys/kernel/ns_last_pid");
+      if (!last) return -1;
+      last << (want - 1);
+    }
+    const pid_t pid = start_sleeper();
+    if (pid == want) return pid;
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+  }
+  return -1;
+}
+
+// The worker's process dies while the daemon is down and its PID goes to an
+// unrelated process: the new daemon must not adopt (nor ever signal) the
+// imposter; it reports the worker lost and starts a fresh one.
+TEST(Workers, ReusedPidDoesNotFoolRecovery) {
+  DaemonUnderTest d;
+  d.write_config(worker_config(R"(
+[[worker]]
+name = "own"
+argv = ["sleep", "1000"]
+)"));
+  d.start();
+  auto first = d.wait_for([](const Event& e) { return e.kind == "worker.started"; });
+  ASSERT_TRUE(first) << d.stderr_text();
+  const auto pid = static_cast<pid_t>(pid_of(*first));
+  d.kill9();
+  ASSERT_EQ(kill(pid, SIGKILL), 0);
+  reap_orphans();
+  // Reparented to us (the subreaper): gone once reaped.
+  for (int i = 0; i < 1000 && kill(pid, 0) == 0; ++i) {
+    reap_orphans();
+    usleep(1000);
+  }
+  ASSERT_NE(kill(pid, 0), 0) << "the killed worker is still there";
+  const pid_t imposter = start_sleeper_as(pid);
+  if (imposter < 0) GTEST_SKIP() << "cannot choose a PID here (needs root and ns_last_pid)";
+
+  d.start();
+  auto lost = d.wait_for([](const Event& e) { return e.kind == "worker.lost"; });
+  ASSERT_TRUE(lost) << d.stderr_text();
+  EXPECT_EQ(pid_of(*lost), pid);
+  const auto started = [](const Event& e) { return e.kind == "worker.started"; };
+  ASSERT_EQ(d.wait_for_count(started, 2), 2u) << d.stderr_text();
+  EXPECT_EQ(
+      d.count([&](const Event& e) { return e.kind == "worker.adopted" && pid_of(e) == imposter; }),
+      0u);
+  EXPECT_EQ(kill(imposter, 0), 0) << "the imposter was signalled";
+  EXPECT_EQ(d.stop(), 0);
+  EXPECT_EQ(kill(imposter, 0), 0) << "the daemon's stop touched the imposter";
+  kill(imposter, SIGKILL);
+  waitpid(imposter, nullptr, 0);
+  reap_orphans();
 }
 
 }  // namespace
