@@ -55,6 +55,13 @@ int print_failure(const ControlReply& r) {
   return r.code == "not_found" ? 4 : 1;
 }
 
+// [recover] from agentwatch.toml, for the offline answers (defaults when the
+// file cannot be read: the daemon's own answer is not at stake here).
+StuckThresholds stuck_thresholds(const Paths& p) {
+  auto config = load_daemon_config(p.config_file);
+  return config ? config->stuck : StuckThresholds{};
+}
+
 // The answer to `method`: the daemon's, or, when none runs, `offline` computed
 // from the state files (read-only). Returns 0 with `out` set (and `live` saying
 // which), or an exit code after printing why.
@@ -269,8 +276,8 @@ int cmd_list_stuck(const GlobalFlags& g, bool json) {
   bool live = false;
   const int rc = answer_live_or_offline(
       p, "recover.list-stuck", "",
-      [](const LoadedState& state, std::string& out) {
-        out = stuck_json(state.table.stuck(SystemClock().wall()));
+      [&](const LoadedState& state, std::string& out) {
+        out = stuck_json(state.table.stuck(SystemClock().wall(), stuck_thresholds(p)));
         return 0;
       },
       result, live);
@@ -300,6 +307,7 @@ int cmd_diagnose(const GlobalFlags& g, bool json) {
         DiagnosisInput in;
         in.table = &state.table;
         in.now = SystemClock().wall();
+        in.thresholds = stuck_thresholds(p);
         in.daemon_running = false;
         if (state.report.needs_compaction())
           in.store_report = state.report.summary(state.table.size());

@@ -125,8 +125,19 @@ Result<DaemonConfig> parse_daemon_config(std::string_view text, const std::strin
                       ": error: " + std::string(e.description()));
   }
   Problems p(source_name);
-  check_keys(root, {"daemon", "event_log", "rules", "watch", "worker", "log", "git", "tmux"},
+  check_keys(root,
+             {"daemon", "event_log", "rules", "watch", "worker", "log", "git", "tmux", "recover"},
              "the top level", p);
+  if (const toml::node* n = root.get("recover")) {
+    if (const auto* t = n->as_table()) {
+      check_keys(*t, {"stuck_processing", "stuck_timing_out", "stuck_zombie"}, "[recover]", p);
+      read_duration(*t, "stuck_processing", c.stuck.processing, p);
+      read_duration(*t, "stuck_timing_out", c.stuck.timing_out, p);
+      read_duration(*t, "stuck_zombie", c.stuck.zombie, p);
+    } else {
+      p.add(n, "'recover' must be a table ([recover])");
+    }
+  }
   if (const toml::node* n = root.get("git")) {
     const auto* arr = n->as_array();
     if (!arr) p.add(n, "'git' must be an array of tables ([[git]])");

@@ -11,6 +11,7 @@
 //               patterns = [{ id = "done", regex = "ALL DONE" }]  (docs/logs.md)
 //   [[git]]     name = "alpha", repo = "~/projects/alpha", entity = "alpha"  (docs/logs.md)
 //   [tmux]      command = ["tmux", "-L", "agents"]  (docs/tmux.md)
+//   [recover]   stuck_processing = "30m", stuck_timing_out = "10m", stuck_zombie = "5m"
 //
 // A missing file means all defaults. Errors name file:line:column and what was
 // expected; unknown keys suggest the closest valid one.
@@ -24,6 +25,7 @@
 #include "src/core/result.h"
 #include "src/daemon/paths.h"
 #include "src/rules/rule_loader.h"
+#include "src/state/entity_table.h"
 #include "src/supervise/worker_spec.h"
 
 namespace aw {
@@ -70,6 +72,9 @@ struct DaemonConfig {
   // How to reach the tmux server the agents run in: the argv prefix of every
   // tmux command ("-L NAME" or "-S PATH" select a server).
   std::vector<std::string> tmux_command{"tmux"};
+  // How long an entity may stay in a working state before `recover list-stuck`
+  // and `recover diagnose` call it stuck.
+  StuckThresholds stuck;
   bool file_found = false;  // whether the config file existed
 };
 

@@ -133,6 +133,13 @@ repo = "relative"
   EXPECT_NE(bad.error().message.find("c.toml:2:"), std::string::npos) << bad.error().message;
   EXPECT_NE(bad.error().message.find("c.toml:4:"), std::string::npos) << bad.error().message;
   EXPECT_EQ(parse_daemon_config("", "c.toml")->tmux_command, std::vector<std::string>{"tmux"});
+  auto recover = parse_daemon_config(
+      "[recover]\nstuck_processing = \"2h\"\nstuck_zombie = \"1m\"\n", "c.toml");
+  ASSERT_TRUE(recover.ok()) << recover.error().message;
+  EXPECT_EQ(recover->stuck.processing, 2h);
+  EXPECT_EQ(recover->stuck.zombie, 1min);
+  EXPECT_EQ(recover->stuck.timing_out, 10min);
+  EXPECT_FALSE(parse_daemon_config("[recover]\nstuck_procesing = \"2h\"\n", "c.toml").ok());
 }
 
 TEST(ParseSize, UnitsAndErrors) {

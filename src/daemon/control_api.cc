@@ -113,7 +113,7 @@ class Api {
       });
     s.handle("health", [self](const ControlRequest& q, Responder r) { self->health(q, r); });
     s.handle("recover.list-stuck", [self](const ControlRequest&, Responder r) {
-      r.ok(stuck_json(self->c_.state->table().stuck(self->c_.clock->wall())));
+      r.ok(stuck_json(self->c_.state->table().stuck(self->c_.clock->wall(), self->c_.stuck)));
     });
     s.handle("recover.diagnose", [self](const ControlRequest&, Responder r) {
       r.ok(problems_json(diagnose(self->diagnosis_input())));
@@ -162,6 +162,7 @@ class Api {
     DiagnosisInput in = c_.diagnosis_input ? c_.diagnosis_input() : DiagnosisInput{};
     in.table = &c_.state->table();
     in.now = c_.clock->wall();
+    in.thresholds = c_.stuck;
     in.daemon_running = true;
     in.live = true;
     if (Supervisor* s = supervisor())
@@ -233,8 +234,8 @@ class Api {
     const EntityRecord* rec = table.get(*id);
     if (!rec) return refuse(q, r, *id, ControlErrorCode::kNotFound, "no entity \"" + *id + "\"");
     const std::string from(lifecycle_state_name(rec->state));
-    auto change = table.recover_reset(*id, {static_cast<std::uint32_t>(q.peer.uid), force},
-                                      c_.clock->wall());
+    auto change =
+        table.recover_reset(*id, {static_cast<std::uint32_t>(q.peer.uid), force}, c_.clock->wall());
     if (!change) return refuse(q, r, *id, ControlErrorCode::kRefused, change.error().message);
     c_.state->schedule_commit();
     c_.pipeline->submit(state_changed_event(*change));

@@ -30,6 +30,7 @@ struct ControlContext {
   // Null when no worker is declared.
   std::function<Supervisor*()> supervisor;
   std::function<const WorkerSpec*(const std::string& name)> worker_spec;
+  StuckThresholds stuck;  // [recover] in agentwatch.toml
   // Null before the scheduler exists.
   std::function<TimerScheduler*()> scheduler;
   // The daemon's own view for diagnose (degraded watching, rejected rules, ...);

@@ -488,6 +488,7 @@ bool Daemon::start_control() {
     return nullptr;
   };
   c.scheduler = [this] { return scheduler_.get(); };
+  c.stuck = options_.config.stuck;
   c.diagnosis_input = [this] { return diagnosis_input(); };
   c.status_json = [this] { return status_json("running"); };
   register_control_handlers(*control_server_, std::move(c));

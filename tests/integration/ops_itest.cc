@@ -252,6 +252,33 @@ TEST(OpsRecover, DiagnoseIsCleanWhenHealthyAndReportsARejectedReload) {
   EXPECT_EQ(d.stop(), 0);
 }
 
+// [recover] thresholds make "stuck" testable: a worker processing longer than
+// stuck_processing is listed, online and (from the state files) offline.
+TEST(OpsRecover, ListStuckNamesAnEntityOverItsThresholdOnlineAndOffline) {
+  DaemonUnderTest d;
+  d.write_config(config(std::string("[recover]\nstuck_processing = \"300ms\"\n") + kSleeperW1));
+  d.start();
+  ASSERT_TRUE(d.wait_for(kind_for("worker.started", "w1"))) << d.stderr_text();
+  auto fresh = d.cli({"recover", "list-stuck", "--json"});
+  ASSERT_EQ(fresh.exit_code, 0) << fresh.err;
+  EXPECT_FALSE(contains(fresh.out, "\"w1\"")) << fresh.out;
+  // Nothing to wait on: being stuck is the absence of events.
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  auto stuck = d.cli({"recover", "list-stuck", "--json"});
+  ASSERT_EQ(stuck.exit_code, 0) << stuck.err;
+  EXPECT_TRUE(contains(stuck.out, "\"id\":\"w1\"")) << stuck.out;
+  EXPECT_TRUE(contains(stuck.out, "\"state\":\"processing\"")) << stuck.out;
+  auto diag = d.cli({"recover", "diagnose"});
+  EXPECT_EQ(diag.exit_code, 1) << diag.out;
+  EXPECT_TRUE(contains(diag.out, "w1: processing for")) << diag.out;
+  d.kill9();  // no graceful stop: the table still says processing
+  auto offline = d.cli({"recover", "list-stuck"});
+  ASSERT_EQ(offline.exit_code, 0) << offline.err;
+  EXPECT_TRUE(contains(offline.out, "not running")) << offline.out;
+  EXPECT_TRUE(contains(offline.out, "w1")) << offline.out;
+  reap_orphans();
+}
+
 TEST(OpsRecover, GaveUpWorkerIsDiagnosedAndResetToQueued) {
   DaemonUnderTest d;
   d.write_config(config(R"(
