@@ -524,7 +524,18 @@ void Daemon::observe(const Event& e) {
     const auto pid = e.fields.get_int("pid");
     Status s = pid && *pid > 0 ? supervisor_->adopt(name, static_cast<pid_t>(*pid), "notify")
                                : Status(make_error("worker.pid needs pid=N (a positive integer)"));
-    if (!s) spdlog::warn("notify worker.pid for '{}': {}", name, s.error().message);
+    if (!s) {
+      // In the log, not only on stderr: the launcher's message was not acted on.
+      Event refused;
+      refused.kind = "worker.adopt_refused";
+      refused.source = "daemon";
+      refused.entity = name;
+      refused.cause = e.seq;
+      refused.fields.set("via", "notify");
+      if (pid) refused.fields.set("pid", *pid);
+      refused.fields.set("error", s.error().message);
+      pipeline_->submit(std::move(refused));
+    }
     return;
   }
   if (e.source != "supervisor") supervisor_->on_event(e);

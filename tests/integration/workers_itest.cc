@@ -254,6 +254,13 @@ pid_file = ")" + d.home() + R"(/never-written.pid"
   ASSERT_TRUE(adopted) << d.stderr_text();
   EXPECT_EQ(adopted->fields.get_string("via"), "notify");
   EXPECT_EQ(pid_of(*adopted), pid);
+  // A message for a worker that is not declared is refused, in the log.
+  auto unknown = d.cli({"notify", "worker.pid", "worker=nope", "pid=" + std::to_string(pid)});
+  ASSERT_EQ(unknown.exit_code, 0) << unknown.err;
+  auto refused = d.wait_for(
+      [](const Event& e) { return e.kind == "worker.adopt_refused" && e.entity == "nope"; });
+  ASSERT_TRUE(refused) << d.stderr_text();
+  EXPECT_NE(refused->fields.get_string("error")->find("nope"), std::string::npos);
   ASSERT_EQ(kill(pid, SIGKILL), 0);
   ASSERT_EQ(waitpid(pid, nullptr, 0), pid);
   ASSERT_TRUE(d.wait_for([](const Event& e) {
