@@ -68,7 +68,11 @@ std::string private_server_name() {
 void TmuxLoopTest::SetUp() {
   ASSERT_EQ(uv_loop_init(&loop_), 0);
   server_name_ = private_server_name();
-  client_ = std::make_unique<TmuxClient>(&loop_, clock_, server());
+  // A generous ceiling: under ASan on a loaded CI machine a tmux client can
+  // take seconds; the tests wait on events, never on this timeout.
+  TmuxClientOptions options;
+  options.timeout = std::chrono::seconds(15);
+  client_ = std::make_unique<TmuxClient>(&loop_, clock_, server(), options);
 }
 
 void TmuxLoopTest::TearDown() {
@@ -118,7 +122,16 @@ Result<TmuxReply> TmuxLoopTest::tmux(std::vector<std::string> args) {
   std::optional<Result<TmuxReply>> reply;
   client_->run(std::move(args), [&](Result<TmuxReply> r) { reply.emplace(std::move(r)); });
   if (!run_until([&] { return reply.has_value(); }))
-    return make_error("no reply before the guard fired");
+    reply.emplace(make_error("no reply before the guard fired"));
+  if (!reply->ok()) {
+    // Always a reply, so a caller's `tmux(...)->ok()` fails its assertion with
+    // this message instead of aborting on an empty Result.
+    ADD_FAILURE() << reply->error().message;
+    TmuxReply failed;
+    failed.exit_code = -1;
+    failed.err = reply->error().message;
+    return failed;
+  }
   return std::move(*reply);
 }
 

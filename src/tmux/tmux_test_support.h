@@ -47,7 +47,9 @@ class TmuxLoopTest : public ::testing::Test {
   // Runs the loop until `done()` is true; false (and a test failure) if the
   // guard (`limit`) fired first.
   bool run_until(const std::function<bool()>& done, Duration limit = std::chrono::seconds(15));
-  // Runs one tmux command on the private server and waits for its reply.
+  // Runs one tmux command on the private server and waits for its reply. A
+  // client that failed (timeout, spawn) is a test failure and comes back as a
+  // reply with exit_code -1 and the error in `err`: the Result is always ok.
   Result<TmuxReply> tmux(std::vector<std::string> args);
   // The private server's argv prefix: {"tmux", "-L", name, "-f", "/dev/null"}.
   TmuxServer server() const;
