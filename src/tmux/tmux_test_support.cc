@@ -70,9 +70,7 @@ void TmuxLoopTest::SetUp() {
   server_name_ = private_server_name();
   // A generous ceiling: under ASan on a loaded CI machine a tmux client can
   // take seconds; the tests wait on events, never on this timeout.
-  TmuxClientOptions options;
-  options.timeout = std::chrono::seconds(15);
-  client_ = std::make_unique<TmuxClient>(&loop_, clock_, server(), options);
+  client_ = std::make_unique<TmuxClient>(&loop_, clock_, server(), client_options());
 }
 
 void TmuxLoopTest::TearDown() {
@@ -121,8 +119,12 @@ bool TmuxLoopTest::run_until(const std::function<bool()>& done, Duration limit) 
 Result<TmuxReply> TmuxLoopTest::tmux(std::vector<std::string> args) {
   std::optional<Result<TmuxReply>> reply;
   client_->run(std::move(args), [&](Result<TmuxReply> r) { reply.emplace(std::move(r)); });
-  if (!run_until([&] { return reply.has_value(); }))
+  if (!run_until([&] { return reply.has_value(); })) {
+    // The callback holds a reference to `reply`, which dies with this frame:
+    // a new client kills the command and drops the callback before it can run.
+    client_ = std::make_unique<TmuxClient>(&loop_, clock_, server(), client_options());
     reply.emplace(make_error("no reply before the guard fired"));
+  }
   if (!reply->ok()) {
     // Always a reply, so a caller's `tmux(...)->ok()` fails its assertion with
     // this message instead of aborting on an empty Result.
@@ -133,6 +135,12 @@ Result<TmuxReply> TmuxLoopTest::tmux(std::vector<std::string> args) {
     return failed;
   }
   return std::move(*reply);
+}
+
+TmuxClientOptions TmuxLoopTest::client_options() {
+  TmuxClientOptions options;
+  options.timeout = std::chrono::seconds(15);
+  return options;
 }
 
 TmuxServer TmuxLoopTest::server() const {

@@ -51,6 +51,8 @@ class TmuxLoopTest : public ::testing::Test {
   // client that failed (timeout, spawn) is a test failure and comes back as a
   // reply with exit_code -1 and the error in `err`: the Result is always ok.
   Result<TmuxReply> tmux(std::vector<std::string> args);
+  // The shared client's options: a generous ceiling (see SetUp).
+  static TmuxClientOptions client_options();
   // The private server's argv prefix: {"tmux", "-L", name, "-f", "/dev/null"}.
   TmuxServer server() const;
 

@@ -1,7 +1,11 @@
 #include "src/tmux/tmux_watch.h"
 
 #include <gtest/gtest.h>
+
+#include <thread>
+
 #include <unistd.h>
+#include <algorithm>
 
 #include "src/tmux/tmux_test_support.h"
 
@@ -87,14 +91,21 @@ TEST_F(TmuxWatchTest, ReportsADeadPaneWithItsExitStatus) {
                   ->ok());
   reconcile_and_wait("start");
   kinds();
-  // The pane's command exits with 7; wait for tmux to notice through a hook.
-  ASSERT_TRUE(tmux({"set-hook", "-g", "pane-died", "wait-for -S died", ";", "respawn-pane", "-k",
-                    "-t", "=w1:", "exit 7"})
-                  ->ok());
-  ASSERT_TRUE(tmux({"wait-for", "died"})->ok());
-  reconcile_and_wait("tmux.pane-died");
-  ASSERT_EQ(kinds(),
-            (Kinds{"tmux.pane.vanished w1", "tmux.pane.appeared w1", "tmux.pane.died w1"}));
+  // The pane's command exits with 7 (not at once: tmux 3.3a can miss the death
+  // of a command that exits the moment it starts). A pane-died hook proved too
+  // unreliable to wait on in CI (it sometimes never fired), so the test asks
+  // again until the death shows, like a hint that arrived late.
+  ASSERT_TRUE(tmux({"respawn-pane", "-k", "-t", "=w1:", "sleep 0.2; exit 7"})->ok());
+  Kinds seen;
+  const auto died = [&] {
+    return std::find(seen.begin(), seen.end(), "tmux.pane.died w1") != seen.end();
+  };
+  for (int i = 0; i < 200 && !died(); ++i) {
+    reconcile_and_wait("tmux.pane-died");
+    for (auto& k : kinds()) seen.push_back(std::move(k));
+    if (!died()) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  ASSERT_EQ(seen, (Kinds{"tmux.pane.vanished w1", "tmux.pane.appeared w1", "tmux.pane.died w1"}));
 }
 
 TEST_F(TmuxWatchTest, HintsDuringAQueryCoalesceIntoOneFollowUp) {
