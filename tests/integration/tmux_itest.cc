@@ -241,12 +241,24 @@ TEST_F(TmuxTest, HooksFiredWhileTheDaemonIsDownAreDeliveredAtStart) {
 
   ASSERT_EQ(tmux({"kill-session", "-t", "=gone"}).exit_code, 0);
   ASSERT_EQ(tmux({"new-session", "-d", "-s", "late"}).exit_code, 0);
-  // Both hooks ran `agentwatch notify`, which found no daemon.
+  // Both hooks ran `agentwatch notify`, which found no daemon. Other hooks
+  // (window-linked, window-unlinked) name the same sessions and run at the
+  // same time, so wait for these two lines, not for the first mention.
   const std::string spool = d.runtime_dir() + "/notify.spool";
-  const std::string spooled = wait_for_file(spool, [](const std::string& t) {
-    return contains(t, "gone") && contains(t, "late") && t.ends_with("\n");
+  auto has_line = [](const std::string& text, const std::string& kind, const std::string& name) {
+    std::size_t start = 0;
+    for (std::size_t end; (end = text.find('\n', start)) != std::string::npos; start = end + 1) {
+      const std::string line = text.substr(start, end - start);
+      if (contains(line, "\"" + kind + "\"") && contains(line, "\"" + name + "\"")) return true;
+    }
+    return false;
+  };
+  const std::string spooled = wait_for_file(spool, [&](const std::string& t) {
+    return has_line(t, "tmux.session-closed", "gone") &&
+           has_line(t, "tmux.session-created", "late");
   });
-  ASSERT_TRUE(contains(spooled, "late")) << "spool:\n" << spooled;
+  ASSERT_TRUE(has_line(spooled, "tmux.session-created", "late")) << "spool:\n" << spooled;
+  ASSERT_TRUE(has_line(spooled, "tmux.session-closed", "gone")) << "spool:\n" << spooled;
 
   d.start();
   auto is_spooled = [](const Event& e) {
