@@ -10,6 +10,7 @@
 //                 │   └────────────┘  (extension earned by progress)
 //                 ├──▶ zombie ──▶ failed | completed
 //                 ├──▶ failed ──▶ queued | completed  (restart: a new run; late completion)
+//                 ├──▶ queued             (stopped when asked: the run ends, no verdict)
 //                 └──▶ completed          (final: "completion wins")
 //
 // Thread safety: everything here is a value or a constant; safe from any thread.
@@ -67,9 +68,14 @@ struct TransitionRule {
 //    finished its work in its last second, a zombie's result may land while it
 //    is being terminated. The work is done; "failed" would send a finished
 //    project to a retry or an alert. The opposite direction never exists.
+//  - processing → queued: a stop was asked for (`workers stop`, or the stop
+//    half of a restart by the CLI or a rule). Like `systemctl stop`, that is neither a
+//    failure nor a completion: the run ends without a verdict and the entity
+//    waits for a start, which is a new run. Left in `processing`, a stopped
+//    worker would be listed as stuck and failed as a phantom after its grace.
 // `completed` has no outgoing edge: completion wins (see check_transition); only
 // the recovery CLI's reset (entity_table.h) moves a completed entity, with force.
-inline constexpr std::array<TransitionRule, 12> kTransitionTable = {{
+inline constexpr std::array<TransitionRule, 13> kTransitionTable = {{
     {LifecycleState::kQueued, LifecycleState::kProcessing, "started (spawned or adopted)"},
     {LifecycleState::kProcessing, LifecycleState::kTimingOut,
      "runtime over its limit; grace begins"},
@@ -77,6 +83,8 @@ inline constexpr std::array<TransitionRule, 12> kTransitionTable = {{
     {LifecycleState::kProcessing, LifecycleState::kFailed,
      "exited without completing, or vanished"},
     {LifecycleState::kProcessing, LifecycleState::kCompleted, "completion evidence seen"},
+    {LifecycleState::kProcessing, LifecycleState::kQueued,
+     "stopped when asked: no verdict; a new run waits for a start (run increments)"},
     {LifecycleState::kTimingOut, LifecycleState::kFailed, "grace expired; killed"},
     {LifecycleState::kTimingOut, LifecycleState::kCompleted, "completed during its grace period"},
     {LifecycleState::kTimingOut, LifecycleState::kProcessing, "extension earned by progress"},
@@ -91,9 +99,11 @@ inline constexpr std::array<TransitionRule, 12> kTransitionTable = {{
 // The table entry for from → to, or nullptr when the edge is not legal.
 const TransitionRule* find_transition_rule(LifecycleState from, LifecycleState to);
 
-// True for the edge that starts a new run (failed → queued).
+// True for the edges that end a run and start the next one (failed → queued,
+// processing → queued).
 inline bool is_restart_edge(LifecycleState from, LifecycleState to) {
-  return from == LifecycleState::kFailed && to == LifecycleState::kQueued;
+  return to == LifecycleState::kQueued &&
+         (from == LifecycleState::kFailed || from == LifecycleState::kProcessing);
 }
 
 // A fact that led to a transition: which signal saw what, when.

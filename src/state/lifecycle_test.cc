@@ -46,6 +46,7 @@ const std::set<std::pair<S, S>> kLegal = {
     {S::kProcessing, S::kFailed},   {S::kProcessing, S::kCompleted}, {S::kTimingOut, S::kFailed},
     {S::kTimingOut, S::kCompleted}, {S::kTimingOut, S::kProcessing}, {S::kZombie, S::kFailed},
     {S::kFailed, S::kQueued},       {S::kZombie, S::kCompleted},     {S::kFailed, S::kCompleted},
+    {S::kProcessing, S::kQueued},
 };
 
 TEST(CheckTransition, EveryPairIsLegalOrRefusedWithTheRightReason) {
@@ -140,10 +141,11 @@ TEST(CheckRecoverReset, WorkingAndFailedStatesMayBeResetCompletedOnlyWithForce) 
   }
 }
 
-TEST(CheckTransition, OnlyFailedToQueuedIsARestart) {
+TEST(CheckTransition, OnlyARequeueFromFailedOrProcessingStartsANewRun) {
   for (S from : kAllLifecycleStates)
     for (S to : kAllLifecycleStates)
-      EXPECT_EQ(is_restart_edge(from, to), from == S::kFailed && to == S::kQueued);
+      EXPECT_EQ(is_restart_edge(from, to),
+                to == S::kQueued && (from == S::kFailed || from == S::kProcessing));
 }
 
 TEST(CheckTransition, EveryRuleHasAMeaning) {

@@ -792,6 +792,13 @@ void Supervisor::on_end(Worker& w, const ProcessEnd& end) {
     w.stop_requested = false;
     w.phase = WorkerPhase::kStopped;
     emit_(make_event("worker.stopped", w));
+    // An asked-for stop (`workers stop`, a restart by the CLI or a rule) ends
+    // the run without a verdict (docs/lifecycle.md): queued, where neither
+    // list-stuck nor the phantom detector judges it. A shutdown is not such a
+    // stop: the next daemon reconciles what it finds.
+    if (failure_reason.empty() && !completed && !stopping_all_)
+      request(w, LifecycleState::kQueued, w.start_after_stop ? "restarted" : "stopped",
+              end.evidence);
     if (w.start_after_stop) {
       w.start_after_stop = false;
       (void)start(w.spec.name);

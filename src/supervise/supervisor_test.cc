@@ -133,6 +133,9 @@ TEST_F(SupervisorTest, KilledWorkerIsRestarted) {
   EXPECT_EQ(s.status("w")->phase, WorkerPhase::kStopped);
   EXPECT_EQ(s.running(), 0u);
   EXPECT_FALSE(store_.get("w", Supervisor::kProcessKey));
+  // The stop ends the run without a verdict: queued, not failed.
+  EXPECT_EQ(requested_states(), (std::vector<std::string>{"processing", "processing", "queued"}));
+  EXPECT_EQ(lifecycle_.requests.back().reason, "stopped");
 }
 
 TEST_F(SupervisorTest, CrashLoopBacksOffOpensTheCircuitAndGivesUpWithoutBurningCpu) {

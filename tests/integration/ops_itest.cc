@@ -166,6 +166,58 @@ TEST(OpsWorkers, ListStopStartRestartAreDoneAndAudited) {
   EXPECT_TRUE(contains(offline_stop.err, "not running")) << offline_stop.err;
 }
 
+// A stop that was asked for is neither a failure nor a completion: the run ends and
+// the entity waits, queued. It is not stuck and never becomes a phantom, however
+// long it stays stopped; a start (or the start half of a restart) is a new run.
+TEST(OpsWorkers, AStoppedWorkerWaitsQueuedAndIsNeverFailedAsAPhantom) {
+  DaemonUnderTest d;
+  d.write_config(config(std::string("[recover]\nstuck_processing = \"200ms\"\n") + kSleeperW1 +
+                        "phantom_grace = \"200ms\"\n"));
+  d.start();
+  // The declaration is none -> queued; only transitions out of a run count.
+  auto to_state = [](const std::string& to) {
+    return [to](const Event& e) {
+      return e.kind == "state.changed" && e.entity == "w1" && e.fields.get_string("to") == to &&
+             e.fields.get_string("from") != "none";
+    };
+  };
+  auto processing = d.wait_for(to_state("processing"));
+  ASSERT_TRUE(processing) << d.stderr_text();
+  const std::int64_t first_run = processing->fields.get_int("run").value_or(-1);
+
+  ASSERT_EQ(d.cli({"workers", "stop", "w1"}).exit_code, 0);
+  auto queued = d.wait_for(to_state("queued"));
+  ASSERT_TRUE(queued) << d.stderr_text();
+  EXPECT_EQ(queued->fields.get_string("from"), "processing");
+  EXPECT_EQ(queued->fields.get_string("reason"), "stopped");
+  EXPECT_EQ(queued->fields.get_int("run"), first_run + 1) << "a stop ends the run";
+
+  // Nothing to wait on: a phantom verdict would be an event after the grace.
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  EXPECT_EQ(d.count(to_state("failed")), 0u) << "a stopped worker was failed";
+  auto stuck = d.cli({"recover", "list-stuck", "--json"});
+  ASSERT_EQ(stuck.exit_code, 0) << stuck.err;
+  EXPECT_EQ(stuck.out, "[]\n");
+  auto health = d.cli({"health", "w1", "--json"});
+  ASSERT_EQ(health.exit_code, 0) << health.err;
+  EXPECT_TRUE(contains(health.out, R"("state":"queued")")) << health.out;
+
+  // start: queued -> processing in the new run.
+  ASSERT_EQ(d.cli({"workers", "start", "w1"}).exit_code, 0);
+  ASSERT_EQ(d.wait_for_count(to_state("processing"), 2), 2u) << d.stderr_text();
+  EXPECT_EQ(last_event(d, to_state("processing")).fields.get_int("run"), first_run + 1);
+
+  // restart of a running worker: the old run ends (queued), the next starts.
+  ASSERT_EQ(d.cli({"workers", "restart", "w1"}).exit_code, 0);
+  ASSERT_EQ(d.wait_for_count(to_state("processing"), 3), 3u) << d.stderr_text();
+  const Event requeued = last_event(d, to_state("queued"));
+  EXPECT_EQ(requeued.fields.get_string("reason"), "restarted");
+  EXPECT_EQ(requeued.fields.get_int("run"), first_run + 2);
+  EXPECT_EQ(last_event(d, to_state("processing")).fields.get_int("run"), first_run + 2);
+  EXPECT_EQ(d.count([](const Event& e) { return e.kind == "state.refused"; }), 0u);
+  EXPECT_EQ(d.stop(), 0);
+}
+
 // --- 2. health ----------------------------------------------------------------
 
 TEST(OpsHealth, ShowsPhasePidLivenessAndLifecycleEvidence) {
