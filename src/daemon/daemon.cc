@@ -465,12 +465,17 @@ bool Daemon::start_git_watch() {
 
 // tmux is asked, never polled: once at start (which sessions and panes exist),
 // then once per hook notification (observe()). The answer feeds the
-// supervisor's zombie and phantom judgement; "could not ask" is unknown.
+// supervisor's zombie and phantom judgement and its adoption of pane processes;
+// "could not ask" is unknown.
 void Daemon::start_tmux() {
   tmux_watch_ = std::make_unique<TmuxWatch>(
       &loop_, clock_, *tmux_client_, [this](Event e) { pipeline_->submit(std::move(e)); },
       [this](const TmuxSnapshot& snapshot, bool known) {
-        if (supervisor_) supervisor_->on_tmux_snapshot(snapshot.sessions(), known);
+        if (!supervisor_) return;
+        std::map<std::string, pid_t> pane_pids;  // each session's first live pane
+        for (const PaneInfo& p : snapshot.panes)
+          if (!p.dead && p.pane_pid > 0) pane_pids.emplace(p.session, p.pane_pid);
+        supervisor_->on_tmux_snapshot(snapshot.sessions(), known, pane_pids);
       });
   tmux_watch_->reconcile("start");
 }

@@ -95,6 +95,8 @@ struct Supervisor::Worker {
   HeartbeatTracker heartbeat;
   bool heartbeat_in_flight = false;
 
+  pid_t pane_pid_tried = 0;  // the last tmux pane process adopt_pane() offered
+
   std::optional<MonoTime> phantom_since;  // a phantom is suspected since
   WallTime phantom_deadline{};
 
@@ -1151,7 +1153,8 @@ void Supervisor::on_heartbeat_sample(Worker& w, const FileSample& sample) {
 
 // ---- zombie and phantom ----
 
-void Supervisor::on_tmux_snapshot(const std::set<std::string>& sessions, bool known) {
+void Supervisor::on_tmux_snapshot(const std::set<std::string>& sessions, bool known,
+                                  const std::map<std::string, pid_t>& pane_pids) {
   if (known) {
     sessions_ = sessions;
     sessions_known_ = true;
@@ -1161,8 +1164,20 @@ void Supervisor::on_tmux_snapshot(const std::set<std::string>& sessions, bool kn
   }
   std::vector<std::string> names;
   for (const auto& [n, w] : workers_) names.push_back(n);
-  for (const std::string& n : names)
+  for (const std::string& n : names) {
+    if (Worker* w = find(n); w && known) adopt_pane(*w, pane_pids);
     if (Worker* w = find(n)) evaluate_presence(*w);
+  }
+}
+
+void Supervisor::adopt_pane(Worker& w, const std::map<std::string, pid_t>& pane_pids) {
+  if (stopping_all_ || !w.spec.argv.empty() || w.spec.tmux_session.empty() || w.process) return;
+  auto it = pane_pids.find(w.spec.tmux_session);
+  if (it == pane_pids.end() || it->second <= 0) return;
+  // Hooks come in bursts and each brings a snapshot: a process that was
+  // adopted and ended, or refused, is not offered again while tmux lists it.
+  if (std::exchange(w.pane_pid_tried, it->second) == it->second) return;
+  (void)adopt(w.spec.name, it->second, "tmux");  // a refusal is a worker.adopt_failed event
 }
 
 void Supervisor::evaluate_presence(Worker& w) {

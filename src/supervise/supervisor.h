@@ -20,7 +20,8 @@
 //   gave_up        the restart budget is spent           start (a fresh budget)
 //
 // Inputs (from the daemon): start/stop/restart (rules' actions, the CLI),
-// adopt (a notify message or a PID file says worker X runs as PID N), on_event
+// adopt (a notify message, a PID file or a tmux pane says worker X runs as
+// PID N), on_event
 // (file.landed on a worker's pid_file: read it and adopt), on_entity_completed
 // (the state layer says an entity completed: dependants may start, and a
 // completed worker is never restarted nor marked failed).
@@ -218,7 +219,14 @@ class Supervisor {
   // the listing could not be taken — every session is UNKNOWN, nothing acts on
   // it, and a phantom suspicion that relied on an absent session is dropped
   // (its grace must be a confirmed absence throughout).
-  void on_tmux_snapshot(const std::set<std::string>& sessions, bool known);
+  //
+  // `pane_pids`: the process of each session's first live pane. An adopt-only
+  // worker (no argv) that declares a tmux_session and watches no process adopts
+  // its session's pane process (via "tmux"): an agent someone started by hand in
+  // tmux comes under watch when its session appears. A pane PID that could not
+  // be adopted is not tried again.
+  void on_tmux_snapshot(const std::set<std::string>& sessions, bool known,
+                        const std::map<std::string, pid_t>& pane_pids = {});
 
   // Asks every live worker to stop (daemon shutdown). Run the loop until
   // running() is 0. Until the next start(), no phantom is suspected.
@@ -262,6 +270,7 @@ class Supervisor {
   void check_heartbeat(Worker& w);
   void on_heartbeat_sample(Worker& w, const FileSample& sample);
   void evaluate_presence(Worker& w);
+  void adopt_pane(Worker& w, const std::map<std::string, pid_t>& pane_pids);
   void declare_zombie(Worker& w, const LivenessVerdict& alive);
   void declare_phantom(Worker& w);
   void drop_phantom(Worker& w, const std::string& why);

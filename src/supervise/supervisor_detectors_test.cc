@@ -357,6 +357,54 @@ TEST_F(DetectorTest, ZombieWaitsForStartGrace) {
   wait_for("worker.exited");
 }
 
+// ---- adoption of a tmux pane's process ----
+
+TEST_F(DetectorTest, AdoptOnlyWorkerAdoptsItsSessionsPaneProcessOnce) {
+  pid_t pane = orphan_sleep();
+  ASSERT_GT(pane, 0);
+  WorkerSpec w;
+  w.name = "agent";
+  w.tmux_session = "agent-1";
+  w.start_grace = milliseconds(0);
+  WorkerSpec started_by_us;
+  started_by_us.name = "ours";
+  started_by_us.argv = {"/bin/sleep", "30"};
+  started_by_us.tmux_session = "ours-1";
+  Supervisor& s = make({w, started_by_us});
+
+  s.on_tmux_snapshot({"agent-1", "ours-1"}, false, {{"agent-1", pane}, {"ours-1", pane}});
+  EXPECT_EQ(events_.count("worker.adopted"), 0u) << "an unknown snapshot adopted";
+  s.on_tmux_snapshot({"other"}, true, {{"other", pane}});
+  EXPECT_EQ(events_.count("worker.adopted"), 0u) << "another session's pane was adopted";
+
+  s.on_tmux_snapshot({"agent-1", "ours-1"}, true, {{"agent-1", pane}, {"ours-1", pane}});
+  ASSERT_EQ(events_.count("worker.adopted"), 1u) << "only the adopt-only worker adopts";
+  const Event* adopted = events_.last("worker.adopted");
+  EXPECT_EQ(adopted->entity, "agent");
+  EXPECT_EQ(adopted->fields.get_int("pid"), pane);
+  EXPECT_EQ(adopted->fields.get_string("via"), "tmux");
+  EXPECT_EQ(s.status("agent")->phase, WorkerPhase::kRunning);
+  EXPECT_EQ(last_request(LifecycleState::kProcessing)->reason, "adopted via tmux");
+  s.on_tmux_snapshot({"agent-1"}, true, {{"agent-1", pane}});  // a later hook: same process
+  EXPECT_EQ(events_.count("worker.adopted"), 1u);
+
+  // It ends; tmux still lists the pid for a moment: not offered again.
+  ::kill(pane, SIGKILL);
+  wait_for("worker.exited");
+  s.on_tmux_snapshot({"agent-1"}, true, {{"agent-1", pane}});
+  EXPECT_EQ(events_.count("worker.adopted"), 1u);
+  EXPECT_EQ(events_.count("worker.adopt_failed"), 0u);
+
+  // A new agent in the session (a respawned pane): adopted.
+  pid_t next = orphan_sleep();
+  ASSERT_GT(next, 0);
+  s.on_tmux_snapshot({"agent-1"}, true, {{"agent-1", next}});
+  ASSERT_EQ(events_.count("worker.adopted"), 2u);
+  EXPECT_EQ(events_.last("worker.adopted")->fields.get_int("pid"), next);
+  ::kill(next, SIGKILL);
+  wait_for("worker.exited", 2);
+}
+
 // ---- phantom ----
 
 TEST_F(DetectorTest, AdoptOnlyWorkerWhoseProcessIsGoneBecomesAPhantom) {

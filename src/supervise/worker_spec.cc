@@ -139,10 +139,11 @@ class WorkerParser {
     read_string_array("depends_on", w.depends_on, true);
     read_string("heartbeat", w.heartbeat);
     w.heartbeat = expand_home(w.heartbeat);
-    if (t_.get("argv") == nullptr && w.pid_file.empty() && t_.get("pid_file") == nullptr)
+    if (t_.get("argv") == nullptr && t_.get("pid_file") == nullptr &&
+        t_.get("tmux_session") == nullptr)
       p_.add(t_, "[[worker]] '" + w.name +
-                     "' needs 'argv' (to start it) or 'pid_file' (to adopt it when another tool "
-                     "starts it)");
+                     "' needs 'argv' (to start it), or 'pid_file' or 'tmux_session' (to adopt "
+                     "it when another tool starts it)");
 
     RestartPolicyConfig& r = w.restart;
     if (const toml::node* n = t_.get("restart")) {

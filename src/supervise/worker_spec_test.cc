@@ -119,6 +119,12 @@ pid_file = "/run/user/1000/external.pid"
 )");
   ASSERT_EQ(specs.size(), 1u);
   EXPECT_TRUE(specs[0].argv.empty());
+  // Its tmux session's pane process is enough to adopt it by.
+  auto in_tmux = parse_ok("[[worker]]\nname = \"agent\"\ntmux_session = \"agent-1\"\n");
+  ASSERT_EQ(in_tmux.size(), 1u);
+  EXPECT_TRUE(in_tmux[0].argv.empty());
+  EXPECT_TRUE(in_tmux[0].pid_file.empty());
+  EXPECT_EQ(in_tmux[0].tmux_session, "agent-1");
 }
 
 TEST(WorkerSpec, NoWorkersIsAnEmptyList) {
@@ -177,7 +183,9 @@ TEST(WorkerSpec, MissingNameAndNothingToRun) {
   std::string e = parse_error("[[worker]]\ncwd = \"/tmp\"\n");
   EXPECT_NE(e.find("agentwatch.toml:1:1: error: [[worker]] needs a 'name'"), std::string::npos)
       << e;
-  EXPECT_NE(e.find("needs 'argv' (to start it) or 'pid_file'"), std::string::npos) << e;
+  EXPECT_NE(e.find("needs 'argv' (to start it), or 'pid_file' or 'tmux_session'"),
+            std::string::npos)
+      << e;
 }
 
 TEST(WorkerSpec, WrongTypes) {

@@ -314,6 +314,60 @@ TEST_F(TmuxTest, TmuxConfGetsOneMarkedBlock) {
   EXPECT_EQ(sourced.exit_code, 0) << sourced.err;
 }
 
+// An agent someone starts by hand in tmux: the adopt-only worker declaring
+// its session adopts the pane's process (via tmux), at start from the first
+// listing and later from the listing a session-created hook asks for.
+TEST_F(TmuxTest, AnAgentStartedByHandInTmuxIsAdoptedFromItsPane) {
+  auto pane_pid = [&] {
+    auto r = tmux({"display-message", "-p", "-t", "=agent:", "#{pane_pid}"});
+    return r.exit_code == 0 ? std::stoll(r.out) : 0LL;
+  };
+  // `keep` keeps the server (and its hooks) alive when the agent's session ends.
+  ASSERT_EQ(tmux({"new-session", "-d", "-s", "keep"}).exit_code, 0);
+  ASSERT_EQ(tmux({"new-session", "-d", "-s", "agent", "sleep 1000"}).exit_code, 0);
+  const long long first = pane_pid();
+  ASSERT_GT(first, 0);
+  d.write_config("[rules]\nshipped = false\n" + tmux.config() + R"(
+[[worker]]
+name = "agent"
+tmux_session = "agent"
+)");
+  d.start();
+  auto adopted_pid = [](long long pid) {
+    return [pid](const Event& e) {
+      return e.kind == "worker.adopted" && e.entity == "agent" && e.fields.get_int("pid") == pid &&
+             e.fields.get_string("via") == "tmux";
+    };
+  };
+  ASSERT_TRUE(d.wait_for(adopted_pid(first))) << d.stderr_text();
+  auto processing = d.wait_for(state_to("agent", "processing"));
+  ASSERT_TRUE(processing) << d.stderr_text();
+  EXPECT_EQ(processing->fields.get_string("reason"), "adopted via tmux");
+
+  ASSERT_EQ(d.cli({"tmux", "hooks", "--install"}).exit_code, 0);
+  ASSERT_EQ(kill(static_cast<pid_t>(first), SIGKILL), 0);
+  auto exited = d.wait_for([&](const Event& e) {
+    return e.kind == "worker.exited" && e.entity == "agent" && e.fields.get_int("pid") == first;
+  });
+  ASSERT_TRUE(exited) << d.stderr_text();
+  EXPECT_EQ(exited->fields.get_string("adopted"), "true");
+
+  // The agent is started again in a new session of the same name.
+  ASSERT_EQ(tmux({"new-session", "-d", "-s", "agent", "sleep 1000"}).exit_code, 0);
+  const long long second = pane_pid();
+  ASSERT_GT(second, 0);
+  ASSERT_NE(second, first);
+  ASSERT_TRUE(d.wait_for(adopted_pid(second))) << [&] {
+    std::string k;
+    for (const Event& e : d.events()) k += e.kind + " " + e.entity + "\n";
+    return k;
+  }();
+  EXPECT_EQ(d.count([](const Event& e) { return e.kind == "worker.adopt_failed"; }), 0u);
+  EXPECT_EQ(d.count([](const Event& e) { return e.kind == "worker.started"; }), 0u)
+      << "an adopt-only worker was started by agentwatch";
+  EXPECT_EQ(d.stop(), 0);
+}
+
 // Scenario 3: a worker's process lives on after its tmux session is gone. The
 // hook's hint makes the daemon look; the session is confirmed absent, so the
 // worker is a zombie, killed, and failed.
