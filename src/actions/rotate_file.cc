@@ -6,7 +6,6 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -19,6 +18,7 @@
 #include "src/actions/confined_path.h"
 #include "src/actions/fs_failure.h"
 #include "src/core/duration.h"
+#include "src/core/gzip_copy.h"
 #include "src/core/unique_fd.h"
 
 namespace aw {
@@ -227,42 +227,9 @@ class Rotation {
       ::unlinkat(dirfd_, tmp.c_str(), 0);
       return e;
     };
-    const int gz_fd = ::dup(out.get());
-    if (gz_fd < 0) return fail(errno_error("cannot dup fd of", shown(tmp), errno));
-    gzFile stream = ::gzdopen(gz_fd, "wb6");
-    if (!stream) {
-      ::close(gz_fd);
-      return fail(make_error("cannot start a gzip stream on " + shown(tmp), -ENOMEM));
-    }
-    ::gzbuffer(stream, kCopyBuffer);
-    std::vector<char> buf(kCopyBuffer);
-    std::uint64_t total = 0;
-    for (;;) {
-      const ssize_t got = ::read(in.get(), buf.data(), buf.size());
-      if (got < 0) {
-        if (errno == EINTR) continue;
-        const int err = errno;
-        ::gzclose(stream);
-        return fail(errno_error("cannot read", shown(plain), err));
-      }
-      if (got == 0) break;
-      if (::gzwrite(stream, buf.data(), static_cast<unsigned>(got)) != static_cast<int>(got)) {
-        int zerr = 0;
-        std::string msg = ::gzerror(stream, &zerr);
-        const int err = zerr == Z_ERRNO ? errno : EIO;
-        if (zerr == Z_ERRNO) msg = std::strerror(err);
-        ::gzclose(stream);
-        return fail(make_error("cannot write " + shown(tmp) + ": " + msg, -err));
-      }
-      total += static_cast<std::uint64_t>(got);
-    }
-    if (const int rc = ::gzclose(stream); rc != Z_OK) {
-      const int err = rc == Z_ERRNO ? errno : EIO;
-      return fail(
-          make_error("cannot finish " + shown(tmp) + ": " +
-                         (rc == Z_ERRNO ? std::strerror(err) : "zlib error " + std::to_string(rc)),
-                     -err));
-    }
+    auto copied = gzip_copy(in.get(), out.get(), shown(plain), shown(tmp));
+    if (!copied) return fail(copied.error());
+    const std::uint64_t total = *copied;
     if (::fsync(out.get()) != 0) return fail(errno_error("cannot fsync", shown(tmp), errno));
     struct stat out_st {};
     if (::fstat(out.get(), &out_st) == 0)

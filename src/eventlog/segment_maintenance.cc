@@ -3,12 +3,12 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <cerrno>
 #include <cstring>
 #include <vector>
 
+#include "src/core/gzip_copy.h"
 #include "src/eventlog/log_segments.h"
 
 namespace aw {
@@ -43,45 +43,6 @@ Status fsync_dir(const std::string& dir) {
   return Status::Ok();
 }
 
-// gzip `in_fd` into the already-open `out_fd`, which stays open (the caller fsyncs).
-Result<std::uint64_t> gzip_fd(int in_fd, int out_fd, const std::string& in_path,
-                              const std::string& out_path) {
-  const int gz_fd = ::dup(out_fd);
-  if (gz_fd < 0) return errno_error("cannot dup fd of", out_path, errno);
-  gzFile gz = ::gzdopen(gz_fd, "wb6");
-  if (!gz) {
-    ::close(gz_fd);
-    return make_error("cannot start gzip stream on " + out_path);
-  }
-  ::gzbuffer(gz, 256 * 1024);
-  std::vector<char> buf(256 * 1024);
-  std::uint64_t total = 0;
-  for (;;) {
-    const ssize_t n = ::read(in_fd, buf.data(), buf.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      ::gzclose(gz);
-      return errno_error("cannot read", in_path, err);
-    }
-    if (n == 0) break;
-    if (::gzwrite(gz, buf.data(), static_cast<unsigned>(n)) != static_cast<int>(n)) {
-      int zerr = 0;
-      std::string msg = ::gzerror(gz, &zerr);
-      if (zerr == Z_ERRNO) msg = std::strerror(errno);
-      ::gzclose(gz);
-      return make_error("cannot write " + out_path + ": " + msg);
-    }
-    total += static_cast<std::uint64_t>(n);
-  }
-  const int rc = ::gzclose(gz);
-  if (rc != Z_OK) {
-    return make_error("cannot finish " + out_path + ": " +
-                      (rc == Z_ERRNO ? std::strerror(errno) : "zlib error " + std::to_string(rc)));
-  }
-  return total;
-}
-
 }  // namespace
 
 Result<CompressOutcome> compress_log_segment(const std::string& dir, std::uint64_t number) {
@@ -109,7 +70,7 @@ Result<CompressOutcome> compress_log_segment(const std::string& dir, std::uint64
     ::unlink(tmp.c_str());
     return e;
   };
-  auto plain_bytes = gzip_fd(in_fd, out_fd, plain, tmp);
+  auto plain_bytes = gzip_copy(in_fd, out_fd, plain, tmp);
   if (!plain_bytes) return fail(plain_bytes.error());
   if (::fsync(out_fd) != 0) return fail(errno_error("cannot fsync", tmp, errno));
   struct stat st;

@@ -8,7 +8,7 @@
 #include "src/actions/child_process.h"
 #include "src/core/duration.h"
 // Header-only and pure: the tailer's line splitter (hold partials, cut long lines).
-#include "watchers/logtail/line_splitter.h"
+#include "src/core/line_splitter.h"
 
 namespace aw {
 namespace {

@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "watchers/logtail/line_matcher.h"
-#include "watchers/logtail/line_splitter.h"
+#include "src/core/line_splitter.h"
 
 namespace aw {
 

@@ -22,7 +22,7 @@
 
 #include "watchers/logtail/line_matcher.h"
 #include "watchers/logtail/line_scanner.h"
-#include "watchers/logtail/line_splitter.h"
+#include "src/core/line_splitter.h"
 #include "watchers/logtail/log_corpus.h"
 #include "watchers/logtail/log_tailer.h"
 

@@ -1,4 +1,4 @@
-#include "watchers/logtail/line_splitter.h"
+#include "src/core/line_splitter.h"
 
 #include <gtest/gtest.h>
 
