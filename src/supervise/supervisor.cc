@@ -521,8 +521,18 @@ void Supervisor::on_event(const Event& e) {
   if ((!landed && !removed) || e.path.empty()) return;
   for (auto& [name, w] : workers_) {
     if (w->spec.pid_file != e.path) continue;
-    // A removed PID file is no verdict: the pidfd says when the process ends.
-    if (landed) read_pid_file(*w, e.path);
+    if (landed) {
+      read_pid_file(*w, e.path);
+      continue;
+    }
+    // A removed PID file is no verdict (the pidfd says when the process ends),
+    // but it is news a rule may want, under the worker's name.
+    Event gone = make_event("worker.pid_file_removed", *w);
+    gone.path = e.path;
+    const bool watching = w->process && !w->process->ended();
+    gone.fields.set("running", watching);
+    if (watching) gone.fields.set("pid", static_cast<std::int64_t>(w->process->pid()));
+    emit_(std::move(gone));
   }
 }
 
@@ -572,7 +582,19 @@ void Supervisor::read_pid_file(Worker& w, const std::string& path) {
           emit_(std::move(e));
           return;
         }
-        (void)adopt(name, pid, "pid_file");
+        if (w->process && !w->process->ended() && w->process->pid() != pid) {
+          // A PID file that names another process while ours still runs: two
+          // copies, or a stale file. Adopting either would be a guess.
+          Event e = make_event("worker.adopt_refused", *w);
+          e.fields.set("via", "pid_file");
+          e.path = path;
+          e.fields.set("pid", static_cast<std::int64_t>(pid));
+          e.fields.set("error", "worker '" + name + "' already runs as pid " +
+                                    std::to_string(w->process->pid()));
+          emit_(std::move(e));
+          return;
+        }
+        (void)adopt(name, pid, "pid_file");  // a failure is a worker.adopt_failed event
       });
   if (rc != 0) {
     Event e = make_event("worker.adopt_failed", w);

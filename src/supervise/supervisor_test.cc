@@ -403,6 +403,33 @@ TEST_F(SupervisorTest, PidFileLandingAdoptsAnAdoptOnlyWorker) {
   EXPECT_EQ(events_.last("worker.adopted")->fields.get_string("via"), "pid_file");
   EXPECT_EQ(int_field(events_.last("worker.adopted"), "pid"), orphan);
   EXPECT_EQ(lifecycle_.requests.back().to, LifecycleState::kProcessing);
+
+  // The file rewritten with another PID while the adopted process runs: refused, said so.
+  testing::write_file(pid_file, std::to_string(getpid()) + "\n");
+  s.on_event(landed);
+  wait_for("worker.adopt_refused");
+  const Event* refused = events_.last("worker.adopt_refused");
+  EXPECT_EQ(refused->entity, "ext");
+  EXPECT_EQ(refused->fields.get_string("via"), "pid_file");
+  EXPECT_EQ(int_field(refused, "pid"), getpid());
+  EXPECT_NE(refused->fields.get_string("error")->find("already runs as pid " +
+                                                      std::to_string(orphan)),
+            std::string::npos);
+  EXPECT_EQ(events_.count("worker.adopted"), 1u);
+
+  // Its removal is an event under the worker's name, and no verdict.
+  Event removed;
+  removed.kind = "file.removed";
+  removed.path = pid_file;
+  s.on_event(removed);
+  const Event* gone = events_.last("worker.pid_file_removed");
+  ASSERT_NE(gone, nullptr);
+  EXPECT_EQ(gone->entity, "ext");
+  EXPECT_EQ(gone->path, pid_file);
+  EXPECT_EQ(gone->fields.get_string("running"), "true");
+  EXPECT_EQ(int_field(gone, "pid"), orphan);
+  EXPECT_EQ(s.status("ext")->phase, WorkerPhase::kRunning);
+
   ::kill(orphan, SIGTERM);
   wait_for("worker.exited");
   EXPECT_EQ(s.status("ext")->phase, WorkerPhase::kExited);
