@@ -215,6 +215,15 @@ pid_file = ")" + pids + R"(/ext.pid"
   ASSERT_TRUE(readopted("ext", ext)) << d.stderr_text();
   EXPECT_EQ(d.count(started), 2u) << "a second copy was started after the restart";
 
+  // Its PID file removed: an event under its name, and no verdict.
+  ASSERT_EQ(unlink((pids + "/ext.pid").c_str()), 0);
+  auto removed = d.wait_for([](const Event& e) {
+    return e.kind == "worker.pid_file_removed" && e.entity == "ext";
+  });
+  ASSERT_TRUE(removed) << d.stderr_text();
+  EXPECT_EQ(removed->fields.get_string("running"), "true");
+  EXPECT_EQ(pid_of(*removed), ext);
+
   // Still watched: the adopted process's end is seen.
   ASSERT_EQ(kill(ext, SIGKILL), 0);
   ASSERT_EQ(waitpid(ext, nullptr, 0), ext);
