@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "src/core/unique_fd.h"
-#include "watchers/notify/unix_socket.h"
+#include "src/uvx/unix_listener.h"
 
 namespace aw {
 namespace {
@@ -106,7 +106,7 @@ Result<ControlReply> control_call(const std::string& socket_path, std::string_vi
     params = std::move(*compact);
   }
   const std::string line = encode_control_request(kRequestId, method, params);
-  auto addr = notify_internal::make_unix_address(socket_path);
+  auto addr = uvx::make_unix_address(socket_path);
   if (!addr) return addr.error();
 
   UniqueFd fd;

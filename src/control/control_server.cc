@@ -1,6 +1,5 @@
 #include "src/control/control_server.h"
 
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,7 +12,6 @@
 
 #include "src/core/json_writer.h"
 #include "src/core/suggest.h"
-#include "watchers/notify/unix_socket.h"
 
 namespace aw {
 
@@ -176,6 +174,7 @@ ControlServer::ControlServer(uv_loop_t* loop, const Clock& clock, const Options&
       clock_(clock),
       options_(options),
       allowed_uid_(options_.allowed_uid.value_or(geteuid())),
+      listener_(loop, "control", [this](int status) { guarded([&] { on_connection(status); }); }),
       alarm_(loop, [this] { on_alarm(); }),
       read_buf_(new char[kReadChunk]) {
   handle("ping", [this](const ControlRequest&, const ControlResponder& r) { r.ok(ping_result()); });
@@ -207,66 +206,10 @@ Status ControlServer::start(const std::string& socket_path) {
   if (started_ || stopped_) return make_error("control server: start() called twice");
   started_ = true;
   socket_path_ = socket_path;
-  auto addr = notify_internal::make_unix_address(socket_path_);
-  if (!addr) return addr.error();
+  // A path too long to be a socket address is reported before its directory.
+  if (auto addr = uvx::make_unix_address(socket_path_); !addr) return addr.error();
   if (Status s = check_socket_dir(socket_path_); !s) return s;
-
-  // A socket file left by a daemon that died is removed; a live one is not
-  // stolen: the connect probe tells them apart.
-  struct stat st {};
-  if (lstat(socket_path_.c_str(), &st) == 0) {
-    if (!S_ISSOCK(st.st_mode))
-      return make_error(socket_path_ +
-                        " exists and is not a socket (expected the control socket or nothing; "
-                        "remove it)");
-    UniqueFd probe(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-    if (!probe.valid()) return make_error("control socket: " + errno_text(errno), -errno);
-    if (connect(probe.get(), addr->get(), addr->len) == 0 || errno == EAGAIN)
-      return make_error("another process is listening on " + socket_path_ +
-                        " (is another agentwatch running?)");
-    if (errno != ECONNREFUSED)
-      return make_error("cannot probe " + socket_path_ + ": " + errno_text(errno), -errno);
-    if (unlink(socket_path_.c_str()) != 0 && errno != ENOENT)
-      return make_error("cannot remove stale socket " + socket_path_ + ": " + errno_text(errno),
-                        -errno);
-  } else if (errno != ENOENT) {
-    return make_error("cannot stat " + socket_path_ + ": " + errno_text(errno), -errno);
-  }
-
-  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  if (!fd.valid()) return make_error("control socket: " + errno_text(errno), -errno);
-  // Linux creates the socket file with the socket inode's mode (minus umask):
-  // restricting it before bind leaves no window in which others could connect.
-  if (fchmod(fd.get(), 0600) != 0)
-    return make_error("cannot set mode 0600 on the control socket: " + errno_text(errno), -errno);
-  if (bind(fd.get(), addr->get(), addr->len) != 0)
-    return make_error("cannot bind " + socket_path_ + ": " + errno_text(errno), -errno);
-  if (lstat(socket_path_.c_str(), &st) == 0) {
-    socket_dev_ = st.st_dev;
-    socket_ino_ = st.st_ino;
-  }
-
-  int rc = uv_pipe_init(loop_, listener_.get(), 0);
-  if (rc != 0) {
-    unlink(socket_path_.c_str());
-    return make_error(std::string("control socket: uv_pipe_init: ") + uv_strerror(rc), rc);
-  }
-  listener_.initialized(this);
-  rc = uv_pipe_open(listener_.get(), fd.get());
-  if (rc == 0) {
-    fd.release();  // the pipe owns it now; uv_close closes it
-    rc = uv_listen(as_stream(listener_.get()), options_.backlog,
-                   [](uv_stream_t* s, int status) noexcept {
-                     auto* self = static_cast<ControlServer*>(s->data);
-                     if (self) guarded([&] { self->on_connection(status); });
-                   });
-  }
-  if (rc != 0) {
-    listener_.reset();
-    unlink(socket_path_.c_str());
-    return make_error("cannot listen on " + socket_path_ + ": " + uv_strerror(rc), rc);
-  }
-  return Status::Ok();
+  return listener_.listen(socket_path_, options_.backlog);
 }
 
 void ControlServer::stop() {
@@ -280,14 +223,7 @@ void ControlServer::stop() {
   }
   conns_.clear();
   alarm_.stop();
-  if (listener_.live()) {
-    listener_.reset();
-    // Only our own socket file: a newer daemon may have replaced it.
-    struct stat st {};
-    if (lstat(socket_path_.c_str(), &st) == 0 && st.st_dev == socket_dev_ &&
-        st.st_ino == socket_ino_)
-      unlink(socket_path_.c_str());
-  }
+  listener_.close();  // removes the socket file only if it is still ours
 }
 
 ControlServerStats ControlServer::stats() const {
@@ -301,20 +237,14 @@ void ControlServer::on_connection(int status) {
   auto conn = std::make_shared<Connection>();
   conn->server = this;
   conn->id = next_conn_id_++;
-  if (uv_pipe_init(loop_, conn->pipe.get(), 0) != 0) return;
-  conn->pipe.initialized(conn.get());
-  if (uv_accept(as_stream(listener_.get()), as_stream(conn->pipe.get())) != 0) return;
+  if (listener_.accept(conn->pipe, conn.get()) != 0) return;
 
-  uv_os_fd_t fd = -1;
-  ucred cred{};
-  socklen_t len = sizeof cred;
-  if (uv_fileno(conn->pipe.base(), &fd) != 0 ||
-      getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
-    return refuse_at_accept(conn, "cannot read the peer's credentials (SO_PEERCRED)");
-  conn->peer.uid = cred.uid;
-  conn->peer.pid = cred.pid;
-  if (cred.uid != allowed_uid_)
-    return refuse_at_accept(conn, "peer uid " + std::to_string(cred.uid) + " is not uid " +
+  const std::optional<ucred> cred = uvx::peer_credentials(conn->pipe);
+  if (!cred) return refuse_at_accept(conn, "cannot read the peer's credentials (SO_PEERCRED)");
+  conn->peer.uid = cred->uid;
+  conn->peer.pid = cred->pid;
+  if (cred->uid != allowed_uid_)
+    return refuse_at_accept(conn, "peer uid " + std::to_string(cred->uid) + " is not uid " +
                                       std::to_string(allowed_uid_));
   if (conns_.size() >= options_.max_connections)
     return refuse_at_accept(conn, "the daemon already serves " + std::to_string(conns_.size()) +

@@ -53,6 +53,7 @@
 #include "src/core/clock.h"
 #include "src/core/result.h"
 #include "src/uvx/handle.h"
+#include "src/uvx/unix_listener.h"
 
 namespace aw {
 
@@ -182,11 +183,9 @@ class ControlServer {
   uid_t allowed_uid_;
   std::map<std::string, Handler, std::less<>> handlers_;
   std::string socket_path_;
-  dev_t socket_dev_ = 0;
-  ino_t socket_ino_ = 0;
   bool started_ = false;
   bool stopped_ = false;
-  uvx::Handle<uv_pipe_t> listener_;
+  uvx::UnixListener listener_;
   std::uint64_t next_conn_id_ = 1;
   std::unordered_map<std::uint64_t, std::shared_ptr<Connection>> conns_;
   uvx::Timer alarm_;

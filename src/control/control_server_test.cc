@@ -5,10 +5,10 @@
 
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <future>
@@ -54,17 +54,7 @@ class ControlServerTest : public control_test::LoopTest {
 
   // One connection: sends `data`, then reads `replies` lines.
   std::vector<std::string> exchange(const std::string& data, std::size_t replies) {
-    std::vector<std::string> got;
-    run_client([&] {
-      RawClient c(sock());
-      if (!c.connected() || !c.send_all(data)) return;
-      for (std::size_t i = 0; i < replies; ++i) {
-        auto line = c.read_line();
-        if (!line) break;
-        got.push_back(*line);
-      }
-    });
-    return got;
+    return exchange_on(sock(), data, replies);
   }
 
   // A timer that runs `fn` on the loop after `ms` (an async answer).
@@ -577,15 +567,8 @@ TEST_F(ControlServerTest, AConnectionAwaitingAnAnswerIsNotIdle) {
 }
 
 TEST_F(ControlServerTest, StaleSocketFileIsReplaced) {
-  {
-    // A socket file nobody listens on: what a daemon killed with SIGKILL leaves.
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    sockaddr_un a{};
-    a.sun_family = AF_UNIX;
-    std::strncpy(a.sun_path, sock().c_str(), sizeof a.sun_path - 1);
-    ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-    close(fd);
-  }
+  // A socket file nobody listens on: what a daemon killed with SIGKILL leaves.
+  ASSERT_TRUE(uvx_test::make_stale_socket(sock())) << std::strerror(errno);
   start();
   auto replies = exchange(R"({"id":1,"method":"ping"})"
                           "\n",

@@ -13,14 +13,13 @@
 #include <cstring>
 #include <thread>
 
+#include "src/core/unique_fd.h"
+#include "src/uvx/unix_listener.h"
 #include "watchers/notify/notify_protocol.h"
 #include "watchers/notify/notify_server.h"
 #include "watchers/notify/notify_spool.h"
-#include "watchers/notify/unix_socket.h"
 
 namespace aw {
-
-using notify_internal::OwnedFd;
 
 namespace {
 
@@ -67,7 +66,7 @@ Status check_runtime_dir(const std::string& dir) {
 enum class Attempt { kWritten, kNotReached };
 
 struct SendState {
-  OwnedFd fd;
+  UniqueFd fd;
   std::string why_not;          // when not reached
   bool closed_by_peer = false;  // the daemon closed while we wrote: it may have said why
 };
@@ -76,7 +75,7 @@ struct SendState {
 // Result errors are hard errors (not worth spooling).
 Result<Attempt> connect_and_write(const std::string& socket_path, std::string_view line,
                                   SteadyTime deadline, SendState& st) {
-  auto addr = notify_internal::make_unix_address(socket_path);
+  auto addr = uvx::make_unix_address(socket_path);
   if (!addr) return addr.error();
   for (;;) {
     st.fd.reset(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));

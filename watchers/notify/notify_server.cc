@@ -1,20 +1,12 @@
 #include "watchers/notify/notify_server.h"
 
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <exception>
 #include <vector>
 
-#include "watchers/notify/unix_socket.h"
-
 namespace aw {
-
-using notify_internal::OwnedFd;
 
 namespace {
 
@@ -34,10 +26,6 @@ void guarded(F&& f) noexcept {
 
 uv_stream_t* as_stream(uv_pipe_t* p) {
   return reinterpret_cast<uv_stream_t*>(p);
-}
-
-std::string errno_text(int err) {
-  return std::strerror(err);
 }
 
 }  // namespace
@@ -78,6 +66,7 @@ NotifyServer::NotifyServer(uv_loop_t* loop, const Clock& clock, std::function<vo
       emit_(std::move(emit)),
       options_(std::move(options)),
       allowed_uid_(options_.allowed_uid.value_or(geteuid())),
+      listener_(loop, "notify", [this](int status) { guarded([&] { on_connection(status); }); }),
       alarm_(loop, [this] { on_alarm(); }),
       read_buf_(new char[kReadChunk]) {}
 
@@ -86,68 +75,9 @@ NotifyServer::~NotifyServer() {
 }
 
 Status NotifyServer::start(const std::string& runtime_dir) {
-  if (listener_.live() || stopped_) return make_error("notify server: start() called twice");
+  if (listener_.listening() || stopped_) return make_error("notify server: start() called twice");
   socket_path_ = notify_socket_path(runtime_dir);
-  auto addr = notify_internal::make_unix_address(socket_path_);
-  if (!addr) return addr.error();
-
-  // A socket file left by a daemon that died is removed; a live one is not
-  // stolen: the connect probe tells them apart.
-  struct stat st {};
-  if (lstat(socket_path_.c_str(), &st) == 0) {
-    if (!S_ISSOCK(st.st_mode))
-      return make_error(socket_path_ +
-                        " exists and is not a socket (expected the notify socket "
-                        "or nothing; remove it)");
-    OwnedFd probe(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-    if (!probe.valid()) return make_error("notify socket: " + errno_text(errno), -errno);
-    if (connect(probe.get(), addr->get(), addr->len) == 0 || errno == EAGAIN)
-      return make_error("another process is listening on " + socket_path_ +
-                        " (is another agentwatch running?)");
-    if (errno != ECONNREFUSED)
-      return make_error("cannot probe " + socket_path_ + ": " + errno_text(errno), -errno);
-    if (unlink(socket_path_.c_str()) != 0 && errno != ENOENT)
-      return make_error("cannot remove stale socket " + socket_path_ + ": " + errno_text(errno),
-                        -errno);
-  } else if (errno != ENOENT) {
-    return make_error("cannot stat " + socket_path_ + ": " + errno_text(errno), -errno);
-  }
-
-  OwnedFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  if (!fd.valid()) return make_error("notify socket: " + errno_text(errno), -errno);
-  // Linux creates the socket file with the socket inode's mode (minus umask):
-  // restricting it before bind leaves no window in which others could connect,
-  // and needs no process-wide umask change (the thread pool creates files too).
-  if (fchmod(fd.get(), 0600) != 0)
-    return make_error("cannot set mode 0600 on the notify socket: " + errno_text(errno), -errno);
-  if (bind(fd.get(), addr->get(), addr->len) != 0)
-    return make_error("cannot bind " + socket_path_ + ": " + errno_text(errno), -errno);
-  if (lstat(socket_path_.c_str(), &st) == 0) {
-    socket_dev_ = st.st_dev;
-    socket_ino_ = st.st_ino;
-  }
-
-  int rc = uv_pipe_init(loop_, listener_.get(), 0);
-  if (rc != 0) {
-    unlink(socket_path_.c_str());
-    return make_error(std::string("notify socket: uv_pipe_init: ") + uv_strerror(rc), rc);
-  }
-  listener_.initialized(this);
-  rc = uv_pipe_open(listener_.get(), fd.get());
-  if (rc == 0) {
-    fd.release();  // the pipe owns it now; uv_close closes it
-    rc = uv_listen(as_stream(listener_.get()), options_.backlog,
-                   [](uv_stream_t* s, int status) noexcept {
-                     auto* self = static_cast<NotifyServer*>(s->data);
-                     if (self) guarded([&] { self->on_connection(status); });
-                   });
-  }
-  if (rc != 0) {
-    listener_.reset();
-    unlink(socket_path_.c_str());
-    return make_error("cannot listen on " + socket_path_ + ": " + uv_strerror(rc), rc);
-  }
-  return Status::Ok();
+  return listener_.listen(socket_path_, options_.backlog);
 }
 
 void NotifyServer::stop() {
@@ -155,14 +85,7 @@ void NotifyServer::stop() {
   stopped_ = true;
   conns_.clear();  // each Handle closes its pipe; no callback reaches us after this
   alarm_.stop();
-  if (listener_.live()) {
-    listener_.reset();
-    // Only our own socket file: a newer daemon may have replaced it.
-    struct stat st {};
-    if (lstat(socket_path_.c_str(), &st) == 0 && st.st_dev == socket_dev_ &&
-        st.st_ino == socket_ino_)
-      unlink(socket_path_.c_str());
-  }
+  listener_.close();  // removes the socket file only if it is still ours
 }
 
 NotifyServerStats NotifyServer::stats() const {
@@ -176,26 +99,18 @@ void NotifyServer::on_connection(int status) {
   auto conn = std::make_unique<Connection>();
   conn->server = this;
   conn->id = next_conn_id_++;
-  if (uv_pipe_init(loop_, conn->pipe.get(), 0) != 0) return;
-  conn->pipe.initialized(conn.get());
-  if (uv_accept(as_stream(listener_.get()), as_stream(conn->pipe.get())) != 0) return;
+  if (listener_.accept(conn->pipe, conn.get()) != 0) return;
 
-  uv_os_fd_t fd = -1;
-  ucred cred{};
-  socklen_t len = sizeof cred;
-  const bool have_cred = uv_fileno(conn->pipe.base(), &fd) == 0 &&
-                         getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0;
-  if (have_cred) {
-    conn->peer.uid = cred.uid;
-    conn->peer.pid = cred.pid;
-  }
-  if (!have_cred)
+  const std::optional<ucred> cred = uvx::peer_credentials(conn->pipe);
+  if (!cred)
     return refuse_at_accept(std::move(conn), NotifyRefusal::kForeignUid,
                             "cannot read the peer's credentials (SO_PEERCRED)");
-  if (cred.uid != allowed_uid_)
+  conn->peer.uid = cred->uid;
+  conn->peer.pid = cred->pid;
+  if (cred->uid != allowed_uid_)
     return refuse_at_accept(
         std::move(conn), NotifyRefusal::kForeignUid,
-        "peer uid " + std::to_string(cred.uid) + " is not uid " + std::to_string(allowed_uid_));
+        "peer uid " + std::to_string(cred->uid) + " is not uid " + std::to_string(allowed_uid_));
   if (conns_.size() >= options_.max_connections)
     return refuse_at_accept(
         std::move(conn), NotifyRefusal::kTooManyConnections,

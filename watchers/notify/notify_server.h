@@ -51,6 +51,7 @@
 #include "src/core/event.h"
 #include "src/core/result.h"
 #include "src/uvx/handle.h"
+#include "src/uvx/unix_listener.h"
 #include "watchers/notify/notify_protocol.h"
 
 namespace aw {
@@ -144,10 +145,8 @@ class NotifyServer {
   Options options_;
   uid_t allowed_uid_;
   std::string socket_path_;
-  dev_t socket_dev_ = 0;
-  ino_t socket_ino_ = 0;
   bool stopped_ = false;
-  uvx::Handle<uv_pipe_t> listener_;
+  uvx::UnixListener listener_;
   std::uint64_t next_conn_id_ = 1;
   std::unordered_map<std::uint64_t, std::unique_ptr<Connection>> conns_;
   uvx::Timer alarm_;

@@ -5,9 +5,9 @@
 
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -38,17 +38,7 @@ class NotifyServerTest : public notify_test::LoopTest {
 
   // One connection: sends `data`, then reads `replies` lines.
   std::vector<std::string> exchange(const std::string& data, std::size_t replies) {
-    std::vector<std::string> got;
-    run_client([&] {
-      RawClient c(sock());
-      if (!c.connected() || !c.send_all(data)) return;
-      for (std::size_t i = 0; i < replies; ++i) {
-        auto line = c.read_line();
-        if (!line) break;
-        got.push_back(*line);
-      }
-    });
-    return got;
+    return exchange_on(sock(), data, replies);
   }
 
   notify_test::TempDir dir_;
@@ -106,14 +96,8 @@ TEST_F(NotifyServerTest, SocketIsPrivateAndRemovedAtStop) {
 }
 
 TEST_F(NotifyServerTest, StaleSocketFileIsReplaced) {
-  {  // A socket file whose listener is gone, as after a crash.
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    sockaddr_un a{};
-    a.sun_family = AF_UNIX;
-    std::strncpy(a.sun_path, sock().c_str(), sizeof a.sun_path - 1);
-    ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-    close(fd);
-  }
+  // A socket file whose listener is gone, as after a crash.
+  ASSERT_TRUE(uvx_test::make_stale_socket(sock())) << std::strerror(errno);
   start();
   EXPECT_EQ(exchange(kValid, 1).size(), 1u);
   EXPECT_EQ(count("tmux.session-closed"), 1u);

@@ -10,11 +10,9 @@
 #include <thread>
 #include <unordered_set>
 
-#include "watchers/notify/unix_socket.h"
+#include "src/core/unique_fd.h"
 
 namespace aw {
-
-using notify_internal::OwnedFd;
 
 namespace {
 
@@ -54,7 +52,7 @@ Status write_all(int fd, std::string_view data, const std::string& path) {
 // crash hit mid-write) is not an id and is skipped.
 Result<std::unordered_set<std::uint64_t>> read_delivered_ids(const std::string& path) {
   std::unordered_set<std::uint64_t> ids;
-  OwnedFd fd(open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
   if (!fd.valid()) {
     if (errno == ENOENT) return ids;
     return file_error("cannot open", path, errno);
@@ -96,7 +94,7 @@ class SpoolFileIngester {
         stats_(stats) {}
 
   Status run() {
-    OwnedFd fd(open(path_.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    UniqueFd fd(open(path_.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
     if (!fd.valid()) return file_error("cannot open", path_, errno);
     struct stat st {};
     if (Status s = check_own_regular_file(fd.get(), path_, st); !s) return s;
@@ -224,7 +222,7 @@ class SpoolFileIngester {
   std::size_t max_line_;
   std::unordered_set<std::uint64_t>& ids_;
   NotifySpoolStats& stats_;
-  OwnedFd delivered_fd_;
+  UniqueFd delivered_fd_;
   uid_t owner_uid_ = 0;
   std::string buf_;
   bool skipping_ = false;
@@ -248,7 +246,7 @@ Status append_to_notify_spool(const std::string& runtime_dir, std::string_view l
   const std::string path = notify_spool_path(runtime_dir);
   const auto deadline = std::chrono::steady_clock::now() + lock_timeout;
   for (;;) {
-    OwnedFd fd(open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+    UniqueFd fd(open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!fd.valid()) return file_error("cannot open spool", path, errno);
     // Non-blocking attempts until the deadline: a hook must not hang forever
     // behind a stuck process holding the lock.

@@ -1,0 +1,101 @@
+// UnixListener: a libuv listener on a filesystem unix stream socket that only
+// this user may connect to. The daemon's notify and control servers each own
+// one; everything about the socket *file* (a stale one left by a crash, a live
+// one that belongs to another daemon, its mode, removing it at the end) lives
+// here, and what a connection means stays with the server.
+//
+// listen(path):
+//   - a socket file already at `path` is removed only when nobody answers on
+//     it (a connect is refused: its daemon died); a live one is not stolen
+//     ("another process is listening on <path> (is another agentwatch
+//     running?)"), and anything that is not a socket is left alone and is an
+//     error naming the path;
+//   - the socket is made 0600 before bind(): Linux gives the new file the
+//     socket inode's mode, so there is no window in which others could
+//     connect, and no process-wide umask change (the thread pool creates files
+//     too);
+//   - the file's device and inode are remembered, so that close() removes the
+//     file only while it is still ours: a newer daemon may have replaced it.
+// The directory's own safety (ours, 0700) is the caller's business.
+//
+// Error messages name the socket after `name` ("notify" gives "notify socket:
+// ...", "cannot set mode 0600 on the notify socket: ...", "expected the notify
+// socket or nothing; remove it").
+//
+// Ownership and threads: loop thread only. The loop must outlive the listener.
+// `on_connection` is called from the loop for each pending connection until
+// close(); it may call accept() and close(), but must not destroy the
+// listener. Destroying the listener closes it (as close()); its uv handle
+// closes on the next loop iteration.
+#pragma once
+
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/un.h>
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include <uv.h>
+
+#include "src/core/result.h"
+#include "src/uvx/handle.h"
+
+namespace aw::uvx {
+
+struct UnixAddress {
+  sockaddr_un addr{};
+  socklen_t len = 0;
+  const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&addr); }
+};
+
+// A filesystem (not abstract) unix address; an error names the path when it
+// does not fit sun_path (108 bytes on Linux).
+Result<UnixAddress> make_unix_address(const std::string& path);
+
+// Who is at the other end of a connected unix socket (SO_PEERCRED): nullopt
+// when the kernel does not say.
+std::optional<ucred> peer_credentials(const Handle<uv_pipe_t>& pipe);
+
+class UnixListener {
+ public:
+  // `on_connection(status)` is libuv's connection callback: status < 0 is an
+  // error, else one connection waits for accept(). It should catch its own
+  // exceptions; one that escapes is printed to stderr and dropped.
+  UnixListener(uv_loop_t* loop, std::string name, std::function<void(int status)> on_connection);
+  ~UnixListener();
+  UnixListener(const UnixListener&) = delete;
+  UnixListener& operator=(const UnixListener&) = delete;
+
+  // Listens on `path` with a `backlog` of pending connections. On failure
+  // nothing is left listening and no socket file of ours is left behind; it
+  // may be called again then. While listening() it is an error.
+  Status listen(const std::string& path, int backlog);
+
+  // Initialises `client` on the listener's loop (its `data` = `data`) and
+  // accepts one pending connection into it. Returns 0, or a negative errno
+  // when nothing was accepted (a `client` already initialised closes when it
+  // is destroyed, as any Handle).
+  int accept(Handle<uv_pipe_t>& client, void* data);
+
+  // Stops listening and removes the socket file if it is still the one
+  // listen() created. Idempotent.
+  void close();
+
+  bool listening() const { return handle_ && handle_->live(); }
+  // The path given to the last listen() (empty before).
+  const std::string& path() const { return path_; }
+
+ private:
+  uv_loop_t* loop_;
+  std::string name_;
+  std::function<void(int)> on_connection_;
+  std::string path_;
+  dev_t dev_ = 0;
+  ino_t ino_ = 0;
+  // A fresh handle per listen(): a closed Handle cannot be initialised again.
+  std::optional<Handle<uv_pipe_t>> handle_;
+};
+
+}  // namespace aw::uvx
