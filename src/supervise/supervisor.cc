@@ -1034,7 +1034,7 @@ void Supervisor::begin_timing_out(Worker& w) {
   arm(w.runtime_timer, w.spec.timeout_grace);
 }
 
-void Supervisor::end_of_grace(Worker& w, std::optional<FileSample> sample) {
+void Supervisor::end_of_grace(Worker& w, const std::optional<FileSample>& sample) {
   if (!w.timing_out || !w.process || w.phase != WorkerPhase::kRunning) return;
   const WallTime wall = clock_.wall();
   Progress progress = progress_between(!w.spec.heartbeat.empty(), w.progress_baseline, sample);
@@ -1081,7 +1081,8 @@ void Supervisor::end_of_grace(Worker& w, std::optional<FileSample> sample) {
 
 // ---- heartbeat ----
 
-void Supervisor::stat_heartbeat(Worker& w, std::function<void(Worker&, const FileSample&)> then) {
+void Supervisor::stat_heartbeat(Worker& w,
+                                const std::function<void(Worker&, const FileSample&)>& then) {
   struct Stat {
     int err = 0;
     std::int64_t size = 0;

@@ -266,7 +266,7 @@ class Supervisor {
   // Detectors.
   void on_runtime_timer(Worker& w);
   void begin_timing_out(Worker& w);
-  void end_of_grace(Worker& w, std::optional<FileSample> sample);
+  void end_of_grace(Worker& w, const std::optional<FileSample>& sample);
   void check_heartbeat(Worker& w);
   void on_heartbeat_sample(Worker& w, const FileSample& sample);
   void evaluate_presence(Worker& w);
@@ -279,7 +279,7 @@ class Supervisor {
   Duration runtime_of(const Worker& w) const;
   // Stats `w`'s heartbeat file on the thread pool; `then` runs on the loop thread
   // if the same run of `w` is still watched.
-  void stat_heartbeat(Worker& w, std::function<void(Worker&, const FileSample&)> then);
+  void stat_heartbeat(Worker& w, const std::function<void(Worker&, const FileSample&)>& then);
   void request(Worker& w, LifecycleState to, std::string_view reason, const EvidenceList& evidence);
   void note(Worker& w, std::string signal, std::string detail);
   void persist_run(Worker& w);
