@@ -412,9 +412,9 @@ TEST_F(SupervisorTest, PidFileLandingAdoptsAnAdoptOnlyWorker) {
   EXPECT_EQ(refused->entity, "ext");
   EXPECT_EQ(refused->fields.get_string("via"), "pid_file");
   EXPECT_EQ(int_field(refused, "pid"), getpid());
-  EXPECT_NE(refused->fields.get_string("error")->find("already runs as pid " +
-                                                      std::to_string(orphan)),
-            std::string::npos);
+  EXPECT_NE(
+      refused->fields.get_string("error")->find("already runs as pid " + std::to_string(orphan)),
+      std::string::npos);
   EXPECT_EQ(events_.count("worker.adopted"), 1u);
 
   // Its removal is an event under the worker's name, and no verdict.

@@ -217,9 +217,8 @@ pid_file = ")" + pids + R"(/ext.pid"
 
   // Its PID file removed: an event under its name, and no verdict.
   ASSERT_EQ(unlink((pids + "/ext.pid").c_str()), 0);
-  auto removed = d.wait_for([](const Event& e) {
-    return e.kind == "worker.pid_file_removed" && e.entity == "ext";
-  });
+  auto removed = d.wait_for(
+      [](const Event& e) { return e.kind == "worker.pid_file_removed" && e.entity == "ext"; });
   ASSERT_TRUE(removed) << d.stderr_text();
   EXPECT_EQ(removed->fields.get_string("running"), "true");
   EXPECT_EQ(pid_of(*removed), ext);

@@ -18,8 +18,8 @@
 #include <string_view>
 #include <vector>
 
-#include "watchers/logtail/line_matcher.h"
 #include "src/core/line_splitter.h"
+#include "watchers/logtail/line_matcher.h"
 
 namespace aw {
 

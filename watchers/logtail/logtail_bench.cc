@@ -20,9 +20,9 @@
 
 #include <uv.h>
 
+#include "src/core/line_splitter.h"
 #include "watchers/logtail/line_matcher.h"
 #include "watchers/logtail/line_scanner.h"
-#include "src/core/line_splitter.h"
 #include "watchers/logtail/log_corpus.h"
 #include "watchers/logtail/log_tailer.h"
 
