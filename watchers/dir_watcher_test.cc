@@ -83,7 +83,7 @@ class DirWatcherTest : public ::testing::Test {
   WatchRoot root_spec(std::vector<std::string> ignore = {}) {
     return WatchRoot{"results", root_, true, std::move(ignore)};
   }
-  void start_and_wait_for_scan(WatchRoot spec) {
+  void start_and_wait_for_scan(const WatchRoot& spec) {
     ASSERT_TRUE(watcher_->add_root(spec).ok());
     watcher_->start();
     ASSERT_TRUE(run_until([&] { return count("watch.rescanned") >= 1; }));
@@ -92,7 +92,7 @@ class DirWatcherTest : public ::testing::Test {
   // Runs the loop until `pred` holds (checked after every event and every loop
   // iteration: a hold dropped or deduped changes state without an event) or
   // the guard timer fires. Returns whether `pred` holds.
-  bool run_until(std::function<bool()> pred, std::uint64_t guard_ms = 8000) {
+  bool run_until(const std::function<bool()>& pred, std::uint64_t guard_ms = 8000) {
     if (pred()) return true;
     until_ = pred;
     bool timed_out = false;

@@ -269,7 +269,8 @@ std::optional<std::string> due_reason(const RotatePolicy& policy, const struct s
   }
   if (policy.max_age.count() > 0) {
     if (!start) {
-      not_due.push_back("age unknown (no birth time on this filesystem and no previous rotation)");
+      not_due.emplace_back(
+          "age unknown (no birth time on this filesystem and no previous rotation)");
     } else {
       const Duration age = now - *start;
       const auto secs = [](Duration d) {

@@ -30,6 +30,7 @@ std::vector<std::string> path_args(const GlobalFlags& g) {
 // Runs tmux with `argv` (no shell) and waits: the CLI is allowed to block.
 int run_tmux(const std::vector<std::string>& argv, std::string* error) {
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   pid_t pid = -1;

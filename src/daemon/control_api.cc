@@ -105,17 +105,17 @@ class Api {
   // The handlers share the Api; it lives as long as the server keeps them.
   static void register_all(const std::shared_ptr<Api>& self, ControlServer& s) {
     s.handle("status",
-             [self](const ControlRequest&, Responder r) { r.ok(self->c_.status_json()); });
+             [self](const ControlRequest&, const Responder& r) { r.ok(self->c_.status_json()); });
     s.handle("workers.list", [self](const ControlRequest&, Responder r) { self->workers_list(r); });
     for (const char* verb : {"start", "stop", "restart"})
       s.handle(std::string("workers.") + verb, [self, verb](const ControlRequest& q, Responder r) {
         self->worker_verb(q, r, verb);
       });
     s.handle("health", [self](const ControlRequest& q, Responder r) { self->health(q, r); });
-    s.handle("recover.list-stuck", [self](const ControlRequest&, Responder r) {
+    s.handle("recover.list-stuck", [self](const ControlRequest&, const Responder& r) {
       r.ok(stuck_json(self->c_.state->table().stuck(self->c_.clock->wall(), self->c_.stuck)));
     });
-    s.handle("recover.diagnose", [self](const ControlRequest&, Responder r) {
+    s.handle("recover.diagnose", [self](const ControlRequest&, const Responder& r) {
       r.ok(problems_json(diagnose(self->diagnosis_input())));
     });
     s.handle("recover.reset", [self](const ControlRequest& q, Responder r) { self->reset(q, r); });

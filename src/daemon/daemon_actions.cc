@@ -61,10 +61,10 @@ DaemonActions::~DaemonActions() {
 
 void DaemonActions::install() {
   pipeline_.set_action_handler(ActionType::kKill, [this](const ActionRequest& r, const Event&,
-                                                         Done done) { kill(r, std::move(done)); });
+                                                         const Done& done) { kill(r, done); });
   pipeline_.set_action_handler(
       ActionType::kRestart,
-      [this](const ActionRequest& r, const Event&, Done done) { restart(r, std::move(done)); });
+      [this](const ActionRequest& r, const Event&, const Done& done) { restart(r, done); });
   pipeline_.set_action_handler(ActionType::kTmux, [this](const ActionRequest& r, const Event&,
                                                          Done done) { tmux(r, std::move(done)); });
   pipeline_.set_action_handler(
@@ -85,7 +85,7 @@ DaemonActions::Done DaemonActions::tracked(Done done) {
   };
 }
 
-void DaemonActions::kill(const ActionRequest& r, Done done) {
+void DaemonActions::kill(const ActionRequest& r, const Done& done) {
   if (!supervisor_)
     return done(failure(cat::kValidation, "kill: no workers are declared",
                         "declare the worker with [[worker]] in agentwatch.toml"));
@@ -99,7 +99,7 @@ void DaemonActions::kill(const ActionRequest& r, Done done) {
   done(success("signal " + std::to_string(r.signal) + " sent to worker " + r.worker, std::move(f)));
 }
 
-void DaemonActions::restart(const ActionRequest& r, Done done) {
+void DaemonActions::restart(const ActionRequest& r, const Done& done) {
   if (!supervisor_)
     return done(failure(cat::kValidation, "restart: no workers are declared",
                         "declare the worker with [[worker]] in agentwatch.toml"));
@@ -117,7 +117,7 @@ void DaemonActions::tmux(const ActionRequest& r, Done done) {
   f.set("op", tmux_op_name(r.tmux_op));
   auto report = [finish, f,
                  what = std::string(tmux_op_name(r.tmux_op)) + " tmux session " +
-                        r.session](Status s) mutable {
+                        r.session](const Status& s) mutable {
     if (s)
       finish(success(what, std::move(f)));
     else

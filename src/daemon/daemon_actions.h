@@ -50,8 +50,8 @@ class DaemonActions {
 
  private:
   using Done = Pipeline::ActionDone;
-  void kill(const ActionRequest& r, Done done);
-  void restart(const ActionRequest& r, Done done);
+  void kill(const ActionRequest& r, const Done& done);
+  void restart(const ActionRequest& r, const Done& done);
   void tmux(const ActionRequest& r, Done done);
   void rotate(const ActionRequest& r, Done done);
   void probe(const ActionRequest& r, const Event& cause, Done done);

@@ -115,7 +115,7 @@ class LogpipeTest : public ::testing::Test {
     return true;
   }
 
-  LogpipeOptions options(std::string path = "") {
+  LogpipeOptions options(const std::string& path = "") {
     LogpipeOptions o;
     o.path = path.empty() ? log_ : path;
     return o;
@@ -256,6 +256,7 @@ TEST_F(LogpipeTest, NoLineLostAcrossRepeatedRenames) {
   ASSERT_EQ(join(), 0) << error_;
   EXPECT_GE(generations.size(), 20u);
   std::vector<std::pair<std::string, std::string>> files;
+  files.reserve(generations.size() + 1);
   for (const std::string& g : generations) files.emplace_back(g, slurp(g));
   if (exists(log_)) files.emplace_back(log_, slurp(log_));
   aw::testing::expect_every_line_once_in_order(files, kLines);

@@ -44,6 +44,7 @@ std::vector<std::string> matching_names(const RuleSet& set, const Event& e) {
   std::vector<const Rule*> out;
   matching_rules(set, e, MatchInput{}, out);
   std::vector<std::string> names;
+  names.reserve(out.size());
   for (const Rule* r : out) names.push_back(r->name);
   return names;
 }

@@ -254,7 +254,7 @@ TEST_F(ProbeTest, StderrTailEnvAndCwd) {
 TEST_F(ProbeTest, CancelStopsItAndSaysSo) {
   std::optional<ProbeOutcome> outcome;
   auto id = runner_->run(
-      script("#!/bin/sh\nsleep 30\n"), [](Event) {},
+      script("#!/bin/sh\nsleep 30\n"), [](const Event&) {},
       [&](ProbeOutcome o) { outcome = std::move(o); });
   EXPECT_TRUE(runner_->busy("queue-check"));
   EXPECT_FALSE(runner_->busy("other"));
@@ -286,7 +286,7 @@ TEST_F(ProbeTest, OnEventMayCancelItsOwnRun) {
 TEST_F(ProbeTest, OnDoneMayStartTheNextRun) {
   ProbeSpec s = script("#!/bin/sh\necho 'project a OK'\n");
   int done = 0;
-  std::function<void(ProbeOutcome)> again = [&](ProbeOutcome o) {
+  std::function<void(ProbeOutcome)> again = [&](const ProbeOutcome& o) {
     EXPECT_TRUE(o.ok) << o.error;
     if (++done < 3)
       runner_->run(
@@ -302,8 +302,8 @@ TEST_F(ProbeTest, DestroyingTheRunnerKillsWhatRunsWithoutCallbacks) {
   auto runner = std::make_unique<ProbeRunner>(&loop_, clock_);
   bool called = false;
   runner->run(
-      script("#!/bin/sh\nsleep 30\n"), [&](Event) { called = true; },
-      [&](ProbeOutcome) { called = true; });
+      script("#!/bin/sh\nsleep 30\n"), [&](const Event&) { called = true; },
+      [&](const ProbeOutcome&) { called = true; });
   runner.reset();
   drain();
   EXPECT_FALSE(called);

@@ -92,7 +92,7 @@ std::optional<MonoTime> SchedulePlan::earliest() const {
 std::vector<Firing> SchedulePlan::take_due(MonoTime mono, WallTime wall) {
   std::vector<std::pair<MonoTime, Firing>> due;
   for (auto& [name, t] : jobs_)
-    if (t.due <= mono) due.push_back({t.due, Firing{name, t.reason}});
+    if (t.due <= mono) due.emplace_back(t.due, Firing{name, t.reason});
   std::sort(due.begin(), due.end(), [](const auto& a, const auto& b) {
     return std::tie(a.first, a.second.name) < std::tie(b.first, b.second.name);
   });

@@ -66,7 +66,7 @@ Status TimerScheduler::load() {
   return Status::Ok();
 }
 
-void TimerScheduler::set_jobs(std::vector<ScheduledJob> jobs) {
+void TimerScheduler::set_jobs(const std::vector<ScheduledJob>& jobs) {
   if (plan_.set_jobs(jobs, clock_.mono(), clock_.wall())) persist();
   arm();
 }

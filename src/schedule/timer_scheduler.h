@@ -72,7 +72,7 @@ class TimerScheduler {
   Status load();
 
   // Replaces the jobs (at start and on each rules reload); see SchedulePlan.
-  void set_jobs(std::vector<ScheduledJob> jobs);
+  void set_jobs(const std::vector<ScheduledJob>& jobs);
 
   // `agentwatch trigger RULE`: fires `name` now with kTrigger (synchronously,
   // before returning), records the run and restarts its period. An unknown

@@ -12,7 +12,6 @@ namespace aw {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::exists;
 using testing::LoopTest;
 using testing::read_file;
 using testing::TempDir;

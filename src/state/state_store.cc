@@ -464,7 +464,7 @@ void StateStore::pump() {
   }
   job->callbacks = std::move(pending_callbacks_);
   pending_callbacks_.clear();
-  dispatch(std::move(job));
+  dispatch(job);
 }
 
 void StateStore::dispatch(const std::shared_ptr<Job>& job) {

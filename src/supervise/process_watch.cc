@@ -175,7 +175,7 @@ Result<std::unique_ptr<ProcessWatch>> ProcessWatch::watch_child(uv_loop_t* loop,
                            ? describe_status(x.exited ? (x.exit_code << 8) : x.term_signal)
                            : "reaped elsewhere: status lost";
     end.evidence.push_back({"wait4", said, self->clock_.wall()});
-    self->deliver(std::move(end));
+    self->deliver(end);
   });
   if (!child) return child.error();
   w->child_ = std::move(*child);
@@ -232,7 +232,7 @@ void ProcessWatch::try_exit_info() {
                              clock_.wall()});
   }
   end.evidence = std::move(end_evidence_);
-  deliver(std::move(end));
+  deliver(end);
 }
 
 void ProcessWatch::deliver(const ProcessEnd& end) {

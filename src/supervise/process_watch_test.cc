@@ -14,8 +14,6 @@
 
 #include "src/supervise/supervise_test_support.h"
 
-extern char** environ;
-
 namespace aw {
 namespace {
 

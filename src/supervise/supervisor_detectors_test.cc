@@ -6,13 +6,12 @@
 #include <spawn.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <unistd.h>  // environ (a GNU extension: g++ defines _GNU_SOURCE)
 
 #include <fstream>
 
 #include "src/supervise/supervise_test_support.h"
 #include "src/supervise/supervisor.h"
-
-extern char** environ;
 
 namespace aw {
 namespace {
@@ -103,6 +102,7 @@ class DetectorTest : public LoopTest {
     std::vector<std::string> args = {"/bin/sh", "-c", "(exec sleep 30) & echo $! > \"$1\"", "sh",
                                      pid_path};
     std::vector<char*> argv;
+    argv.reserve(args.size() + 1);
     for (auto& x : args) argv.push_back(x.data());
     argv.push_back(nullptr);
     pid_t sh;

@@ -6,12 +6,11 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <unistd.h>  // environ (a GNU extension: g++ defines _GNU_SOURCE)
 
 #include <fstream>
 
 #include "src/supervise/supervise_test_support.h"
-
-extern char** environ;
 
 namespace aw {
 namespace {

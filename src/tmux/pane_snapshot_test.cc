@@ -34,6 +34,7 @@ TmuxSnapshot snap(std::vector<PaneInfo> panes) {
 
 std::vector<std::string> kinds(const std::vector<Event>& events) {
   std::vector<std::string> out;
+  out.reserve(events.size());
   for (const Event& e : events) out.push_back(e.kind + " " + e.entity);
   return out;
 }

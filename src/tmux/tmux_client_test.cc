@@ -139,7 +139,7 @@ TEST_F(TmuxClientTest, DestroyingTheClientKillsCommandsAndDropsCallbacks) {
   ASSERT_EQ(::waitpid(-1, &status, WNOHANG), -1) << "the test process has children already";
   auto client = std::make_unique<TmuxClient>(&loop_, clock_, TmuxServer{{"sleep", "30"}});
   int called = 0;
-  client->run({}, [&](Result<TmuxReply>) { ++called; });
+  client->run({}, [&](const Result<TmuxReply>&) { ++called; });
   EXPECT_EQ(::waitpid(-1, &status, WNOHANG), 0);  // running
   client.reset();
   // Killed and reaped by then: the test process has no child left.
@@ -153,7 +153,7 @@ TEST_F(TmuxClientTest, ACallbackMayDestroyTheClient) {
   auto client = std::make_unique<TmuxClient>(&loop_, clock_, server());
   int called = 0;
   for (int i = 0; i < 3; ++i)
-    client->run({"list-sessions"}, [&](Result<TmuxReply>) {
+    client->run({"list-sessions"}, [&](const Result<TmuxReply>&) {
       ++called;
       client.reset();
     });

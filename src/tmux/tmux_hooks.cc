@@ -133,7 +133,7 @@ std::vector<std::vector<std::string>> hook_unset_commands() {
 std::vector<std::string> join_tmux_commands(const std::vector<std::vector<std::string>>& commands) {
   std::vector<std::string> out;
   for (const auto& c : commands) {
-    if (!out.empty()) out.push_back(";");
+    if (!out.empty()) out.emplace_back(";");
     out.insert(out.end(), c.begin(), c.end());
   }
   return out;

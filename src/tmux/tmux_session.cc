@@ -105,15 +105,15 @@ std::vector<std::string> new_session_args(const OpenSession& r) {
   // -s and -c are format-expanded by tmux: "#(cmd)" in a name would run cmd.
   std::vector<std::string> a = {"new-session", "-d", "-s", escape_tmux_format(r.session)};
   if (!r.cwd.empty()) {
-    a.push_back("-c");
+    a.emplace_back("-c");
     a.push_back(escape_tmux_format(r.cwd));
   }
   for (const auto& [k, v] : r.env) {
-    a.push_back("-e");
+    a.emplace_back("-e");
     a.push_back(k + "=" + v);
   }
   if (r.argv.empty()) return a;
-  a.push_back("--");
+  a.emplace_back("--");
   if (r.argv.size() == 1) {
     // One argument would go to `default-shell -c` as shell text.
     for (const char* s : {"/bin/sh", "-c", "exec \"$0\""}) a.emplace_back(s);
@@ -231,7 +231,7 @@ void TmuxSessionControl::start_prepare(Op& op) {
           if (!prep->file.empty()) ::unlink(prep->file.c_str());
           return;
         }
-        after_prepare(id, std::move(prep->error), std::move(prep->file));
+        after_prepare(id, prep->error, std::move(prep->file));
       });
   if (rc != 0) {
     // The pool refused (only while the loop is being torn down): nothing was written.
@@ -239,7 +239,8 @@ void TmuxSessionControl::start_prepare(Op& op) {
   }
 }
 
-void TmuxSessionControl::after_prepare(std::uint64_t id, std::string error, std::string file) {
+void TmuxSessionControl::after_prepare(std::uint64_t id, const std::string& error,
+                                       std::string file) {
   Op* op = find(id);
   if (!op) {
     if (!file.empty()) ::unlink(file.c_str());
@@ -345,17 +346,17 @@ void TmuxSessionControl::paste(Op& op) {
   run(id,
       {"load-buffer", "-b", op.buffer, escape_tmux_format(op.brief_file), ";", "paste-buffer", "-d",
        "-p", "-b", op.buffer, "-t", op.target},
-      [this, id](Op& o, Result<TmuxReply> r) {
+      [this, id](Op& o, const Result<TmuxReply>& r) {
         if (Status s = step_status(o, r, "pasting the brief"); !s) {
           // Best effort: a buffer loaded but not pasted would linger in tmux.
-          client_.run({"delete-buffer", "-b", o.buffer}, [](Result<TmuxReply>) {});
+          client_.run({"delete-buffer", "-b", o.buffer}, [](const Result<TmuxReply>&) {});
           return finish(id, s);
         }
         remove_brief_then(o, [this](Op& again) { submit(again); });
       });
 }
 
-void TmuxSessionControl::remove_brief_then(Op& op, std::function<void(Op&)> next) {
+void TmuxSessionControl::remove_brief_then(Op& op, const std::function<void(Op&)>& next) {
   const std::uint64_t id = op.id;
   std::string file = std::move(op.brief_file);
   op.brief_file.clear();
@@ -375,7 +376,7 @@ void TmuxSessionControl::remove_brief_then(Op& op, std::function<void(Op&)> next
 void TmuxSessionControl::submit(Op& op) {
   if (!op.req.submit || op.req.brief.empty()) return send_final_keys(op);
   const std::uint64_t id = op.id;
-  run(id, {"send-keys", "-t", op.target, "Enter"}, [this, id](Op& o, Result<TmuxReply> r) {
+  run(id, {"send-keys", "-t", op.target, "Enter"}, [this, id](Op& o, const Result<TmuxReply>& r) {
     if (Status s = step_status(o, r, "pressing Enter"); !s) return finish(id, s);
     send_final_keys(o);
   });
@@ -386,8 +387,9 @@ void TmuxSessionControl::send_final_keys(Op& op) {
   if (op.req.keys.empty()) return finish(id, Status::Ok());
   std::vector<std::string> args = {"send-keys", "-t", op.target};
   args.insert(args.end(), op.req.keys.begin(), op.req.keys.end());
-  run(id, std::move(args),
-      [this, id](Op& o, Result<TmuxReply> r) { finish(id, step_status(o, r, "sending keys")); });
+  run(id, std::move(args), [this, id](Op& o, const Result<TmuxReply>& r) {
+    finish(id, step_status(o, r, "sending keys"));
+  });
 }
 
 void TmuxSessionControl::finish(std::uint64_t id, Status status) {
@@ -433,10 +435,12 @@ void TmuxSessionControl::run_simple(std::string session, std::vector<std::string
     if (rc != 0) finish(id, make_error(op.early_error));
     return;
   }
-  run(id, std::move(args), [this, id, what, session](Op&, Result<TmuxReply> r) {
-    if (r && session_missing(*r)) return finish(id, make_error("no such tmux session: " + session));
-    finish(id, reply_status(r, "tmux " + what + " " + quoted(session)));
-  });
+  run(id, std::move(args),
+      [this, id, what = std::move(what), session = std::move(session)](Op&, Result<TmuxReply> r) {
+        if (r && session_missing(*r))
+          return finish(id, make_error("no such tmux session: " + session));
+        finish(id, reply_status(r, "tmux " + what + " " + quoted(session)));
+      });
 }
 
 }  // namespace aw

@@ -128,7 +128,7 @@ class TmuxSessionControl {
            std::function<void(Op&, Result<TmuxReply>)> next);
   // Validation errors, the cwd check and the brief file, on the thread pool.
   void start_prepare(Op& op);
-  void after_prepare(std::uint64_t id, std::string error, std::string file);
+  void after_prepare(std::uint64_t id, const std::string& error, std::string file);
   // A step's reply as a Status naming the session (a missing session: "no
   // such tmux session" for send, "vanished" for open).
   Status step_status(const Op& op, const Result<TmuxReply>& r, std::string_view what) const;
@@ -136,7 +136,7 @@ class TmuxSessionControl {
   void poll_ready(Op& op);
   void on_ready_reply(Op& op, Result<TmuxReply> reply);
   void paste(Op& op);
-  void remove_brief_then(Op& op, std::function<void(Op&)> next);
+  void remove_brief_then(Op& op, const std::function<void(Op&)>& next);
   void submit(Op& op);
   void send_final_keys(Op& op);
   // Ends op `id`: deletes its brief file (if still there) then calls back.

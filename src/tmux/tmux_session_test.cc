@@ -314,7 +314,7 @@ TEST_F(TmuxSessionTest, DestroyingTheControlDropsCallbacksAndDeletesBriefFiles) 
   r.brief = "text";
   r.wait_for = "never";
   int called = 0;
-  control_->open_session(r, [&](Status) { ++called; });
+  control_->open_session(r, [&](const Status&) { ++called; });
   // Destroyed once the brief file was written (the session may be starting).
   ASSERT_TRUE(run_until([&] { return !list_dir(temp_).empty(); }));
   control_.reset();

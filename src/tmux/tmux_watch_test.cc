@@ -127,7 +127,7 @@ TEST_F(TmuxWatchTest, HintsDuringAQueryCoalesceIntoOneFollowUp) {
 TEST_F(TmuxWatchTest, AReconcileFromACallbackIsQueuedNotDoubled) {
   int reconciles = 0;
   watch_ = std::make_unique<TmuxWatch>(
-      &loop_, clock_, *client_, [](Event) {},
+      &loop_, clock_, *client_, [](const Event&) {},
       [&](const TmuxSnapshot&, bool) {
         if (++reconciles < 3) {
           watch_->reconcile("again");

@@ -22,8 +22,6 @@
 namespace aw::uvx {
 namespace {
 
-using uvx_test::RawClient;
-
 class UnixListenerTest : public uvx_test::LoopTest {
  protected:
   void SetUp() override {

@@ -226,6 +226,7 @@ int main(int argc, char** argv) {
 
   std::mt19937 rng(o.seed);
   std::vector<Pair*> order;
+  order.reserve(pairs.size());
   for (auto& p : pairs) order.push_back(&p);
   for (int i = 0; i < o.warmup + o.samples; ++i) {
     std::shuffle(order.begin(), order.end(), rng);

@@ -42,8 +42,6 @@
 #include <string>
 #include <vector>
 
-extern char** environ;
-
 namespace {
 
 std::int64_t mono_ns() {
@@ -158,6 +156,7 @@ std::pair<std::int64_t, std::int64_t> run_one(Case& c, long number, int timeout_
     for (std::size_t at; (at = w.find("{n}")) != std::string::npos;)
       w.replace(at, 3, std::to_string(number));
   std::vector<char*> argv;
+  argv.reserve(words.size() + 1);
   for (auto& w : words) argv.push_back(w.data());
   argv.push_back(nullptr);
 

@@ -52,8 +52,6 @@
 #include <string>
 #include <vector>
 
-extern char** environ;
-
 namespace {
 
 std::int64_t mono_ns() {

@@ -29,6 +29,7 @@ bool completed(const Event& e, const std::string& entity) {
 
 int run(const std::vector<std::string>& argv, const std::string& cwd) {
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   posix_spawn_file_actions_t fa;
@@ -161,6 +162,7 @@ every = "200ms"
   const std::string bin = std::getenv("AGENTWATCH_BIN");
   std::vector<std::string> argv{bin, "logpipe", "--file", file};
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (auto& a : argv) args.push_back(a.data());
   args.push_back(nullptr);
   pid_t writer = -1;

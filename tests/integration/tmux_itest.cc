@@ -22,8 +22,6 @@
 
 #include "tests/integration/harness.h"
 
-extern char** environ;
-
 namespace aw::testing {
 namespace {
 
@@ -36,6 +34,7 @@ CommandResult run(const std::vector<std::string>& argv) {
   const int out_fd = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   const int err_fd = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   posix_spawn_file_actions_t fa;

@@ -71,14 +71,14 @@ GitReflogWatch::GitReflogWatch(uv_loop_t* loop, const Clock& clock, std::functio
       emit_(std::move(emit)),
       options_(options),
       tailer_(
-          loop, clock, [this](Event e) { on_tailer_event(std::move(e)); },
+          loop, clock, [this](const Event& e) { on_tailer_event(e); },
           LogTailer::Options{options.offsets}) {}
 
 GitReflogWatch::~GitReflogWatch() {
   stop();
 }
 
-Status GitReflogWatch::add_repo(GitRepoSpec spec) {
+Status GitReflogWatch::add_repo(const GitRepoSpec& spec) {
   if (spec.name.empty()) return make_error("git repo: expected a non-empty name", -EINVAL);
   const std::string log_name = kLogPrefix + spec.name;
   if (repos_.count(log_name))
@@ -151,7 +151,7 @@ GitReflogStats GitReflogWatch::stats() const {
   return s;
 }
 
-void GitReflogWatch::on_tailer_event(Event e) {
+void GitReflogWatch::on_tailer_event(const Event& e) {
   if (stopped_) return;
   const auto log = e.fields.get_string("log");
   if (!log) return;

@@ -99,7 +99,7 @@ class GitReflogWatch {
   // and follows `<git-dir>/logs/HEAD`. Errors (empty or duplicate name, a path
   // that is not a repository, no inotify watch left) name the repo and what
   // was expected. After start() the repo is followed at once.
-  Status add_repo(GitRepoSpec spec);
+  Status add_repo(const GitRepoSpec& spec);
   // Begins following every repo added.
   void start();
   // Saves every position and stops; no event is emitted afterwards.
@@ -126,7 +126,7 @@ class GitReflogWatch {
     std::deque<std::uint64_t> delivered_order;    // oldest first, to bound `delivered`
   };
 
-  void on_tailer_event(Event e);
+  void on_tailer_event(const Event& e);
   void on_line(Repo& repo, const Event& e);
   bool is_replay(Repo& repo, std::uint64_t hash, std::int64_t time);
   void remember(Repo& repo, std::uint64_t hash, std::int64_t time);

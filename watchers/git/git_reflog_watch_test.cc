@@ -20,8 +20,6 @@
 
 #include "src/uvx/handle.h"
 
-extern char** environ;
-
 namespace aw {
 namespace {
 
@@ -71,6 +69,7 @@ class GitReflogWatchTest : public ::testing::Test {
                                      "gc.auto=0"};
     argv.insert(argv.end(), args.begin(), args.end());
     std::vector<char*> cargv;
+    cargv.reserve(argv.size() + 1);
     for (auto& a : argv) cargv.push_back(a.data());
     cargv.push_back(nullptr);
     std::vector<std::string> env_store;
@@ -81,6 +80,7 @@ class GitReflogWatchTest : public ::testing::Test {
       env_store.push_back("GIT_AUTHOR_DATE=" + date);
     }
     std::vector<char*> cenv;
+    cenv.reserve(env_store.size() + 1);
     for (auto& e : env_store) cenv.push_back(e.data());
     cenv.push_back(nullptr);
     posix_spawn_file_actions_t actions;
