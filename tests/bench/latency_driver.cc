@@ -40,7 +40,15 @@
 #include <string>
 #include <vector>
 
+#include "tests/bench/driver_support.h"
+
 namespace {
+
+using bench::die;
+using bench::die_errno;
+using bench::mono_ns;
+using bench::percentile;
+using bench::split;
 
 struct Target {
   std::string name, inbox, out, staging;
@@ -59,30 +67,6 @@ struct Options {
   int samples = 400, warmup = 20, gap_us = 2000, timeout_ms = 5000;
   unsigned seed = 1;
 };
-
-std::int64_t mono_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
-
-[[noreturn]] void die(const std::string& what) {
-  std::fprintf(stderr, "latency_driver: %s\n", what.c_str());
-  std::exit(1);
-}
-
-[[noreturn]] void die_errno(const std::string& what) {
-  die(what + ": " + std::strerror(errno));
-}
-
-std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> parts;
-  std::size_t start = 0;
-  for (std::size_t at; (at = s.find(sep, start)) != std::string::npos; start = at + 1)
-    parts.push_back(s.substr(start, at - start));
-  parts.push_back(s.substr(start));
-  return parts;
-}
 
 Options parse(int argc, char** argv) {
   Options o;
@@ -202,13 +186,6 @@ void pause_us(int us) {
   }
 }
 
-std::int64_t percentile(const std::vector<std::int64_t>& sorted, double p) {
-  // Nearest rank.
-  std::size_t rank = static_cast<std::size_t>(p * static_cast<double>(sorted.size()) + 0.999999);
-  rank = std::clamp<std::size_t>(rank, 1, sorted.size());
-  return sorted[rank - 1];
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -244,10 +221,7 @@ int main(int argc, char** argv) {
     const char* mode = p.rename ? "rename" : "close";
     if (!o.raw_dir.empty()) {
       const std::string path = o.raw_dir + "/" + p.target->name + "-" + mode + ".txt";
-      FILE* f = std::fopen(path.c_str(), "a");
-      if (f == nullptr) die_errno("open " + path);
-      for (std::int64_t v : p.samples) std::fprintf(f, "%" PRId64 "\n", v);
-      std::fclose(f);
+      bench::append_samples(path, p.samples);
     }
     std::vector<std::int64_t> sorted = p.samples;
     std::sort(sorted.begin(), sorted.end());

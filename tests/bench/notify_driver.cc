@@ -42,31 +42,15 @@
 #include <string>
 #include <vector>
 
+#include "tests/bench/driver_support.h"
+
 namespace {
 
-std::int64_t mono_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
-
-[[noreturn]] void die(const std::string& what) {
-  std::fprintf(stderr, "notify_driver: %s\n", what.c_str());
-  std::exit(1);
-}
-
-[[noreturn]] void die_errno(const std::string& what) {
-  die(what + ": " + std::strerror(errno));
-}
-
-std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> parts;
-  std::size_t start = 0;
-  for (std::size_t at; (at = s.find(sep, start)) != std::string::npos; start = at + 1)
-    parts.push_back(s.substr(start, at - start));
-  parts.push_back(s.substr(start));
-  return parts;
-}
+using bench::die;
+using bench::die_errno;
+using bench::mono_ns;
+using bench::percentile;
+using bench::split;
 
 struct Case {
   std::string name, log;
@@ -194,19 +178,6 @@ std::pair<std::int64_t, std::int64_t> run_one(Case& c, long number, int timeout_
   return {t_logged - t0, t_exited - t0};
 }
 
-std::int64_t percentile(const std::vector<std::int64_t>& sorted, double p) {
-  std::size_t rank = static_cast<std::size_t>(p * static_cast<double>(sorted.size()) + 0.999999);
-  rank = std::clamp<std::size_t>(rank, 1, sorted.size());
-  return sorted[rank - 1];
-}
-
-void write_raw(const std::string& path, const std::vector<std::int64_t>& v) {
-  FILE* f = std::fopen(path.c_str(), "a");
-  if (f == nullptr) die_errno("open " + path);
-  for (std::int64_t x : v) std::fprintf(f, "%" PRId64 "\n", x);
-  std::fclose(f);
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -238,8 +209,8 @@ int main(int argc, char** argv) {
   }
   for (Case& c : o.cases) {
     if (!o.raw_dir.empty()) {
-      write_raw(o.raw_dir + "/" + c.name + "-logged.txt", c.logged);
-      write_raw(o.raw_dir + "/" + c.name + "-exited.txt", c.exited);
+      bench::append_samples(o.raw_dir + "/" + c.name + "-logged.txt", c.logged);
+      bench::append_samples(o.raw_dir + "/" + c.name + "-exited.txt", c.exited);
     }
     std::vector<std::int64_t> l = c.logged, e = c.exited;
     std::sort(l.begin(), l.end());
