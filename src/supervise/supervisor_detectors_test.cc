@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>  // environ (a GNU extension: g++ defines _GNU_SOURCE)
 
@@ -12,16 +11,14 @@
 
 #include "src/supervise/supervise_test_support.h"
 #include "src/supervise/supervisor.h"
+#include "src/supervise/supervisor_fixture.h"
 
 namespace aw {
 namespace {
 
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-using testing::EventRecorder;
-using testing::LoopTest;
 using testing::RecordingLifecycle;
-using testing::TempDir;
 
 // Nothing fires unless a test shortens it.
 WorkerSpec quiet_worker(std::string name, std::vector<std::string> argv) {
@@ -45,29 +42,9 @@ bool has_decision(const WorkerHealth& h, const std::string& signal, const std::s
   return false;
 }
 
-class DetectorTest : public LoopTest {
+class DetectorTest : public testing::SupervisorFixture {
  protected:
-  void SetUp() override {
-    LoopTest::SetUp();
-    ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
-  }
-  void TearDown() override {
-    sup_.reset();
-    reaper_.reset();
-    LoopTest::TearDown();
-  }
-  Supervisor& make(std::vector<WorkerSpec> specs) {
-    sup_.reset();
-    SupervisorOptions o;
-    o.jitter_seed = 7;
-    sup_ = std::make_unique<Supervisor>(&loop_, clock_, std::move(specs), store_, lifecycle_,
-                                        events_.sink(), o);
-    return *sup_;
-  }
-  void wait_for(const std::string& kind, std::size_t n = 1) {
-    run_until([&] { return events_.count(kind) >= n; });
-    ASSERT_GE(events_.count(kind), n) << "waiting for " << kind;
-  }
+  DetectorTest() : SupervisorFixture(/*jitter_seed=*/7) {}
   // Lets real time pass with the loop running: for asserting that something
   // does NOT happen (a second heartbeat_lost, a phantom after its suspicion was
   // dropped). Never used to wait for something that can be waited on.
@@ -84,11 +61,6 @@ class DetectorTest : public LoopTest {
           e.kind == "worker.killing" || e.kind == "worker.zombie" || e.kind == "worker.phantom")
         k.push_back(e.kind);
     return k;
-  }
-  std::vector<std::string> requested_states() const {
-    std::vector<std::string> s;
-    for (const auto& r : lifecycle_.requests) s.emplace_back(lifecycle_state_name(r.to));
-    return s;
   }
   const RecordingLifecycle::Request* last_request(LifecycleState to) const {
     for (auto it = lifecycle_.requests.rbegin(); it != lifecycle_.requests.rend(); ++it)
@@ -114,14 +86,6 @@ class DetectorTest : public LoopTest {
         std::make_unique<uvx::Signal>(&loop_, SIGCHLD, [pid] { ::waitpid(pid, nullptr, WNOHANG); });
     return pid;
   }
-
-  SystemClock clock_;
-  InMemorySupervisorStore store_;
-  RecordingLifecycle lifecycle_;
-  EventRecorder events_;
-  std::unique_ptr<Supervisor> sup_;
-  std::unique_ptr<uvx::Signal> reaper_;
-  TempDir dir_;
 };
 
 // ---- hung ----

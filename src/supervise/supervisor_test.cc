@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>  // environ (a GNU extension: g++ defines _GNU_SOURCE)
@@ -11,16 +10,13 @@
 #include <fstream>
 
 #include "src/supervise/supervise_test_support.h"
+#include "src/supervise/supervisor_fixture.h"
 
 namespace aw {
 namespace {
 
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-using testing::EventRecorder;
-using testing::LoopTest;
-using testing::RecordingLifecycle;
-using testing::TempDir;
 
 // Short, deterministic timings: tests run the real loop with real processes.
 WorkerSpec fast_worker(std::string name, std::vector<std::string> argv) {
@@ -51,45 +47,12 @@ Duration cpu_of_self() {
          std::chrono::microseconds(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 }
 
-class SupervisorTest : public LoopTest {
+class SupervisorTest : public testing::SupervisorFixture {
  protected:
-  void SetUp() override {
-    LoopTest::SetUp();
-    ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
-  }
-  void TearDown() override {
-    sup_.reset();
-    reaper_.reset();
-    LoopTest::TearDown();
-  }
-  Supervisor& make(std::vector<WorkerSpec> specs) {
-    sup_.reset();
-    SupervisorOptions o;
-    o.jitter_seed = 42;
-    sup_ = std::make_unique<Supervisor>(&loop_, clock_, std::move(specs), store_, lifecycle_,
-                                        events_.sink(), o);
-    return *sup_;
-  }
-  void wait_for(const std::string& kind, std::size_t n = 1) {
-    run_until([&] { return events_.count(kind) >= n; });
-    ASSERT_GE(events_.count(kind), n) << "waiting for " << kind;
-  }
+  SupervisorTest() : SupervisorFixture(/*jitter_seed=*/42) {}
   pid_t pid_of_last_start() const {
     return static_cast<pid_t>(int_field(events_.last("worker.started"), "pid"));
   }
-  std::vector<std::string> requested_states() const {
-    std::vector<std::string> s;
-    for (const auto& r : lifecycle_.requests) s.emplace_back(lifecycle_state_name(r.to));
-    return s;
-  }
-
-  SystemClock clock_;
-  InMemorySupervisorStore store_;
-  RecordingLifecycle lifecycle_;
-  EventRecorder events_;
-  std::unique_ptr<Supervisor> sup_;
-  std::unique_ptr<uvx::Signal> reaper_;
-  TempDir dir_;
 };
 
 TEST_F(SupervisorTest, KilledWorkerIsRestarted) {
