@@ -27,23 +27,11 @@ bool completed(const Event& e, const std::string& entity) {
          e.fields.get_string("to") == "completed";
 }
 
-int run(const std::vector<std::string>& argv, const std::string& cwd) {
-  std::vector<char*> args;
-  args.reserve(argv.size() + 1);
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-  pid_t pid = -1;
-  const int rc = posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) return -1;
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+// `git -C REPO ARGS...` as the test user "t"; its exit code.
+int git(const std::string& repo, const std::vector<std::string>& args) {
+  std::vector<std::string> argv{"git", "-C", repo, "-c", "user.name=t", "-c", "user.email=t@x"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_command(argv).exit_code;
 }
 
 void write_atomically(const std::string& path, const std::string& text) {
@@ -55,19 +43,15 @@ TEST(Completion, GitCommitSayingAllPhasesCompleteCompletesTheEntity) {
   DaemonUnderTest d;
   const std::string repo = d.home() + "/alpha";
   ASSERT_EQ(mkdir(repo.c_str(), 0755), 0);
-  ASSERT_EQ(run({"git", "init", "-q"}, repo), 0);
+  ASSERT_EQ(git(repo, {"init", "-q"}), 0);
   // The daemon follows logs/HEAD from its end: an existing history is not news.
-  ASSERT_EQ(run({"git", "-c", "user.name=t", "-c", "user.email=t@x", "commit", "-q",
-                 "--allow-empty", "-m", "all phases complete (an old commit)"},
-                repo),
-            0);
+  ASSERT_EQ(
+      git(repo, {"commit", "-q", "--allow-empty", "-m", "all phases complete (an old commit)"}), 0);
   d.write_config("[[git]]\nrepo = \"" + repo + "\"\nentity = \"alpha\"\n");
   d.start();
   ASSERT_TRUE(d.wait_for_kind("daemon.started")) << d.stderr_text();
   auto commit = [&](const std::string& message) {
-    return run({"git", "-c", "user.name=t", "-c", "user.email=t@x", "commit", "-q", "--allow-empty",
-                "-m", message},
-               repo);
+    return git(repo, {"commit", "-q", "--allow-empty", "-m", message});
   };
   ASSERT_EQ(commit("phase 1 of 3 done"), 0);
   auto first = d.wait_for([](const Event& e) { return e.kind == "git.commit"; });

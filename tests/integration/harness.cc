@@ -70,6 +70,22 @@ void write_file_atomically(const std::string& path, const std::string& content) 
 
 namespace {
 
+// Waits until the inotify fd `ifd` reports something, at most 200 ms (so a
+// caller re-checks even if an event was coalesced away) and never past
+// `deadline`. False when the deadline has passed: the caller gives up.
+bool wait_for_change(int ifd, std::chrono::steady_clock::time_point deadline) {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
+  if (left.count() <= 0) return false;
+  pollfd p{ifd, POLLIN, 0};
+  if (poll(&p, 1, static_cast<int>(std::min<long>(left.count(), 200))) > 0) {
+    char buf[4096];
+    while (read(ifd, buf, sizeof buf) > 0) {
+    }
+  }
+  return true;
+}
+
 pid_t spawn(const std::vector<std::string>& argv, int out_fd, int err_fd) {
   std::vector<char*> args;
   args.reserve(argv.size());
@@ -81,9 +97,9 @@ pid_t spawn(const std::vector<std::string>& argv, int out_fd, int err_fd) {
   if (out_fd >= 0) posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
   if (err_fd >= 0) posix_spawn_file_actions_adddup2(&fa, err_fd, 2);
   pid_t pid = -1;
-  int rc = posix_spawn(&pid, args[0], &fa, nullptr, args.data(), environ);
+  int rc = posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) throw std::runtime_error("posix_spawn " + argv[0] + ": " + std::strerror(rc));
+  if (rc != 0) throw std::runtime_error("posix_spawnp " + argv[0] + ": " + std::strerror(rc));
   return pid;
 }
 
@@ -120,14 +136,11 @@ int exit_code_of(int status) {
 
 }  // namespace
 
-CommandResult run_agentwatch(const std::vector<std::string>& args,
-                             std::chrono::milliseconds timeout) {
+CommandResult run_command(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
   TempDir io;
   std::string out_path = io / "out", err_path = io / "err";
   int out_fd = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   int err_fd = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  std::vector<std::string> argv{agentwatch_bin()};
-  argv.insert(argv.end(), args.begin(), args.end());
   pid_t pid = spawn(argv, out_fd, err_fd);
   close(out_fd);
   close(err_fd);
@@ -143,6 +156,29 @@ CommandResult run_agentwatch(const std::vector<std::string>& args,
   r.out = read_file(out_path);
   r.err = read_file(err_path);
   return r;
+}
+
+CommandResult run_agentwatch(const std::vector<std::string>& args,
+                             std::chrono::milliseconds timeout) {
+  std::vector<std::string> argv{agentwatch_bin()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_command(argv, timeout);
+}
+
+std::string wait_for_file(const std::string& path,
+                          const std::function<bool(const std::string&)>& pred,
+                          std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const std::string dir = path.substr(0, path.find_last_of('/'));
+  const int ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+  inotify_add_watch(ifd, dir.c_str(), IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE);
+  std::string text;
+  for (;;) {
+    text = exists(path) ? read_file(path) : "";
+    if (pred(text) || !wait_for_change(ifd, deadline)) break;
+  }
+  close(ifd);
+  return text;
 }
 
 DaemonUnderTest::DaemonUnderTest() {
@@ -270,17 +306,7 @@ std::size_t DaemonUnderTest::wait_for_count(const std::function<bool(const Event
       }
       pending.erase(0, start);
     }
-    if (n >= want) break;
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) break;
-    pollfd p{ifd, POLLIN, 0};
-    // The cap makes us re-check even if an inotify event was coalesced away.
-    if (poll(&p, 1, static_cast<int>(std::min<long>(left.count(), 200))) > 0) {
-      char buf[4096];
-      while (read(ifd, buf, sizeof buf) > 0) {
-      }
-    }
+    if (n >= want || !wait_for_change(ifd, deadline)) break;
   }
   close(ifd);
   return n;

@@ -47,9 +47,19 @@ struct CommandResult {
   std::string out;
   std::string err;
 };
+// Runs ARGV (PATH lookup, no shell, stdin /dev/null) to completion, killed
+// after `timeout` (exit_code -1). stdout and stderr go through files, not
+// pipes: a daemon it forks (tmux's server) would hold a pipe open for ever.
+CommandResult run_command(const std::vector<std::string>& argv,
+                          std::chrono::milliseconds timeout = 20s);
 // Runs `agentwatch ARGS...` to completion with the instance's paths prepended.
 CommandResult run_agentwatch(const std::vector<std::string>& args,
                              std::chrono::milliseconds timeout = 20s);
+// Waits (inotify on the file's directory, no sleeps) until the file's content
+// satisfies `pred`; returns the last content read ("" while it does not exist).
+std::string wait_for_file(const std::string& path,
+                          const std::function<bool(const std::string&)>& pred,
+                          std::chrono::milliseconds timeout = 10s);
 
 // One daemon under test. Its config, state and runtime dirs live in a TempDir.
 class DaemonUnderTest {

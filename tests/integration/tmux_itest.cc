@@ -4,59 +4,20 @@
 // session names and event text stay inert, a worker whose session vanishes is
 // killed as a zombie, a probe's finding opens a session with a briefed agent,
 // and a pane's output completes an entity.
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <poll.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/inotify.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <random>
-#include <stdexcept>
 
 #include "tests/integration/harness.h"
 
 namespace aw::testing {
 namespace {
-
-// Runs ARGV (PATH lookup, no shell) to completion; stdout/stderr go through
-// files, not pipes, because `tmux` forks its server from the first client and a
-// pipe end inherited by the server would never see EOF.
-CommandResult run(const std::vector<std::string>& argv) {
-  TempDir io;
-  const std::string out_path = io / "out", err_path = io / "err";
-  const int out_fd = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  const int err_fd = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  std::vector<char*> args;
-  args.reserve(argv.size() + 1);
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
-  posix_spawn_file_actions_adddup2(&fa, err_fd, 2);
-  pid_t pid = -1;
-  const int rc = posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  close(out_fd);
-  close(err_fd);
-  if (rc != 0) throw std::runtime_error("cannot run " + argv[0]);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  CommandResult r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = read_file(out_path);
-  r.err = read_file(err_path);
-  return r;
-}
 
 // A private tmux server (`tmux -L aw-it-<random>`), killed with everything in
 // it when the guard goes, its socket removed.
@@ -67,7 +28,7 @@ class PrivateTmux {
     name_ = "aw-it-" + std::to_string(getpid()) + "-" + std::to_string(rd() % 1000000);
   }
   ~PrivateTmux() {
-    (void)run({"tmux", "-L", name_, "kill-server"});
+    (void)run_command({"tmux", "-L", name_, "kill-server"});
     const char* dir = std::getenv("TMUX_TMPDIR");
     const std::string socket =
         std::string(dir && *dir ? dir : "/tmp") + "/tmux-" + std::to_string(getuid()) + "/" + name_;
@@ -82,7 +43,7 @@ class PrivateTmux {
   CommandResult operator()(const std::vector<std::string>& args) const {
     std::vector<std::string> argv{"tmux", "-L", name_};
     argv.insert(argv.end(), args.begin(), args.end());
-    return run(argv);
+    return run_command(argv);
   }
   // The [tmux] section naming this server.
   std::string config() const { return "[tmux]\ncommand = [\"tmux\", \"-L\", \"" + name_ + "\"]\n"; }
@@ -93,33 +54,6 @@ class PrivateTmux {
  private:
   std::string name_;
 };
-
-// Waits (inotify on the file's directory, no sleeps) until the file's content
-// satisfies `pred`; returns the last content read.
-std::string wait_for_file(const std::string& path,
-                          const std::function<bool(const std::string&)>& pred,
-                          std::chrono::milliseconds timeout = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  const std::string dir = path.substr(0, path.find_last_of('/'));
-  const int ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-  inotify_add_watch(ifd, dir.c_str(), IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE);
-  std::string text;
-  for (;;) {
-    text = exists(path) ? read_file(path) : "";
-    if (pred(text)) break;
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) break;
-    pollfd p{ifd, POLLIN, 0};
-    if (poll(&p, 1, static_cast<int>(std::min<long>(left.count(), 200))) > 0) {
-      char buf[4096];
-      while (read(ifd, buf, sizeof buf) > 0) {
-      }
-    }
-  }
-  close(ifd);
-  return text;
-}
 
 bool contains(const std::string& hay, const std::string& needle) {
   return hay.find(needle) != std::string::npos;
