@@ -145,6 +145,7 @@ phantom_grace = "500ms"
   ASSERT_TRUE(d.wait_for([](const Event& e) { return is(e, "worker.adopted", "ghost"); }))
       << d.stderr_text();
   ASSERT_TRUE(d.wait_for([](const Event& e) { return changed(e, "ghost", "processing"); }));
+  ASSERT_TRUE(d.wait_for_process_journaled(pid)) << d.stderr_text();
 
   d.kill9();
   ASSERT_EQ(kill(pid, SIGKILL), 0);

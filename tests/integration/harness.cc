@@ -331,8 +331,48 @@ CommandResult DaemonUnderTest::cli(const std::vector<std::string>& args) const {
   return run_agentwatch(full);
 }
 
+namespace {
+
+std::vector<pid_t> children_of(pid_t parent) {
+  std::vector<pid_t> kids;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(entry.path() / "stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), {});
+    const auto paren = stat.rfind(')');
+    if (paren == std::string::npos) continue;
+    std::istringstream rest(stat.substr(paren + 2));  // "S PPID ..."
+    char state = 0;
+    pid_t ppid = 0;
+    if (rest >> state >> ppid && ppid == parent) kids.push_back(std::stoi(name));
+  }
+  return kids;
+}
+
+void kill_leftover_children() {
+  // Killing a child can orphan its own children to us: go round until none.
+  for (int round = 0; round < 10; ++round) {
+    const std::vector<pid_t> kids = children_of(getpid());
+    if (kids.empty()) return;
+    for (pid_t k : kids) kill(k, SIGKILL);
+    for (pid_t k : kids) waitpid(k, nullptr, 0);
+  }
+}
+
+}  // namespace
+
 void become_subreaper() {
   prctl(PR_SET_CHILD_SUBREAPER, 1);
+  std::atexit(kill_leftover_children);
+}
+
+bool DaemonUnderTest::wait_for_process_journaled(pid_t pid,
+                                                 std::chrono::milliseconds timeout) const {
+  const std::string record =
+      R"("key":"supervise.process","value":"pid=)" + std::to_string(pid) + " ";
+  auto has = [&](const std::string& text) { return text.find(record) != std::string::npos; };
+  return has(wait_for_file(state_dir() + "/lifecycle.journal", has, timeout));
 }
 
 void reap_orphans() {

@@ -103,6 +103,10 @@ class DaemonUnderTest {
   std::size_t count(const std::function<bool(const Event&)>& pred) const;
 
   CommandResult cli(const std::vector<std::string>& args) const;
+  // Waits until the lifecycle journal records `pid` as a worker's process: what
+  // a daemon restarted after kill9() recovers from. Killing the daemon before
+  // that would test a daemon that never knew the process.
+  bool wait_for_process_journaled(pid_t pid, std::chrono::milliseconds timeout = 10s) const;
 
  private:
   TempDir dir_;
@@ -111,7 +115,10 @@ class DaemonUnderTest {
 };
 
 // Makes this process a child subreaper (orphans of the daemon's children land
-// here, not on a slow PID 1) and reaps them.
+// here, not on a slow PID 1) and reaps them. At exit it SIGKILLs and reaps
+// every child still left: the workers of a test that failed half-way (its
+// daemon killed, its sleepers orphaned to us) would otherwise hold the test
+// runner's output pipe open and hang the whole run instead of failing it.
 void become_subreaper();
 void reap_orphans();
 

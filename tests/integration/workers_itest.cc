@@ -201,6 +201,8 @@ pid_file = ")" + pids + R"(/ext.pid"
   const auto started = [](const Event& e) { return e.kind == "worker.started"; };
   ASSERT_EQ(d.wait_for_count(started, 2), 2u) << d.stderr_text();
   const auto own = static_cast<pid_t>(last_pid(d, "worker.started", "own"));
+  ASSERT_TRUE(d.wait_for_process_journaled(own)) << d.stderr_text();
+  ASSERT_TRUE(d.wait_for_process_journaled(ext)) << d.stderr_text();
 
   d.kill9();
   reap_orphans();
@@ -308,6 +310,7 @@ argv = ["sleep", "1000"]
   auto first = d.wait_for([](const Event& e) { return e.kind == "worker.started"; });
   ASSERT_TRUE(first) << d.stderr_text();
   const auto pid = static_cast<pid_t>(pid_of(*first));
+  ASSERT_TRUE(d.wait_for_process_journaled(pid)) << d.stderr_text();
   d.kill9();
   ASSERT_EQ(kill(pid, SIGKILL), 0);
   reap_orphans();
