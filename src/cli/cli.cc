@@ -20,6 +20,7 @@
 #include "src/eventlog/events_command.h"
 #include "src/rules/rule_loader.h"
 #include "src/rules/rules_commands.h"
+#include "src/tmux/tmux_socket.h"
 #include "watchers/notify/notify_client.h"
 
 #ifndef AW_VERSION
@@ -76,6 +77,37 @@ int cmd_rules_test(const GlobalFlags& g, const std::string& event_json) {
   return rules_test(*rules, *event, std::cout, read_file_content);
 }
 
+// Says whether the service will see the agents' tmux server: the socket of
+// [tmux] command, whether the unit's namespace settings hide it, and whether
+// a server answers there now. A daemon that cannot reach it knows nothing
+// about sessions (it then judges no zombie and no phantom): worth a warning,
+// not a refusal, since the server may simply not be started yet.
+void check_tmux_reachable(const DaemonConfig& config, const std::string& unit) {
+  const char* tmpdir = std::getenv("TMUX_TMPDIR");
+  const std::string socket = tmux_socket_path(config.tmux_command, getuid(), tmpdir ? tmpdir : "");
+  std::cout << "tmux: the agents' server socket is " << socket << "\n";
+  if (auto hidden = unit_hides(unit, socket)) {
+    std::cout << "tmux: warning: the unit's " << *hidden
+              << " hides it from the daemon: it would never see a session (set [tmux] command "
+                 "to a socket outside it, e.g. [\"tmux\", \"-S\", \"/run/user/"
+              << getuid() << "/agents.sock\"])\n";
+    return;
+  }
+  const SocketProbeResult probe = probe_unix_socket(socket);
+  switch (probe.state) {
+    case SocketProbe::kListening:
+      std::cout << "tmux: a server answers there, and the unit leaves it visible\n";
+      break;
+    case SocketProbe::kMissing:
+      std::cout << "tmux: no server runs there yet (" << probe.detail
+                << "); the unit leaves the path visible\n";
+      break;
+    default:
+      std::cout << "tmux: warning: the socket does not answer (" << probe.detail
+                << "): until a server answers there, tmux sessions are unknown to the daemon\n";
+  }
+}
+
 int cmd_service(const GlobalFlags& g, const std::string& verb) {
   Paths p = resolve_paths(g.overrides);
   const std::string dir = user_unit_dir();
@@ -110,8 +142,9 @@ int cmd_service(const GlobalFlags& g, const std::string& verb) {
     std::cerr << path.error().message << "\n";
     return 1;
   }
-  std::cout << "installed " << *path << "\n"
-            << "run: systemctl --user daemon-reload && systemctl --user enable --now agentwatch\n";
+  std::cout << "installed " << *path << "\n";
+  check_tmux_reachable(*config, unit);
+  std::cout << "run: systemctl --user daemon-reload && systemctl --user enable --now agentwatch\n";
   return 0;
 }
 

@@ -406,9 +406,9 @@ int cmd_reset(const GlobalFlags& g, const std::string& id, bool force, bool json
   });
 }
 
-int cmd_kill_zombie(const GlobalFlags& g, const std::string& id, bool json) {
+int cmd_kill_zombie(const GlobalFlags& g, const std::string& id, bool force, bool json) {
   Paths p = resolve_paths(g.overrides);
-  auto asked = ask_daemon(p, "recover.kill-zombie", params_with({{"id", id}}));
+  auto asked = ask_daemon(p, "recover.kill-zombie", params_with({{"id", id}}, force));
   if (!asked) return 1;
   if (!asked->running) {
     std::cerr << "agentwatch is not running: `recover kill-zombie` needs the daemon (it checks "
@@ -472,8 +472,9 @@ void add_ops_commands(CLI::App& app, GlobalFlags& g, int& code) {
   reset->callback([&] { code = cmd_reset(g, name, force, json); });
   auto* kz = recover->add_subcommand("kill-zombie", "TERM, grace, KILL a zombie worker");
   kz->add_option("id", name, "The worker")->required();
+  kz->add_flag("--force", force, "Also kill a worker that is not a zombie (it ends failed)");
   kz->add_flag("--json", json, "JSON output");
-  kz->callback([&] { code = cmd_kill_zombie(g, name, json); });
+  kz->callback([&] { code = cmd_kill_zombie(g, name, force, json); });
   auto* diag = recover->add_subcommand("diagnose", "Every problem found; exit 1 if any");
   diag->add_flag("--json", json, "JSON output");
   diag->callback([&] { code = cmd_diagnose(g, json); });

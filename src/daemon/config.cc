@@ -193,8 +193,9 @@ Result<DaemonConfig> parse_daemon_config(std::string_view text, const std::strin
         p.add(&item, "each [[log]] must be a table");
         continue;
       }
-      check_keys(*t, {"name", "path", "entity", "patterns", "stall_after", "from_start"}, "[[log]]",
-                 p);
+      check_keys(
+          *t, {"name", "path", "entity", "patterns", "stall_after", "from_start", "max_line_bytes"},
+          "[[log]]", p);
       LogConfig l;
       if (const auto* s = t->get_as<std::string>("path")) l.path = expand_home(s->get());
       if (l.path.empty() || l.path[0] != '/')
@@ -205,6 +206,11 @@ Result<DaemonConfig> parse_daemon_config(std::string_view text, const std::strin
       if (const auto* s = t->get_as<std::string>("entity")) l.entity = s->get();
       read_duration(*t, "stall_after", l.stall_after, p);
       read_bool(*t, "from_start", l.from_start, p);
+      read_size(*t, "max_line_bytes", l.max_line_bytes, p);
+      // A line is held in memory until its newline: bound what one log may hold.
+      if (l.max_line_bytes > kMaxLogLineBytes)
+        p.add(t->get("max_line_bytes"),
+              "'max_line_bytes': at most 16MiB (a line is held in memory until its end)");
       if (const toml::node* pn = t->get("patterns")) {
         const auto* pa = pn->as_array();
         if (!pa) p.add(pn, "'patterns': expected an array of { id = \"...\", regex = \"...\" }");

@@ -46,7 +46,9 @@ struct LogConfig {
   std::vector<std::pair<std::string, std::string>> patterns;  // (id, RE2 pattern)
   Duration stall_after{0};
   bool from_start = false;
+  std::uint64_t max_line_bytes = 64 * 1024;  // longer lines are cut (truncated = true)
 };
+inline constexpr std::uint64_t kMaxLogLineBytes = 16u << 20;
 
 // A git repository whose reflog (.git/logs/HEAD) is followed: each commit,
 // merge, reset... becomes a git.* event (docs/logs.md).

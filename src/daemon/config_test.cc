@@ -86,12 +86,14 @@ name = "w1"
 path = "/var/log/w1.log"
 entity = "w1"
 stall_after = "10m"
+max_line_bytes = "256KiB"
 patterns = [ { id = "done", regex = "ALL DONE" } ]
 )",
                                "c.toml");
   ASSERT_TRUE(c.ok()) << c.error().message;
   ASSERT_EQ(c->logs.size(), 1u);
   EXPECT_EQ(c->logs[0].entity, "w1");
+  EXPECT_EQ(c->logs[0].max_line_bytes, 256u * 1024);
   EXPECT_EQ(c->logs[0].stall_after, 10min);
   ASSERT_EQ(c->logs[0].patterns.size(), 1u);
   EXPECT_EQ(c->logs[0].patterns[0].second, "ALL DONE");
@@ -103,6 +105,13 @@ patterns = [ { id = "x" } ]
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.error().message.find("c.toml:2:"), std::string::npos) << bad.error().message;
   EXPECT_NE(bad.error().message.find("c.toml:3:"), std::string::npos) << bad.error().message;
+  auto huge = parse_daemon_config("[[log]]\npath = \"/l\"\nmax_line_bytes = \"1GiB\"\n", "c.toml");
+  ASSERT_FALSE(huge.ok());
+  EXPECT_NE(huge.error().message.find("c.toml:3:"), std::string::npos) << huge.error().message;
+  EXPECT_NE(huge.error().message.find("at most 16MiB"), std::string::npos);
+  auto defaulted = parse_daemon_config("[[log]]\npath = \"/l\"\n", "c.toml");
+  ASSERT_TRUE(defaulted.ok());
+  EXPECT_EQ(defaulted->logs[0].max_line_bytes, 64u * 1024);
 }
 
 TEST(DaemonConfig, GitAndTmuxSections) {

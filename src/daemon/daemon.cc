@@ -9,6 +9,7 @@
 #include <uv.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -436,6 +437,7 @@ bool Daemon::start_log_tailer() {
     spec.entity = l.entity;
     spec.stall_after = l.stall_after;
     spec.from_start = l.from_start;
+    spec.max_line_bytes = static_cast<std::size_t>(l.max_line_bytes);
     for (const auto& [id, regex] : l.patterns) spec.patterns.push_back({id, regex});
     if (Status s = log_tailer_->add_file(std::move(spec)); !s) {
       spdlog::critical("{}: [[log]] {}: {}", paths_.config_file, l.name, s.error().message);
@@ -507,6 +509,15 @@ bool Daemon::start_control() {
 DiagnosisInput Daemon::diagnosis_input() const {
   DiagnosisInput in;
   in.degraded_reason = degraded_reason_;
+  if (tmux_watch_) {
+    // A problem only where tmux matters: a server once seen, or a worker that
+    // names a session (whose zombie and phantom checks now wait).
+    const TmuxServerView t = tmux_watch_->server_view();
+    const bool used = t.server_pid != 0 ||
+                      std::any_of(options_.config.workers.begin(), options_.config.workers.end(),
+                                  [](const WorkerSpec& w) { return !w.tmux_session.empty(); });
+    if (t.failures > 0 && used) in.tmux_error = t.error;
+  }
   in.rules_error = rules_error_;
   if (state_->load_report().needs_compaction())
     in.store_report = state_->load_report().summary(state_->table().size());
@@ -587,6 +598,17 @@ std::string Daemon::status_json(const char* state) const {
   }
   roots += "]";
   w.raw("watches", roots);
+  if (tmux_watch_) {
+    // Unknown is not absent: say which, so an operator sees a hidden socket.
+    const TmuxServerView t = tmux_watch_->server_view();
+    std::string tmux;
+    JsonObjectWriter tw(tmux);
+    tw.str("sessions", t.known ? "known" : "unknown").num("server_pid", t.server_pid);
+    if (t.server_exited) tw.boolean("server_exited", true);
+    if (!t.error.empty()) tw.str("error", t.error).num("failures", t.failures);
+    tw.close();
+    w.raw("tmux", tmux);
+  }
   if (pipeline_) {
     w.unum("events", pipeline_->stats().events)
         .unum("actions_ok", pipeline_->stats().actions_ok)

@@ -36,6 +36,13 @@ std::vector<Problem> diagnose(const DiagnosisInput& in) {
   if (!in.degraded_reason.empty())
     add(Problem::Severity::kError, "watching", "degraded: " + in.degraded_reason,
         "raise fs.inotify.max_user_watches or watch fewer directories");
+  if (!in.tmux_error.empty())
+    add(Problem::Severity::kError, "tmux",
+        "the tmux server cannot be asked, so its sessions are unknown (no zombie or phantom is "
+        "judged until it answers): " +
+            in.tmux_error,
+        "check [tmux] command and that its socket is visible to the daemon (a private /tmp hides "
+        "it; see docs/tmux.md)");
   if (!in.rules_error.empty())
     add(Problem::Severity::kError, "rules", "the last reload was rejected: " + in.rules_error,
         "agentwatch rules check");

@@ -41,6 +41,7 @@ struct DiagnosisInput {
   std::vector<WorkerSummary> workers;       // live only
   std::string degraded_reason;              // live only: watching degraded
   std::string rules_error;                  // live only: the last reload was rejected
+  std::string tmux_error;                   // live only: tmux could not be asked (sessions unknown)
   std::string store_report;                 // problems met loading the lifecycle store ("" = none)
   std::uint64_t spooled_notifications = 0;  // waiting in the spool
 };

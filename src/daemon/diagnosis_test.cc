@@ -41,6 +41,7 @@ TEST(Diagnosis, StuckZombieGaveUpDegradedAndRejectedRulesAreProblems) {
                 WorkerSummary{"w3", "backoff", "open", ""}};
   in.degraded_reason = "inotify watch limit";
   in.rules_error = "r.toml:3:1: error: x";
+  in.tmux_error = "tmux list-panes: error connecting to /tmp/tmux-0/x (No such file or directory)";
   auto ps = diagnose(in);
   EXPECT_TRUE(has(ps, "slow", "processing for 1h")) << problems_json(ps);
   EXPECT_TRUE(has(ps, "z", "zombie for 10m")) << problems_json(ps);
@@ -48,7 +49,9 @@ TEST(Diagnosis, StuckZombieGaveUpDegradedAndRejectedRulesAreProblems) {
   EXPECT_TRUE(has(ps, "w3", "circuit open"));
   EXPECT_TRUE(has(ps, "watching", "inotify watch limit"));
   EXPECT_TRUE(has(ps, "rules", "r.toml:3:1"));
-  EXPECT_EQ(ps.size(), 6u) << problems_json(ps);
+  EXPECT_TRUE(has(ps, "tmux", "sessions are unknown")) << problems_json(ps);
+  EXPECT_TRUE(has(ps, "tmux", "No such file or directory")) << problems_json(ps);
+  EXPECT_EQ(ps.size(), 7u) << problems_json(ps);
 }
 
 TEST(Diagnosis, OfflineSaysTheDaemonIsDownAndStillJudgesTheTable) {

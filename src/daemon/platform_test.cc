@@ -132,7 +132,9 @@ TEST(SystemdUnit, RendersNotifyWatchdogAndHardening) {
   EXPECT_NE(u.find("Type=notify\n"), std::string::npos);
   EXPECT_NE(u.find("WatchdogSec=30\n"), std::string::npos);
   EXPECT_NE(u.find("NoNewPrivileges=yes\n"), std::string::npos);
-  EXPECT_NE(u.find("PrivateTmp=yes\n"), std::string::npos);
+  // A private /tmp would hide the agents' tmux socket (/tmp/tmux-UID/).
+  EXPECT_EQ(u.find("PrivateTmp="), std::string::npos);
+  EXPECT_EQ(unit_hides(u, "/tmp/tmux-1000/default"), std::nullopt);
   EXPECT_NE(u.find("ProtectSystem=strict\n"), std::string::npos);
   EXPECT_NE(u.find("ExecStart=\"/usr/bin/agentwatch\" run \"--config\" \"/home/u/my cfg.toml\"\n"),
             std::string::npos)
@@ -140,6 +142,19 @@ TEST(SystemdUnit, RendersNotifyWatchdogAndHardening) {
   EXPECT_NE(u.find("ReadWritePaths=-/home/u/.local/state/agentwatch -/srv/results\n"),
             std::string::npos)
       << u;
+}
+
+TEST(SystemdUnit, UnitHidesNamesTheSettingThatHidesAPath) {
+  const std::string unit = "[Service]\n# PrivateTmp=yes is a comment\nProtectSystem=strict\n";
+  EXPECT_EQ(unit_hides(unit, "/tmp/tmux-0/default"), std::nullopt);
+  const std::string priv = unit + "PrivateTmp=yes\nProtectHome=tmpfs\n";
+  EXPECT_EQ(unit_hides(priv, "/tmp/tmux-0/default"), "PrivateTmp=yes");
+  EXPECT_EQ(unit_hides(priv, "/var/tmp/x"), "PrivateTmp=yes");
+  EXPECT_EQ(unit_hides(priv, "/tmpfoo/x"), std::nullopt);
+  EXPECT_EQ(unit_hides(priv, "/home/u/agents.sock"), "ProtectHome=tmpfs");
+  EXPECT_EQ(unit_hides(priv, "/run/user/1000/tmux-1000/default"), "ProtectHome=tmpfs");
+  EXPECT_EQ(unit_hides(priv, "/srv/tmux.sock"), std::nullopt);
+  EXPECT_EQ(unit_hides("ProtectHome=read-only\n", "/home/u/s"), std::nullopt);
 }
 
 TEST(SystemdUnit, InstallAndUninstall) {

@@ -64,9 +64,11 @@ std::string render_unit(const UnitParams& p) {
   u += "RestartSec=1s\n";
   u += "WatchdogSec=" + std::to_string(p.watchdog_sec) + "\n";
   u += "TimeoutStopSec=30s\n";
-  u += "# Hardening\n";
+  u += "# Hardening. No PrivateTmp: tmux keeps its socket in /tmp/tmux-UID/, and a\n";
+  u += "# daemon that cannot reach the agents' tmux server cannot tell live sessions\n";
+  u += "# from gone ones (docs/tmux.md). ProtectSystem=strict leaves it reachable:\n";
+  u += "# connecting to a socket needs no write access to its file system.\n";
   u += "NoNewPrivileges=yes\n";
-  u += "PrivateTmp=yes\n";
   u += "ProtectSystem=strict\n";
   if (!rw.empty()) u += "ReadWritePaths=" + rw + "\n";
   u += "RestrictSUIDSGID=yes\n";
@@ -74,6 +76,32 @@ std::string render_unit(const UnitParams& p) {
   u += "[Install]\n";
   u += "WantedBy=default.target\n";
   return u;
+}
+
+std::optional<std::string> unit_hides(const std::string& unit, const std::string& path) {
+  auto under = [&](std::string_view dir) {
+    return path == dir ||
+           (path.size() > dir.size() && path.starts_with(dir) && path[dir.size()] == '/');
+  };
+  auto truthy = [](std::string_view v) {
+    return v == "yes" || v == "true" || v == "on" || v == "1";
+  };
+  std::size_t at = 0;
+  while (at < unit.size()) {
+    std::size_t nl = unit.find('\n', at);
+    std::string_view line(unit.data() + at, (nl == std::string::npos ? unit.size() : nl) - at);
+    at = nl == std::string::npos ? unit.size() : nl + 1;
+    const std::size_t eq = line.find('=');
+    if (line.empty() || line[0] == '#' || eq == std::string_view::npos) continue;
+    const std::string_view key = line.substr(0, eq);
+    const std::string_view value = line.substr(eq + 1);
+    if (key == "PrivateTmp" && truthy(value) && (under("/tmp") || under("/var/tmp")))
+      return std::string(line);
+    if (key == "ProtectHome" && (truthy(value) || value == "tmpfs") &&
+        (under("/home") || under("/root") || under("/run/user")))
+      return std::string(line);
+  }
+  return std::nullopt;
 }
 
 std::string user_unit_dir() {

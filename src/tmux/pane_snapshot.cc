@@ -7,18 +7,26 @@
 namespace aw {
 namespace {
 
-// The fields of one list-panes line, in order. Free text goes last but one
+// The fields of one list-panes line, in order. The first is the server's own
+// PID (the same on every line): what TmuxWatch watches to learn, from the
+// server's exit, that its sessions are gone. Free text goes last but one
 // (command) and the session name last, each through s/[\t\n]/?/ so that no
 // tab or newline tmux did not already render visibly can break the framing.
 constexpr std::string_view kFormat =
-    "#{session_id}\t#{window_index}\t#{pane_id}\t#{pane_pid}\t#{pane_dead}\t"
+    "#{pid}\t#{session_id}\t#{window_index}\t#{pane_id}\t#{pane_pid}\t#{pane_dead}\t"
     "#{pane_dead_status}\t#{pane_dead_signal}\t#{s/[\t\n]/?/:pane_current_command}\t"
     "#{s/[\t\n]/?/:session_name}";
-constexpr std::size_t kFieldCount = 9;
-constexpr std::string_view kFieldNames[kFieldCount] = {
-    "session_id",  "window_index",     "pane_id",          "pane_pid",
-    "pane_dead",   "pane_dead_status", "pane_dead_signal", "pane_current_command",
-    "session_name"};
+constexpr std::size_t kFieldCount = 10;
+constexpr std::string_view kFieldNames[kFieldCount] = {"pid",
+                                                       "session_id",
+                                                       "window_index",
+                                                       "pane_id",
+                                                       "pane_pid",
+                                                       "pane_dead",
+                                                       "pane_dead_status",
+                                                       "pane_dead_signal",
+                                                       "pane_current_command",
+                                                       "session_name"};
 
 bool parse_int(std::string_view s, std::int64_t& out) {
   if (s.empty()) return false;
@@ -31,7 +39,8 @@ Error line_error(std::size_t line, std::string_view what) {
                     std::string(what));
 }
 
-Result<PaneInfo> parse_line(std::string_view text, std::size_t line) {
+// One pane; `server_pid` gets the line's server PID.
+Result<PaneInfo> parse_line(std::string_view text, std::size_t line, pid_t& server_pid) {
   std::string_view f[kFieldCount];
   std::size_t n = 0;
   std::size_t start = 0;
@@ -52,29 +61,31 @@ Result<PaneInfo> parse_line(std::string_view text, std::size_t line) {
                                 "\", expected " + std::string(expected));
   };
 
-  PaneInfo p;
-  if (f[0].size() < 2 || f[0][0] != '$') return bad(0, "'$' and a number");
-  p.session_id = f[0];
   std::int64_t num = 0;
-  if (!parse_int(f[1], num) || num < 0) return bad(1, "a window index");
-  p.window_index = f[1];
-  if (f[2].size() < 2 || f[2][0] != '%') return bad(2, "'%' and a number");
-  p.pane_id = f[2];
-  if (!parse_int(f[3], num) || num <= 0 || num > INT32_MAX) return bad(3, "a process id");
+  if (!parse_int(f[0], num) || num <= 0 || num > INT32_MAX) return bad(0, "a process id");
+  server_pid = static_cast<pid_t>(num);
+  PaneInfo p;
+  if (f[1].size() < 2 || f[1][0] != '$') return bad(1, "'$' and a number");
+  p.session_id = f[1];
+  if (!parse_int(f[2], num) || num < 0) return bad(2, "a window index");
+  p.window_index = f[2];
+  if (f[3].size() < 2 || f[3][0] != '%') return bad(3, "'%' and a number");
+  p.pane_id = f[3];
+  if (!parse_int(f[4], num) || num <= 0 || num > INT32_MAX) return bad(4, "a process id");
   p.pane_pid = static_cast<pid_t>(num);
-  if (f[4] != "0" && f[4] != "1") return bad(4, "0 or 1");
-  p.dead = f[4] == "1";
-  if (!f[5].empty()) {
-    if (!parse_int(f[5], num) || num < 0 || num > 255) return bad(5, "an exit status or nothing");
+  if (f[5] != "0" && f[5] != "1") return bad(5, "0 or 1");
+  p.dead = f[5] == "1";
+  if (!f[6].empty()) {
+    if (!parse_int(f[6], num) || num < 0 || num > 255) return bad(6, "an exit status or nothing");
     p.dead_status = static_cast<int>(num);
   }
-  if (!f[6].empty()) {
-    if (!parse_int(f[6], num) || num <= 0 || num > 128) return bad(6, "a signal number or nothing");
+  if (!f[7].empty()) {
+    if (!parse_int(f[7], num) || num <= 0 || num > 128) return bad(7, "a signal number or nothing");
     p.dead_signal = static_cast<int>(num);
   }
-  p.current_command = f[7];
-  if (f[8].empty()) return bad(8, "a session name");
-  p.session = f[8];
+  p.current_command = f[8];
+  if (f[9].empty()) return bad(9, "a session name");
+  p.session = f[9];
   return p;
 }
 
@@ -206,9 +217,16 @@ Result<TmuxSnapshot> parse_list_panes(std::string_view out) {
     start = nl == std::string_view::npos ? out.size() : nl + 1;
     ++line_no;
     if (line.empty())
-      return line_error(line_no, "empty line, expected one pane (session_id, window_index, ...)");
-    auto pane = parse_line(line, line_no);
+      return line_error(line_no,
+                        "empty line, expected one pane (pid, session_id, window_index, ...)");
+    pid_t server_pid = 0;
+    auto pane = parse_line(line, line_no, server_pid);
     if (!pane) return pane.error();
+    if (snap.server_pid != 0 && server_pid != snap.server_pid)
+      return line_error(line_no, "pid is " + std::to_string(server_pid) + ", expected " +
+                                     std::to_string(snap.server_pid) +
+                                     " (one server answers a listing)");
+    snap.server_pid = server_pid;
     snap.panes.push_back(std::move(*pane));
   }
   return snap;

@@ -37,6 +37,9 @@ struct PaneInfo {
 
 struct TmuxSnapshot {
   std::vector<PaneInfo> panes;  // in tmux's order: by session, window, pane
+  // The PID of the server that answered; 0 when it listed no pane (a listing
+  // with no pane does not name its server).
+  pid_t server_pid = 0;
   // false: nobody knows what exists (before the first successful query). A
   // known snapshot with no panes means "no sessions" (e.g. no server running).
   bool known = true;
@@ -63,7 +66,8 @@ struct TmuxSnapshot {
 std::vector<std::string> list_panes_args();
 
 // Parses list-panes output made with list_panes_args(). An empty output is a
-// known snapshot with no panes. A malformed line is an error naming the line
+// known snapshot with no panes (and no server_pid). Every line must name the
+// same server PID. A malformed line is an error naming the line
 // number and what was expected (this means a tmux whose format differs, never
 // bad data to skip silently).
 Result<TmuxSnapshot> parse_list_panes(std::string_view out);

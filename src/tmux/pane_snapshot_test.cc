@@ -47,7 +47,7 @@ TEST(ListPanesArgs, AsksForEveryPaneWithTabsBetweenFields) {
   EXPECT_EQ(args[0], "list-panes");
   EXPECT_EQ(args[1], "-a");
   EXPECT_EQ(args[2], "-F");
-  EXPECT_NE(args[3].find("#{session_id}\t"), std::string::npos);
+  EXPECT_TRUE(args[3].starts_with("#{pid}\t#{session_id}\t"));
   // The free-text fields have their tabs and newlines replaced by tmux itself.
   EXPECT_NE(args[3].find("#{s/[\t\n]/?/:pane_current_command}"), std::string::npos);
   EXPECT_TRUE(args[3].ends_with("#{s/[\t\n]/?/:session_name}"));
@@ -63,11 +63,12 @@ TEST(ParseListPanes, EmptyOutputIsAKnownSnapshotWithNoSessions) {
 
 TEST(ParseListPanes, ReadsLivePanesDeadPanesAndOddNames) {
   auto s = parse_list_panes(
-      "$0\t0\t%0\t1234\t0\t\t\tclaude\tw1\n"
-      "$1\t2\t%5\t99\t1\t3\t\tsh\tx; touch /tmp/p $(id)\n"
-      "$1\t3\t%6\t100\t1\t\t9\t\tx; touch /tmp/p $(id)\n");
+      "4321\t$0\t0\t%0\t1234\t0\t\t\tclaude\tw1\n"
+      "4321\t$1\t2\t%5\t99\t1\t3\t\tsh\tx; touch /tmp/p $(id)\n"
+      "4321\t$1\t3\t%6\t100\t1\t\t9\t\tx; touch /tmp/p $(id)\n");
   ASSERT_TRUE(s.ok()) << s.error().message;
   ASSERT_EQ(s->panes.size(), 3u);
+  EXPECT_EQ(s->server_pid, 4321);
   const PaneInfo& a = s->panes[0];
   EXPECT_EQ(a.session, "w1");
   EXPECT_EQ(a.session_id, "$0");
@@ -90,45 +91,54 @@ TEST(ParseListPanes, ReadsLivePanesDeadPanesAndOddNames) {
 }
 
 TEST(ParseListPanes, AcceptsAMissingFinalNewline) {
-  auto s = parse_list_panes("$0\t0\t%0\t12\t0\t\t\tsh\tw1");
+  auto s = parse_list_panes("7\t$0\t0\t%0\t12\t0\t\t\tsh\tw1");
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(s->panes.size(), 1u);
 }
 
 TEST(ParseListPanes, TooFewFieldsNamesTheLine) {
-  auto s = parse_list_panes("$0\t0\t%0\t12\t0\t\t\tsh\tw1\n$1\t0\t%1\n");
+  auto s = parse_list_panes("7\t$0\t0\t%0\t12\t0\t\t\tsh\tw1\n7\t$1\t0\t%1\n");
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().message,
-            "tmux list-panes output, line 2: expected 9 tab-separated fields, got 3");
+            "tmux list-panes output, line 2: expected 10 tab-separated fields, got 4");
 }
 
 TEST(ParseListPanes, TooManyFieldsIsAnError) {
-  auto s = parse_list_panes("$0\t0\t%0\t12\t0\t\t\tsh\tw1\textra\n");
+  auto s = parse_list_panes("7\t$0\t0\t%0\t12\t0\t\t\tsh\tw1\textra\n");
   ASSERT_FALSE(s.ok());
-  EXPECT_NE(s.error().message.find("line 1: expected 9 tab-separated fields, got more"),
+  EXPECT_NE(s.error().message.find("line 1: expected 10 tab-separated fields, got more"),
             std::string::npos);
 }
 
 TEST(ParseListPanes, BadPidNamesTheFieldAndWhatWasExpected) {
-  auto s = parse_list_panes("$0\t0\t%0\tabc\t0\t\t\tsh\tw1\n");
+  auto s = parse_list_panes("7\t$0\t0\t%0\tabc\t0\t\t\tsh\tw1\n");
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().message,
             "tmux list-panes output, line 1: pane_pid is \"abc\", expected a process id");
 }
 
 TEST(ParseListPanes, BadIdsAndFlagsAreErrors) {
-  EXPECT_FALSE(parse_list_panes("0\t0\t%0\t1\t0\t\t\tsh\tw\n").ok());    // session id
-  EXPECT_FALSE(parse_list_panes("$0\tx\t%0\t1\t0\t\t\tsh\tw\n").ok());   // window
-  EXPECT_FALSE(parse_list_panes("$0\t0\t0\t1\t0\t\t\tsh\tw\n").ok());    // pane id
-  EXPECT_FALSE(parse_list_panes("$0\t0\t%0\t1\t2\t\t\tsh\tw\n").ok());   // dead flag
-  EXPECT_FALSE(parse_list_panes("$0\t0\t%0\t1\t1\tx\t\tsh\tw\n").ok());  // status
-  EXPECT_FALSE(parse_list_panes("$0\t0\t%0\t1\t1\t\t0\tsh\tw\n").ok());  // signal
-  EXPECT_FALSE(parse_list_panes("$0\t0\t%0\t1\t0\t\t\tsh\t\n").ok());    // session name
-  EXPECT_FALSE(parse_list_panes("$0\t0\t%0\t0\t0\t\t\tsh\tw\n").ok());   // pid 0
+  EXPECT_FALSE(parse_list_panes("7\t0\t0\t%0\t1\t0\t\t\tsh\tw\n").ok());    // session id
+  EXPECT_FALSE(parse_list_panes("7\t$0\tx\t%0\t1\t0\t\t\tsh\tw\n").ok());   // window
+  EXPECT_FALSE(parse_list_panes("7\t$0\t0\t0\t1\t0\t\t\tsh\tw\n").ok());    // pane id
+  EXPECT_FALSE(parse_list_panes("7\t$0\t0\t%0\t1\t2\t\t\tsh\tw\n").ok());   // dead flag
+  EXPECT_FALSE(parse_list_panes("7\t$0\t0\t%0\t1\t1\tx\t\tsh\tw\n").ok());  // status
+  EXPECT_FALSE(parse_list_panes("7\t$0\t0\t%0\t1\t1\t\t0\tsh\tw\n").ok());  // signal
+  EXPECT_FALSE(parse_list_panes("7\t$0\t0\t%0\t1\t0\t\t\tsh\t\n").ok());    // session name
+  EXPECT_FALSE(parse_list_panes("7\t$0\t0\t%0\t0\t0\t\t\tsh\tw\n").ok());   // pid 0
+}
+
+TEST(ParseListPanes, EveryLineNamesTheSameServer) {
+  auto s = parse_list_panes("7\t$0\t0\t%0\t12\t0\t\t\tsh\tw1\n8\t$1\t0\t%1\t13\t0\t\t\tsh\tw2\n");
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().message,
+            "tmux list-panes output, line 2: pid is 8, expected 7 (one server answers a listing)");
+  EXPECT_FALSE(parse_list_panes("x\t$0\t0\t%0\t12\t0\t\t\tsh\tw1\n").ok());
+  EXPECT_FALSE(parse_list_panes("0\t$0\t0\t%0\t12\t0\t\t\tsh\tw1\n").ok());
 }
 
 TEST(ParseListPanes, AnEmptyLineInTheMiddleIsAnError) {
-  auto s = parse_list_panes("$0\t0\t%0\t12\t0\t\t\tsh\tw1\n\n$1\t0\t%1\t13\t0\t\t\tsh\tw2\n");
+  auto s = parse_list_panes("7\t$0\t0\t%0\t12\t0\t\t\tsh\tw1\n\n7\t$1\t0\t%1\t13\t0\t\t\tsh\tw2\n");
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.error().message.find("line 2: empty line"), std::string::npos);
 }

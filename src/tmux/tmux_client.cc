@@ -11,11 +11,11 @@
 
 namespace aw {
 
-bool is_no_server_message(std::string_view text) {
-  return text.starts_with("no server running on ") ||
-         (text.starts_with("error connecting to ") &&
-          text.find("(No such file or directory)") != std::string_view::npos) ||
-         text.starts_with("server exited unexpectedly");
+bool is_unreachable_message(std::string_view text) {
+  const std::string_view first_line = text.substr(0, text.find('\n'));
+  return text.starts_with("no server running on ") || text.starts_with("error connecting to ") ||
+         text.starts_with("server exited unexpectedly") ||
+         (text.starts_with("directory ") && first_line.ends_with(" has unsafe permissions"));
 }
 
 std::string escape_tmux_format(std::string_view s) {
@@ -28,8 +28,8 @@ std::string escape_tmux_format(std::string_view s) {
   return out;
 }
 
-bool TmuxReply::no_server() const {
-  return exit_code != 0 && is_no_server_message(err);
+bool TmuxReply::unreachable() const {
+  return exit_code != 0 && is_unreachable_message(err);
 }
 
 std::string TmuxReply::error_text() const {

@@ -8,10 +8,16 @@
 // not touched) and by an output limit.
 //
 // What a reply means is the caller's business, with one rule for queries: a
-// tmux that reports there is no server (TmuxReply::no_server()) knows that no
-// session exists — that is an answer, "nothing". A tmux that cannot be run,
-// times out, dies by a signal or floods its output is an Error: the caller
-// must treat what it asked about as UNKNOWN, never as absent.
+// client that could not reach a server (TmuxReply::unreachable()) knows
+// NOTHING about sessions. "no server running" and "error connecting … (No such
+// file or directory)" are what tmux says when its socket is missing or refuses
+// connections, and a /tmp cleaner that deletes the socket, a private /tmp
+// (systemd's PrivateTmp) or a stale socket file left by another server all say
+// the same while the real server and its sessions live on. Only the server's
+// own exit proves its sessions gone (TmuxWatch watches its PID for that). A
+// tmux that cannot be run, times out, dies by a signal or floods its output is
+// an Error. Either way the caller must treat what it asked about as UNKNOWN,
+// never as absent.
 //
 // Threading: loop thread only. Lifetimes: `loop` and `clock` must outlive the
 // client. Callbacks are called on the loop thread, never from inside run(),
@@ -56,20 +62,20 @@ struct TmuxReply {
   std::string err;  // stderr, whole
 
   bool ok() const { return exit_code == 0; }
-  // The client found no server to talk to (none running, socket missing, or
-  // the server exiting under it): there are no sessions.
-  bool no_server() const;
+  // The client reached no server (socket missing, refused, not permitted, or
+  // the server exiting under it). This is not "no sessions": see above.
+  bool unreachable() const;
   // stderr without its trailing newline, for messages.
   std::string error_text() const;
 };
 
-// True for tmux 3.x's "no server" messages: "no server running on PATH",
-// "error connecting to PATH (No such file or directory)" and "server exited
-// unexpectedly" (the server went away between connect and reply, as it does
-// when its last session closes). Other connection errors (permission denied,
-// unsafe socket directory) are not "no server": they are failures. tmux prints
-// these with LC_MESSAGES left at "C", so the English text is reliable.
-bool is_no_server_message(std::string_view stderr_text);
+// True for tmux 3.x's words for "could not reach the server": "no server
+// running on PATH" (connect refused), "error connecting to PATH (REASON)" (any
+// errno: missing socket, permission denied, ...), "server exited
+// unexpectedly" (it went away between connect and reply) and "... has unsafe
+// permissions" (tmux refused the socket directory). tmux prints these with
+// LC_MESSAGES left at "C", so the English text is reliable.
+bool is_unreachable_message(std::string_view stderr_text);
 
 // `what` (e.g. "tmux kill-session") and the reply as a Status: ok for exit 0;
 // otherwise an error naming `what` and tmux's own message or the failure.

@@ -13,16 +13,17 @@ namespace {
 
 using tmux_testing::TmuxLoopTest;
 
-TEST(NoServerMessage, RecognisesTmuxsWordsForNoServer) {
-  EXPECT_TRUE(is_no_server_message("no server running on /tmp/tmux-1000/x\n"));
+TEST(UnreachableMessage, RecognisesEveryWayTmuxFailsToReachItsServer) {
+  EXPECT_TRUE(is_unreachable_message("no server running on /tmp/tmux-1000/x\n"));
   EXPECT_TRUE(
-      is_no_server_message("error connecting to /tmp/tmux-1000/x (No such file or directory)\n"));
-  EXPECT_TRUE(is_no_server_message("server exited unexpectedly\n"));
-  // A server we may not talk to is not an absent one.
-  EXPECT_FALSE(is_no_server_message("error connecting to /tmp/tmux-1000/x (Permission denied)\n"));
-  EXPECT_FALSE(is_no_server_message("directory /tmp/tmux-1000 has unsafe permissions\n"));
-  EXPECT_FALSE(is_no_server_message("can't find session: w1\n"));
-  EXPECT_FALSE(is_no_server_message(""));
+      is_unreachable_message("error connecting to /tmp/tmux-1000/x (No such file or directory)\n"));
+  EXPECT_TRUE(is_unreachable_message("server exited unexpectedly\n"));
+  EXPECT_TRUE(is_unreachable_message("error connecting to /tmp/tmux-1000/x (Permission denied)\n"));
+  EXPECT_TRUE(is_unreachable_message("directory /tmp/tmux-1000 has unsafe permissions\n"));
+  // A server that answered.
+  EXPECT_FALSE(is_unreachable_message("can't find session: w1\n"));
+  EXPECT_FALSE(is_unreachable_message("directory x\nhas unsafe permissions\n"));
+  EXPECT_FALSE(is_unreachable_message(""));
 }
 
 TEST(ReplyStatus, ExitZeroIsOkOtherwiseTmuxsOwnWords) {
@@ -42,11 +43,11 @@ TEST(ReplyStatus, ExitZeroIsOkOtherwiseTmuxsOwnWords) {
 
 class TmuxClientTest : public TmuxLoopTest {};
 
-TEST_F(TmuxClientTest, NoServerIsAnAnswerNotAFailure) {
+TEST_F(TmuxClientTest, NoServerIsAReplyThatReachedNoServer) {
   auto r = tmux({"list-sessions"});
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_NE(r->exit_code, 0);
-  EXPECT_TRUE(r->no_server()) << r->err;
+  EXPECT_TRUE(r->unreachable()) << r->err;
 }
 
 TEST_F(TmuxClientTest, RunsCommandsAndReturnsTheirOutput) {
@@ -57,12 +58,12 @@ TEST_F(TmuxClientTest, RunsCommandsAndReturnsTheirOutput) {
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->exit_code, 0);
   EXPECT_EQ(r->out, "w1\n");
-  EXPECT_FALSE(r->no_server());
+  EXPECT_FALSE(r->unreachable());
 
   auto missing = tmux({"has-session", "-t", "=nope"});
   ASSERT_TRUE(missing.ok());
   EXPECT_EQ(missing->exit_code, 1);
-  EXPECT_FALSE(missing->no_server());
+  EXPECT_FALSE(missing->unreachable());
   EXPECT_EQ(missing->error_text(), "can't find session: nope");
 }
 

@@ -35,11 +35,11 @@ std::string quoted(std::string_view name) {
 }
 
 // "can't find session: x", "can't find pane: %3", "no current target" (a
-// server with no session left, about to exit), or no server at all: the
-// session is not there.
+// server with no session left, about to exit): a server that answered says the
+// session is not there. A server that could not be reached says nothing: that
+// is reported in tmux's own words (reply_status), never as "no such session".
 bool session_missing(const TmuxReply& r) {
-  return !r.ok() && (r.no_server() || r.err.starts_with("can't find ") ||
-                     r.err.starts_with("no current target"));
+  return !r.ok() && (r.err.starts_with("can't find ") || r.err.starts_with("no current target"));
 }
 
 // Written on the thread pool: the brief as a 0600 file (mkostemp's mode).
@@ -300,7 +300,9 @@ void TmuxSessionControl::poll_ready(Op& op) {
 void TmuxSessionControl::on_ready_reply(Op& op, Result<TmuxReply> r) {
   const std::uint64_t id = op.id;
   const std::string who = "tmux session " + quoted(op.req.session);
-  if (r && session_missing(*r))
+  // Just created: a server gone now went with the session's command (tmux
+  // exits with its last session), so here unreachable means ended too.
+  if (r && (session_missing(*r) || r->unreachable()))
     return finish(id, make_error(who + " ended before it was ready (its command exited?)"));
   if (Status s = reply_status(r, who + ": tmux capture-pane"); !s) return finish(id, s);
 

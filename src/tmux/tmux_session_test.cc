@@ -270,9 +270,10 @@ TEST_F(TmuxSessionTest, SendKeysAndKillSession) {
   ASSERT_TRUE(tmux({"wait-for", "got2"})->ok());
   EXPECT_EQ(read_file(out), "first\nsecond\n");
 
+  ASSERT_TRUE(tmux({"new-session", "-d", "-s", "keep"})->ok());  // the server stays up
   ASSERT_TRUE(wait([&](auto cb) { control_->kill_session("w", cb); }).ok());
   EXPECT_EQ(tmux({"has-session", "-t", "=w"})->exit_code, 1);
-  // Absent (no server either, now): a clear error, for both operations.
+  // Absent, says a server that answers: a clear error, for every operation.
   EXPECT_EQ(wait([&](auto cb) { control_->kill_session("w", cb); }).error().message,
             "no such tmux session: w");
   EXPECT_EQ(wait([&](auto cb) { control_->send_keys("w", {"x"}, cb); }).error().message,
@@ -283,6 +284,12 @@ TEST_F(TmuxSessionTest, SendKeysAndKillSession) {
                 .error()
                 .message,
             "no such tmux session: w");
+  // No server to ask: that is not "no such session", it is tmux's own words.
+  ASSERT_TRUE(tmux({"kill-server"})->ok());
+  const std::string unreachable =
+      wait([&](auto cb) { control_->kill_session("w", cb); }).error().message;
+  EXPECT_TRUE(unreachable.starts_with("tmux kill-session 'w': ")) << unreachable;
+  EXPECT_TRUE(is_unreachable_message(unreachable.substr(23))) << unreachable;
   EXPECT_TRUE(list_dir(temp_).empty());
 }
 

@@ -4,6 +4,7 @@
 
 #include <thread>
 
+#include <signal.h>
 #include <unistd.h>
 #include <algorithm>
 
@@ -49,6 +50,18 @@ class TmuxWatchTest : public TmuxLoopTest {
     return out;
   }
 
+  // The private server's own facts (it must hold session w1).
+  pid_t server_pid() {
+    auto r = tmux({"display-message", "-p", "-t", "=w1:", "#{pid}"});
+    return static_cast<pid_t>(std::stol(r->out));
+  }
+  std::string server_socket() {
+    auto r = tmux({"display-message", "-p", "-t", "=w1:", "#{socket_path}"});
+    std::string s = r->out;
+    while (!s.empty() && s.back() == '\n') s.pop_back();
+    return s;
+  }
+
   std::unique_ptr<TmuxWatch> watch_;
   std::vector<Event> events_;
   std::vector<TmuxSnapshot> snapshots_;
@@ -57,13 +70,20 @@ class TmuxWatchTest : public TmuxLoopTest {
 
 using Kinds = std::vector<std::string>;
 
-TEST_F(TmuxWatchTest, NoServerIsAKnownEmptyPicture) {
+// "no server running" may be a stale socket file while the real server lives
+// on elsewhere: never seen, never watched, so nothing is known.
+TEST_F(TmuxWatchTest, NoServerNeverSeenIsUnknownNotEmpty) {
   reconcile_and_wait("start");
-  EXPECT_TRUE(events_.empty());
   ASSERT_EQ(known_.size(), 1u);
-  EXPECT_TRUE(known_[0]);
-  EXPECT_TRUE(snapshots_[0].known);
-  EXPECT_TRUE(snapshots_[0].panes.empty());
+  EXPECT_FALSE(known_[0]);
+  EXPECT_FALSE(snapshots_[0].known);
+  ASSERT_EQ(events_.size(), 1u);
+  EXPECT_EQ(events_[0].kind, "tmux.reconcile.failed");
+  EXPECT_EQ(events_[0].fields.get_string("unreachable"), "true");
+  EXPECT_EQ(events_[0].fields.find("server_pid"), nullptr);
+  EXPECT_FALSE(watch_->server_view().known);
+  EXPECT_TRUE(watch_->server_view().error.starts_with("tmux list-panes: "))
+      << watch_->server_view().error;
 }
 
 TEST_F(TmuxWatchTest, StartSeesSessionsThenReportsChanges) {
@@ -181,9 +201,12 @@ TEST_F(TmuxWatchTest, FailureKeepsTheLastKnownPicture) {
   TmuxClient flaky(&loop_, clock_, TmuxServer{{dir / "tmux"}}, co);
   watch_ = make_watch(flaky, TmuxWatchOptions{.max_retries = 0});
 
+  // A second session keeps the server up when w1 goes (a server's exit would
+  // prove its sessions gone, which is not what this test is about).
+  ASSERT_TRUE(tmux({"new-session", "-d", "-s", "keep", "sleep 60"})->ok());
   ASSERT_TRUE(tmux({"new-session", "-d", "-s", "w1", "sleep 60"})->ok());
   reconcile_and_wait("start");
-  EXPECT_EQ(kinds(), (Kinds{"tmux.session.seen w1"}));
+  EXPECT_EQ(kinds(), (Kinds{"tmux.session.seen keep", "tmux.session.seen w1"}));
 
   tmux_testing::write_file(flag, "");
   ASSERT_TRUE(tmux({"kill-session", "-t", "=w1"})->ok());
@@ -193,14 +216,109 @@ TEST_F(TmuxWatchTest, FailureKeepsTheLastKnownPicture) {
   EXPECT_TRUE(watch_->snapshot().has_session("w1"));
   ASSERT_EQ(events_.size(), 1u);
   EXPECT_NE(events_[0].fields.get_string("error")->find("timed out"), std::string::npos);
-  EXPECT_EQ(events_[0].fields.find("retry_ms"), nullptr);
+  // Its retries are spent (max_retries = 0), but the server is known alive:
+  // it is asked again every max_retry until it answers.
+  EXPECT_EQ(events_[0].fields.get_int("retry_ms"), 30'000);
+  EXPECT_GT(events_[0].fields.get_int("server_pid").value_or(0), 0);
   events_.clear();
 
   ::unlink(flag.c_str());
   reconcile_and_wait("tmux.session-closed");
   EXPECT_TRUE(known_.back());
-  EXPECT_EQ(kinds(), (Kinds{"tmux.pane.vanished w1", "tmux.session.vanished w1"}));
+  EXPECT_EQ(kinds(), (Kinds{"tmux.reconcile.recovered ", "tmux.pane.vanished w1",
+                            "tmux.session.vanished w1"}));
   watch_.reset();
+}
+
+// A /tmp cleaner deletes the socket: tmux says "error connecting … (No such
+// file or directory)" while the server and its sessions live on. Unknown, the
+// old picture kept, retried while the server is alive; once the socket is back
+// (SIGUSR1 makes tmux re-create it) the sessions are present again, and no
+// session was ever reported vanished.
+TEST_F(TmuxWatchTest, ADeletedSocketIsUnknownNotAbsent) {
+  ASSERT_TRUE(tmux({"new-session", "-d", "-s", "w1", "sleep 60"})->ok());
+  reconcile_and_wait("start");
+  EXPECT_EQ(kinds(), (Kinds{"tmux.session.seen w1"}));
+  const pid_t pid = server_pid();
+  const std::string socket = server_socket();
+  EXPECT_EQ(watch_->server_view().server_pid, pid);
+
+  ASSERT_EQ(::unlink(socket.c_str()), 0);
+  reconcile_and_wait("tmux.session-closed");
+  EXPECT_FALSE(known_.back());
+  EXPECT_TRUE(snapshots_.back().has_session("w1"));
+  ASSERT_EQ(events_.size(), 1u);
+  EXPECT_EQ(events_[0].kind, "tmux.reconcile.failed");
+  EXPECT_EQ(events_[0].fields.get_string("unreachable"), "true");
+  EXPECT_EQ(events_[0].fields.get_int("server_pid"), pid);
+  EXPECT_NE(events_[0].fields.get_string("error")->find("No such file or directory"),
+            std::string::npos);
+  EXPECT_TRUE(events_[0].fields.get_int("retry_ms"));
+  EXPECT_FALSE(watch_->server_view().known);
+  events_.clear();
+
+  ASSERT_EQ(::kill(pid, SIGUSR1), 0);
+  ASSERT_TRUE(run_until([&] { return tmux_testing::exists(socket); }));
+  reconcile_and_wait("retry");
+  EXPECT_TRUE(known_.back());
+  // Known again; nothing vanished, nothing new.
+  ASSERT_EQ(events_.size(), 1u);
+  EXPECT_EQ(events_[0].kind, "tmux.reconcile.recovered");
+  EXPECT_EQ(events_[0].fields.get_int("failures"), 1);
+  EXPECT_TRUE(watch_->server_view().known);
+}
+
+// A frozen server (SIGSTOP) accepts the connection and never answers: the
+// query times out, which is unknown, not absent.
+TEST_F(TmuxWatchTest, AFrozenServerIsUnknownNotAbsent) {
+  TmuxClientOptions co;
+  co.timeout = std::chrono::milliseconds(300);
+  TmuxClient quick(&loop_, clock_, server(), co);
+  watch_ = make_watch(quick);
+  ASSERT_TRUE(tmux({"new-session", "-d", "-s", "w1", "sleep 60"})->ok());
+  reconcile_and_wait("start");
+  kinds();
+  const pid_t pid = server_pid();
+  ASSERT_EQ(::kill(pid, SIGSTOP), 0);
+  reconcile_and_wait("tmux.session-closed");
+  ::kill(pid, SIGCONT);
+  EXPECT_FALSE(known_.back());
+  EXPECT_TRUE(snapshots_.back().has_session("w1"));
+  ASSERT_EQ(events_.size(), 1u);
+  EXPECT_NE(events_[0].fields.get_string("error")->find("timed out"), std::string::npos);
+  watch_.reset();
+}
+
+// A killed server runs no hook, and its socket may stay behind. Its pidfd says
+// it ended: its sessions are confirmed gone at once, without any hint, and a
+// "no server running" after that is a known empty picture.
+TEST_F(TmuxWatchTest, AServerThatExitsTakesItsSessionsWithItAtOnce) {
+  ASSERT_TRUE(tmux({"new-session", "-d", "-s", "w1", "sleep 60"})->ok());
+  reconcile_and_wait("start");
+  kinds();
+  const pid_t pid = server_pid();
+  const std::size_t before = snapshots_.size();
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  ASSERT_TRUE(run_until([&] { return snapshots_.size() > before; }));  // no reconcile() called
+  EXPECT_TRUE(known_.back());
+  EXPECT_TRUE(snapshots_.back().panes.empty());
+  ASSERT_EQ(events_.size(), 3u);
+  EXPECT_EQ(events_[0].kind, "tmux.server.exited");
+  EXPECT_EQ(events_[0].fields.get_int("pid"), pid);
+  EXPECT_EQ(kinds(),
+            (Kinds{"tmux.server.exited ", "tmux.pane.vanished w1", "tmux.session.vanished w1"}));
+  EXPECT_TRUE(watch_->server_view().server_exited);
+
+  reconcile_and_wait("tmux.session-closed");
+  EXPECT_TRUE(known_.back());
+  EXPECT_TRUE(events_.empty());
+
+  // A new server that answers is watched in its turn.
+  ASSERT_TRUE(tmux({"new-session", "-d", "-s", "w2", "sleep 60"})->ok());
+  reconcile_and_wait("tmux.session-created");
+  EXPECT_EQ(kinds(), (Kinds{"tmux.session.appeared w2", "tmux.pane.appeared w2"}));
+  EXPECT_FALSE(watch_->server_view().server_exited);
+  EXPECT_NE(watch_->server_view().server_pid, pid);
 }
 
 TEST_F(TmuxWatchTest, DestroyingTheWatchWithAQueryInFlightDropsTheAnswer) {

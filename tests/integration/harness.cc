@@ -28,9 +28,9 @@ std::string agentwatch_bin() {
   return bin;
 }
 
-TempDir::TempDir() {
-  char tmpl[] = "/tmp/aw-itest-XXXXXX";
-  if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+TempDir::TempDir(const std::string& base) {
+  std::string tmpl = base + "/aw-itest-XXXXXX";
+  if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed under " + base);
   path_ = tmpl;
 }
 
@@ -181,7 +181,7 @@ std::string wait_for_file(const std::string& path,
   return text;
 }
 
-DaemonUnderTest::DaemonUnderTest() {
+DaemonUnderTest::DaemonUnderTest(const std::string& base) : dir_(base) {
   make_dirs(rules_dir());
   make_dirs(state_dir());
   stderr_path_ = dir_ / "daemon.stderr";
@@ -210,11 +210,13 @@ void DaemonUnderTest::write_rule(const std::string& file_name, const std::string
   write_file(rules_dir() + "/" + file_name, toml);
 }
 
-void DaemonUnderTest::start(const std::vector<std::string>& extra_args) {
+void DaemonUnderTest::start(const std::vector<std::string>& extra_args,
+                            const std::vector<std::string>& launcher) {
   if (pid_ > 0) throw std::runtime_error("daemon already started");
   const std::size_t started_before =
       count([](const Event& e) { return e.kind == "daemon.started"; });
-  std::vector<std::string> argv{agentwatch_bin()};
+  std::vector<std::string> argv = launcher;
+  argv.push_back(agentwatch_bin());
   auto flags = path_flags();
   argv.insert(argv.end(), flags.begin(), flags.end());
   argv.emplace_back("run");

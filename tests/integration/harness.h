@@ -21,10 +21,11 @@ using namespace std::chrono_literals;
 // Path of the binary under test (AGENTWATCH_BIN, set by meson).
 std::string agentwatch_bin();
 
-// mkdtemp under /tmp, removed recursively on destruction.
+// mkdtemp under `base` (/tmp unless a test needs its files outside a private
+// /tmp), removed recursively on destruction.
 class TempDir {
  public:
-  TempDir();
+  explicit TempDir(const std::string& base = "/tmp");
   ~TempDir();
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
@@ -61,10 +62,11 @@ std::string wait_for_file(const std::string& path,
                           const std::function<bool(const std::string&)>& pred,
                           std::chrono::milliseconds timeout = 10s);
 
-// One daemon under test. Its config, state and runtime dirs live in a TempDir.
+// One daemon under test. Its config, state and runtime dirs live in a TempDir
+// under `base`.
 class DaemonUnderTest {
  public:
-  DaemonUnderTest();
+  explicit DaemonUnderTest(const std::string& base = "/tmp");
   ~DaemonUnderTest();
 
   const std::string& home() const { return dir_.path(); }
@@ -79,8 +81,11 @@ class DaemonUnderTest {
   void write_config(const std::string& toml);
   void write_rule(const std::string& file_name, const std::string& toml);
 
-  // Starts the daemon and waits for its `daemon.started` event. Extra args go after `run`.
-  void start(const std::vector<std::string>& extra_args = {});
+  // Starts the daemon and waits for its `daemon.started` event. Extra args go
+  // after `run`. `launcher`, when given, is an argv the daemon's argv is
+  // appended to and that must exec it (same PID), e.g. an `unshare` sandbox.
+  void start(const std::vector<std::string>& extra_args = {},
+             const std::vector<std::string>& launcher = {});
   // SIGTERM and wait; returns the exit status (or 128+signal).
   int stop(std::chrono::milliseconds timeout = 20s);
   void kill9();

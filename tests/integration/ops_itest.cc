@@ -464,6 +464,15 @@ TEST(OpsRecover, KillZombieRefusesAHealthyWorker) {
   expect_audited_by_me(wait_audit(d, "recover.kill-zombie", "w1", "refused"));
   EXPECT_TRUE(alive(pid_of(*started)));
   EXPECT_EQ(d.count(kind_for("worker.killing", "w1")), 0u);
+
+  // --force (docs/control.md) kills it all the same, audited as ok.
+  auto forced = d.cli({"recover", "kill-zombie", "w1", "--force"});
+  EXPECT_EQ(forced.exit_code, 0) << forced.err;
+  EXPECT_TRUE(contains(forced.out, "TERM sent")) << forced.out;
+  expect_audited_by_me(wait_audit(d, "recover.kill-zombie", "w1", "ok"));
+  ASSERT_TRUE(d.wait_for(kind_for("worker.killing", "w1")));
+  ASSERT_TRUE(d.wait_for(kind_for("worker.exited", "w1")));
+  EXPECT_FALSE(alive(pid_of(*started)));
   EXPECT_EQ(d.stop(), 0);
 }
 

@@ -115,6 +115,44 @@ TEST_F(PipelineTest, ShippedRulesMoveValidAndQuarantineInvalidResults) {
   EXPECT_EQ(d.stop(), 0);
 }
 
+// Python's tempfile.NamedTemporaryFile(dir=results, suffix=".json") then
+// os.replace: between the close and the replace the temporary file has landed,
+// and the shipped rules must leave it to its writer (issue #8; it used to be
+// moved to completed/, and the replace then failed). The test replaces only
+// once the daemon has seen the temporary file land.
+TEST_F(PipelineTest, ShippedRulesLeaveAWritersTemporaryFileAlone) {
+  d.start();
+  const std::string script =
+      "import json, os, sys, tempfile\n"
+      "f = tempfile.NamedTemporaryFile('w', dir=sys.argv[1], suffix='.json', delete=False)\n"
+      "json.dump({'status': 'done'}, f)\n"
+      "f.close()\n"
+      "print(f.name)\n";
+  write_file(d.home() + "/writer.py", script);
+  // An editor's and a dot-file's names too, each valid JSON.
+  write_file(results + "/.job2.json", "{}");
+  write_file(results + "/tmpmanual.json", "{}");
+  auto written = run_command({"python3", d.home() + "/writer.py", results});
+  ASSERT_EQ(written.exit_code, 0) << written.err;
+  const std::string temp_path = written.out.substr(0, written.out.find('\n'));
+  const std::string temp_name = temp_path.substr(temp_path.rfind('/') + 1);
+  ASSERT_TRUE(temp_name.starts_with("tmp") && temp_name.ends_with(".json")) << temp_name;
+  ASSERT_TRUE(d.wait_for([&](const Event& e) { return is(e, "file.landed", "/" + temp_name); }))
+      << d.stderr_text();
+  ASSERT_EQ(rename(temp_path.c_str(), (results + "/job.json").c_str()), 0)
+      << "the temporary file was taken from its writer";
+
+  ASSERT_TRUE(d.wait_for([](const Event& e) { return is(e, "action.succeeded", "/job.json"); }))
+      << d.stderr_text();
+  EXPECT_EQ(read_file(results + "/completed/job.json"), R"({"status": "done"})");
+  // A plan on a landed file starts as it lands, so by now any would show.
+  EXPECT_EQ(d.count([](const Event& e) { return e.kind == "action.started"; }), 1u)
+      << "only job.json was acted on";
+  EXPECT_TRUE(exists(results + "/.job2.json"));
+  EXPECT_TRUE(exists(results + "/tmpmanual.json"));
+  EXPECT_EQ(d.stop(), 0);
+}
+
 TEST_F(PipelineTest, MarkerCompletesTheEntity) {
   d.start();
   write_file(results + "/proj-7.done", "");

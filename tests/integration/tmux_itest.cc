@@ -12,48 +12,12 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
-#include <random>
 
 #include "tests/integration/harness.h"
+#include "tests/integration/private_tmux.h"
 
 namespace aw::testing {
 namespace {
-
-// A private tmux server (`tmux -L aw-it-<random>`), killed with everything in
-// it when the guard goes, its socket removed.
-class PrivateTmux {
- public:
-  PrivateTmux() {
-    std::random_device rd;
-    name_ = "aw-it-" + std::to_string(getpid()) + "-" + std::to_string(rd() % 1000000);
-  }
-  ~PrivateTmux() {
-    (void)run_command({"tmux", "-L", name_, "kill-server"});
-    const char* dir = std::getenv("TMUX_TMPDIR");
-    const std::string socket =
-        std::string(dir && *dir ? dir : "/tmp") + "/tmux-" + std::to_string(getuid()) + "/" + name_;
-    unlink(socket.c_str());
-    reap_orphans();
-  }
-  PrivateTmux(const PrivateTmux&) = delete;
-  PrivateTmux& operator=(const PrivateTmux&) = delete;
-
-  const std::string& name() const { return name_; }
-  // `tmux -L NAME ARGS...`.
-  CommandResult operator()(const std::vector<std::string>& args) const {
-    std::vector<std::string> argv{"tmux", "-L", name_};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return run_command(argv);
-  }
-  // The [tmux] section naming this server.
-  std::string config() const { return "[tmux]\ncommand = [\"tmux\", \"-L\", \"" + name_ + "\"]\n"; }
-  bool has_session(const std::string& s) const {
-    return (*this)({"has-session", "-t", "=" + s}).exit_code == 0;
-  }
-
- private:
-  std::string name_;
-};
 
 bool contains(const std::string& hay, const std::string& needle) {
   return hay.find(needle) != std::string::npos;
