@@ -10,7 +10,6 @@ namespace aw {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::SteppingClock;
 
 ScheduledJob job(std::string name, Duration every, Duration jitter = 0s, bool persistent = true) {
   return ScheduledJob{std::move(name), every, jitter, persistent};
@@ -35,7 +34,7 @@ class SchedulePlanTest : public ::testing::Test {
     return d ? *d - clock_.mono() : Duration{-1};
   }
 
-  SteppingClock clock_;
+  ManualClock clock_;
   SchedulePlan plan_{42};
 };
 
@@ -106,7 +105,7 @@ TEST_F(SchedulePlanTest, JitterIsAtMostHalfThePeriod) {
 
 TEST_F(SchedulePlanTest, SameSeedSameScheduleOtherSeedAnother) {
   auto deadlines = [](std::uint64_t seed) {
-    SteppingClock clock;
+    ManualClock clock;
     SchedulePlan plan(seed);
     plan.set_jobs({job("a", 1h, 5min)}, clock.mono(), clock.wall());
     std::vector<Duration::rep> out;

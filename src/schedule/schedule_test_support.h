@@ -1,5 +1,6 @@
-// Shared fixtures for schedule_test: temp dirs, file helpers, a loop fixture
-// with a guard timer, and a clock whose wall time can jump. Tests only.
+// Shared fixtures for schedule_test: temp dirs, file helpers and a loop fixture
+// with a guard timer (a clock whose wall time can jump on its own is
+// ManualClock::jump_wall). Tests only.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -31,25 +32,6 @@ class TempDir {
 void write_file(const std::string& path, const std::string& content, int mode = 0644);
 std::string read_file(const std::string& path);
 bool exists(const std::string& path);
-
-// A ManualClock whose wall time can also jump on its own (an NTP step, a
-// suspended laptop): mono and wall are set independently. Tests only.
-class SteppingClock final : public Clock {
- public:
-  explicit SteppingClock(WallTime wall_start = WallTime(std::chrono::seconds(1'700'000'000)))
-      : wall_(wall_start) {}
-  MonoTime mono() const override { return mono_; }
-  WallTime wall() const override { return wall_; }
-  void advance(Duration d) {
-    mono_ += d;
-    wall_ += d;
-  }
-  void jump_wall(Duration d) { wall_ += d; }
-
- private:
-  MonoTime mono_{};
-  WallTime wall_;
-};
 
 // Fresh loop per test; a guard timer (unref'd, so it never keeps the loop
 // alive) fails the test and stops the loop if it hangs; teardown closes every

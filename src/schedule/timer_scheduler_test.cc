@@ -36,6 +36,14 @@ class TimerSchedulerTest : public LoopTest {
   void wait_persisted(const TimerScheduler& s) {
     run_until([&] { return !s.persisting(); });
   }
+  // Real time passes with the loop running (a ManualClock stays put): for
+  // asserting that nothing fires.
+  void run_for(Duration d) {
+    bool done = false;
+    uvx::Timer t(&loop_, [&] { done = true; });
+    t.start(static_cast<std::uint64_t>(std::chrono::ceil<std::chrono::milliseconds>(d).count()));
+    run_until([&] { return done; });
+  }
 
   TempDir dir_;
   std::vector<Fired> fired_;
@@ -228,6 +236,51 @@ TEST_F(TimerSchedulerTest, PersistErrorIsReportedAndTheOldFileKept) {
   wait_persisted(*s);
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_NE(errors[0].find(dir_ / "blocker"), std::string::npos) << errors[0];
+}
+
+// The wall clock set forward, then back, by an hour while the daemon runs:
+// the timer neither fires early (a burst of "missed" runs) nor late (a run
+// held back an hour), and never twice. A ManualClock drives time; the loop's
+// timer only wakes the scheduler, which fires what the clock says is due.
+TEST_F(TimerSchedulerTest, WallClockStepsWhileRunningMoveNoDeadline) {
+  ManualClock clock(WallTime(std::chrono::seconds(1'700'000'000)));
+  auto s = make(clock, "");
+  s->set_jobs({ScheduledJob{"tick", 100ms, 0ms, true}});
+  for (Duration step : {Duration(1h), Duration(-2h)}) {
+    const std::size_t before = fired_.size();
+    clock.jump_wall(step);
+    EXPECT_EQ(s->next_due("tick"), clock.wall() + 100ms) << "shown by the wall clock now";
+    clock.advance(99ms);
+    run_for(150ms);
+    EXPECT_EQ(fired_.size(), before) << "fired before its period of monotonic time";
+    clock.advance(1ms);
+    run_until([&] { return fired_.size() > before; });
+    ASSERT_EQ(fired_.size(), before + 1);
+    EXPECT_EQ(fired_.back().reason, FireReason::kDue);
+    EXPECT_EQ(s->list()[0].last_run, clock.wall()) << "recorded by the wall clock";
+  }
+  run_for(50ms);
+  EXPECT_EQ(fired_.size(), 2u);
+}
+
+// The wall clock was set back an hour while the daemon was down: the last run
+// recorded before lies in the future. It counts as now: the next run is one
+// period away, not one period plus the hour.
+TEST_F(TimerSchedulerTest, ClockSetBackWhileDownDelaysTheNextRunByOnePeriodAtMost) {
+  ManualClock before(WallTime(std::chrono::seconds(1'700'000'000)));
+  {
+    auto s = make(before, dir_ / "timers");
+    ASSERT_TRUE(s->load().ok());
+    s->set_jobs({ScheduledJob{"check", 30min, 0s, true}});
+    ASSERT_TRUE(s->trigger("check").ok());
+    wait_persisted(*s);
+  }
+  ManualClock after(before.wall() - 1h);
+  auto s = make(after, dir_ / "timers");
+  ASSERT_TRUE(s->load().ok());
+  s->set_jobs({ScheduledJob{"check", 30min, 0s, true}});
+  EXPECT_EQ(s->next_due("check"), after.wall() + 30min);
+  EXPECT_EQ(s->list()[0].next_reason, FireReason::kDue) << "no catch-up";
 }
 
 TEST(TimerFiredEventTest, Fields) {

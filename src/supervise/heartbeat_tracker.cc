@@ -24,7 +24,7 @@ const char* heartbeat_status_name(HeartbeatStatus s) {
   return "?";
 }
 
-void HeartbeatTracker::begin(WallTime now) {
+void HeartbeatTracker::begin(MonoTime now) {
   status_ = HeartbeatStatus::kPending;
   begun_ = now;
   last_growth_ = now;
@@ -34,7 +34,8 @@ void HeartbeatTracker::begin(WallTime now) {
   unknown_reported_ = false;
 }
 
-HeartbeatStep HeartbeatTracker::observe(const FileSample& sample, WallTime now) {
+HeartbeatStep HeartbeatTracker::observe(const FileSample& sample, const ClockSnapshot& clocks) {
+  const MonoTime now = clocks.mono;
   HeartbeatStep step;
   if (!sample.ok) {
     // Says nothing about progress: neither lost nor fresh. Look again later.
@@ -52,12 +53,20 @@ HeartbeatStep HeartbeatTracker::observe(const FileSample& sample, WallTime now) 
   bool first = !last_good_.ok;
   bool grew = file_grew(last_good_, sample);
   if (first || grew) {
-    // The mtime is when it grew; a log older than this run counts from the run's
-    // start, and an mtime in the future (clock skew) counts as now.
-    WallTime at = std::clamp(sample.mtime, begun_, std::max(begun_, now));
+    // The mtime says when it grew, if it agrees with what we saw (see the
+    // header): a log older than this run counts from the run's start; an mtime
+    // in the future (skew, a clock set back) counts as now (to_mono clamps);
+    // growth that claims to predate the previous look, which saw none, means
+    // the wall clock moved: it grew since that look, so "now" is the safe side.
+    MonoTime at = clocks.to_mono(sample.mtime);
+    if (first)
+      at = std::max(at, begun_);
+    else if (at < last_good_at_)
+      at = now;
     last_growth_ = std::max(last_growth_, at);
   }
   last_good_ = sample;
+  last_good_at_ = now;
   if (grew && lost_) {
     lost_ = false;
     status_ = HeartbeatStatus::kFresh;

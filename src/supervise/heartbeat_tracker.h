@@ -21,6 +21,18 @@
 // A run's growth is counted from its beginning: a log left by a previous run,
 // with an old mtime, does not make a new run stale at once.
 //
+// Time: every judgement runs on the monotonic clock (`now.mono`), so setting the
+// wall clock neither reports a loss early nor holds one back. The mtime is wall
+// time by nature (the writer's clock when it wrote): comparing it between two
+// samples (a change is growth) needs no clock. To say *when* the file grew, the
+// mtime is re-based onto the monotonic clock (ClockSnapshot::to_mono) and
+// trusted only where it agrees with what the tracker itself saw: not before the
+// previous good sample, which did not see that change (not before the run
+// began, for a first sample), and not after now. An mtime outside that — the
+// wall clock was set since the write, or the file's host has another clock —
+// counts as "grew now" (a first sample: "at the run's start"), which can delay
+// a loss by the time since the previous look, never report one early.
+//
 // Thread safety: a value; one owner.
 #pragma once
 
@@ -36,7 +48,7 @@ struct FileSample {
   bool ok = false;    // false: the stat failed; `error` says why
   std::string error;  // strerror text
   std::int64_t size = 0;
-  WallTime mtime{};
+  WallTime mtime{};  // the file's, as its writer's wall clock said
   friend bool operator==(const FileSample&, const FileSample&) = default;
 };
 
@@ -55,7 +67,7 @@ struct HeartbeatStep {
     kUnknown,  // worker.heartbeat_unknown: the file cannot be stat'ed (once per episode)
   };
   Signal signal = Signal::kNothing;
-  WallTime next_check{};  // when to stat the file again
+  MonoTime next_check{};  // when to stat the file again
 };
 
 class HeartbeatTracker {
@@ -63,14 +75,16 @@ class HeartbeatTracker {
   explicit HeartbeatTracker(Duration timeout = std::chrono::minutes(10)) : timeout_(timeout) {}
 
   // A run begins (spawn or adoption): forgets the previous run's samples.
-  void begin(WallTime now);
-  // A stat's result, taken at `now`.
-  HeartbeatStep observe(const FileSample& sample, WallTime now);
+  void begin(MonoTime now);
+  // A stat's result, taken at `now` (both clocks: the wall time only re-bases
+  // the sample's mtime).
+  HeartbeatStep observe(const FileSample& sample, const ClockSnapshot& now);
 
   Duration timeout() const { return timeout_; }
   HeartbeatStatus status() const { return status_; }
-  // When the file last grew (clamped into [begin, now]); the begin time until then.
-  WallTime last_growth() const { return last_growth_; }
+  // When the file last grew, on the monotonic clock (see "Time" above); the
+  // begin time until then.
+  MonoTime last_growth() const { return last_growth_; }
   // The latest sample that succeeded (ok = false when none did).
   const FileSample& last_good() const { return last_good_; }
   // The latest stat error ("" after a success).
@@ -81,9 +95,10 @@ class HeartbeatTracker {
  private:
   Duration timeout_;
   HeartbeatStatus status_ = HeartbeatStatus::kNone;
-  WallTime begun_{};
-  WallTime last_growth_{};
+  MonoTime begun_{};
+  MonoTime last_growth_{};
   FileSample last_good_;
+  MonoTime last_good_at_{};  // when last_good_ was taken
   std::string error_;
   bool lost_ = false;
   bool unknown_reported_ = false;

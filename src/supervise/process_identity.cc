@@ -1,11 +1,16 @@
 #include "src/supervise/process_identity.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <charconv>
+#include <cstdlib>
 #include <cstring>
+#include <string_view>
+#include <vector>
 
 #include "src/core/event.h"
 
@@ -46,6 +51,16 @@ class RealProcFs final : public ProcFs {
     ssize_t n = ::readlink(path.c_str(), buf, sizeof buf);
     if (n < 0) return error(path, errno);
     return std::string(buf, static_cast<std::size_t>(n));
+  }
+
+  Result<WallTime> boot_time() const override {
+    timespec real{}, boot{};
+    if (::clock_gettime(CLOCK_REALTIME, &real) != 0 || ::clock_gettime(CLOCK_BOOTTIME, &boot) != 0)
+      return error("clock_gettime", errno);
+    auto ns = [](const timespec& t) {
+      return std::chrono::seconds(t.tv_sec) + std::chrono::nanoseconds(t.tv_nsec);
+    };
+    return WallTime(std::chrono::duration_cast<Duration>(ns(real) - ns(boot)));
   }
 
  private:
@@ -195,6 +210,158 @@ LivenessVerdict probe_process(const ProcFs& fs, const Clock& clock, pid_t pid,
   }
   v.liveness = Liveness::kAlive;
   return v;
+}
+
+WallTime process_start_time(WallTime boot, std::uint64_t start_ticks) {
+  static const long hz = [] {
+    long v = ::sysconf(_SC_CLK_TCK);
+    return v > 0 ? v : 100;  // USER_HZ, fixed at 100 by the /proc ABI
+  }();
+  const auto ticks = static_cast<std::int64_t>(start_ticks);
+  return boot + std::chrono::seconds(ticks / hz) +
+         std::chrono::duration_cast<Duration>(std::chrono::seconds(ticks % hz)) / hz;
+}
+
+ProcAnswers ask_proc_about(const ProcFs& fs, pid_t pid) {
+  return ProcAnswers{fs.read_stat(pid), fs.read_exe(pid), fs.boot_time()};
+}
+
+const char* pid_file_verdict_name(PidFileVerdict v) {
+  switch (v) {
+    case PidFileVerdict::kPlausible:
+      return "plausible";
+    case PidFileVerdict::kGone:
+      return "gone";
+    case PidFileVerdict::kUnverifiable:
+      return "unverifiable";
+    case PidFileVerdict::kStale:
+      return "stale";
+    case PidFileVerdict::kWrongProgram:
+      return "wrong_program";
+  }
+  return "?";
+}
+
+namespace {
+
+std::string_view without_deleted(std::string_view exe) {
+  constexpr std::string_view kDeleted = " (deleted)";
+  if (exe.size() > kDeleted.size() && exe.substr(exe.size() - kDeleted.size()) == kDeleted)
+    exe.remove_suffix(kDeleted.size());
+  return exe;
+}
+
+}  // namespace
+
+PidFileJudgement judge_pid_file(const PidFileClaim& claim, const ProcAnswers& proc,
+                                std::string_view expected_exe, WallTime at, Duration tolerance) {
+  PidFileJudgement j;
+  j.seen.pid = claim.pid;
+  const std::string pid = std::to_string(claim.pid);
+  const std::string stat_name = "/proc/" + pid + "/stat";
+  const std::string written = format_time_utc(claim.written);
+  auto say = [&](std::string signal, std::string said) {
+    j.evidence.push_back(Evidence{std::move(signal), std::move(said), at});
+  };
+  auto decide = [&](PidFileVerdict v, std::string reason) {
+    j.verdict = v;
+    j.reason = std::move(reason);
+    return j;
+  };
+  say("pid_file", "names pid " + pid + ", written at " + written + " (mtime)");
+
+  if (!proc.stat) {
+    const bool gone = proc.stat.error().code == -ENOENT || proc.stat.error().code == -ESRCH;
+    say(stat_name, gone ? "no such process" : "unreadable: " + proc.stat.error().message);
+    if (gone) return decide(PidFileVerdict::kGone, "pid " + pid + " does not exist");
+    return decide(PidFileVerdict::kUnverifiable,
+                  "the start time of pid " + pid + " cannot be read (" + proc.stat.error().message +
+                      "): the PID file alone does not say which process it names");
+  }
+  auto ticks = parse_stat_start_ticks(*proc.stat);
+  auto state = parse_stat_state(*proc.stat);
+  if (!ticks || !state) {
+    const std::string why = ticks ? state.error().message : ticks.error().message;
+    say(stat_name, why);
+    return decide(PidFileVerdict::kUnverifiable, "the start time of pid " + pid +
+                                                     " cannot be read (" + why +
+                                                     "): the PID file alone does not say "
+                                                     "which process it names");
+  }
+  j.seen.start_ticks = *ticks;
+  if (*state == 'Z' || *state == 'X') {
+    say(stat_name, "state Z: the process ended");
+    return decide(PidFileVerdict::kGone, "pid " + pid + " has ended (state Z)");
+  }
+  if (!proc.boot) {
+    say("boot_time", "unreadable: " + proc.boot.error().message);
+    return decide(PidFileVerdict::kUnverifiable,
+                  "when pid " + pid +
+                      " started cannot be told (boot time: " + proc.boot.error().message +
+                      "): the PID file alone does not say which process it names");
+  }
+  const WallTime started = process_start_time(*proc.boot, *ticks);
+  say(stat_name,
+      "started at " + format_time_utc(started) + " (start time " + std::to_string(*ticks) + ")");
+  if (started > claim.written + tolerance) {
+    return decide(PidFileVerdict::kStale, "stale PID file: pid " + pid + " started at " +
+                                              format_time_utc(started) +
+                                              ", after the file was written at " + written +
+                                              " (mtime): the PID was reused since");
+  }
+  if (!proc.exe) {
+    say("/proc/" + pid + "/exe", "unreadable (not compared): " + proc.exe.error().message);
+  } else {
+    j.seen.exe = *proc.exe;
+    if (!expected_exe.empty()) {
+      if (without_deleted(*proc.exe) != without_deleted(expected_exe)) {
+        say("/proc/" + pid + "/exe", "\"" + *proc.exe + "\"");
+        return decide(PidFileVerdict::kWrongProgram, "pid " + pid + " runs \"" + *proc.exe +
+                                                         "\", not the worker's program \"" +
+                                                         std::string(expected_exe) + "\"");
+      }
+      say("/proc/" + pid + "/exe", "\"" + *proc.exe + "\", the worker's program");
+    }
+  }
+  return decide(PidFileVerdict::kPlausible, "pid " + pid + " started at " +
+                                                format_time_utc(started) +
+                                                ", before the file was written at " + written);
+}
+
+std::string resolve_program_exe(const std::string& argv0, const std::string& cwd) {
+  if (argv0.empty()) return "";
+  std::vector<std::string> candidates;
+  if (argv0.find('/') != std::string::npos) {
+    candidates.push_back(argv0[0] == '/' || cwd.empty() ? argv0 : cwd + "/" + argv0);
+  } else if (const char* path = std::getenv("PATH")) {
+    std::string_view dirs = path;
+    while (true) {
+      std::size_t colon = dirs.find(':');
+      std::string_view dir = dirs.substr(0, colon);
+      candidates.push_back((dir.empty() ? std::string(".") : std::string(dir)) + "/" + argv0);
+      if (colon == std::string_view::npos) break;
+      dirs.remove_prefix(colon + 1);
+    }
+  }
+  for (const std::string& c : candidates) {
+    struct stat st {};
+    if (::stat(c.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || ::access(c.c_str(), X_OK) != 0)
+      continue;
+    // The first match is what would run (execvp's rule): decide on it alone.
+    char* real = ::realpath(c.c_str(), nullptr);
+    if (!real) return "";
+    std::string resolved = real;
+    std::free(real);  // realpath() mallocs its answer
+    int fd = ::open(resolved.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return "";
+    char magic[4] = {};
+    ssize_t n = ::read(fd, magic, sizeof magic);
+    ::close(fd);
+    if (n != 4 || magic[0] != 0x7f || magic[1] != 'E' || magic[2] != 'L' || magic[3] != 'F')
+      return "";  // a script (or something else): its process's exe is not this file
+    return resolved;
+  }
+  return "";
 }
 
 }  // namespace aw

@@ -8,9 +8,16 @@
 // nothing: the verdict is kUnknown, never "dead" (a supervisor that kills or
 // restarts on a failed read would do harm on every permissions hiccup).
 //
+// A PID file is weaker still: a claim written at one moment (its mtime) that
+// may outlive the process it names, be re-landed (restored, renamed into place
+// with its old mtime), and name a PID the kernel has handed on. The rule for
+// adopting from one is judge_pid_file() below.
+//
 // All /proc access goes through ProcFs (LevelDB's Env idea) so tests can inject
 // failures. Threading: ProcFs implementations must be callable from the loop
-// thread; the real one does small synchronous reads of procfs (no disk I/O).
+// thread and from the thread pool (the PID-file check asks off the loop), so
+// they must be thread-safe; the real one is stateless and does small
+// synchronous reads of procfs (no disk I/O).
 #pragma once
 
 #include <sys/types.h>
@@ -34,6 +41,10 @@ class ProcFs {
   virtual Result<std::string> read_stat(pid_t pid) const = 0;
   // The target of /proc/PID/exe (" (deleted)" suffix kept as the kernel gives it).
   virtual Result<std::string> read_exe(pid_t pid) const = 0;
+  // When the system booted, by the wall clock as it reads now (CLOCK_REALTIME −
+  // CLOCK_BOOTTIME, the base of a start tick): with process_start_time(), when
+  // a process started, comparable with a file's mtime.
+  virtual Result<WallTime> boot_time() const = 0;
 };
 
 // The real /proc. A process-wide singleton; thread-safe (stateless).
@@ -80,5 +91,80 @@ struct LivenessVerdict {
 //   otherwise                            → kAlive (exe unreadable is noted, not fatal)
 LivenessVerdict probe_process(const ProcFs& fs, const Clock& clock, pid_t pid,
                               const std::optional<ProcessIdentity>& expected);
+
+// A start tick (/proc/PID/stat field 22: clock ticks since boot) as wall time.
+// Precise to a tick (10 ms): the tick count is rounded down.
+WallTime process_start_time(WallTime boot, std::uint64_t start_ticks);
+
+// ---- adopting from a PID file ----
+//
+// A process writes its PID file after it starts (or a launcher writes it after
+// the fork), so a file written at T can only name a process that existed at T.
+// A process that started after T got its PID after the file was written: the
+// PID was reused, the file is stale (or re-landed with its old mtime), and the
+// file says nothing about it. So a PID file is plausible when:
+//
+//   start(P) <= mtime + kPidFileClockTolerance       P existed when it was written
+//
+// and it is refused otherwise. There is no lower bound: a file may be written
+// long after its process started (a launcher recording what it found). The
+// tolerance covers clocks, not reuse: start times are rounded down to a tick,
+// and file timestamps come from a coarse clock (a tick behind) or, on some
+// file systems, whole seconds. A PID reused within that second after the file
+// was written is not caught by this rule (the exe check below may still).
+//
+// The verdicts, in this order:
+//   no such process (or a zombie)             kGone: nothing to adopt (adopt_failed)
+//   start time or boot time unreadable        kUnverifiable: refused (the file alone
+//                                             does not say which process it names)
+//   start(P) > mtime + tolerance              kStale: refused
+//   `expected_exe` given and /proc/PID/exe    kWrongProgram: refused (a " (deleted)"
+//   names another file                        suffix is ignored: an upgraded binary)
+//   otherwise                                 kPlausible (an unreadable exe is noted)
+//
+// The check is a judgement at one moment: the caller adopts with the identity
+// seen here as the expected one, so a process that ended and whose PID was
+// reused in between is caught by ProcessWatch::adopt.
+inline constexpr Duration kPidFileClockTolerance = std::chrono::seconds(1);
+
+// What a PID file says: the PID, and when the file was last written.
+struct PidFileClaim {
+  pid_t pid = 0;
+  WallTime written{};  // its mtime
+};
+
+// What /proc said about the PID, asked off the loop (ask_proc_about) and judged
+// on it: raw answers, parsed by judge_pid_file.
+struct ProcAnswers {
+  Result<std::string> stat;
+  Result<std::string> exe;
+  Result<WallTime> boot;
+};
+ProcAnswers ask_proc_about(const ProcFs& fs, pid_t pid);
+
+enum class PidFileVerdict { kPlausible, kGone, kUnverifiable, kStale, kWrongProgram };
+// "plausible", "gone", "unverifiable", "stale", "wrong_program"
+const char* pid_file_verdict_name(PidFileVerdict v);
+
+struct PidFileJudgement {
+  PidFileVerdict verdict = PidFileVerdict::kUnverifiable;
+  ProcessIdentity seen;   // pid always; start_ticks and exe as far as /proc answered
+  std::string reason;     // one sentence naming the evidence, for the event
+  EvidenceList evidence;  // each fact it rests on, stamped `at`
+};
+
+// Pure. `expected_exe`: what /proc/PID/exe must name for this worker ("" = no
+// check; see resolve_program_exe). `at`: the time stamped on the evidence.
+PidFileJudgement judge_pid_file(const PidFileClaim& claim, const ProcAnswers& proc,
+                                std::string_view expected_exe, WallTime at,
+                                Duration tolerance = kPidFileClockTolerance);
+
+// What /proc/PID/exe names for a process started as `argv0`: its real path,
+// when argv0 resolves (with a '/': as a path, relative to `cwd` when not
+// absolute; else the first executable of that name in $PATH) to an ELF binary.
+// "" when it does not resolve, or resolves to a script: a `#!` file runs its
+// interpreter, and /proc/PID/exe names that. Blocking (a few stat()s and a 4-byte
+// read): the thread pool only.
+std::string resolve_program_exe(const std::string& argv0, const std::string& cwd);
 
 }  // namespace aw

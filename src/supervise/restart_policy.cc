@@ -48,7 +48,7 @@ const char* decision_kind_name(DecisionKind k) {
   return "?";
 }
 
-RestartState RestartPolicy::on_spawn(RestartState s, WallTime now) const {
+RestartState RestartPolicy::on_spawn(RestartState s, MonoTime now) const {
   s.last_spawn = now;
   if (s.circuit == CircuitState::kOpen) s.circuit = CircuitState::kHalfOpen;
   return s;
@@ -59,7 +59,7 @@ RestartState RestartPolicy::on_stable_run(RestartState s) const {
   s.consecutive_failures = 0;
   s.quick_failures = 0;
   s.circuit = CircuitState::kClosed;
-  s.circuit_until = WallTime{};
+  s.circuit_until.reset();
   return s;
 }
 
@@ -68,34 +68,34 @@ RestartState RestartPolicy::reset(RestartState s) {
   s.consecutive_failures = 0;
   s.quick_failures = 0;
   s.circuit = CircuitState::kClosed;
-  s.circuit_until = WallTime{};
+  s.circuit_until.reset();
   s.gave_up = false;
   s.gave_up_reason.clear();
   return s;
 }
 
-void RestartPolicy::prune(RestartState& s, WallTime now) const {
+void RestartPolicy::prune(RestartState& s, MonoTime now) const {
   // A restart scheduled in the future (a pending one) stays; those older than
   // the window leave it.
   auto& r = s.recent_restarts;
   r.erase(std::remove_if(r.begin(), r.end(),
-                         [&](WallTime t) { return now - t >= config_.restart_window; }),
+                         [&](MonoTime t) { return now - t >= config_.restart_window; }),
           r.end());
 }
 
-int RestartPolicy::restarts_in_window(const RestartState& s, WallTime now) const {
+int RestartPolicy::restarts_in_window(const RestartState& s, MonoTime now) const {
   RestartState copy = s;
   prune(copy, now);
   return static_cast<int>(copy.recent_restarts.size());
 }
 
-Duration RestartPolicy::floor_delay(const RestartState& s, WallTime now) const {
-  if (s.last_spawn == WallTime{}) return Duration{0};
-  Duration left = s.last_spawn + config_.min_spawn_interval - now;
+Duration RestartPolicy::floor_delay(const RestartState& s, MonoTime now) const {
+  if (!s.last_spawn) return Duration{0};
+  Duration left = *s.last_spawn + config_.min_spawn_interval - now;
   return std::max(left, Duration{0});
 }
 
-PolicyStep RestartPolicy::schedule(RestartState s, DecisionKind kind, WallTime at, WallTime now,
+PolicyStep RestartPolicy::schedule(RestartState s, DecisionKind kind, MonoTime at, MonoTime now,
                                    std::string reason) const {
   s.recent_restarts.push_back(at);
   ++s.total_restarts;
@@ -108,7 +108,7 @@ PolicyStep RestartPolicy::schedule(RestartState s, DecisionKind kind, WallTime a
   return {std::move(s), std::move(d)};
 }
 
-PolicyStep RestartPolicy::on_exit(RestartState s, const ExitFacts& facts, WallTime now,
+PolicyStep RestartPolicy::on_exit(RestartState s, const ExitFacts& facts, MonoTime now,
                                   double u) const {
   RestartDecision d;
   if (facts.requested) {
@@ -160,7 +160,7 @@ PolicyStep RestartPolicy::on_exit(RestartState s, const ExitFacts& facts, WallTi
                s.quick_failures >= config_.circuit_threshold;
   if (trial_failed || trips) {
     s.circuit = CircuitState::kOpen;
-    WallTime until = now + std::max(config_.circuit_cooldown, floor_delay(s, now));
+    MonoTime until = now + std::max(config_.circuit_cooldown, floor_delay(s, now));
     s.circuit_until = until;
     std::string why = trial_failed
                           ? "the half-open trial failed"
@@ -177,9 +177,9 @@ PolicyStep RestartPolicy::on_exit(RestartState s, const ExitFacts& facts, WallTi
   return schedule(std::move(s), DecisionKind::kRestartAt, now + delay, now, std::move(why));
 }
 
-PolicyStep RestartPolicy::on_dependencies_ready(RestartState s, WallTime now) const {
+PolicyStep RestartPolicy::on_dependencies_ready(RestartState s, MonoTime now) const {
   prune(s, now);
-  WallTime at = now + floor_delay(s, now);
+  MonoTime at = now + floor_delay(s, now);
   return schedule(std::move(s), DecisionKind::kRestartAt, at, now, "dependencies completed");
 }
 
@@ -187,11 +187,14 @@ PolicyStep RestartPolicy::on_dependencies_ready(RestartState s, WallTime now) co
 
 namespace {
 
-std::int64_t to_unix_ms(WallTime t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+// Monotonic → wall Unix ms as the wall clock reads now; 0 for "none".
+std::int64_t to_unix_ms(const std::optional<MonoTime>& t, const ClockSnapshot& now) {
+  if (!t) return 0;
+  return std::chrono::duration_cast<std::chrono::milliseconds>(now.to_wall(*t).time_since_epoch())
+      .count();
 }
-WallTime from_unix_ms(std::int64_t ms) {
-  return WallTime(std::chrono::milliseconds(ms));
+MonoTime from_unix_ms(std::int64_t ms, const ClockSnapshot& now) {
+  return now.to_mono(WallTime(std::chrono::milliseconds(ms)));
 }
 
 // ';', '=', '%' and control characters are %XX-escaped so a reason cannot break
@@ -240,18 +243,18 @@ bool parse_int(std::string_view s, std::int64_t& out) {
 
 }  // namespace
 
-std::string serialize_restart_state(const RestartState& s) {
+std::string serialize_restart_state(const RestartState& s, const ClockSnapshot& now) {
   std::string out = "v=1;restarts=";
   for (std::size_t i = 0; i < s.recent_restarts.size(); ++i) {
     if (i) out += ',';
-    out += std::to_string(to_unix_ms(s.recent_restarts[i]));
+    out += std::to_string(to_unix_ms(s.recent_restarts[i], now));
   }
   out += ";failures=" + std::to_string(s.consecutive_failures);
   out += ";quick=" + std::to_string(s.quick_failures);
   out += ";circuit=";
   out += circuit_state_name(s.circuit);
-  out += ";until=" + std::to_string(to_unix_ms(s.circuit_until));
-  out += ";spawn=" + std::to_string(to_unix_ms(s.last_spawn));
+  out += ";until=" + std::to_string(to_unix_ms(s.circuit_until, now));
+  out += ";spawn=" + std::to_string(to_unix_ms(s.last_spawn, now));
   out += ";total=" + std::to_string(s.total_restarts);
   out += ";gave_up=";
   out += s.gave_up ? "1" : "0";
@@ -259,7 +262,7 @@ std::string serialize_restart_state(const RestartState& s) {
   return out;
 }
 
-Result<RestartState> deserialize_restart_state(std::string_view text) {
+Result<RestartState> deserialize_restart_state(std::string_view text, const ClockSnapshot& now) {
   RestartState s;
   auto bad = [](std::string_view key, std::string_view value) {
     return make_error("restart state: cannot read '" + std::string(key) + "' from \"" +
@@ -284,7 +287,7 @@ Result<RestartState> deserialize_restart_state(std::string_view text) {
         std::size_t comma = value.find(',', p);
         if (comma == std::string_view::npos) comma = value.size();
         if (!parse_int(value.substr(p, comma - p), n)) return bad(key, value);
-        s.recent_restarts.push_back(from_unix_ms(n));
+        s.recent_restarts.push_back(from_unix_ms(n, now));
         p = comma + 1;
       }
     } else if (key == "failures" || key == "quick") {
@@ -301,7 +304,11 @@ Result<RestartState> deserialize_restart_state(std::string_view text) {
         return bad(key, value);
     } else if (key == "until" || key == "spawn") {
       if (!parse_int(value, n)) return bad(key, value);
-      (key == "until" ? s.circuit_until : s.last_spawn) = from_unix_ms(n);
+      auto& t = key == "until" ? s.circuit_until : s.last_spawn;
+      if (n == 0)
+        t.reset();
+      else
+        t = from_unix_ms(n, now);
     } else if (key == "total") {
       if (!parse_int(value, n) || n < 0) return bad(key, value);
       s.total_restarts = n;

@@ -25,14 +25,31 @@
 //
 // Every kRestartAt and kCircuitOpen counts one restart against the budget.
 //
-// Time: `now` is wall time because the state is persisted and must mean the same
-// after a daemon restart (monotonic time does not survive a reboot). Uptimes are
-// measured by the caller on its monotonic clock and passed in as Durations.
+// Time: `now` and every time in RestartState are monotonic (Clock::mono). The
+// window, the floor and the circuit's cool-down are lengths of time that passed,
+// and only the monotonic clock measures that: with wall time, setting the clock
+// forward by an hour would empty the window (a crash loop gets a fresh budget)
+// and setting it back would keep old restarts counted for an extra hour (and
+// hold the floor's next spawn back by as much). Uptimes are measured by the
+// caller on the same clock and passed in as Durations.
+//
+// Persistence is the one place wall time enters: monotonic time means nothing
+// to the next daemon (another process, perhaps after a reboot), so
+// serialize_restart_state() writes each time as the wall time it is now
+// (ClockSnapshot::to_wall) and deserialize_restart_state() re-bases it onto the
+// reader's monotonic clock: mono = mono_now - (wall_now - persisted). A step of
+// the wall clock while the daemon was down is the one error left, made once at
+// load: set forward, restarts look older than they are; set back, younger, but
+// a persisted time ahead of wall_now counts as now, never later, so no restart
+// counts for more than one window from the daemon's start. The same clamp reads
+// a pending restart or an open circuit's end (in the future when written) as
+// "now". While the daemon runs, a step changes nothing.
 //
 // Thread safety: none needed; values only.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -66,13 +83,13 @@ const char* circuit_state_name(CircuitState s);
 // Everything the policy remembers about one worker. Serialisable (serialize /
 // deserialize below) so that the budget and the backoff survive a daemon restart.
 struct RestartState {
-  std::vector<WallTime> recent_restarts;  // restarts inside the window, oldest first
+  std::vector<MonoTime> recent_restarts;  // restarts inside the window, oldest first
   int consecutive_failures = 0;           // since the last stable run: the backoff exponent
   int quick_failures = 0;                 // consecutive runs shorter than stable_after
   CircuitState circuit = CircuitState::kClosed;
-  WallTime circuit_until{};         // kOpen: when the half-open trial may start
-  WallTime last_spawn{};            // epoch = never spawned
-  std::int64_t total_restarts = 0;  // lifetime, informative
+  std::optional<MonoTime> circuit_until;  // kOpen: when the half-open trial may start
+  std::optional<MonoTime> last_spawn;     // nullopt = never spawned
+  std::int64_t total_restarts = 0;        // lifetime, informative
   bool gave_up = false;
   std::string gave_up_reason;
 
@@ -93,7 +110,7 @@ const char* decision_kind_name(DecisionKind k);
 
 struct RestartDecision {
   DecisionKind kind = DecisionKind::kDoNotRestart;
-  WallTime at{};       // kRestartAt: when to spawn; kCircuitOpen: the half-open trial
+  MonoTime at{};       // kRestartAt: when to spawn; kCircuitOpen: the half-open trial
   Duration delay{0};   // at - now (never negative)
   int attempt = 0;     // kRestartAt / kCircuitOpen: restarts in the window including this one
   std::string reason;  // words for the event log
@@ -111,40 +128,44 @@ class RestartPolicy {
 
   // A spawn happens now (first start, restart or half-open trial). An open
   // circuit whose cool-down passed becomes half-open.
-  RestartState on_spawn(RestartState s, WallTime now) const;
+  RestartState on_spawn(RestartState s, MonoTime now) const;
 
   // The run has lasted stable_after: budget, backoff and circuit reset.
   RestartState on_stable_run(RestartState s) const;
 
   // The worker exited. `u` is a uniform draw in [0, 1) for the jitter.
-  PolicyStep on_exit(RestartState s, const ExitFacts& facts, WallTime now, double u) const;
+  PolicyStep on_exit(RestartState s, const ExitFacts& facts, MonoTime now, double u) const;
 
   // A worker that was kWaitForDependencies may go: restart as soon as the floor
   // allows (the failure was already judged when it exited).
-  PolicyStep on_dependencies_ready(RestartState s, WallTime now) const;
+  PolicyStep on_dependencies_ready(RestartState s, MonoTime now) const;
 
   // A user (or rule) starts a worker that gave up: a fresh budget and a closed
   // circuit, like `systemctl reset-failed`. The lifetime count is kept.
   static RestartState reset(RestartState s);
 
   // Restarts inside the window at `now`.
-  int restarts_in_window(const RestartState& s, WallTime now) const;
+  int restarts_in_window(const RestartState& s, MonoTime now) const;
 
  private:
-  Duration floor_delay(const RestartState& s, WallTime now) const;
-  void prune(RestartState& s, WallTime now) const;
-  PolicyStep schedule(RestartState s, DecisionKind kind, WallTime at, WallTime now,
+  Duration floor_delay(const RestartState& s, MonoTime now) const;
+  void prune(RestartState& s, MonoTime now) const;
+  PolicyStep schedule(RestartState s, DecisionKind kind, MonoTime at, MonoTime now,
                       std::string reason) const;
 
   RestartPolicyConfig config_;
 };
 
-// One line, `key=value` pairs separated by ';', times in Unix milliseconds:
+// One line, `key=value` pairs separated by ';', times in Unix milliseconds of
+// the wall clock (0 for "none": never spawned, no circuit deadline):
 //   "v=1;restarts=1700000000123,1700000001123;failures=2;quick=2;circuit=open;
 //    until=1700000300000;spawn=1700000001123;total=5;gave_up=0;reason="
 // Stable across versions (unknown keys are ignored, missing keys default).
-std::string serialize_restart_state(const RestartState& s);
-// Errors name the key and the value that could not be read.
-Result<RestartState> deserialize_restart_state(std::string_view text);
+// `now` converts the state's monotonic times to wall time (see "Time" above).
+std::string serialize_restart_state(const RestartState& s, const ClockSnapshot& now);
+// Re-bases the persisted wall times onto `now` (ClockSnapshot::to_mono: a time
+// in the future counts as now). Errors name the key and the value that could
+// not be read.
+Result<RestartState> deserialize_restart_state(std::string_view text, const ClockSnapshot& now);
 
 }  // namespace aw

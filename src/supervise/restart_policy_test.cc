@@ -10,7 +10,9 @@ using std::chrono::milliseconds;
 using std::chrono::minutes;
 using std::chrono::seconds;
 
-const WallTime kT0 = WallTime(seconds(1'700'000'000));
+// Monotonic time has no meaning of its own: any origin will do.
+const MonoTime kT0 = MonoTime(hours(100));
+const WallTime kWall0 = WallTime(seconds(1'700'000'000));
 
 RestartPolicyConfig config() {
   RestartPolicyConfig c;
@@ -34,7 +36,7 @@ ExitFacts quick_failure() {
 }
 
 // Spawn at `now`, exit `uptime` later; returns the step taken at the exit.
-PolicyStep run_once(const RestartPolicy& p, RestartState& s, WallTime& now, ExitFacts facts,
+PolicyStep run_once(const RestartPolicy& p, RestartState& s, MonoTime& now, ExitFacts facts,
                     double u = 0.5) {
   s = p.on_spawn(s, now);
   now += facts.uptime;
@@ -49,7 +51,7 @@ PolicyStep run_once(const RestartPolicy& p, RestartState& s, WallTime& now, Exit
 TEST(RestartPolicy, FirstFailureRestartsAfterTheInitialBackoff) {
   RestartPolicy p(config());
   RestartState s;
-  WallTime now = kT0;
+  MonoTime now = kT0;
   s = p.on_spawn(s, now);
   now += seconds(10);
   PolicyStep step = p.on_exit(s, quick_failure(), now, 0.5);
@@ -65,7 +67,7 @@ TEST(RestartPolicy, FirstFailureRestartsAfterTheInitialBackoff) {
 TEST(RestartPolicy, BackoffDoublesThenCaps) {
   RestartPolicy p(config());
   RestartState s;
-  WallTime now = kT0;
+  MonoTime now = kT0;
   std::vector<Duration> delays;
   for (int i = 0; i < 5; ++i) {
     ExitFacts f;
@@ -83,14 +85,14 @@ TEST(RestartPolicy, JitterStaysWithinItsBounds) {
   RestartPolicy p(c);
   for (double u : {0.0, 0.1, 0.25, 0.5, 0.75, 0.999}) {
     RestartState s;
-    WallTime now = kT0;
+    MonoTime now = kT0;
     PolicyStep step = run_once(p, s, now, quick_failure(), u);
     EXPECT_GE(step.decision.delay, milliseconds(1600)) << u;
     EXPECT_LE(step.decision.delay, milliseconds(2400)) << u;
   }
   // The extremes reach the bounds: the jitter is real.
   RestartState s;
-  WallTime now = kT0;
+  MonoTime now = kT0;
   EXPECT_EQ(run_once(p, s, now, quick_failure(), 0.0).decision.delay, milliseconds(1600));
   // Capped values jitter around the cap.
   RestartState capped;
@@ -105,7 +107,7 @@ TEST(RestartPolicy, FloorKeepsOneSecondBetweenSpawnsUnlessItRanLonger) {
   c.backoff.initial = milliseconds(10);
   RestartPolicy p(c);
   RestartState s;
-  WallTime now = kT0;
+  MonoTime now = kT0;
   // Ran 5 ms: the next spawn waits until 1 s after the last one.
   PolicyStep step = run_once(p, s, now, quick_failure());
   EXPECT_EQ(step.decision.delay, milliseconds(995));
@@ -122,7 +124,7 @@ TEST(RestartPolicy, BudgetSpentGivesUp) {
   c.max_restarts = 2;
   RestartPolicy p(c);
   RestartState s;
-  WallTime now = kT0;
+  MonoTime now = kT0;
   EXPECT_EQ(run_once(p, s, now, quick_failure()).decision.kind, DecisionKind::kRestartAt);
   EXPECT_EQ(run_once(p, s, now, quick_failure()).decision.kind, DecisionKind::kRestartAt);
   PolicyStep step = run_once(p, s, now, quick_failure());
@@ -139,7 +141,7 @@ TEST(RestartPolicy, ZeroRestartsGivesUpAtTheFirstFailure) {
   c.max_restarts = 0;
   RestartPolicy p(c);
   RestartState s;
-  WallTime now = kT0;
+  MonoTime now = kT0;
   EXPECT_EQ(run_once(p, s, now, quick_failure()).decision.kind, DecisionKind::kGiveUp);
 }
 
@@ -149,7 +151,7 @@ TEST(RestartPolicy, RestartsOlderThanTheWindowLeaveTheBudget) {
   c.restart_window = minutes(10);
   RestartPolicy p(c);
   RestartState s;
-  WallTime now = kT0;
+  MonoTime now = kT0;
   ExitFacts f;
   f.uptime = seconds(30);  // not stable: no reset by uptime
   run_once(p, s, now, f);
@@ -169,7 +171,7 @@ TEST(RestartPolicy, StableUptimeResetsBudgetAndBackoff) {
   c.max_restarts = 2;
   RestartPolicy p(c);
   RestartState s;
-  WallTime now = kT0;
+  MonoTime now = kT0;
   run_once(p, s, now, quick_failure());
   run_once(p, s, now, quick_failure());
   ExitFacts stable;
@@ -202,10 +204,10 @@ TEST(RestartPolicy, CircuitOpensAfterConsecutiveQuickFailures) {
   c.circuit_threshold = 3;
   RestartPolicy p(c);
   RestartState s;
-  WallTime now = kT0;
+  MonoTime now = kT0;
   EXPECT_EQ(run_once(p, s, now, quick_failure()).decision.kind, DecisionKind::kRestartAt);
   EXPECT_EQ(run_once(p, s, now, quick_failure()).decision.kind, DecisionKind::kRestartAt);
-  WallTime before = now + milliseconds(5);
+  MonoTime before = now + milliseconds(5);
   PolicyStep step = run_once(p, s, now, quick_failure());
   ASSERT_EQ(step.decision.kind, DecisionKind::kCircuitOpen);
   EXPECT_EQ(step.state.circuit, CircuitState::kOpen);
@@ -220,7 +222,7 @@ TEST(RestartPolicy, HalfOpenTrialFailureReopensAndStableRunCloses) {
   c.circuit_threshold = 2;
   RestartPolicy p(c);
   RestartState s;
-  WallTime now = kT0;
+  MonoTime now = kT0;
   run_once(p, s, now, quick_failure());
   ASSERT_EQ(run_once(p, s, now, quick_failure()).decision.kind, DecisionKind::kCircuitOpen);
   // The trial spawn turns the circuit half-open.
@@ -246,7 +248,7 @@ TEST(RestartPolicy, BudgetWinsOverTheCircuit) {
   c.circuit_threshold = 3;
   RestartPolicy p(c);
   RestartState s;
-  WallTime now = kT0;
+  MonoTime now = kT0;
   run_once(p, s, now, quick_failure());
   run_once(p, s, now, quick_failure());
   EXPECT_EQ(run_once(p, s, now, quick_failure()).decision.kind, DecisionKind::kGiveUp);
@@ -262,12 +264,12 @@ TEST(RestartPolicy, CrashLoopForHoursStaysBoundedAndSpaced) {
   c.circuit_threshold = 4;
   RestartPolicy p(c);
   RestartState s;
-  WallTime now = kT0;
-  WallTime last_spawn{};
+  MonoTime now = kT0;
+  std::optional<MonoTime> last_spawn;
   int spawns = 0, opens = 0;
   while (now < kT0 + hours(6)) {
-    if (last_spawn != WallTime{}) {
-      EXPECT_GE(now - last_spawn, seconds(1));
+    if (last_spawn) {
+      EXPECT_GE(now - *last_spawn, seconds(1));
     }
     last_spawn = now;
     ++spawns;
@@ -283,7 +285,7 @@ TEST(RestartPolicy, CrashLoopForHoursStaysBoundedAndSpaced) {
 TEST(RestartPolicy, WaitsForDependenciesThenRestartsWhenReady) {
   RestartPolicy p(config());
   RestartState s;
-  WallTime now = kT0;
+  MonoTime now = kT0;
   s = p.on_spawn(s, now);
   now += seconds(30);
   ExitFacts f = quick_failure();
@@ -346,6 +348,7 @@ TEST(RestartPolicy, ResetAfterGivingUp) {
 }
 
 TEST(RestartStateSerialisation, RoundTrip) {
+  const ClockSnapshot now{kT0 + minutes(10), kWall0};
   RestartState s;
   s.recent_restarts = {kT0 + milliseconds(123), kT0 + seconds(5)};
   s.consecutive_failures = 3;
@@ -356,16 +359,80 @@ TEST(RestartStateSerialisation, RoundTrip) {
   s.total_restarts = 42;
   s.gave_up = true;
   s.gave_up_reason = "2 restarts; 100% = spent\nreally";
-  std::string text = serialize_restart_state(s);
+  std::string text = serialize_restart_state(s, now);
   EXPECT_EQ(text.find('\n'), std::string::npos);
-  auto back = deserialize_restart_state(text);
+  auto back = deserialize_restart_state(text, now);
   ASSERT_TRUE(back.ok()) << back.error().message;
   EXPECT_EQ(*back, s);
   for (CircuitState c : {CircuitState::kClosed, CircuitState::kOpen}) {
     RestartState t;
     t.circuit = c;
-    EXPECT_EQ(*deserialize_restart_state(serialize_restart_state(t)), t);
+    EXPECT_EQ(*deserialize_restart_state(serialize_restart_state(t, now), now), t);
   }
+}
+
+TEST(RestartStateSerialisation, WrittenAsWallUnixMilliseconds) {
+  // The format on disk is wall time, whatever the process's monotonic origin.
+  RestartState s;
+  s.recent_restarts = {kT0 - seconds(2)};
+  s.last_spawn = kT0 - seconds(1);
+  const ClockSnapshot now{kT0, WallTime(milliseconds(1'700'000'002'123))};
+  EXPECT_EQ(serialize_restart_state(s, now),
+            "v=1;restarts=1700000000123;failures=0;quick=0;circuit=closed;until=0;"
+            "spawn=1700000001123;total=0;gave_up=0;reason=");
+}
+
+TEST(RestartStateSerialisation, AnExistingStateFileIsReBasedOntoTheMonotonicClock) {
+  // A line as earlier versions wrote it, read by a daemon whose wall clock says
+  // 1700000002.123 and whose monotonic clock says kT0.
+  const ClockSnapshot now{kT0, WallTime(milliseconds(1'700'000'002'123))};
+  auto s = deserialize_restart_state(
+      "v=1;restarts=1700000000123,1700000001123;failures=2;quick=2;circuit=open;"
+      "until=1700000300000;spawn=1700000001123;total=5;gave_up=0;reason=",
+      now);
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(s->recent_restarts, (std::vector<MonoTime>{kT0 - seconds(2), kT0 - seconds(1)}));
+  EXPECT_EQ(s->last_spawn, kT0 - seconds(1));
+  // The circuit's end was in the future when written: it counts as now.
+  EXPECT_EQ(s->circuit_until, kT0);
+  EXPECT_EQ(s->circuit, CircuitState::kOpen);
+  EXPECT_EQ(s->total_restarts, 5);
+  // "0" is "none", as before.
+  auto none = deserialize_restart_state("v=1;until=0;spawn=0", now);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->last_spawn);
+  EXPECT_FALSE(none->circuit_until);
+}
+
+TEST(RestartStateSerialisation, ReBasedAcrossADaemonRestartAndAClockStep) {
+  RestartPolicyConfig c = config();
+  c.max_restarts = 2;
+  c.restart_window = hours(1);
+  RestartPolicy p(c);
+  RestartState s;
+  MonoTime now = kT0;
+  run_once(p, s, now, quick_failure());
+  run_once(p, s, now, quick_failure());
+  const std::string text = serialize_restart_state(s, {now, kWall0});
+  // The next daemon is another process: its monotonic clock has another origin.
+  const MonoTime other = MonoTime(hours(3));
+
+  // Down for ten minutes, no clock change: the restarts are ten minutes older.
+  auto later = deserialize_restart_state(text, {other, kWall0 + minutes(10)});
+  ASSERT_TRUE(later.ok());
+  EXPECT_EQ(p.restarts_in_window(*later, other), 2);
+  EXPECT_EQ(p.restarts_in_window(*later, other + minutes(49)), 2);
+  EXPECT_EQ(p.restarts_in_window(*later, other + minutes(51)), 0);
+
+  // The wall clock was set back an hour while the daemon was down: the
+  // restarts are written in its future. They count as made now — one window
+  // from the start, not one window plus the hour.
+  auto back = deserialize_restart_state(text, {other, kWall0 - hours(1)});
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->recent_restarts, (std::vector<MonoTime>{other, other}));
+  EXPECT_EQ(back->last_spawn, other);
+  EXPECT_EQ(p.restarts_in_window(*back, other + minutes(59)), 2);
+  EXPECT_EQ(p.restarts_in_window(*back, other + hours(1)), 0);
 }
 
 TEST(RestartStateSerialisation, DecisionsAfterRoundTripMatch) {
@@ -374,29 +441,31 @@ TEST(RestartStateSerialisation, DecisionsAfterRoundTripMatch) {
   c.max_restarts = 2;
   RestartPolicy p(c);
   RestartState s;
-  WallTime now = kT0;
+  MonoTime now = kT0;
   run_once(p, s, now, quick_failure());
   run_once(p, s, now, quick_failure());
-  RestartState reloaded = *deserialize_restart_state(serialize_restart_state(s));
+  const ClockSnapshot snap{now, kWall0};
+  RestartState reloaded = *deserialize_restart_state(serialize_restart_state(s, snap), snap);
   s = p.on_spawn(reloaded, now);
   EXPECT_EQ(p.on_exit(s, quick_failure(), now, 0.5).decision.kind, DecisionKind::kGiveUp);
 }
 
 TEST(RestartStateSerialisation, RejectsGarbageAndIgnoresUnknownKeys) {
-  EXPECT_FALSE(deserialize_restart_state("v=2").ok());
-  EXPECT_FALSE(deserialize_restart_state("failures=-1").ok());
-  EXPECT_FALSE(deserialize_restart_state("restarts=1,x").ok());
-  EXPECT_FALSE(deserialize_restart_state("circuit=ajar").ok());
-  EXPECT_FALSE(deserialize_restart_state("reason=%G1").ok());
-  EXPECT_FALSE(deserialize_restart_state("reason=%4").ok());
-  EXPECT_FALSE(deserialize_restart_state("nonsense").ok());
-  auto r = deserialize_restart_state("v=1;future=thing;total=3");
+  const ClockSnapshot now{kT0, kWall0};
+  EXPECT_FALSE(deserialize_restart_state("v=2", now).ok());
+  EXPECT_FALSE(deserialize_restart_state("failures=-1", now).ok());
+  EXPECT_FALSE(deserialize_restart_state("restarts=1,x", now).ok());
+  EXPECT_FALSE(deserialize_restart_state("circuit=ajar", now).ok());
+  EXPECT_FALSE(deserialize_restart_state("reason=%G1", now).ok());
+  EXPECT_FALSE(deserialize_restart_state("reason=%4", now).ok());
+  EXPECT_FALSE(deserialize_restart_state("nonsense", now).ok());
+  auto r = deserialize_restart_state("v=1;future=thing;total=3", now);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->total_restarts, 3);
-  auto empty = deserialize_restart_state("");
+  auto empty = deserialize_restart_state("", now);
   ASSERT_TRUE(empty.ok());
   EXPECT_EQ(*empty, RestartState{});
-  auto err = deserialize_restart_state("quick=abc");
+  auto err = deserialize_restart_state("quick=abc", now);
   EXPECT_NE(err.error().message.find("'quick'"), std::string::npos);
 }
 

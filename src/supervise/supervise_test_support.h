@@ -104,11 +104,13 @@ struct RecordingLifecycle final : LifecycleSink {
 };
 
 // A ProcFs whose answers are injected per pid; pids without an entry go to the
-// real /proc.
+// real /proc. Set the maps before handing it out: it is read from the thread
+// pool too.
 class FakeProcFs final : public ProcFs {
  public:
   Result<std::string> read_stat(pid_t pid) const override;
   Result<std::string> read_exe(pid_t pid) const override;
+  Result<WallTime> boot_time() const override { return real_proc_fs().boot_time(); }
   std::map<pid_t, int> stat_errno;  // pid → errno to fail read_stat with
   std::map<pid_t, int> exe_errno;
 };

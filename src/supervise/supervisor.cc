@@ -66,8 +66,8 @@ struct Supervisor::Worker {
   bool trial = false;               // the pending start is the circuit's half-open trial
   int attempt = 0;                  // run number within the budget (1 = first)
   int pending_attempt = 0;          // the attempt a backoff / circuit timer will start
-  MonoTime started{};
-  WallTime next_start{};
+  MonoTime started{};               // this Supervisor began watching the current process
+  MonoTime next_start{};            // backoff / circuit_open: when the restart timer may spawn
   std::string last_exit;
   uvx::Timer restart_timer;
   uvx::Timer stable_timer;
@@ -77,6 +77,7 @@ struct Supervisor::Worker {
   uvx::Timer presence_timer;   // start_grace's end (zombie) or the phantom deadline
 
   Duration escalate_after{0};               // stopping / killing: the grace before SIGKILL
+  MonoTime escalate_at{};                   // ... and when it ends
   std::string kill_reason;                  // kill() asked: the end is a failure with this reason
   EvidenceList kill_evidence;               // what the kill rests on (for the failed transition)
   std::string absence;                      // how we know no process runs ("" = none was watched)
@@ -84,10 +85,11 @@ struct Supervisor::Worker {
 
   // The current run (one watched process). Async results of an older run are dropped.
   std::uint64_t run = 0;
-  WallTime run_started{};      // persisted (kRunKey): survives a daemon restart
-  Duration runtime_before{0};  // runtime before this Supervisor watched it
-  MonoTime run_deadline{};     // the runtime deadline, or the end of the grace
-  int extensions = 0;          // used in this run
+  // When the run began: before `started` for a run carried over a daemon
+  // restart (persisted as wall time in kRunKey, re-based at recover()).
+  MonoTime run_started{};
+  MonoTime run_deadline{};  // the runtime deadline, or the end of the grace
+  int extensions = 0;       // used in this run
   bool timing_out = false;
   std::optional<FileSample> progress_baseline;  // the heartbeat when timing_out began
   bool zombie = false;
@@ -97,8 +99,8 @@ struct Supervisor::Worker {
 
   pid_t pane_pid_tried = 0;  // the last tmux pane process adopt_pane() offered
 
-  std::optional<MonoTime> phantom_since;  // a phantom is suspected since
-  WallTime phantom_deadline{};
+  std::optional<MonoTime>
+      phantom_since;  // a phantom is suspected since (failed phantom_grace later)
 
   std::deque<Evidence> decisions;  // the last kHealthRecords, for health()
 };
@@ -193,7 +195,7 @@ Supervisor::Supervisor(uv_loop_t* loop, const Clock& clock, std::vector<WorkerSp
     std::string name = s.name;
     auto w = std::make_unique<Worker>(loop, std::move(s), *this);
     if (auto text = store_.get(name, kRestartKey)) {
-      auto parsed = deserialize_restart_state(*text);
+      auto parsed = deserialize_restart_state(*text, ClockSnapshot::of(clock_));
       if (parsed) {
         w->restart = std::move(*parsed);
         if (w->restart.gave_up) w->phase = WorkerPhase::kGaveUp;
@@ -264,7 +266,8 @@ void Supervisor::cancel_timers(Worker& w) {
 }
 
 void Supervisor::persist(Worker& w) {
-  store_.set(w.spec.name, kRestartKey, serialize_restart_state(w.restart));
+  store_.set(w.spec.name, kRestartKey,
+             serialize_restart_state(w.restart, ClockSnapshot::of(clock_)));
 }
 
 void Supervisor::retire(std::unique_ptr<ProcessWatch> p) {
@@ -359,7 +362,7 @@ Status Supervisor::start(const std::string& name) {
     wait_for_deps(*w, /*after_exit=*/false);
     return Status::Ok();
   }
-  w->pending_attempt = w->policy.restarts_in_window(w->restart, clock_.wall()) + 1;
+  w->pending_attempt = w->policy.restarts_in_window(w->restart, clock_.mono()) + 1;
   spawn(*w);
   return Status::Ok();
 }
@@ -376,6 +379,7 @@ Status Supervisor::stop(const std::string& name) {
       if (rc != 0 && rc != -ESRCH)
         return make_error("cannot signal worker '" + name + "': " + std::strerror(-rc));
       w->escalate_after = w->spec.kill_grace;
+      w->escalate_at = clock_.mono() + w->spec.kill_grace;
       arm(w->grace_timer, w->spec.kill_grace);
       return Status::Ok();
     }
@@ -447,6 +451,7 @@ Status Supervisor::kill_worker(Worker& w, int signal, Duration grace, const std:
     w.kill_reason = reason;
     w.kill_evidence = evidence;
     w.escalate_after = grace;
+    w.escalate_at = clock_.mono() + grace;
     w.runtime_timer.stop();
     w.presence_timer.stop();
     if (signal != SIGKILL) arm(w.grace_timer, grace);
@@ -468,17 +473,24 @@ Status Supervisor::kill_worker(Worker& w, int signal, Duration grace, const std:
 Status Supervisor::adopt(const std::string& name, pid_t pid, std::string_view via) {
   Worker* w = find(name);
   if (!w) return unknown_worker(name);
-  if (w->process) {
-    if (w->process->pid() == pid && !w->process->ended()) return Status::Ok();
+  return adopt_process(*w, pid, via, std::nullopt);
+}
+
+Status Supervisor::adopt_process(Worker& w, pid_t pid, std::string_view via,
+                                 const std::optional<ProcessIdentity>& expected) {
+  const std::string& name = w.spec.name;
+  if (w.process) {
+    if (w.process->pid() == pid && !w.process->ended()) return Status::Ok();
     return make_error("worker '" + name + "' already runs as pid " +
-                      std::to_string(w->process->pid()) + "; not adopting pid " +
+                      std::to_string(w.process->pid()) + "; not adopting pid " +
                       std::to_string(pid));
   }
+  Worker* wp = &w;
   auto adoption = ProcessWatch::adopt(
-      loop_, clock_, proc_fs_, pid, std::nullopt,
-      [this, w](const ProcessEnd& end) { on_end(*w, end); }, options_.watch);
+      loop_, clock_, proc_fs_, pid, expected,
+      [this, wp](const ProcessEnd& end) { on_end(*wp, end); }, options_.watch);
   if (!adoption.watch) {
-    Event e = make_event("worker.adopt_failed", *w);
+    Event e = make_event("worker.adopt_failed", w);
     e.fields.set("pid", static_cast<std::int64_t>(pid));
     e.fields.set("via", std::string(via));
     e.fields.set("liveness", liveness_name(adoption.verdict.liveness));
@@ -488,21 +500,21 @@ Status Supervisor::adopt(const std::string& name, pid_t pid, std::string_view vi
                       "': " + format_evidence(adoption.verdict.evidence));
   }
   // Someone else started it: a pending restart or wait of ours is moot.
-  cancel_timers(*w);
-  w->stop_requested = false;
-  w->start_after_stop = false;
-  if (w->phase == WorkerPhase::kGaveUp) w->phase = WorkerPhase::kDown;
-  Event e = make_event("worker.adopted", *w);
+  cancel_timers(w);
+  w.stop_requested = false;
+  w.start_after_stop = false;
+  if (w.phase == WorkerPhase::kGaveUp) w.phase = WorkerPhase::kDown;
+  Event e = make_event("worker.adopted", w);
   e.fields.set("pid", static_cast<std::int64_t>(pid));
   e.fields.set("identity", format_identity(adoption.watch->identity()));
   e.fields.set("via", std::string(via));
   e.fields.set("liveness", liveness_name(adoption.verdict.liveness));
   e.fields.set("evidence", format_evidence(adoption.verdict.evidence));
   EvidenceList evidence = adoption.verdict.evidence;
-  note(*w, "adopt", "pid " + std::to_string(pid) + " via " + std::string(via));
-  watch_started(*w, std::move(adoption.watch), /*adopted=*/true);
+  note(w, "adopt", "pid " + std::to_string(pid) + " via " + std::string(via));
+  watch_started(w, std::move(adoption.watch), /*adopted=*/true);
   emit_(std::move(e));
-  request(*w, LifecycleState::kProcessing, "adopted via " + std::string(via), evidence);
+  request(w, LifecycleState::kProcessing, "adopted via " + std::string(via), evidence);
   return Status::Ok();
 }
 
@@ -536,22 +548,59 @@ void Supervisor::on_event(const Event& e) {
   }
 }
 
+// What the thread pool learnt about a landed PID file: the file (its text and
+// mtime) and, when it names a PID, /proc's answers about that PID and the
+// program the worker's argv[0] resolves to.
+struct Supervisor::PidFileRead {
+  int err = 0;  // open / fstat / read
+  std::string text;
+  PidFileClaim claim;  // pid 0: the text is not a PID
+  std::optional<ProcAnswers> proc;
+  std::string expected_exe;
+};
+
+namespace {
+
+// "  4242\n" → 4242; 0 when the text is not one positive number.
+pid_t parse_pid(std::string_view t) {
+  while (!t.empty() && (t.back() == '\n' || t.back() == ' ' || t.back() == '\r'))
+    t.remove_suffix(1);
+  while (!t.empty() && t.front() == ' ') t.remove_prefix(1);
+  pid_t pid = 0;
+  auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), pid);
+  if (ec != std::errc() || p != t.data() + t.size() || pid <= 0) return 0;
+  return pid;
+}
+
+}  // namespace
+
 void Supervisor::read_pid_file(Worker& w, const std::string& path) {
-  struct Read {
-    std::string text;
-    int err = 0;
-  };
-  auto r = std::make_shared<Read>();
+  auto r = std::make_shared<PidFileRead>();
   std::weak_ptr<char> alive = alive_;
   std::string name = w.spec.name;
+  // Copies for the pool: the Worker may change meanwhile. The ProcFs outlives
+  // the work (the constructor's contract).
+  std::string argv0 = w.spec.argv.empty() ? std::string() : w.spec.argv.front();
+  std::string cwd = w.spec.cwd;
+  const ProcFs* fs = &proc_fs_;
   int rc = uvx::queue_work(
       loop_,
-      [r, path] {
+      [r, path, argv0, cwd, fs] {
         int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0) {
           r->err = errno;
           return;
         }
+        // The mtime of the file that was read (fstat of the same fd): when it
+        // last said what it says.
+        struct stat st {};
+        if (::fstat(fd, &st) != 0) {
+          r->err = errno;
+          ::close(fd);
+          return;
+        }
+        r->claim.written = WallTime(std::chrono::seconds(st.st_mtim.tv_sec) +
+                                    std::chrono::nanoseconds(st.st_mtim.tv_nsec));
         char buf[64];
         ssize_t n;
         do {
@@ -562,39 +611,15 @@ void Supervisor::read_pid_file(Worker& w, const std::string& path) {
         else
           r->text.assign(buf, static_cast<std::size_t>(n));
         ::close(fd);
+        if (r->err != 0) return;
+        r->claim.pid = parse_pid(r->text);
+        if (r->claim.pid <= 0) return;
+        r->proc = ask_proc_about(*fs, r->claim.pid);
+        r->expected_exe = resolve_program_exe(argv0, cwd);
       },
       [this, r, alive, name, path] {
         if (alive.expired()) return;
-        Worker* w = find(name);
-        if (!w) return;
-        std::string_view t = r->text;
-        while (!t.empty() && (t.back() == '\n' || t.back() == ' ' || t.back() == '\r'))
-          t.remove_suffix(1);
-        while (!t.empty() && t.front() == ' ') t.remove_prefix(1);
-        pid_t pid = 0;
-        auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), pid);
-        if (r->err != 0 || ec != std::errc() || p != t.data() + t.size() || pid <= 0) {
-          Event e = make_event("worker.adopt_failed", *w);
-          e.fields.set("via", "pid_file");
-          e.path = path;
-          e.fields.set("error", r->err ? std::string(std::strerror(r->err))
-                                       : "expected a process id, found \"" + std::string(t) + "\"");
-          emit_(std::move(e));
-          return;
-        }
-        if (w->process && !w->process->ended() && w->process->pid() != pid) {
-          // A PID file that names another process while ours still runs: two
-          // copies, or a stale file. Adopting either would be a guess.
-          Event e = make_event("worker.adopt_refused", *w);
-          e.fields.set("via", "pid_file");
-          e.path = path;
-          e.fields.set("pid", static_cast<std::int64_t>(pid));
-          e.fields.set("error", "worker '" + name + "' already runs as pid " +
-                                    std::to_string(w->process->pid()));
-          emit_(std::move(e));
-          return;
-        }
-        (void)adopt(name, pid, "pid_file");  // a failure is a worker.adopt_failed event
+        if (Worker* w = find(name)) on_pid_file_read(*w, path, *r);
       });
   if (rc != 0) {
     Event e = make_event("worker.adopt_failed", w);
@@ -602,6 +627,65 @@ void Supervisor::read_pid_file(Worker& w, const std::string& path) {
     e.path = path;
     e.fields.set("error", std::string("cannot queue the read: ") + uv_strerror(rc));
     emit_(std::move(e));
+  }
+}
+
+void Supervisor::on_pid_file_read(Worker& w, const std::string& path, const PidFileRead& r) {
+  const pid_t pid = r.claim.pid;
+  if (r.err != 0 || pid <= 0 || !r.proc) {
+    std::string_view t = r.text;
+    while (!t.empty() && (t.back() == '\n' || t.back() == ' ' || t.back() == '\r'))
+      t.remove_suffix(1);
+    Event e = make_event("worker.adopt_failed", w);
+    e.fields.set("via", "pid_file");
+    e.path = path;
+    e.fields.set("error", r.err ? std::string(std::strerror(r.err))
+                                : "expected a process id, found \"" + std::string(t) + "\"");
+    emit_(std::move(e));
+    return;
+  }
+  auto refuse = [&](const std::string& reason, const EvidenceList& evidence) {
+    Event e = make_event("worker.adopt_refused", w);
+    e.fields.set("via", "pid_file");
+    e.path = path;
+    e.fields.set("pid", static_cast<std::int64_t>(pid));
+    e.fields.set("reason", reason);
+    e.fields.set("error", "not adopting pid " + std::to_string(pid) + ": " + reason);
+    if (!evidence.empty()) e.fields.set("evidence", format_evidence(evidence));
+    emit_(std::move(e));
+  };
+  if (w.process && !w.process->ended()) {
+    // The file names the process we watch: nothing to do. Another one while
+    // ours still runs: two copies, or a stale file. Adopting either would be a
+    // guess.
+    if (w.process->pid() != pid)
+      refuse("worker '" + w.spec.name + "' already runs as pid " + std::to_string(w.process->pid()),
+             {});
+    return;
+  }
+  PidFileJudgement j = judge_pid_file(r.claim, *r.proc, r.expected_exe, clock_.wall());
+  switch (j.verdict) {
+    case PidFileVerdict::kPlausible:
+      // Adopted as the process judged: if it ended and its PID went to another
+      // since the pool asked, the identity check of the adoption says so.
+      (void)adopt_process(w, pid, "pid_file", j.seen);  // a failure is worker.adopt_failed
+      return;
+    case PidFileVerdict::kGone: {
+      Event e = make_event("worker.adopt_failed", w);
+      e.fields.set("pid", static_cast<std::int64_t>(pid));
+      e.fields.set("via", "pid_file");
+      e.path = path;
+      e.fields.set("liveness", liveness_name(Liveness::kAbsent));
+      e.fields.set("evidence", format_evidence(j.evidence));
+      emit_(std::move(e));
+      return;
+    }
+    case PidFileVerdict::kUnverifiable:
+    case PidFileVerdict::kStale:
+    case PidFileVerdict::kWrongProgram:
+      note(w, "adopt", "refused pid " + std::to_string(pid) + " from " + path + ": " + j.reason);
+      refuse(j.reason, j.evidence);
+      return;
   }
 }
 
@@ -620,11 +704,11 @@ void Supervisor::on_entity_completed(const std::string& name) {
     Worker* w = find(n);
     if (!w || w->phase != WorkerPhase::kWaiting || !missing_deps(*w).empty()) continue;
     if (!w->waiting_after_exit) {
-      w->pending_attempt = w->policy.restarts_in_window(w->restart, clock_.wall()) + 1;
+      w->pending_attempt = w->policy.restarts_in_window(w->restart, clock_.mono()) + 1;
       spawn(*w);
       continue;
     }
-    PolicyStep step = w->policy.on_dependencies_ready(w->restart, clock_.wall());
+    PolicyStep step = w->policy.on_dependencies_ready(w->restart, clock_.mono());
     apply(*w, step, {Evidence{"state", "dependencies completed", clock_.wall()}});
   }
 }
@@ -664,7 +748,7 @@ void Supervisor::wait_for_deps(Worker& w, bool after_exit) {
 }
 
 void Supervisor::spawn(Worker& w) {
-  w.restart = w.policy.on_spawn(std::move(w.restart), clock_.wall());
+  w.restart = w.policy.on_spawn(std::move(w.restart), clock_.mono());
   persist(w);
   w.attempt = std::max(w.pending_attempt, 1);
 
@@ -688,7 +772,7 @@ void Supervisor::spawn(Worker& w) {
     w.last_exit = "spawn failed: " + watch.error().message;
     ExitFacts facts;
     facts.deps_ready = missing_deps(w).empty();
-    PolicyStep step = w.policy.on_exit(w.restart, facts, clock_.wall(), draw());
+    PolicyStep step = w.policy.on_exit(w.restart, facts, clock_.mono(), draw());
     apply(w, step, {Evidence{"posix_spawn", watch.error().message, clock_.wall()}});
     return;
   }
@@ -705,10 +789,11 @@ void Supervisor::spawn(Worker& w) {
 
 void Supervisor::watch_started(Worker& w, std::unique_ptr<ProcessWatch> watch, bool adopted,
                                std::optional<RunRecord> carried) {
+  const ClockSnapshot now = ClockSnapshot::of(clock_);
   w.process = std::move(watch);
   w.adopted = adopted;
   w.phase = WorkerPhase::kRunning;
-  w.started = clock_.mono();
+  w.started = now.mono;
   store_.set(w.spec.name, kProcessKey, format_identity(w.process->identity()));
   arm(w.stable_timer, w.spec.restart.stable_after);
 
@@ -719,14 +804,13 @@ void Supervisor::watch_started(Worker& w, std::unique_ptr<ProcessWatch> watch, b
   w.timing_out = false;
   w.zombie = false;
   w.progress_baseline.reset();
-  const WallTime now = clock_.wall();
   if (carried) {
-    w.run_started = carried->started;
-    w.runtime_before = std::max(now - carried->started, Duration{0});
+    // As long ago as the wall clock says; a start in its future (the clock was
+    // set back while the daemon was down) counts as now.
+    w.run_started = now.to_mono(carried->started);
     w.extensions = carried->extensions;
   } else {
-    w.run_started = now;
-    w.runtime_before = Duration{0};
+    w.run_started = now.mono;
     w.extensions = 0;
   }
   persist_run(w);
@@ -735,15 +819,14 @@ void Supervisor::watch_started(Worker& w, std::unique_ptr<ProcessWatch> watch, b
   // Hung: judged at the runtime deadline, never before start_grace. A completed
   // worker is not judged at all.
   if (!completed_.count(w.spec.name)) {
-    Duration first = std::max(w.spec.runtime_limit - w.runtime_before, w.spec.start_grace);
-    w.run_deadline = w.started + first;
-    arm(w.runtime_timer, first);
+    w.run_deadline = std::max(w.run_started + w.spec.runtime_limit, w.started + w.spec.start_grace);
+    arm(w.runtime_timer, w.run_deadline - now.mono);
   }
   // Heartbeat: a first sample now, then only at deadlines.
   w.heartbeat_in_flight = false;
   w.heartbeat_timer.stop();
   if (!w.spec.heartbeat.empty()) {
-    w.heartbeat.begin(now);
+    w.heartbeat.begin(now.mono);
     check_heartbeat(w);
   }
   // Zombie: judged once start_grace has passed (now when a snapshot already says
@@ -848,7 +931,7 @@ void Supervisor::on_end(Worker& w, const ProcessEnd& end) {
   // A killed worker failed, whatever its status after the signal.
   facts.clean = clean && killed_for.empty();
   facts.deps_ready = missing_deps(w).empty();
-  PolicyStep step = w.policy.on_exit(w.restart, facts, clock_.wall(), draw());
+  PolicyStep step = w.policy.on_exit(w.restart, facts, clock_.mono(), draw());
   apply(w, step, failure_evidence, facts.clean);
   if (!w.process) evaluate_presence(w);
 }
@@ -879,7 +962,7 @@ void Supervisor::apply(Worker& w, const PolicyStep& step, const EvidenceList& ev
       w.pending_attempt = d.attempt + 1;
       arm(w.restart_timer, d.delay);
       Event e = make_event("worker.circuit_open", w);
-      e.fields.set("until", format_time_utc(d.at));
+      e.fields.set("until", format_time_utc(ClockSnapshot::of(clock_).to_wall(d.at)));
       e.fields.set("delay_ms", ms(d.delay));
       e.fields.set("attempt", static_cast<std::int64_t>(d.attempt + 1));
       e.fields.set("reason", d.reason);
@@ -915,6 +998,10 @@ void Supervisor::apply(Worker& w, const PolicyStep& step, const EvidenceList& ev
 
 void Supervisor::on_restart_timer(Worker& w) {
   if (w.phase != WorkerPhase::kBackoff && w.phase != WorkerPhase::kCircuitOpen) return;
+  if (MonoTime now = clock_.mono(); now < w.next_start) {
+    arm(w.restart_timer, w.next_start - now);  // woke early: the clock decides
+    return;
+  }
   if (!missing_deps(w).empty()) {
     wait_for_deps(w, /*after_exit=*/true);
     return;
@@ -924,6 +1011,10 @@ void Supervisor::on_restart_timer(Worker& w) {
 
 void Supervisor::on_stable_timer(Worker& w) {
   if (!w.process) return;
+  if (Duration up = clock_.mono() - w.started; up < w.spec.restart.stable_after) {
+    arm(w.stable_timer, w.spec.restart.stable_after - up);
+    return;
+  }
   bool was_half_open = w.restart.circuit != CircuitState::kClosed;
   RestartState next = w.policy.on_stable_run(w.restart);
   if (next == w.restart) return;
@@ -938,6 +1029,10 @@ void Supervisor::on_stable_timer(Worker& w) {
 
 void Supervisor::on_grace_timer(Worker& w) {
   if (!w.process || (w.phase != WorkerPhase::kStopping && w.phase != WorkerPhase::kKilling)) return;
+  if (MonoTime now = clock_.mono(); now < w.escalate_at) {
+    arm(w.grace_timer, w.escalate_at - now);
+    return;
+  }
   int rc = w.process->signal(SIGKILL);
   note(w, "kill", "SIGKILL: it outlived the grace of " + format_duration(w.escalate_after));
   Event e = make_event("worker.kill_escalated", w);
@@ -961,7 +1056,8 @@ void Supervisor::note(Worker& w, std::string signal, std::string detail) {
 }
 
 void Supervisor::persist_run(Worker& w) {
-  store_.set(w.spec.name, kRunKey, format_run(w.run_started, w.extensions));
+  store_.set(w.spec.name, kRunKey,
+             format_run(ClockSnapshot::of(clock_).to_wall(w.run_started), w.extensions));
 }
 
 std::optional<LifecycleState> Supervisor::entity_state(const Worker& w) const {
@@ -979,7 +1075,7 @@ SessionPresence Supervisor::session_of(const Worker& w) const {
 
 Duration Supervisor::runtime_of(const Worker& w) const {
   if (!w.process) return Duration{0};
-  return clock_.mono() - w.started + w.runtime_before;
+  return clock_.mono() - w.run_started;
 }
 
 // ---- hung: runtime limit, timing_out, extensions ----
@@ -1133,19 +1229,20 @@ void Supervisor::check_heartbeat(Worker& w) {
 
 void Supervisor::on_heartbeat_sample(Worker& w, const FileSample& sample) {
   w.heartbeat_in_flight = false;
-  const WallTime now = clock_.wall();
-  WallTime growth_before = w.heartbeat.last_growth();
+  const ClockSnapshot now = ClockSnapshot::of(clock_);
+  MonoTime growth_before = w.heartbeat.last_growth();
   HeartbeatStep step = w.heartbeat.observe(sample, now);
+  const std::string last_growth = format_time_utc(now.to_wall(w.heartbeat.last_growth()));
   switch (step.signal) {
     case HeartbeatStep::Signal::kNothing:
       break;
     case HeartbeatStep::Signal::kLost: {
       note(w, "heartbeat",
-           "lost: no growth since " + format_time_utc(w.heartbeat.last_growth()) + " (timeout " +
+           "lost: no growth since " + last_growth + " (timeout " +
                format_duration(w.spec.heartbeat_timeout) + ")");
       Event e = make_event("worker.heartbeat_lost", w);
       e.fields.set("file", w.spec.heartbeat);
-      e.fields.set("last_growth", format_time_utc(w.heartbeat.last_growth()));
+      e.fields.set("last_growth", last_growth);
       e.fields.set("timeout_ms", ms(w.spec.heartbeat_timeout));
       e.fields.set("size", sample.size);
       emit_(std::move(e));
@@ -1155,7 +1252,7 @@ void Supervisor::on_heartbeat_sample(Worker& w, const FileSample& sample) {
       note(w, "heartbeat", "resumed: grew to " + std::to_string(sample.size) + " bytes");
       Event e = make_event("worker.heartbeat_resumed", w);
       e.fields.set("file", w.spec.heartbeat);
-      e.fields.set("last_growth", format_time_utc(w.heartbeat.last_growth()));
+      e.fields.set("last_growth", last_growth);
       e.fields.set("stale_ms", ms(w.heartbeat.last_growth() - growth_before));
       e.fields.set("size", sample.size);
       emit_(std::move(e));
@@ -1171,7 +1268,7 @@ void Supervisor::on_heartbeat_sample(Worker& w, const FileSample& sample) {
       break;
     }
   }
-  if (w.process) arm(w.heartbeat_timer, step.next_check - now);
+  if (w.process) arm(w.heartbeat_timer, step.next_check - now.mono);
 }
 
 // ---- zombie and phantom ----
@@ -1246,14 +1343,14 @@ void Supervisor::evaluate_presence(Worker& w) {
   const MonoTime now = clock_.mono();
   if (!w.phantom_since) {
     w.phantom_since = now;
-    w.phantom_deadline = clock_.wall() + w.spec.phantom_grace;
+    const WallTime deadline = ClockSnapshot::of(clock_).to_wall(now + w.spec.phantom_grace);
     note(
         w, "phantom",
         "suspected: processing with no process (" +
             (w.absence.empty() ? std::string("none watched") : w.absence) + ") and " +
             (f.session == SessionPresence::kNone ? std::string("no tmux_session declared")
                                                  : "session '" + w.spec.tmux_session + "' absent") +
-            "; failed at " + format_time_utc(w.phantom_deadline) + " unless it shows life");
+            "; failed at " + format_time_utc(deadline) + " unless it shows life");
     arm(w.presence_timer, w.spec.phantom_grace);
     return;
   }
@@ -1299,8 +1396,9 @@ void Supervisor::declare_zombie(Worker& w, const LivenessVerdict& alive) {
 }
 
 void Supervisor::declare_phantom(Worker& w) {
-  const WallTime wall = clock_.wall();
-  WallTime since = w.phantom_deadline - w.spec.phantom_grace;
+  const ClockSnapshot now = ClockSnapshot::of(clock_);
+  const WallTime wall = now.wall;
+  const WallTime since = now.to_wall(w.phantom_since.value_or(now.mono));
   w.phantom_since.reset();
   EvidenceList evidence = {
       {"process", w.absence.empty() ? std::string("none watched") : w.absence, wall},
@@ -1330,11 +1428,11 @@ WorkerStatus Supervisor::status_of(const Worker& w) const {
   if (w.process && !w.process->ended()) s.pid = w.process->pid();
   s.adopted = w.process && w.adopted;
   s.restarts = w.restart.total_restarts;
-  s.restarts_in_window = w.policy.restarts_in_window(w.restart, clock_.wall());
+  s.restarts_in_window = w.policy.restarts_in_window(w.restart, clock_.mono());
   s.circuit = w.restart.circuit;
   s.waiting_on = missing_deps(w);
   if (w.phase == WorkerPhase::kBackoff || w.phase == WorkerPhase::kCircuitOpen)
-    s.next_start_in = std::max(w.next_start - clock_.wall(), Duration{0});
+    s.next_start_in = std::max(w.next_start - clock_.mono(), Duration{0});
   s.last_exit = w.last_exit;
   s.gave_up_reason = w.restart.gave_up_reason;
   return s;
@@ -1350,6 +1448,7 @@ std::optional<WorkerHealth> Supervisor::health(const std::string& name) const {
   auto it = workers_.find(name);
   if (it == workers_.end()) return std::nullopt;
   const Worker& w = *it->second;
+  const ClockSnapshot now = ClockSnapshot::of(clock_);
   WorkerHealth h;
   h.name = w.spec.name;
   h.phase = w.phase;
@@ -1358,7 +1457,8 @@ std::optional<WorkerHealth> Supervisor::health(const std::string& name) const {
     h.pid = w.process->pid();
     h.process = Liveness::kAlive;
     h.process_evidence = std::string(w.adopted ? "pidfd" : "pidfd (our child)") +
-                         ": watched since " + format_time_utc(w.run_started) + ", no exit seen";
+                         ": watched since " + format_time_utc(now.to_wall(w.run_started)) +
+                         ", no exit seen";
   } else if (!w.absence.empty()) {
     h.process = Liveness::kAbsent;
     h.process_evidence = w.absence;
@@ -1372,17 +1472,17 @@ std::optional<WorkerHealth> Supervisor::health(const std::string& name) const {
   h.heartbeat_file = w.spec.heartbeat;
   if (!w.spec.heartbeat.empty()) {
     h.heartbeat = w.heartbeat.status();
-    h.heartbeat_last_growth = w.heartbeat.last_growth();
+    h.heartbeat_last_growth = now.to_wall(w.heartbeat.last_growth());
     h.heartbeat_error = w.heartbeat.error();
   }
   h.runtime = runtime_of(w);
   h.runtime_limit = w.spec.runtime_limit;
   h.timing_out = w.timing_out;
   if (w.process && w.phase == WorkerPhase::kRunning && w.runtime_timer.active())
-    h.judged_in = std::max(w.run_deadline - clock_.mono(), Duration{0});
+    h.judged_in = std::max(w.run_deadline - now.mono, Duration{0});
   h.extensions = w.extensions;
   h.max_extensions = w.spec.max_extensions;
-  if (w.phantom_since) h.phantom_deadline = w.phantom_deadline;
+  if (w.phantom_since) h.phantom_deadline = now.to_wall(*w.phantom_since + w.spec.phantom_grace);
   h.decisions.assign(w.decisions.begin(), w.decisions.end());
   return h;
 }

@@ -53,8 +53,24 @@
 //                        at its end), so a re-adopted worker keeps its runtime
 //                        and its used extensions across a daemon restart
 //
-// Time: decisions read `clock` (wall time for persisted deadlines, monotonic
-// for uptimes); uv timers only wake the loop at the deadlines.
+// Time: every deadline, window and budget that decides an action (backoff,
+// circuit, stable_after, kill_grace, runtime_limit and its grace, heartbeat,
+// start_grace, phantom_grace) is a MonoTime compared with clock.mono(); a uv
+// timer is only the alarm, and its callback checks the deadline on the clock
+// before acting (re-arming when it woke early). Wall time (clock.wall()) is for
+// what is shown (events, health) and what is persisted ("supervise.restart",
+// "supervise.run"), which are written as wall time and re-based onto the
+// monotonic clock when read back (ClockSnapshot; restart_policy.h says why).
+// So setting the wall clock forward or back changes no decision while the
+// daemon runs. A heartbeat file's mtime is wall time by nature: see
+// heartbeat_tracker.h for how it is read.
+//
+// PID files: a landed pid_file is read on the thread pool with its mtime and
+// what /proc says about the PID it names; judge_pid_file()
+// (process_identity.h) decides whether the file is plausible for that worker —
+// the process existed when the file was written, and runs the worker's program
+// when argv[0] says which — before adopt() is tried; a refusal is
+// worker.adopt_refused (via "pid_file") with the `reason` and `evidence`.
 //
 // Threading: loop thread only. Lifetimes: loop, clock, store, sink and ProcFs
 // must outlive the Supervisor. `emit` and the sink are called synchronously from
@@ -141,15 +157,19 @@ struct WorkerHealth {
   WallTime session_checked{};  // time of the snapshot that said so (epoch: none yet)
   HeartbeatStatus heartbeat = HeartbeatStatus::kNone;
   std::string heartbeat_file;
-  WallTime heartbeat_last_growth{};  // fresh/stale: when the file last grew
-  std::string heartbeat_error;       // unknown: why the stat failed
-  Duration runtime{0};               // of the current run (0 without a process)
+  // Fresh/stale: when the file last grew (decided on the monotonic clock; shown
+  // as the wall time it is by the wall clock now).
+  WallTime heartbeat_last_growth{};
+  std::string heartbeat_error;  // unknown: why the stat failed
+  Duration runtime{0};          // of the current run (0 without a process)
   Duration runtime_limit{0};
   bool timing_out = false;
   Duration judged_in{0};  // time to the runtime deadline, or to the grace's end
   int extensions = 0;     // used in this run
   int max_extensions = 0;
-  std::optional<WallTime> phantom_deadline;  // a phantom is suspected: failed at this time
+  // A phantom is suspected: failed at this time (phantom_grace of monotonic time
+  // after the suspicion began, shown by the wall clock now).
+  std::optional<WallTime> phantom_deadline;
   // The last kHealthRecords decisions (timing_out, extensions, kills, heartbeat,
   // zombie, phantom, ends), oldest first.
   std::vector<Evidence> decisions;
@@ -171,8 +191,10 @@ class Supervisor {
   static constexpr std::size_t kHealthRecords = 16;
 
   // Loads each worker's persisted restart state (a malformed one is reported as
-  // an event, supervisor.store_error, and replaced by a fresh one). Starts
-  // nothing: call recover() then start_all().
+  // an event, supervisor.store_error, and replaced by a fresh one), re-based onto
+  // `clock`'s monotonic time. Starts nothing: call recover() then start_all().
+  // `proc_fs` is also read from the thread pool (PID files): it must outlive the
+  // Supervisor and the loop's pending work.
   Supervisor(uv_loop_t* loop, const Clock& clock, std::vector<WorkerSpec> specs,
              SupervisorStore& store, LifecycleSink& sink, Emit emit, SupervisorOptions options = {},
              const ProcFs& proc_fs = real_proc_fs());
@@ -204,12 +226,16 @@ class Supervisor {
   // signal is sent (an escalation; the first intent stands). Errors: unknown
   // worker, not running, the signal could not be sent.
   Status kill(const std::string& name, int signal, Duration grace, std::string_view reason);
-  // Worker `name` runs as `pid` (`via`: "pid_file", "notify", ...).
+  // Worker `name` runs as `pid` (`via`: "notify", "tmux", ...). No check beyond
+  // the process's liveness: the caller vouches for the PID (a PID file does not:
+  // see on_event).
   Status adopt(const std::string& name, pid_t pid, std::string_view via);
 
   // Reacts to events of the pipeline: file.landed / file.removed whose path is a
-  // worker's pid_file (the PID is read on the thread pool, then adopt()).
-  // Everything else is ignored, so the daemon may pass every event.
+  // worker's pid_file (the PID, the file's mtime and /proc's answers about the
+  // PID are read on the thread pool; a plausible file is adopted, see "PID
+  // files" above). Everything else is ignored, so the daemon may pass every
+  // event.
   void on_event(const Event& e);
   // Entity `name` reached `completed`: a completed worker is not judged hung any
   // more (its work is done) nor a phantom.
@@ -244,6 +270,7 @@ class Supervisor {
   Status unknown_worker(const std::string& name) const;
   std::vector<std::string> missing_deps(const Worker& w) const;
   void spawn(Worker& w);
+  // kRunKey as persisted: wall time, re-based when the run is carried over.
   struct RunRecord {
     WallTime started{};
     int extensions = 0;
@@ -252,6 +279,10 @@ class Supervisor {
   void watch_started(Worker& w, std::unique_ptr<ProcessWatch> watch, bool adopted,
                      std::optional<RunRecord> carried = std::nullopt);
   void on_end(Worker& w, const ProcessEnd& end);
+  // adopt() once the worker is found; `expected`: the identity a check made
+  // off the loop saw (the PID file's), so a PID reused since is not adopted.
+  Status adopt_process(Worker& w, pid_t pid, std::string_view via,
+                       const std::optional<ProcessIdentity>& expected);
   // Carries out the policy's decision. `clean_exit`: the run ended with code 0.
   void apply(Worker& w, const PolicyStep& step, const EvidenceList& evidence,
              bool clean_exit = false);
@@ -283,7 +314,9 @@ class Supervisor {
   void request(Worker& w, LifecycleState to, std::string_view reason, const EvidenceList& evidence);
   void note(Worker& w, std::string signal, std::string detail);
   void persist_run(Worker& w);
+  struct PidFileRead;
   void read_pid_file(Worker& w, const std::string& path);
+  void on_pid_file_read(Worker& w, const std::string& path, const PidFileRead& r);
   void persist(Worker& w);
   void retire(std::unique_ptr<ProcessWatch> p);
   double draw();

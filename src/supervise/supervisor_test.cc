@@ -1,12 +1,15 @@
 #include "src/supervise/supervisor.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>  // environ (a GNU extension: g++ defines _GNU_SOURCE)
 
+#include <algorithm>
 #include <fstream>
 
 #include "src/supervise/supervise_test_support.h"
@@ -403,6 +406,134 @@ TEST_F(SupervisorTest, PidFileLandingAdoptsAnAdoptOnlyWorker) {
   wait_for("worker.adopt_failed");
   EXPECT_NE(events_.last("worker.adopt_failed")->fields.get_string("error")->find("not-a-pid"),
             std::string::npos);
+}
+
+// ---- PID files: a plausible file only (process_identity.h, judge_pid_file) ----
+//
+// These name this test's own process: alive, with a known start time and
+// program, and adopting it (via pid_file) only watches it. No test here stops
+// a worker that adopted it.
+
+class PidFileTest : public SupervisorTest {
+ protected:
+  // The worker's pid_file names this process; `mtime` when given.
+  void land_pid_file(const std::string& path, std::optional<WallTime> mtime = std::nullopt) {
+    testing::write_file(path, std::to_string(::getpid()) + "\n");
+    if (mtime) {
+      const auto ns = mtime->time_since_epoch();
+      timespec t[2];
+      t[0].tv_sec = t[1].tv_sec =
+          static_cast<time_t>(std::chrono::duration_cast<seconds>(ns).count());
+      t[0].tv_nsec = t[1].tv_nsec = static_cast<long>((ns % seconds(1)).count());
+      ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), t, 0), 0);
+    }
+    Event landed;
+    landed.kind = "file.landed";
+    landed.path = path;
+    sup_->on_event(landed);
+  }
+  // When this process started, by /proc and the wall clock.
+  static WallTime own_start() {
+    auto ticks = parse_stat_start_ticks(*real_proc_fs().read_stat(::getpid()));
+    return process_start_time(*real_proc_fs().boot_time(), *ticks);
+  }
+  void wait_for_verdict() {
+    run_until([&] {
+      return events_.count("worker.adopted") + events_.count("worker.adopt_refused") +
+                 events_.count("worker.adopt_failed") >
+             0;
+    });
+  }
+  WorkerPhase phase_of(const std::string& name) const { return sup_->status(name)->phase; }
+  bool has_note(const std::string& name, const std::string& signal, const std::string& part) const {
+    const std::optional<WorkerHealth> h = sup_->health(name);
+    if (!h) return false;
+    return std::any_of(h->decisions.begin(), h->decisions.end(), [&](const Evidence& e) {
+      return e.signal == signal && e.detail.find(part) != std::string::npos;
+    });
+  }
+  WorkerSpec adopt_only(std::string name) {
+    WorkerSpec w;
+    w.name = std::move(name);
+    w.pid_file = dir_ / (w.name + ".pid");
+    return w;
+  }
+};
+
+TEST_F(PidFileTest, FreshPidFileIsAdopted) {
+  WorkerSpec w = adopt_only("ext");
+  make({w});
+  land_pid_file(w.pid_file);  // written now, long after this process started
+  wait_for_verdict();
+  ASSERT_EQ(events_.count("worker.adopted"), 1u) << events_.kinds().back();
+  EXPECT_EQ(events_.last("worker.adopted")->fields.get_string("via"), "pid_file");
+  EXPECT_EQ(int_field(events_.last("worker.adopted"), "pid"), ::getpid());
+}
+
+TEST_F(PidFileTest, StalePidFileNamingAProcessStartedAfterItIsRefused) {
+  // The file was written a minute before the process it names existed: that
+  // PID belonged to another process then (it ended; the PID was reused).
+  WorkerSpec w = adopt_only("ext");
+  make({w});
+  const WallTime written = own_start() - std::chrono::minutes(1);
+  land_pid_file(w.pid_file, written);
+  wait_for_verdict();
+  EXPECT_EQ(events_.count("worker.adopted"), 0u);
+  const Event* refused = events_.last("worker.adopt_refused");
+  ASSERT_NE(refused, nullptr) << events_.kinds().back();
+  EXPECT_EQ(refused->fields.get_string("via"), "pid_file");
+  EXPECT_EQ(refused->path, w.pid_file);
+  EXPECT_EQ(int_field(refused, "pid"), ::getpid());
+  const std::string reason = *refused->fields.get_string("reason");
+  EXPECT_NE(reason.find("stale PID file"), std::string::npos) << reason;
+  EXPECT_NE(reason.find("after the file was written at " + format_time_utc(written) + " (mtime)"),
+            std::string::npos)
+      << reason;
+  EXPECT_NE(refused->fields.get_string("evidence")->find("/stat: started at"), std::string::npos);
+  EXPECT_EQ(phase_of("ext"), WorkerPhase::kDown);
+  EXPECT_TRUE(has_note("ext", "adopt", "refused pid"));
+  EXPECT_TRUE(lifecycle_.requests.empty()) << "a refusal asks nothing of the lifecycle";
+}
+
+TEST_F(PidFileTest, PidFileNamingAnotherProgramIsRefused) {
+  // The worker runs /bin/sleep; the PID in its file runs this test binary.
+  WorkerSpec w = adopt_only("ext");
+  w.argv = {"/bin/sleep", "30"};
+  make({w});
+  land_pid_file(w.pid_file);
+  wait_for_verdict();
+  EXPECT_EQ(events_.count("worker.adopted"), 0u);
+  const Event* refused = events_.last("worker.adopt_refused");
+  ASSERT_NE(refused, nullptr) << events_.kinds().back();
+  const std::string reason = *refused->fields.get_string("reason");
+  EXPECT_NE(reason.find("not the worker's program"), std::string::npos) << reason;
+  EXPECT_NE(reason.find("sleep"), std::string::npos) << reason;
+}
+
+TEST_F(PidFileTest, PidFileNamingTheWorkersProgramIsAdopted) {
+  char self[4096];
+  ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  ASSERT_GT(n, 0);
+  WorkerSpec w = adopt_only("ext");
+  w.argv = {std::string(self, static_cast<std::size_t>(n))};
+  make({w});
+  land_pid_file(w.pid_file);
+  wait_for_verdict();
+  ASSERT_EQ(events_.count("worker.adopted"), 1u) << events_.kinds().back();
+}
+
+TEST_F(PidFileTest, PidFileWhoseProcessCannotBeCheckedIsRefused) {
+  testing::FakeProcFs fs;
+  fs.stat_errno[::getpid()] = EACCES;
+  WorkerSpec w = adopt_only("ext");
+  make({w}, nullptr, &fs);
+  land_pid_file(w.pid_file);
+  wait_for_verdict();
+  EXPECT_EQ(events_.count("worker.adopted"), 0u);
+  const Event* refused = events_.last("worker.adopt_refused");
+  ASSERT_NE(refused, nullptr) << events_.kinds().back();
+  EXPECT_NE(refused->fields.get_string("reason")->find("cannot be read"), std::string::npos);
+  sup_.reset();  // before `fs`
 }
 
 TEST_F(SupervisorTest, CleanExitCompletesAndIsNotRestarted) {

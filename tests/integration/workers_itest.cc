@@ -1,9 +1,11 @@
 // Supervised workers through the real daemon (DESIGN §6 scenarios 1, 2, 20).
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -340,6 +342,81 @@ argv = ["sleep", "1000"]
   EXPECT_EQ(kill(imposter, 0), 0) << "the imposter was signalled";
   EXPECT_EQ(d.stop(), 0);
   EXPECT_EQ(kill(imposter, 0), 0) << "the daemon's stop touched the imposter";
+  kill(imposter, SIGKILL);
+  waitpid(imposter, nullptr, 0);
+  reap_orphans();
+}
+
+// The sibling for PID files: the worker's process dies while the daemon is
+// down and its PID goes to an unrelated process; then the worker's old PID file
+// comes back (restored from a copy, renamed into place with its mtime). The file
+// names the imposter's PID, but it was written before the imposter existed:
+// refused, with the evidence, and the imposter is never adopted nor signalled.
+TEST(Workers, StalePidFileNamingAReusedPidIsNotAdopted) {
+  DaemonUnderTest d;
+  const std::string pids = d.home() + "/pids";
+  ASSERT_EQ(mkdir(pids.c_str(), 0755), 0);
+  d.write_config(worker_config(R"(
+[[watch]]
+name = "pids"
+path = ")" + pids + R"("
+
+[[worker]]
+name = "ext"
+pid_file = ")" + pids + R"(/ext.pid"
+)"));
+  d.start();
+  ASSERT_TRUE(d.wait_for_kind("daemon.started")) << d.stderr_text();
+  const pid_t pid = start_sleeper();
+  // The launcher's PID file, and a copy of it kept aside (outside the watch).
+  const std::string saved = d.home() + "/ext.pid.saved";
+  std::ofstream(saved) << pid << "\n";
+  write_file(pids + "/ext.pid", std::to_string(pid) + "\n");
+  ASSERT_TRUE(d.wait_for([](const Event& e) {
+    return e.kind == "worker.adopted" && e.entity == "ext";
+  })) << d.stderr_text();
+  ASSERT_TRUE(d.wait_for_process_journaled(pid)) << d.stderr_text();
+  // The file goes (so that no start scan can land it again), then the daemon
+  // and the worker die, and the PID is handed to another process.
+  ASSERT_EQ(unlink((pids + "/ext.pid").c_str()), 0);
+  ASSERT_TRUE(d.wait_for([](const Event& e) {
+    return e.kind == "worker.pid_file_removed" && e.entity == "ext";
+  })) << d.stderr_text();
+  d.kill9();
+  ASSERT_EQ(kill(pid, SIGKILL), 0);
+  ASSERT_EQ(waitpid(pid, nullptr, 0), pid);
+  const pid_t imposter = start_sleeper_as(pid);
+  if (imposter < 0) {
+    ASSERT_EQ(std::getenv("CI"), nullptr) << "CI must be able to choose a PID (run as root)";
+    GTEST_SKIP() << "cannot choose a PID here (needs root and /proc/sys/kernel/ns_last_pid)";
+  }
+
+  d.start();
+  auto lost = d.wait_for([](const Event& e) { return e.kind == "worker.lost"; });
+  ASSERT_TRUE(lost) << d.stderr_text();
+  EXPECT_EQ(pid_of(*lost), pid);
+  // A stale file is old: rather than wait for it to age past the rule's
+  // one-second tolerance, its mtime is set a minute back.
+  timespec times[2];
+  ASSERT_EQ(clock_gettime(CLOCK_REALTIME, &times[0]), 0);
+  times[0].tv_sec -= 60;
+  times[1] = times[0];
+  ASSERT_EQ(utimensat(AT_FDCWD, saved.c_str(), times, 0), 0);
+  ASSERT_EQ(rename(saved.c_str(), (pids + "/ext.pid").c_str()), 0);
+  auto refused = d.wait_for(
+      [](const Event& e) { return e.kind == "worker.adopt_refused" && e.entity == "ext"; });
+  ASSERT_TRUE(refused) << d.stderr_text();
+  EXPECT_EQ(refused->fields.get_string("via"), "pid_file");
+  EXPECT_EQ(pid_of(*refused), imposter);
+  const std::string reason = refused->fields.get_string("reason").value_or("");
+  EXPECT_NE(reason.find("stale PID file: pid " + std::to_string(imposter) + " started at"),
+            std::string::npos)
+      << reason;
+  EXPECT_NE(reason.find("(mtime)"), std::string::npos) << reason;
+  // The one adoption is the first daemon's, of the original process (same PID).
+  EXPECT_EQ(d.count([](const Event& e) { return e.kind == "worker.adopted"; }), 1u);
+  EXPECT_EQ(d.stop(), 0);
+  EXPECT_EQ(kill(imposter, 0), 0) << "the daemon touched the imposter";
   kill(imposter, SIGKILL);
   waitpid(imposter, nullptr, 0);
   reap_orphans();
