@@ -84,6 +84,18 @@ void read_size(const toml::table& t, std::string_view key, std::uint64_t& out, P
   out = *parsed;
 }
 
+// A number > 0 (an integer or a float).
+void read_positive(const toml::table& t, std::string_view key, double& out, Problems& p) {
+  const toml::node* n = t.get(key);
+  if (!n) return;
+  std::optional<double> v;
+  if (const auto* i = n->as_integer()) v = static_cast<double>(i->get());
+  if (const auto* f = n->as_floating_point()) v = f->get();
+  if (!v || !(*v > 0))
+    return p.add(n, "'" + std::string(key) + "': expected a number greater than 0");
+  out = *v;
+}
+
 void read_bool(const toml::table& t, std::string_view key, bool& out, Problems& p) {
   const toml::node* n = t.get(key);
   if (!n) return;
@@ -244,10 +256,16 @@ Result<DaemonConfig> parse_daemon_config(std::string_view text, const std::strin
 
   if (const toml::node* n = root.get("daemon")) {
     if (const auto* t = n->as_table()) {
-      check_keys(*t, {"shutdown_grace", "max_emit_depth", "reload_debounce", "max_json_bytes"},
+      check_keys(*t,
+                 {"shutdown_grace", "max_emit_depth", "reload_debounce", "max_json_bytes",
+                  "derived_rate", "derived_burst"},
                  "[daemon]", p);
       read_duration(*t, "shutdown_grace", c.shutdown_grace, p);
       read_uint(*t, "max_emit_depth", c.max_emit_depth, p);
+      read_positive(*t, "derived_rate", c.derived_rate, p);
+      read_positive(*t, "derived_burst", c.derived_burst, p);
+      if (c.derived_burst < 1)
+        p.add(t->get("derived_burst"), "'derived_burst': at least 1 (one firing)");
       read_duration(*t, "reload_debounce", c.reload_debounce, p);
       read_size(*t, "max_json_bytes", c.max_json_bytes, p);
     } else {

@@ -60,7 +60,9 @@ struct GitConfig {
 
 struct DaemonConfig {
   Duration shutdown_grace = std::chrono::seconds(10);
-  std::uint32_t max_emit_depth = 8;
+  std::uint32_t max_emit_depth = 8;  // the longest chain of rule firings (ChainPolicy)
+  double derived_rate = 10.0;        // derived firings per second, per rule
+  double derived_burst = 32.0;
   Duration reload_debounce = std::chrono::milliseconds(200);
   std::uint64_t max_json_bytes = 16u << 20;  // larger files fail JSON conditions
   std::uint64_t event_log_max_bytes = 64u << 20;

@@ -21,6 +21,8 @@ TEST(DaemonConfig, ParsesEverySection) {
 [daemon]
 shutdown_grace = "3s"
 max_emit_depth = 4
+derived_rate = 2.5
+derived_burst = 5
 [event_log]
 max_size = "1MiB"
 keep = 2
@@ -39,6 +41,8 @@ path = "/srv/logs"
   ASSERT_TRUE(c.ok()) << c.error().message;
   EXPECT_EQ(c->shutdown_grace, 3s);
   EXPECT_EQ(c->max_emit_depth, 4u);
+  EXPECT_EQ(c->derived_rate, 2.5);
+  EXPECT_EQ(c->derived_burst, 5.0);
   EXPECT_EQ(c->event_log_max_bytes, 1u << 20);
   EXPECT_EQ(c->event_log_keep, 2u);
   EXPECT_FALSE(c->shipped_rules);
@@ -78,6 +82,14 @@ TEST(DaemonConfig, RelativeWatchPathAndDuplicateNamesRefused) {
       "[[watch]]\nname=\"a\"\npath=\"/x\"\n[[watch]]\nname=\"a\"\npath=\"/y\"\n", "c");
   ASSERT_FALSE(dup.ok());
   EXPECT_NE(dup.error().message.find("duplicate watch name 'a'"), std::string::npos);
+}
+
+TEST(DaemonConfig, DerivedRateMustBePositive) {
+  auto bad = parse_daemon_config("[daemon]\nderived_rate = 0\nderived_burst = \"x\"\n", "c.toml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("c.toml:2:"), std::string::npos) << bad.error().message;
+  EXPECT_NE(bad.error().message.find("c.toml:3:"), std::string::npos) << bad.error().message;
+  EXPECT_NE(bad.error().message.find("greater than 0"), std::string::npos);
 }
 
 TEST(DaemonConfig, LogSections) {

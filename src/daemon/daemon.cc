@@ -733,9 +733,11 @@ int Daemon::run() {
             static_cast<std::uint64_t>(clock_.wall().time_since_epoch().count()));
     pipeline_ = std::make_unique<Pipeline>(
         &loop_, clock_, *log_, *executor_, index_.get(), state_.get(),
-        PipelineOptions{options_.config.max_emit_depth, options_.config.max_json_bytes});
+        PipelineOptions{ChainPolicy{options_.config.max_emit_depth, options_.config.derived_rate,
+                                    options_.config.derived_burst},
+                        options_.config.max_json_bytes});
     pipeline_->set_next_seq(last_logged_seq(paths_.event_log_dir()) + 1);
-    pipeline_->set_observer([this](const Event& e) { observe(e); });
+    pipeline_->add_subscriber([this](const Event& e) { observe(e); });
     reload_timer_ = std::make_unique<uvx::Timer>(&loop_, [this] { reload("rule files changed"); });
     shutdown_timer_ = std::make_unique<uvx::Timer>(&loop_, [this] {
       spdlog::warn("shutdown grace over: interrupting {} in-flight", pipeline_->in_flight());

@@ -80,7 +80,8 @@ Pipeline::Pipeline(uv_loop_t* loop, const Clock& clock, EventLogWriter& log,
       state_(state),
       options_(options),
       rules_(std::make_shared<RuleSet>()),
-      gate_alarm_(loop, [this] { on_gate_alarm(); }) {}
+      gate_alarm_(loop, [this] { on_gate_alarm(); }),
+      chain_(options.chain) {}
 
 Pipeline::~Pipeline() {
   *alive_ = false;
@@ -89,23 +90,52 @@ Pipeline::~Pipeline() {
 void Pipeline::set_rules(std::shared_ptr<const RuleSet> rules) {
   rules_ = std::move(rules);
   gate_.retain_rules([&](std::string_view name) { return rules_->find(name) != nullptr; });
+  chain_.retain_rules([&](std::string_view name) { return rules_->find(name) != nullptr; });
   arm_gate_alarm();
 }
 
 std::uint64_t Pipeline::submit(Event e) {
   e.seq = next_seq_++;
   if (e.time == WallTime{}) e.time = clock_.wall();
+  const std::uint64_t seq = e.seq;
+  queue_.push_back(std::move(e));
+  in_turn([] {});
+  return seq;
+}
+
+void Pipeline::in_turn(const std::function<void()>& work) {
+  if (handling_) {
+    work();  // already in a turn: what it submits is queued behind
+    return;
+  }
+  // Reset however the turn ends: an exception escaping a handler (caught by
+  // the loop's trampoline) must not leave every later submit() only queueing.
+  struct TurnScope {
+    bool& flag;
+    explicit TurnScope(bool& f) : flag(f) { flag = true; }
+    ~TurnScope() { flag = false; }
+    TurnScope(const TurnScope&) = delete;
+    TurnScope& operator=(const TurnScope&) = delete;
+  } scope(handling_);
+  work();
+  while (!queue_.empty()) {
+    Event e = std::move(queue_.front());
+    queue_.pop_front();
+    handle(std::move(e));
+  }
+}
+
+void Pipeline::handle(Event e) {
   ++stats_.events;
   if (Status s = log_.append(e); !s) {
     // The writer keeps the line in its backlog; say so once per failure.
     ++stats_.log_errors;
     spdlog::error("event log: {}", s.error().message);
   }
-  const std::uint64_t seq = e.seq;
+  if (!e.rule.empty() && e.depth > 0) chain_.record(e.seq, e.cause, e.rule);
   auto event = std::make_shared<const Event>(std::move(e));
   route(event);
-  if (observer_) observer_(*event);
-  return seq;
+  for (const auto& subscriber : subscribers_) subscriber(*event);
 }
 
 void Pipeline::route(const std::shared_ptr<const Event>& event) {
@@ -124,7 +154,7 @@ void Pipeline::route(const std::shared_ptr<const Event>& event) {
       loop_, [content, path, max] { *content = read_content(path, max); },
       [this, alive = alive_, event, content] {
         if (!*alive) return;
-        if (!draining_) match_and_fire(event, content->get());
+        if (!draining_) in_turn([&] { match_and_fire(event, content->get()); });
         release_in_flight();
       });
   if (rc != 0) {
@@ -141,7 +171,15 @@ void Pipeline::match_and_fire(const std::shared_ptr<const Event>& event,
   MatchInput input{content, &kProcessEnv};
   matched_.clear();
   matching_rules(*rules_, *event, input, matched_);
-  // fire() may re-enter submit() (synchronous outcomes), which reuses matched_.
+  if (!matched_.empty() && event->depth >= chain_.policy().max_depth) {
+    // The chain ends here: no rule fires, and one event says which ones it cut.
+    std::vector<std::string> names;
+    names.reserve(matched_.size());
+    for (const Rule* rule : matched_) names.push_back(rule->name);
+    report_loop(*event, names);
+    matched_.clear();
+  }
+  // Kept apart from matched_, which a routing of another event reuses.
   const std::vector<const Rule*> matched = matched_;
   bool deferred = false;
   for (const Rule* rule : matched) {
@@ -165,8 +203,65 @@ void Pipeline::match_and_fire(const std::shared_ptr<const Event>& event,
   if (handling->pending_plans == 0) finish_handling(*handling);
 }
 
+bool Pipeline::may_fire(const Rule& rule, const Event& event) {
+  const ChainDecision d = chain_.offer(rule.name, event.depth, clock_.mono());
+  if (d.dropped_before > 0)
+    spdlog::warn("rule {}: fired again after {} throttled firings", rule.name, d.dropped_before);
+  if (d.verdict == ChainVerdict::kFire) return true;
+  if (d.verdict == ChainVerdict::kTooDeep) {
+    report_loop(event, {rule.name});  // a debounced firing that came due too deep
+    return false;
+  }
+  if (d.first_drop) {
+    Event t;
+    t.kind = "rule.throttled";
+    t.source = "rules";
+    t.cause = event.seq;
+    t.rule = rule.name;
+    t.entity = event.entity;
+    t.fields.set("event", event.kind);
+    t.fields.set("depth", static_cast<std::int64_t>(event.depth));
+    t.fields.set("rate", chain_.policy().rate);
+    t.fields.set("burst", chain_.policy().burst);
+    submit(std::move(t));
+  }
+  return false;
+}
+
+void Pipeline::report_loop(const Event& event, const std::vector<std::string>& rules) {
+  std::vector<std::string> chain = chain_.chain_of(event.seq);
+  std::string path;
+  for (const std::string& r : chain) path += r + " → ";
+  std::string cut;
+  for (const std::string& r : rules) cut += (cut.empty() ? "" : ", ") + r;
+  path += "(" + cut + ")";
+  Event loop;
+  loop.kind = "rule.loop";
+  loop.source = "rules";
+  loop.cause = event.seq;
+  loop.entity = event.entity;
+  // depth 0: a rule may alert on it, and its own chain starts afresh.
+  loop.fields.set("event", event.kind);
+  loop.fields.set("depth", static_cast<std::int64_t>(event.depth));
+  loop.fields.set("rules", cut);
+  loop.fields.set("chain", path);
+  spdlog::warn("rule loop cut at depth {}: {}", event.depth, path);
+  submit(std::move(loop));
+}
+
+Event Pipeline::derived_from(const Event& cause, const std::string& rule) const {
+  Event e;
+  e.path = cause.path;
+  e.entity = cause.entity;
+  e.cause = cause.seq;
+  e.rule = rule;
+  e.depth = cause.depth + 1;  // one more step on the chain (ChainGuard)
+  return e;
+}
+
 void Pipeline::fire(const std::shared_ptr<Handling>& handling, const Rule& rule, const Event& event,
                     const std::string* content) {
+  if (!may_fire(rule, event)) return;
   MatchInput input{content, &kProcessEnv};
   auto run = std::make_shared<PlanRun>();
   run->handling = handling;
@@ -232,15 +327,9 @@ void Pipeline::run_with_handler(const std::shared_ptr<PlanRun>& run, const Actio
 
 void Pipeline::log_action_started(const PlanRun& run, const ActionRequest& request, int attempt,
                                   pid_t pid) {
-  const Event& cause = *run.handling->event;
-  Event started;
+  Event started = derived_from(*run.handling->event, run.plan.rule);
   started.kind = "action.started";
   started.source = "action";
-  started.path = cause.path;
-  started.entity = cause.entity;
-  started.cause = cause.seq;
-  started.rule = run.plan.rule;
-  started.depth = cause.depth;
   started.fields.set("action", action_type_name(request.type));
   started.fields.set("index", static_cast<std::int64_t>(request.index));
   started.fields.set("attempt", static_cast<std::int64_t>(attempt));
@@ -253,14 +342,9 @@ void Pipeline::on_action_done(const std::shared_ptr<PlanRun>& run, const ActionR
   Handling& h = *run->handling;
   const Event& cause = *h.event;
   const std::size_t remaining = run->plan.actions.size() - run->next - 1;
-  Event out;
+  Event out = derived_from(cause, run->plan.rule);
   out.kind = outcome_kind(outcome);
   out.source = "action";
-  out.path = cause.path;
-  out.entity = cause.entity;
-  out.cause = cause.seq;
-  out.rule = run->plan.rule;
-  out.depth = cause.depth;
   out.fields.set("action", action_type_name(request.type));
   out.fields.set("index", static_cast<std::int64_t>(request.index));
   out.fields.set("category", outcome.category);
@@ -289,28 +373,15 @@ void Pipeline::on_action_done(const std::shared_ptr<PlanRun>& run, const ActionR
 }
 
 void Pipeline::run_emit(const std::shared_ptr<PlanRun>& run, const ActionRequest& request) {
-  const Event& cause = *run->handling->event;
-  if (cause.depth + 1 > options_.max_emit_depth) {
-    ActionOutcome refused;
-    refused.ok = false;
-    refused.category = "validation";
-    refused.message = "emit refused: derivation depth " + std::to_string(cause.depth + 1) +
-                      " exceeds max_emit_depth " + std::to_string(options_.max_emit_depth);
-    refused.suggestion = "rules emit events that trigger themselves; break the loop";
-    refused.attempts = 1;
-    on_action_done(run, request, std::move(refused));
-    return;
-  }
-  Event derived;
+  // Bounded like every other derived event: by the chain guard, when it is routed.
+  Event derived = derived_from(*run->handling->event, run->plan.rule);
+  derived.path.clear();
   derived.kind = request.emit_kind;
   derived.source = "rule";
   derived.entity = request.entity;
   derived.fields = request.emit_fields;
-  derived.cause = cause.seq;
-  derived.rule = run->plan.rule;
-  derived.depth = cause.depth + 1;
   ++run->next;
-  submit(std::move(derived));  // re-enters the pipeline; its own plans run independently
+  submit(std::move(derived));  // queued: handled after the event being handled now
   run_next_action(run);
 }
 
@@ -345,7 +416,7 @@ void Pipeline::record_entity_state(const std::string& entity, const std::string&
                                            evidence, now);
   out.cause = cause.seq;
   out.rule = rule;
-  out.depth = cause.depth;
+  out.depth = cause.depth + 1;  // one more step on the chain (ChainGuard)
   submit(std::move(out));
 }
 
@@ -375,6 +446,11 @@ void Pipeline::arm_gate_alarm() {
 }
 
 void Pipeline::on_gate_alarm() {
+  in_turn([this] { fire_due(); });
+  arm_gate_alarm();
+}
+
+void Pipeline::fire_due() {
   for (DueFiring& due : gate_.take_due(clock_.mono())) {
     const Rule* rule = rules_->find(due.rule);
     if (!rule || draining_) continue;
@@ -386,7 +462,6 @@ void Pipeline::on_gate_alarm() {
     handling->routed = true;
     if (handling->pending_plans == 0) finish_handling(*handling);
   }
-  arm_gate_alarm();
 }
 
 void Pipeline::release_in_flight() {

@@ -1,10 +1,24 @@
-// The one pipeline every event goes through (DESIGN §2):
+// The one pipeline every event goes through (DESIGN §2; docs/architecture.md):
 //
-//   submit(Event) → seq + time → event log → rules (pure match, gate) → plans →
-//   actions (async) → outcome events → submit(...) again
+//   submit(Event) → seq + time → queue ─drain─▶ event log → rules (pure match,
+//   gate, chain guard) → plans → actions (async) → outcome events → submit(...)
+//                                        └─▶ subscribers (in seq order)
 //
-// Watchers, signals, the CLI and action outcomes all enter through submit(). The
-// pipeline owns no I/O of its own beyond reading a file's content for JSON
+// Watchers, signals, the CLI and action outcomes all enter through submit().
+// Run to completion: submit() numbers the event and queues it; one drain loop
+// takes events in seq order and, for each, logs it, routes it and hands it to
+// the subscribers before it takes the next. An event submitted while another
+// is being handled (an outcome reported synchronously, a state change, an
+// emit) waits its turn: no event is ever handled on another event's stack, so
+// no chain of rules can grow the stack.
+//
+// Every chain real event → rule → action → outcome → rule … is bounded by the
+// ChainGuard (src/rules/chain_guard.h): events an action produces are one step
+// deeper than the event that fired its rule; at max_depth the chain is cut
+// (rule.loop, naming the rules on it), and derived firings are throttled per
+// rule (rule.throttled).
+//
+// The pipeline owns no I/O of its own beyond reading a file's content for JSON
 // conditions (on the thread pool) and it never blocks the loop.
 //
 // Threading: loop thread only. Lifetimes: the loop, clock, log writer, executor
@@ -16,6 +30,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -26,6 +41,7 @@
 #include "src/core/clock.h"
 #include "src/core/event.h"
 #include "src/eventlog/event_log_writer.h"
+#include "src/rules/chain_guard.h"
 #include "src/rules/rule.h"
 #include "src/rules/rule_gate.h"
 #include "src/state/state_store.h"
@@ -35,7 +51,7 @@
 namespace aw {
 
 struct PipelineOptions {
-  std::uint32_t max_emit_depth = 8;
+  ChainPolicy chain;  // chain.max_depth is [daemon] max_emit_depth
   std::uint64_t max_json_bytes = 16u << 20;
 };
 
@@ -64,8 +80,10 @@ class Pipeline {
   void set_next_seq(std::uint64_t seq) { next_seq_ = seq; }
   std::uint64_t next_seq() const { return next_seq_; }
 
-  // Numbers, timestamps (if unset) and logs the event, then routes it through
-  // the rules. Returns the seq it was given.
+  // Numbers and timestamps (if unset) the event and queues it. Called from
+  // outside a drain, it drains the queue before it returns: the event and every
+  // event it led to synchronously are logged, routed and seen by subscribers.
+  // Called while an event is being handled, it only queues. Returns the seq.
   std::uint64_t submit(Event e);
 
   // Actions the executor does not carry out because they need other parts of
@@ -77,9 +95,12 @@ class Pipeline {
       std::function<void(const ActionRequest& request, const Event& cause, ActionDone done)>;
   void set_action_handler(ActionType type, ActionHandler handler);
 
-  // Sees every event after it was logged and routed (the supervisor watches
-  // for PID files and completions this way). It may submit() more events.
-  void set_observer(std::function<void(const Event&)> observer) { observer_ = std::move(observer); }
+  // Sees every event after it was logged and routed, in seq order, in the
+  // order subscribers were added (the daemon's hints to tmux and the
+  // supervisor this way). It may submit() more events: they are queued.
+  void add_subscriber(std::function<void(const Event&)> subscriber) {
+    subscribers_.push_back(std::move(subscriber));
+  }
 
   // After drain(), events are still logged but start no new plans (shutdown).
   void drain() { draining_ = true; }
@@ -94,7 +115,17 @@ class Pipeline {
   struct Handling;
   struct PlanRun;
 
+  // Runs `work` as one turn of the loop's handling: events it submits are
+  // queued, then handled in seq order once it returns (at once when a turn
+  // is already running: they join its queue).
+  void in_turn(const std::function<void()>& work);
+  void handle(Event e);
   void route(const std::shared_ptr<const Event>& event);
+  // The chain guard's verdict for `rule` on `event`; reports a throttle.
+  bool may_fire(const Rule& rule, const Event& event);
+  void report_loop(const Event& event, const std::vector<std::string>& rules);
+  // An event `rule`'s plan for `cause` produced: source, cause, rule, depth set.
+  Event derived_from(const Event& cause, const std::string& rule) const;
   void match_and_fire(const std::shared_ptr<const Event>& event, const std::string* content);
   void fire(const std::shared_ptr<Handling>& handling, const Rule& rule, const Event& event,
             const std::string* content);
@@ -110,6 +141,7 @@ class Pipeline {
   void finish_handling(Handling& handling);
   void arm_gate_alarm();
   void on_gate_alarm();
+  void fire_due();
   void add_in_flight() { ++in_flight_; }
   void release_in_flight();
 
@@ -127,7 +159,10 @@ class Pipeline {
   bool draining_ = false;
   std::size_t in_flight_ = 0;
   std::function<void()> on_idle_;
-  std::function<void(const Event&)> observer_;
+  std::vector<std::function<void(const Event&)>> subscribers_;
+  std::deque<Event> queue_;
+  bool handling_ = false;  // inside in_turn()
+  ChainGuard chain_;
   std::map<ActionType, ActionHandler> handlers_;
   std::vector<const Rule*> matched_;  // scratch, reused so matching allocates nothing
   PipelineStats stats_;

@@ -210,12 +210,43 @@ int report_load(const RuleLoad& load, std::ostream& out, std::ostream& err) {
         << "; the rule set is rejected\n";
     return 1;
   }
+  for (const std::string& w : self_loop_warnings(load.rules())) err << w << "\n";
   out << "ok: " << load.rules().size() << (load.rules().size() == 1 ? " rule" : " rules")
       << ", hash " << load.rules().hash() << "\n";
   return 0;
 }
 
 }  // namespace
+
+std::vector<std::string> self_loop_warnings(const RuleSet& rules) {
+  std::vector<std::string> out;
+  for (const Rule& r : rules.rules()) {
+    if (!r.enabled || r.actions.empty()) continue;
+    const bool tells_own_apart = std::any_of(r.when.begin(), r.when.end(), [](const Condition& c) {
+      return c.subject == ConditionSubject::kRule;
+    });
+    if (tells_own_apart) continue;
+    std::vector<std::string> produced = {"action.started", "action.succeeded", "action.failed"};
+    for (const ActionSpec& a : r.actions) {
+      if (a.type == ActionType::kMark)
+        produced.insert(produced.end(), {"state.changed", "state.refused"});
+      if (a.type == ActionType::kEmit && a.emit_kind && a.emit_kind->is_literal())
+        produced.push_back(a.emit_kind->source());
+    }
+    for (const std::string& kind : produced) {
+      const bool hit =
+          std::any_of(r.on.begin(), r.on.end(), [&](const Glob& g) { return g.matches(kind); });
+      if (!hit) continue;
+      out.push_back(r.file + ":" + std::to_string(r.line) + ": warning: rule '" + r.name +
+                    "' can match " + kind +
+                    ", which its own actions produce: it feeds itself (the daemon cuts the chain "
+                    "and throttles it); add { field = \"rule\", not_equals = \"" +
+                    r.name + "\" } to its conditions");
+      break;
+    }
+  }
+  return out;
+}
 
 int rules_check(const std::vector<std::string>& paths, std::ostream& out, std::ostream& err) {
   return rules_check(std::vector<RuleLayerPaths>{RuleLayerPaths{paths, false}}, out, err);

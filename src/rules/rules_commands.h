@@ -17,10 +17,19 @@ namespace aw {
 
 // `rules check FILE|DIR...`: validates the paths as ONE layer (one set). Prints
 // every error to `err` ("FILE:LINE:COLUMN: error: MESSAGE") followed by a count,
-// or "ok: N rules, hash H" to `out`. Returns 0 when valid, 1 otherwise.
+// or "ok: N rules, hash H" to `out`, after the self_loop_warnings on `err`.
+// Returns 0 when valid (warnings or not), 1 otherwise.
 int rules_check(const std::vector<std::string>& paths, std::ostream& out, std::ostream& err);
 // The same over explicit layers (the default: shipped rules, then rules.d).
 int rules_check(const std::vector<RuleLayerPaths>& layers, std::ostream& out, std::ostream& err);
+
+// Rules whose `on` can match an event their own actions produce (every action
+// logs action.started and action.succeeded / action.failed; a mark logs
+// state.changed / state.refused; an emit, its kind), with no condition on the
+// event's `rule` to tell their own outcomes apart. Such a rule feeds itself: the
+// daemon cuts the chain and throttles it (docs/rules.md, "Loops"), but it is
+// almost always a mistake. One line per rule: "FILE:LINE: warning: ...".
+std::vector<std::string> self_loop_warnings(const RuleSet& rules);
 
 // `rules list`: one row per rule in load order: name, on, enabled, file:line, actions.
 int rules_list(const RuleSet& rules, std::ostream& out);

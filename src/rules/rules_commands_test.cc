@@ -94,6 +94,51 @@ TEST_F(RulesCommandsTest, CheckValidSet) {
   EXPECT_EQ(o.size(), std::string("ok: 3 rules, hash ").size() + 16 + 1) << o;
 }
 
+// The two rules of issue #9's crash: each can match the other's outcomes, and
+// the second its own. Only a rule that can match its OWN outcome is warned of.
+TEST_F(RulesCommandsTest, CheckWarnsOfARuleThatCanMatchItsOwnOutcomes) {
+  write("rules/loop.toml", R"([[rule]]
+name = "kill-at-start"
+on = "daemon.started"
+  [[rule.action]]
+  do = "kill"
+  worker = "ghost"
+
+[[rule]]
+name = "kill-on-failure"
+on = "action.failed"
+  [[rule.action]]
+  do = "kill"
+  worker = "ghost"
+
+[[rule]]
+name = "escalate-others"
+on = "action.*"
+when = [ { field = "rule", not_equals = "escalate-others" } ]
+  [[rule.action]]
+  do = "run"
+  argv = ["true"]
+
+[[rule]]
+name = "echo"
+on = "job.*"
+  [[rule.action]]
+  do = "emit"
+  kind = "job.echo"
+)");
+  std::ostringstream out, err;
+  EXPECT_EQ(rules_check({(dir_ / "rules").string()}, out, err), 0) << "warnings do not fail";
+  const std::string e = err.str();
+  EXPECT_NE(e.find("loop.toml:8: warning: rule 'kill-on-failure' can match action.failed"),
+            std::string::npos)
+      << e;
+  EXPECT_NE(e.find("not_equals = \"kill-on-failure\""), std::string::npos) << e;
+  EXPECT_NE(e.find("rule 'echo' can match job.echo"), std::string::npos) << e;
+  EXPECT_EQ(e.find("kill-at-start"), std::string::npos) << e;
+  EXPECT_EQ(e.find("escalate-others"), std::string::npos) << e;
+  EXPECT_EQ(out.str().rfind("ok: 4 rules", 0), 0u) << out.str();
+}
+
 TEST_F(RulesCommandsTest, CheckReportsEveryErrorAndFails) {
   std::string bad = write("bad.toml", "[[rule]]\nname = \"x\"\non = \"k\"\nwen = 1\n");
   std::ostringstream out, err;

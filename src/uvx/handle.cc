@@ -21,72 +21,79 @@ void guarded(F&& f) noexcept {
 
 }  // namespace
 
-Timer::Timer(uv_loop_t* loop, std::function<void()> on_fire) : on_fire_(std::move(on_fire)) {
-  if (uv_timer_init(loop, h_.get()) == 0) h_.initialized(this);
+namespace {
+
+// Calls the box a handle's `data` points at, holding it for the call: the
+// wrapper may be destroyed inside (its `data` is then cleared, and the box
+// lives until the call returns).
+template <class... Args, class... CallArgs>
+void call_box(void* data, CallArgs... args) noexcept {
+  auto* box = static_cast<CallbackBox<Args...>*>(data);
+  if (!box) return;
+  std::shared_ptr<CallbackBox<Args...>> keep = box->shared_from_this();
+  guarded([&] { keep->fn(args...); });
+}
+
+}  // namespace
+
+Timer::Timer(uv_loop_t* loop, std::function<void()> on_fire)
+    : box_(std::make_shared<CallbackBox<>>(std::move(on_fire))),
+      h_(std::make_unique<Handle<uv_timer_t>>()) {
+  if (uv_timer_init(loop, h_->get()) == 0) h_->initialized(box_.get());
 }
 
 void Timer::start(std::uint64_t delay_ms, std::uint64_t repeat_ms) {
   uv_timer_start(
-      h_.get(),
-      [](uv_timer_t* t) noexcept {
-        auto* self = static_cast<Timer*>(t->data);
-        if (self) guarded([&] { self->on_fire_(); });
-      },
-      delay_ms, repeat_ms);
+      h_->get(), [](uv_timer_t* t) noexcept { call_box<>(t->data); }, delay_ms, repeat_ms);
 }
 
 void Timer::stop() {
-  uv_timer_stop(h_.get());
+  uv_timer_stop(h_->get());
 }
 bool Timer::active() const {
-  return uv_is_active(h_.base()) != 0;
+  return uv_is_active(h_->base()) != 0;
 }
 
 Poll::Poll(uv_loop_t* loop, int fd, std::function<void(int, int)> on_ready)
-    : on_ready_(std::move(on_ready)) {
-  init_status_ = uv_poll_init(loop, h_.get(), fd);
-  if (init_status_ == 0) h_.initialized(this);
+    : box_(std::make_shared<CallbackBox<int, int>>(std::move(on_ready))),
+      h_(std::make_unique<Handle<uv_poll_t>>()) {
+  init_status_ = uv_poll_init(loop, h_->get(), fd);
+  if (init_status_ == 0) h_->initialized(box_.get());
 }
 
 int Poll::start(int events) {
   if (init_status_ != 0) return init_status_;
-  return uv_poll_start(h_.get(), events, [](uv_poll_t* p, int status, int events) noexcept {
-    auto* self = static_cast<Poll*>(p->data);
-    if (self) guarded([&] { self->on_ready_(status, events); });
+  return uv_poll_start(h_->get(), events, [](uv_poll_t* p, int status, int ready) noexcept {
+    call_box<int, int>(p->data, status, ready);
   });
 }
 
 void Poll::stop() {
-  if (init_status_ == 0) uv_poll_stop(h_.get());
+  if (init_status_ == 0) uv_poll_stop(h_->get());
 }
 
-Idle::Idle(uv_loop_t* loop, std::function<void()> on_idle) : on_idle_(std::move(on_idle)) {
-  if (uv_idle_init(loop, h_.get()) == 0) h_.initialized(this);
+Idle::Idle(uv_loop_t* loop, std::function<void()> on_idle)
+    : box_(std::make_shared<CallbackBox<>>(std::move(on_idle))),
+      h_(std::make_unique<Handle<uv_idle_t>>()) {
+  if (uv_idle_init(loop, h_->get()) == 0) h_->initialized(box_.get());
 }
 
 void Idle::start() {
-  if (!h_.live() || active()) return;
-  uv_idle_start(h_.get(), [](uv_idle_t* h) noexcept {
-    auto* self = static_cast<Idle*>(h->data);
-    if (self) guarded([&] { self->on_idle_(); });
-  });
+  if (!h_->live() || active()) return;
+  uv_idle_start(h_->get(), [](uv_idle_t* h) noexcept { call_box<>(h->data); });
 }
 
 void Idle::stop() {
-  if (h_.live()) uv_idle_stop(h_.get());
+  if (h_->live()) uv_idle_stop(h_->get());
 }
 
 Signal::Signal(uv_loop_t* loop, int signum, std::function<void()> on_signal)
-    : on_signal_(std::move(on_signal)) {
-  if (uv_signal_init(loop, h_.get()) != 0) return;
-  h_.initialized(this);
+    : box_(std::make_shared<CallbackBox<>>(std::move(on_signal))),
+      h_(std::make_unique<Handle<uv_signal_t>>()) {
+  if (uv_signal_init(loop, h_->get()) != 0) return;
+  h_->initialized(box_.get());
   uv_signal_start(
-      h_.get(),
-      [](uv_signal_t* s, int) noexcept {
-        auto* self = static_cast<Signal*>(s->data);
-        if (self) guarded([&] { self->on_signal_(); });
-      },
-      signum);
+      h_->get(), [](uv_signal_t* s, int) noexcept { call_box<>(s->data); }, signum);
 }
 
 namespace {

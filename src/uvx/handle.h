@@ -5,12 +5,16 @@
 // the owning C++ object can die before the close completes: the destructor clears
 // `data` (no callback can reach a dead owner) and calls uv_close, whose callback
 // deletes the struct. All of this happens on the loop thread.
+//
+// A Handle cannot be moved: `data` points at whatever owns it, and a move would
+// leave that pointer behind. Hold it in place, or behind a unique_ptr.
 #pragma once
 
 #include <uv.h>
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <utility>
 
 namespace aw::uvx {
@@ -22,7 +26,8 @@ class Handle {
   ~Handle() { reset(); }
   Handle(const Handle&) = delete;
   Handle& operator=(const Handle&) = delete;
-  Handle(Handle&& o) noexcept : h_(std::exchange(o.h_, nullptr)), live_(o.live_) {}
+  Handle(Handle&&) = delete;
+  Handle& operator=(Handle&&) = delete;
 
   H* get() const { return h_; }
   uv_handle_t* base() const { return reinterpret_cast<uv_handle_t*>(h_); }
@@ -51,8 +56,17 @@ class Handle {
   bool live_ = false;
 };
 
-// Wrappers below call a std::function they own: do not destroy a wrapper from
-// inside its own callback (defer it to another handle's callback instead).
+// The wrappers below own their callback in a shared box that the handle's
+// `data` points at. The trampoline holds the box while the callback runs, so:
+//   - a wrapper may be destroyed from inside its own callback (the callback and
+//     what it captured stay alive until it returns; no further call comes);
+//   - a wrapper may be moved: `data` follows the box, not the wrapper. A
+//     moved-from wrapper may only be destroyed.
+template <class... Args>
+struct CallbackBox : std::enable_shared_from_this<CallbackBox<Args...>> {
+  explicit CallbackBox(std::function<void(Args...)> f) : fn(std::move(f)) {}
+  std::function<void(Args...)> fn;
+};
 
 // A one-shot or repeating timer calling a std::function. Idle means idle: a
 // stopped Timer causes no wake-ups.
@@ -64,11 +78,12 @@ class Timer {
   void stop();
   bool active() const;
   // Keeps the loop from staying alive for this timer alone (see uv_unref).
-  void unref() { uv_unref(h_.base()); }
+  void unref() { uv_unref(h_->base()); }
 
  private:
-  Handle<uv_timer_t> h_;
-  std::function<void()> on_fire_;
+  // The box outlives the handle's `data` pointing at it (h_ goes first).
+  std::shared_ptr<CallbackBox<>> box_;
+  std::unique_ptr<Handle<uv_timer_t>> h_;
 };
 
 // Readiness of a file descriptor the caller owns (inotify fd, pidfd, socket).
@@ -81,8 +96,9 @@ class Poll {
   int init_status() const { return init_status_; }
 
  private:
-  Handle<uv_poll_t> h_;
-  std::function<void(int, int)> on_ready_;
+  // The box outlives the handle's `data` pointing at it (h_ goes first).
+  std::shared_ptr<CallbackBox<int, int>> box_;
+  std::unique_ptr<Handle<uv_poll_t>> h_;
   int init_status_ = 0;
 };
 
@@ -95,21 +111,23 @@ class Idle {
   Idle(uv_loop_t* loop, std::function<void()> on_idle);
   void start();
   void stop();
-  bool active() const { return uv_is_active(h_.base()) != 0; }
+  bool active() const { return uv_is_active(h_->base()) != 0; }
 
  private:
-  Handle<uv_idle_t> h_;
-  std::function<void()> on_idle_;
+  // The box outlives the handle's `data` pointing at it (h_ goes first).
+  std::shared_ptr<CallbackBox<>> box_;
+  std::unique_ptr<Handle<uv_idle_t>> h_;
 };
 
 class Signal {
  public:
   Signal(uv_loop_t* loop, int signum, std::function<void()> on_signal);
-  void unref() { uv_unref(h_.base()); }
+  void unref() { uv_unref(h_->base()); }
 
  private:
-  Handle<uv_signal_t> h_;
-  std::function<void()> on_signal_;
+  // The box outlives the handle's `data` pointing at it (h_ goes first).
+  std::shared_ptr<CallbackBox<>> box_;
+  std::unique_ptr<Handle<uv_signal_t>> h_;
 };
 
 // Runs `work` on libuv's thread pool, then `done` on the loop thread. `work` must

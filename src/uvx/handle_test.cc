@@ -5,7 +5,10 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
+#include <string>
 #include <thread>
+#include <vector>
 
 namespace aw::uvx {
 namespace {
@@ -38,6 +41,79 @@ TEST_F(LoopTest, DestroyingOwnerBeforeFireCancelsCallback) {
   t.reset();
   uv_run(&loop_, UV_RUN_DEFAULT);
   EXPECT_EQ(fired, 0);
+}
+
+// Issue #9: a moved wrapper used to leave `data` pointing at the moved-from
+// object (a heap-use-after-free under ASan when it fired). `data` now points
+// at the callback's box, which moves with the wrapper.
+TEST_F(LoopTest, AMovedTimerFiresItsOwnCallbackOnce) {
+  int fired = 0;
+  std::vector<Timer> timers;
+  timers.emplace_back(&loop_, [&] { ++fired; });
+  timers.front().start(1);
+  for (int i = 0; i < 16; ++i) timers.emplace_back(&loop_, [] {});  // reallocations move it
+  auto moved = std::make_unique<Timer>(std::move(timers.front()));
+  timers.clear();  // destroys the moved-from one, and the 16 idle ones
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  EXPECT_EQ(fired, 1);
+  moved.reset();
+}
+
+TEST_F(LoopTest, AMovedPollSeesItsFd) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  int seen = 0;
+  std::optional<Poll> first;
+  first.emplace(&loop_, fds[0], [&](int status, int) {
+    EXPECT_EQ(status, 0);
+    ++seen;
+  });
+  Poll moved(std::move(*first));
+  first.reset();
+  ASSERT_EQ(moved.start(UV_READABLE), 0);
+  ASSERT_EQ(write(fds[1], "x", 1), 1);
+  uv_run(&loop_, UV_RUN_NOWAIT);
+  moved.stop();
+  EXPECT_EQ(seen, 1);
+  close(fds[0]);
+  close(fds[1]);
+}
+
+// A wrapper destroyed from inside its own callback: the callback, and what it
+// captured, live until it returns (under ASan this read would be a
+// use-after-free otherwise), and it is never called again.
+TEST_F(LoopTest, ATimerDestroyedInsideItsOwnCallbackIsSafe) {
+  std::unique_ptr<Timer> t;
+  std::string seen;
+  int calls = 0;
+  const std::string captured(64, 'x');  // heap-allocated, owned by the lambda's copy
+  t = std::make_unique<Timer>(&loop_, [&t, &seen, &calls, captured] {
+    ++calls;
+    t.reset();        // destroys the Timer, its handle and its reference to the box
+    seen = captured;  // the capture is still alive
+  });
+  t->start(1, 1);  // repeating: a second call would follow if it were not closed
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(seen, captured);
+}
+
+TEST_F(LoopTest, APollDestroyedInsideItsOwnCallbackIsSafe) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  ASSERT_EQ(write(fds[1], "x", 1), 1);  // stays readable: level-triggered
+  int calls = 0;
+  std::unique_ptr<Poll> p;
+  p = std::make_unique<Poll>(&loop_, fds[0], [&, tag = std::string(64, 'p')](int, int) {
+    ++calls;
+    p.reset();
+    EXPECT_EQ(tag.size(), 64u);
+  });
+  ASSERT_EQ(p->start(UV_READABLE), 0);
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  EXPECT_EQ(calls, 1);
+  close(fds[0]);
+  close(fds[1]);
 }
 
 TEST_F(LoopTest, PollSeesReadablePipe) {

@@ -230,14 +230,102 @@ on = "inbox.*"
   EXPECT_EQ(*received->fields.get_string("file"), "task-1.txt");
   EXPECT_EQ(received->rule, "announce");
   EXPECT_EQ(received->depth, 1u);
-  auto refused = d.wait_for([](const Event& e) {
-    return e.kind == "action.failed" && e.fields.get_string("category") == "validation";
-  });
-  ASSERT_TRUE(refused);
-  EXPECT_NE(refused->fields.get_string("message")->find("max_emit_depth"), std::string::npos);
-  // Exactly max_emit_depth (8) derived events, then the refusal; the daemon is fine.
+  auto loop = d.wait_for([](const Event& e) { return e.kind == "rule.loop"; });
+  ASSERT_TRUE(loop) << d.stderr_text();
+  EXPECT_EQ(loop->fields.get_string("rules"), "echo-forever");
+  EXPECT_EQ(loop->fields.get_int("depth"), 8);
+  EXPECT_EQ(loop->fields.get_string("chain"),
+            "announce → echo-forever → echo-forever → echo-forever → echo-forever → "
+            "echo-forever → echo-forever → echo-forever → (echo-forever)");
+  // Exactly max_emit_depth (8) derived events, then the cut; the daemon is fine.
   EXPECT_EQ(d.count([](const Event& e) { return e.kind.rfind("inbox.", 0) == 0; }), 8u);
+  EXPECT_EQ(d.count([](const Event& e) { return e.kind == "rule.loop"; }), 1u);
   EXPECT_EQ(d.stop(), 0);
+}
+
+// Issue #9's crash: two rules `rules check` accepts, each killing a worker that
+// is not declared, one on daemon.started and one on every action.failed. The
+// kill fails at once; its outcome fired the second rule on the first one's
+// stack, until the stack overflowed (SIGSEGV after ~7,500 events). Now each
+// outcome is one step further down the chain, the chain is cut at
+// max_emit_depth with one rule.loop naming the rules, and the daemon serves on.
+TEST_F(PipelineTest, ARuleLoopThroughOutcomesIsCutReportedAndTheDaemonServes) {
+  for (const char* action :
+       {"do = \"kill\"\n  worker = \"ghost\"", "do = \"run\"\n  argv = [\"false\"]"}) {
+    SCOPED_TRACE(action);
+    DaemonUnderTest loop_daemon;
+    loop_daemon.write_config("[rules]\nshipped = false\n");
+    loop_daemon.write_rule("loop.toml", std::string(R"(
+[[rule]]
+name = "at-start"
+on = "daemon.started"
+  [[rule.action]]
+  )") + action + R"(
+
+[[rule]]
+name = "on-failure"
+on = "action.failed"
+  [[rule.action]]
+  )" + action + "\n");
+    loop_daemon.start();
+    auto loop = loop_daemon.wait_for([](const Event& e) { return e.kind == "rule.loop"; });
+    ASSERT_TRUE(loop) << loop_daemon.stderr_text();
+    EXPECT_EQ(loop->fields.get_string("rules"), "on-failure");
+    EXPECT_EQ(loop->fields.get_string("event"), "action.failed");
+    EXPECT_TRUE(loop->fields.get_string("chain")->starts_with("at-start → on-failure → "))
+        << *loop->fields.get_string("chain");
+    // Still serving: it answers, and a new event is handled.
+    auto status = loop_daemon.cli({"status"});
+    EXPECT_EQ(status.exit_code, 0) << status.err;
+    ASSERT_EQ(loop_daemon.cli({"notify", "user.ping"}).exit_code, 0);
+    ASSERT_TRUE(loop_daemon.wait_for([](const Event& e) { return e.kind == "user.ping"; }));
+    // 8 steps: the first failure and 7 more, never thousands.
+    EXPECT_EQ(loop_daemon.count([](const Event& e) { return e.kind == "action.failed"; }), 8u);
+    EXPECT_EQ(loop_daemon.count([](const Event& e) { return e.kind == "rule.loop"; }), 1u);
+    EXPECT_EQ(loop_daemon.stop(), 0);
+  }
+}
+
+// A loop can be short and still fast: a storm of failures, each answered by a
+// rule on action.failed. That rule's firings on derived events are throttled by
+// its token bucket (rule.throttled), while the real events are all handled.
+TEST_F(PipelineTest, AFastDerivedLoopIsThrottledToItsBudget) {
+  d.write_config(
+      "[daemon]\nderived_rate = 1\nderived_burst = 5\n[rules]\nshipped = false\n"
+      "[[watch]]\nname = \"inbox\"\npath = \"" +
+      inbox + "\"\n");
+  d.write_rule("storm.toml", R"(
+[[rule]]
+name = "fails"
+on = "file.landed"
+  [[rule.action]]
+  do = "run"
+  argv = ["false"]
+
+[[rule]]
+name = "escalate"
+on = "action.failed"
+when = [ { field = "rule", equals = "fails" } ]
+  [[rule.action]]
+  do = "run"
+  argv = ["true"]
+)");
+  d.start();
+  for (int i = 0; i < 40; ++i) write_file(inbox + "/f" + std::to_string(i), "x");
+  ASSERT_EQ(
+      d.wait_for_count(
+          [](const Event& e) { return e.kind == "action.failed" && e.rule == "fails"; }, 40, 30s),
+      40u)
+      << d.stderr_text();
+  auto throttled = d.wait_for([](const Event& e) { return e.kind == "rule.throttled"; });
+  ASSERT_TRUE(throttled) << d.stderr_text();
+  EXPECT_EQ(throttled->rule, "escalate");
+  EXPECT_EQ(throttled->fields.get_string("event"), "action.failed");
+  EXPECT_EQ(d.stop(), 0);
+  const auto escalations =
+      d.count([](const Event& e) { return e.kind == "action.started" && e.rule == "escalate"; });
+  EXPECT_GE(escalations, 5u) << "the burst";
+  EXPECT_LT(escalations, 20u) << "never one per failure";
 }
 
 TEST_F(PipelineTest, FailedRunIsCategorisedRetriedAndStopsThePlan) {
