@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -18,18 +19,6 @@ namespace aw {
 namespace {
 
 constexpr std::size_t kReadChunk = 64 * 1024;
-
-// Callback trampolines are noexcept and catch everything (STYLE §2).
-template <class F>
-void guarded(F&& f) noexcept {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "agentwatch: uncaught exception in control callback: %s\n", e.what());
-  } catch (...) {
-    std::fprintf(stderr, "agentwatch: uncaught exception in control callback\n");
-  }
-}
 
 uv_stream_t* as_stream(uv_pipe_t* p) {
   return reinterpret_cast<uv_stream_t*>(p);
@@ -126,7 +115,7 @@ struct PendingReply {
 
   ~PendingReply() {
     if (answered) return;
-    guarded([&] {
+    uvx::guarded("control", [&] {
       deliver(encode_control_error(
                   id, ControlErrorCode::kFailed,
                   "the daemon dropped the request (method \"" + method + "\") without a reply"),
@@ -170,11 +159,11 @@ bool ControlResponder::connected() const {
 }
 
 ControlServer::ControlServer(uv_loop_t* loop, const Clock& clock, const Options& options)
-    : loop_(loop),
-      clock_(clock),
+    : clock_(clock),
       options_(options),
       allowed_uid_(options_.allowed_uid.value_or(geteuid())),
-      listener_(loop, "control", [this](int status) { guarded([&] { on_connection(status); }); }),
+      listener_(loop, "control",
+                [this](int status) { uvx::guarded("control", [&] { on_connection(status); }); }),
       alarm_(loop, [this] { on_alarm(); }),
       read_buf_(new char[kReadChunk]) {
   handle("ping", [this](const ControlRequest&, const ControlResponder& r) { r.ok(ping_result()); });
@@ -246,7 +235,7 @@ void ControlServer::on_connection(int status) {
   if (cred->uid != allowed_uid_)
     return refuse_at_accept(conn, "peer uid " + std::to_string(cred->uid) + " is not uid " +
                                       std::to_string(allowed_uid_));
-  if (conns_.size() >= options_.max_connections)
+  if (conns_.size() >= options_.max_connections && !evict_one())
     return refuse_at_accept(conn, "the daemon already serves " + std::to_string(conns_.size()) +
                                       " control connections (the limit); try again");
 
@@ -256,6 +245,34 @@ void ControlServer::on_connection(int status) {
   const std::uint64_t id = conn->id;
   conns_.emplace(id, std::move(conn));
   if (!alarm_.active()) arm_alarm();
+}
+
+bool ControlServer::evict_one() {
+  if (conns_.empty()) return false;  // a cap of 0 admits nobody
+  const MonoTime now = clock_.mono();
+  // Only connections owed no reply (a pending answer is work in progress, not
+  // idleness) and with nothing unread in their socket.
+  std::vector<uvx::IdleConnection> candidates;
+  for (const auto& [id, c] : conns_)
+    if (c->slots.empty() && uvx::unread_bytes(c->pipe) == 0)
+      candidates.push_back({id, c->last_activity});
+  const auto victim = uvx::pick_connection_to_evict(candidates, now, options_.evict_idle_after);
+  if (!victim) return false;
+  std::shared_ptr<Connection> c = conns_.at(*victim);
+  ++stats_.connections_evicted;
+  if (c->pending_writes == 0) {
+    // Best effort, and only when no reply is queued (it would interleave): a
+    // person on socat learns why the line went dead.
+    std::string text =
+        encode_control_error(std::nullopt, ControlErrorCode::kRefused,
+                             "closed after " + std::to_string(to_ms(now - c->last_activity)) +
+                                 " ms idle, to admit a new connection (the limit is " +
+                                 std::to_string(options_.max_connections) + ")");
+    uv_buf_t b = uv_buf_init(text.data(), static_cast<unsigned>(text.size()));
+    (void)uv_try_write(as_stream(c->pipe.get()), &b, 1);
+  }
+  destroy(*c);
+  return true;
 }
 
 void ControlServer::refuse_at_accept(const std::shared_ptr<Connection>& conn,
@@ -279,7 +296,7 @@ int ControlServer::start_reading(Connection& c) {
       [](uv_stream_t* s, ssize_t nread, const uv_buf_t*) noexcept {
         auto* c = static_cast<Connection*>(s->data);
         if (!c) return;
-        guarded([&] {
+        uvx::guarded("control", [&] {
           auto keep = c->shared_from_this();  // alive until this callback returns
           c->server->on_read(*c, nread);
         });
@@ -463,7 +480,7 @@ void ControlServer::write(Connection& c, std::string line) {
         auto* conn = static_cast<Connection*>(req->handle->data);  // null once destroyed
         delete w;
         if (!conn) return;
-        guarded([&] {
+        uvx::guarded("control", [&] {
           auto keep = conn->shared_from_this();
           conn->server->on_write_done(*conn, status);
         });
@@ -518,9 +535,12 @@ void ControlServer::arm_alarm() {
     return;
   }
   const Duration wait = earliest + options_.idle_timeout - clock_.mono();
-  // Round up so the alarm never fires just before a deadline.
+  // Round up so the alarm never fires just before a deadline; at least 1 ms,
+  // because libuv 1.44 runs a timer re-armed with 0 from its own callback again
+  // in the same pass, before any read: a deferred connection (unread bytes)
+  // would spin the loop.
   const std::int64_t ms =
-      wait <= Duration::zero() ? 0 : std::chrono::ceil<std::chrono::milliseconds>(wait).count();
+      std::max<std::int64_t>(1, std::chrono::ceil<std::chrono::milliseconds>(wait).count());
   alarm_.start(static_cast<std::uint64_t>(ms));
 }
 
@@ -528,7 +548,9 @@ void ControlServer::on_alarm() {
   const MonoTime now = clock_.mono();
   std::vector<std::shared_ptr<Connection>> expired;
   for (const auto& [id, c] : conns_)
-    if (c->slots.empty() && now - c->last_activity >= options_.idle_timeout) expired.push_back(c);
+    if (c->slots.empty() && now - c->last_activity >= options_.idle_timeout &&
+        uvx::unread_bytes(c->pipe) == 0)  // a request the loop has not read yet is not idleness
+      expired.push_back(c);
   // Quietly: a client that is done and merely stayed open did nothing wrong.
   for (auto& c : expired) destroy(*c);
   arm_alarm();

@@ -12,8 +12,14 @@
 // Hostile or broken clients cannot hurt the loop:
 //   - a peer whose uid (SO_PEERCRED) is not `allowed_uid` is refused (code
 //     "refused", id null) and closed before anything it sent is read;
-//   - at most `max_connections` at once; one more is accepted (so the backlog
-//     drains), refused the same way and closed;
+//   - at most `max_connections` at once. At the cap, the connection idle
+//     longest among those owed no reply is closed (a best-effort "refused"
+//     line says why) to admit the new one, if it has been idle for
+//     `evict_idle_after` (uvx::pick_connection_to_evict says why): a CLI call
+//     connects, sends one request at once and leaves, so clients that hold
+//     connections open doing nothing must not lock the CLI out for the 30 s
+//     idle timeout. Otherwise (every connection busy or younger) one more is
+//     accepted (so the backlog drains), refused the same way and closed;
 //   - bad JSON, a bad shape or an unknown method get an error reply and the
 //     connection stays open; a line over `max_line_bytes` gets a bad_request
 //     reply after the replies owed before it, and the connection is closed
@@ -21,7 +27,10 @@
 //     past the limit is ever buffered;
 //   - a connection that owes no reply closes after `idle_timeout` without a
 //     request or a written reply (a client that stops reading its replies is
-//     closed too);
+//     closed too). 30 s, not the notify socket's 1 s: people type requests
+//     into socat here, and with eviction at the cap idle connections cost
+//     only memory. Bytes in the socket the loop has not read yet (a stall)
+//     count as activity;
 //   - a client with `max_in_flight` unanswered requests, or more than
 //     `max_queued_reply_bytes` of replies it has not read, is not read from
 //     until that drains: back-pressure, not unbounded buffering.
@@ -101,6 +110,7 @@ struct ControlServerStats {
   std::size_t connections = 0;             // open now
   std::uint64_t connections_accepted = 0;  // served (not refused at accept)
   std::uint64_t connections_refused = 0;   // foreign uid or over max_connections
+  std::uint64_t connections_evicted = 0;   // idle ones closed at the cap to admit a new one
   std::uint64_t requests = 0;              // lines read (blank lines aside)
   std::uint64_t error_replies = 0;         // ok:false replies, any code
   // The most bytes any connection ever held unread; never above
@@ -116,6 +126,10 @@ class ControlServer {
     std::size_t max_connections = 32;
     std::size_t max_line_bytes = kControlMaxLineBytes;
     Duration idle_timeout = std::chrono::seconds(30);
+    // At the cap, a connection owed no reply and idle this long may be closed
+    // to admit a new one. A CLI sends its request right after connecting;
+    // 1 s leaves a loaded machine room.
+    Duration evict_idle_after = std::chrono::seconds(1);
     std::size_t max_in_flight = 64;
     std::size_t max_queued_reply_bytes = 4 * 1024 * 1024;
     int backlog = 64;
@@ -154,6 +168,9 @@ class ControlServer {
 
   void on_connection(int status);
   void refuse_at_accept(const std::shared_ptr<Connection>& conn, const std::string& why);
+  // At the cap: closes the connection idle longest, if any may go. True when
+  // there is room now.
+  bool evict_one();
   int start_reading(Connection& c);
   void on_read(Connection& c, ssize_t nread);
   void process_input(Connection& c);
@@ -177,7 +194,6 @@ class ControlServer {
   void on_alarm();
   std::string ping_result() const;
 
-  uv_loop_t* loop_;
   const Clock& clock_;
   Options options_;
   uid_t allowed_uid_;

@@ -31,7 +31,8 @@ class ControlServerTest : public control_test::LoopTest {
   }
 
   void start(ControlServer::Options options = {}) {
-    server_ = std::make_unique<ControlServer>(&loop_, clock_, options);
+    server_ = std::make_unique<ControlServer>(
+        &loop_, manual_time_ ? static_cast<const Clock&>(manual_) : clock_, options);
     server_->handle("echo", [](const ControlRequest& r, const ControlResponder& out) {
       std::string json = "{";
       bool first = true;
@@ -70,6 +71,9 @@ class ControlServerTest : public control_test::LoopTest {
 
   control_test::TempDir dir_;
   SystemClock clock_;
+  // Eviction tests move time by hand: idle ages without sleeping.
+  bool manual_time_ = false;
+  ManualClock manual_;
   std::unique_ptr<ControlServer> server_;
   std::vector<Held> held_;
   std::vector<std::unique_ptr<uvx::Timer>> timers_;
@@ -504,6 +508,82 @@ TEST_F(ControlServerTest, ConnectionsAreCapped) {
   ASSERT_TRUE(again.has_value());
   EXPECT_NE(again->find(R"({"id":2,"ok":true)"), std::string::npos);
   EXPECT_TRUE(run_until([&] { return server_->stats().connections == 0; }));
+}
+
+// Idle clients holding every slot must not lock the CLI out (issue #8): at the
+// cap, the one idle longest goes, and the newcomer is served at once.
+TEST_F(ControlServerTest, AtTheCapTheLongestIdleConnectionIsEvictedForANewOne) {
+  manual_time_ = true;
+  ControlServer::Options o;
+  o.max_connections = 2;
+  o.idle_timeout = std::chrono::hours(1);  // only eviction may close them here
+  start(o);
+  // Two clients that connect and send nothing, 10 ms apart.
+  RawClient oldest(sock());
+  ASSERT_TRUE(run_until([&] { return server_->stats().connections == 1; }));
+  manual_.advance(std::chrono::milliseconds(10));
+  RawClient younger(sock());
+  ASSERT_TRUE(run_until([&] { return server_->stats().connections == 2; }));
+  manual_.advance(o.evict_idle_after);
+
+  auto replies = exchange(R"({"id":1,"method":"ping"})"
+                          "\n",
+                          1);
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_NE(replies[0].find(R"({"id":1,"ok":true)"), std::string::npos) << replies[0];
+  EXPECT_EQ(server_->stats().connections_evicted, 1u);
+  EXPECT_EQ(server_->stats().connections_refused, 0u);
+  // The oldest was told why and closed; the younger one still works.
+  std::optional<std::string> why;
+  bool oldest_eof = false;
+  std::optional<std::string> pong;
+  run_client([&] {
+    why = oldest.read_line();
+    oldest_eof = oldest.at_eof();
+    younger.send_all(R"({"id":2,"method":"ping"})"
+                     "\n");
+    pong = younger.read_line();
+  });
+  ASSERT_TRUE(why.has_value());
+  EXPECT_NE(why->find(R"("code":"refused")"), std::string::npos) << *why;
+  EXPECT_NE(why->find("to admit a new connection"), std::string::npos) << *why;
+  EXPECT_TRUE(oldest_eof);
+  ASSERT_TRUE(pong.has_value());
+  EXPECT_NE(pong->find(R"({"id":2,"ok":true)"), std::string::npos) << *pong;
+}
+
+TEST_F(ControlServerTest, AtTheCapConnectionsAwaitingAnAnswerOrJustConnectedStay) {
+  manual_time_ = true;
+  ControlServer::Options o;
+  o.max_connections = 2;
+  o.idle_timeout = std::chrono::hours(1);
+  start(o);
+  // One waits for a slow answer (busy, however long it takes) ...
+  RawClient waiting(sock());
+  ASSERT_TRUE(waiting.send_all(R"({"id":1,"method":"slow"})"
+                               "\n"));
+  ASSERT_TRUE(run_until([&] { return held_.size() == 1; }));
+  manual_.advance(std::chrono::hours(2) - o.evict_idle_after / 2);
+  // ... and one has just connected: younger than the eviction age.
+  RawClient fresh(sock());
+  ASSERT_TRUE(run_until([&] { return server_->stats().connections == 2; }));
+  manual_.advance(o.evict_idle_after / 2 - std::chrono::milliseconds(1));
+
+  // The newcomer only reads: a send could race the server's close (EPIPE).
+  std::optional<std::string> refusal;
+  run_client([&] {
+    RawClient c(sock());
+    refusal = c.read_line();
+  });
+  ASSERT_TRUE(refusal.has_value());
+  EXPECT_NE(refusal->find("the daemon already serves 2"), std::string::npos) << *refusal;
+  EXPECT_EQ(server_->stats().connections_refused, 1u);
+  EXPECT_EQ(server_->stats().connections_evicted, 0u);
+  EXPECT_EQ(server_->stats().connections, 2u);
+  held_[0].responder.ok("\"late\"");
+  std::optional<std::string> answer;
+  run_client([&] { answer = waiting.read_line(); });
+  EXPECT_EQ(answer, std::optional<std::string>(R"({"id":1,"ok":true,"result":"late"})"));
 }
 
 TEST_F(ControlServerTest, ForeignUidIsRefusedBeforeReading) {

@@ -41,6 +41,7 @@
 #include "watchers/logtail/offset_store.h"
 #include "watchers/notify/notify_server.h"
 #include "watchers/notify/notify_spool.h"
+#include "watchers/notify/notify_spool_watch.h"
 
 #ifndef AW_VERSION
 #define AW_VERSION "0.0.0"
@@ -161,6 +162,7 @@ class Daemon {
   std::unique_ptr<DirWatcher> data_watcher_;
   std::unique_ptr<DirWatcher> rule_watcher_;
   std::unique_ptr<NotifyServer> notify_server_;
+  std::unique_ptr<NotifySpoolWatch> notify_spool_watch_;
   std::unique_ptr<SupervisionBridge> supervision_bridge_;
   std::unique_ptr<Supervisor> supervisor_;
   std::unique_ptr<FileOffsetStore> log_offsets_;
@@ -558,22 +560,29 @@ void Daemon::observe(const Event& e) {
 }
 
 bool Daemon::start_notify() {
-  // Hooks (tmux runs them synchronously) reach us here; what they sent while we
-  // were down waits in the spool, ingested once we listen, so nothing sent
-  // meanwhile is stranded there.
+  // Hooks (tmux runs them synchronously) reach us here; what they spooled (we
+  // were down, or at our connection limit) is taken in by the spool watch,
+  // from when we listen on, so nothing spooled meanwhile is stranded there.
   notify_server_ = std::make_unique<NotifyServer>(
       &loop_, clock_, [this](Event e) { pipeline_->submit(std::move(e)); });
   if (Status s = notify_server_->start(paths_.runtime_dir); !s) {
     spdlog::critical("cannot listen on the notify socket: {}", s.error().message);
     return false;
   }
-  auto spool = ingest_notify_spool(paths_.runtime_dir, clock_, NotifyKindPolicy{},
-                                   [this](Event e) { pipeline_->submit(std::move(e)); });
-  if (!spool)
-    spdlog::error("notify spool: {}", spool.error().message);
-  else if (spool->delivered || spool->refused)
-    spdlog::info("notify spool: {} delivered, {} refused, {} duplicates", spool->delivered,
-                 spool->refused, spool->duplicates);
+  // Off the loop: the spool's reads run on the thread pool, its events come
+  // back to the loop in chunks (notify_spool_watch.h).
+  notify_spool_watch_ = std::make_unique<NotifySpoolWatch>(
+      &loop_, clock_, [this](Event e) { pipeline_->submit(std::move(e)); },
+      [](const Result<NotifySpoolStats>& spool) {
+        if (!spool)
+          spdlog::error("notify spool: {}", spool.error().message);
+        else if (spool->delivered || spool->refused)
+          spdlog::info("notify spool: {} delivered, {} refused, {} duplicates", spool->delivered,
+                       spool->refused, spool->duplicates);
+      });
+  // Not fatal: what is spooled later then waits for the next start, as before.
+  if (Status s = notify_spool_watch_->start(paths_.runtime_dir); !s)
+    spdlog::error("notify spool: {}", s.error().message);
   return true;
 }
 
@@ -656,6 +665,7 @@ void Daemon::begin_shutdown(const char* signal_name) {
   data_watcher_->stop();
   rule_watcher_->stop();
   if (notify_server_) notify_server_->stop();
+  if (notify_spool_watch_) notify_spool_watch_->stop();  // the rest waits for the next start
   if (control_server_) control_server_->stop();
   if (git_watch_) git_watch_->stop();
   if (supervisor_) supervisor_->stop_all();
@@ -695,6 +705,7 @@ void Daemon::release_handles() {
   data_watcher_.reset();
   rule_watcher_.reset();
   notify_server_.reset();
+  notify_spool_watch_.reset();
   control_server_.reset();
   scheduler_.reset();
   tmux_watch_.reset();

@@ -51,7 +51,7 @@ std::vector<Problem> diagnose(const DiagnosisInput& in) {
   if (in.daemon_running && in.spooled_notifications > 0)
     add(Problem::Severity::kWarning, "notify",
         std::to_string(in.spooled_notifications) + " notifications waiting in the spool",
-        "they are ingested at the daemon's next start");
+        "the running daemon takes them in as they arrive; if they stay, see its log");
   return out;
 }
 

@@ -4,22 +4,12 @@
 #include <exception>
 
 namespace aw::uvx {
-namespace {
-
-// Callback trampolines are noexcept and catch everything (STYLE §2): an exception
-// must never unwind through libuv's C frames.
-template <class F>
-void guarded(F&& f) noexcept {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "agentwatch: uncaught exception in loop callback: %s\n", e.what());
-  } catch (...) {
-    std::fprintf(stderr, "agentwatch: uncaught exception in loop callback\n");
-  }
+void report_uncaught(const char* where, const char* what) noexcept {
+  if (what)
+    std::fprintf(stderr, "agentwatch: uncaught exception in %s callback: %s\n", where, what);
+  else
+    std::fprintf(stderr, "agentwatch: uncaught exception in %s callback\n", where);
 }
-
-}  // namespace
 
 namespace {
 
@@ -31,7 +21,7 @@ void call_box(void* data, CallArgs... args) noexcept {
   auto* box = static_cast<CallbackBox<Args...>*>(data);
   if (!box) return;
   std::shared_ptr<CallbackBox<Args...>> keep = box->shared_from_this();
-  guarded([&] { keep->fn(args...); });
+  guarded("loop", [&] { keep->fn(args...); });
 }
 
 }  // namespace
@@ -111,10 +101,12 @@ int queue_work(uv_loop_t* loop, std::function<void()> work, std::function<void()
   r->req.data = r;
   int rc = uv_queue_work(
       loop, &r->req,
-      [](uv_work_t* w) noexcept { guarded([&] { static_cast<WorkRequest*>(w->data)->work(); }); },
+      [](uv_work_t* w) noexcept {
+        guarded("loop", [&] { static_cast<WorkRequest*>(w->data)->work(); });
+      },
       [](uv_work_t* w, int) noexcept {
         auto* req = static_cast<WorkRequest*>(w->data);
-        guarded([&] {
+        guarded("loop", [&] {
           if (req->done) req->done();
         });
         delete req;

@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <utility>
@@ -55,6 +56,21 @@ class Handle {
   H* h_;
   bool live_ = false;
 };
+
+// Callback trampolines are noexcept and catch everything (STYLE §2): an
+// exception must never unwind through libuv's C frames. `where` names the
+// callback's owner in the report ("notify", "control", ...).
+void report_uncaught(const char* where, const char* what) noexcept;
+template <class F>
+void guarded(const char* where, F&& f) noexcept {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    report_uncaught(where, e.what());
+  } catch (...) {
+    report_uncaught(where, nullptr);
+  }
+}
 
 // The wrappers below own their callback in a shared box that the handle's
 // `data` points at. The trampoline holds the box while the callback runs, so:

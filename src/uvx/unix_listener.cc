@@ -1,5 +1,6 @@
 #include "src/uvx/unix_listener.h"
 
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -137,6 +138,23 @@ std::optional<ucred> peer_credentials(const Handle<uv_pipe_t>& pipe) {
   if (uv_fileno(pipe.base(), &fd) != 0 || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
     return std::nullopt;
   return cred;
+}
+
+std::size_t unread_bytes(const Handle<uv_pipe_t>& pipe) {
+  uv_os_fd_t fd = -1;
+  int n = 0;
+  if (!pipe.live() || uv_fileno(pipe.base(), &fd) != 0 || ioctl(fd, FIONREAD, &n) != 0 || n < 0)
+    return 0;
+  return static_cast<std::size_t>(n);
+}
+
+std::optional<std::uint64_t> pick_connection_to_evict(std::span<const IdleConnection> candidates,
+                                                      MonoTime now, Duration min_idle) {
+  const IdleConnection* oldest = nullptr;
+  for (const IdleConnection& c : candidates)
+    if (!oldest || c.idle_since < oldest->idle_since) oldest = &c;
+  if (!oldest || now - oldest->idle_since < min_idle) return std::nullopt;
+  return oldest->id;
 }
 
 void UnixListener::close() {

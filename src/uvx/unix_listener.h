@@ -33,12 +33,16 @@
 #include <sys/types.h>
 #include <sys/un.h>
 
+#include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 
 #include <uv.h>
 
+#include "src/core/clock.h"
 #include "src/core/result.h"
 #include "src/uvx/handle.h"
 
@@ -57,6 +61,35 @@ Result<UnixAddress> make_unix_address(const std::string& path);
 // Who is at the other end of a connected unix socket (SO_PEERCRED): nullopt
 // when the kernel does not say.
 std::optional<ucred> peer_credentials(const Handle<uv_pipe_t>& pipe);
+
+// Bytes the kernel holds for us on a connected socket that the loop has not
+// read yet (FIONREAD; 0 when it cannot tell). A connection with some is not
+// idle: the loop has not got to it, e.g. after a stall, when timers run before
+// the reads of the same iteration. A server must not time out or evict it.
+std::size_t unread_bytes(const Handle<uv_pipe_t>& pipe);
+
+// The connection cap both servers (notify, control) share, and what happens
+// at it. Each serves clients that connect, send one line at once and leave
+// within milliseconds (a tmux hook, a CLI call); a cap held by clients that
+// connected and then sent nothing must not lock those out for a whole idle
+// timeout. So a server at its cap does not refuse the newcomer outright: it
+// closes the connection idle longest to admit it, if that one has been idle
+// for at least `min_idle`. Below that age a connection is presumably a client
+// about to send (evicting it would trade one refusal for another, and churn
+// under a genuine burst), so when every connection is younger, or busy, the
+// newcomer is refused as before (a hook then spools its message, which the
+// daemon takes in at once: notify_spool_watch.h).
+//
+// Pure: the server says which connections may go (owing nothing, no unread
+// bytes) and since when each has been idle.
+struct IdleConnection {
+  std::uint64_t id = 0;
+  MonoTime idle_since{};  // accept, or the last complete request (or reply)
+};
+// The candidate idle longest, if idle for at least `min_idle` at `now`; ties
+// go to the first. nullopt: refuse the newcomer.
+std::optional<std::uint64_t> pick_connection_to_evict(std::span<const IdleConnection> candidates,
+                                                      MonoTime now, Duration min_idle);
 
 class UnixListener {
  public:

@@ -22,6 +22,8 @@
 namespace aw::uvx {
 namespace {
 
+using uvx_test::RawClient;
+
 class UnixListenerTest : public uvx_test::LoopTest {
  protected:
   void SetUp() override {
@@ -192,6 +194,56 @@ TEST_F(UnixListenerTest, ErrorsNameThePathAndWhatWasExpected) {
   EXPECT_EQ(s.error().message, "cannot bind " + nowhere + ": No such file or directory");
   EXPECT_EQ(s.error().code, -ENOENT);
   EXPECT_FALSE(l.listening());
+}
+
+TEST_F(UnixListenerTest, UnreadBytesCountsWhatTheLoopHasNotReadYet) {
+  ASSERT_TRUE(listen_and_greet().ok());
+  RawClient c(sock());
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(run_until([&] { return accepted_.size() == 1; }));
+  EXPECT_EQ(unread_bytes(*accepted_[0]), 0u);
+  // Nobody reads the accepted pipe (no uv_read_start): the bytes stay queued
+  // in the kernel, which is what a server sees after a stall.
+  ASSERT_TRUE(c.send_all("12345"));
+  EXPECT_EQ(unread_bytes(*accepted_[0]), 5u);
+  Handle<uv_pipe_t> never_initialised;
+  EXPECT_EQ(unread_bytes(never_initialised), 0u);
+}
+
+// The eviction policy alone: pure, so time is whatever the test says.
+const MonoTime kT0{std::chrono::seconds(100)};
+
+TEST(PickConnectionToEvict, TheLongestIdlePastTheMinimumGoes) {
+  const std::vector<IdleConnection> conns = {
+      {1, kT0 + std::chrono::milliseconds(50)},
+      {2, kT0},
+      {3, kT0 + std::chrono::milliseconds(10)},
+  };
+  EXPECT_EQ(pick_connection_to_evict(conns, kT0 + std::chrono::milliseconds(300),
+                                     std::chrono::milliseconds(200)),
+            std::optional<std::uint64_t>(2));
+}
+
+TEST(PickConnectionToEvict, NobodyGoesWhileTheLongestIdleIsYoungerThanTheMinimum) {
+  const std::vector<IdleConnection> conns = {{1, kT0}, {2, kT0 + std::chrono::milliseconds(5)}};
+  // A burst of clients that connected a moment ago: they are about to send.
+  EXPECT_EQ(pick_connection_to_evict(conns, kT0 + std::chrono::milliseconds(199),
+                                     std::chrono::milliseconds(200)),
+            std::nullopt);
+  // Exactly at the minimum it may go.
+  EXPECT_EQ(pick_connection_to_evict(conns, kT0 + std::chrono::milliseconds(200),
+                                     std::chrono::milliseconds(200)),
+            std::optional<std::uint64_t>(1));
+}
+
+TEST(PickConnectionToEvict, NoCandidateMeansRefuseTheNewcomer) {
+  EXPECT_EQ(pick_connection_to_evict({}, kT0, Duration::zero()), std::nullopt);
+}
+
+TEST(PickConnectionToEvict, TiesGoToTheFirstCandidate) {
+  const std::vector<IdleConnection> conns = {{7, kT0}, {3, kT0}};
+  EXPECT_EQ(pick_connection_to_evict(conns, kT0 + std::chrono::seconds(1), Duration::zero()),
+            std::optional<std::uint64_t>(7));
 }
 
 }  // namespace

@@ -187,9 +187,12 @@ Result<NotifyDelivery> send_notification(const std::string& runtime_dir, const E
   auto attempt = connect_and_write(notify_socket_path(runtime_dir), line, deadline, st);
   if (!attempt) return attempt.error();
   // A refusal at accept (connection limit, foreign uid) arrives as a reply
-  // and a close, before or while we write: the line was never read.
+  // and a close, before or while we write: the line was never read. So does
+  // an eviction at the cap (only possible with a budget longer than the
+  // daemon's eviction age): our line was not complete, so it was not counted.
   auto refused = [&](const NotifyReply& reply) -> Result<NotifyDelivery> {
-    if (reply.reason == refusal_reason(NotifyRefusal::kTooManyConnections))
+    if (reply.reason == refusal_reason(NotifyRefusal::kTooManyConnections) ||
+        reply.reason == refusal_reason(NotifyRefusal::kEvicted))
       return spool("the daemon is at its connection limit (" + reply.error + ")");
     return make_error("the daemon refused the message (" + reply.reason + "): " + reply.error);
   };

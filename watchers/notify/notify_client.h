@@ -4,10 +4,11 @@
 // tmux runs hooks synchronously, so a send must return fast whatever state the
 // daemon is in: one connect and one write within `timeout` (200 ms by default,
 // in total), then a short look for the reply within what is left. When the
-// daemon is down (no socket, connection refused, backlog full) or the write
-// cannot finish in time, the message goes to the spool (notify_spool.h) and
-// the send still succeeds, marked `spooled`; the daemon takes the spool in at
-// its next start. A message whose '\n' was written is never spooled as well:
+// daemon is down (no socket, connection refused, backlog full), at its
+// connection limit, or the write cannot finish in time, the message goes to
+// the spool (notify_spool.h) and the send still succeeds, marked `spooled`; a
+// running daemon takes it in within milliseconds (notify_spool_watch.h), a
+// stopped one at its next start. A message whose '\n' was written is never spooled as well:
 // the daemon counts a message only once its '\n' arrived (notify_server.h).
 //
 // Blocking calls (poll with a deadline, flock with a deadline): for the client

@@ -61,6 +61,8 @@ const char* refusal_reason(NotifyRefusal r) {
       return "idle_timeout";
     case NotifyRefusal::kReplyBacklog:
       return "reply_backlog";
+    case NotifyRefusal::kEvicted:
+      return "evicted";
   }
   return "unknown";
 }

@@ -43,6 +43,7 @@ enum class NotifyRefusal {
   kTruncated,           // "truncated": the stream or spool ended inside a line
   kIdleTimeout,         // "idle_timeout": nothing complete arrived within the idle timeout
   kReplyBacklog,        // "reply_backlog": the client does not read its replies
+  kEvicted,             // "evicted": closed at the connection cap to admit a new client
 };
 const char* refusal_reason(NotifyRefusal r);
 

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 #include <vector>
@@ -11,18 +12,6 @@ namespace aw {
 namespace {
 
 constexpr std::size_t kReadChunk = 64 * 1024;
-
-// Callback trampolines are noexcept and catch everything (STYLE §2).
-template <class F>
-void guarded(F&& f) noexcept {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "agentwatch: uncaught exception in notify callback: %s\n", e.what());
-  } catch (...) {
-    std::fprintf(stderr, "agentwatch: uncaught exception in notify callback\n");
-  }
-}
 
 uv_stream_t* as_stream(uv_pipe_t* p) {
   return reinterpret_cast<uv_stream_t*>(p);
@@ -61,12 +50,12 @@ struct WriteRequest {
 
 NotifyServer::NotifyServer(uv_loop_t* loop, const Clock& clock, std::function<void(Event)> emit,
                            Options options)
-    : loop_(loop),
-      clock_(clock),
+    : clock_(clock),
       emit_(std::move(emit)),
       options_(std::move(options)),
       allowed_uid_(options_.allowed_uid.value_or(geteuid())),
-      listener_(loop, "notify", [this](int status) { guarded([&] { on_connection(status); }); }),
+      listener_(loop, "notify",
+                [this](int status) { uvx::guarded("notify", [&] { on_connection(status); }); }),
       alarm_(loop, [this] { on_alarm(); }),
       read_buf_(new char[kReadChunk]) {}
 
@@ -111,7 +100,7 @@ void NotifyServer::on_connection(int status) {
     return refuse_at_accept(
         std::move(conn), NotifyRefusal::kForeignUid,
         "peer uid " + std::to_string(cred->uid) + " is not uid " + std::to_string(allowed_uid_));
-  if (conns_.size() >= options_.max_connections)
+  if (conns_.size() >= options_.max_connections && !evict_one())
     return refuse_at_accept(
         std::move(conn), NotifyRefusal::kTooManyConnections,
         "already " + std::to_string(conns_.size()) + " connections (the limit)");
@@ -126,7 +115,7 @@ void NotifyServer::on_connection(int status) {
       },
       [](uv_stream_t* s, ssize_t nread, const uv_buf_t*) noexcept {
         auto* c = static_cast<Connection*>(s->data);
-        if (c) guarded([&] { c->server->on_read(*c, nread); });
+        if (c) uvx::guarded("notify", [&] { c->server->on_read(*c, nread); });
       });
   if (rc != 0) return;  // conn dies here, closing the pipe
   ++stats_.connections_accepted;
@@ -228,7 +217,7 @@ bool NotifyServer::reply(Connection& c, std::string text) {
         auto* conn = static_cast<Connection*>(req->handle->data);  // null once destroyed
         delete w;
         if (!conn) return;
-        guarded([&] {
+        uvx::guarded("notify", [&] {
           if (status < 0) {
             conn->server->destroy(*conn);
           } else {
@@ -283,6 +272,29 @@ void NotifyServer::destroy(Connection& c) {
   if (conns_.empty()) alarm_.stop();  // idle means idle
 }
 
+bool NotifyServer::evict_one() {
+  if (conns_.empty()) return false;  // a cap of 0 admits nobody
+  const MonoTime now = clock_.mono();
+  std::vector<uvx::IdleConnection> candidates;
+  candidates.reserve(conns_.size());
+  for (const auto& [id, c] : conns_)
+    if (uvx::unread_bytes(c->pipe) == 0) candidates.push_back({id, c->last_line});
+  const auto victim = uvx::pick_connection_to_evict(candidates, now, options_.evict_idle_after);
+  if (!victim) return false;
+  Connection& c = *conns_.at(*victim);
+  ++stats_.evicted;
+  if (c.delivered && c.buf.empty() && !c.closing) {
+    destroy(c);  // it said what it had to say: nothing to report
+  } else {
+    refuse_and_close(c, NotifyRefusal::kEvicted,
+                     "closed after " + std::to_string(to_ms(now - c.last_line)) +
+                         " ms without a complete line, to admit a new connection (the limit is " +
+                         std::to_string(options_.max_connections) + ")",
+                     c.buf.size());
+  }
+  return true;
+}
+
 void NotifyServer::emit_refused(const Peer& peer, NotifyRefusal reason, const std::string& detail,
                                 std::size_t bytes) {
   Event e;
@@ -306,9 +318,12 @@ void NotifyServer::arm_alarm() {
   MonoTime earliest = MonoTime::max();
   for (const auto& [id, c] : conns_) earliest = std::min(earliest, c->last_line);
   const Duration wait = earliest + options_.idle_timeout - clock_.mono();
-  // Round up so the alarm never fires just before a deadline.
+  // Round up so the alarm never fires just before a deadline; at least 1 ms,
+  // because libuv 1.44 runs a timer re-armed with 0 from its own callback again
+  // in the same pass, before any read: a deferred connection (unread bytes)
+  // would spin the loop.
   const std::int64_t ms =
-      wait <= Duration::zero() ? 0 : std::chrono::ceil<std::chrono::milliseconds>(wait).count();
+      std::max<std::int64_t>(1, std::chrono::ceil<std::chrono::milliseconds>(wait).count());
   alarm_.start(static_cast<std::uint64_t>(ms));
 }
 
@@ -316,7 +331,8 @@ void NotifyServer::on_alarm() {
   const MonoTime now = clock_.mono();
   std::vector<std::uint64_t> expired;
   for (const auto& [id, c] : conns_)
-    if (now - c->last_line >= options_.idle_timeout) expired.push_back(id);
+    if (now - c->last_line >= options_.idle_timeout && uvx::unread_bytes(c->pipe) == 0)
+      expired.push_back(id);
   for (std::uint64_t id : expired) {
     auto it = conns_.find(id);
     if (it == conns_.end()) continue;

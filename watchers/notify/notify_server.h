@@ -10,12 +10,28 @@
 // Hostile or broken clients cannot hurt the loop:
 //   - a peer whose uid (SO_PEERCRED) is not `allowed_uid` is refused and closed
 //     at once, before anything it sent is read;
-//   - at most `max_connections` at once; one more is accepted (so the backlog
-//     drains), refused and closed;
+//   - at most `max_connections` at once. At the cap, the connection idle
+//     longest is closed to admit the new one, if it has been idle for
+//     `evict_idle_after` (uvx::pick_connection_to_evict, which says why);
+//     otherwise the new one is accepted (so the backlog drains), refused
+//     (too_many_connections) and closed, and its client spools. An evicted
+//     connection that never completed a line, or is inside one, is refused
+//     (evicted); one that delivered its lines and lingers is closed quietly.
+//     So idle clients cannot lock hooks out: a hook is served at once, or
+//     spools and its message is taken in at once (notify_spool_watch.h);
 //   - a line is buffered up to `max_line_bytes` and no further: a longer one is
 //     refused and the connection closed, whatever is still coming;
 //   - a connection that completes no line within `idle_timeout` of opening or
-//     of its last line is closed (a drip of bytes does not keep it open);
+//     of its last line is closed (a drip of bytes does not keep it open). A
+//     hook sends its one line right after connecting and gives up after its
+//     own 200 ms budget (notify_client.h), so a connection silent for much
+//     longer serves nobody: the default is 1 s, five times that budget, to
+//     absorb a loaded machine, and short enough that idle clients hold little.
+//     Bytes already in the socket that the loop has not read (a stall: timers
+//     run before the reads of the same loop turn) count as activity: such a
+//     connection is never closed, nor evicted, before they are read, so a
+//     line a hook handed over is never lost to the timeout. (Each deferral
+//     needs new bytes, which go into the bounded line buffer: it ends.)
 //   - writes never block: replies are queued by libuv, and a client whose unsent
 //     replies exceed `max_pending_reply_bytes` (it does not read) is dropped.
 // Invalid JSON, a bad message shape or a kind that is not allowed gets an
@@ -64,6 +80,7 @@ struct NotifyServerStats {
   std::uint64_t connections_accepted = 0;  // served (not refused at accept)
   std::uint64_t messages = 0;              // lines that became events
   std::uint64_t refused = 0;               // notify.refused events emitted
+  std::uint64_t evicted = 0;               // closed at the cap to admit a new connection
   // The most bytes any connection ever held while waiting for a '\n'. Never
   // above Options::max_line_bytes (tests check the bound).
   std::size_t line_buffer_high_water = 0;
@@ -76,7 +93,13 @@ class NotifyServer {
     std::optional<uid_t> allowed_uid;
     std::size_t max_line_bytes = kNotifyMaxLineBytes;
     std::size_t max_connections = 64;
-    Duration idle_timeout = std::chrono::seconds(10);
+    // No complete line for this long after connecting or after the last line:
+    // closed (see above for why 1 s).
+    Duration idle_timeout = std::chrono::seconds(1);
+    // At the cap, a connection idle (no complete line) for this long may be
+    // closed to admit a new one: the client's whole budget, after which a hook
+    // that has not completed its line has given up and spooled it.
+    Duration evict_idle_after = std::chrono::milliseconds(200);
     std::size_t max_pending_reply_bytes = 64 * 1024;
     int backlog = 128;
     NotifyKindPolicy kinds;
@@ -133,13 +156,15 @@ class NotifyServer {
   // Closes once queued replies are written (or the idle timeout passes).
   void close_after_flush(Connection& c);
   void destroy(Connection& c);
+  // At the cap: closes the connection idle longest, if any may go. True when
+  // there is room now.
+  bool evict_one();
 
   void emit_refused(const Peer& peer, NotifyRefusal reason, const std::string& detail,
                     std::size_t bytes);
   void arm_alarm();
   void on_alarm();
 
-  uv_loop_t* loop_;
   const Clock& clock_;
   std::function<void(Event)> emit_;
   Options options_;

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <thread>
 
 #include "watchers/notify/notify_test_support.h"
 
@@ -30,7 +31,9 @@ class NotifyServerTest : public notify_test::LoopTest {
   void release_handles() override { server_.reset(); }
 
   void start(NotifyServer::Options options = {}) {
-    server_ = std::make_unique<NotifyServer>(&loop_, clock_, collector(), std::move(options));
+    server_ = std::make_unique<NotifyServer>(
+        &loop_, manual_time_ ? static_cast<const Clock&>(manual_) : clock_, collector(),
+        std::move(options));
     Status s = server_->start(dir_.path);
     ASSERT_TRUE(s.ok()) << s.error().message;
   }
@@ -43,6 +46,9 @@ class NotifyServerTest : public notify_test::LoopTest {
 
   notify_test::TempDir dir_;
   SystemClock clock_;
+  // Eviction tests move time by hand: idle ages without sleeping.
+  bool manual_time_ = false;
+  ManualClock manual_;
   std::unique_ptr<NotifyServer> server_;
 };
 
@@ -261,6 +267,120 @@ TEST_F(NotifyServerTest, IdleConnectionsHitTheCapAndTimeOut) {
   EXPECT_EQ(reasons["idle"], 3);
   // Slots are free again.
   EXPECT_EQ(exchange(kValid, 1), std::vector<std::string>{R"({"ok":true})"});
+}
+
+// Issue #8: idle clients holding every slot must not lock hooks out. At the
+// cap the connection idle longest goes, and the newcomer's line is accepted.
+TEST_F(NotifyServerTest, AtTheCapTheLongestIdleConnectionIsEvictedForANewOne) {
+  manual_time_ = true;
+  NotifyServer::Options o;
+  o.max_connections = 3;
+  o.idle_timeout = std::chrono::hours(1);  // only eviction may close them here
+  start(o);
+  // Three idle clients, 10 ms apart; the first is the oldest.
+  std::vector<std::unique_ptr<RawClient>> idle;
+  for (std::size_t i = 0; i < 3; ++i) {
+    idle.push_back(std::make_unique<RawClient>(sock()));
+    ASSERT_TRUE(run_until([&] { return server_->stats().connections == i + 1; }));
+    manual_.advance(std::chrono::milliseconds(10));
+  }
+  manual_.advance(o.evict_idle_after);
+
+  EXPECT_EQ(exchange(kValid, 1), std::vector<std::string>{R"({"ok":true})"});
+  EXPECT_EQ(count("tmux.session-closed"), 1u);
+  EXPECT_EQ(server_->stats().evicted, 1u);
+  EXPECT_EQ(count_refused("too_many_connections"), 0u);
+  ASSERT_EQ(count_refused("evicted"), 1u);
+  const Event* r = find("notify.refused");
+  EXPECT_NE(field(*r, "detail").find("to admit a new connection"), std::string::npos)
+      << field(*r, "detail");
+  // The oldest was told why and closed; the others are still open.
+  std::optional<std::string> why;
+  bool eof = false;
+  run_client([&] {
+    why = idle[0]->read_line();
+    eof = idle[0]->at_eof();
+  });
+  ASSERT_TRUE(why.has_value());
+  EXPECT_NE(why->find(R"("reason":"evicted")"), std::string::npos) << *why;
+  EXPECT_TRUE(eof);
+  // Once the newcomer has left, the two younger idle ones are still there.
+  EXPECT_TRUE(run_until([&] { return server_->stats().connections == 2; }));
+}
+
+TEST_F(NotifyServerTest, AtTheCapConnectionsYoungerThanTheEvictionAgeStay) {
+  manual_time_ = true;
+  NotifyServer::Options o;
+  o.max_connections = 2;
+  o.idle_timeout = std::chrono::hours(1);
+  start(o);
+  RawClient a(sock()), b(sock());
+  ASSERT_TRUE(run_until([&] { return server_->stats().connections == 2; }));
+  // A burst: they connected a moment ago and are presumably about to send.
+  manual_.advance(o.evict_idle_after - std::chrono::milliseconds(1));
+  // The newcomer only reads: a send could race the server's close (EPIPE).
+  std::optional<std::string> refusal;
+  run_client([&] {
+    RawClient c(sock());
+    refusal = c.read_line();
+  });
+  ASSERT_TRUE(refusal.has_value());
+  EXPECT_NE(refusal->find("too_many_connections"), std::string::npos) << *refusal;
+  EXPECT_EQ(count_refused("too_many_connections"), 1u);
+  EXPECT_EQ(server_->stats().evicted, 0u);
+  EXPECT_EQ(server_->stats().connections, 2u);
+}
+
+TEST_F(NotifyServerTest, AtTheCapAClientThatDeliveredAndLingersIsClosedQuietly) {
+  manual_time_ = true;
+  NotifyServer::Options o;
+  o.max_connections = 1;
+  o.idle_timeout = std::chrono::hours(1);
+  start(o);
+  RawClient lingering(sock());
+  ASSERT_TRUE(lingering.send_all(kValid));  // its line, and it stays
+  ASSERT_TRUE(run_until([&] { return count("tmux.session-closed") == 1; }));
+  manual_.advance(o.evict_idle_after);
+  EXPECT_EQ(exchange(kValid, 1), std::vector<std::string>{R"({"ok":true})"});
+  EXPECT_EQ(count("tmux.session-closed"), 2u);
+  EXPECT_EQ(server_->stats().evicted, 1u);
+  EXPECT_EQ(count("notify.refused"), 0u) << "it did nothing wrong";
+  EXPECT_EQ(lingering.read_line(), std::optional<std::string>(R"({"ok":true})"));
+  EXPECT_TRUE(lingering.at_eof());
+}
+
+// A stall of the loop longer than the idle timeout: the timer runs before the
+// reads of the same loop turn, and must not close a connection whose line is
+// waiting in the socket (the hook returned 0 and will not spool it).
+TEST_F(NotifyServerTest, ALineWaitingInTheSocketIsNotLostToTheIdleTimeout) {
+  NotifyServer::Options o;
+  o.idle_timeout = std::chrono::milliseconds(50);
+  start(o);
+  RawClient c(sock());
+  ASSERT_TRUE(run_until([&] { return server_->stats().connections == 1; }));
+  ASSERT_TRUE(c.send_all(kValid));
+  // The stall under test, not a synchronisation: the loop does not run while
+  // the idle deadline passes.
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_TRUE(run_until([&] { return count("tmux.session-closed") == 1; }));
+  EXPECT_EQ(count_refused("idle_timeout"), 0u);
+  EXPECT_EQ(c.read_line(), std::optional<std::string>(R"({"ok":true})"));
+}
+
+TEST_F(NotifyServerTest, ByDefaultAConnectionWithoutALineIsClosedAfterOneSecond) {
+  start();
+  RawClient c(sock());
+  ASSERT_TRUE(c.connected());
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(run_until([&] { return count_refused("idle_timeout") == 1; }, 5000));
+  const auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_GE(took, std::chrono::milliseconds(900));
+  EXPECT_LT(took, std::chrono::milliseconds(2500));
+  EXPECT_EQ(field(*find("notify.refused"), "detail"), "no complete line within 1000 ms");
+  auto why = c.read_line();
+  ASSERT_TRUE(why.has_value());
+  EXPECT_NE(why->find(R"("reason":"idle_timeout")"), std::string::npos) << *why;
+  EXPECT_TRUE(c.at_eof());
 }
 
 TEST_F(NotifyServerTest, SlowDripCannotHoldAConnectionOpen) {

@@ -16,8 +16,6 @@ namespace aw {
 
 namespace {
 
-constexpr std::size_t kReadChunk = 64 * 1024;
-
 std::string errno_text(int err) {
   return std::strerror(err);
 }
@@ -50,11 +48,12 @@ Status write_all(int fd, std::string_view data, const std::string& path) {
 
 // Reads the ids a crashed ingestion already delivered. A torn last line (the
 // crash hit mid-write) is not an id and is skipped.
-Result<std::unordered_set<std::uint64_t>> read_delivered_ids(const std::string& path) {
-  std::unordered_set<std::uint64_t> ids;
+// (An out-parameter, not a Result: GCC 12 misreads the variant's destructor
+// here as freeing a non-heap object.)
+Status read_delivered_ids(const std::string& path, std::unordered_set<std::uint64_t>& ids) {
   UniqueFd fd(open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
   if (!fd.valid()) {
-    if (errno == ENOENT) return ids;
+    if (errno == ENOENT) return Status::Ok();
     return file_error("cannot open", path, errno);
   }
   std::string content;
@@ -75,160 +74,8 @@ Result<std::unordered_set<std::uint64_t>> read_delivered_ids(const std::string& 
     if (auto id = parse_notify_id(rest.substr(0, nl))) ids.insert(*id);
     rest.remove_prefix(nl + 1);
   }
-  return ids;
+  return Status::Ok();
 }
-
-class SpoolFileIngester {
- public:
-  SpoolFileIngester(const std::string& path, const std::string& delivered_path, const Clock& clock,
-                    const NotifyKindPolicy& policy, const std::function<void(Event)>& emit,
-                    std::size_t max_line, std::unordered_set<std::uint64_t>& ids,
-                    NotifySpoolStats& stats)
-      : path_(path),
-        delivered_path_(delivered_path),
-        clock_(clock),
-        policy_(policy),
-        emit_(emit),
-        max_line_(max_line),
-        ids_(ids),
-        stats_(stats) {}
-
-  Status run() {
-    UniqueFd fd(open(path_.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-    if (!fd.valid()) return file_error("cannot open", path_, errno);
-    struct stat st {};
-    if (Status s = check_own_regular_file(fd.get(), path_, st); !s) return s;
-    owner_uid_ = st.st_uid;
-    // Waits out an appender that locked the file before it was renamed here;
-    // appenders that lock later see the rename and write to a fresh spool.
-    while (flock(fd.get(), LOCK_EX) != 0) {
-      if (errno != EINTR) return file_error("cannot lock", path_, errno);
-    }
-    delivered_fd_.reset(open(delivered_path_.c_str(),
-                             O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
-    if (!delivered_fd_.valid()) return file_error("cannot open", delivered_path_, errno);
-
-    std::unique_ptr<char[]> chunk(new char[kReadChunk]);
-    for (;;) {
-      ssize_t n = read(fd.get(), chunk.get(), kReadChunk);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return file_error("cannot read", path_, errno);
-      }
-      if (n == 0) break;
-      if (Status s = feed(std::string_view(chunk.get(), static_cast<std::size_t>(n))); !s) return s;
-    }
-    if (skipping_) {
-      ++line_no_;
-      refuse(NotifyRefusal::kLineTooLong, too_long_detail(), skipped_bytes_);
-    } else if (!buf_.empty()) {
-      ++line_no_;
-      refuse(NotifyRefusal::kTruncated, "the spool ends inside a line (no '\\n')", buf_.size());
-    }
-    return Status::Ok();
-  }
-
- private:
-  // Same framing as the server: lines are bounded by max_line_; a longer one
-  // is skipped to its '\n' (the file is ours, so reading on is safe) and refused.
-  Status feed(std::string_view data) {
-    while (!data.empty()) {
-      const std::size_t nl = data.find('\n');
-      const std::string_view piece = data.substr(0, nl);
-      if (skipping_) {
-        skipped_bytes_ += piece.size();
-      } else if (buf_.size() + piece.size() > max_line_) {
-        skipping_ = true;
-        skipped_bytes_ = buf_.size() + piece.size();
-        buf_.clear();
-      } else {
-        buf_.append(piece);
-      }
-      if (nl == std::string_view::npos) return Status::Ok();
-      data.remove_prefix(nl + 1);
-      ++line_no_;
-      if (skipping_) {
-        refuse(NotifyRefusal::kLineTooLong, too_long_detail(), skipped_bytes_);
-        skipping_ = false;
-        skipped_bytes_ = 0;
-        continue;
-      }
-      Status s = handle_line(buf_);
-      buf_.clear();
-      if (!s) return s;
-    }
-    return Status::Ok();
-  }
-
-  Status handle_line(std::string_view line) {
-    if (line.empty() || line == "\r") return Status::Ok();
-    DecodedNotifyLine d = decode_notify_line(line, policy_);
-    if (!d.ok) {
-      refuse(d.refusal, d.detail, line.size());
-      return Status::Ok();
-    }
-    NotifyMessage& m = d.message;
-    if (m.id && ids_.count(m.id)) {
-      ++stats_.duplicates;
-      return Status::Ok();
-    }
-    Event e;
-    e.kind = std::move(m.kind);
-    e.source = "notify";
-    e.time = m.time.value_or(clock_.wall());
-    e.entity = std::move(m.entity);
-    e.fields = std::move(m.fields);
-    e.fields.set("spooled", FieldValue(true));
-    if (m.id) e.fields.set("notify_id", FieldValue(format_notify_id(m.id)));
-    ++stats_.delivered;
-    emit_(std::move(e));
-    if (m.id) {
-      // After the emit: a crash in between repeats this one message (see header).
-      ids_.insert(m.id);
-      if (Status s = write_all(delivered_fd_.get(), format_notify_id(m.id) + "\n", delivered_path_);
-          !s)
-        return s;
-    }
-    return Status::Ok();
-  }
-
-  std::string too_long_detail() const {
-    return "spool line " + std::to_string(line_no_) + " is longer than " +
-           std::to_string(max_line_) + " bytes";
-  }
-
-  void refuse(NotifyRefusal reason, const std::string& detail, std::size_t bytes) {
-    Event e;
-    e.kind = "notify.refused";
-    e.source = "notify";
-    e.time = clock_.wall();
-    e.path = path_;
-    e.fields.set("reason", refusal_reason(reason));
-    e.fields.set("detail", FieldValue(path_ + ":" + std::to_string(line_no_) + ": " + detail));
-    e.fields.set("peer_uid", FieldValue(static_cast<std::int64_t>(owner_uid_)));
-    e.fields.set("peer_pid", FieldValue(std::int64_t{-1}));
-    e.fields.set("bytes", FieldValue(static_cast<std::int64_t>(bytes)));
-    e.fields.set("spooled", FieldValue(true));
-    e.fields.set("spool_line", FieldValue(static_cast<std::int64_t>(line_no_)));
-    ++stats_.refused;
-    emit_(std::move(e));
-  }
-
-  const std::string& path_;
-  const std::string& delivered_path_;
-  const Clock& clock_;
-  const NotifyKindPolicy& policy_;
-  const std::function<void(Event)>& emit_;
-  std::size_t max_line_;
-  std::unordered_set<std::uint64_t>& ids_;
-  NotifySpoolStats& stats_;
-  UniqueFd delivered_fd_;
-  uid_t owner_uid_ = 0;
-  std::string buf_;
-  bool skipping_ = false;
-  std::size_t skipped_bytes_ = 0;
-  std::size_t line_no_ = 0;
-};
 
 Status remove_file(const std::string& path) {
   if (unlink(path.c_str()) != 0 && errno != ENOENT) return file_error("cannot remove", path, errno);
@@ -278,42 +125,227 @@ Status append_to_notify_spool(const std::string& runtime_dir, std::string_view l
   }
 }
 
+NotifySpoolIngestion::NotifySpoolIngestion(const std::string& runtime_dir,
+                                           std::size_t max_line_bytes, Duration lock_timeout)
+    : spool_(notify_spool_path(runtime_dir)),
+      ingesting_(spool_ + ".ingesting"),
+      delivered_(spool_ + ".delivered"),
+      max_line_(max_line_bytes),
+      lock_timeout_(lock_timeout) {}
+
+void NotifySpoolIngestion::reset_file_state() {
+  file_.reset();
+  delivered_fd_.reset();
+  owner_uid_ = 0;
+  ids_.clear();
+  chunk_.clear();
+  at_end_ = false;
+  buf_.clear();
+  skipping_ = false;
+  skipped_bytes_ = 0;
+  line_no_ = 0;
+  stats_ = {};
+}
+
+Result<NotifySpoolIngestion::Claim> NotifySpoolIngestion::claim() {
+  reset_file_state();
+  Claim what = Claim::kFresh;
+  struct stat st {};
+  if (lstat(ingesting_.c_str(), &st) == 0) {
+    if (Status s = read_delivered_ids(delivered_, ids_); !s) return s.error();
+    what = Claim::kLeftover;
+  } else if (errno != ENOENT) {
+    return file_error("cannot stat", ingesting_, errno);
+  } else {
+    // Left by a crash between deleting .ingesting and .delivered: its ids
+    // belong to a file that is gone, and must not suppress new messages.
+    if (Status s = remove_file(delivered_); !s) return s.error();
+    if (rename(spool_.c_str(), ingesting_.c_str()) != 0) {
+      if (errno == ENOENT) return Claim::kNothing;
+      return file_error("cannot rename spool", spool_, errno);
+    }
+  }
+
+  UniqueFd fd(open(ingesting_.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.valid()) return file_error("cannot open", ingesting_, errno);
+  if (Status s = check_own_regular_file(fd.get(), ingesting_, st); !s) return s.error();
+  // The barrier of the header's protocol: an appender that locked the file
+  // before our rename is mid-write; holding the lock once means it is done.
+  // Bounded, polled: a stuck lock holder must not pin a pool thread (and the
+  // daemon's shutdown, which waits for queued work) for ever.
+  const auto deadline = std::chrono::steady_clock::now() + lock_timeout_;
+  while (flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK && errno != EINTR) return file_error("cannot lock", ingesting_, errno);
+    if (std::chrono::steady_clock::now() >= deadline)
+      return make_error(ingesting_ + " stayed locked for " + std::to_string(to_ms(lock_timeout_)) +
+                        " ms (a process holds it); it is taken in at the next try");
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  // No appender can write to it any more (they check the path after locking):
+  // let go at once, so one spinning on it restarts on a fresh spool now.
+  (void)flock(fd.get(), LOCK_UN);
+  delivered_fd_.reset(
+      open(delivered_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!delivered_fd_.valid()) return file_error("cannot open", delivered_, errno);
+  owner_uid_ = st.st_uid;
+  file_ = std::move(fd);
+  return what;
+}
+
+Status NotifySpoolIngestion::read_chunk() {
+  chunk_.clear();
+  if (!file_.valid()) return make_error("notify spool: read_chunk() without a claimed file");
+  chunk_.resize(kChunkBytes);
+  for (;;) {
+    const ssize_t n = read(file_.get(), chunk_.data(), chunk_.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      chunk_.clear();
+      return file_error("cannot read", ingesting_, errno);
+    }
+    chunk_.resize(static_cast<std::size_t>(n));
+    at_end_ = n == 0;
+    return Status::Ok();
+  }
+}
+
+Status NotifySpoolIngestion::deliver_chunk(const Clock& clock, const NotifyKindPolicy& policy,
+                                           const std::function<void(Event)>& emit) {
+  Status fed = feed(chunk_, clock, policy, emit);
+  chunk_.clear();  // keeps its capacity for the next read
+  if (!fed) return fed;
+  if (!at_end_) return Status::Ok();
+  if (skipping_) {
+    ++line_no_;
+    refuse(NotifyRefusal::kLineTooLong, too_long_detail(), skipped_bytes_, clock, emit);
+    skipping_ = false;
+  } else if (!buf_.empty()) {
+    ++line_no_;
+    refuse(NotifyRefusal::kTruncated, "the spool ends inside a line (no '\\n')", buf_.size(), clock,
+           emit);
+    buf_.clear();
+  }
+  return Status::Ok();
+}
+
+Status NotifySpoolIngestion::finish() {
+  file_.reset();
+  delivered_fd_.reset();
+  if (Status s = remove_file(ingesting_); !s) return s;
+  return remove_file(delivered_);
+}
+
+// Same framing as the server: lines are bounded by max_line_; a longer one is
+// skipped to its '\n' (the file is ours, so reading on is safe) and refused.
+Status NotifySpoolIngestion::feed(std::string_view data, const Clock& clock,
+                                  const NotifyKindPolicy& policy,
+                                  const std::function<void(Event)>& emit) {
+  while (!data.empty()) {
+    const std::size_t nl = data.find('\n');
+    const std::string_view piece = data.substr(0, nl);
+    if (skipping_) {
+      skipped_bytes_ += piece.size();
+    } else if (buf_.size() + piece.size() > max_line_) {
+      skipping_ = true;
+      skipped_bytes_ = buf_.size() + piece.size();
+      buf_.clear();
+    } else {
+      buf_.append(piece);
+    }
+    if (nl == std::string_view::npos) return Status::Ok();
+    data.remove_prefix(nl + 1);
+    ++line_no_;
+    if (skipping_) {
+      refuse(NotifyRefusal::kLineTooLong, too_long_detail(), skipped_bytes_, clock, emit);
+      skipping_ = false;
+      skipped_bytes_ = 0;
+      continue;
+    }
+    Status s = handle_line(buf_, clock, policy, emit);
+    buf_.clear();
+    if (!s) return s;
+  }
+  return Status::Ok();
+}
+
+Status NotifySpoolIngestion::handle_line(std::string_view line, const Clock& clock,
+                                         const NotifyKindPolicy& policy,
+                                         const std::function<void(Event)>& emit) {
+  if (line.empty() || line == "\r") return Status::Ok();
+  DecodedNotifyLine d = decode_notify_line(line, policy);
+  if (!d.ok) {
+    refuse(d.refusal, d.detail, line.size(), clock, emit);
+    return Status::Ok();
+  }
+  NotifyMessage& m = d.message;
+  if (m.id && ids_.count(m.id)) {
+    ++stats_.duplicates;
+    return Status::Ok();
+  }
+  Event e;
+  e.kind = std::move(m.kind);
+  e.source = "notify";
+  e.time = m.time.value_or(clock.wall());
+  e.entity = std::move(m.entity);
+  e.fields = std::move(m.fields);
+  e.fields.set("spooled", FieldValue(true));
+  if (m.id) e.fields.set("notify_id", FieldValue(format_notify_id(m.id)));
+  ++stats_.delivered;
+  emit(std::move(e));
+  if (m.id) {
+    // After the emit: a crash in between repeats this one message (see header).
+    ids_.insert(m.id);
+    if (Status s = write_all(delivered_fd_.get(), format_notify_id(m.id) + "\n", delivered_); !s)
+      return s;
+  }
+  return Status::Ok();
+}
+
+std::string NotifySpoolIngestion::too_long_detail() const {
+  return "spool line " + std::to_string(line_no_) + " is longer than " + std::to_string(max_line_) +
+         " bytes";
+}
+
+void NotifySpoolIngestion::refuse(NotifyRefusal reason, const std::string& detail,
+                                  std::size_t bytes, const Clock& clock,
+                                  const std::function<void(Event)>& emit) {
+  Event e;
+  e.kind = "notify.refused";
+  e.source = "notify";
+  e.time = clock.wall();
+  e.path = ingesting_;
+  e.fields.set("reason", refusal_reason(reason));
+  e.fields.set("detail", FieldValue(ingesting_ + ":" + std::to_string(line_no_) + ": " + detail));
+  e.fields.set("peer_uid", FieldValue(static_cast<std::int64_t>(owner_uid_)));
+  e.fields.set("peer_pid", FieldValue(std::int64_t{-1}));
+  e.fields.set("bytes", FieldValue(static_cast<std::int64_t>(bytes)));
+  e.fields.set("spooled", FieldValue(true));
+  e.fields.set("spool_line", FieldValue(static_cast<std::int64_t>(line_no_)));
+  ++stats_.refused;
+  emit(std::move(e));
+}
+
 Result<NotifySpoolStats> ingest_notify_spool(const std::string& runtime_dir, const Clock& clock,
                                              const NotifyKindPolicy& policy,
                                              const std::function<void(Event)>& emit,
                                              std::size_t max_line_bytes) {
-  const std::string spool = notify_spool_path(runtime_dir);
-  const std::string ingesting = spool + ".ingesting";
-  const std::string delivered = spool + ".delivered";
-  NotifySpoolStats stats;
-
-  auto ingest = [&](std::unordered_set<std::uint64_t> ids) -> Status {
-    SpoolFileIngester ingester(ingesting, delivered, clock, policy, emit, max_line_bytes, ids,
-                               stats);
-    if (Status s = ingester.run(); !s) return s;
-    // .ingesting first: were we to crash in between, a stale .delivered alone
-    // is discarded at the next start.
-    if (Status s = remove_file(ingesting); !s) return s;
-    return remove_file(delivered);
-  };
-
-  struct stat st {};
-  if (lstat(ingesting.c_str(), &st) == 0) {
-    auto ids = read_delivered_ids(delivered);
-    if (!ids) return ids.error();
-    if (Status s = ingest(std::move(*ids)); !s) return s.error();
-  } else if (errno != ENOENT) {
-    return file_error("cannot stat", ingesting, errno);
-  } else if (Status s = remove_file(delivered); !s) {
-    return s.error();
+  NotifySpoolIngestion ingestion(runtime_dir, max_line_bytes);
+  NotifySpoolStats total;
+  // At most a leftover and then one fresh spool: hooks that keep appending
+  // meanwhile cannot keep a caller here for ever.
+  for (;;) {
+    auto claimed = ingestion.claim();
+    if (!claimed) return claimed.error();
+    if (*claimed == NotifySpoolIngestion::Claim::kNothing) break;
+    do {
+      if (Status s = ingestion.read_chunk(); !s) return s.error();
+      if (Status s = ingestion.deliver_chunk(clock, policy, emit); !s) return s.error();
+    } while (!ingestion.at_end());
+    total += ingestion.stats();
+    if (Status s = ingestion.finish(); !s) return s.error();
+    if (*claimed == NotifySpoolIngestion::Claim::kFresh) break;
   }
-
-  if (rename(spool.c_str(), ingesting.c_str()) != 0) {
-    if (errno == ENOENT) return stats;
-    return file_error("cannot rename spool", spool, errno);
-  }
-  if (Status s = ingest({}); !s) return s.error();
-  return stats;
+  return total;
 }
 
 }  // namespace aw
