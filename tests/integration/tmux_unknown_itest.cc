@@ -32,7 +32,7 @@ bool alive(pid_t pid) {
 // TMUX_TMPDIR for the test's own server and daemon, restored afterwards.
 class TmuxTmpdir {
  public:
-  TmuxTmpdir() : dir_() {
+  TmuxTmpdir() {
     const char* old = std::getenv("TMUX_TMPDIR");
     had_ = old != nullptr;
     if (had_) old_ = old;
