@@ -166,7 +166,11 @@ void TmuxWatch::on_reply(const std::string& asked_for, Result<TmuxReply> reply) 
     const bool server_alive = server_ == Server::kAlive;
     if (server_alive)
       e.fields.set("server_pid", FieldValue(static_cast<std::int64_t>(server_pid_)));
-    if (!queued_ && (failures_ <= options_.max_retries || server_alive)) {
+    // No server ever answered and none can be reached: asking again finds the
+    // same until one starts, and a starting server's hooks ask for us. Idle
+    // means idle on a machine without tmux.
+    const bool never_seen = unreachable && server_ == Server::kUnnamed;
+    if (!queued_ && !never_seen && (failures_ <= options_.max_retries || server_alive)) {
       Duration delay = options_.first_retry;
       for (int i = 1; i < failures_ && delay < options_.max_retry; ++i) delay *= 2;
       if (failures_ > options_.max_retries) delay = options_.max_retry;

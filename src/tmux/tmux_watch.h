@@ -18,7 +18,10 @@
 // tmux.reconcile.failed event says why, and the query is retried with backoff
 // (first_retry, doubling, at most max_retries in a row; a hint resets nothing
 // but runs at once). While the server is known to be alive (below) the retries
-// go on at max_retry: an unknown picture of a live server must come back.
+// go on at max_retry: an unknown picture of a live server must come back. When
+// no server was ever seen and none can be reached, there is no retry: nothing
+// would change until a server starts, and its hooks are the hint (a machine
+// without tmux stays idle).
 //
 // Sessions are confirmed absent only by a server that answers (its listing
 // lacks them) or by the server's own exit. Every listing names the answering

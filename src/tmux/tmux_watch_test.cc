@@ -81,6 +81,10 @@ TEST_F(TmuxWatchTest, NoServerNeverSeenIsUnknownNotEmpty) {
   EXPECT_EQ(events_[0].kind, "tmux.reconcile.failed");
   EXPECT_EQ(events_[0].fields.get_string("unreachable"), "true");
   EXPECT_EQ(events_[0].fields.find("server_pid"), nullptr);
+  // Nothing to retry for until a server starts (its hooks are the hint): idle.
+  EXPECT_EQ(events_[0].fields.find("retry_ms"), nullptr);
+  uv_run(&loop_, UV_RUN_NOWAIT);
+  EXPECT_EQ(watch_->queries(), 1u);
   EXPECT_FALSE(watch_->server_view().known);
   EXPECT_TRUE(watch_->server_view().error.starts_with("tmux list-panes: "))
       << watch_->server_view().error;
