@@ -265,19 +265,8 @@ TEST_F(NotifySpoolTest, AppendersRacingTheIngesterLoseNothingAndRepeatNothing) {
   constexpr int kEach = 300;
   std::vector<pid_t> kids;
   for (int p = 0; p < kProcs; ++p) {
-    pid_t pid = fork();
+    const pid_t pid = notify_test::fork_spool_appender(dir_.path, p, kEach);
     ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      int failures = 0;
-      for (int i = 0; i < kEach; ++i) {
-        NotifyMessage m;
-        m.kind = "worker.tick";
-        m.entity = std::to_string(p) + ":" + std::to_string(i);
-        m.id = static_cast<std::uint64_t>(p + 1) << 32 | static_cast<std::uint64_t>(i + 1);
-        failures += !append_to_notify_spool(dir_.path, encode_notify_line(m)).ok();
-      }
-      _exit(failures == 0 ? 0 : 1);
-    }
     kids.push_back(pid);
   }
   // Ingest over and over while they append (renames racing appends).

@@ -1,6 +1,12 @@
 #include "watchers/notify/notify_test_support.h"
 
+#include <unistd.h>
+
+#include <cstdint>
 #include <fstream>
+
+#include "watchers/notify/notify_protocol.h"
+#include "watchers/notify/notify_spool.h"
 
 namespace aw::notify_test {
 
@@ -14,6 +20,20 @@ std::vector<std::string> read_lines(const std::string& path) {
   std::string line;
   while (std::getline(in, line)) out.push_back(line);
   return out;
+}
+
+pid_t fork_spool_appender(const std::string& dir, int proc, int count) {
+  const pid_t pid = fork();
+  if (pid != 0) return pid;
+  int failures = 0;
+  for (int i = 0; i < count; ++i) {
+    NotifyMessage m;
+    m.kind = "worker.tick";
+    m.entity = std::to_string(proc) + ":" + std::to_string(i);
+    m.id = static_cast<std::uint64_t>(proc + 1) << 32 | static_cast<std::uint64_t>(i + 1);
+    failures += !append_to_notify_spool(dir, encode_notify_line(m)).ok();
+  }
+  _exit(failures == 0 ? 0 : 1);
 }
 
 std::size_t LoopTest::count(std::string_view kind) const {

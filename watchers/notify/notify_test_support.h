@@ -5,6 +5,8 @@
 // this adds what is notify's own.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstddef>
 #include <functional>
 #include <string>
@@ -25,6 +27,10 @@ using uvx_test::RawClient;
 
 std::string field(const Event& e, const char* key);
 std::vector<std::string> read_lines(const std::string& path);
+// Forks a process that appends `count` worker.tick messages to the spool in
+// `dir` (entity "PROC:I", id (PROC+1)<<32 | I+1) and exits 0 when every append
+// succeeded: one of several appenders racing an ingestion. Returns its pid.
+pid_t fork_spool_appender(const std::string& dir, int proc, int count);
 
 // A fresh loop per test, an async handle client threads use to wake it, and
 // the events the component under test emitted.
