@@ -229,6 +229,11 @@ bool Pipeline::may_fire(const Rule& rule, const Event& event) {
 }
 
 void Pipeline::report_loop(const Event& event, const std::vector<std::string>& rules) {
+  if (chain_.descends_from_loop_report(event.seq)) {
+    // Reported once already: a chain grown from that report ends quietly.
+    spdlog::warn("rule loop cut at depth {} again, after a rule.loop: not reported", event.depth);
+    return;
+  }
   std::vector<std::string> chain = chain_.chain_of(event.seq);
   std::string path;
   for (const std::string& r : chain) path += r + " → ";
@@ -246,7 +251,7 @@ void Pipeline::report_loop(const Event& event, const std::vector<std::string>& r
   loop.fields.set("rules", cut);
   loop.fields.set("chain", path);
   spdlog::warn("rule loop cut at depth {}: {}", event.depth, path);
-  submit(std::move(loop));
+  chain_.record_loop_report(submit(std::move(loop)));
 }
 
 Event Pipeline::derived_from(const Event& cause, const std::string& rule) const {

@@ -48,6 +48,21 @@ std::vector<std::string> ChainGuard::chain_of(std::uint64_t seq) const {
   return out;
 }
 
+void ChainGuard::record_loop_report(std::uint64_t seq) {
+  loop_reports_.insert(seq);
+  while (loop_reports_.size() > kChainMemory) loop_reports_.erase(loop_reports_.begin());
+}
+
+bool ChainGuard::descends_from_loop_report(std::uint64_t seq) const {
+  for (std::uint32_t i = 0; i <= policy_.max_depth + 1; ++i) {
+    if (loop_reports_.contains(seq)) return true;
+    auto it = links_.find(seq);
+    if (it == links_.end()) return false;
+    seq = it->second.cause;
+  }
+  return false;
+}
+
 void ChainGuard::retain_rules(const std::function<bool(std::string_view)>& keep) {
   std::erase_if(buckets_, [&](const auto& kv) { return !keep(kv.first); });
 }

@@ -22,6 +22,11 @@
 // To name the rules on a cut chain, the guard remembers, for the last
 // kChainMemory derived events, which rule produced them and from which event.
 //
+// A cut is reported once (rule.loop, depth 0, so a rule may alert on it). A
+// chain that grows from such a report and is cut in its turn is not reported
+// again (descends_from_loop_report): an alert rule that fails, answered by the
+// very rules that looped, would otherwise start the loop over for ever.
+//
 // Not thread-safe; owned by the loop thread.
 #pragma once
 
@@ -29,6 +34,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -73,6 +79,11 @@ class ChainGuard {
   // The rules that led to event `seq`, oldest first (as far as remembered).
   std::vector<std::string> chain_of(std::uint64_t seq) const;
 
+  // Event `seq` reports a cut chain (rule.loop).
+  void record_loop_report(std::uint64_t seq);
+  // Whether the chain that led to event `seq` started at a loop report.
+  bool descends_from_loop_report(std::uint64_t seq) const;
+
   // Forgets the buckets of rules that no longer exist (after a reload).
   void retain_rules(const std::function<bool(std::string_view)>& keep);
 
@@ -89,7 +100,8 @@ class ChainGuard {
 
   ChainPolicy policy_;
   std::map<std::string, Bucket, std::less<>> buckets_;
-  std::map<std::uint64_t, Link> links_;  // the last kChainMemory, by seq
+  std::map<std::uint64_t, Link> links_;   // the last kChainMemory, by seq
+  std::set<std::uint64_t> loop_reports_;  // the last kChainMemory
 };
 
 }  // namespace aw

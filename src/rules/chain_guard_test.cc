@@ -67,6 +67,19 @@ TEST(ChainGuard, NamesTheRulesOnAChainOldestFirst) {
   EXPECT_EQ(g.chain_of(20).size(), 9u);
 }
 
+TEST(ChainGuard, KnowsAChainThatGrewFromALoopReport) {
+  ChainGuard g;
+  g.record(11, 10, "a");  // 10 is a real event
+  g.record(12, 11, "b");
+  g.record_loop_report(13);  // rule.loop about 12
+  g.record(14, 13, "alert");
+  g.record(15, 14, "b");
+  EXPECT_TRUE(g.descends_from_loop_report(15));
+  EXPECT_TRUE(g.descends_from_loop_report(13));
+  EXPECT_FALSE(g.descends_from_loop_report(12));
+  EXPECT_FALSE(g.descends_from_loop_report(99));
+}
+
 TEST(ChainGuard, MemoryIsBounded) {
   ChainGuard g;
   for (std::uint64_t s = 1; s <= 3 * ChainGuard::kChainMemory; ++s) g.record(s, s - 1, "r");

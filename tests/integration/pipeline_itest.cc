@@ -286,6 +286,46 @@ on = "action.failed"
   }
 }
 
+// rule.loop may be alerted on (depth 0). An alert that fails is answered by the
+// very rule that looped: that second chain is cut too, but not reported again,
+// or the loop would start over for ever.
+TEST_F(PipelineTest, AnAlertOnRuleLoopDoesNotRestartTheLoop) {
+  d.write_config("[rules]\nshipped = false\n");
+  d.write_rule("loop.toml", R"(
+[[rule]]
+name = "at-start"
+on = "daemon.started"
+  [[rule.action]]
+  do = "run"
+  argv = ["false"]
+
+[[rule]]
+name = "on-failure"
+on = "action.failed"
+  [[rule.action]]
+  do = "run"
+  argv = ["false"]
+
+[[rule]]
+name = "alert"
+on = "rule.loop"
+  [[rule.action]]
+  do = "run"
+  argv = ["false"]
+)");
+  d.start();
+  auto is_failure = [](const Event& e) { return e.kind == "action.failed"; };
+  // 8 failures in the first chain, 8 in the alert's; the 16th is cut.
+  ASSERT_EQ(d.wait_for_count(is_failure, 16, 30s), 16u) << d.stderr_text();
+  // A cut and its report happen in the turn that routes the event, so an event
+  // sent now is logged after any second report would have been.
+  ASSERT_EQ(d.cli({"notify", "user.ping"}).exit_code, 0);
+  ASSERT_TRUE(d.wait_for([](const Event& e) { return e.kind == "user.ping"; }));
+  EXPECT_EQ(d.count([](const Event& e) { return e.kind == "rule.loop"; }), 1u);
+  EXPECT_EQ(d.count(is_failure), 16u);
+  EXPECT_EQ(d.stop(), 0);
+}
+
 // A loop can be short and still fast: a storm of failures, each answered by a
 // rule on action.failed. That rule's firings on derived events are throttled by
 // its token bucket (rule.throttled), while the real events are all handled.
