@@ -296,11 +296,24 @@ class TmuxSandboxTest : public TmuxUnknownTest {
       if (std::getenv("CI")) FAIL() << "CI runs as root: unshare -m must work";
       GTEST_SKIP() << "cannot unshare a mount namespace here (needs root)";
     }
-    // Outside /tmp: the sandboxed daemon must see its own dirs, and they must
-    // exist before / turns read-only.
-    d = std::make_unique<DaemonUnderTest>(std::filesystem::current_path().string());
+    // Outside /tmp, which the sandbox may hide: the daemon's dirs, and the
+    // binary itself (a checkout, its build dir with it, may well be under
+    // /tmp). /var/tmp is kept: the sandbox makes only /tmp private. The dirs
+    // must exist before / turns read-only.
+    d = std::make_unique<DaemonUnderTest>("/var/tmp");
     make_dirs(d->runtime_dir());
+    const std::string bin = d->home() + "/agentwatch";
+    std::filesystem::copy_file(agentwatch_bin(), bin);
+    const char* old = std::getenv("AGENTWATCH_BIN");
+    old_bin_ = old ? old : "";
+    setenv("AGENTWATCH_BIN", bin.c_str(), 1);
   }
+  void TearDown() override {
+    d.reset();  // stops the daemon before its binary goes
+    if (!old_bin_.empty()) setenv("AGENTWATCH_BIN", old_bin_.c_str(), 1);
+  }
+  std::string old_bin_;
+
   std::string unit() {
     d->write_config("[rules]\nshipped = false\n" + tmux.config() + kWorker);
     auto printed = d->cli({"service", "print"});
