@@ -21,6 +21,7 @@
 #include "src/rules/rule_loader.h"
 #include "src/rules/rules_commands.h"
 #include "src/tmux/tmux_socket.h"
+#include "src/uvx/unix_listener.h"
 #include "watchers/notify/notify_client.h"
 
 #ifndef AW_VERSION
@@ -93,12 +94,12 @@ void check_tmux_reachable(const DaemonConfig& config, const std::string& unit) {
               << getuid() << "/agents.sock\"])\n";
     return;
   }
-  const SocketProbeResult probe = probe_unix_socket(socket);
+  const uvx::SocketProbeResult probe = uvx::probe_unix_socket(socket);
   switch (probe.state) {
-    case SocketProbe::kListening:
+    case uvx::SocketProbe::kListening:
       std::cout << "tmux: a server answers there, and the unit leaves it visible\n";
       break;
-    case SocketProbe::kMissing:
+    case uvx::SocketProbe::kMissing:
       std::cout << "tmux: no server runs there yet (" << probe.detail
                 << "); the unit leaves the path visible\n";
       break;

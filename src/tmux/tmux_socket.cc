@@ -1,14 +1,5 @@
 #include "src/tmux/tmux_socket.h"
 
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-
-#include "src/core/unique_fd.h"
-
 namespace aw {
 
 std::string tmux_socket_path(const std::vector<std::string>& command, uid_t uid,
@@ -37,31 +28,6 @@ std::string tmux_socket_path(const std::vector<std::string>& command, uid_t uid,
   std::string dir = tmux_tmpdir.empty() ? "/tmp" : std::string(tmux_tmpdir);
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
   return dir + "/tmux-" + std::to_string(uid) + "/" + label;
-}
-
-SocketProbeResult probe_unix_socket(const std::string& path) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path)
-    return {SocketProbe::kOther, "path too long for a unix socket"};
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) return {SocketProbe::kOther, std::strerror(errno)};
-  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0)
-    return {SocketProbe::kListening, ""};
-  const int err = errno;
-  switch (err) {
-    case ENOENT:
-    case ENOTDIR:
-      return {SocketProbe::kMissing, std::strerror(err)};
-    case ECONNREFUSED:
-      return {SocketProbe::kRefused, std::strerror(err)};
-    case EACCES:
-    case EPERM:
-      return {SocketProbe::kDenied, std::strerror(err)};
-    default:
-      return {SocketProbe::kOther, std::strerror(err)};
-  }
 }
 
 }  // namespace aw

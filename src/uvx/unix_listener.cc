@@ -35,6 +35,29 @@ Result<UnixAddress> make_unix_address(const std::string& path) {
   return a;
 }
 
+SocketProbeResult probe_unix_socket(const std::string& path) {
+  auto addr = make_unix_address(path);
+  if (!addr) return {SocketProbe::kOther, EINVAL, addr.error().message};
+  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!fd.valid()) return {SocketProbe::kOther, errno, errno_text(errno)};
+  // EAGAIN: a listener whose backlog is full is a listener all the same.
+  if (connect(fd.get(), addr->get(), addr->len) == 0 || errno == EAGAIN)
+    return {SocketProbe::kListening, 0, ""};
+  const int err = errno;
+  switch (err) {
+    case ENOENT:
+    case ENOTDIR:
+      return {SocketProbe::kMissing, err, errno_text(err)};
+    case ECONNREFUSED:
+      return {SocketProbe::kRefused, err, errno_text(err)};
+    case EACCES:
+    case EPERM:
+      return {SocketProbe::kDenied, err, errno_text(err)};
+    default:
+      return {SocketProbe::kOther, err, errno_text(err)};
+  }
+}
+
 UnixListener::UnixListener(uv_loop_t* loop, std::string name,
                            std::function<void(int status)> on_connection)
     : loop_(loop), name_(std::move(name)), on_connection_(std::move(on_connection)) {}
@@ -56,13 +79,12 @@ Status UnixListener::listen(const std::string& path, int backlog) {
     if (!S_ISSOCK(st.st_mode))
       return make_error(path_ + " exists and is not a socket (expected the " + name_ +
                         " socket or nothing; remove it)");
-    UniqueFd probe(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-    if (!probe.valid()) return make_error(name_ + " socket: " + errno_text(errno), -errno);
-    if (connect(probe.get(), addr->get(), addr->len) == 0 || errno == EAGAIN)
+    const SocketProbeResult probe = probe_unix_socket(path_);
+    if (probe.state == SocketProbe::kListening)
       return make_error("another process is listening on " + path_ +
                         " (is another agentwatch running?)");
-    if (errno != ECONNREFUSED)
-      return make_error("cannot probe " + path_ + ": " + errno_text(errno), -errno);
+    if (probe.state != SocketProbe::kRefused)
+      return make_error("cannot probe " + path_ + ": " + probe.detail, -probe.error);
     if (unlink(path_.c_str()) != 0 && errno != ENOENT)
       return make_error("cannot remove stale socket " + path_ + ": " + errno_text(errno), -errno);
   } else if (errno != ENOENT) {

@@ -58,6 +58,18 @@ struct UnixAddress {
 // does not fit sun_path (108 bytes on Linux).
 Result<UnixAddress> make_unix_address(const std::string& path);
 
+// What a connect() to a unix socket path says, in words an operator can act
+// on: a process listens there (also when its backlog is full), nothing is
+// there, a socket file nobody listens on (left by a process that died), or
+// the path may not be used. One non-blocking connect: it never waits.
+enum class SocketProbe { kListening, kMissing, kRefused, kDenied, kOther };
+struct SocketProbeResult {
+  SocketProbe state = SocketProbe::kOther;
+  int error = 0;       // errno of the failure (0 when listening)
+  std::string detail;  // its text, or why the path is no socket address
+};
+SocketProbeResult probe_unix_socket(const std::string& path);
+
 // Who is at the other end of a connected unix socket (SO_PEERCRED): nullopt
 // when the kernel does not say.
 std::optional<ucred> peer_credentials(const Handle<uv_pipe_t>& pipe);

@@ -3,7 +3,9 @@
 // here, waits on the client thread's end or on counters, never sleeps.
 #include "src/uvx/unix_listener.h"
 
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -16,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "src/core/unique_fd.h"
 #include "src/uvx/handle.h"
 #include "src/uvx/unix_listener_test_support.h"
 
@@ -244,6 +247,25 @@ TEST(PickConnectionToEvict, TiesGoToTheFirstCandidate) {
   const std::vector<IdleConnection> conns = {{7, kT0}, {3, kT0}};
   EXPECT_EQ(pick_connection_to_evict(conns, kT0 + std::chrono::seconds(1), Duration::zero()),
             std::optional<std::uint64_t>(7));
+}
+
+// Also what UnixListener::listen asks of a socket file it finds.
+TEST(ProbeUnixSocket, TellsListeningMissingAndRefused) {
+  uvx_test::TempDir dir{"aw-probe"};
+  const std::string path = dir.path + "/s";
+  EXPECT_EQ(probe_unix_socket(path).state, SocketProbe::kMissing);
+
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  ASSERT_EQ(::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr), 0);
+  EXPECT_EQ(probe_unix_socket(path).state, SocketProbe::kRefused);  // bound, not listening
+  ASSERT_EQ(::listen(fd.get(), 4), 0);
+  EXPECT_EQ(probe_unix_socket(path).state, SocketProbe::kListening);
+  fd.reset();
+  EXPECT_EQ(probe_unix_socket(path).state, SocketProbe::kRefused);  // a stale socket file
+  EXPECT_EQ(probe_unix_socket(std::string(200, 'x')).state, SocketProbe::kOther);
 }
 
 }  // namespace

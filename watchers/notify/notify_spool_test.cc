@@ -284,16 +284,7 @@ TEST_F(NotifySpoolTest, AppendersRacingTheIngesterLoseNothingAndRepeatNothing) {
     }
   }
   ASSERT_TRUE(ingest().ok());
-  std::map<int, int> next;
-  std::set<std::string> seen;
-  for (const auto& e : events_) {
-    ASSERT_EQ(e.kind, "worker.tick") << field(e, "detail");
-    EXPECT_TRUE(seen.insert(e.entity).second) << e.entity << " delivered twice";
-    const int p = std::stoi(e.entity);
-    const int i = std::stoi(e.entity.substr(e.entity.find(':') + 1));
-    EXPECT_EQ(i, next[p]++) << "proc " << p << " out of order";
-  }
-  EXPECT_EQ(seen.size(), static_cast<std::size_t>(kProcs * kEach));
+  notify_test::expect_each_appended_once_in_order(events_, kProcs, kEach);
   RecordProperty("ingest_rounds", rounds);
 }
 

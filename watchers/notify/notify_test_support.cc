@@ -1,9 +1,12 @@
 #include "watchers/notify/notify_test_support.h"
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstdint>
 #include <fstream>
+#include <map>
+#include <set>
 
 #include "watchers/notify/notify_protocol.h"
 #include "watchers/notify/notify_spool.h"
@@ -34,6 +37,19 @@ pid_t fork_spool_appender(const std::string& dir, int proc, int count) {
     failures += !append_to_notify_spool(dir, encode_notify_line(m)).ok();
   }
   _exit(failures == 0 ? 0 : 1);
+}
+
+void expect_each_appended_once_in_order(const std::vector<Event>& events, int procs, int count) {
+  std::map<int, int> next;
+  std::set<std::string> seen;
+  for (const auto& e : events) {
+    ASSERT_EQ(e.kind, "worker.tick") << field(e, "detail");
+    EXPECT_TRUE(seen.insert(e.entity).second) << e.entity << " delivered twice";
+    const int p = std::stoi(e.entity);
+    const int i = std::stoi(e.entity.substr(e.entity.find(':') + 1));
+    EXPECT_EQ(i, next[p]++) << "proc " << p << " out of order";
+  }
+  EXPECT_EQ(seen.size(), static_cast<std::size_t>(procs * count));
 }
 
 std::size_t LoopTest::count(std::string_view kind) const {

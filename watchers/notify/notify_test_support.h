@@ -31,6 +31,9 @@ std::vector<std::string> read_lines(const std::string& path);
 // `dir` (entity "PROC:I", id (PROC+1)<<32 | I+1) and exits 0 when every append
 // succeeded: one of several appenders racing an ingestion. Returns its pid.
 pid_t fork_spool_appender(const std::string& dir, int proc, int count);
+// What `procs` such appenders of `count` each must have delivered: every
+// message exactly once, each appender's in its order.
+void expect_each_appended_once_in_order(const std::vector<Event>& events, int procs, int count);
 
 // A fresh loop per test, an async handle client threads use to wake it, and
 // the events the component under test emitted.
