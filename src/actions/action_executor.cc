@@ -5,10 +5,10 @@
 #include <cerrno>
 #include <cstring>
 
-#include "src/actions/backoff.h"
 #include "src/actions/file_move.h"
 #include "src/actions/marker_file.h"
 #include "src/core/duration.h"
+#include "src/plan/backoff.h"
 
 namespace aw {
 
@@ -51,79 +51,57 @@ void arm(uv_loop_t* loop, uvx::Timer& timer, Duration d) {
 // The request cannot be carried out as written; nullopt when it can be tried.
 std::optional<ActionOutcome> validate(const ActionRequest& r) {
   using outcome_category::kValidation;
-  const std::string what = std::string(action_type_name(r.type)) + " action #" +
+  const std::string what = std::string(action_type_name(r.type())) + " action #" +
                            std::to_string(r.index + 1) + " of rule '" + r.rule + "'";
   if (!r.render_error.empty())
     return make_failure(kValidation, what + ": " + r.render_error,
                         "fix the rule's template, or match only events that carry the fields it "
                         "uses");
-  switch (r.type) {
-    case ActionType::kRun:
-      if (r.argv.empty() || r.argv[0].empty())
-        return make_failure(kValidation, what + ": no command to run",
-                            "give the action a non-empty argv");
-      break;
-    case ActionType::kMove:
-    case ActionType::kQuarantine:
-      if (r.source.empty())
-        return make_failure(kValidation, what + ": no source path",
-                            "give the action a source (usually the event's {path})");
-      if (r.to.empty())
-        return make_failure(kValidation, what + ": no destination directory",
-                            "give the action a 'to' directory");
-      break;
-    case ActionType::kMark:
-      if (r.entity.empty())
-        return make_failure(kValidation, what + ": no entity to mark",
-                            "give the action an entity (usually the event's {entity})");
-      break;
-    case ActionType::kEmit:
-      return make_failure(kValidation, what + ": emit is handled by the pipeline",
-                          "this is a bug in agentwatch: emit requests must not reach the executor");
-    case ActionType::kKill:
-    case ActionType::kRestart:
-    case ActionType::kTmux:
-    case ActionType::kRotate:
-    case ActionType::kProbe:
-      return make_failure(
-          kValidation,
-          what + ": " + action_type_name(r.type) + " is handled by the daemon, not the executor",
-          "this is a bug in agentwatch: the daemon must intercept " +
-              std::string(action_type_name(r.type)) + " requests");
+  auto check_move = [&](const std::string& source,
+                        const std::string& to) -> std::optional<ActionOutcome> {
+    if (source.empty())
+      return make_failure(kValidation, what + ": no source path",
+                          "give the action a source (usually the event's {path})");
+    if (to.empty())
+      return make_failure(kValidation, what + ": no destination directory",
+                          "give the action a 'to' directory");
+    return std::nullopt;
+  };
+  if (const auto* run = r.as<RunRequest>()) {
+    if (run->argv.empty() || run->argv[0].empty())
+      return make_failure(kValidation, what + ": no command to run",
+                          "give the action a non-empty argv");
+    return std::nullopt;
   }
-  return std::nullopt;
+  if (const auto* move = r.as<MoveRequest>()) return check_move(move->source, move->to);
+  if (const auto* q = r.as<QuarantineRequest>()) return check_move(q->source, q->to);
+  if (const auto* mark = r.as<MarkRequest>()) {
+    if (mark->entity.empty())
+      return make_failure(kValidation, what + ": no entity to mark",
+                          "give the action an entity (usually the event's {entity})");
+    return std::nullopt;
+  }
+  if (r.as<EmitRequest>())
+    return make_failure(kValidation, what + ": emit is handled by the pipeline",
+                        "this is a bug in agentwatch: emit requests must not reach the executor");
+  // kill, restart, tmux, rotate, probe
+  return make_failure(
+      kValidation,
+      what + ": " + action_type_name(r.type()) + " is handled by the daemon, not the executor",
+      "this is a bug in agentwatch: the daemon must intercept " +
+          std::string(action_type_name(r.type())) + " requests");
 }
 
 }  // namespace
 
 ActionExecutor::ActionExecutor(uv_loop_t* loop, const Clock& clock, std::uint64_t jitter_seed)
-    : loop_(loop), clock_(clock), rng_(jitter_seed), sweep_(loop, [this] { sweep(); }) {}
+    : loop_(loop), clock_(clock), rng_(jitter_seed) {}
 
 ActionExecutor::~ActionExecutor() {
   // Children are killed and reaped by their destructors; pool completions see
   // alive_ expire and drop their results.
   alive_.reset();
   jobs_.clear();
-  retired_jobs_.clear();
-  retired_children_.clear();
-}
-
-void ActionExecutor::retire(std::unique_ptr<Job> job) {
-  retired_jobs_.push_back(std::move(job));
-  if (!sweep_.active()) sweep_.start(0);
-}
-
-void ActionExecutor::retire(std::unique_ptr<ChildProcess> child) {
-  retired_children_.push_back(std::move(child));
-  if (!sweep_.active()) sweep_.start(0);
-}
-
-void ActionExecutor::sweep() {
-  // Swapped out first: the lists stay consistent while the destructors run.
-  std::vector<std::unique_ptr<Job>> jobs;
-  std::vector<std::unique_ptr<ChildProcess>> children;
-  jobs.swap(retired_jobs_);
-  children.swap(retired_children_);
 }
 
 ActionExecutor::Id ActionExecutor::start(const ActionRequest& request, const Event& cause,
@@ -141,7 +119,7 @@ ActionExecutor::Id ActionExecutor::start(const ActionRequest& request, const Eve
 
   if (stopping_) {
     finish(job, make_failure(outcome_category::kInterrupted,
-                             std::string(action_type_name(request.type)) +
+                             std::string(action_type_name(request.type())) +
                                  " action not started: agentwatch is shutting down",
                              "it will not run; re-run it after the daemon is back if needed"));
   } else if (std::optional<ActionOutcome> invalid = validate(request)) {
@@ -155,7 +133,7 @@ ActionExecutor::Id ActionExecutor::start(const ActionRequest& request, const Eve
 
 void ActionExecutor::begin_attempt(Job& job) {
   ++job.attempts;
-  if (job.req.type == ActionType::kRun) {
+  if (job.req.as<RunRequest>()) {
     begin_run(job);
   } else {
     begin_file_action(job);
@@ -163,7 +141,7 @@ void ActionExecutor::begin_attempt(Job& job) {
 }
 
 void ActionExecutor::begin_run(Job& job) {
-  const ActionRequest& r = job.req;
+  const RunRequest& r = std::get<RunRequest>(job.req.body);
   SpawnOptions opts;
   if (r.shell) {
     // The script is argv[0], written by the rule's author; templated values
@@ -179,7 +157,7 @@ void ActionExecutor::begin_run(Job& job) {
   job.run = RunContext{};
   job.run.program = r.shell ? "sh -c " + r.argv[0].substr(0, 60) : r.argv[0];
   job.run.cwd = r.cwd;
-  job.run.timeout = r.timeout > Duration::zero() ? r.timeout : default_run_timeout_;
+  job.run.timeout = job.req.timeout > Duration::zero() ? job.req.timeout : default_run_timeout_;
   job.run.kill_grace = r.kill_grace;
   job.stop_stage = 0;
 
@@ -189,7 +167,7 @@ void ActionExecutor::begin_run(Job& job) {
         Job& j = *jp;
         if (j.stop_timer) j.stop_timer->stop();
         ActionOutcome outcome = classify_exit(e, j.run);
-        retire(std::move(j.child));  // we are inside its callback: destroy it later
+        j.child.reset();  // inside its own callback, which ChildProcess allows
         attempt_ended(j, std::move(outcome));
       });
   if (!child.ok()) {
@@ -223,26 +201,31 @@ void ActionExecutor::begin_file_action(Job& job) {
   job.phase = Phase::kOnPool;
   if (job.on_attempt) job.on_attempt(AttemptInfo{job.id, job.attempts, 0});
   const ActionRequest& r = job.req;
+  const auto* mark = r.as<MarkRequest>();
 
-  if (r.type == ActionType::kMark && r.marker.empty()) {
+  if (mark && mark->marker.empty()) {
     // Nothing to write: the daemon records the state from the outcome.
     Fields f;
-    f.set("entity", r.entity);
-    f.set("state", r.state);
+    f.set("entity", mark->entity);
+    f.set("state", mark->state);
     f.set("marker", "");
-    attempt_ended(job, make_success("marked '" + r.entity + "' " + r.state, std::move(f)));
+    attempt_ended(job, make_success("marked '" + mark->entity + "' " + mark->state, std::move(f)));
     return;
   }
 
   auto result = std::make_shared<ActionOutcome>();
   std::function<void()> work;
-  if (r.type == ActionType::kMark) {
-    MarkerSpec spec{r.marker, r.root, r.entity, r.state, r.rule, job.cause_seq, clock_.wall()};
+  if (mark) {
+    MarkerSpec spec{mark->marker,  "",           mark->entity, mark->state, r.rule,
+                    job.cause_seq, clock_.wall()};
     work = [spec = std::move(spec), result] { *result = write_marker(spec); };
+  } else if (const auto* move = r.as<MoveRequest>()) {
+    MoveSpec spec{move->source, move->to, move->root, std::nullopt};
+    work = [spec = std::move(spec), result] { *result = move_file(spec); };
   } else {
-    MoveSpec spec{r.source, r.to, r.root, std::nullopt};
-    if (r.type == ActionType::kQuarantine)
-      spec.quarantine = QuarantineNote{r.reason, clock_.wall(), r.rule, job.cause_seq};
+    const auto& q = std::get<QuarantineRequest>(r.body);
+    MoveSpec spec{q.source, q.to, q.root,
+                  QuarantineNote{q.reason, clock_.wall(), r.rule, job.cause_seq}};
     work = [spec = std::move(spec), result] { *result = move_file(spec); };
   }
   std::weak_ptr<char> alive = alive_;
@@ -255,7 +238,7 @@ void ActionExecutor::begin_file_action(Job& job) {
   });
   if (rc != 0)
     attempt_ended(job, make_failure(outcome_category::kResource,
-                                    std::string("cannot queue the ") + action_type_name(r.type) +
+                                    std::string("cannot queue the ") + action_type_name(r.type()) +
                                         " on the thread pool: " + uv_strerror(rc),
                                     "the daemon is out of memory or shutting down"));
 }
@@ -305,10 +288,9 @@ void ActionExecutor::finish(Job& job, ActionOutcome outcome) {
 void ActionExecutor::finish_now(Job& job) {
   DoneCallback done = std::move(job.on_done);
   ActionOutcome outcome = std::move(*job.last);
-  // Possibly inside the job's own timer callback: retire, do not destroy.
-  auto it = jobs_.find(job.id);
-  retire(std::move(it->second));
-  jobs_.erase(it);
+  // Possibly inside one of the job's own handle callbacks (its timer, its
+  // child's exit): uvx wrappers and ChildProcess may be destroyed there.
+  jobs_.erase(job.id);
   if (done) done(std::move(outcome));
 }
 
@@ -332,9 +314,9 @@ void ActionExecutor::interrupt_all(Duration grace) {
         std::string last = job.last ? job.last->message : "";
         ActionOutcome o = make_failure(
             outcome_category::kInterrupted,
-            std::string(action_type_name(job.req.type)) + " action interrupted by shutdown while " +
-                "waiting to retry (after attempt " + std::to_string(job.attempts) + ": " + last +
-                ")",
+            std::string(action_type_name(job.req.type())) +
+                " action interrupted by shutdown while " + "waiting to retry (after attempt " +
+                std::to_string(job.attempts) + ": " + last + ")",
             "it was not retried: run it again after the daemon is back if it is still needed",
             job.last ? job.last->fields : Fields{});
         finish(job, std::move(o));

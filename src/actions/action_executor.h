@@ -1,4 +1,4 @@
-// Carries out ActionRequests (src/rules/plan.h) on the loop, asynchronously, and
+// Carries out ActionRequests (src/plan/plan.h) on the loop, asynchronously, and
 // reports exactly one ActionOutcome per request.
 //
 //   run         a child process (child_process.h), judged by run_outcome.h
@@ -6,6 +6,9 @@
 //   quarantine  file_move.h with a reason file, on the thread pool
 //   mark        marker_file.h on the thread pool (or nothing, without a marker)
 //   emit        refused (validation): derived events are the pipeline's job
+//
+// Each request is one of plan.h's typed bodies; the others (kill, restart,
+// tmux, rotate, probe) belong to the daemon and are refused as "validation".
 //
 // Retries: a failed attempt is retried up to request.retry.retries times, each
 // after backoff_delay() (jittered from a seedable RNG) on a timer; never after a
@@ -37,7 +40,7 @@
 #include "src/actions/run_outcome.h"
 #include "src/core/clock.h"
 #include "src/core/event.h"
-#include "src/rules/plan.h"
+#include "src/plan/plan.h"
 #include "src/uvx/handle.h"
 
 namespace aw {
@@ -102,11 +105,6 @@ class ActionExecutor {
   void finish(Job& job, ActionOutcome outcome);
   void finish_now(Job& job);
   uvx::Timer& wait_timer(Job& job);
-  // Finished jobs and exited children are destroyed from sweep_'s callback, not
-  // inside their own handles' callbacks.
-  void retire(std::unique_ptr<Job> job);
-  void retire(std::unique_ptr<ChildProcess> child);
-  void sweep();
 
   uv_loop_t* loop_;
   const Clock& clock_;
@@ -115,10 +113,9 @@ class ActionExecutor {
   Id next_id_ = 1;
   bool stopping_ = false;
   int inside_call_ = 0;  // > 0 while in start() or interrupt_all()
+  // A finished job is destroyed at once, possibly inside one of its own handle
+  // callbacks: uvx wrappers and ChildProcess allow that (src/uvx/handle.h).
   std::map<Id, std::unique_ptr<Job>> jobs_;
-  std::vector<std::unique_ptr<Job>> retired_jobs_;
-  std::vector<std::unique_ptr<ChildProcess>> retired_children_;
-  uvx::Timer sweep_;
   // Thread-pool completions hold a weak_ptr: a completion arriving after the
   // executor died is dropped.
   std::shared_ptr<char> alive_ = std::make_shared<char>();

@@ -46,9 +46,10 @@ class ActionExecutorTest : public LoopTest {
 
   static ActionRequest run_request(std::vector<std::string> argv) {
     ActionRequest r;
-    r.type = ActionType::kRun;
     r.rule = "test-rule";
-    r.argv = std::move(argv);
+    RunRequest run;
+    run.argv = std::move(argv);
+    r.body = std::move(run);
     return r;
   }
 
@@ -88,7 +89,7 @@ TEST_F(ActionExecutorTest, TimeoutSendsTermThenKillToAChildIgnoringTerm) {
   Record rec;
   ActionRequest r = run_request({"sh", "-c", "trap \"\" TERM; sleep 30"});
   r.timeout = milliseconds(300);
-  r.kill_grace = milliseconds(200);
+  std::get<RunRequest>(r.body).kill_grace = milliseconds(200);
   auto t0 = Steady::now();
   start(ex, r, rec);
   run();
@@ -109,7 +110,7 @@ TEST_F(ActionExecutorTest, TimeoutOfAChildThatObeysTerm) {
   Record rec;
   ActionRequest r = run_request({"sleep", "30"});
   r.timeout = milliseconds(50);
-  r.kill_grace = std::chrono::seconds(10);
+  std::get<RunRequest>(r.body).kill_grace = std::chrono::seconds(10);
   auto t0 = Steady::now();
   start(ex, r, rec);
   run();
@@ -207,8 +208,9 @@ TEST_F(ActionExecutorTest, ValidationFailsAtOnceWithoutSpawningOrRetrying) {
   start(ex, run_request({}), empty);
   Record emit;
   ActionRequest e;
-  e.type = ActionType::kEmit;
-  e.emit_kind = "x.y";
+  EmitRequest emit_body;
+  emit_body.kind = "x.y";
+  e.body = emit_body;
   start(ex, e, emit);
   run();
   EXPECT_EQ(empty.outcome->category, "validation");
@@ -222,7 +224,7 @@ TEST_F(ActionExecutorTest, ShellKeepsTemplatedValuesPositional) {
   Record rec;
   const std::string hostile = "; touch " + (dir / "pwned") + " $(touch " + (dir / "pwned2") + ")";
   ActionRequest r = run_request({"printf '%s' \"$1\"", hostile});
-  r.shell = true;
+  std::get<RunRequest>(r.body).shell = true;
   start(ex, r, rec);
   run();
   ASSERT_EQ(rec.done_calls, 1);
@@ -305,16 +307,11 @@ TEST_F(ActionExecutorTest, MoveAndQuarantineRunOnThePool) {
   ActionExecutor ex(&loop_, manual, 1);
 
   ActionRequest mv;
-  mv.type = ActionType::kMove;
   mv.rule = "results";
-  mv.source = root / "in/good.json";
-  mv.to = root / "completed";
-  mv.root = root.path();
+  mv.body = MoveRequest{root / "in/good.json", root / "completed", root.path()};
   ActionRequest q = mv;
-  q.type = ActionType::kQuarantine;
-  q.source = root / "in/bad.json";
-  q.to = root / "quarantine";
-  q.reason = "truncated JSON";
+  q.body =
+      QuarantineRequest{root / "in/bad.json", root / "quarantine", root.path(), "truncated JSON"};
   Record moved, quarantined;
   start(ex, mv, moved);
   start(ex, q, quarantined);
@@ -336,10 +333,7 @@ TEST_F(ActionExecutorTest, FailedMoveIsRetriedThenReported) {
   TempDir root;
   ActionExecutor ex(&loop_, clock_, 1);
   ActionRequest mv;
-  mv.type = ActionType::kMove;
-  mv.source = root / "in/missing.json";
-  mv.to = root / "done";
-  mv.root = root.path();
+  mv.body = MoveRequest{root / "in/missing.json", root / "done", root.path()};
   mv.retry.retries = 2;
   mv.retry.initial = milliseconds(1);
   Record rec;
@@ -355,13 +349,14 @@ TEST_F(ActionExecutorTest, MarkWritesTheMarkerOrJustReports) {
   ManualClock manual;
   ActionExecutor ex(&loop_, manual, 1);
   ActionRequest m;
-  m.type = ActionType::kMark;
   m.rule = "done";
-  m.entity = "worker-3";
-  m.marker = root / "worker-3/COMPLETE";
+  MarkRequest mark;
+  mark.marker = root / "worker-3/COMPLETE";
+  mark.entity = "worker-3";
+  m.body = mark;
   Record with_marker, without;
   start(ex, m, with_marker);
-  m.marker.clear();
+  std::get<MarkRequest>(m.body).marker.clear();
   start(ex, m, without);
   EXPECT_EQ(without.done_calls, 0);
   run();

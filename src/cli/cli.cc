@@ -18,7 +18,7 @@
 #include "src/daemon/paths.h"
 #include "src/daemon/systemd_unit.h"
 #include "src/eventlog/events_command.h"
-#include "src/rules/rule_loader.h"
+#include "src/rules/rule_files.h"
 #include "src/rules/rules_commands.h"
 #include "src/tmux/tmux_socket.h"
 #include "src/uvx/unix_listener.h"

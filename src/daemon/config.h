@@ -24,7 +24,7 @@
 #include "src/core/clock.h"
 #include "src/core/result.h"
 #include "src/daemon/paths.h"
-#include "src/rules/rule_loader.h"
+#include "src/rules/rule_files.h"
 #include "src/state/entity_table.h"
 #include "src/supervise/worker_spec.h"
 

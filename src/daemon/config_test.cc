@@ -67,7 +67,7 @@ TEST(DaemonConfig, ReportsEveryProblemNotJustTheFirst) {
   ASSERT_FALSE(c.ok());
   EXPECT_NE(c.error().message.find("c.toml:2:"), std::string::npos) << c.error().message;
   EXPECT_NE(c.error().message.find("c.toml:4:"), std::string::npos) << c.error().message;
-  EXPECT_NE(c.error().message.find("expected a duration"), std::string::npos);
+  EXPECT_NE(c.error().message.find("expects a duration"), std::string::npos);
 }
 
 TEST(DaemonConfig, SyntaxErrorHasLineAndColumn) {

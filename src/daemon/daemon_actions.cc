@@ -60,19 +60,26 @@ DaemonActions::~DaemonActions() {
 }
 
 void DaemonActions::install() {
-  pipeline_.set_action_handler(ActionType::kKill, [this](const ActionRequest& r, const Event&,
-                                                         const Done& done) { kill(r, done); });
-  pipeline_.set_action_handler(
-      ActionType::kRestart,
-      [this](const ActionRequest& r, const Event&, const Done& done) { restart(r, done); });
-  pipeline_.set_action_handler(ActionType::kTmux, [this](const ActionRequest& r, const Event&,
-                                                         Done done) { tmux(r, std::move(done)); });
-  pipeline_.set_action_handler(
-      ActionType::kRotate,
-      [this](const ActionRequest& r, const Event&, Done done) { rotate(r, std::move(done)); });
+  // The pipeline calls a handler only with requests of the type it was set for.
+  pipeline_.set_action_handler(ActionType::kKill,
+                               [this](const ActionRequest& r, const Event&, const Done& done) {
+                                 kill(r, std::get<KillRequest>(r.body), done);
+                               });
+  pipeline_.set_action_handler(ActionType::kRestart,
+                               [this](const ActionRequest& r, const Event&, const Done& done) {
+                                 restart(std::get<RestartRequest>(r.body), done);
+                               });
+  pipeline_.set_action_handler(ActionType::kTmux,
+                               [this](const ActionRequest& r, const Event&, Done done) {
+                                 tmux(std::get<TmuxRequest>(r.body), std::move(done));
+                               });
+  pipeline_.set_action_handler(ActionType::kRotate,
+                               [this](const ActionRequest& r, const Event&, Done done) {
+                                 rotate(std::get<RotateRequest>(r.body), std::move(done));
+                               });
   pipeline_.set_action_handler(ActionType::kProbe,
                                [this](const ActionRequest& r, const Event& cause, Done done) {
-                                 probe(r, cause, std::move(done));
+                                 probe(r, std::get<ProbeRequest>(r.body), cause, std::move(done));
                                });
 }
 
@@ -85,21 +92,21 @@ DaemonActions::Done DaemonActions::tracked(Done done) {
   };
 }
 
-void DaemonActions::kill(const ActionRequest& r, const Done& done) {
+void DaemonActions::kill(const ActionRequest& req, const KillRequest& r, const Done& done) {
   if (!supervisor_)
     return done(failure(cat::kValidation, "kill: no workers are declared",
                         "declare the worker with [[worker]] in agentwatch.toml"));
-  const std::string reason = r.reason.empty() ? "rule " + r.rule : r.reason;
-  Status s = supervisor_->kill(r.worker, r.signal, r.kill_grace, reason);
+  const std::string reason = r.reason.empty() ? "rule " + req.rule : r.reason;
+  Status s = supervisor_->kill(r.worker, r.signal, r.grace, reason);
   if (!s) return done(supervisor_refusal(*supervisor_, r.worker, s.error()));
   Fields f;
   f.set("worker", r.worker);
   f.set("signal", static_cast<std::int64_t>(r.signal));
-  f.set("grace_ms", to_ms(r.kill_grace));
+  f.set("grace_ms", to_ms(r.grace));
   done(success("signal " + std::to_string(r.signal) + " sent to worker " + r.worker, std::move(f)));
 }
 
-void DaemonActions::restart(const ActionRequest& r, const Done& done) {
+void DaemonActions::restart(const RestartRequest& r, const Done& done) {
   if (!supervisor_)
     return done(failure(cat::kValidation, "restart: no workers are declared",
                         "declare the worker with [[worker]] in agentwatch.toml"));
@@ -110,21 +117,20 @@ void DaemonActions::restart(const ActionRequest& r, const Done& done) {
   done(success("restart of worker " + r.worker + " requested", std::move(f)));
 }
 
-void DaemonActions::tmux(const ActionRequest& r, Done done) {
+void DaemonActions::tmux(const TmuxRequest& r, Done done) {
   Done finish = tracked(std::move(done));
   Fields f;
   f.set("session", r.session);
-  f.set("op", tmux_op_name(r.tmux_op));
-  auto report = [finish, f,
-                 what = std::string(tmux_op_name(r.tmux_op)) + " tmux session " +
-                        r.session](const Status& s) mutable {
+  f.set("op", tmux_op_name(r.op));
+  auto report = [finish, f, what = std::string(tmux_op_name(r.op)) + " tmux session " + r.session](
+                    const Status& s) mutable {
     if (s)
       finish(success(what, std::move(f)));
     else
       finish(failure(s.error().code == -ETIMEDOUT ? cat::kTimeout : cat::kExecution,
                      s.error().message));
   };
-  switch (r.tmux_op) {
+  switch (r.op) {
     case TmuxOp::kOpen: {
       OpenSession o;
       o.session = r.session;
@@ -148,7 +154,7 @@ void DaemonActions::tmux(const ActionRequest& r, Done done) {
   }
 }
 
-void DaemonActions::rotate(const ActionRequest& r, Done done) {
+void DaemonActions::rotate(const RotateRequest& r, Done done) {
   Done finish = tracked(std::move(done));
   RotatePolicy policy;
   policy.max_size = r.max_size;
@@ -157,7 +163,6 @@ void DaemonActions::rotate(const ActionRequest& r, Done done) {
   policy.compress = r.compress;
   policy.method =
       r.method == RotateMethod::kCopyTruncate ? RotatePolicy::kCopyTruncate : RotatePolicy::kRename;
-  policy.root = r.root;
   auto result = std::make_shared<Result<RotateResult>>(make_error("not run"));
   const std::string path = r.path;
   const WallTime now = clock_.wall();
@@ -168,19 +173,20 @@ void DaemonActions::rotate(const ActionRequest& r, Done done) {
     finish(failure(cat::kResource, "rotate: cannot queue work: " + std::string(uv_strerror(rc))));
 }
 
-void DaemonActions::probe(const ActionRequest& r, const Event& cause, Done done) {
+void DaemonActions::probe(const ActionRequest& req, const ProbeRequest& r, const Event& cause,
+                          Done done) {
   // A queue-status command slower than its period must not pile up copies.
-  if (probes_.busy(r.rule))
+  if (probes_.busy(req.rule))
     return done(failure(cat::kExecution,
-                        "probe skipped: the previous run of rule " + r.rule + " is still going",
+                        "probe skipped: the previous run of rule " + req.rule + " is still going",
                         "raise the rule's `every` or lower the probe's `timeout`"));
   Done finish = tracked(std::move(done));
   ProbeSpec spec;
-  spec.rule = r.rule;
+  spec.rule = req.rule;
   spec.argv = r.argv;
   spec.cwd = r.cwd;
   spec.env = r.env;
-  if (r.timeout > Duration::zero()) spec.timeout = r.timeout;
+  if (req.timeout > Duration::zero()) spec.timeout = req.timeout;
   spec.max_output = r.max_output;
   for (const auto& p : r.patterns) spec.patterns.push_back({p.match, p.kind});
   const std::uint64_t cause_seq = cause.seq;

@@ -50,11 +50,11 @@ class DaemonActions {
 
  private:
   using Done = Pipeline::ActionDone;
-  void kill(const ActionRequest& r, const Done& done);
-  void restart(const ActionRequest& r, const Done& done);
-  void tmux(const ActionRequest& r, Done done);
-  void rotate(const ActionRequest& r, Done done);
-  void probe(const ActionRequest& r, const Event& cause, Done done);
+  void kill(const ActionRequest& req, const KillRequest& r, const Done& done);
+  void restart(const RestartRequest& r, const Done& done);
+  void tmux(const TmuxRequest& r, Done done);
+  void rotate(const RotateRequest& r, Done done);
+  void probe(const ActionRequest& req, const ProbeRequest& r, const Event& cause, Done done);
   // Counts the operation in flight until its outcome is reported.
   Done tracked(Done done);
 

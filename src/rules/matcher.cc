@@ -446,6 +446,147 @@ void matching_rules(const RuleSet& rules, const Event& e, const MatchInput& inpu
   });
 }
 
+namespace {
+
+// Renders one ActionSpec into its request; the first template that cannot be
+// rendered sets the request's render_error (the request then fails as
+// "validation" without running).
+class ActionRenderer {
+ public:
+  ActionRenderer(const TemplateContext& ctx, const Event& e, ActionType type, ActionRequest& req)
+      : ctx_(ctx), e_(e), type_(type), req_(req) {}
+
+  RunRequest operator()(const RunActionSpec& s) {
+    RunRequest r;
+    put_command(s.argv, s.cwd, s.env, r.argv, r.cwd, r.env);
+    r.shell = s.shell;
+    r.kill_grace = s.kill_grace;
+    return r;
+  }
+  MoveRequest operator()(const MoveActionSpec& s) {
+    MoveRequest r;
+    put(s.to, r.to);
+    put(s.root, r.root);
+    r.source = source();
+    return r;
+  }
+  QuarantineRequest operator()(const QuarantineActionSpec& s) {
+    QuarantineRequest r;
+    put(s.to, r.to);
+    put(s.root, r.root);
+    put(s.reason, r.reason);
+    r.source = source();
+    return r;
+  }
+  MarkRequest operator()(const MarkActionSpec& s) {
+    MarkRequest r;
+    put(s.marker, r.marker);
+    put(s.entity, r.entity);
+    put(s.state, r.state);
+    return r;
+  }
+  EmitRequest operator()(const EmitActionSpec& s) {
+    EmitRequest r;
+    put(s.entity, r.entity);
+    put(s.kind, r.kind);
+    for (const auto& [key, t] : s.fields) {
+      std::string value;
+      put(t, value);
+      r.fields.set(key, FieldValue(std::move(value)));
+    }
+    return r;
+  }
+  KillRequest operator()(const KillActionSpec& s) {
+    KillRequest r;
+    put(s.reason, r.reason);
+    put(s.worker, r.worker);
+    r.signal = s.signal;
+    r.grace = s.grace;
+    require_value(r.worker, "the worker name");
+    return r;
+  }
+  RestartRequest operator()(const RestartActionSpec& s) {
+    RestartRequest r;
+    put(s.reason, r.reason);
+    put(s.worker, r.worker);
+    require_value(r.worker, "the worker name");
+    return r;
+  }
+  TmuxRequest operator()(const TmuxActionSpec& s) {
+    TmuxRequest r;
+    put_command(s.argv, s.cwd, s.env, r.argv, r.cwd, r.env);
+    r.op = s.op;
+    put(s.session, r.session);
+    put(s.brief, r.brief);
+    r.submit = s.submit;
+    for (const Template& t : s.keys) put(t, r.keys.emplace_back());
+    put(s.wait_for, r.wait_for);
+    r.ready_timeout = s.ready_timeout;
+    require_value(r.session, "the session name");
+    return r;
+  }
+  RotateRequest operator()(const RotateActionSpec& s) {
+    RotateRequest r;
+    put(s.path, r.path);
+    r.max_size = s.max_size;
+    r.max_age = s.max_age;
+    r.keep = s.keep;
+    r.compress = s.compress;
+    r.method = s.method;
+    require_value(r.path, "the file to rotate");
+    return r;
+  }
+  ProbeRequest operator()(const ProbeActionSpec& s) {
+    ProbeRequest r;
+    put_command(s.argv, s.cwd, s.env, r.argv, r.cwd, r.env);
+    r.patterns = s.patterns;
+    r.max_output = s.max_output;
+    return r;
+  }
+
+ private:
+  void put(const Template& t, std::string& out) {
+    out.clear();
+    std::string error;
+    if (!t.render(ctx_, out, error) && req_.render_error.empty()) req_.render_error = error;
+  }
+  void put(const std::optional<Template>& t, std::string& out) {
+    if (t) put(*t, out);
+  }
+  void put_command(const std::vector<Template>& argv, const std::optional<Template>& cwd,
+                   const TemplateTable& env, std::vector<std::string>& argv_out,
+                   std::string& cwd_out, EnvList& env_out) {
+    for (const Template& t : argv) put(t, argv_out.emplace_back());
+    put(cwd, cwd_out);
+    for (const auto& [name, t] : env) {
+      env_out.emplace_back(name, std::string());
+      put(t, env_out.back().second);
+    }
+  }
+  // move / quarantine act on the event's file.
+  std::string source() {
+    if (e_.path.empty() && req_.render_error.empty())
+      req_.render_error = std::string(action_type_name(type())) + ": the event has no path to " +
+                          action_type_name(type());
+    return e_.path;
+  }
+  // A template that rendered to "" where a name is needed would act on nothing
+  // (or, for tmux, on the current session): refuse it like a missing value.
+  void require_value(const std::string& value, std::string_view what) {
+    if (value.empty() && req_.render_error.empty())
+      req_.render_error =
+          std::string(action_type_name(type())) + ": " + std::string(what) + " rendered empty";
+  }
+  ActionType type() const { return type_; }
+
+  const TemplateContext& ctx_;
+  const Event& e_;
+  const ActionType type_;
+  ActionRequest& req_;
+};
+
+}  // namespace
+
 Plan render(const Rule& rule, const Event& e, const MatchInput& input) {
   Plan plan;
   plan.rule = rule.name;
@@ -453,83 +594,12 @@ Plan render(const Rule& rule, const Event& e, const MatchInput& input) {
   for (std::size_t index = 0; index < rule.actions.size(); ++index) {
     const ActionSpec& a = rule.actions[index];
     ActionRequest req;
-    req.type = a.type;
+    static_cast<ActionHeader&>(req) = a;
     req.rule = rule.name;
     req.index = index;
-    req.timeout = a.timeout;
-    req.retry = a.retry;
-    req.shell = a.shell;
-    req.kill_grace = a.kill_grace;
-    std::string error;
-    auto put = [&](const Template& t, std::string& out) {
-      out.clear();
-      if (!t.render(ctx, out, error) && req.render_error.empty()) req.render_error = error;
-    };
-    auto put_opt = [&](const std::optional<Template>& t, std::string& out) {
-      if (t) put(*t, out);
-    };
-    for (const Template& t : a.argv) put(t, req.argv.emplace_back());
-    put_opt(a.cwd, req.cwd);
-    for (const auto& [name, t] : a.env) {
-      req.env.emplace_back(name, std::string());
-      put(t, req.env.back().second);
-    }
-    put_opt(a.to, req.to);
-    put_opt(a.root, req.root);
-    put_opt(a.reason, req.reason);
-    put_opt(a.marker, req.marker);
-    put_opt(a.entity, req.entity);
-    put_opt(a.state, req.state);
-    put_opt(a.emit_kind, req.emit_kind);
-    for (const auto& [key, t] : a.emit_fields) {
-      std::string value;
-      put(t, value);
-      req.emit_fields.set(key, FieldValue(std::move(value)));
-    }
-    put_opt(a.worker, req.worker);
-    req.signal = a.signal;
-    req.tmux_op = a.tmux_op;
-    put_opt(a.session, req.session);
-    put_opt(a.brief, req.brief);
-    req.submit = a.submit;
-    for (const Template& t : a.keys) put(t, req.keys.emplace_back());
-    put_opt(a.wait_for, req.wait_for);
-    req.ready_timeout = a.ready_timeout;
-    put_opt(a.path, req.path);
-    req.max_size = a.max_size;
-    req.max_age = a.max_age;
-    req.keep = a.keep;
-    req.compress = a.compress;
-    req.method = a.method;
-    req.patterns = a.patterns;
-    req.max_output = a.max_output;
-    if (a.type == ActionType::kMove || a.type == ActionType::kQuarantine) {
-      req.source = e.path;
-      if (e.path.empty() && req.render_error.empty())
-        req.render_error = std::string(action_type_name(a.type)) + ": the event has no path to " +
-                           action_type_name(a.type);
-    }
-    // A template that rendered to "" where a name is needed would act on nothing
-    // (or, for tmux, on the current session): refuse it like a missing value.
-    auto require_value = [&](const std::string& value, std::string_view what) {
-      if (value.empty() && req.render_error.empty())
-        req.render_error =
-            std::string(action_type_name(a.type)) + ": " + std::string(what) + " rendered empty";
-    };
-    switch (a.type) {
-      case ActionType::kKill:
-      case ActionType::kRestart:
-        require_value(req.worker, "the worker name");
-        break;
-      case ActionType::kTmux:
-        require_value(req.session, "the session name");
-        break;
-      case ActionType::kRotate:
-        require_value(req.path, "the file to rotate");
-        break;
-      default:
-        break;
-    }
+    req.render_error.clear();
+    ActionRenderer renderer(ctx, e, a.type(), req);
+    req.body = std::visit([&](const auto& spec) { return ActionBody(renderer(spec)); }, a.body);
     plan.actions.push_back(std::move(req));
   }
   return plan;

@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "src/core/event.h"
-#include "src/rules/plan.h"
+#include "src/plan/plan.h"
 #include "src/rules/rule.h"
 #include "src/rules/template.h"
 

@@ -48,16 +48,17 @@ reason = "hung for {fields.minutes}m"
 [[rule.action]]
 do = "kill")");
   ASSERT_EQ(p.actions.size(), 2u);
-  const ActionRequest& a = p.actions[0];
-  EXPECT_EQ(a.type, ActionType::kKill);
-  EXPECT_EQ(a.render_error, "");
+  EXPECT_EQ(p.actions[0].type(), ActionType::kKill);
+  EXPECT_EQ(p.actions[0].render_error, "");
+  const KillRequest& a = std::get<KillRequest>(p.actions[0].body);
   EXPECT_EQ(a.worker, "w7");
   EXPECT_EQ(a.signal, SIGQUIT);
-  EXPECT_EQ(a.kill_grace, std::chrono::seconds(2));
+  EXPECT_EQ(a.grace, std::chrono::seconds(2));
   EXPECT_EQ(a.reason, "hung for 31m");
-  EXPECT_EQ(p.actions[1].signal, SIGTERM);
-  EXPECT_EQ(p.actions[1].kill_grace, std::chrono::seconds(10));
-  EXPECT_EQ(p.actions[1].reason, "");
+  const KillRequest& b = std::get<KillRequest>(p.actions[1].body);
+  EXPECT_EQ(b.signal, SIGTERM);
+  EXPECT_EQ(b.grace, std::chrono::seconds(10));
+  EXPECT_EQ(b.reason, "");
 }
 
 TEST(RenderActions, RestartWithoutAWorkerFailsAtOnce) {
@@ -71,8 +72,8 @@ TEST(RenderActions, RestartWithoutAWorkerFailsAtOnce) {
   Plan q = render_one("[[rule.action]]\ndo = \"restart\"\nworker = \"{fields.w}\"", empty_field);
   EXPECT_EQ(q.actions[0].render_error, "restart: the worker name rendered empty");
   Plan ok = render_one("[[rule.action]]\ndo = \"restart\"\nreason = \"deps done\"");
-  EXPECT_EQ(ok.actions[0].worker, "w7");
-  EXPECT_EQ(ok.actions[0].reason, "deps done");
+  EXPECT_EQ(std::get<RestartRequest>(ok.actions[0].body).worker, "w7");
+  EXPECT_EQ(std::get<RestartRequest>(ok.actions[0].body).reason, "deps done");
 }
 
 TEST(RenderActions, TmuxOpenRendersEveryTemplateOneValueEach) {
@@ -90,9 +91,9 @@ keys = ["Enter"]
 wait_for = "ready {entity}"
 ready_timeout = "15s")");
   ASSERT_EQ(p.actions.size(), 1u);
-  const ActionRequest& a = p.actions[0];
-  EXPECT_EQ(a.render_error, "");
-  EXPECT_EQ(a.tmux_op, TmuxOp::kOpen);
+  EXPECT_EQ(p.actions[0].render_error, "");
+  const TmuxRequest& a = std::get<TmuxRequest>(p.actions[0].body);
+  EXPECT_EQ(a.op, TmuxOp::kOpen);
   EXPECT_EQ(a.session, "fix-w7");
   EXPECT_EQ(a.argv, (std::vector<std::string>{"claude", "--resume"}));
   EXPECT_EQ(a.cwd, "/srv/w7");
@@ -110,7 +111,7 @@ TEST(RenderActions, TmuxSessionMustRenderNonEmpty) {
   e.fields.set("session", "");
   Plan p = render_one(
       "[[rule.action]]\ndo = \"tmux\"\nop = \"kill\"\nsession = \"{fields.session}\"", e);
-  EXPECT_EQ(p.actions[0].tmux_op, TmuxOp::kKill);
+  EXPECT_EQ(std::get<TmuxRequest>(p.actions[0].body).op, TmuxOp::kKill);
   EXPECT_EQ(p.actions[0].render_error, "tmux: the session name rendered empty");
   Plan missing = render_one(
       "[[rule.action]]\ndo = \"tmux\"\nop = \"send\"\nsession = \"s\"\nkeys = [\"{fields.nope}\"]");
@@ -121,8 +122,8 @@ TEST(RenderActions, RotateDefaultsToTheEventPath) {
   Plan p = render_one(
       "[[rule.action]]\ndo = \"rotate\"\nmax_size = \"1MiB\"\nmax_age = \"7d\"\nkeep = 2\n"
       "compress = false\nmethod = \"copytruncate\"");
-  const ActionRequest& a = p.actions[0];
-  EXPECT_EQ(a.render_error, "");
+  EXPECT_EQ(p.actions[0].render_error, "");
+  const RotateRequest& a = std::get<RotateRequest>(p.actions[0].body);
   EXPECT_EQ(a.path, "/srv/logs/w7.log");
   EXPECT_EQ(a.max_size, 1u << 20);
   EXPECT_EQ(a.max_age, std::chrono::hours(24 * 7));
@@ -142,10 +143,10 @@ argv = ["queue", "{entity}"]
 timeout = "5s"
 max_output = "4k"
 patterns = [ { match = '^FAILED (?P<job>\S+)', kind = "queue.failed" } ])");
-  const ActionRequest& a = p.actions[0];
-  EXPECT_EQ(a.render_error, "");
+  EXPECT_EQ(p.actions[0].render_error, "");
+  EXPECT_EQ(p.actions[0].timeout, std::chrono::seconds(5));
+  const ProbeRequest& a = std::get<ProbeRequest>(p.actions[0].body);
   EXPECT_EQ(a.argv, (std::vector<std::string>{"queue", "w7"}));
-  EXPECT_EQ(a.timeout, std::chrono::seconds(5));
   EXPECT_EQ(a.max_output, 4096u);
   ASSERT_EQ(a.patterns.size(), 1u);
   EXPECT_EQ(a.patterns[0].kind, "queue.failed");

@@ -356,32 +356,36 @@ root = ""
   ASSERT_EQ(plans.size(), 1u);
   const std::vector<ActionRequest>& a = plans[0].actions;
   ASSERT_EQ(a.size(), 5u);
-  EXPECT_EQ(a[0].type, ActionType::kMove);
+  EXPECT_EQ(a[0].type(), ActionType::kMove);
+  const MoveRequest& move = std::get<MoveRequest>(a[0].body);
   EXPECT_EQ(a[0].rule, "r");
   EXPECT_EQ(a[0].index, 0u);
-  EXPECT_EQ(a[0].source, "/w/results/a b.json");
-  EXPECT_EQ(a[0].to, "/w/completed");
-  EXPECT_EQ(a[0].root, "/w");
+  EXPECT_EQ(move.source, "/w/results/a b.json");
+  EXPECT_EQ(move.to, "/w/completed");
+  EXPECT_EQ(move.root, "/w");
   EXPECT_EQ(a[0].timeout, std::chrono::seconds(3));
   EXPECT_EQ(a[0].retry.retries, 1);
   EXPECT_EQ(a[0].render_error, "");
 
-  EXPECT_EQ(a[1].type, ActionType::kRun);
+  EXPECT_EQ(a[1].type(), ActionType::kRun);
   EXPECT_EQ(a[1].index, 1u);
   EXPECT_EQ(a[1].render_error, "template {fields.missing}: the event has no field missing");
 
-  EXPECT_EQ(a[2].type, ActionType::kMark);
-  EXPECT_EQ(a[2].entity, "w12");
-  EXPECT_EQ(a[2].state, "completed");
-  EXPECT_EQ(a[2].marker, "/w/results/.done");
+  EXPECT_EQ(a[2].type(), ActionType::kMark);
+  const MarkRequest& mark = std::get<MarkRequest>(a[2].body);
+  EXPECT_EQ(mark.entity, "w12");
+  EXPECT_EQ(mark.state, "completed");
+  EXPECT_EQ(mark.marker, "/w/results/.done");
 
-  EXPECT_EQ(a[3].emit_kind, "result.close_write");
-  EXPECT_EQ(a[3].emit_fields.get_string("file"), "a b.json");
-  EXPECT_EQ(a[3].emit_fields.get_string("rule"), "r");
+  const EmitRequest& emit = std::get<EmitRequest>(a[3].body);
+  EXPECT_EQ(emit.kind, "result.close_write");
+  EXPECT_EQ(emit.fields.get_string("file"), "a b.json");
+  EXPECT_EQ(emit.fields.get_string("rule"), "r");
 
-  EXPECT_EQ(a[4].type, ActionType::kQuarantine);
-  EXPECT_EQ(a[4].root, "");  // confinement explicitly off
-  EXPECT_EQ(a[4].reason, "bad");
+  EXPECT_EQ(a[4].type(), ActionType::kQuarantine);
+  const QuarantineRequest& q = std::get<QuarantineRequest>(a[4].body);
+  EXPECT_EQ(q.root, "");  // confinement explicitly off
+  EXPECT_EQ(q.reason, "bad");
 }
 
 TEST(Matcher, RenderedArgvKeepsEachTemplateOneElement) {
@@ -398,12 +402,13 @@ cwd = "{dir}"
   Event e = file_event("/w/my results/$(x) 'y'.json");
   Plan plan = render(set.rules()[0], e, MatchInput{nullptr, &env});
   ASSERT_EQ(plan.actions.size(), 1u);
-  EXPECT_EQ(plan.actions[0].argv,
+  const RunRequest& run = std::get<RunRequest>(plan.actions[0].body);
+  EXPECT_EQ(run.argv,
             (std::vector<std::string>{"echo", "/w/my results/$(x) 'y'.json", "hi there; ls"}));
-  EXPECT_EQ(plan.actions[0].cwd, "/w/my results");
-  ASSERT_EQ(plan.actions[0].env.size(), 1u);
-  EXPECT_EQ(plan.actions[0].env[0], (std::pair<std::string, std::string>{"A", "$(x) 'y'.json"}));
-  EXPECT_FALSE(plan.actions[0].shell);
+  EXPECT_EQ(run.cwd, "/w/my results");
+  ASSERT_EQ(run.env.size(), 1u);
+  EXPECT_EQ(run.env[0], (std::pair<std::string, std::string>{"A", "$(x) 'y'.json"}));
+  EXPECT_FALSE(run.shell);
 }
 
 TEST(Matcher, MoveWithoutRootFieldIsARenderError) {

@@ -13,12 +13,13 @@
 #include <string_view>
 #include <unordered_map>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "src/core/clock.h"
 #include "src/core/event.h"
 #include "src/core/glob.h"
-#include "src/rules/plan.h"
+#include "src/plan/plan.h"
 #include "src/rules/rule_gate.h"
 #include "src/rules/template.h"
 
@@ -90,42 +91,102 @@ struct Condition {
   }
 };
 
-// One [[rule.action]] with its templates compiled; rendered into an ActionRequest
-// (plan.h) per event. Optional templates are unset when the key was absent.
-struct ActionSpec {
-  ActionType type = ActionType::kRun;
-  std::uint32_t line = 0, column = 0;
-  Duration timeout{0};
-  RetryPolicy retry;
-  // run
+using TemplateTable = std::vector<std::pair<std::string, Template>>;
+
+// One struct per action type, with its templates compiled; rendered into the
+// matching request of plan.h per event. An optional template is unset when its
+// key was absent; the loader fills the documented defaults of the others.
+
+struct RunActionSpec {
   std::vector<Template> argv;
   std::optional<Template> cwd;
-  std::vector<std::pair<std::string, Template>> env;
+  TemplateTable env;
   bool shell = false;
   Duration kill_grace = std::chrono::seconds(5);
-  // move / quarantine / mark / emit; reason also for kill / restart
-  std::optional<Template> to, root, reason, marker, entity, state, emit_kind;
-  std::vector<std::pair<std::string, Template>> emit_fields;
-  // kill / restart (the loader sets worker to "{entity}" when absent); kill
-  // keeps its grace in kill_grace (default 10s for kill).
-  std::optional<Template> worker;
+};
+
+struct MoveActionSpec {
+  Template to;
+  Template root;  // default "{root}"
+};
+
+struct QuarantineActionSpec {
+  Template to;
+  Template root;  // default "{root}"
+  Template reason;
+};
+
+struct MarkActionSpec {
+  std::optional<Template> marker;
+  Template entity;
+  Template state;  // default "completed"
+};
+
+struct EmitActionSpec {
+  Template kind;
+  std::optional<Template> entity;
+  TemplateTable fields;
+};
+
+struct KillActionSpec {
+  Template worker;  // default "{entity}"
   int signal = SIGTERM;
-  // tmux (argv, cwd, env as for run); session is always set once loaded
-  TmuxOp tmux_op = TmuxOp::kOpen;
-  std::optional<Template> session, brief, wait_for;
+  Duration grace = std::chrono::seconds(10);
+  std::optional<Template> reason;
+};
+
+struct RestartActionSpec {
+  Template worker;  // default "{entity}"
+  std::optional<Template> reason;
+};
+
+struct TmuxActionSpec {
+  TmuxOp op = TmuxOp::kOpen;
+  Template session;
+  std::vector<Template> argv;   // open
+  std::optional<Template> cwd;  // open
+  TemplateTable env;            // open
+  std::optional<Template> brief;
   bool submit = true;
   std::vector<Template> keys;
-  Duration ready_timeout{0};
-  // rotate (the loader sets path to "{path}" when absent)
-  std::optional<Template> path;
+  std::optional<Template> wait_for;  // open
+  Duration ready_timeout{0};         // open
+};
+
+struct RotateActionSpec {
+  Template path;  // default "{path}"
   std::uint64_t max_size = 0;
   Duration max_age{0};
   int keep = 5;
   bool compress = true;
   RotateMethod method = RotateMethod::kRename;
-  // probe (argv, cwd, env as for run)
+};
+
+struct ProbeActionSpec {
+  std::vector<Template> argv;
+  std::optional<Template> cwd;
+  TemplateTable env;
   std::vector<ProbePattern> patterns;
   std::uint64_t max_output = 1 << 20;
+};
+
+// In ActionType order, like ActionBody: body.index() is the type.
+using ActionSpecBody =
+    std::variant<RunActionSpec, MoveActionSpec, QuarantineActionSpec, MarkActionSpec,
+                 EmitActionSpec, KillActionSpec, RestartActionSpec, TmuxActionSpec,
+                 RotateActionSpec, ProbeActionSpec>;
+
+// One [[rule.action]]: the common header (rule, index, position, timeout,
+// retry; render_error stays empty) and exactly the fields of its type.
+struct ActionSpec : ActionHeader {
+  ActionSpecBody body;
+
+  ActionType type() const { return static_cast<ActionType>(body.index()); }
+  // The body as T, or null when the action is of another type.
+  template <class T>
+  const T* as() const {
+    return std::get_if<T>(&body);
+  }
 };
 
 // The kind of the event the daemon submits when a scheduled rule is due

@@ -12,8 +12,8 @@
 // are no errors: a rule file saved with a mistake never yields a partial set, so
 // the daemon keeps running the old rules (DESIGN §6.16).
 //
-// The format is documented in docs/rules.md. Pure apart from reading the files
-// it is given (load_rules_from_paths); may be called on any thread.
+// The format is documented in docs/rules.md. Pure: the loader takes file
+// contents; reading them from disk is rule_files.h. May be called on any thread.
 #pragma once
 
 #include <cstdint>
@@ -22,19 +22,13 @@
 #include <string_view>
 #include <vector>
 
+#include "src/config/toml_reader.h"
 #include "src/rules/rule.h"
 
 namespace aw {
 
-struct RuleError {
-  std::string file;
-  std::uint32_t line = 0;  // 0 when the error concerns the whole file (e.g. unreadable)
-  std::uint32_t column = 0;
-  std::string message;
-
-  // "FILE:LINE:COLUMN: error: MESSAGE" (or "FILE: error: MESSAGE" without a line).
-  std::string to_string() const;
-};
+// A mistake in a rule file, positioned: "FILE:LINE:COLUMN: error: MESSAGE".
+using RuleError = ConfigError;
 
 // Either a RuleSet or the complete list of errors; never both.
 class RuleLoad {
@@ -67,20 +61,10 @@ RuleLoad load_rules(const std::vector<RuleLayer>& layers);
 // One file in one layer: the common case for tests.
 RuleLoad load_rules_from_string(std::string_view text, std::string_view path = "<string>");
 
-// One layer on disk: rule files and/or directories of *.toml files.
-struct RuleLayerPaths {
-  std::vector<std::string> paths;
-  // When true a path that does not exist is an empty layer (the user's rules.d
-  // before they create it); otherwise it is an error.
-  bool skip_missing = false;
-};
+// Like load_rules(layers), with `errors` found before (files that could not be
+// read): the load fails when there are any.
+RuleLoad load_rules(const std::vector<RuleLayer>& layers, std::vector<RuleError> errors);
 
-// Reads and loads layers from disk. Unreadable files and directories are errors
-// of the set like any other.
-RuleLoad load_rules_from_paths(const std::vector<RuleLayerPaths>& layers);
-
-// Reads one layer from disk (what load_rules_from_paths does per layer);
-// problems are appended to `errors`.
-RuleLayer read_rule_layer(const RuleLayerPaths& layer, std::vector<RuleError>& errors);
+// Reading the layers from disk is in rule_files.h (a library of its own).
 
 }  // namespace aw

@@ -28,6 +28,15 @@ ActionSpec one_action(std::string_view action) {
   return load.rules().rules()[0].actions[0];
 }
 
+// The body of `a` as T; a default T (and a failed test) when `a` is of another type.
+template <class T>
+const T& body(const ActionSpec& a) {
+  static const T none{};
+  const T* b = a.as<T>();
+  EXPECT_NE(b, nullptr) << "the action is a " << action_type_name(a.type());
+  return b ? *b : none;
+}
+
 std::vector<std::string> errors_of(std::string_view action) {
   RuleLoad load = load_rules_from_string(rule_with_action(action), "a.toml");
   EXPECT_FALSE(load.ok());
@@ -48,19 +57,19 @@ TEST(KillAction, EveryKey) {
   ActionSpec a = one_action(
       "do = \"kill\"\nworker = \"{fields.worker}\"\nsignal = \"INT\"\ngrace = \"3s\"\n"
       "reason = \"hung for {fields.minutes}m\"");
-  EXPECT_EQ(a.type, ActionType::kKill);
-  EXPECT_EQ(a.worker->source(), "{fields.worker}");
-  EXPECT_EQ(a.signal, SIGINT);
-  EXPECT_EQ(a.kill_grace, std::chrono::seconds(3));
-  EXPECT_EQ(a.reason->source(), "hung for {fields.minutes}m");
+  EXPECT_EQ(a.type(), ActionType::kKill);
+  EXPECT_EQ(body<KillActionSpec>(a).worker.source(), "{fields.worker}");
+  EXPECT_EQ(body<KillActionSpec>(a).signal, SIGINT);
+  EXPECT_EQ(body<KillActionSpec>(a).grace, std::chrono::seconds(3));
+  EXPECT_EQ(body<KillActionSpec>(a).reason->source(), "hung for {fields.minutes}m");
 }
 
 TEST(KillAction, Defaults) {
   ActionSpec a = one_action("do = \"kill\"");
-  EXPECT_EQ(a.worker->source(), "{entity}");
-  EXPECT_EQ(a.signal, SIGTERM);
-  EXPECT_EQ(a.kill_grace, std::chrono::seconds(10));
-  EXPECT_FALSE(a.reason.has_value());
+  EXPECT_EQ(body<KillActionSpec>(a).worker.source(), "{entity}");
+  EXPECT_EQ(body<KillActionSpec>(a).signal, SIGTERM);
+  EXPECT_EQ(body<KillActionSpec>(a).grace, std::chrono::seconds(10));
+  EXPECT_FALSE(body<KillActionSpec>(a).reason.has_value());
 }
 
 TEST(KillAction, EverySignalByNameWithOrWithoutSig) {
@@ -70,7 +79,10 @@ TEST(KillAction, EverySignalByNameWithOrWithoutSig) {
       {"SIGHUP", SIGHUP}, {"SIGUSR2", SIGUSR2},
   };
   for (const auto& [name, number] : cases)
-    EXPECT_EQ(one_action("do = \"kill\"\nsignal = \"" + std::string(name) + "\"").signal, number)
+    EXPECT_EQ(
+        body<KillActionSpec>(one_action("do = \"kill\"\nsignal = \"" + std::string(name) + "\""))
+            .signal,
+        number)
         << name;
 }
 
@@ -99,10 +111,11 @@ TEST(KillAction, KillGraceBelongsToRun) {
 
 TEST(RestartAction, KeysAndDefaults) {
   ActionSpec a = one_action("do = \"restart\"\nreason = \"deps done\"");
-  EXPECT_EQ(a.type, ActionType::kRestart);
-  EXPECT_EQ(a.worker->source(), "{entity}");
-  EXPECT_EQ(a.reason->source(), "deps done");
-  EXPECT_EQ(one_action("do = \"restart\"\nworker = \"w-{fields.n}\"").worker->source(),
+  EXPECT_EQ(a.type(), ActionType::kRestart);
+  EXPECT_EQ(body<RestartActionSpec>(a).worker.source(), "{entity}");
+  EXPECT_EQ(body<RestartActionSpec>(a).reason->source(), "deps done");
+  EXPECT_EQ(body<RestartActionSpec>(one_action("do = \"restart\"\nworker = \"w-{fields.n}\""))
+                .worker.source(),
             "w-{fields.n}");
   EXPECT_EQ(one_error("do = \"restart\"\nsignal = \"TERM\""),
             "a.toml:6:1: error: 'signal' does not apply to do = \"restart\" (restart takes worker "
@@ -133,41 +146,42 @@ submit = false
 keys = ["Enter", "C-l"]
 wait_for = "> "
 ready_timeout = "20s")");
-  EXPECT_EQ(a.type, ActionType::kTmux);
-  EXPECT_EQ(a.tmux_op, TmuxOp::kOpen);
-  EXPECT_EQ(a.session->source(), "fix-{entity}");
-  ASSERT_EQ(a.argv.size(), 3u);
-  EXPECT_EQ(a.argv[2].source(), "{fields.model}");
-  EXPECT_EQ(a.cwd->source(), "{fields.project}");
-  ASSERT_EQ(a.env.size(), 1u);
-  EXPECT_EQ(a.env[0].first, "TASK");
-  EXPECT_EQ(a.brief->source(), "Fix the failing items of {entity}:\n{fields.items}\n");
-  EXPECT_FALSE(a.submit);
-  ASSERT_EQ(a.keys.size(), 2u);
-  EXPECT_EQ(a.keys[1].source(), "C-l");
-  EXPECT_EQ(a.wait_for->source(), "> ");
-  EXPECT_EQ(a.ready_timeout, std::chrono::seconds(20));
+  EXPECT_EQ(a.type(), ActionType::kTmux);
+  EXPECT_EQ(body<TmuxActionSpec>(a).op, TmuxOp::kOpen);
+  EXPECT_EQ(body<TmuxActionSpec>(a).session.source(), "fix-{entity}");
+  ASSERT_EQ(body<TmuxActionSpec>(a).argv.size(), 3u);
+  EXPECT_EQ(body<TmuxActionSpec>(a).argv[2].source(), "{fields.model}");
+  EXPECT_EQ(body<TmuxActionSpec>(a).cwd->source(), "{fields.project}");
+  ASSERT_EQ(body<TmuxActionSpec>(a).env.size(), 1u);
+  EXPECT_EQ(body<TmuxActionSpec>(a).env[0].first, "TASK");
+  EXPECT_EQ(body<TmuxActionSpec>(a).brief->source(),
+            "Fix the failing items of {entity}:\n{fields.items}\n");
+  EXPECT_FALSE(body<TmuxActionSpec>(a).submit);
+  ASSERT_EQ(body<TmuxActionSpec>(a).keys.size(), 2u);
+  EXPECT_EQ(body<TmuxActionSpec>(a).keys[1].source(), "C-l");
+  EXPECT_EQ(body<TmuxActionSpec>(a).wait_for->source(), "> ");
+  EXPECT_EQ(body<TmuxActionSpec>(a).ready_timeout, std::chrono::seconds(20));
 }
 
 TEST(TmuxAction, OpenDefaults) {
   ActionSpec a = one_action("do = \"tmux\"\nop = \"open\"\nsession = \"s\"");
-  EXPECT_TRUE(a.argv.empty());
-  EXPECT_FALSE(a.brief.has_value());
-  EXPECT_TRUE(a.submit);
-  EXPECT_TRUE(a.keys.empty());
-  EXPECT_FALSE(a.wait_for.has_value());
-  EXPECT_EQ(a.ready_timeout, Duration::zero());
+  EXPECT_TRUE(body<TmuxActionSpec>(a).argv.empty());
+  EXPECT_FALSE(body<TmuxActionSpec>(a).brief.has_value());
+  EXPECT_TRUE(body<TmuxActionSpec>(a).submit);
+  EXPECT_TRUE(body<TmuxActionSpec>(a).keys.empty());
+  EXPECT_FALSE(body<TmuxActionSpec>(a).wait_for.has_value());
+  EXPECT_EQ(body<TmuxActionSpec>(a).ready_timeout, Duration::zero());
 }
 
 TEST(TmuxAction, SendAndKill) {
   ActionSpec send = one_action("do = \"tmux\"\nop = \"send\"\nsession = \"s\"\nkeys = [\"C-c\"]");
-  EXPECT_EQ(send.tmux_op, TmuxOp::kSend);
-  ASSERT_EQ(send.keys.size(), 1u);
+  EXPECT_EQ(body<TmuxActionSpec>(send).op, TmuxOp::kSend);
+  ASSERT_EQ(body<TmuxActionSpec>(send).keys.size(), 1u);
   ActionSpec brief = one_action("do = \"tmux\"\nop = \"send\"\nsession = \"s\"\nbrief = \"go\"");
-  EXPECT_EQ(brief.brief->source(), "go");
+  EXPECT_EQ(body<TmuxActionSpec>(brief).brief->source(), "go");
   ActionSpec kill = one_action("do = \"tmux\"\nop = \"kill\"\nsession = \"{fields.session}\"");
-  EXPECT_EQ(kill.tmux_op, TmuxOp::kKill);
-  EXPECT_EQ(kill.session->source(), "{fields.session}");
+  EXPECT_EQ(body<TmuxActionSpec>(kill).op, TmuxOp::kKill);
+  EXPECT_EQ(body<TmuxActionSpec>(kill).session.source(), "{fields.session}");
 }
 
 TEST(TmuxAction, OpAndSessionAreRequired) {
@@ -238,24 +252,24 @@ max_age = "1d"
 keep = 3
 compress = false
 method = "copytruncate")");
-  EXPECT_EQ(a.type, ActionType::kRotate);
-  EXPECT_EQ(a.path->source(), "{fields.log}");
-  EXPECT_EQ(a.max_size, 10u << 20);
-  EXPECT_EQ(a.max_age, std::chrono::hours(24));
-  EXPECT_EQ(a.keep, 3);
-  EXPECT_FALSE(a.compress);
-  EXPECT_EQ(a.method, RotateMethod::kCopyTruncate);
+  EXPECT_EQ(a.type(), ActionType::kRotate);
+  EXPECT_EQ(body<RotateActionSpec>(a).path.source(), "{fields.log}");
+  EXPECT_EQ(body<RotateActionSpec>(a).max_size, 10u << 20);
+  EXPECT_EQ(body<RotateActionSpec>(a).max_age, std::chrono::hours(24));
+  EXPECT_EQ(body<RotateActionSpec>(a).keep, 3);
+  EXPECT_FALSE(body<RotateActionSpec>(a).compress);
+  EXPECT_EQ(body<RotateActionSpec>(a).method, RotateMethod::kCopyTruncate);
 }
 
 TEST(RotateAction, Defaults) {
   ActionSpec a = one_action("do = \"rotate\"\nmax_size = 4096");
-  EXPECT_EQ(a.path->source(), "{path}");
-  EXPECT_EQ(a.max_size, 4096u);
-  EXPECT_EQ(a.max_age, Duration::zero());
-  EXPECT_EQ(a.keep, 5);
-  EXPECT_TRUE(a.compress);
-  EXPECT_EQ(a.method, RotateMethod::kRename);
-  EXPECT_EQ(one_action("do = \"rotate\"\nmax_age = \"12h\"").max_size, 0u);
+  EXPECT_EQ(body<RotateActionSpec>(a).path.source(), "{path}");
+  EXPECT_EQ(body<RotateActionSpec>(a).max_size, 4096u);
+  EXPECT_EQ(body<RotateActionSpec>(a).max_age, Duration::zero());
+  EXPECT_EQ(body<RotateActionSpec>(a).keep, 5);
+  EXPECT_TRUE(body<RotateActionSpec>(a).compress);
+  EXPECT_EQ(body<RotateActionSpec>(a).method, RotateMethod::kRename);
+  EXPECT_EQ(body<RotateActionSpec>(one_action("do = \"rotate\"\nmax_age = \"12h\"")).max_size, 0u);
 }
 
 TEST(RotateAction, NeedsALimit) {
@@ -304,23 +318,24 @@ patterns = [
   { match = '^FAILED (?P<job>\S+) after (?P<tries>\d+)', kind = "queue.failed" },
   { match = "^stalled", kind = "queue.stalled" },
 ])");
-  EXPECT_EQ(a.type, ActionType::kProbe);
-  ASSERT_EQ(a.argv.size(), 2u);
-  EXPECT_EQ(a.cwd->source(), "{fields.project}");
-  EXPECT_EQ(a.env.size(), 1u);
+  EXPECT_EQ(a.type(), ActionType::kProbe);
+  ASSERT_EQ(body<ProbeActionSpec>(a).argv.size(), 2u);
+  EXPECT_EQ(body<ProbeActionSpec>(a).cwd->source(), "{fields.project}");
+  EXPECT_EQ(body<ProbeActionSpec>(a).env.size(), 1u);
   EXPECT_EQ(a.timeout, std::chrono::seconds(20));
-  EXPECT_EQ(a.max_output, 64u * 1024);
-  ASSERT_EQ(a.patterns.size(), 2u);
-  EXPECT_EQ(a.patterns[0].kind, "queue.failed");
-  EXPECT_EQ(a.patterns[0].match, R"(^FAILED (?P<job>\S+) after (?P<tries>\d+))");
-  ASSERT_NE(a.patterns[0].regex, nullptr);
+  EXPECT_EQ(body<ProbeActionSpec>(a).max_output, 64u * 1024);
+  ASSERT_EQ(body<ProbeActionSpec>(a).patterns.size(), 2u);
+  EXPECT_EQ(body<ProbeActionSpec>(a).patterns[0].kind, "queue.failed");
+  EXPECT_EQ(body<ProbeActionSpec>(a).patterns[0].match,
+            R"(^FAILED (?P<job>\S+) after (?P<tries>\d+))");
+  ASSERT_NE(body<ProbeActionSpec>(a).patterns[0].regex, nullptr);
   std::string job, tries;
-  EXPECT_TRUE(
-      RE2::PartialMatch("FAILED build-7 after 3 tries", *a.patterns[0].regex, &job, &tries));
+  EXPECT_TRUE(RE2::PartialMatch("FAILED build-7 after 3 tries",
+                                *body<ProbeActionSpec>(a).patterns[0].regex, &job, &tries));
   EXPECT_EQ(job, "build-7");
   EXPECT_EQ(tries, "3");
-  EXPECT_EQ(a.patterns[0].regex->NamedCapturingGroups().count("job"), 1u);
-  EXPECT_EQ(a.patterns[1].kind, "queue.stalled");
+  EXPECT_EQ(body<ProbeActionSpec>(a).patterns[0].regex->NamedCapturingGroups().count("job"), 1u);
+  EXPECT_EQ(body<ProbeActionSpec>(a).patterns[1].kind, "queue.stalled");
 }
 
 TEST(ProbeAction, PatternsAsTableBlocksAndDefaults) {
@@ -329,10 +344,11 @@ argv = ["check"]
 [[rule.action.patterns]]
 match = "DOWN"
 kind = "service.down")");
-  ASSERT_EQ(a.patterns.size(), 1u);
-  EXPECT_EQ(a.patterns[0].kind, "service.down");
-  EXPECT_EQ(a.max_output, 1u << 20);
-  EXPECT_TRUE(one_action("do = \"probe\"\nargv = [\"check\"]").patterns.empty());
+  ASSERT_EQ(body<ProbeActionSpec>(a).patterns.size(), 1u);
+  EXPECT_EQ(body<ProbeActionSpec>(a).patterns[0].kind, "service.down");
+  EXPECT_EQ(body<ProbeActionSpec>(a).max_output, 1u << 20);
+  EXPECT_TRUE(
+      body<ProbeActionSpec>(one_action("do = \"probe\"\nargv = [\"check\"]")).patterns.empty());
 }
 
 TEST(ProbeAction, NeedsArgv) {
@@ -393,7 +409,9 @@ TEST(ProbeAction, PatternKindAndKeys) {
 }
 
 TEST(ProbeAction, MaxOutput) {
-  EXPECT_EQ(one_action("do = \"probe\"\nargv = [\"x\"]\nmax_output = \"2M\"").max_output, 2u << 20);
+  EXPECT_EQ(body<ProbeActionSpec>(one_action("do = \"probe\"\nargv = [\"x\"]\nmax_output = \"2M\""))
+                .max_output,
+            2u << 20);
   EXPECT_EQ(one_error("do = \"probe\"\nargv = [\"x\"]\nmax_output = 0"),
             "a.toml:7:14: error: 'max_output' must be more than 0");
 }

@@ -1,4 +1,4 @@
-#include "src/rules/rule_loader.h"
+#include "src/rules/rule_files.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -123,17 +123,18 @@ TEST(RuleLoader, LoadsTheFullExample) {
 
   ASSERT_EQ(r.actions.size(), 5u);
   const ActionSpec& move = r.actions[0];
-  EXPECT_EQ(move.type, ActionType::kMove);
-  EXPECT_EQ(move.to->source(), "{root}/completed");
-  EXPECT_EQ(move.root->source(), "{root}");  // the default
+  EXPECT_EQ(move.type(), ActionType::kMove);
+  ASSERT_NE(move.as<MoveActionSpec>(), nullptr);
+  EXPECT_EQ(move.as<MoveActionSpec>()->to.source(), "{root}/completed");
+  EXPECT_EQ(move.as<MoveActionSpec>()->root.source(), "{root}");  // the default
   EXPECT_EQ(move.timeout, std::chrono::seconds(30));
   EXPECT_EQ(move.retry.retries, 2);
   EXPECT_EQ(move.retry.initial, std::chrono::milliseconds(500));
   EXPECT_EQ(move.retry.factor, 2.0);
   EXPECT_EQ(move.retry.max, std::chrono::seconds(30));
   EXPECT_EQ(move.retry.jitter, 0.2);
-  const ActionSpec& run = r.actions[1];
-  EXPECT_EQ(run.type, ActionType::kRun);
+  ASSERT_EQ(r.actions[1].type(), ActionType::kRun);
+  const RunActionSpec& run = std::get<RunActionSpec>(r.actions[1].body);
   ASSERT_EQ(run.argv.size(), 3u);
   EXPECT_EQ(run.argv[2].source(), "{path}");
   EXPECT_EQ(run.cwd->source(), "{root}");
@@ -141,11 +142,14 @@ TEST(RuleLoader, LoadsTheFullExample) {
   EXPECT_EQ(run.env[0].first, "RESULT");
   EXPECT_EQ(run.kill_grace, std::chrono::seconds(2));
   EXPECT_FALSE(run.shell);
-  EXPECT_EQ(r.actions[2].reason->source(), "bad {name}");
-  EXPECT_EQ(r.actions[3].state->source(), "completed");  // the default
-  EXPECT_EQ(r.actions[3].marker->source(), "{dir}/.done");
-  EXPECT_EQ(r.actions[4].emit_kind->source(), "result.accepted");
-  ASSERT_EQ(r.actions[4].emit_fields.size(), 1u);
+  ASSERT_NE(r.actions[2].as<QuarantineActionSpec>(), nullptr);
+  EXPECT_EQ(r.actions[2].as<QuarantineActionSpec>()->reason.source(), "bad {name}");
+  ASSERT_NE(r.actions[3].as<MarkActionSpec>(), nullptr);
+  EXPECT_EQ(r.actions[3].as<MarkActionSpec>()->state.source(), "completed");  // the default
+  EXPECT_EQ(r.actions[3].as<MarkActionSpec>()->marker->source(), "{dir}/.done");
+  ASSERT_NE(r.actions[4].as<EmitActionSpec>(), nullptr);
+  EXPECT_EQ(r.actions[4].as<EmitActionSpec>()->kind.source(), "result.accepted");
+  ASSERT_EQ(r.actions[4].as<EmitActionSpec>()->fields.size(), 1u);
   EXPECT_EQ(set.files(), std::vector<std::string>{"results.toml"});
   EXPECT_EQ(set.hash().size(), 16u);
 }

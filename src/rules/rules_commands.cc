@@ -6,6 +6,7 @@
 #include <fstream>
 #include <ostream>
 #include <sstream>
+#include <variant>
 
 #include "src/core/byte_size.h"
 #include "src/core/duration.h"
@@ -80,40 +81,43 @@ std::string signal_name(int sig) {
   }
 }
 
+template <class... F>
+struct Overloaded : F... {
+  using F::operator()...;
+};
+template <class... F>
+Overloaded(F...) -> Overloaded<F...>;
+
 std::string action_summary(const ActionSpec& a) {
-  std::string s = action_type_name(a.type);
-  switch (a.type) {
-    case ActionType::kRun:
-      for (const Template& t : a.argv) s += " " + t.source();
-      if (a.shell) s += " (shell)";
-      break;
-    case ActionType::kMove:
-    case ActionType::kQuarantine:
-      if (a.to) s += " → " + a.to->source();
-      break;
-    case ActionType::kMark:
-      if (a.entity) s += " " + a.entity->source();
-      if (a.state) s += " " + a.state->source();
-      break;
-    case ActionType::kEmit:
-      if (a.emit_kind) s += " " + a.emit_kind->source();
-      break;
-    case ActionType::kKill:
-    case ActionType::kRestart:
-      if (a.worker) s += " " + a.worker->source();
-      if (a.type == ActionType::kKill) s += " " + signal_name(a.signal);
-      break;
-    case ActionType::kTmux:
-      s += std::string(" ") + tmux_op_name(a.tmux_op);
-      if (a.session) s += " " + a.session->source();
-      break;
-    case ActionType::kRotate:
-      if (a.path) s += " " + a.path->source();
-      break;
-    case ActionType::kProbe:
-      for (const Template& t : a.argv) s += " " + t.source();
-      break;
-  }
+  std::string s = action_type_name(a.type());
+  auto argv_text = [&](const std::vector<Template>& argv) {
+    for (const Template& t : argv) s += " " + t.source();
+  };
+  std::visit(Overloaded{
+                 [&](const RunActionSpec& r) {
+                   argv_text(r.argv);
+                   if (r.shell) s += " (shell)";
+                 },
+                 [&](const MoveActionSpec& m) { s += " → " + m.to.source(); },
+                 [&](const QuarantineActionSpec& q) { s += " → " + q.to.source(); },
+                 [&](const MarkActionSpec& m) {
+                   s += " " + m.entity.source();
+                   s += " " + m.state.source();
+                 },
+                 [&](const EmitActionSpec& e) { s += " " + e.kind.source(); },
+                 [&](const KillActionSpec& k) {
+                   s += " " + k.worker.source();
+                   s += " " + signal_name(k.signal);
+                 },
+                 [&](const RestartActionSpec& r) { s += " " + r.worker.source(); },
+                 [&](const TmuxActionSpec& t) {
+                   s += std::string(" ") + tmux_op_name(t.op);
+                   s += " " + t.session.source();
+                 },
+                 [&](const RotateActionSpec& r) { s += " " + r.path.source(); },
+                 [&](const ProbeActionSpec& p) { argv_text(p.argv); },
+             },
+             a.body);
   return s;
 }
 
@@ -125,79 +129,85 @@ std::string retry_text(const RetryPolicy& r) {
 }
 
 void print_request(const ActionRequest& a, std::ostream& out) {
-  out << "    " << (a.index + 1) << ". " << action_type_name(a.type);
+  out << "    " << (a.index + 1) << ". " << action_type_name(a.type());
   if (!a.render_error.empty()) {
     out << ": would fail at once: " << a.render_error << "\n";
     return;
   }
-  switch (a.type) {
-    case ActionType::kRun:
-      out << " argv=" << json_array(a.argv);
-      if (!a.cwd.empty()) out << " cwd=" << json_quoted(a.cwd);
-      if (!a.env.empty()) out << " env=" << json_object(a.env);
-      if (a.shell) out << " shell=true (argv[0] is a /bin/sh -c script)";
-      if (a.kill_grace != std::chrono::seconds(5))
-        out << " kill_grace=" << format_duration(a.kill_grace);
-      break;
-    case ActionType::kMove:
-    case ActionType::kQuarantine:
-      out << " source=" << json_quoted(a.source) << " to=" << json_quoted(a.to)
-          << " root=" << json_quoted(a.root);
-      if (a.type == ActionType::kQuarantine) out << " reason=" << json_quoted(a.reason);
-      break;
-    case ActionType::kMark:
-      out << " entity=" << json_quoted(a.entity) << " state=" << json_quoted(a.state);
-      if (!a.marker.empty()) out << " marker=" << json_quoted(a.marker);
-      break;
-    case ActionType::kEmit: {
-      out << " kind=" << json_quoted(a.emit_kind);
-      if (!a.entity.empty()) out << " entity=" << json_quoted(a.entity);
-      std::vector<std::pair<std::string, std::string>> fields;
-      for (const auto& f : a.emit_fields) fields.emplace_back(f.key, field_to_string(f.value));
-      if (!fields.empty()) out << " fields=" << json_object(fields);
-      break;
-    }
-    case ActionType::kKill:
-      out << " worker=" << json_quoted(a.worker) << " signal=" << signal_name(a.signal)
-          << " grace=" << format_duration(a.kill_grace);
-      if (!a.reason.empty()) out << " reason=" << json_quoted(a.reason);
-      break;
-    case ActionType::kRestart:
-      out << " worker=" << json_quoted(a.worker);
-      if (!a.reason.empty()) out << " reason=" << json_quoted(a.reason);
-      break;
-    case ActionType::kTmux:
-      out << " op=" << tmux_op_name(a.tmux_op) << " session=" << json_quoted(a.session);
-      if (!a.argv.empty()) out << " argv=" << json_array(a.argv);
-      if (!a.cwd.empty()) out << " cwd=" << json_quoted(a.cwd);
-      if (!a.env.empty()) out << " env=" << json_object(a.env);
-      if (!a.wait_for.empty()) out << " wait_for=" << json_quoted(a.wait_for);
-      if (a.ready_timeout > Duration::zero())
-        out << " ready_timeout=" << format_duration(a.ready_timeout);
-      if (!a.brief.empty()) {
-        out << " brief=" << json_quoted(a.brief);
-        if (!a.submit) out << " submit=false";
-      }
-      if (!a.keys.empty()) out << " keys=" << json_array(a.keys);
-      break;
-    case ActionType::kRotate:
-      out << " path=" << json_quoted(a.path);
-      if (a.max_size > 0) out << " max_size=" << format_byte_size(a.max_size);
-      if (a.max_age > Duration::zero()) out << " max_age=" << format_duration(a.max_age);
-      out << " keep=" << a.keep << " compress=" << (a.compress ? "true" : "false")
-          << " method=" << rotate_method_name(a.method);
-      break;
-    case ActionType::kProbe: {
-      out << " argv=" << json_array(a.argv);
-      if (!a.cwd.empty()) out << " cwd=" << json_quoted(a.cwd);
-      if (!a.env.empty()) out << " env=" << json_object(a.env);
-      std::vector<std::pair<std::string, std::string>> patterns;
-      for (const ProbePattern& p : a.patterns) patterns.emplace_back(p.match, p.kind);
-      if (!patterns.empty()) out << " patterns=" << json_object(patterns);
-      out << " max_output=" << format_byte_size(a.max_output);
-      break;
-    }
-  }
+  auto command = [&](const std::vector<std::string>& argv, const std::string& cwd,
+                     const EnvList& env) {
+    if (!argv.empty()) out << " argv=" << json_array(argv);
+    if (!cwd.empty()) out << " cwd=" << json_quoted(cwd);
+    if (!env.empty()) out << " env=" << json_object(env);
+  };
+  std::visit(Overloaded{
+                 [&](const RunRequest& r) {
+                   out << " argv=" << json_array(r.argv);
+                   command({}, r.cwd, r.env);
+                   if (r.shell) out << " shell=true (argv[0] is a /bin/sh -c script)";
+                   if (r.kill_grace != std::chrono::seconds(5))
+                     out << " kill_grace=" << format_duration(r.kill_grace);
+                 },
+                 [&](const MoveRequest& m) {
+                   out << " source=" << json_quoted(m.source) << " to=" << json_quoted(m.to)
+                       << " root=" << json_quoted(m.root);
+                 },
+                 [&](const QuarantineRequest& q) {
+                   out << " source=" << json_quoted(q.source) << " to=" << json_quoted(q.to)
+                       << " root=" << json_quoted(q.root) << " reason=" << json_quoted(q.reason);
+                 },
+                 [&](const MarkRequest& m) {
+                   out << " entity=" << json_quoted(m.entity) << " state=" << json_quoted(m.state);
+                   if (!m.marker.empty()) out << " marker=" << json_quoted(m.marker);
+                 },
+                 [&](const EmitRequest& e) {
+                   out << " kind=" << json_quoted(e.kind);
+                   if (!e.entity.empty()) out << " entity=" << json_quoted(e.entity);
+                   std::vector<std::pair<std::string, std::string>> fields;
+                   for (const auto& f : e.fields)
+                     fields.emplace_back(f.key, field_to_string(f.value));
+                   if (!fields.empty()) out << " fields=" << json_object(fields);
+                 },
+                 [&](const KillRequest& k) {
+                   out << " worker=" << json_quoted(k.worker) << " signal=" << signal_name(k.signal)
+                       << " grace=" << format_duration(k.grace);
+                   if (!k.reason.empty()) out << " reason=" << json_quoted(k.reason);
+                 },
+                 [&](const RestartRequest& r) {
+                   out << " worker=" << json_quoted(r.worker);
+                   if (!r.reason.empty()) out << " reason=" << json_quoted(r.reason);
+                 },
+                 [&](const TmuxRequest& t) {
+                   out << " op=" << tmux_op_name(t.op) << " session=" << json_quoted(t.session);
+                   command(t.argv, t.cwd, t.env);
+                   if (!t.wait_for.empty()) out << " wait_for=" << json_quoted(t.wait_for);
+                   if (t.ready_timeout > Duration::zero())
+                     out << " ready_timeout=" << format_duration(t.ready_timeout);
+                   if (!t.brief.empty()) {
+                     out << " brief=" << json_quoted(t.brief);
+                     if (!t.submit) out << " submit=false";
+                   }
+                   if (!t.keys.empty()) out << " keys=" << json_array(t.keys);
+                 },
+                 [&](const RotateRequest& r) {
+                   out << " path=" << json_quoted(r.path);
+                   if (r.max_size > 0) out << " max_size=" << format_byte_size(r.max_size);
+                   if (r.max_age > Duration::zero())
+                     out << " max_age=" << format_duration(r.max_age);
+                   out << " keep=" << r.keep << " compress=" << (r.compress ? "true" : "false")
+                       << " method=" << rotate_method_name(r.method);
+                 },
+                 [&](const ProbeRequest& p) {
+                   out << " argv=" << json_array(p.argv);
+                   command({}, p.cwd, p.env);
+                   std::vector<std::pair<std::string, std::string>> patterns;
+                   for (const ProbePattern& pat : p.patterns)
+                     patterns.emplace_back(pat.match, pat.kind);
+                   if (!patterns.empty()) out << " patterns=" << json_object(patterns);
+                   out << " max_output=" << format_byte_size(p.max_output);
+                 },
+             },
+             a.body);
   if (a.timeout > Duration::zero()) out << " timeout=" << format_duration(a.timeout);
   if (a.retry.retries > 0) out << retry_text(a.retry);
   out << "\n";
@@ -228,10 +238,10 @@ std::vector<std::string> self_loop_warnings(const RuleSet& rules) {
     if (tells_own_apart) continue;
     std::vector<std::string> produced = {"action.started", "action.succeeded", "action.failed"};
     for (const ActionSpec& a : r.actions) {
-      if (a.type == ActionType::kMark)
+      if (a.as<MarkActionSpec>())
         produced.insert(produced.end(), {"state.changed", "state.refused"});
-      if (a.type == ActionType::kEmit && a.emit_kind && a.emit_kind->is_literal())
-        produced.push_back(a.emit_kind->source());
+      if (const auto* emit = a.as<EmitActionSpec>(); emit && emit->kind.is_literal())
+        produced.push_back(emit->kind.source());
     }
     for (const std::string& kind : produced) {
       const bool hit =

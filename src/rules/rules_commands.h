@@ -10,7 +10,7 @@
 
 #include "src/core/event.h"
 #include "src/rules/rule.h"
-#include "src/rules/rule_loader.h"
+#include "src/rules/rule_files.h"
 #include "src/rules/template.h"
 
 namespace aw {

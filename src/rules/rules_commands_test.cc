@@ -7,7 +7,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "src/rules/plan.h"
+#include "src/plan/plan.h"
 
 namespace aw {
 namespace {

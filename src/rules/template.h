@@ -46,6 +46,8 @@ class Template {
 
   // A template that renders to `text` verbatim (no variables are interpreted).
   static Template literal(std::string_view text);
+  // The empty template: renders to "" (an action field not yet set by the loader).
+  Template() = default;
 
   // Appends the rendering to `out`. When a value is missing (an absent field, an
   // unset environment variable, an event without a path for {name}, ...) returns
@@ -82,7 +84,6 @@ class Template {
     Var var;
     std::string text;  // literal text, or the field key / environment variable name
   };
-  Template() = default;
 
   std::string source_;
   std::vector<Piece> pieces_;

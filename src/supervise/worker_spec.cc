@@ -73,83 +73,51 @@ bool is_env_name(std::string_view s) {
   });
 }
 
-// Collects positioned errors: one pass reports every problem.
-class Problems {
- public:
-  explicit Problems(std::string source) : source_(std::move(source)) {}
-  void add(const toml::source_region& where, const std::string& message) {
-    std::string loc = source_;
-    if (where.begin) {
-      loc += ":" + std::to_string(where.begin.line) + ":" + std::to_string(where.begin.column);
-    }
-    lines_ += loc + ": error: " + message + "\n";
-  }
-  void add(const toml::node& n, const std::string& message) { add(n.source(), message); }
-  bool empty() const { return lines_.empty(); }
-  Error error() const {
-    std::string m = lines_;
-    if (!m.empty()) m.pop_back();
-    return make_error(m);
-  }
-  const std::string& source() const { return source_; }
-
- private:
-  std::string source_;
-  std::string lines_;
-};
-
 class WorkerParser {
  public:
-  WorkerParser(const toml::table& t, Problems& p) : t_(t), p_(p) {}
+  WorkerParser(const toml::table& t, TomlReader& r) : t_(t), p_(r) {}
 
   WorkerSpec parse() {
     WorkerSpec w;
-    w.source = p_.source();
+    w.source = p_.file();
     w.line = t_.source().begin.line;
-    for (const auto& [key, node] : t_) {
-      if (std::find(kWorkerKeys.begin(), kWorkerKeys.end(), key.str()) == kWorkerKeys.end()) {
-        p_.add(key.source(), "unknown key '" + std::string(key.str()) + "' in [[worker]]" +
-                                 did_you_mean(key.str(), kWorkerKeys));
-      }
-    }
+    p_.check_keys(t_, kWorkerKeys, "in [[worker]]");
     if (const toml::node* n = t_.get("name")) {
-      if (auto s = n->value<std::string>(); s && n->is_string()) {
+      if (auto s = p_.get_string(*n, "name")) {
         if (!is_worker_name(*s))
-          p_.add(*n, "'name': \"" + *s +
-                         "\" is not a valid worker name (expected letters, digits, '_', '-' or "
-                         "'.', starting with a letter or digit)");
+          p_.error(*n, "'name': \"" + *s +
+                           "\" is not a valid worker name (expected letters, digits, '_', '-' or "
+                           "'.', starting with a letter or digit)");
         w.name = *s;
-      } else {
-        p_.add(*n, "'name': expected a string");
       }
     } else {
-      p_.add(t_, "[[worker]] needs a 'name'");
+      p_.error(t_, "[[worker]] needs a 'name'");
     }
     read_string_array("argv", w.argv, /*non_empty_items=*/true);
     if (const toml::node* n = t_.get("argv"); n && n->is_array() && w.argv.empty())
-      p_.add(*n, "'argv': expected at least the program, e.g. [\"claude\", \"-p\", \"...\"]");
+      p_.error(*n, "'argv': expected at least the program, e.g. [\"claude\", \"-p\", \"...\"]");
     read_string("cwd", w.cwd);
     w.cwd = expand_home(w.cwd);
     read_env(w.env);
     read_string("pid_file", w.pid_file);
     w.pid_file = expand_home(w.pid_file);
     if (!w.pid_file.empty() && w.pid_file[0] != '/')
-      p_.add(*t_.get("pid_file"), "'pid_file': expected an absolute path (or one under \"~/\")");
+      p_.error(*t_.get("pid_file"), "'pid_file': expected an absolute path (or one under \"~/\")");
     read_string("tmux_session", w.tmux_session);
     read_string_array("depends_on", w.depends_on, true);
     read_string("heartbeat", w.heartbeat);
     w.heartbeat = expand_home(w.heartbeat);
     if (t_.get("argv") == nullptr && t_.get("pid_file") == nullptr &&
         t_.get("tmux_session") == nullptr)
-      p_.add(t_, "[[worker]] '" + w.name +
-                     "' needs 'argv' (to start it), or 'pid_file' or 'tmux_session' (to adopt "
-                     "it when another tool starts it)");
+      p_.error(t_, "[[worker]] '" + w.name +
+                       "' needs 'argv' (to start it), or 'pid_file' or 'tmux_session' (to adopt "
+                       "it when another tool starts it)");
 
     RestartPolicyConfig& r = w.restart;
     if (const toml::node* n = t_.get("restart")) {
       auto s = n->value<std::string>();
       if (!s || !n->is_string()) {
-        p_.add(*n, "'restart': expected " + join(kRestartModes));
+        p_.error(*n, "'restart': expected " + join(kRestartModes));
       } else if (*s == "on-failure") {
         r.mode = RestartMode::kOnFailure;
       } else if (*s == "always") {
@@ -157,8 +125,8 @@ class WorkerParser {
       } else if (*s == "never") {
         r.mode = RestartMode::kNever;
       } else {
-        p_.add(*n, "'restart': unknown mode \"" + *s + "\"" + did_you_mean(*s, kRestartModes) +
-                       " (expected " + join(kRestartModes) + ")");
+        p_.error(*n, "'restart': unknown mode \"" + *s + "\"" + did_you_mean(*s, kRestartModes) +
+                         " (expected " + join(kRestartModes) + ")");
       }
     }
     read_int("max_restarts", r.max_restarts, 0, 1'000'000);
@@ -182,43 +150,31 @@ class WorkerParser {
   void read_string(std::string_view key, std::string& out) {
     const toml::node* n = t_.get(key);
     if (!n) return;
-    if (!n->is_string()) return p_.add(*n, "'" + std::string(key) + "': expected a string");
-    out = *n->value<std::string>();
-    if (out.empty()) p_.add(*n, "'" + std::string(key) + "': expected a non-empty string");
+    auto s = p_.get_string(*n, key);
+    if (!s) return;
+    out = std::move(*s);
+    if (out.empty()) p_.error(*n, "'" + std::string(key) + "': expected a non-empty string");
   }
 
   void read_string_array(std::string_view key, std::vector<std::string>& out,
                          bool non_empty_items) {
     const toml::node* n = t_.get(key);
     if (!n) return;
-    const toml::array* a = n->as_array();
-    if (!a) return p_.add(*n, "'" + std::string(key) + "': expected an array of strings");
-    for (const toml::node& item : *a) {
-      if (!item.is_string()) {
-        p_.add(item, "'" + std::string(key) + "': expected only strings in the array");
-        continue;
-      }
-      std::string s = *item.value<std::string>();
-      if (non_empty_items && s.empty())
-        p_.add(item, "'" + std::string(key) + "': expected non-empty strings");
-      out.push_back(std::move(s));
-    }
+    if (auto a = p_.get_string_array(*n, key, "an array of strings", non_empty_items))
+      out = std::move(*a);
   }
 
   void read_env(std::vector<std::pair<std::string, std::string>>& out) {
     const toml::node* n = t_.get("env");
     if (!n) return;
-    const toml::table* t = n->as_table();
-    if (!t) return p_.add(*n, "'env': expected a table of strings, e.g. { KEY = \"value\" }");
+    const toml::table* t = p_.get_table(*n, "env", "a table of strings, e.g. { KEY = \"value\" }");
+    if (!t) return;
     for (const auto& [key, value] : *t) {
       if (!is_env_name(key.str()))
-        p_.add(key.source(), "'env': \"" + std::string(key.str()) +
-                                 "\" is not a valid variable name (letters, digits and '_')");
-      if (!value.is_string()) {
-        p_.add(value, "'env." + std::string(key.str()) + "': expected a string");
-        continue;
-      }
-      out.emplace_back(std::string(key.str()), *value.value<std::string>());
+        p_.error(key, "'env': \"" + std::string(key.str()) +
+                          "\" is not a valid variable name (letters, digits and '_')");
+      if (auto s = p_.get_string(value, "env." + std::string(key.str())))
+        out.emplace_back(std::string(key.str()), std::move(*s));
     }
   }
 
@@ -227,32 +183,32 @@ class WorkerParser {
     if (!n) return;
     const auto* i = n->as_integer();
     if (!i || i->get() < lo || i->get() > hi)
-      return p_.add(*n, "'" + std::string(key) + "': expected an integer from " +
-                            std::to_string(lo) + " to " + std::to_string(hi));
+      return p_.error(*n, "'" + std::string(key) + "': expected an integer from " +
+                              std::to_string(lo) + " to " + std::to_string(hi));
     out = static_cast<int>(i->get());
   }
 
   bool duration_of(const toml::node& n, std::string_view key, Duration& out, bool allow_zero) {
     if (const auto* i = n.as_integer()) {
       if (i->get() < 0 || i->get() > 10LL * 365 * 86400) {
-        p_.add(n, "'" + std::string(key) + "': expected a non-negative number of seconds");
+        p_.error(n, "'" + std::string(key) + "': expected a non-negative number of seconds");
         return false;
       }
       out = std::chrono::seconds(i->get());
     } else if (const auto* s = n.as_string()) {
       auto d = parse_duration(s->get());
       if (!d) {
-        p_.add(n, "'" + std::string(key) + "': " + d.error().message +
-                      " (expected a duration like \"30s\", \"5m\" or \"1h30m\")");
+        p_.error(n, "'" + std::string(key) + "': " + d.error().message +
+                        " (expected a duration like \"30s\", \"5m\" or \"1h30m\")");
         return false;
       }
       out = *d;
     } else {
-      p_.add(n, "'" + std::string(key) + "': expected a duration like \"30s\" or seconds");
+      p_.error(n, "'" + std::string(key) + "': expected a duration like \"30s\" or seconds");
       return false;
     }
     if (!allow_zero && out <= Duration{0}) {
-      p_.add(n, "'" + std::string(key) + "': expected a duration above zero");
+      p_.error(n, "'" + std::string(key) + "': expected a duration above zero");
       return false;
     }
     return true;
@@ -268,17 +224,15 @@ class WorkerParser {
   void read_backoff(RetryPolicy& b) {
     const toml::node* n = t_.get("backoff");
     if (!n) return;
-    const toml::table* t = n->as_table();
-    if (!t)
-      return p_.add(*n,
-                    "'backoff': expected a table, e.g. { initial = \"1s\", factor = 2.0, max = "
-                    "\"5m\", jitter = 0.2 }");
+    const toml::table* t = p_.get_table(
+        *n, "backoff",
+        "a table, e.g. { initial = \"1s\", factor = 2.0, max = \"5m\", jitter = 0.2 }");
+    if (!t) return;
     for (const auto& [key, value] : *t) {
       std::string k(key.str());
       if (std::find(kBackoffKeys.begin(), kBackoffKeys.end(), k) == kBackoffKeys.end()) {
-        p_.add(key.source(), "unknown key '" + k + "' in 'backoff'" +
-                                 did_you_mean(k, kBackoffKeys) +
-                                 " (expected initial, factor, max or jitter)");
+        p_.unknown_key(key, "in 'backoff'", kBackoffKeys,
+                       " (expected initial, factor, max or jitter)");
         continue;
       }
       if (k == "initial" || k == "max" || k == "cap") {
@@ -292,31 +246,31 @@ class WorkerParser {
       if (const auto* i = value.as_integer()) x = static_cast<double>(i->get());
       if (k == "factor") {
         if (!x || *x < 1.0 || *x > 100.0)
-          p_.add(value, "'backoff.factor': expected a number from 1 to 100");
+          p_.error(value, "'backoff.factor': expected a number from 1 to 100");
         else
           b.factor = *x;
       } else {  // jitter
         if (!x || *x < 0.0 || *x > 1.0)
-          p_.add(value, "'backoff.jitter': expected a fraction from 0 to 1");
+          p_.error(value, "'backoff.jitter': expected a fraction from 0 to 1");
         else
           b.jitter = *x;
       }
     }
     if (t->get("max") && t->get("cap"))
-      p_.add(*t->get("cap"), "'backoff': give 'max' or its alias 'cap', not both");
+      p_.error(*t->get("cap"), "'backoff': give 'max' or its alias 'cap', not both");
     if (b.max < b.initial)
-      p_.add(*n, "'backoff': 'max' (" + format_duration(b.max) + ") is below 'initial' (" +
-                     format_duration(b.initial) + ")");
+      p_.error(*n, "'backoff': 'max' (" + format_duration(b.max) + ") is below 'initial' (" +
+                       format_duration(b.initial) + ")");
   }
 
   const toml::table& t_;
-  Problems& p_;
+  TomlReader& p_;
 };
 
 // Dependencies must name declared workers (a typo would wait for ever) and must
 // not form a cycle (which would too).
 void check_dependencies(const std::vector<WorkerSpec>& specs,
-                        const std::vector<const toml::table*>& tables, Problems& p) {
+                        const std::vector<const toml::table*>& tables, TomlReader& p) {
   std::map<std::string, std::size_t> index;
   std::vector<std::string_view> names;
   for (std::size_t i = 0; i < specs.size(); ++i) {
@@ -331,10 +285,10 @@ void check_dependencies(const std::vector<WorkerSpec>& specs,
                                  ? deps->as_array()->get(j)
                                  : tables[i];
       if (d == specs[i].name) {
-        p.add(*at, "'depends_on': worker '" + d + "' cannot depend on itself");
+        p.error(*at, "'depends_on': worker '" + d + "' cannot depend on itself");
       } else if (!index.count(d)) {
-        p.add(*at,
-              "'depends_on': no worker named '" + d + "' is declared" + did_you_mean(d, names));
+        p.error(*at,
+                "'depends_on': no worker named '" + d + "' is declared" + did_you_mean(d, names));
       }
     }
   }
@@ -355,8 +309,8 @@ void check_dependencies(const std::vector<WorkerSpec>& specs,
         auto from = std::find(stack.begin(), stack.end(), u);
         for (auto k = from; k != stack.end(); ++k) cycle += specs[*k].name + " → ";
         cycle += specs[u].name;
-        p.add(*tables[u], "'depends_on': the dependencies form a cycle (" + cycle +
-                              "), so none of them could ever start");
+        p.error(*tables[u], "'depends_on': the dependencies form a cycle (" + cycle +
+                                "), so none of them could ever start");
       } else if (colour[u] == 0) {
         visit(u);
       }
@@ -370,53 +324,55 @@ void check_dependencies(const std::vector<WorkerSpec>& specs,
 
 }  // namespace
 
-Result<std::vector<WorkerSpec>> parse_worker_specs(const toml::array& workers,
-                                                   const std::string& source_name) {
-  Problems p(source_name);
+std::vector<WorkerSpec> read_worker_specs(TomlReader& p, const toml::array& workers) {
+  const std::size_t errors_before = p.error_count();
   std::vector<WorkerSpec> specs;
   std::vector<const toml::table*> tables;
   std::map<std::string, std::uint32_t> seen;
   for (const toml::node& n : workers) {
     const toml::table* t = n.as_table();
     if (!t) {
-      p.add(n, "'worker': expected tables ([[worker]] sections)");
+      p.error(n, "'worker': expected tables ([[worker]] sections)");
       continue;
     }
     WorkerSpec w = WorkerParser(*t, p).parse();
     if (!w.name.empty()) {
       auto [it, fresh] = seen.emplace(w.name, w.line);
       if (!fresh) {
-        p.add(*t->get("name"), "worker '" + w.name + "' is declared twice (first at line " +
-                                   std::to_string(it->second) + ")");
+        p.error(*t->get("name"), "worker '" + w.name + "' is declared twice (first at line " +
+                                     std::to_string(it->second) + ")");
       }
     }
     specs.push_back(std::move(w));
     tables.push_back(t);
   }
-  if (p.empty()) check_dependencies(specs, tables, p);
-  if (!p.empty()) return p.error();
+  if (p.error_count() == errors_before) check_dependencies(specs, tables, p);
+  return specs;
+}
+
+Result<std::vector<WorkerSpec>> parse_worker_specs(const toml::array& workers,
+                                                   const std::string& source_name) {
+  std::vector<ConfigError> errors;
+  TomlReader reader(source_name, {}, errors);
+  std::vector<WorkerSpec> specs = read_worker_specs(reader, workers);
+  if (!errors.empty()) return make_error(config_errors_text(errors));
   return specs;
 }
 
 Result<std::vector<WorkerSpec>> parse_worker_specs_from_string(std::string_view text,
                                                                const std::string& source_name) {
-  toml::table root;
-  try {
-    root = toml::parse(text, source_name);
-  } catch (const toml::parse_error& e) {
-    return make_error(source_name + ":" + std::to_string(e.source().begin.line) + ":" +
-                      std::to_string(e.source().begin.column) +
-                      ": error: " + std::string(e.description()));
+  std::vector<ConfigError> errors;
+  TomlReader reader(source_name, text, errors);
+  std::optional<toml::table> root = reader.parse();
+  std::vector<WorkerSpec> specs;
+  if (const toml::node* n = root ? root->get("worker") : nullptr) {
+    if (const toml::array* a = n->as_array())
+      specs = read_worker_specs(reader, *a);
+    else
+      reader.error(*n, "'worker': expected [[worker]] sections (an array of tables)");
   }
-  const toml::node* n = root.get("worker");
-  if (!n) return std::vector<WorkerSpec>{};
-  const toml::array* a = n->as_array();
-  if (!a) {
-    Problems p(source_name);
-    p.add(*n, "'worker': expected [[worker]] sections (an array of tables)");
-    return p.error();
-  }
-  return parse_worker_specs(*a, source_name);
+  if (!errors.empty()) return make_error(config_errors_text(errors));
+  return specs;
 }
 
 }  // namespace aw

@@ -34,6 +34,7 @@
 
 #include <toml++/toml.h>
 
+#include "src/config/toml_reader.h"
 #include "src/core/clock.h"
 #include "src/core/result.h"
 #include "src/supervise/restart_policy.h"
@@ -63,8 +64,14 @@ struct WorkerSpec {
   std::uint32_t line = 0;
 };
 
-// Parses the elements of a `worker` array (each must be a table). `source_name`
-// is the file name used in errors.
+// Reads the elements of a `worker` array (each must be a table) through the
+// document's reader; every problem is appended to the reader's errors
+// ("FILE:LINE:COLUMN: error: ..."). The specs are meaningful only when no
+// error was added.
+std::vector<WorkerSpec> read_worker_specs(TomlReader& reader, const toml::array& workers);
+
+// The same for a parsed array alone; `source_name` is the file name used in
+// errors, which come back one per line.
 Result<std::vector<WorkerSpec>> parse_worker_specs(const toml::array& workers,
                                                    const std::string& source_name);
 

@@ -195,11 +195,14 @@ argv = "claude -p"
 env = { 9LIVES = "x", OK = 3 }
 pid_file = "relative.pid"
 )");
-  EXPECT_NE(e.find(":3:8: error: 'argv': expected an array of strings"), std::string::npos) << e;
+  EXPECT_NE(e.find(":3:8: error: 'argv' expects an array of strings, not a string"),
+            std::string::npos)
+      << e;
   EXPECT_NE(e.find(":4:9: error: 'env': \"9LIVES\" is not a valid variable name"),
             std::string::npos)
       << e;
-  EXPECT_NE(e.find(":4:28: error: 'env.OK': expected a string"), std::string::npos) << e;
+  EXPECT_NE(e.find(":4:28: error: 'env.OK' expects a string, not an integer"), std::string::npos)
+      << e;
   EXPECT_NE(e.find(":5:12: error: 'pid_file': expected an absolute path"), std::string::npos) << e;
 }
 

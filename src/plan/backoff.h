@@ -2,7 +2,7 @@
 #pragma once
 
 #include "src/core/clock.h"
-#include "src/rules/plan.h"
+#include "src/plan/retry_policy.h"
 
 namespace aw {
 

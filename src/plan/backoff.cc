@@ -1,4 +1,4 @@
-#include "src/actions/backoff.h"
+#include "src/plan/backoff.h"
 
 #include <algorithm>
 #include <cmath>
