@@ -20,8 +20,10 @@
 // Threading: loop thread only. Ownership: the caller owns the ProcessWatch
 // (unique_ptr); it owns the pidfd (or the ChildProcess) and its handles.
 // Lifetimes: loop, clock and ProcFs must outlive it. `on_end` is called at most
-// once, on the loop thread, from inside one of this object's handle callbacks:
-// it must not destroy the ProcessWatch (defer that to a handle the owner holds).
+// once, on the loop thread, from inside one of this object's handle callbacks,
+// as the last thing that callback does: it may destroy the ProcessWatch (the
+// uvx wrappers keep a running callback alive, src/uvx/handle.h, and neither
+// this object nor its ChildProcess touches itself after delivering the end).
 // Destroying an adopted watch just stops watching; destroying a child's watch
 // before it ended kills and reaps the child (ChildProcess's rule).
 #pragma once
@@ -39,27 +41,13 @@
 #include "src/core/result.h"
 #include "src/core/unique_fd.h"
 #include "src/supervise/evidence.h"
+#include "src/supervise/process_end.h"
 #include "src/supervise/process_identity.h"
 #include "src/uvx/handle.h"
 
 namespace aw {
 
-// How a watched process ended.
-struct ProcessEnd {
-  pid_t pid = 0;
-  bool child = false;         // ours: status and rusage from wait4
-  bool status_known = false;  // false: a non-child whose status the kernel did not give us
-  bool exited = false;        // status_known: exit_code valid; else term_signal
-  int exit_code = -1;
-  int term_signal = 0;
-  bool core_dumped = false;
-  Duration wall{0};      // spawn (child) or adoption (non-child) → end, monotonic
-  Duration user_cpu{0};  // children only (wait4 rusage)
-  Duration sys_cpu{0};
-  std::int64_t max_rss_kb = 0;
-  std::string stderr_tail;  // children only: the last bytes it wrote to stderr
-  EvidenceList evidence;
-};
+// ProcessEnd (how a watched process ended): process_end.h.
 
 struct ProcessWatchOptions {
   // A non-child's status is published when its parent reaps it, which usually

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <charconv>
 
-#include "src/actions/backoff.h"
 #include "src/core/duration.h"
+#include "src/plan/backoff.h"
 
 namespace aw {
 

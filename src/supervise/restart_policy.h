@@ -18,7 +18,7 @@
 //      Open → kCircuitOpen(until = now + circuit_cooldown): the one trial start
 //      happens at `until` (half-open); a stable run closes it.
 //   6. Otherwise kRestartAt(now + max(backoff, floor)) where backoff is
-//      backoff_delay() (src/actions/backoff.h: capped exponential with jitter) of
+//      backoff_delay() (src/plan/backoff.h: capped exponential with jitter) of
 //      the consecutive failures, and floor keeps at least `min_spawn_interval`
 //      between two spawns (s6's one second), which is zero when the worker was up
 //      longer than that.
@@ -56,7 +56,7 @@
 
 #include "src/core/clock.h"
 #include "src/core/result.h"
-#include "src/rules/plan.h"
+#include "src/plan/retry_policy.h"
 
 namespace aw {
 

@@ -12,6 +12,24 @@
 
 namespace aw::testing {
 
+namespace {
+
+// Before main (gtest's): a re-executed copy of this binary that was asked to
+// be a pause child never reaches the tests.
+const bool kIsPauseChild = [] {
+  const char* mode = std::getenv(kPauseChildEnv);
+  if (!mode || std::strcmp(mode, "pause") != 0) return false;
+  for (;;) ::pause();  // a caught signal returns; a fatal one ends the process
+}();
+
+}  // namespace
+
+std::string self_exe() {
+  (void)kIsPauseChild;
+  std::error_code ec;
+  return std::filesystem::read_symlink("/proc/self/exe", ec).string();
+}
+
 TempDir::TempDir() {
   char tmpl[] = "/tmp/aw-supervise-XXXXXX";
   const char* p = ::mkdtemp(tmpl);

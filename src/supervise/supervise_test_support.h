@@ -118,4 +118,13 @@ class FakeProcFs final : public ProcFs {
 // Zombies re-parented to this process (as subreaper) are reaped; never blocks.
 void reap_orphans();
 
+// A long-lived child with no timer of its own: this test binary, re-executed
+// with AW_TEST_CHILD=pause, waits in pause() until a signal ends it (SIGTERM
+// does, unless the caller's shell ignored it; SIGKILL always). For the shell
+// tests where the kernel matters (pidfds, process groups, /proc), instead of a
+// `sleep 30`.
+//   argv: {"<this binary>"}; env: {"AW_TEST_CHILD", "pause"}.
+std::string self_exe();
+inline constexpr const char* kPauseChildEnv = "AW_TEST_CHILD";
+
 }  // namespace aw::testing

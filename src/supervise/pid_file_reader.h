@@ -1,0 +1,42 @@
+// Reading a worker's PID file off the loop: the file (its text and its mtime,
+// from one fd) and, when it names a PID, what /proc says about that PID and the
+// program the worker's argv[0] resolves to — everything judge_pid_file()
+// (process_identity.h) needs, gathered on the thread pool because /proc and the
+// file system may be slow (docs/workers.md, "PID files").
+//
+// Threading: read_pid_file_async() is called on the loop thread; its work runs
+// on the thread pool and touches only copies and `fs`; `done` runs on the loop
+// thread. Lifetimes: `fs` must outlive the work (the Supervisor's ProcFs
+// contract); `done` must check that whatever it captured is still alive (the
+// Supervisor holds a weak_ptr for that).
+#pragma once
+
+#include <uv.h>
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "src/supervise/process_identity.h"
+
+namespace aw {
+
+struct PidFileRead {
+  int err = 0;  // open / fstat / read
+  std::string text;
+  PidFileClaim claim;  // pid 0: the text is not a PID
+  std::optional<ProcAnswers> proc;
+  std::string expected_exe;
+};
+
+// "  4242\n" → 4242; 0 when the text is not one positive number.
+pid_t parse_pid_text(std::string_view text);
+
+// Queues the read; 0, or a libuv error when it could not be queued (then `done`
+// never runs).
+int read_pid_file_async(uv_loop_t* loop, const ProcFs& fs, const std::string& path,
+                        const std::string& argv0, const std::string& cwd,
+                        std::function<void(const PidFileRead&)> done);
+
+}  // namespace aw
