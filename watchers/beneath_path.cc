@@ -88,4 +88,12 @@ int open_dir_beneath(int root_fd, std::string_view rel, int flags) {
   }
 }
 
+int open_in_root(const std::string& root_path, std::string_view rel, int flags) {
+  const int root_fd = open(root_path.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (root_fd < 0) return -errno;
+  const int fd = open_dir_beneath(root_fd, rel, flags);
+  close(root_fd);
+  return fd;
+}
+
 }  // namespace aw

@@ -42,4 +42,10 @@ std::string_view rel_dirname(std::string_view rel);
 // when a component is a symlink or not a directory, -ENOENT when it is gone.
 int open_dir_beneath(int root_fd, std::string_view rel, int flags);
 
+// Opens directory `rel` of the root at `root_path` the same way, starting from
+// the root itself opened with O_NOFOLLOW (so a root swapped for a symlink is
+// refused too). The root is opened per call, not held: an open descriptor would
+// keep the kernel from reporting IN_DELETE_SELF when the root is deleted.
+int open_in_root(const std::string& root_path, std::string_view rel, int flags);
+
 }  // namespace aw

@@ -1,6 +1,5 @@
 #include "watchers/dir_watcher.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
@@ -12,6 +11,10 @@
 #include <set>
 
 #include "watchers/beneath_path.h"
+#include "watchers/dir_crawl.h"
+#include "watchers/inotify_source.h"
+#include "watchers/settle_queue.h"
+#include "watchers/watch_tree.h"
 
 namespace aw {
 namespace {
@@ -23,105 +26,54 @@ constexpr std::uint32_t kDirMask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM 
 // the ancestor itself going away) matters.
 constexpr std::uint32_t kParentMask =
     IN_CREATE | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
-
-constexpr std::size_t kReadChunk = 64 * 1024;
+// How far past a file's IN_CREATE to look for its IN_CLOSE_WRITE (see the header).
+constexpr std::size_t kCreateLookahead = 8;
 
 std::int64_t mtime_ns(const struct stat& st) {
   return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+}
+
+FileVersion version_of(const struct stat& st) {
+  return FileVersion{static_cast<std::int64_t>(st.st_size), mtime_ns(st),
+                     static_cast<std::int64_t>(st.st_ino), static_cast<std::int64_t>(st.st_dev)};
 }
 
 std::string errno_text(int err) {
   return std::strerror(err);
 }
 
-// Directory entry names of an open directory, sorted (lands are emitted in a
-// deterministic order). `fd` stays open and owned by the caller.
-std::vector<std::string> list_names(int fd) {
-  std::vector<std::string> names;
-  int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-  if (dup_fd < 0) return names;
-  DIR* d = fdopendir(dup_fd);
-  if (d == nullptr) {
-    close(dup_fd);
-    return names;
+// True when the next record about the same name in the same directory is its
+// IN_CLOSE_WRITE: the entry IN_CREATE reported was a regular file opened for
+// writing, not a symlink (writing through a symlink reports the target's name).
+bool closed_next(const InotifyRecord& create, std::span<const InotifyRecord> after) {
+  const std::size_t n = std::min(after.size(), kCreateLookahead);
+  for (std::size_t i = 0; i < n; ++i) {
+    const InotifyRecord& rec = after[i];
+    if (rec.overflow) return false;
+    if (rec.wd != create.wd || rec.name != create.name) continue;
+    return (rec.mask & IN_CLOSE_WRITE) != 0 && !rec.is_dir;
   }
-  while (struct dirent* de = readdir(d)) {
-    if (std::strcmp(de->d_name, ".") == 0 || std::strcmp(de->d_name, "..") == 0) continue;
-    names.emplace_back(de->d_name);
-  }
-  closedir(d);
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
-const std::string& key_of(const std::string& k) {
-  return k;
-}
-template <class V>
-const std::string& key_of(const std::pair<const std::string, V>& kv) {
-  return kv.first;
-}
-
-// The entries of an ordered map or set keyed by rel, at `rel` or below it. "a/b"
-// and "a/b/..." are not contiguous in byte order ("a/b-c" sorts between), so
-// the two ranges are taken separately.
-template <class Map>
-std::vector<std::string> keys_under(const Map& m, const std::string& rel) {
-  std::vector<std::string> out;
-  if (rel.empty()) {
-    for (const auto& kv : m) out.push_back(key_of(kv));
-    return out;
-  }
-  if (m.count(rel)) out.push_back(rel);
-  const std::string lo = rel + '/', hi = rel + '0';  // '0' == '/' + 1
-  for (auto it = m.lower_bound(lo); it != m.end() && key_of(*it) < hi; ++it)
-    out.push_back(key_of(*it));
-  return out;
+  return false;
 }
 
 }  // namespace
 
-struct DirWatcher::HeldFile {
-  std::int64_t size = 0, mtime_ns = 0, inode = 0, dev = 0;
-  MonoTime quiet_since{};  // when this version was first seen
-  MonoTime due{};          // its entry in settle_queue_
-
-  bool same_version(const struct stat& st) const {
-    return size == st.st_size && mtime_ns == aw::mtime_ns(st) &&
-           inode == static_cast<std::int64_t>(st.st_ino) &&
-           dev == static_cast<std::int64_t>(st.st_dev);
-  }
-  void set_version(const struct stat& st, MonoTime now) {
-    size = st.st_size;
-    mtime_ns = aw::mtime_ns(st);
-    inode = static_cast<std::int64_t>(st.st_ino);
-    dev = static_cast<std::int64_t>(st.st_dev);
-    quiet_since = now;
-  }
-};
-
 struct DirWatcher::Root {
+  explicit Root(Duration settle) : settle(settle) {}
+
   std::size_t id = 0;
   WatchRoot spec;
   IgnoreRules ignore;
-  int inotify_fd = -1;
-  std::unique_ptr<uvx::Poll> poll;
+  std::unique_ptr<InotifySource> source;
   bool active = false;            // start() or add_root() after start() activated it
   bool missing = false;           // not watched: waiting for it to (re)appear
   bool reported_missing = false;  // watch.root_missing emitted, root_restored owed
   int root_wd = -1;
   std::uint64_t gen = 0;  // bumped when the tree's watches are dropped; stale jobs die
 
-  struct Watch {
-    std::string rel;
-    std::uint64_t confirmed = 0;  // sweep_gen when last added
-  };
-  std::unordered_map<int, Watch> watches;  // wd -> dir
-  std::map<std::string, int> wd_of;        // dir rel -> wd (ordered: subtree ranges)
-  std::uint64_t sweep_gen = 0;             // bumped when a full scan starts
-  std::vector<std::string> limbo;          // dirs moved from, pair not yet seen
-  std::set<std::string> refused;           // symlinks already reported
-  std::map<std::string, HeldFile> held;    // scanned files settling, by rel
+  WatchTree tree;
+  std::set<std::string> refused;  // symlinks already reported
+  SettleQueue settle;             // scanned files settling
 
   // While missing: the nearest existing ancestor and the name leading down.
   int parent_wd = -1;
@@ -135,17 +87,30 @@ struct DirWatcher::Root {
   std::string rescan_reason;
   bool degraded_reported = false;  // one watch.degraded per full scan
 
+  // Open only while a read batch is handled (see the header): the root, and
+  // the last other directory a record needed, by rel.
+  bool in_batch = false;
+  int batch_root_fd = -1;
+  int batch_dir_fd = -1;
+  std::string batch_dir_rel;
+
+  void close_batch_fds() {
+    if (batch_root_fd >= 0) close(batch_root_fd);
+    if (batch_dir_fd >= 0) close(batch_dir_fd);
+    batch_root_fd = batch_dir_fd = -1;
+    batch_dir_rel.clear();
+  }
   void close_all() {
-    poll.reset();  // uv_close before the fd goes away
-    if (inotify_fd >= 0) close(inotify_fd);
-    inotify_fd = root_wd = parent_wd = -1;
-    watches.clear();
-    wd_of.clear();
+    close_batch_fds();
+    if (source) source->close();  // closing the fd removes every watch
+    root_wd = parent_wd = -1;
+    tree.clear();
   }
   ~Root() { close_all(); }
 };
 
 struct DirWatcher::ScanJob {
+  ScanJob(std::string root_path, std::string rel) : crawl(std::move(root_path), std::move(rel)) {}
   std::size_t root = 0;
   std::uint64_t root_gen = 0;
   bool full = false;  // a whole-root scan: emits watch.rescanned, sweeps
@@ -153,18 +118,43 @@ struct DirWatcher::ScanJob {
   MonoTime started{};
   std::uint64_t index_epoch = 0;
   std::uint64_t sweep_gen = 0;
-  std::vector<std::string> dirs;  // still to list (a stack: depth first)
-  int dir_fd = -1;                // the directory being walked
-  std::string dir_rel;
-  std::vector<std::string> names;
-  std::size_t next = 0;
-  std::vector<std::string> subdirs;  // found in the current dir, pushed when it is done
+  DirCrawl crawl;
   std::uint64_t files = 0, landed = 0;
-
-  ~ScanJob() {
-    if (dir_fd >= 0) close(dir_fd);
-  }
 };
+
+// What a scan does with each entry its crawl finds.
+class DirWatcher::ScanVisitor final : public DirCrawl::Visitor {
+ public:
+  ScanVisitor(DirWatcher& w, Root& r, ScanJob& job) : w_(w), r_(r), job_(job) {}
+  bool live() const override { return !w_.stopped_ && r_.gen == job_.root_gen; }
+  void file(const std::string& rel, const struct stat& st) override {
+    if (r_.ignore.ignores_file(rel)) return;
+    ++job_.files;
+    if (w_.hold_if_recent(r_, rel, st)) return;
+    const std::uint64_t before = w_.stats_.landed;
+    w_.land_stat(r_, rel, st, "scan", nullptr, "scan");
+    job_.landed += w_.stats_.landed - before;
+  }
+  bool dir(int parent_fd, const std::string& rel) override {
+    if (!r_.spec.recursive || r_.ignore.ignores_dir(rel)) return false;
+    // Watch first, list later: nothing created in between is missed.
+    w_.add_watch(r_, parent_fd, rel);
+    return true;
+  }
+  void symlink(int parent_fd, const std::string& rel) override {
+    if (r_.ignore.ignores_file(rel)) return;
+    w_.refuse_symlink(r_, parent_fd, rel, "scan");
+  }
+
+ private:
+  DirWatcher& w_;
+  Root& r_;
+  ScanJob& job_;
+};
+
+DirWatcher::DirFd::~DirFd() {
+  if (owned && fd >= 0) close(fd);
+}
 
 DirWatcher::DirWatcher(uv_loop_t* loop, const Clock& clock, FileIndex* index,
                        std::function<void(Event)> emit, Options options)
@@ -173,6 +163,7 @@ DirWatcher::DirWatcher(uv_loop_t* loop, const Clock& clock, FileIndex* index,
       index_(index),
       emit_(std::move(emit)),
       options_(std::move(options)),
+      moves_(options_.move_pair_window),
       alarm_(loop, [this] { on_alarm(); }),
       scan_idle_(loop, [this] {
         if (stopped_) return;
@@ -184,7 +175,6 @@ DirWatcher::DirWatcher(uv_loop_t* loop, const Clock& clock, FileIndex* index,
     index_ = owned_index_.get();
   }
   if (options_.slice_entries == 0) options_.slice_entries = 1;
-  read_buf_.resize(kReadChunk);
   // Watches on new subdirectories are added through /proc/self/fd/<parent>/<name>
   // so no symlink swapped into an intermediate component is followed.
   proc_fd_usable_ = access("/proc/self/fd", X_OK) == 0;
@@ -214,28 +204,27 @@ Status DirWatcher::add_root(const WatchRoot& root) {
     return make_error("watch '" + root.name + "': root " + *path + " is a symlink to " + t +
                       "; symlinks are never followed (expected the real directory path)");
   }
-  auto r = std::make_unique<Root>();
+  auto r = std::make_unique<Root>(options_.scan_settle);
   r->id = roots_.size();
   r->spec = root;
   r->spec.path = *path;
   r->ignore = std::move(ignore.value());
-  r->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-  if (r->inotify_fd < 0) {
-    int err = errno;
-    return make_error("watch '" + root.name + "': inotify_init1: " + errno_text(err) +
-                          (err == EMFILE ? " (fs.inotify.max_user_instances reached)" : ""),
-                      -err);
-  }
   Root* raw = r.get();
-  r->poll = std::make_unique<uvx::Poll>(loop_, r->inotify_fd, [this, raw](int status, int) {
-    if (status < 0) {
-      report_degraded(*raw, "inotify poll error", raw->spec.path, -status);
-      return;
-    }
-    on_readable(*raw);
-  });
-  if (int rc = r->poll->init_status(); rc != 0)
-    return make_error("watch '" + root.name + "': uv_poll_init: " + uv_strerror(rc), rc);
+  InotifySource::Callbacks cb;
+  cb.on_records = [this, raw](std::span<const InotifyRecord> recs) { on_records(*raw, recs); };
+  cb.on_malformed = [this, raw](const std::string&) { on_overflow(*raw, "decode_error"); };
+  cb.on_error = [this, raw](const char* what, int err) {
+    report_degraded(*raw,
+                    std::strcmp(what, "poll") == 0 ? "inotify poll error" : "inotify read failed",
+                    raw->spec.path, err);
+  };
+  cb.on_drained = [this] { rearm(); };
+  auto source = InotifySource::open(
+      loop_, std::move(cb),
+      InotifySource::Options{64 * 1024, options_.max_backlog_bytes, options_.max_records_per_tick});
+  if (!source.ok())
+    return make_error("watch '" + root.name + "': " + source.error().message, source.error().code);
+  r->source = std::move(source.value());
   roots_.push_back(std::move(r));
   if (started_) activate(*raw);
   return Status::Ok();
@@ -253,10 +242,9 @@ void DirWatcher::stop() {
   alarm_.stop();
   scan_idle_.stop();
   scans_.clear();
-  pending_moves_.clear();
-  settle_queue_.clear();
+  moves_.clear();
   for (auto& r : roots_) {
-    r->held.clear();
+    r->settle.clear();
     r->close_all();
   }
 }
@@ -273,10 +261,12 @@ WatchStats DirWatcher::stats() const {
   s.roots_missing = 0;
   s.watches = 0;
   s.settling = 0;
+  s.events_read = 0;
   for (const auto& r : roots_) {
     if (r->missing) ++s.roots_missing;
-    s.watches += r->watches.size();
-    s.settling += r->held.size();
+    s.watches += r->tree.size();
+    s.settling += r->settle.size();
+    s.events_read += r->source->records_read();
   }
   return s;
 }
@@ -293,7 +283,7 @@ bool DirWatcher::scans_idle() const {
 void DirWatcher::activate(Root& r) {
   if (r.active) return;
   r.active = true;
-  if (int rc = r.poll->start(UV_READABLE); rc != 0)
+  if (int rc = r.source->start(); rc != 0)
     report_degraded(r, "cannot poll the inotify fd", r.spec.path, -rc);
   r.missing = true;  // until try_restore finds the directory
   try_restore(r);
@@ -306,7 +296,19 @@ void DirWatcher::activate(Root& r) {
   }
 }
 
+int DirWatcher::add_watch_raw(Root& r, const char* path, std::uint32_t mask) {
+  // Options::add_watch is the tests' fault injection (errno convention).
+  if (options_.add_watch) {
+    errno = 0;
+    const int wd = options_.add_watch(r.source->fd(), path, mask);
+    return wd >= 0 ? wd : -(errno != 0 ? errno : EINVAL);
+  }
+  return r.source->add_watch(path, mask);
+}
+
 void DirWatcher::try_restore(Root& r) {
+  // A root fd a batch holds may name the directory that went away.
+  r.close_batch_fds();
   // Bounded: each round either watches the root, or watches an ancestor and
   // finds nothing new below it; the bound only guards against a livelock with a
   // process that keeps creating and deleting the path.
@@ -316,24 +318,21 @@ void DirWatcher::try_restore(Root& r) {
       if (S_ISDIR(st.st_mode)) {
         // IN_DONT_FOLLOW in kDirMask: a symlink swapped in since the lstat is
         // refused with ENOTDIR (IN_ONLYDIR), never followed.
-        errno = 0;
-        const int wd = options_.add_watch
-                           ? options_.add_watch(r.inotify_fd, r.spec.path.c_str(), kDirMask)
-                           : inotify_add_watch(r.inotify_fd, r.spec.path.c_str(), kDirMask);
+        const int wd = add_watch_raw(r, r.spec.path.c_str(), kDirMask);
         if (wd >= 0) {
           const bool was_reported_missing = r.reported_missing;
           r.reported_missing = false;
-          if (r.parent_wd >= 0) inotify_rm_watch(r.inotify_fd, r.parent_wd);
+          if (r.parent_wd >= 0) r.source->rm_watch(r.parent_wd);
           r.parent_wd = -1;
           r.refused_root_target.clear();
           r.root_wd = wd;
           r.missing = false;
-          map_watch(r, wd, "");
+          r.tree.map(wd, "");
           if (was_reported_missing) emit(make_event("watch.root_restored", r, "", "inotify"));
           queue_scan(r, "", true, was_reported_missing ? "restored" : "start");
           return;
         }
-        const int err = errno;
+        const int err = -wd;
         if (err != ENOENT && err != ENOTDIR && err != ELOOP) {
           report_add_watch_failure(r, "", err);
           return;  // stays missing until the limit is raised and the daemon restarted
@@ -365,10 +364,11 @@ void DirWatcher::try_restore(Root& r) {
     }
     const std::string name(rel_basename(child));
     if (r.parent_wd < 0 || r.parent_path != parent) {
-      if (r.parent_wd >= 0) inotify_rm_watch(r.inotify_fd, r.parent_wd);
-      r.parent_wd = inotify_add_watch(r.inotify_fd, parent.c_str(), kParentMask);
+      if (r.parent_wd >= 0) r.source->rm_watch(r.parent_wd);
+      r.parent_wd = r.source->add_watch(parent.c_str(), kParentMask);
       if (r.parent_wd < 0) {
-        report_add_watch_failure(r, "", errno);
+        report_add_watch_failure(r, "", -r.parent_wd);
+        r.parent_wd = -1;
         r.parent_path.clear();
         return;
       }
@@ -386,8 +386,7 @@ void DirWatcher::set_missing(Root& r, const char* reason) {
   if (r.missing) return;
   drop_all_watches(r);
   r.root_wd = -1;
-  ++r.gen;
-  r.limbo.clear();
+  ++r.gen;  // also ends the hiding of its unresolved directory moves
   r.refused.clear();
   unhold_under(r, "");
   r.rescan_due.reset();
@@ -400,40 +399,23 @@ void DirWatcher::set_missing(Root& r, const char* reason) {
 }
 
 void DirWatcher::drop_all_watches(Root& r) {
-  for (const auto& [wd, w] : r.watches) inotify_rm_watch(r.inotify_fd, wd);
-  r.watches.clear();
-  r.wd_of.clear();
+  r.close_batch_fds();
+  for (int wd : r.tree.clear()) r.source->rm_watch(wd);
 }
 
 // ---------------------------------------------------------------- reading
 
-void DirWatcher::on_readable(Root& r) {
-  std::size_t total = 0;
-  // Bounded per readiness so one busy root cannot starve the loop; the poll is
-  // level-triggered, so what is left is read on the next iteration.
-  while (!stopped_ && total < options_.max_read_bytes_per_tick) {
-    ssize_t n = read(r.inotify_fd, read_buf_.data(), read_buf_.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno != EAGAIN) report_degraded(r, "inotify read failed", r.spec.path, errno);
-      break;
-    }
-    if (n == 0) break;
-    total += static_cast<std::size_t>(n);
-    records_.clear();
-    auto res = InotifyDecoder::decode(
-        std::span<const std::uint8_t>(read_buf_.data(), static_cast<std::size_t>(n)), records_);
-    for (const auto& rec : records_) {
-      if (stopped_) return;
-      ++stats_.events_read;
-      handle(r, rec);
-    }
-    if (res.malformed) on_overflow(r, "decode_error");
+void DirWatcher::on_records(Root& r, std::span<const InotifyRecord> records) {
+  r.in_batch = true;
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    if (stopped_) break;
+    handle(r, records[i], records.subspan(i + 1));
   }
-  rearm();
+  r.in_batch = false;
+  r.close_batch_fds();
 }
 
-void DirWatcher::handle(Root& r, const InotifyRecord& rec) {
+void DirWatcher::handle(Root& r, const InotifyRecord& rec, std::span<const InotifyRecord> after) {
   if (rec.overflow) {
     on_overflow(r, "queue_overflow");
     return;
@@ -442,16 +424,16 @@ void DirWatcher::handle(Root& r, const InotifyRecord& rec) {
     handle_missing_parent(r, rec);
     return;
   }
-  auto it = r.watches.find(rec.wd);
-  if (it == r.watches.end()) return;  // a watch we already dropped
-  const std::string dir_rel = it->second.rel;
+  const std::string* dir_rel_p = r.tree.rel_of(rec.wd);
+  if (dir_rel_p == nullptr) return;  // a watch we already dropped
   const bool is_root = rec.wd == r.root_wd;
 
   if (rec.ignored) {
     if (is_root) {
       set_missing(r, "deleted");
     } else {
-      unmap_wd(r, rec.wd);
+      r.close_batch_fds();
+      r.tree.unmap(rec.wd);
     }
     return;
   }
@@ -466,19 +448,18 @@ void DirWatcher::handle(Root& r, const InotifyRecord& rec) {
     return;
   }
   if (rec.name.empty()) return;  // IN_ATTRIB etc. on a watched directory itself
-  for (const auto& moving : r.limbo)
-    if (rel_is_under(dir_rel, moving)) return;  // inside a dir whose move is unresolved
+  // Inside a directory whose move is unresolved: its pair (or age-out) accounts for it.
+  if (moves_.hides(r.id, r.gen, *dir_rel_p)) return;
 
-  const std::string rel = join_rel(dir_rel, rec.name);
+  const std::string rel = join_rel(*dir_rel_p, rec.name);
   if (rec.mask & IN_MOVED_FROM) {
     PendingMove m;
     m.root = r.id;
     m.root_gen = r.gen;
     m.rel = rel;
     m.is_dir = rec.is_dir;
-    m.deadline = clock_.mono() + options_.move_pair_window;
-    if (rec.is_dir && !r.ignore.ignores_dir(rel)) r.limbo.push_back(rel);
-    pending_moves_[rec.cookie] = std::move(m);
+    m.hides_subtree = rec.is_dir && !r.ignore.ignores_dir(rel);
+    moves_.moved_from(rec.cookie, std::move(m), clock_.mono());
     return;
   }
   if (rec.mask & IN_MOVED_TO) {
@@ -490,13 +471,13 @@ void DirWatcher::handle(Root& r, const InotifyRecord& rec) {
   if (rec.mask & IN_CREATE) {
     if (rec.is_dir) {
       on_dir_appeared(r, rel, "create", nullptr);
-    } else {
+    } else if (!closed_next(rec, after)) {
       // A new entry's content is not complete yet (IN_CLOSE_WRITE lands it);
       // only a symlink is worth a look now.
       refuse_symlink(r, -1, rel, "inotify");
     }
   } else if (rec.mask & IN_CLOSE_WRITE) {
-    if (!rec.is_dir) land(r, -1, rel, "close_write", nullptr, "inotify");
+    if (!rec.is_dir) land(r, rel, "close_write", nullptr, "inotify");
   } else if (rec.mask & IN_DELETE) {
     if (rec.is_dir) {
       on_dir_gone(r, rel, "delete");
@@ -511,13 +492,12 @@ void DirWatcher::handle(Root& r, const InotifyRecord& rec) {
     }
   } else if (rec.mask & IN_ATTRIB) {
     if (rec.is_dir) return;
-    int pfd = open_in_root(r, rel_dirname(rel), O_PATH);
-    if (pfd < 0) return;
+    const DirFd dir = open_dir(r, rel_dirname(rel));
+    if (dir.fd < 0) return;
     struct stat st;
     const std::string base(rel_basename(rel));
-    const bool ok = fstatat(pfd, base.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
-    close(pfd);
-    if (!ok || !S_ISREG(st.st_mode)) return;
+    if (fstatat(dir.fd, base.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
+      return;
     Event e = make_event("file.attrib", r, rel, "inotify");
     e.fields.set("mode", static_cast<std::int64_t>(st.st_mode & 07777));
     e.fields.set("uid", static_cast<std::int64_t>(st.st_uid));
@@ -529,7 +509,7 @@ void DirWatcher::handle(Root& r, const InotifyRecord& rec) {
 void DirWatcher::handle_missing_parent(Root& r, const InotifyRecord& rec) {
   if (rec.wd != r.parent_wd) return;
   if (rec.ignored || rec.unmount || (rec.mask & (IN_DELETE_SELF | IN_MOVE_SELF))) {
-    if (!rec.ignored) inotify_rm_watch(r.inotify_fd, r.parent_wd);
+    if (!rec.ignored) r.source->rm_watch(r.parent_wd);
     r.parent_wd = -1;
     r.parent_path.clear();
     try_restore(r);
@@ -539,22 +519,13 @@ void DirWatcher::handle_missing_parent(Root& r, const InotifyRecord& rec) {
 }
 
 void DirWatcher::on_moved_to(Root& r, const InotifyRecord& rec, const std::string& rel) {
-  std::optional<PendingMove> from;
-  if (rec.cookie != 0) {
-    if (auto it = pending_moves_.find(rec.cookie); it != pending_moves_.end()) {
-      from = std::move(it->second);
-      pending_moves_.erase(it);
-    }
-  }
+  const std::optional<PendingMove> from = moves_.moved_to(rec.cookie);
   Root* from_root = nullptr;
   bool from_visible = false;
   if (from) {
     Root& fr = *roots_[from->root];
     if (fr.gen == from->root_gen && !fr.missing) {
       from_root = &fr;
-      auto& limbo = fr.limbo;
-      if (auto li = std::find(limbo.begin(), limbo.end(), from->rel); li != limbo.end())
-        limbo.erase(li);
       from_visible =
           from->is_dir ? !fr.ignore.ignores_dir(from->rel) : !fr.ignore.ignores_file(from->rel);
     }
@@ -565,7 +536,7 @@ void DirWatcher::on_moved_to(Root& r, const InotifyRecord& rec, const std::strin
 
   if (rec.is_dir) {
     const bool renamed_inside = from_root == &r && from_visible && to_visible;
-    if (renamed_inside && r.spec.recursive && r.wd_of.count(from->rel)) {
+    if (renamed_inside && r.spec.recursive && r.tree.watches(from->rel)) {
       // Renamed inside the tree: the watches stay, their paths change. The
       // files below now live at new paths, so they land there (atomic
       // directory publish: build in a staging dir, rename into place).
@@ -594,7 +565,7 @@ void DirWatcher::on_moved_to(Root& r, const InotifyRecord& rec, const std::strin
       emit(std::move(e));
     }
   }
-  if (to_visible) land(r, -1, rel, "rename", from_ptr, "inotify");
+  if (to_visible) land(r, rel, "rename", from_ptr, "inotify");
 }
 
 void DirWatcher::on_dir_appeared(Root& r, const std::string& rel, const char* via,
@@ -602,10 +573,9 @@ void DirWatcher::on_dir_appeared(Root& r, const std::string& rel, const char* vi
   if (r.spec.recursive) {
     // The watch goes on first, then the scan: a file created in between is
     // reported by both, and the claim keeps one.
-    int pfd = open_in_root(r, rel_dirname(rel), O_PATH);
-    if (pfd < 0) return;  // the parent went away too; its own events follow
-    const int wd = add_watch(r, pfd, rel);
-    close(pfd);
+    const DirFd parent = open_dir(r, rel_dirname(rel));
+    if (parent.fd < 0) return;  // the parent went away too; its own events follow
+    const int wd = add_watch(r, parent.fd, rel);
     // Gone again or swapped for a symlink: its own events follow. A refused
     // watch (limit) still gets its event and a scan of what is there.
     if (wd == -ENOENT || wd == -ENOTDIR || wd == -ELOOP) return;
@@ -629,8 +599,6 @@ void DirWatcher::on_dir_gone(Root& r, const std::string& rel, const char* via) {
 void DirWatcher::settle_moved_out(const PendingMove& m) {
   Root& r = *roots_[m.root];
   if (r.gen != m.root_gen || r.missing) return;
-  if (auto li = std::find(r.limbo.begin(), r.limbo.end(), m.rel); li != r.limbo.end())
-    r.limbo.erase(li);
   if (m.is_dir) {
     if (!r.ignore.ignores_dir(m.rel)) on_dir_gone(r, m.rel, "moved_out");
     return;
@@ -678,62 +646,32 @@ int DirWatcher::add_watch(Root& r, int parent_fd, const std::string& rel) {
   } else {
     path = join_abs(r.spec.path, rel);
   }
-  errno = 0;
-  const int wd = options_.add_watch ? options_.add_watch(r.inotify_fd, path.c_str(), kDirMask)
-                                    : inotify_add_watch(r.inotify_fd, path.c_str(), kDirMask);
+  const int wd = add_watch_raw(r, path.c_str(), kDirMask);
   if (wd < 0) {
-    const int err = errno != 0 ? errno : EINVAL;
+    const int err = -wd;
     if (err != ENOENT && err != ENOTDIR && err != ELOOP) report_add_watch_failure(r, rel, err);
-    return -err;
+    return wd;
   }
-  map_watch(r, wd, rel);
+  r.tree.map(wd, rel);
   return wd;
 }
 
-void DirWatcher::map_watch(Root& r, int wd, const std::string& rel) {
-  auto it = r.watches.find(wd);
-  if (it != r.watches.end() && it->second.rel != rel) {
-    // The same directory under a new path (a rename whose events were lost).
-    auto old = r.wd_of.find(it->second.rel);
-    if (old != r.wd_of.end() && old->second == wd) r.wd_of.erase(old);
-  }
-  r.watches[wd] = Root::Watch{rel, r.sweep_gen};
-  r.wd_of[rel] = wd;
-}
-
-void DirWatcher::unmap_wd(Root& r, int wd) {
-  auto it = r.watches.find(wd);
-  if (it == r.watches.end()) return;
-  auto rel_it = r.wd_of.find(it->second.rel);
-  if (rel_it != r.wd_of.end() && rel_it->second == wd) r.wd_of.erase(rel_it);
-  r.watches.erase(it);
-}
-
 void DirWatcher::drop_subtree(Root& r, const std::string& rel, bool rm_watches) {
-  for (const auto& k : keys_under(r.wd_of, rel)) {
-    const int wd = r.wd_of[k];
-    if (wd == r.root_wd) continue;
-    if (rm_watches) inotify_rm_watch(r.inotify_fd, wd);
-    r.watches.erase(wd);
-    r.wd_of.erase(k);
-  }
-  for (const auto& k : keys_under(r.refused, rel)) r.refused.erase(k);
+  r.close_batch_fds();
+  for (int wd : r.tree.drop_subtree(rel, r.root_wd))
+    if (rm_watches) r.source->rm_watch(wd);
+  for (const auto& k : rel_keys_under(r.refused, rel, [](const std::string& s) { return s; }))
+    r.refused.erase(k);
   unhold_under(r, rel);
 }
 
 void DirWatcher::rename_subtree(Root& r, const std::string& from, const std::string& to) {
-  std::vector<std::pair<std::string, int>> moved;
-  for (const auto& k : keys_under(r.wd_of, from)) {
-    moved.emplace_back(to + k.substr(from.size()), r.wd_of[k]);
-    r.wd_of.erase(k);
-  }
-  for (auto& [rel, wd] : moved) {
-    r.watches[wd].rel = rel;
-    r.wd_of[rel] = wd;
-  }
+  r.close_batch_fds();
+  r.tree.rename_subtree(from, to);
   // Symlinks below are reported again at their new paths by the scan, and
   // files held there are held again (or landed) there by it.
-  for (const auto& k : keys_under(r.refused, from)) r.refused.erase(k);
+  for (const auto& k : rel_keys_under(r.refused, from, [](const std::string& s) { return s; }))
+    r.refused.erase(k);
   unhold_under(r, from);
 }
 
@@ -771,22 +709,19 @@ void DirWatcher::report_degraded(Root& r, const std::string& reason, const std::
 // ---------------------------------------------------------------- scanning
 
 void DirWatcher::queue_scan(Root& r, std::string rel, bool full, std::string reason) {
-  auto job = std::make_unique<ScanJob>();
+  auto job = std::make_unique<ScanJob>(r.spec.path, std::move(rel));
   job->root = r.id;
   job->root_gen = r.gen;
   job->full = full;
   job->reason = std::move(reason);
   job->started = clock_.mono();
-  job->dirs.push_back(std::move(rel));
   if (full) {
     // A newer full scan supersedes a running one (it must see everything again).
     std::erase_if(scans_, [&](const auto& j) { return j->full && j->root == r.id; });
     job->index_epoch = index_->begin_epoch();
-    job->sweep_gen = ++r.sweep_gen;
+    // The root is not re-added by the scan; it stays confirmed.
+    job->sweep_gen = r.tree.begin_sweep(r.root_wd);
     r.degraded_reported = false;
-    // The root is not re-added by the scan; keep it confirmed.
-    if (auto it = r.watches.find(r.root_wd); it != r.watches.end())
-      it->second.confirmed = r.sweep_gen;
   }
   scans_.push_back(std::move(job));
   rearm();
@@ -801,61 +736,12 @@ void DirWatcher::run_scan_slice() {
       scans_.pop_front();
       continue;
     }
-    if (!scan_step(job, budget)) break;
+    ScanVisitor visitor(*this, r, job);
+    if (!job.crawl.step(budget, visitor)) break;
     std::unique_ptr<ScanJob> done = std::move(scans_.front());
     scans_.pop_front();
     finish_scan(*done);
   }
-}
-
-bool DirWatcher::scan_step(ScanJob& job, std::size_t& budget) {
-  Root& r = *roots_[job.root];
-  while (budget > 0) {
-    if (stopped_ || r.gen != job.root_gen) return false;
-    if (job.dir_fd < 0) {
-      if (job.dirs.empty()) return true;
-      job.dir_rel = std::move(job.dirs.back());
-      job.dirs.pop_back();
-      --budget;
-      job.dir_fd = open_in_root(r, job.dir_rel, O_RDONLY);
-      if (job.dir_fd < 0) continue;  // gone or swapped for a symlink: events tell
-      job.names = list_names(job.dir_fd);
-      job.next = 0;
-      job.subdirs.clear();
-      continue;
-    }
-    if (job.next == job.names.size()) {
-      close(job.dir_fd);
-      job.dir_fd = -1;
-      // Depth first, in name order.
-      for (auto it = job.subdirs.rbegin(); it != job.subdirs.rend(); ++it)
-        job.dirs.push_back(std::move(*it));
-      job.subdirs.clear();
-      continue;
-    }
-    const std::string& name = job.names[job.next++];
-    --budget;
-    std::string rel = join_rel(job.dir_rel, name);
-    struct stat st;
-    if (fstatat(job.dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
-    if (S_ISREG(st.st_mode)) {
-      if (r.ignore.ignores_file(rel)) continue;
-      ++job.files;
-      if (hold_if_recent(r, rel, st)) continue;
-      const std::uint64_t before = stats_.landed;
-      land_stat(r, rel, st, "scan", nullptr, "scan");
-      job.landed += stats_.landed - before;
-    } else if (S_ISDIR(st.st_mode)) {
-      if (!r.spec.recursive || r.ignore.ignores_dir(rel)) continue;
-      // Watch first, list later: nothing created in between is missed.
-      add_watch(r, job.dir_fd, rel);
-      job.subdirs.push_back(std::move(rel));
-    } else if (S_ISLNK(st.st_mode)) {
-      if (r.ignore.ignores_file(rel)) continue;
-      refuse_symlink(r, job.dir_fd, rel, "scan");
-    }
-  }
-  return false;
 }
 
 void DirWatcher::finish_scan(ScanJob& job) {
@@ -863,19 +749,16 @@ void DirWatcher::finish_scan(ScanJob& job) {
   if (!job.full) return;
   // Sweep: watches not re-added since this scan started belong to directories
   // that went away while events were lost (IN_IGNORED dropped by an overflow).
-  std::vector<int> stale;
-  for (const auto& [wd, w] : r.watches)
-    if (w.confirmed < job.sweep_gen && wd != r.root_wd) stale.push_back(wd);
-  for (int wd : stale) {
-    inotify_rm_watch(r.inotify_fd, wd);
-    unmap_wd(r, wd);
+  for (int wd : r.tree.unconfirmed(job.sweep_gen, r.root_wd)) {
+    r.source->rm_watch(wd);
+    r.tree.unmap(wd);
   }
   index_->drop_unseen(r.spec.name, job.index_epoch);
   ++stats_.rescans;
   Event e = make_event("watch.rescanned", r, "", "scan");
   e.fields.set("files", static_cast<std::int64_t>(job.files));
   e.fields.set("landed", static_cast<std::int64_t>(job.landed));
-  e.fields.set("settling", static_cast<std::int64_t>(r.held.size()));
+  e.fields.set("settling", static_cast<std::int64_t>(r.settle.size()));
   e.fields.set("duration_ms", to_ms(clock_.mono() - job.started));
   e.fields.set("reason", job.reason);
   emit(std::move(e));
@@ -884,109 +767,70 @@ void DirWatcher::finish_scan(ScanJob& job) {
 // ---------------------------------------------------------------- settling
 
 bool DirWatcher::hold_if_recent(Root& r, const std::string& rel, const struct stat& st) {
-  const Duration settle = options_.scan_settle;
-  if (settle <= Duration(0)) return false;
-  const Duration age = clock_.wall().time_since_epoch() - Duration(mtime_ns(st));
-  if (age >= settle) return false;  // quiet for long enough: the caller lands it
+  if (!r.settle.offer(rel, version_of(st), ClockSnapshot::of(clock_))) return false;
   // Held files are not claimed, so the sweep at the end of this scan would
   // drop their index entries (a version the queue landed and whose handling
   // is still running, or one handled before a restart) and let that version
   // land twice.
   index_->touch(r.spec.name, rel);
-  const MonoTime now = clock_.mono();
-  auto [it, inserted] = r.held.try_emplace(rel);
-  HeldFile& h = it->second;
-  if (!inserted) {
-    if (h.same_version(st)) return true;  // found again by another scan: keep its timing
-    settle_queue_.erase(SettleDue{h.due, r.id, rel});
-  }
-  h.set_version(st, now);
-  schedule_recheck(r, rel, h);
   return true;
 }
 
-void DirWatcher::schedule_recheck(Root& r, const std::string& rel, HeldFile& h) {
-  // Quiet means "unchanged since quiet_since" and either "mtime older than the
-  // settle period" (no write since, the usual case: the wait is only what is
-  // left of it) or "unchanged for the whole settle period" (an mtime in the
-  // future, or a wall clock that jumped back).
-  const Duration settle = options_.scan_settle;
-  const MonoTime now = clock_.mono();
-  const Duration age = clock_.wall().time_since_epoch() - Duration(h.mtime_ns);
-  h.due = std::min(h.quiet_since + settle, now + std::max(settle - age, Duration(0)));
-  settle_queue_.insert(SettleDue{h.due, r.id, rel});
-}
-
 void DirWatcher::unhold(Root& r, const std::string& rel) {
-  auto it = r.held.find(rel);
-  if (it == r.held.end()) return;
-  settle_queue_.erase(SettleDue{it->second.due, r.id, rel});
-  r.held.erase(it);
+  r.settle.release(rel);
 }
 
 void DirWatcher::unhold_under(Root& r, const std::string& rel) {
-  for (const auto& k : keys_under(r.held, rel)) unhold(r, k);
+  r.settle.release_under(rel);
 }
 
 void DirWatcher::recheck_due_files(MonoTime now) {
-  // Bounded like a scan slice; what is left is due at once, so rearm() brings
-  // the alarm back on the next iteration.
+  // Bounded like a scan slice, shared by the roots; what is left is due at
+  // once, so rearm() brings the alarm back on the next iteration.
   std::size_t budget = options_.slice_entries;
-  while (budget > 0 && !settle_queue_.empty() && !stopped_) {
-    auto first = settle_queue_.begin();
-    if (first->due > now) break;
-    // A copy, not a reference: the entry is erased on the next line.
-    const SettleDue d = *first;  // NOLINT(performance-unnecessary-copy-initialization)
-    settle_queue_.erase(first);
-    --budget;
-    recheck(*roots_[d.root], d.rel);
+  for (auto& rp : roots_) {
+    Root& r = *rp;
+    if (budget == 0 || stopped_) break;
+    const std::vector<std::string> due = r.settle.take_due(now, budget);
+    budget -= due.size();
+    for (const std::string& rel : due) {
+      if (stopped_) return;
+      std::optional<FileVersion> v;
+      struct stat st;
+      {
+        const DirFd dir = open_dir(r, rel_dirname(rel));
+        const std::string base(rel_basename(rel));
+        if (dir.fd >= 0 && fstatat(dir.fd, base.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            S_ISREG(st.st_mode))
+          v = version_of(st);
+      }
+      // Gone (or no longer a file): the queue reports that on its own, and a
+      // directory without a watch is swept by the next full scan.
+      if (r.settle.recheck(rel, v, ClockSnapshot::of(clock_)) == SettleQueue::Verdict::kLand)
+        land_stat(r, rel, st, "scan", nullptr, "scan");
+    }
   }
-}
-
-void DirWatcher::recheck(Root& r, const std::string& rel) {
-  auto it = r.held.find(rel);
-  if (it == r.held.end()) return;
-  HeldFile& h = it->second;
-  struct stat st;
-  const int pfd = open_in_root(r, rel_dirname(rel), O_PATH);
-  const std::string base(rel_basename(rel));
-  const bool ok = pfd >= 0 && fstatat(pfd, base.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
-  if (pfd >= 0) close(pfd);
-  if (!ok || !S_ISREG(st.st_mode)) {
-    // Gone (or replaced by something that is not a file): the queue reports
-    // that on its own, and a directory without a watch is swept by the next
-    // full scan. Nothing ever landed, so nothing is owed.
-    r.held.erase(it);
-    return;
-  }
-  const MonoTime now = clock_.mono();
-  if (!h.same_version(st)) {
-    // Still being written: wait again from now. Its close_write may land it
-    // first, which ends the hold.
-    h.set_version(st, now);
-    schedule_recheck(r, rel, h);
-    return;
-  }
-  const Duration settle = options_.scan_settle;
-  const Duration age = clock_.wall().time_since_epoch() - Duration(h.mtime_ns);
-  if (now - h.quiet_since < settle && age < settle) {
-    schedule_recheck(r, rel, h);  // the timer fired early, or the wall clock went back
-    return;
-  }
-  r.held.erase(it);
-  land_stat(r, rel, st, "scan", nullptr, "scan");
 }
 
 // ---------------------------------------------------------------- events
 
-int DirWatcher::open_in_root(const Root& r, std::string_view rel, int flags) {
-  // The root is opened per use, not held: an open descriptor would keep the
-  // kernel from reporting IN_DELETE_SELF when the root is deleted.
-  const int root_fd = open(r.spec.path.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (root_fd < 0) return -errno;
-  const int fd = open_dir_beneath(root_fd, rel, flags);
-  close(root_fd);
-  return fd;
+DirWatcher::DirFd DirWatcher::open_dir(Root& r, std::string_view dir_rel) {
+  if (!r.in_batch) return DirFd(open_in_root(r.spec.path, dir_rel, O_PATH), true);
+  if (dir_rel.empty()) {
+    if (r.batch_root_fd < 0) {
+      const int fd = open(r.spec.path.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (fd < 0) return DirFd(-errno, false);
+      r.batch_root_fd = fd;
+    }
+    return DirFd(r.batch_root_fd, false);
+  }
+  if (r.batch_dir_fd >= 0 && r.batch_dir_rel == dir_rel) return DirFd(r.batch_dir_fd, false);
+  const int fd = open_in_root(r.spec.path, dir_rel, O_PATH);
+  if (fd < 0) return DirFd(fd, false);
+  if (r.batch_dir_fd >= 0) close(r.batch_dir_fd);
+  r.batch_dir_fd = fd;
+  r.batch_dir_rel.assign(dir_rel);
+  return DirFd(fd, false);
 }
 
 Event DirWatcher::make_event(const char* kind, const Root& r, const std::string& rel,
@@ -1002,23 +846,18 @@ Event DirWatcher::make_event(const char* kind, const Root& r, const std::string&
   return e;
 }
 
-void DirWatcher::land(Root& r, int dir_fd, const std::string& rel, const char* via,
-                      const std::string* from, const char* source) {
+void DirWatcher::land(Root& r, const std::string& rel, const char* via, const std::string* from,
+                      const char* source) {
   // The queue reports `rel` complete (or it is gone by now): whatever a scan
   // held there is superseded.
   unhold(r, rel);
-  int own_fd = -1;
-  if (dir_fd < 0) {
-    own_fd = open_in_root(r, rel_dirname(rel), O_PATH);
-    if (own_fd < 0) return;
-    dir_fd = own_fd;
-  }
+  const DirFd dir = open_dir(r, rel_dirname(rel));
+  if (dir.fd < 0) return;
   const std::string base(rel_basename(rel));
   struct stat st;
-  const bool ok = fstatat(dir_fd, base.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
-  if (ok && S_ISLNK(st.st_mode)) refuse_symlink(r, dir_fd, rel, source);
-  if (own_fd >= 0) close(own_fd);
-  if (!ok || !S_ISREG(st.st_mode)) return;  // gone already, or not a regular file
+  if (fstatat(dir.fd, base.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return;  // gone already
+  if (S_ISLNK(st.st_mode)) refuse_symlink(r, dir.fd, rel, source);
+  if (!S_ISREG(st.st_mode)) return;
   land_stat(r, rel, st, via, from, source);
 }
 
@@ -1048,16 +887,14 @@ void DirWatcher::land_stat(Root& r, const std::string& rel, const struct stat& s
 
 void DirWatcher::refuse_symlink(Root& r, int dir_fd, const std::string& rel, const char* source) {
   if (r.refused.count(rel)) return;
-  int own_fd = -1;
+  const DirFd own = dir_fd < 0 ? open_dir(r, rel_dirname(rel)) : DirFd();
   if (dir_fd < 0) {
-    own_fd = open_in_root(r, rel_dirname(rel), O_PATH);
-    if (own_fd < 0) return;
-    dir_fd = own_fd;
+    if (own.fd < 0) return;
+    dir_fd = own.fd;
   }
   const std::string base(rel_basename(rel));
   char target[4096];
   const ssize_t n = readlinkat(dir_fd, base.c_str(), target, sizeof target - 1);
-  if (own_fd >= 0) close(own_fd);
   if (n < 0) return;  // not a symlink (EINVAL) or gone
   r.refused.insert(rel);
   ++stats_.symlinks_refused;
@@ -1078,19 +915,19 @@ void DirWatcher::rearm() {
     scan_idle_.stop();
   else
     scan_idle_.start();
-  std::optional<MonoTime> due;
-  const MonoTime now = clock_.mono();
-  for (const auto& [cookie, m] : pending_moves_)
-    if (!due || m.deadline < *due) due = m.deadline;
-  for (const auto& r : roots_)
-    if (r->rescan_due && (!due || *r->rescan_due < *due)) due = *r->rescan_due;
-  if (!settle_queue_.empty() && (!due || settle_queue_.begin()->due < *due))
-    due = settle_queue_.begin()->due;
+  std::optional<MonoTime> due = moves_.next_deadline();
+  const auto earliest = [&due](std::optional<MonoTime> t) {
+    if (t && (!due || *t < *due)) due = t;
+  };
+  for (const auto& r : roots_) {
+    earliest(r->rescan_due);
+    earliest(r->settle.next_due());
+  }
   if (!due) {
     alarm_.stop();  // idle means idle
     return;
   }
-  const Duration wait = *due - now;
+  const Duration wait = *due - clock_.mono();
   const auto ms =
       wait <= Duration(0) ? 0 : std::chrono::ceil<std::chrono::milliseconds>(wait).count();
   alarm_.start(static_cast<std::uint64_t>(ms));
@@ -1098,15 +935,7 @@ void DirWatcher::rearm() {
 
 void DirWatcher::on_alarm() {
   const MonoTime now = clock_.mono();
-  std::vector<std::pair<std::uint32_t, PendingMove>> expired;
-  for (const auto& [cookie, m] : pending_moves_)
-    if (m.deadline <= now) expired.emplace_back(cookie, m);
-  std::sort(expired.begin(), expired.end(), [](const auto& a, const auto& b) {
-    return a.second.deadline < b.second.deadline ||
-           (a.second.deadline == b.second.deadline && a.second.rel < b.second.rel);
-  });
-  for (const auto& [cookie, m] : expired) {
-    pending_moves_.erase(cookie);
+  for (const PendingMove& m : moves_.expire(now)) {
     if (stopped_) return;
     settle_moved_out(m);
   }

@@ -4,6 +4,17 @@
 // `emit`; it never decides what happens to a file. See docs/watching.md for the
 // user's view (event kinds and fields, overflow, degraded mode, symlinks).
 //
+// How it is split (issue #9, "watchers only translate"; watchman's backend
+// versus crawler): this class is the shell that wires
+//   - InotifySource (inotify_source.h): the fd, its uvx::Poll, read + decode;
+//   - WatchTree (watch_tree.h, pure): wd <-> directory bookkeeping per root;
+//   - MovePairer (move_pairer.h, pure): IN_MOVED_FROM/TO cookie pairing and
+//     its deadline;
+//   - SettleQueue (settle_queue.h, pure): scanned files held until quiet;
+//   - DirCrawl (dir_crawl.h): the directory crawl of start-up and rescans.
+// The pure parts take `now` and return deadlines; the shell does the system
+// calls, emits the events and arms the one alarm.
+//
 // How it reads the kernel: raw inotify read through a uvx::Poll, decoded by
 // InotifyDecoder (libuv's uv_fs_event_t drops IN_CLOSE_WRITE, rename cookies
 // and IN_Q_OVERFLOW). Each root has its own inotify fd: watch descriptors are
@@ -26,12 +37,18 @@
 // files land at once, so a start scan of a quiet tree is not delayed.
 //
 // Scans run on the loop thread in bounded slices (`Options::slice_entries`
-// directory entries per loop iteration, resumed by a zero-delay timer) rather
-// than on the thread pool: every entry needs the wd map (add the watch before
-// scanning a new directory) and a claim in the FileIndex, both loop-thread
-// state, and an fstatat on a local directory costs about a microsecond, so a
-// slice is about a millisecond and the loop stays responsive. The pool's few
-// threads stay free for the actions that really block (copies, fsync, gzip).
+// directory entries per loop iteration, resumed by an idle handle); why not on
+// the thread pool is in dir_crawl.h. The pool's few threads stay free for the
+// actions that really block (copies, fsync, gzip).
+//
+// Per-record cost (a storm is hundreds of thousands of records): the source
+// reads the kernel queue out before records are handled, so a storm queues in
+// our backlog instead of overflowing the kernel's (inotify_source.h). The
+// root's directory (and the last subdirectory a record needed) is opened once
+// per slice of records the source hands over, not per record, and closed at the
+// end of the slice (held while idle it would delay IN_DELETE_SELF). A file's
+// IN_CREATE needs no symlink check when the same slice shows its IN_CLOSE_WRITE
+// next: only a regular file opened for writing has one.
 //
 // Ownership and threads: everything runs on the loop thread. The loop, clock
 // and index (when given) must outlive the DirWatcher. `emit` is called
@@ -46,12 +63,10 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <map>
 #include <memory>
 #include <optional>
-#include <set>
+#include <span>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include <uv.h>
@@ -63,6 +78,7 @@
 #include "watchers/file_index.h"
 #include "watchers/ignore_rules.h"
 #include "watchers/inotify_decoder.h"
+#include "watchers/move_pairer.h"
 
 namespace aw {
 
@@ -97,8 +113,11 @@ class DirWatcher {
     // How long an IN_MOVED_FROM waits for its IN_MOVED_TO before it counts as
     // moved out of the roots.
     Duration move_pair_window = std::chrono::milliseconds(100);
-    std::size_t slice_entries = 1000;                   // scan entries per loop iteration
-    std::size_t max_read_bytes_per_tick = 1024 * 1024;  // inotify bytes per readiness
+    std::size_t slice_entries = 1000;  // scan entries per loop iteration
+    // The inotify source's bounds (inotify_source.h): records handled per
+    // loop iteration, and how much it reads ahead of them.
+    std::size_t max_records_per_tick = 1024;
+    std::size_t max_backlog_bytes = 16 * 1024 * 1024;
     // Overflow rescans: the first runs on the next iteration; another overflow
     // within `overflow_window` of the previous one waits 100ms, 200ms, ... up
     // to `rescan_backoff_max`.
@@ -150,24 +169,19 @@ class DirWatcher {
  private:
   struct Root;
   struct ScanJob;
-  struct HeldFile;
-  // Order of settle re-checks: earliest first, then root and path (deterministic).
-  struct SettleDue {
-    MonoTime due{};
-    std::size_t root = 0;
-    std::string rel;
-    // modernize-use-nullptr flags this line: a clang-tidy 14 false positive
-    // (llvm/llvm-project#53961, fixed in 18) on the `0` the language compares a
-    // defaulted <=> result with. There is no pointer here; its fix-it is wrong.
-    // NOLINTNEXTLINE(modernize-use-nullptr)
-    friend auto operator<=>(const SettleDue&, const SettleDue&) = default;
-  };
-  struct PendingMove {
-    std::size_t root = 0;
-    std::uint64_t root_gen = 0;
-    std::string rel;
-    bool is_dir = false;
-    MonoTime deadline{};
+  class ScanVisitor;
+  // A directory of a root opened for one use: borrowed from the batch cache or
+  // owned (closed on destruction).
+  struct DirFd {
+    int fd = -1;
+    bool owned = false;
+    DirFd() = default;
+    DirFd(int f, bool o) : fd(f), owned(o) {}
+    DirFd(DirFd&& o) noexcept : fd(o.fd), owned(o.owned) { o.owned = false; }
+    DirFd(const DirFd&) = delete;
+    DirFd& operator=(const DirFd&) = delete;
+    DirFd& operator=(DirFd&&) = delete;
+    ~DirFd();
   };
 
   // Root lifecycle.
@@ -176,21 +190,19 @@ class DirWatcher {
   void set_missing(Root& r, const char* reason);
   void drop_all_watches(Root& r);
 
-  // Reading and translating.
-  void on_readable(Root& r);
-  void handle(Root& r, const InotifyRecord& rec);
+  // Reading and translating (records come from the root's InotifySource).
+  void on_records(Root& r, std::span<const InotifyRecord> records);
+  void handle(Root& r, const InotifyRecord& rec, std::span<const InotifyRecord> after);
   void handle_missing_parent(Root& r, const InotifyRecord& rec);
   void on_dir_appeared(Root& r, const std::string& rel, const char* via, const std::string* from);
   void on_dir_gone(Root& r, const std::string& rel, const char* via);
-  void on_file_moved_in(Root& r, const std::string& rel, const PendingMove* from);
   void on_moved_to(Root& r, const InotifyRecord& rec, const std::string& rel);
   void settle_moved_out(const PendingMove& m);
   void on_overflow(Root& r, const char* reason);
 
   // Watches. add_watch returns the wd or a negative errno.
   int add_watch(Root& r, int parent_fd, const std::string& rel);
-  void map_watch(Root& r, int wd, const std::string& rel);
-  void unmap_wd(Root& r, int wd);
+  int add_watch_raw(Root& r, const char* path, std::uint32_t mask);
   void drop_subtree(Root& r, const std::string& rel, bool rm_watches);
   void rename_subtree(Root& r, const std::string& from, const std::string& to);
   void report_add_watch_failure(Root& r, const std::string& rel, int err);
@@ -200,25 +212,22 @@ class DirWatcher {
   // Scanning.
   void queue_scan(Root& r, std::string rel, bool full, std::string reason);
   void run_scan_slice();
-  bool scan_step(ScanJob& job, std::size_t& budget);
   void finish_scan(ScanJob& job);
 
-  // Settling of scanned files (see "Settling" above). hold_if_recent returns
-  // whether the scanned version `st` of `rel` is recent and now held (the
-  // caller lands it otherwise). The re-check queue is served by on_alarm.
+  // Settling of scanned files (settle_queue.h); re-checks are served by on_alarm.
   bool hold_if_recent(Root& r, const std::string& rel, const struct stat& st);
-  void schedule_recheck(Root& r, const std::string& rel, HeldFile& h);
   void unhold(Root& r, const std::string& rel);
   void unhold_under(Root& r, const std::string& rel);
   void recheck_due_files(MonoTime now);
-  void recheck(Root& r, const std::string& rel);
 
-  // Opens directory `rel` of the root without following symlinks (fd or -errno).
-  static int open_in_root(const Root& r, std::string_view rel, int flags);
+  // Directory `dir_rel` of the root, opened without following symlinks (O_PATH
+  // unless the batch cache has it): fd < 0 is -errno.
+  DirFd open_dir(Root& r, std::string_view dir_rel);
+  void close_batch_fds(Root& r);
 
   // Events.
   Event make_event(const char* kind, const Root& r, const std::string& rel, const char* source);
-  void land(Root& r, int dir_fd, const std::string& rel, const char* via, const std::string* from,
+  void land(Root& r, const std::string& rel, const char* via, const std::string* from,
             const char* source);
   // Claims and emits the version `st` (a regular file's stat).
   void land_stat(Root& r, const std::string& rel, const struct stat& st, const char* via,
@@ -243,13 +252,10 @@ class DirWatcher {
 
   std::vector<std::unique_ptr<Root>> roots_;
   std::deque<std::unique_ptr<ScanJob>> scans_;
-  std::unordered_map<std::uint32_t, PendingMove> pending_moves_;  // by cookie
-  std::set<SettleDue> settle_queue_;  // one entry per held file (Root::held)
+  MovePairer moves_;
   uvx::Timer alarm_;
   // Scan slices run on this, one per loop iteration, so I/O gets in between.
   uvx::Idle scan_idle_;
-  std::vector<std::uint8_t> read_buf_;
-  std::vector<InotifyRecord> records_;
   WatchStats stats_;
 };
 

@@ -7,11 +7,12 @@
 namespace aw {
 
 InotifyDecodeResult InotifyDecoder::decode(std::span<const std::uint8_t> bytes,
-                                           std::vector<InotifyRecord>& out) {
+                                           std::vector<InotifyRecord>& out,
+                                           std::size_t max_records) {
   constexpr std::size_t kHeader = sizeof(struct inotify_event);
   InotifyDecodeResult result;
   std::size_t off = 0;
-  while (off < bytes.size()) {
+  for (std::size_t decoded = 0; off < bytes.size() && decoded < max_records; ++decoded) {
     const std::size_t left = bytes.size() - off;
     if (left < kHeader) {
       result.malformed = true;

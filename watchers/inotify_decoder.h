@@ -49,9 +49,12 @@ class InotifyDecoder {
 
   // Appends one record per whole event in `bytes` to `out` (which is not
   // cleared, so a caller can reuse its capacity). Stops at the first malformed
-  // record; records before it are kept.
+  // record; records before it are kept. Stops after `max_records` records too
+  // (not malformed: `consumed` says where the next one starts), so a caller
+  // holding a backlog decodes it in slices.
   static InotifyDecodeResult decode(std::span<const std::uint8_t> bytes,
-                                    std::vector<InotifyRecord>& out);
+                                    std::vector<InotifyRecord>& out,
+                                    std::size_t max_records = SIZE_MAX);
 };
 
 }  // namespace aw

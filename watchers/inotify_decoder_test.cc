@@ -57,6 +57,24 @@ TEST(InotifyDecoder, SingleCloseWrite) {
   EXPECT_FALSE(out[0].overflow);
 }
 
+TEST(InotifyDecoder, AtMostMaxRecordsAndConsumedSaysWhereTheNextStarts) {
+  std::vector<std::uint8_t> buf;
+  append_record(buf, 1, IN_CREATE, 0, "a");
+  append_record(buf, 1, IN_CLOSE_WRITE, 0, "a");
+  append_record(buf, 1, IN_CREATE, 0, "a-much-longer-name-than-sso.json");
+  std::vector<InotifyRecord> out;
+  auto r = InotifyDecoder::decode(buf, out, 2);
+  ASSERT_FALSE(r.malformed) << r.error;
+  ASSERT_EQ(out.size(), 2u);
+  ASSERT_LT(r.consumed, buf.size());
+  auto rest = InotifyDecoder::decode(std::span(buf).subspan(r.consumed), out, 2);
+  ASSERT_FALSE(rest.malformed) << rest.error;
+  EXPECT_EQ(r.consumed + rest.consumed, buf.size());
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[2].name, "a-much-longer-name-than-sso.json");
+  EXPECT_EQ(InotifyDecoder::decode(buf, out, 0).consumed, 0u);
+}
+
 TEST(InotifyDecoder, SeveralRecordsPerBufferKeepOrderAndCookies) {
   std::vector<std::uint8_t> buf;
   append_record(buf, 1, IN_CREATE | IN_ISDIR, 0, "sub");

@@ -2,10 +2,10 @@
 """agentwatch benchmarks: every figure beside its floor, in one run.
 
 Usage: bench.py BUILD_DIR [--quick] [--idle-seconds N] [--samples N] [--rounds N]
-                          [--files N] [--reps N] [--nice N] [--keep]
+                          [--files N] [--reps N] [--storm-files N] [--nice N] [--keep]
                           [--restart-rounds N] [--restart-s6-rounds N] [--pids N]
                           [--pids-idle-seconds N] [--notify-samples N]
-                          [--only latency,throughput,idle,logtail,micro,restart,pids,notify]
+                          [--only latency,throughput,storm,idle,logtail,micro,restart,pids,notify]
 
 What is measured and why is in docs/benchmarks.md. This script only starts and
 stops processes, waits on them and does the statistics; every time that matters
@@ -46,6 +46,8 @@ ROOT = Path(__file__).resolve().parents[2]
 LAT_P50_MAX_RATIO = 1.3  # agentwatch p50 <= 1.3x the inotify+posix_spawn floor
 LAT_P99_MAX_MS = 2.5  # agentwatch p99 under 2.5 ms
 TPUT_MIN_RATIO = 0.5  # at least 50% of the bare read loop's events/s
+STORM_MIN_RATE_RATIO = 0.5  # storm: at least 50% of the bare loop's events/s,
+STORM_MAX_CPU_RATIO = 2.0  # at most twice its CPU per event, no overflow
 IDLE_MAX_WAKEUPS = 0.0  # wake-ups per second when nothing happens
 IDLE_MAX_RSS_MB = 10.0
 # A run that takes longer than this is a hang, not a figure (halved with --quick).
@@ -536,6 +538,156 @@ def throughput_table(res: dict) -> tuple[list[str], list[bool]]:
         f"| inotify queue overflows, all runs | {ovf} | {fovf} | | reported | info |",
     ]
     return lines, [ok_rate, ok_lost]
+
+
+# ----------------------------------------------------------------- 2b. storm
+
+STORM_RULES = """[[rule]]
+name = "storm-never"
+on = "file.landed"
+when = [ { field = "fields.rel", glob = "never-*.json" } ]
+  [[rule.action]]
+  do = "run"
+  argv = ["/bin/true"]
+"""
+
+
+def mount_tmpfs(where: Path) -> bool:
+    """A tmpfs of our own, so the storm costs no disk I/O and `umount` drops its
+    files at once. False (and nothing mounted) when we may not mount."""
+    where.mkdir(parents=True, exist_ok=True)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1g,mode=0755", "aw-bench-storm",
+                        str(where)], capture_output=True, text=True)
+    if r.returncode != 0:
+        log(f"storm: mount -t tmpfs failed ({r.stderr.strip() or r.returncode}); "
+            "using /dev/shm")
+        return False
+    return True
+
+
+def umount(where: Path) -> None:
+    r = subprocess.run(["umount", str(where)], capture_output=True, text=True)
+    if r.returncode != 0:
+        subprocess.run(["umount", "-l", str(where)], capture_output=True)
+
+
+def bench_storm(args, build: Path, tmp: Path) -> dict:
+    """The throughput case at its hardest: empty files (open and close, no write)
+    on tmpfs, so neither the disk nor the generator's writes slow the storm, and
+    one rule that never matches, so the figure is the watcher's path. agentwatch
+    and the bare read loop watch the same storm at the same time."""
+    bench = build / "tests" / "bench"
+    n = args.storm_files
+    runs = {"agentwatch": [], "floor": []}
+    where = "tmpfs"
+    for rep in range(args.reps):
+        mnt = tmp / f"storm-fs-{rep}"
+        mounted = mount_tmpfs(mnt)
+        if not mounted:
+            where = "/dev/shm"
+            mnt = Path(tempfile.mkdtemp(prefix="aw-bench-storm-", dir="/dev/shm"))
+        try:
+            storm = mnt / "storm"
+            storm.mkdir()
+            aw = Daemon(build, tmp / f"storm-daemon-{rep}", [("storm", storm)], STORM_RULES,
+                        None).start()
+            fl = PROCS.start([str(bench / "inotify_count"), str(storm), str(n)], group=True,
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
+            if read_line(fl, 10, "inotify_count to be ready") != "ready":
+                fail("inotify_count did not say ready")
+            cpu0 = task_cpu_ns(aw.pid)
+            argv = [str(bench / "file_storm"), "--dir", str(storm), "--count", str(n), "--empty",
+                    "--log", str(aw.events), "--timeout-s", "120"]
+            r = run_tracked(argv)
+            if r.returncode != 0 and "done_ns" not in r.stdout:
+                fail(f"file_storm failed ({r.returncode}): {r.stderr.strip()}")
+            g = {k: int(v) for k, v in (kv.split("=") for kv in r.stdout.split())}
+            cpu1 = task_cpu_ns(aw.pid)
+            done = read_line(fl, 60, "inotify_count to finish").split()
+            PROCS.stop(fl)
+            aw.stop()
+            start, gen_end = g["start_ns"], g["gen_end_ns"]
+            gen = n / ((gen_end - start) / 1e9)
+            f_end, f_seen, f_ovf, f_cpu = (int(x) for x in done[1:5])
+            runs["floor"].append({
+                "eps": f_seen / ((f_end - start) / 1e9) if f_end else 0.0, "gen": gen,
+                "lost": n - f_seen, "overflows": f_ovf,
+                "secs": (f_end - start) / 1e9 if f_end else float("nan"),
+                "cpu_s": f_cpu / 1e9, "cpu_us": f_cpu / 1e3 / max(f_seen, 1)})
+            evs = read_events(aw.events)
+            rels = [e.get("fields", {}).get("rel") for e in evs if e.get("kind") == "file.landed"]
+            uniq = len(set(rels))
+            a_end = g.get("done_ns", 0)
+            runs["agentwatch"].append({
+                "eps": len(rels) / ((a_end - start) / 1e9) if a_end else 0.0, "gen": gen,
+                "lost": n - uniq, "dups": len(rels) - uniq,
+                "overflows": sum(1 for e in evs if e.get("kind") == "watch.overflow"),
+                "rescans": sum(1 for e in evs if e.get("kind") == "watch.rescanned"
+                               and e.get("fields", {}).get("reason") == "overflow"),
+                "secs": (a_end - start) / 1e9 if a_end else float("nan"),
+                "cpu_s": (cpu1 - cpu0) / 1e9,
+                "cpu_us": (cpu1 - cpu0) / 1e3 / max(len(rels), 1)})
+            a, f = runs["agentwatch"][-1], runs["floor"][-1]
+            log(f"storm rep {rep + 1}/{args.reps} {n} empty files on {where}: generator "
+                f"{gen:,.0f} files/s; agentwatch {a['eps']:,.0f} events/s, {a['cpu_s']:.2f} s CPU "
+                f"({a['cpu_us']:.2f} µs/event), {a['overflows']} overflows, {a['rescans']} "
+                f"rescans, lost {a['lost']}, twice {a['dups']}; floor {f['eps']:,.0f} events/s, "
+                f"{f['cpu_s']:.2f} s CPU ({f['cpu_us']:.2f} µs/event), {f['overflows']} overflows; "
+                f"ratio {a['eps'] / f['eps'] if f['eps'] else 0:.2f}× rate, "
+                f"{a['cpu_us'] / f['cpu_us'] if f['cpu_us'] else 0:.2f}× CPU")
+            shutil.rmtree(tmp / f"storm-daemon-{rep}", ignore_errors=True)
+        finally:
+            if mounted:
+                umount(mnt)
+            else:
+                shutil.rmtree(mnt, ignore_errors=True)
+    return {"n": n, "runs": runs, "where": where}
+
+
+def storm_table(res: dict) -> tuple[list[str], list[bool]]:
+    a_runs, f_runs = res["runs"]["agentwatch"], res["runs"]["floor"]
+    # Ratios per run (both watched the same storm), then their median.
+    rates = [a["eps"] / f["eps"] if f["eps"] else 0.0 for a, f in zip(a_runs, f_runs)]
+    cpus = [a["cpu_us"] / f["cpu_us"] if f["cpu_us"] else float("inf")
+            for a, f in zip(a_runs, f_runs)]
+
+    def med(rs, key):
+        return statistics.median(r[key] for r in rs)
+
+    r_rate, r_cpu = statistics.median(rates), statistics.median(cpus)
+    ovf = sum(r["overflows"] for r in a_runs)
+    resc = sum(r["rescans"] for r in a_runs)
+    lost = sum(r["lost"] for r in a_runs)
+    dups = sum(r["dups"] for r in a_runs)
+    fovf = sum(r["overflows"] for r in f_runs)
+    flost = sum(r["lost"] for r in f_runs)
+    ok_rate = r_rate >= STORM_MIN_RATE_RATIO
+    ok_ovf = ovf == 0
+    ok_cpu = r_cpu <= STORM_MAX_CPU_RATIO
+    ok_lost = lost == 0
+    ok_dups = dups == 0
+    each = ", ".join(f"{x:.2f}×" for x in rates)
+    each_cpu = ", ".join(f"{x:.2f}×" for x in cpus)
+    lines = [
+        "| figure | agentwatch (1 rule) | floor: bare inotify read loop | agentwatch / floor "
+        "| target | result |",
+        "|---|---:|---:|---:|---|---|",
+        f"| events/s, {res['n']:,} empty files (median of {len(a_runs)}; per run: {each}) "
+        f"| {rate(med(a_runs, 'eps'))} | {rate(med(f_runs, 'eps'))} | {r_rate:.2f}× "
+        f"| ≥ {STORM_MIN_RATE_RATIO}× floor | {verdict(ok_rate)} |",
+        f"| CPU per event (per run: {each_cpu}) | {med(a_runs, 'cpu_us'):.2f} µs "
+        f"| {med(f_runs, 'cpu_us'):.2f} µs | {r_cpu:.2f}× | ≤ {STORM_MAX_CPU_RATIO}× floor "
+        f"| {verdict(ok_cpu)} |",
+        f"| CPU per run (median) | {med(a_runs, 'cpu_s'):.2f} s | {med(f_runs, 'cpu_s'):.2f} s "
+        f"| | | info |",
+        f"| generator's rate with both watching (median) | {rate(med(a_runs, 'gen'))} | | "
+        f"| (the ceiling of both) | info |",
+        f"| inotify queue overflows, all runs | {ovf} | {fovf} | | 0 | {verdict(ok_ovf)} |",
+        f"| overflow rescans, all runs | {resc} | | | | info |",
+        f"| lost, all runs | {lost} | {flost} | | 0 | {verdict(ok_lost)} |",
+        f"| landed twice, all runs | {dups} | 0 | | 0 | {verdict(ok_dups)} |",
+    ]
+    return lines, [ok_rate, ok_ovf, ok_cpu, ok_lost, ok_dups]
 
 
 # ----------------------------------------------------------------- 3. idle
@@ -1172,6 +1324,7 @@ def main() -> int:
     ap.add_argument("--gap-us", type=int, default=2000, help="pause between latency samples")
     ap.add_argument("--files", type=int, help="files per throughput run")
     ap.add_argument("--reps", type=int, help="throughput runs per case (alternating order)")
+    ap.add_argument("--storm-files", type=int, help="empty files per storm run (200,000)")
     ap.add_argument("--micro-min-time", type=float)
     ap.add_argument("--restart-rounds", type=int, help="kill/restart rounds (every contestant "
                     "once per round)")
@@ -1182,7 +1335,7 @@ def main() -> int:
     ap.add_argument("--pids", type=int, default=1000, help="external PIDs to adopt")
     ap.add_argument("--pids-idle-seconds", type=float)
     ap.add_argument("--notify-samples", type=int, help="notify round trips per case")
-    ap.add_argument("--only", default="latency,throughput,idle,logtail,micro,restart,pids,notify")
+    ap.add_argument("--only", default="latency,throughput,storm,idle,logtail,micro,restart,pids,notify")
     ap.add_argument("--nice", type=int, help="autogroup nice of every watcher's session "
                     "(e.g. -10, root only): damps noise from other work on the machine")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")
@@ -1193,6 +1346,7 @@ def main() -> int:
     args.rounds = args.rounds or (3 if q else 10)
     args.files = args.files or (10_000 if q else 30_000)
     args.reps = args.reps or (1 if q else 3)
+    args.storm_files = args.storm_files or (50_000 if q else 200_000)
     args.micro_min_time = args.micro_min_time or (0.01 if q else 0.05)
     args.restart_rounds = args.restart_rounds or (30 if q else 200)
     args.restart_s6_rounds = args.restart_s6_rounds or (5 if q else 20)
@@ -1266,6 +1420,16 @@ def main() -> int:
                      "`file.landed` (the floor: until a bare read loop has read the N-th "
                      "IN_CLOSE_WRITE). No rule matches the storm's files, so no action runs. "
                      f"agentwatch runs: {per_run}. Generator alone: {alone_runs}.", "", *table, ""]
+    if "storm" in only:
+        res = bench_storm(args, build, tmp)
+        table, ok = storm_table(res)
+        oks += ok
+        sections += ["## 2b. Storm: empty files landed per second through 1 rule", "",
+                     f"{res['n']:,} empty files (open, close) created as fast as one process can "
+                     f"on {res['where']}, watched by agentwatch (one rule on file.landed whose "
+                     "condition never matches) and by the bare read loop at the same time, "
+                     "timed like the throughput case. Ratios are taken per run, then the median.",
+                     "", *table, ""]
     if "idle" in only:
         res = bench_idle(args, build, tmp)
         table, ok = idle_table(res)

@@ -1,9 +1,11 @@
 // file_storm: the throughput generator (and, for agentwatch, the finish line).
 //
-//   file_storm --dir DIR --count N [--log EVENTS.jsonl] [--timeout-s N]
+//   file_storm --dir DIR --count N [--empty] [--log EVENTS.jsonl] [--timeout-s N]
 //
 // Creates N small files in DIR as fast as one thread can (open, write, close:
-// each lands by IN_CLOSE_WRITE) and prints
+// each lands by IN_CLOSE_WRITE; with --empty no write, only open and close, so
+// the watcher's share of the work is as large as it can be: the storm case)
+// and prints
 //   start_ns=S gen_end_ns=G gen_cpu_ns=C
 // (CLOCK_MONOTONIC), so the generator's own rate is N / (G - S); C is the CPU
 // time the generation took. With --log it
@@ -79,8 +81,19 @@ class LandedCounter {
 int main(int argc, char** argv) {
   std::string dir, log;
   long long count = 0, timeout_s = 120;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string a = argv[i], v = argv[i + 1];
+  bool empty = false;
+  for (int i = 1; i < argc; i += 2) {
+    const std::string a = argv[i];
+    if (a == "--empty") {
+      empty = true;
+      --i;  // a flag: no value
+      continue;
+    }
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "file_storm: %s needs a value\n", a.c_str());
+      return 2;
+    }
+    const std::string v = argv[i + 1];
     if (a == "--dir")
       dir = v;
     else if (a == "--count")
@@ -95,7 +108,8 @@ int main(int argc, char** argv) {
     }
   }
   if (dir.empty() || count <= 0) {
-    std::fprintf(stderr, "usage: file_storm --dir DIR --count N [--log FILE] [--timeout-s N]\n");
+    std::fprintf(stderr,
+                 "usage: file_storm --dir DIR --count N [--empty] [--log FILE] [--timeout-s N]\n");
     return 2;
   }
   std::string path = dir + "/";
@@ -109,7 +123,8 @@ int main(int argc, char** argv) {
     path += name;
     const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) die("create " + path);
-    if (write(fd, kPayload, sizeof kPayload - 1) != sizeof kPayload - 1) die("write " + path);
+    if (!empty && write(fd, kPayload, sizeof kPayload - 1) != sizeof kPayload - 1)
+      die("write " + path);
     close(fd);
   }
   const std::int64_t gen_end = mono_ns();

@@ -23,8 +23,6 @@ constexpr std::uint32_t kDirMask = IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_FROM | 
                                    IN_CREATE | IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF |
                                    IN_ONLYDIR;
 constexpr std::uint32_t kNameChange = IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_DELETE;
-constexpr std::size_t kInotifyReadChunk = 64 * 1024;
-constexpr std::size_t kInotifyBytesPerTick = 1024 * 1024;
 // Renames of the name whose destination is awaited, and finished files
 // remembered (so a late IN_MOVED_TO never makes us read a file twice).
 constexpr std::size_t kMaxPendingMoves = 8;
@@ -118,7 +116,6 @@ LogTailer::LogTailer(uv_loop_t* loop, const Clock& clock, std::function<void(Eve
   if (uv_idle_init(loop, resume_.get()) == 0) resume_.initialized(this);
   if (options_.read_chunk_bytes == 0) options_.read_chunk_bytes = 64 * 1024;
   if (options_.max_read_bytes_per_tick == 0) options_.max_read_bytes_per_tick = 1;
-  inotify_buf_.resize(kInotifyReadChunk);
   read_buf_.resize(options_.read_chunk_bytes);
 }
 
@@ -157,25 +154,35 @@ Status LogTailer::add_file(LogSpec spec) {
   if (Status s = validate(spec); !s.ok()) return s;
   auto matcher = LineMatcher::compile(spec.patterns, "log '" + spec.name + "'");
   if (!matcher.ok()) return matcher.error();
-  if (inotify_fd_ < 0) {
-    inotify_fd_ = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-    if (inotify_fd_ < 0) {
-      const int err = errno;
-      return make_error("log '" + spec.name + "': inotify_init1: " + std::strerror(err) +
-                            (err == EMFILE ? " (fs.inotify.max_user_instances reached)" : ""),
-                        -err);
-    }
-    poll_ = std::make_unique<uvx::Poll>(loop_, inotify_fd_, [this](int status, int) {
-      if (status < 0) {
-        for (auto& l : logs_)
-          report_error(*l, "poll", std::string("inotify: ") + uv_strerror(status));
-        return;
+  if (!source_) {
+    InotifySource::Callbacks cb;
+    cb.on_records = [this](std::span<const InotifyRecord> records) {
+      for (const auto& rec : records) {
+        if (stopped_) return;
+        handle(rec);
       }
-      on_readable();
-    });
-    if (int rc = poll_->init_status(); rc != 0)
-      return make_error("log '" + spec.name + "': uv_poll_init: " + uv_strerror(rc), rc);
-    if (started_) poll_->start(UV_READABLE);
+    };
+    cb.on_malformed = [this](const std::string&) {
+      InotifyRecord overflow;  // lost sync with the queue: like an overflow
+      overflow.overflow = true;
+      handle(overflow);
+    };
+    cb.on_error = [this](const char* what, int err) {
+      const std::string text = std::strcmp(what, "poll") == 0
+                                   ? std::string("inotify: ") + uv_strerror(-err)
+                                   : std::string("read: ") + std::strerror(err);
+      for (auto& l : logs_)
+        report_error(*l, std::strcmp(what, "poll") == 0 ? "poll" : "inotify", text);
+    };
+    cb.on_drained = [this] {
+      read_wanted();
+      rearm();
+    };
+    auto source = InotifySource::open(loop_, std::move(cb));
+    if (!source.ok())
+      return make_error("log '" + spec.name + "': " + source.error().message, source.error().code);
+    source_ = std::move(source.value());
+    if (started_) source_->start();
   }
   auto log = std::make_unique<Log>(std::move(spec), std::move(matcher.value()));
   const std::size_t slash = log->spec.path.find_last_of('/');
@@ -197,9 +204,9 @@ Status LogTailer::add_file(LogSpec spec) {
 }
 
 Result<int> LogTailer::watch_dir(const std::string& dir) {
-  const int wd = inotify_add_watch(inotify_fd_, dir.c_str(), kDirMask);
+  const int wd = source_->add_watch(dir.c_str(), kDirMask);
   if (wd < 0) {
-    const int err = errno;
+    const int err = -wd;
     std::string hint;
     if (err == ENOENT) hint = " (expected the log's directory to exist)";
     if (err == ENOTDIR) hint = " (expected a directory)";
@@ -216,7 +223,7 @@ void LogTailer::unwatch_dir(Log& log) {
   auto& v = it->second.logs;
   v.erase(std::remove(v.begin(), v.end(), &log), v.end());
   if (v.empty()) {
-    if (!log.watch_lost) inotify_rm_watch(inotify_fd_, log.wd);
+    if (!log.watch_lost) source_->rm_watch(log.wd);
     dirs_.erase(it);
   }
   log.wd = -1;
@@ -239,8 +246,8 @@ Status LogTailer::remove_file(std::string_view name) {
 void LogTailer::start() {
   if (started_ || stopped_) return;
   started_ = true;
-  if (poll_) {
-    if (int rc = poll_->start(UV_READABLE); rc != 0)
+  if (source_) {
+    if (int rc = source_->start(); rc != 0)
       for (auto& l : logs_) report_error(*l, "poll", std::string("inotify: ") + uv_strerror(rc));
   }
   for (auto& l : logs_) activate(*l);
@@ -256,9 +263,8 @@ void LogTailer::stop() {
   alarm_due_.reset();
   if (resume_active_) uv_idle_stop(resume_.get());
   resume_active_ = false;
-  poll_.reset();  // uv_close before the fd goes away
-  if (inotify_fd_ >= 0) ::close(inotify_fd_);
-  inotify_fd_ = -1;
+  // Closed, not destroyed: stop() may run inside the source's own callback.
+  if (source_) source_->close();
   dirs_.clear();
   for (auto& l : logs_) {
     l->current.reset();
@@ -396,38 +402,6 @@ void LogTailer::rotate_away(Log& log) {
 }
 
 // ---------------------------------------------------------------- reading
-
-void LogTailer::on_readable() {
-  std::size_t total = 0;
-  // Bounded per readiness; the poll is level-triggered, so the rest comes on
-  // the next iteration.
-  while (!stopped_ && total < kInotifyBytesPerTick) {
-    const ssize_t n = read(inotify_fd_, inotify_buf_.data(), inotify_buf_.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno != EAGAIN)
-        for (auto& l : logs_)
-          report_error(*l, "inotify", std::string("read: ") + std::strerror(errno));
-      break;
-    }
-    if (n == 0) break;
-    total += static_cast<std::size_t>(n);
-    records_.clear();
-    auto res = InotifyDecoder::decode(
-        std::span<const std::uint8_t>(inotify_buf_.data(), static_cast<std::size_t>(n)), records_);
-    for (const auto& rec : records_) {
-      if (stopped_) return;
-      handle(rec);
-    }
-    if (res.malformed) {
-      InotifyRecord overflow;
-      overflow.overflow = true;
-      handle(overflow);
-    }
-  }
-  read_wanted();
-  rearm();
-}
 
 void LogTailer::handle(const InotifyRecord& rec) {
   if (rec.overflow) {

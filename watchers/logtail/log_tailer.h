@@ -6,9 +6,9 @@
 // log.error. What happens next is for the rules. docs/logs.md is the user's
 // view (events and fields, rotation, stall detection, limits).
 //
-// How it follows a file: inotify on the file's DIRECTORY (one inotify fd for
-// the tailer, one watch per directory, read through a uvx::Poll and decoded by
-// InotifyDecoder), so a rename away and a re-creation of the name are seen,
+// How it follows a file: inotify on the file's DIRECTORY (one InotifySource for
+// the tailer, the read loop it shares with DirWatcher; one watch per
+// directory), so a rename away and a re-creation of the name are seen,
 // not only writes. Every file of a log is read with pread() at our own offset:
 //   - The name moved away (or deleted, or replaced): the old file stays open
 //     and is read to its end; the new file at the name (when it appears) is
@@ -79,6 +79,7 @@
 #include "src/core/result.h"
 #include "src/uvx/handle.h"
 #include "watchers/inotify_decoder.h"
+#include "watchers/inotify_source.h"
 #include "watchers/logtail/line_matcher.h"
 #include "watchers/logtail/offset_store.h"
 
@@ -170,7 +171,6 @@ class LogTailer {
   int open_regular(Log& log, struct stat& st);
 
   // Reading.
-  void on_readable();
   void handle(const InotifyRecord& rec);
   void read_wanted();
   void pump(Log& log, std::size_t& budget);
@@ -199,8 +199,7 @@ class LogTailer {
   bool started_ = false;
   bool stopped_ = false;
 
-  int inotify_fd_ = -1;
-  std::unique_ptr<uvx::Poll> poll_;
+  std::unique_ptr<InotifySource> source_;   // created with the first log
   std::unordered_map<int, DirWatch> dirs_;  // by wd
   std::vector<std::unique_ptr<Log>> logs_;
   uvx::Timer alarm_;
@@ -209,8 +208,6 @@ class LogTailer {
   bool resume_active_ = false;
   std::size_t next_reader_ = 0;  // round robin over logs when the budget runs out
 
-  std::vector<std::uint8_t> inotify_buf_;
-  std::vector<InotifyRecord> records_;
   std::vector<char> read_buf_;
   LogTailStats stats_;
 };
