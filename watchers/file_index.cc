@@ -1,6 +1,7 @@
 #include "watchers/file_index.h"
 
 #include "src/core/percent_escape.h"
+#include "src/core/state_file.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -15,7 +16,9 @@
 namespace aw {
 namespace {
 
-constexpr std::string_view kHeader = "agentwatch-file-index 1\n";
+constexpr std::string_view kKind = "file-index";
+// The format before docs/state-files.md: still read, then rewritten.
+constexpr std::string_view kHeaderV1 = "agentwatch-file-index 1";
 
 std::string errno_text(int err) {
   return std::strerror(err);
@@ -29,16 +32,8 @@ std::optional<std::int64_t> parse_int(std::string_view s) {
 }
 
 std::string render_line(const FileIndex::Key& k, std::string_view outcome) {
-  std::string line = "H\t";
-  line += std::to_string(k.dev) + '\t' + std::to_string(k.inode) + '\t' + std::to_string(k.size) +
-          '\t' + std::to_string(k.mtime_ns) + '\t';
-  append_percent_escaped(line, k.watch);
-  line += '\t';
-  append_percent_escaped(line, k.rel);
-  line += '\t';
-  append_percent_escaped(line, outcome);
-  line += '\n';
-  return line;
+  return state_record({"H", std::to_string(k.dev), std::to_string(k.inode), std::to_string(k.size),
+                       std::to_string(k.mtime_ns), k.watch, k.rel, std::string(outcome)});
 }
 
 struct ParsedLine {
@@ -46,30 +41,30 @@ struct ParsedLine {
   std::string outcome;
 };
 
-std::optional<ParsedLine> parse_line(std::string_view line) {
-  std::string_view parts[8];
-  std::size_t n = 0, start = 0;
-  while (n < 8) {
-    std::size_t tab = line.find('\t', start);
-    if (tab == std::string_view::npos) {
-      parts[n++] = line.substr(start);
-      break;
-    }
-    parts[n++] = line.substr(start, tab - start);
+// A record's 8 fields, already unescaped: H, dev, inode, size, mtime_ns,
+// watch, rel, outcome.
+std::optional<ParsedLine> parse_fields(std::vector<std::string> f) {
+  if (f.size() != 8 || f[0] != "H" || f[5].empty()) return std::nullopt;
+  auto dev = parse_int(f[1]), ino = parse_int(f[2]), size = parse_int(f[3]),
+       mtime = parse_int(f[4]);
+  if (!dev || !ino || !size || !mtime) return std::nullopt;
+  return ParsedLine{FileIndex::Key{std::move(f[5]), std::move(f[6]), *dev, *ino, *size, *mtime},
+                    std::move(f[7])};
+}
+
+// The older format: the same fields, tab-separated, text fields escaped.
+std::optional<ParsedLine> parse_v1_line(std::string_view line) {
+  std::vector<std::string> fields;
+  std::size_t start = 0;
+  while (fields.size() < 9) {
+    const std::size_t tab = line.find('\t', start);
+    auto field = percent_unescape(line.substr(start, tab - start));
+    if (!field) return std::nullopt;
+    fields.push_back(std::move(*field));
+    if (tab == std::string_view::npos) break;
     start = tab + 1;
   }
-  if (n != 8 || parts[0] != "H" || parts[7].find('\t') != std::string_view::npos)
-    return std::nullopt;
-  ParsedLine p;
-  auto dev = parse_int(parts[1]), ino = parse_int(parts[2]), size = parse_int(parts[3]),
-       mtime = parse_int(parts[4]);
-  auto watch = percent_unescape(parts[5]), rel = percent_unescape(parts[6]),
-       outcome = percent_unescape(parts[7]);
-  if (!dev || !ino || !size || !mtime || !watch || !rel || !outcome || watch->empty())
-    return std::nullopt;
-  p.key = FileIndex::Key{std::move(*watch), std::move(*rel), *dev, *ino, *size, *mtime};
-  p.outcome = std::move(*outcome);
-  return p;
+  return parse_fields(std::move(fields));
 }
 
 // Writes all of `data` to `fd`, retrying short writes. Returns 0 or an errno.
@@ -85,26 +80,38 @@ int write_all(int fd, std::string_view data) {
   return 0;
 }
 
-// tmp + fsync: the half of a compaction that may block. Returns "" or an error.
-std::string write_tmp_file(const std::string& tmp_path, const std::string& content) {
-  int fd = ::open(tmp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return tmp_path + ": " + errno_text(errno);
-  int err = write_all(fd, content);
-  if (err == 0 && fsync(fd) != 0) err = errno;
-  close(fd);
-  if (err != 0) {
-    unlink(tmp_path.c_str());
-    return tmp_path + ": " + errno_text(err);
+// Reads a log in the older format into `parsed`, counting its lines; returns
+// the length of its whole lines (a torn last one is cut there).
+std::size_t load_v1(std::string_view content, std::vector<ParsedLine>& parsed,
+                    FileIndex::Stats& counters) {
+  std::size_t whole = content.rfind('\n');
+  whole = whole == std::string::npos ? 0 : whole + 1;
+  if (whole < content.size()) ++counters.corrupt_lines;  // the torn last record
+  const std::string_view text = content.substr(0, whole);
+  std::size_t pos = 0;
+  bool first = true;
+  while (pos < text.size()) {
+    const std::size_t nl = text.find('\n', pos);
+    const std::string_view line = text.substr(pos, nl - pos);
+    pos = nl + 1;
+    if (first) {
+      first = false;
+      if (line == kHeaderV1) continue;
+    }
+    ++counters.log_lines;
+    auto p = parse_v1_line(line);
+    if (!p) {
+      ++counters.corrupt_lines;
+      continue;
+    }
+    parsed.push_back(std::move(*p));
   }
-  return "";
+  return whole;
 }
 
 }  // namespace
 
-constexpr std::size_t kFailed = static_cast<std::size_t>(-1);
-
 struct FileIndex::Compaction {
-  std::string tmp_path;
   std::vector<std::string> appended_since;  // lines completed while the tmp was written
 };
 
@@ -155,46 +162,49 @@ Status FileIndex::load() {
     if (n == 0) break;
     content.append(buf, static_cast<std::size_t>(n));
   }
-  std::size_t whole = content.rfind('\n');
-  whole = whole == std::string::npos ? 0 : whole + 1;
+  if (content.empty()) {
+    if (int err = write_all(fd_, state_file_header(kKind)); err != 0)
+      return make_error("cannot write file index " + path_ + ": " + errno_text(err), -err);
+    return Status::Ok();
+  }
+  std::vector<ParsedLine> parsed;
+  std::size_t whole = 0;
+  const bool v1 = !has_state_file_header(content, kKind);
+  if (v1) {
+    whole = load_v1(content, parsed, counters_);
+  } else {
+    auto file = parse_state_file(content, path_, kKind);
+    if (!file) return file.error();
+    whole = file->whole_bytes;
+    counters_.corrupt_lines += file->problems.size();
+    counters_.log_lines += file->records.size() + file->problems.size() - (file->torn_tail ? 1 : 0);
+    for (StateRecord& r : file->records) {
+      auto p = parse_fields(std::move(r.fields));
+      if (p)
+        parsed.push_back(std::move(*p));
+      else
+        ++counters_.corrupt_lines;
+    }
+  }
   if (whole < content.size()) {
     // A torn last record: cut it off so the next append starts a clean line.
-    ++counters_.corrupt_lines;
     if (ftruncate(fd_, static_cast<off_t>(whole)) != 0)
       return make_error(
           "cannot truncate torn tail of file index " + path_ + ": " + errno_text(errno), -errno);
   }
-  if (whole == 0) {
-    if (int err = write_all(fd_, kHeader); err != 0)
-      return make_error("cannot write file index " + path_ + ": " + errno_text(err), -err);
-  }
-  std::string_view text(content.data(), whole);
-  std::size_t pos = 0;
-  bool first = true;
-  while (pos < text.size()) {
-    std::size_t nl = text.find('\n', pos);
-    std::string_view line = text.substr(pos, nl - pos);
-    pos = nl + 1;
-    if (first) {
-      first = false;
-      if (line == kHeader.substr(0, kHeader.size() - 1)) continue;
-    }
-    ++counters_.log_lines;
-    auto parsed = parse_line(line);
-    if (!parsed) {
-      ++counters_.corrupt_lines;
-      continue;
-    }
-    Entry& e = entries_[map_key(parsed->key.watch, parsed->key.rel)];
+  for (ParsedLine& p : parsed) {
+    Entry& e = entries_[map_key(p.key.watch, p.key.rel)];
     if (!e.handled) ++handled_count_;
-    e.dev = parsed->key.dev;
-    e.inode = parsed->key.inode;
-    e.size = parsed->key.size;
-    e.mtime_ns = parsed->key.mtime_ns;
+    e.dev = p.key.dev;
+    e.inode = p.key.inode;
+    e.size = p.key.size;
+    e.mtime_ns = p.key.mtime_ns;
     e.handled = true;
-    e.outcome = std::move(parsed->outcome);
+    e.outcome = std::move(p.outcome);
   }
-  if (counters_.log_lines >= options_.compact_min_lines && counters_.log_lines > 2 * handled_count_)
+  // Migration: the older format is rewritten in the current one at once.
+  if (v1 || (counters_.log_lines >= options_.compact_min_lines &&
+             counters_.log_lines > 2 * handled_count_))
     return compact_now();
   return Status::Ok();
 }
@@ -295,7 +305,7 @@ FileIndex::Stats FileIndex::stats() const {
 }
 
 std::string FileIndex::render_log() const {
-  std::string out(kHeader);
+  std::string out = state_file_header(kKind);
   for (const auto& [mk, e] : entries_) {
     if (!e.handled) continue;
     const auto nul = mk.find('\0');
@@ -328,14 +338,10 @@ void FileIndex::maybe_compact() {
 Status FileIndex::compact_now() {
   if (path_.empty()) return Status::Ok();
   if (compaction_) return make_error("file index " + path_ + ": a compaction is already running");
-  const std::string tmp = path_ + ".tmp";
-  if (std::string err = write_tmp_file(tmp, render_log()); !err.empty())
-    return make_error("cannot compact file index: " + err);
-  if (rename(tmp.c_str(), path_.c_str()) != 0) {
-    int err = errno;
-    unlink(tmp.c_str());
-    return make_error("cannot compact file index " + path_ + ": " + errno_text(err), -err);
-  }
+  auto tmp = write_temp_beside(path_, render_log(), 0600);
+  if (!tmp) return make_error("cannot compact file index: " + tmp.error().message);
+  if (Status s = commit_temp(*tmp, path_, true); !s.ok())
+    return make_error("cannot compact file index: " + s.error().message);
   int fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
   if (fd < 0) return make_error("cannot reopen file index " + path_ + ": " + errno_text(errno));
   if (fd_ >= 0) close(fd_);
@@ -347,46 +353,42 @@ Status FileIndex::compact_now() {
 
 void FileIndex::start_async_compaction() {
   compaction_ = std::make_unique<Compaction>();
-  compaction_->tmp_path = path_ + ".tmp";
   auto content = std::make_shared<std::string>(render_log());
-  auto error = std::make_shared<std::string>();
+  auto tmp = std::make_shared<Result<std::string>>(make_error("not written"));
   const std::size_t snapshot_lines = handled_count_;
-  std::string tmp = compaction_->tmp_path;
+  const std::string path = path_;
   std::weak_ptr<bool> alive = alive_;
   int rc = uvx::queue_work(
-      loop_, [tmp, content, error] { *error = write_tmp_file(tmp, *content); },
-      [this, alive, tmp, error, snapshot_lines] {
+      loop_, [path, content, tmp] { *tmp = write_temp_beside(path, *content, 0600); },
+      [this, alive, tmp, snapshot_lines] {
         auto a = alive.lock();
         if (!a || !*a) {
-          unlink(tmp.c_str());
+          if (tmp->ok()) unlink((*tmp)->c_str());
           return;
         }
-        finish_async_compaction(error->empty() ? snapshot_lines : kFailed);
+        finish_async_compaction(tmp->ok() ? **tmp : std::string(), snapshot_lines);
       });
   if (rc != 0) compaction_.reset();
 }
 
-void FileIndex::finish_async_compaction(std::size_t snapshot_lines) {
+void FileIndex::finish_async_compaction(const std::string& tmp, std::size_t snapshot_lines) {
   std::unique_ptr<Compaction> c = std::move(compaction_);
   // On failure the old log is intact and received every line: nothing to undo.
-  auto give_up = [&] {
-    unlink(c->tmp_path.c_str());
+  if (tmp.empty()) {
     ++counters_.compaction_errors;
-  };
-  if (snapshot_lines == kFailed) {
-    give_up();
     return;
   }
   // Runs on the loop thread: a few small appends and a rename, no fsync. The
   // rename is atomic, so whichever file a crash leaves behind is a valid log.
-  int fd = ::open(c->tmp_path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
   bool ok = fd >= 0;
   for (const auto& line : c->appended_since)
     if (ok && write_all(fd, line) != 0) ok = false;
-  if (ok && rename(c->tmp_path.c_str(), path_.c_str()) != 0) ok = false;
+  if (ok) ok = commit_temp(tmp, path_, false).ok();  // removes `tmp` on failure
   if (!ok) {
     if (fd >= 0) close(fd);
-    give_up();
+    unlink(tmp.c_str());
+    ++counters_.compaction_errors;
     return;
   }
   if (fd_ >= 0) close(fd_);

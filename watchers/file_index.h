@@ -15,16 +15,18 @@
 // persisted: if the daemon dies first, the start scan lands the file again,
 // which is the point. abandon() drops a pending claim so the next scan retries.
 //
-// Log format (one record per line, fields separated by TAB, text fields
-// percent-escaped so a name with TAB or newline stays on one line):
-//   agentwatch-file-index 1                       (header, first line)
-//   H <dev> <inode> <size> <mtime_ns> <watch> <rel> <outcome>
-// A torn last line (no '\n', e.g. after a crash mid-write) is cut off at load;
-// a corrupt line is skipped and counted. When the log holds more than twice as
-// many lines as handled entries (and at least `compact_min_lines`), it is
-// rewritten: tmp file + fsync + rename. With a loop, the write and fsync run on
-// the thread pool (the loop never blocks); records completed meanwhile are
-// appended to the new file before it replaces the old one, so none is lost.
+// Log format: the state-file format (src/core/state_file.h,
+// docs/state-files.md), kind "file-index", appended to: one record per
+// completion, fields H, dev, inode, size, mtime_ns, watch, rel, outcome. A
+// torn last line (no '\n', e.g. after a crash mid-write) is cut off at load; a
+// damaged or malformed line is skipped and counted. A log in the older format
+// ("agentwatch-file-index 1", tab-separated, text fields percent-escaped) is
+// read and at once rewritten in the current one. When the log holds more than
+// twice as many lines as handled entries (and at least `compact_min_lines`),
+// it is rewritten: temp file + fsync + rename. With a loop, the write and
+// fsync run on the thread pool (the loop never blocks); records completed
+// meanwhile are appended to the new file before it replaces the old one, so
+// none is lost.
 //
 // Ownership and threads: one owner on the loop thread; not thread-safe. The
 // loop passed to open() must outlive the index; an index destroyed while a
@@ -150,7 +152,8 @@ class FileIndex {
   void append_line(const std::string& line);
   void maybe_compact();
   void start_async_compaction();
-  void finish_async_compaction(std::size_t snapshot_lines);  // kFailed: the tmp write failed
+  // `tmp`: the new log written and synced, or "" when that failed.
+  void finish_async_compaction(const std::string& tmp, std::size_t snapshot_lines);
 
   std::string path_;  // empty: in memory
   uv_loop_t* loop_ = nullptr;

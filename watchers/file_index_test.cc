@@ -1,5 +1,7 @@
 #include "watchers/file_index.h"
 
+#include "src/core/state_file.h"
+
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -135,13 +137,40 @@ TEST_F(FileIndexTest, CorruptMiddleLinesAreSkipped) {
     idx->complete(key("a.json"), "completed");
   }
   append_raw("garbage line\n");
-  append_raw("H\tnot-a-number\t77\t10\t1000\tresults\tx\tcompleted\n");
-  append_raw("H\t1\t2\t3\t4\tresults\tbad%zzescape\tcompleted\n");
-  append_raw("H\t2049\t77\t10\t1000\tresults\td.json\tcompleted\n");
+  append_raw(state_record({"H", "not-a-number", "77", "10", "1000", "results", "x", "completed"}));
+  std::string damaged = state_record({"H", "1", "2", "3", "4", "results", "y", "completed"});
+  damaged[damaged.size() - 3] = 'X';  // a byte changed after its checksum was taken
+  append_raw(damaged);
+  append_raw(state_record({"H", "2049", "77", "10", "1000", "results", "d.json", "completed"}));
   auto idx = open_index();
   EXPECT_TRUE(idx->is_handled(key("a.json")));
   EXPECT_TRUE(idx->is_handled(key("d.json")));
   EXPECT_EQ(idx->stats().corrupt_lines, 3u);
+}
+
+TEST_F(FileIndexTest, TheOlderFormatIsReadAndRewrittenInTheCurrentOne) {
+  std::ofstream(dir_ + "/file-index") << std::string(
+      "agentwatch-file-index 1\n"
+      "H\t2049\t77\t10\t1000\tresults\ta%09b.json\tcompleted\n"
+      "H\tnot-a-number\t77\t10\t1000\tresults\tx\tcompleted\n"
+      "H\t2049\t77\t10\t1000\tresults\tc.json\tquarantined\n"
+      "H\t2049\t77\t10\t1000\tresults\ttorn");
+  {
+    auto idx = open_index();
+    EXPECT_EQ(idx->outcome(key("a\tb.json")), "completed");
+    EXPECT_EQ(idx->outcome(key("c.json")), "quarantined");
+    EXPECT_EQ(idx->stats().corrupt_lines, 2u) << "the bad line and the torn one";
+    EXPECT_EQ(idx->stats().compactions, 1u) << "rewritten at once";
+    idx->complete(key("d.json"), "completed");
+  }
+  const std::string log = read_log();
+  EXPECT_EQ(log.substr(0, log.find('\n') + 1), state_file_header("file-index"));
+  auto idx = open_index();
+  EXPECT_EQ(idx->outcome(key("a\tb.json")), "completed");
+  EXPECT_EQ(idx->outcome(key("c.json")), "quarantined");
+  EXPECT_EQ(idx->outcome(key("d.json")), "completed");
+  EXPECT_EQ(idx->stats().corrupt_lines, 0u);
+  EXPECT_EQ(idx->stats().compactions, 0u);
 }
 
 TEST_F(FileIndexTest, CompactsWhenLogHoldsMoreThanTwiceTheLiveEntries) {
@@ -155,7 +184,7 @@ TEST_F(FileIndexTest, CompactsWhenLogHoldsMoreThanTwiceTheLiveEntries) {
   }
   EXPECT_GE(idx->stats().compactions, 1u);
   EXPECT_LE(idx->stats().log_lines, 2u);
-  EXPECT_FALSE(std::filesystem::exists(dir_ + "/file-index.tmp"));
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir_), {}), 1) << "no temp file left";
   auto reopened = open_index(o);
   EXPECT_TRUE(reopened->is_handled(key("hot.json", 8, 8)));
   EXPECT_FALSE(reopened->is_handled(key("hot.json", 7, 7)));

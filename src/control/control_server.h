@@ -62,6 +62,7 @@
 #include "src/core/clock.h"
 #include "src/core/result.h"
 #include "src/uvx/handle.h"
+#include "src/uvx/line_connection.h"
 #include "src/uvx/unix_listener.h"
 
 namespace aw {
@@ -167,27 +168,14 @@ class ControlServer {
   struct Connection;
 
   void on_connection(int status);
-  void refuse_at_accept(const std::shared_ptr<Connection>& conn, const std::string& why);
+  void refuse_at_accept(uvx::LineConnection& conn, const std::string& why);
   // At the cap: closes the connection idle longest, if any may go. True when
   // there is room now.
   bool evict_one();
-  int start_reading(Connection& c);
-  void on_read(Connection& c, ssize_t nread);
-  void process_input(Connection& c);
   void handle_line(Connection& c, std::string_view line);
-  void dispatch(Connection& c, std::uint64_t slot, const DecodedControlRequest& decoded);
+  void dispatch(uvx::LineConnection::ReplySlot slot, const DecodedControlRequest& decoded);
   void refuse_line_too_long(Connection& c, std::size_t bytes);
-
-  // Fills reply slot `slot` (its line ends in '\n') and writes what is ready.
-  void answer(Connection& c, std::uint64_t slot, std::string line);
-  std::uint64_t open_slot(Connection& c);
-  void flush(Connection& c);
-  void write(Connection& c, std::string line);
-  void on_write_done(Connection& c, int status);
-  bool paused(const Connection& c) const;
-  // Reads again / handles buffered lines once back-pressure is gone.
-  void resume(Connection& c);
-  void close_if_done(Connection& c);
+  void on_reply_written(Connection& c);
   void destroy(Connection& c);
 
   void arm_alarm();
@@ -203,9 +191,8 @@ class ControlServer {
   bool stopped_ = false;
   uvx::UnixListener listener_;
   std::uint64_t next_conn_id_ = 1;
-  std::unordered_map<std::uint64_t, std::shared_ptr<Connection>> conns_;
+  std::unordered_map<std::uint64_t, std::unique_ptr<Connection>> conns_;
   uvx::Timer alarm_;
-  std::unique_ptr<char[]> read_buf_;  // shared: libuv reads one connection at a time
   ControlServerStats stats_;
 };
 

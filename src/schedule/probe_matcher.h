@@ -1,33 +1,30 @@
 // ProbeMatcher: a probe's output line → the events its patterns make of it
 // (pure; DESIGN §4: RE2, linear time whatever the line).
 //
-// All patterns of a probe are compiled into ONE RE2::Set (unanchored), so a
-// line costs one pass whatever the number of patterns. Only the patterns that
-// matched run their own RE2 again, and only when they have named groups, to
-// extract the captures. Each matched pattern makes one Event:
+// Matching is PatternSet's (src/match/pattern_set.h): one RE2::Set per
+// probe, the named captures of each pattern that matched, the DFA fallback.
+// Each matched pattern makes one Event:
 //   kind   = the pattern's kind          source = "probe"
 //   rule   = the probe's rule            time   = `now`
 //   entity = the capture named `entity`, when the pattern has one and it took part
 //   fields = rule, line, truncated (only when true: the line was cut at
 //            max_line), then every other named capture that took part, in the
 //            order the groups appear in the pattern.
-// Unnamed groups capture nothing.
-//
-// If the Set's DFA runs out of memory on a line, the line is matched pattern by
-// pattern instead: slower, never wrong.
 //
 // Thread safety: immutable once compiled; match() may run on any thread, also
-// concurrently (scratch space is per call).
+// concurrently (as PatternSet).
 #pragma once
 
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "src/core/clock.h"
 #include "src/core/event.h"
 #include "src/core/result.h"
+#include "src/match/pattern_set.h"
 
 namespace aw {
 
@@ -48,10 +45,6 @@ class ProbeMatcher {
   static Result<ProbeMatcher> compile(const std::vector<ProbeLinePattern>& patterns,
                                       std::string_view where);
 
-  ProbeMatcher(ProbeMatcher&&) noexcept;
-  ProbeMatcher& operator=(ProbeMatcher&&) noexcept;
-  ~ProbeMatcher();
-
   // Appends one event per pattern `line` matches, in pattern order, to `out`;
   // returns how many. `truncated`: the line was cut (it is reported as a field).
   std::size_t match(std::string_view line, bool truncated, const std::string& rule, WallTime now,
@@ -60,11 +53,11 @@ class ProbeMatcher {
   std::size_t size() const { return kinds_.size(); }
 
  private:
-  struct Compiled;
-  ProbeMatcher();
+  ProbeMatcher(std::vector<std::string> kinds, PatternSet set)
+      : kinds_(std::move(kinds)), set_(std::move(set)) {}
 
   std::vector<std::string> kinds_;
-  std::unique_ptr<Compiled> c_;
+  PatternSet set_;
 };
 
 }  // namespace aw

@@ -1,25 +1,25 @@
 #include "src/schedule/timer_state_file.h"
 
-#include <fcntl.h>
-#include <unistd.h>
+#include <cstdio>
 
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <vector>
 
-#include "src/actions/file_write.h"
 #include "src/core/event.h"
 #include "src/core/percent_escape.h"
-#include "src/core/unique_fd.h"
+#include "src/core/state_file.h"
 
 namespace aw {
 namespace {
 
-constexpr std::string_view kHeader = "agentwatch-timers 1";
+constexpr std::string_view kKind = "timers";
+// The format before docs/state-files.md: still read, then rewritten.
+constexpr std::string_view kHeaderV1 = "agentwatch-timers 1";
 
-void append_time(std::string& out, const std::optional<WallTime>& t) {
-  out += t ? format_time_utc(*t) : "-";
+std::string time_column(const std::optional<WallTime>& t) {
+  return t ? format_time_utc(*t) : "-";
 }
 
 // nullopt inside: "-"; nullopt outside: not a time.
@@ -30,27 +30,32 @@ std::optional<std::optional<WallTime>> parse_time_column(std::string_view s) {
   return std::optional<WallTime>{*t};
 }
 
-Error errno_error(const std::string& what, int err) {
-  return make_error(what + ": " + std::strerror(err), -err);
+// One job's columns (name unescaped or not, per `escaped`), added to `records`.
+// Returns an error message naming `where`, or "".
+std::string add_job(const std::vector<std::string_view>& cols, bool escaped,
+                    const std::string& where, JobRecords& records) {
+  if (cols.size() != 3)
+    return where + "expected 3 tab-separated columns (name, last run, first seen), found " +
+           std::to_string(cols.size());
+  std::optional<std::string> name =
+      escaped ? percent_unescape(cols[0]) : std::optional<std::string>(std::string(cols[0]));
+  if (!name || name->empty()) return where + "expected a job name (percent-escaped, not empty)";
+  auto last_run = parse_time_column(cols[1]);
+  if (!last_run)
+    return where + "last run: expected an RFC 3339 time or '-', found '" +
+           std::string(cols[1].substr(0, 60)) + "'";
+  auto first_seen = parse_time_column(cols[2]);
+  if (!first_seen)
+    return where + "first seen: expected an RFC 3339 time or '-', found '" +
+           std::string(cols[2].substr(0, 60)) + "'";
+  if (!*last_run && !*first_seen)
+    return where + "expected a last run or a first-seen time, found neither";
+  if (!records.emplace(*name, JobRecord{*last_run, *first_seen}).second)
+    return where + "job '" + *name + "' appears twice (expected one line per job)";
+  return "";
 }
 
-}  // namespace
-
-std::string serialize_timer_state(const JobRecords& records) {
-  std::string out(kHeader);
-  out.push_back('\n');
-  for (const auto& [name, record] : records) {
-    append_percent_escaped(out, name);
-    out.push_back('\t');
-    append_time(out, record.last_run);
-    out.push_back('\t');
-    append_time(out, record.first_seen);
-    out.push_back('\n');
-  }
-  return out;
-}
-
-Result<JobRecords> parse_timer_state(std::string_view text, const std::string& path) {
+Result<JobRecords> parse_v1(std::string_view text, const std::string& path) {
   JobRecords records;
   std::size_t line_no = 0;
   while (!text.empty()) {
@@ -63,12 +68,7 @@ Result<JobRecords> parse_timer_state(std::string_view text, const std::string& p
                         "file was cut short)");
     std::string_view line = text.substr(0, nl);
     text.remove_prefix(nl + 1);
-    if (line_no == 1) {
-      if (line != kHeader)
-        return make_error(where + "expected the header '" + std::string(kHeader) + "', found '" +
-                          std::string(line.substr(0, 60)) + "'");
-      continue;
-    }
+    if (line_no == 1) continue;  // the header, checked by the caller
     std::vector<std::string_view> cols;
     while (true) {
       const std::size_t tab = line.find('\t');
@@ -76,50 +76,55 @@ Result<JobRecords> parse_timer_state(std::string_view text, const std::string& p
       if (tab == std::string_view::npos) break;
       line.remove_prefix(tab + 1);
     }
-    if (cols.size() != 3)
-      return make_error(where +
-                        "expected 3 tab-separated columns (name, last run, first seen), "
-                        "found " +
-                        std::to_string(cols.size()));
-    auto name = percent_unescape(cols[0]);
-    if (!name || name->empty())
-      return make_error(where + "expected a job name (percent-escaped, not empty)");
-    auto last_run = parse_time_column(cols[1]);
-    if (!last_run)
-      return make_error(where + "last run: expected an RFC 3339 time or '-', found '" +
-                        std::string(cols[1].substr(0, 60)) + "'");
-    auto first_seen = parse_time_column(cols[2]);
-    if (!first_seen)
-      return make_error(where + "first seen: expected an RFC 3339 time or '-', found '" +
-                        std::string(cols[2].substr(0, 60)) + "'");
-    if (!*last_run && !*first_seen)
-      return make_error(where + "expected a last run or a first-seen time, found neither");
-    if (!records.emplace(*name, JobRecord{*last_run, *first_seen}).second)
-      return make_error(where + "job '" + *name + "' appears twice (expected one line per job)");
+    if (std::string err = add_job(cols, true, where, records); !err.empty())
+      return make_error(std::move(err));
   }
-  if (line_no == 0)
-    return make_error(path + ":1: expected the header '" + std::string(kHeader) +
-                      "', found an empty file");
+  return records;
+}
+
+bool is_v1(std::string_view text) {
+  return text.substr(0, text.find('\n')) == kHeaderV1;
+}
+
+}  // namespace
+
+std::string serialize_timer_state(const JobRecords& records) {
+  std::string out = state_file_header(kKind);
+  for (const auto& [name, record] : records)
+    out += state_record({name, time_column(record.last_run), time_column(record.first_seen)});
+  return out;
+}
+
+Result<JobRecords> parse_timer_state(std::string_view text, const std::string& path) {
+  if (is_v1(text)) return parse_v1(text, path);
+  auto file = parse_state_file(text, path, kKind);
+  if (!file) return file.error();
+  // Any defect makes the whole file unusable (see the header).
+  if (!file->problems.empty()) return make_error(file->problems.front());
+  JobRecords records;
+  for (const StateRecord& r : file->records) {
+    std::vector<std::string_view> cols(r.fields.begin(), r.fields.end());
+    const std::string where = path + ":" + std::to_string(r.line) + ": ";
+    if (std::string err = add_job(cols, false, where, records); !err.empty())
+      return make_error(std::move(err));
+  }
   return records;
 }
 
 Result<JobRecords> read_timer_state(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) {
-    if (errno == ENOENT) return JobRecords{};
-    return errno_error("cannot open the timer state '" + path + "'", errno);
+  auto text = read_state_text(path);
+  if (!text)
+    return make_error(
+        "cannot read the timer state '" + path + "': " + std::strerror(-text.error().code),
+        text.error().code);
+  if (!*text) return JobRecords{};
+  auto parsed = parse_timer_state(**text, path);
+  if (parsed.ok()) {
+    // Migration: the old format is rewritten in the current one at once.
+    // Best effort: if it fails, the next save writes it.
+    if (is_v1(**text)) (void)write_timer_state(path, serialize_timer_state(*parsed));
+    return parsed;
   }
-  std::string text;
-  char buf[16384];
-  while (true) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return errno_error("cannot read the timer state '" + path + "'", errno);
-    if (n == 0) break;
-    text.append(buf, static_cast<std::size_t>(n));
-  }
-  auto parsed = parse_timer_state(text, path);
-  if (parsed.ok()) return parsed;
   const std::string aside = path + ".corrupt";
   std::string message = parsed.error().message;
   if (::rename(path.c_str(), aside.c_str()) == 0)
@@ -142,9 +147,7 @@ Status write_timer_state(const std::string& path, std::string_view content) {
     std::filesystem::permissions(dir, std::filesystem::perms::owner_all,
                                  std::filesystem::perm_options::replace, ec);
   }
-  UniqueFd dirfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!dirfd) return errno_error("cannot open the directory '" + dir + "'", errno);
-  return write_file_replacing(dirfd.get(), p.filename().string(), content, path);
+  return write_file_durably(path, content, 0644);
 }
 
 }  // namespace aw

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include "src/core/event.h"
+#include "src/core/state_file.h"
 #include "src/schedule/schedule_test_support.h"
 
 namespace aw {
@@ -28,7 +29,7 @@ TEST(TimerStateFileTest, RoundTripsNamesWithAnyBytes) {
                      {"never run", JobRecord{std::nullopt, kT1}},
                      {"tab\there\nnewline 100%", JobRecord{kT2, std::nullopt}}};
   const std::string text = serialize_timer_state(records);
-  EXPECT_EQ(text.substr(0, text.find('\n')), "agentwatch-timers 1");
+  EXPECT_EQ(text.substr(0, text.find('\n')), "agentwatch-state 2 timers");
   EXPECT_NE(text.find("plain\t2026-11-22T11:20:39.000Z\t2026-11-22T10:50:00.125Z\n"),
             std::string::npos)
       << text;
@@ -38,18 +39,53 @@ TEST(TimerStateFileTest, RoundTripsNamesWithAnyBytes) {
 }
 
 TEST(TimerStateFileTest, EmptyTableIsJustTheHeader) {
-  EXPECT_EQ(serialize_timer_state({}), "agentwatch-timers 1\n");
-  auto back = parse_timer_state("agentwatch-timers 1\n", "/s/timers");
+  EXPECT_EQ(serialize_timer_state({}), "agentwatch-state 2 timers\n");
+  auto back = parse_timer_state("agentwatch-state 2 timers\n", "/s/timers");
+  ASSERT_TRUE(back.ok());
+  EXPECT_TRUE(back->empty());
+  back = parse_timer_state("agentwatch-timers 1\n", "/s/timers");  // the older format
   ASSERT_TRUE(back.ok());
   EXPECT_TRUE(back->empty());
 }
 
 TEST(TimerStateFileTest, WrongHeaderNamesFileLineAndExpectation) {
   EXPECT_EQ(error_of("{\"jobs\": {}}\n"),
-            "/s/timers:1: expected the header 'agentwatch-timers 1', found '{\"jobs\": {}}'");
+            "/s/timers:1: expected the header 'agentwatch-state 2 timers', found '{\"jobs\": "
+            "{}}'");
   EXPECT_EQ(error_of(""),
-            "/s/timers:1: expected the header 'agentwatch-timers 1', found an "
+            "/s/timers:1: expected the header 'agentwatch-state 2 timers', found an "
             "empty file");
+}
+
+TEST(TimerStateFileTest, ADamagedRecordMakesTheWholeFileUnusable) {
+  std::string damaged = state_record({"b", "-", "2026-11-22T10:50:00.000Z"});
+  damaged[damaged.size() - 3] = '9';
+  EXPECT_EQ(error_of(state_file_header("timers") +
+                     state_record({"a", "-", "2026-11-22T10:50:00.000Z"}) + damaged),
+            "/s/timers:3: the checksum does not match the record (a damaged line)");
+  EXPECT_EQ(error_of(state_file_header("timers") + state_record({"a", "-", "noon"})),
+            "/s/timers:2: first seen: expected an RFC 3339 time or '-', found 'noon'");
+  std::string torn = state_record({"a", "-", "2026-11-22T10:50:00.000Z"});
+  torn.pop_back();
+  EXPECT_EQ(error_of(state_file_header("timers") + torn),
+            "/s/timers:2: the last line ends without a newline (a torn write: ignored)");
+}
+
+TEST(TimerStateFileTest, TheOlderFormatIsReadAndRewrittenInTheCurrentOne) {
+  TempDir dir;
+  write_file(dir / "timers",
+             "agentwatch-timers 1\n"
+             "tab%09name\t2026-11-22T11:20:39.000Z\t2026-11-22T10:50:00.125Z\n"
+             "never\t-\t2026-11-22T10:50:00.125Z\n");
+  const JobRecords expected{{"tab\tname", JobRecord{kT2, kT1}},
+                            {"never", JobRecord{std::nullopt, kT1}}};
+  auto r = read_timer_state(dir / "timers");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(*r, expected);
+  EXPECT_EQ(read_file(dir / "timers"), serialize_timer_state(expected));
+  auto again = read_timer_state(dir / "timers");
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(*again, expected);
 }
 
 TEST(TimerStateFileTest, TornLastLineIsAnError) {
@@ -94,7 +130,8 @@ TEST(TimerStateFileTest, CorruptFileIsReportedAndMovedAside) {
   write_file(dir / "timers", "garbage\x01\n");
   auto r = read_timer_state(dir / "timers");
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().message, dir / "timers" + ":1: expected the header 'agentwatch-timers 1', " +
+  EXPECT_EQ(r.error().message, dir / "timers" +
+                                   ":1: expected the header 'agentwatch-state 2 timers', " +
                                    "found 'garbage\x01'" + " (moved aside to '" +
                                    (dir / "timers.corrupt") + "'; every timer starts afresh)");
   EXPECT_FALSE(exists(dir / "timers"));

@@ -1,10 +1,7 @@
 #include "watchers/logtail/offset_store.h"
 
 #include "src/core/percent_escape.h"
-
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include "src/core/state_file.h"
 
 #include <cerrno>
 #include <charconv>
@@ -15,7 +12,9 @@
 namespace aw {
 namespace {
 
-constexpr std::string_view kHeader = "agentwatch-log-offsets 1";
+constexpr std::string_view kKind = "log-offsets";
+// The format before docs/state-files.md: still read, then rewritten.
+constexpr std::string_view kHeaderV1 = "agentwatch-log-offsets 1";
 
 std::optional<std::int64_t> parse_int(std::string_view s) {
   std::int64_t v = 0;
@@ -24,20 +23,52 @@ std::optional<std::int64_t> parse_int(std::string_view s) {
   return v;
 }
 
-std::string errno_text(const std::string& what, const std::string& path, int err) {
-  return what + " " + path + ": " + std::strerror(err);
+// One record's columns: name (unescaped), dev, inode, offset, line_no, skipping.
+std::optional<std::pair<std::string, LogOffset>> parse_record(
+    const std::vector<std::string_view>& cols, std::optional<std::string> name) {
+  if (cols.size() != 6) return std::nullopt;
+  auto dev = parse_int(cols[1]), ino = parse_int(cols[2]), off = parse_int(cols[3]),
+       lno = parse_int(cols[4]);
+  if (!name || name->empty() || !dev || !ino || !off || !lno || (cols[5] != "0" && cols[5] != "1"))
+    return std::nullopt;
+  return std::pair{std::move(*name), LogOffset{*dev, *ino, *off, *lno, cols[5] == "1"}};
 }
 
-bool write_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
+Result<std::map<std::string, LogOffset>> parse_v1(std::string_view text,
+                                                  std::size_t* corrupt_lines) {
+  std::map<std::string, LogOffset> table;
+  std::size_t corrupt = 0;
+  std::size_t line_no = 0;
+  while (!text.empty()) {
+    ++line_no;
+    const std::size_t nl = text.find('\n');
+    if (nl == std::string_view::npos) {  // torn last line
+      ++corrupt;
+      break;
     }
-    data.remove_prefix(static_cast<std::size_t>(n));
+    std::string_view line = text.substr(0, nl);
+    text.remove_prefix(nl + 1);
+    if (line_no == 1) continue;  // the header, checked by the caller
+    std::vector<std::string_view> cols;
+    while (true) {
+      const std::size_t tab = line.find('\t');
+      cols.push_back(line.substr(0, tab));
+      if (tab == std::string_view::npos) break;
+      line.remove_prefix(tab + 1);
+    }
+    auto record = parse_record(cols, cols.empty() ? std::nullopt : percent_unescape(cols[0]));
+    if (!record) {
+      ++corrupt;
+      continue;
+    }
+    table[record->first] = record->second;
   }
-  return true;
+  if (corrupt_lines) *corrupt_lines = corrupt;
+  return table;
+}
+
+bool is_v1(std::string_view text) {
+  return text.substr(0, kHeaderV1.size() + 1) == std::string(kHeaderV1) + "\n";
 }
 
 }  // namespace
@@ -57,29 +88,7 @@ struct FileOffsetStore::Shared {
   std::string write(std::uint64_t gen, const std::string& text) {
     std::lock_guard<std::mutex> lock(mu);
     if (gen <= written_gen) return "";
-    const std::string tmp = path + ".tmp";
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return errno_text("cannot create", tmp, errno);
-    if (!write_all(fd, text) || fsync(fd) != 0) {
-      const int err = errno;
-      ::close(fd);
-      unlink(tmp.c_str());
-      return errno_text("cannot write", tmp, err);
-    }
-    ::close(fd);
-    if (rename(tmp.c_str(), path.c_str()) != 0) {
-      const int err = errno;
-      unlink(tmp.c_str());
-      return errno_text("cannot rename to", path, err);
-    }
-    // The rename itself must survive a crash too.
-    std::string dir = path.substr(0, path.find_last_of('/'));
-    if (dir.empty()) dir = "/";
-    int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-      fsync(dfd);
-      ::close(dfd);
-    }
+    if (Status s = write_file_durably(path, text, 0644); !s.ok()) return s.error().message;
     written_gen = gen;
     return "";
   }
@@ -110,29 +119,16 @@ Result<std::unique_ptr<FileOffsetStore>> FileOffsetStore::open(uv_loop_t* loop, 
   std::unique_ptr<FileOffsetStore> store(
       new FileOffsetStore(loop, clock, std::move(path), options));
   // Loading happens once at start, where blocking is fine.
-  int fd = ::open(store->path_.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return store;
-    return make_error(errno_text("cannot open", store->path_, errno), -errno);
-  }
-  std::string text;
-  char buf[16384];
-  for (;;) {
-    ssize_t n = read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      return make_error(errno_text("cannot read", store->path_, err), -err);
-    }
-    if (n == 0) break;
-    text.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  auto table = parse(text, store->path_, &store->stats_.corrupt_lines);
+  auto text = read_state_text(store->path_);
+  if (!text) return text.error();
+  if (!*text) return store;
+  auto table = parse(**text, store->path_, &store->stats_.corrupt_lines);
   if (!table.ok()) return table.error();
   store->table_ = std::move(table.value());
   store->stats_.entries = store->table_.size();
+  // Migration: the old format is rewritten in the current one at once (best
+  // effort: if it fails, the first save writes it).
+  if (is_v1(**text)) (void)write_file_durably(store->path_, serialize(store->table_), 0644);
   return store;
 }
 
@@ -228,64 +224,32 @@ void FileOffsetStore::start_save() {
 }
 
 std::string FileOffsetStore::serialize(const std::map<std::string, LogOffset>& table) {
-  std::string out(kHeader);
-  out.push_back('\n');
-  for (const auto& [name, o] : table) {
-    append_percent_escaped(out, name);
-    for (std::int64_t v : {o.dev, o.inode, o.offset, o.line_no}) {
-      out.push_back('\t');
-      out += std::to_string(v);
-    }
-    out += o.skipping ? "\t1\n" : "\t0\n";
-  }
+  std::string out = state_file_header(kKind);
+  for (const auto& [name, o] : table)
+    out +=
+        state_record({name, std::to_string(o.dev), std::to_string(o.inode),
+                      std::to_string(o.offset), std::to_string(o.line_no), o.skipping ? "1" : "0"});
   return out;
 }
 
 Result<std::map<std::string, LogOffset>> FileOffsetStore::parse(std::string_view text,
                                                                 const std::string& path,
                                                                 std::size_t* corrupt_lines) {
+  if (is_v1(text)) return parse_v1(text, corrupt_lines);
+  auto file = parse_state_file(text, path, kKind);
+  if (!file) return file.error();
   std::map<std::string, LogOffset> table;
-  std::size_t corrupt = 0;
-  std::size_t line_no = 0;
-  while (!text.empty()) {
-    ++line_no;
-    const std::size_t nl = text.find('\n');
-    if (nl == std::string_view::npos) {  // torn last line
-      ++corrupt;
-      break;
-    }
-    std::string_view line = text.substr(0, nl);
-    text.remove_prefix(nl + 1);
-    if (line_no == 1) {
-      if (line != kHeader)
-        return make_error(path + ":1: expected the header '" + std::string(kHeader) + "', found '" +
-                          std::string(line.substr(0, 60)) + "'");
+  std::size_t corrupt = file->problems.size();
+  for (const StateRecord& r : file->records) {
+    std::vector<std::string_view> cols(r.fields.begin(), r.fields.end());
+    auto record =
+        parse_record(cols, cols.empty() ? std::nullopt : std::optional<std::string>(r.fields[0]));
+    if (!record) {
+      ++corrupt;  // that log starts as if new
       continue;
     }
-    std::vector<std::string_view> cols;
-    while (true) {
-      const std::size_t tab = line.find('\t');
-      cols.push_back(line.substr(0, tab));
-      if (tab == std::string_view::npos) break;
-      line.remove_prefix(tab + 1);
-    }
-    if (cols.size() != 6) {
-      ++corrupt;
-      continue;
-    }
-    auto name = percent_unescape(cols[0]);
-    auto dev = parse_int(cols[1]), ino = parse_int(cols[2]), off = parse_int(cols[3]),
-         lno = parse_int(cols[4]);
-    if (!name || name->empty() || !dev || !ino || !off || !lno ||
-        (cols[5] != "0" && cols[5] != "1")) {
-      ++corrupt;
-      continue;
-    }
-    table[*name] = LogOffset{*dev, *ino, *off, *lno, cols[5] == "1"};
+    table[record->first] = record->second;
   }
-  if (line_no == 1 && corrupt == 1)
-    return make_error(path + ":1: expected the header '" + std::string(kHeader) +
-                      "' followed by a newline");
   if (corrupt_lines) *corrupt_lines = corrupt;
   return table;
 }

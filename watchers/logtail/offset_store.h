@@ -21,11 +21,12 @@
 // (at least once, never lost). The destructor writes what is still unsaved
 // synchronously (shutdown).
 //
-// Format (one record per line; the name percent-escaped so a TAB or newline in
-// it stays on one line):
-//   agentwatch-log-offsets 1
-//   <name> TAB <dev> TAB <inode> TAB <offset> TAB <line_no> TAB <skipping 0|1>
-// A corrupt line is skipped and counted (that log then starts as if new).
+// Format: the state-file format (src/core/state_file.h, docs/state-files.md),
+// kind "log-offsets", one record per log: name, dev, inode, offset, line_no,
+// skipping (0|1). A damaged, torn or malformed record is skipped and counted
+// (that log then starts as if new); a foreign header is an error. The older
+// format ("agentwatch-log-offsets 1", tab-separated, the name percent-escaped)
+// is still read, and open() rewrites such a file in the current one.
 //
 // Ownership and threads: one owner on the loop thread; not thread-safe. The
 // loop and clock passed to open() must outlive the store; a store destroyed
@@ -111,7 +112,7 @@ class FileOffsetStore final : public OffsetStore {
   bool saving() const { return dirty_ || in_flight_; }
   const Stats& stats() const { return stats_; }
 
-  // The file format, exposed for tests.
+  // The file format, exposed for tests (parse reads either format).
   static std::string serialize(const std::map<std::string, LogOffset>& table);
   static Result<std::map<std::string, LogOffset>> parse(std::string_view text,
                                                         const std::string& path,

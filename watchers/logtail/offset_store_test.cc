@@ -1,5 +1,7 @@
 #include "watchers/logtail/offset_store.h"
 
+#include "src/core/state_file.h"
+
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -79,6 +81,35 @@ TEST(OffsetStoreFormat, WrongHeaderNamesFileAndLine) {
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("/x/log-offsets:1: expected the header"), std::string::npos)
       << r.error().message;
+}
+
+TEST(OffsetStoreFormat, WrittenInTheStateFileFormat) {
+  const std::string text = FileOffsetStore::serialize({{"w1", {1, 2, 3, 4, true}}});
+  EXPECT_EQ(text, state_file_header("log-offsets") + state_record({"w1", "1", "2", "3", "4", "1"}));
+}
+
+TEST(OffsetStoreFormat, DamagedRecordsAreSkippedAndCounted) {
+  std::string damaged = state_record({"b", "1", "2", "3", "4", "0"});
+  damaged[damaged.size() - 2] = '1';
+  std::size_t corrupt = 0;
+  auto r = FileOffsetStore::parse(
+      state_file_header("log-offsets") + state_record({"a", "1", "2", "3", "4", "0"}) + damaged +
+          state_record({"short", "1"}) + state_record({"neg", "1", "2", "-3", "4", "0"}) + "torn",
+      "/x/log-offsets", &corrupt);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->size(), 1u);
+  EXPECT_EQ(corrupt, 4u);
+}
+
+TEST_F(FileOffsetStoreTest, TheOlderFormatIsReadAndRewrittenInTheCurrentOne) {
+  spit(path_, "agentwatch-log-offsets 1\nw%091\t1\t2\t3\t4\t1\n");
+  {
+    auto store = open_store();
+    EXPECT_EQ(store->get("w\t1"), (LogOffset{1, 2, 3, 4, true}));
+  }
+  EXPECT_EQ(slurp(path_), FileOffsetStore::serialize({{"w\t1", {1, 2, 3, 4, true}}}));
+  auto again = open_store();
+  EXPECT_EQ(again->get("w\t1"), (LogOffset{1, 2, 3, 4, true}));
 }
 
 TEST(OffsetStoreFormat, CorruptAndTornLinesAreSkippedAndCounted) {
@@ -178,7 +209,7 @@ TEST_F(FileOffsetStoreTest, FailedSaveIsCountedAndRetried) {
   guard.start(5000);
   while (store->stats().save_errors == 0 && !timed_out) uv_run(&loop_, UV_RUN_ONCE);
   EXPECT_GE(store->stats().save_errors, 1u);
-  EXPECT_NE(store->stats().last_error.find("log-offsets.tmp"), std::string::npos)
+  EXPECT_NE(store->stats().last_error.find("cannot create '" + path_ + "."), std::string::npos)
       << store->stats().last_error;
   fs::create_directories(dir_);
   ASSERT_TRUE(wait_saved(*store));

@@ -67,6 +67,7 @@
 #include "src/core/event.h"
 #include "src/core/result.h"
 #include "src/uvx/handle.h"
+#include "src/uvx/line_connection.h"
 #include "src/uvx/unix_listener.h"
 #include "watchers/notify/notify_protocol.h"
 
@@ -140,21 +141,14 @@ class NotifyServer {
   };
 
   void on_connection(int status);
-  // Accepts into a handle whose peer is refused: best-effort error reply, close.
+  // Best-effort error reply to a connection not served, which then closes.
   void refuse_at_accept(std::unique_ptr<Connection> conn, NotifyRefusal reason,
                         const std::string& detail);
-  void on_read(Connection& c, ssize_t nread);
-  // Each returns false when it closed the connection (`c` is then gone).
-  bool on_data(Connection& c, std::string_view data);
-  bool handle_line(Connection& c, std::string_view line);
-  bool reply(Connection& c, std::string text);
-  void on_write_done(Connection& c);
-
+  void handle_line(Connection& c, std::string_view line);
+  void on_refusal(Connection& c, uvx::LineRefusal reason, std::size_t bytes);
   // Best-effort final reply without queueing, then close at once.
   void refuse_and_close(Connection& c, NotifyRefusal reason, const std::string& detail,
                         std::size_t bytes);
-  // Closes once queued replies are written (or the idle timeout passes).
-  void close_after_flush(Connection& c);
   void destroy(Connection& c);
   // At the cap: closes the connection idle longest, if any may go. True when
   // there is room now.
@@ -175,7 +169,6 @@ class NotifyServer {
   std::uint64_t next_conn_id_ = 1;
   std::unordered_map<std::uint64_t, std::unique_ptr<Connection>> conns_;
   uvx::Timer alarm_;
-  std::unique_ptr<char[]> read_buf_;  // shared: libuv reads one connection at a time
   NotifyServerStats stats_;
 };
 

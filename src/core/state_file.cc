@@ -1,0 +1,200 @@
+#include "src/core/state_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "src/core/percent_escape.h"
+#include "src/core/unique_fd.h"
+
+namespace aw {
+namespace {
+
+constexpr std::string_view kMagic = "agentwatch-state";
+
+std::string crc_hex(std::string_view body) {
+  const uLong crc = crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(body.data()),
+                          static_cast<uInt>(body.size()));
+  char out[9];
+  std::snprintf(out, sizeof out, "%08lx", static_cast<unsigned long>(crc & 0xffffffffUL));
+  return out;
+}
+
+Error errno_error(const std::string& what, int err) {
+  return make_error(what + ": " + std::strerror(err), -err);
+}
+
+std::string dir_of(const std::string& path) {
+  const std::size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+Status write_all_and_sync(int fd, std::string_view content, const std::string& shown) {
+  while (!content.empty()) {
+    const ssize_t n = ::write(fd, content.data(), content.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno_error("cannot write '" + shown + "'", errno);
+    }
+    content.remove_prefix(static_cast<std::size_t>(n));
+  }
+  if (::fsync(fd) != 0) return errno_error("cannot fsync '" + shown + "'", errno);
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string state_file_header(std::string_view kind) {
+  return std::string(kMagic) + " " + std::to_string(kStateFileVersion) + " " + std::string(kind) +
+         "\n";
+}
+
+bool has_state_file_header(std::string_view text, std::string_view kind) {
+  const std::string header = state_file_header(kind);
+  return text.substr(0, header.size()) == header;
+}
+
+std::string state_record(const std::vector<std::string>& fields) {
+  std::string body;
+  for (std::size_t i = 0; i < fields.size(); ++i) {
+    if (i > 0) body.push_back('\t');
+    append_percent_escaped(body, fields[i]);
+  }
+  return crc_hex(body) + "\t" + body + "\n";
+}
+
+Result<StateFileContents> parse_state_file(std::string_view text, const std::string& path,
+                                           std::string_view kind) {
+  const std::string header = state_file_header(kind);
+  const std::string expected = header.substr(0, header.size() - 1);
+  const std::size_t first_nl = text.find('\n');
+  if (first_nl == std::string_view::npos || text.substr(0, first_nl) != expected) {
+    const std::string found =
+        text.empty() ? "an empty file"
+        : first_nl == std::string_view::npos
+            ? "'" + std::string(text.substr(0, 60)) + "' without a newline"
+            : "'" + std::string(text.substr(0, std::min<std::size_t>(first_nl, 60))) + "'";
+    return make_error(path + ":1: expected the header '" + expected + "', found " + found);
+  }
+  StateFileContents out;
+  std::size_t pos = first_nl + 1;
+  out.whole_bytes = pos;
+  std::size_t line_no = 1;
+  while (pos < text.size()) {
+    ++line_no;
+    const std::string where = path + ":" + std::to_string(line_no) + ": ";
+    const std::size_t nl = text.find('\n', pos);
+    if (nl == std::string_view::npos) {
+      out.torn_tail = true;
+      out.problems.push_back(where +
+                             "the last line ends without a newline (a torn write: "
+                             "ignored)");
+      break;
+    }
+    const std::string_view line = text.substr(pos, nl - pos);
+    pos = nl + 1;
+    out.whole_bytes = pos;
+    const std::size_t tab = line.find('\t');
+    if (tab != 8) {
+      out.problems.push_back(where + "expected a checksum (8 hex digits) and a TAB");
+      continue;
+    }
+    const std::string_view body = line.substr(tab + 1);
+    if (line.substr(0, 8) != crc_hex(body)) {
+      out.problems.push_back(where + "the checksum does not match the record (a damaged line)");
+      continue;
+    }
+    StateRecord r;
+    r.line = line_no;
+    bool ok = true;
+    std::string_view rest = body;
+    while (true) {
+      const std::size_t t = rest.find('\t');
+      auto field = percent_unescape(rest.substr(0, t));
+      if (!field) {
+        ok = false;
+        break;
+      }
+      r.fields.push_back(std::move(*field));
+      if (t == std::string_view::npos) break;
+      rest.remove_prefix(t + 1);
+    }
+    if (!ok) {
+      out.problems.push_back(where + "a field with a bad %-escape (expected %XX)");
+      continue;
+    }
+    out.records.push_back(std::move(r));
+  }
+  return out;
+}
+
+Result<std::optional<std::string>> read_state_text(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    if (errno == ENOENT) return std::optional<std::string>();
+    return errno_error("cannot open '" + path + "'", errno);
+  }
+  std::string text;
+  char buf[16384];
+  while (true) {
+    const ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno_error("cannot read '" + path + "'", errno);
+    if (n == 0) break;
+    text.append(buf, static_cast<std::size_t>(n));
+  }
+  return std::optional<std::string>(std::move(text));
+}
+
+Result<std::string> write_temp_beside(const std::string& path, std::string_view content,
+                                      mode_t mode) {
+  // Unique within the process; O_EXCL settles races with other processes.
+  static std::atomic<unsigned> counter{0};
+  const std::string temp =
+      path + "." + std::to_string(::getpid()) + "." + std::to_string(counter.fetch_add(1)) + ".tmp";
+  UniqueFd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
+  if (!fd) return errno_error("cannot create '" + temp + "'", errno);
+  // The mode asked for, whatever the umask.
+  if (::fchmod(fd.get(), mode) != 0) {
+    const int err = errno;
+    ::unlink(temp.c_str());
+    return errno_error("cannot set the mode of '" + temp + "'", err);
+  }
+  if (Status s = write_all_and_sync(fd.get(), content, temp); !s.ok()) {
+    ::unlink(temp.c_str());
+    return s.error();
+  }
+  return temp;
+}
+
+Status commit_temp(const std::string& temp, const std::string& path, bool sync_dir) {
+  // rename() replaces a symlink at `path`, never follows it.
+  if (::rename(temp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(temp.c_str());
+    return errno_error("cannot rename '" + temp + "' to '" + path + "'", err);
+  }
+  if (!sync_dir) return Status::Ok();
+  // The rename itself must survive a crash too.
+  const std::string dir = dir_of(path);
+  UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dfd) return errno_error("cannot open the directory '" + dir + "'", errno);
+  if (::fsync(dfd.get()) != 0)
+    return errno_error("cannot fsync the directory '" + dir + "'", errno);
+  return Status::Ok();
+}
+
+Status write_file_durably(const std::string& path, std::string_view content, mode_t mode) {
+  auto temp = write_temp_beside(path, content, mode);
+  if (!temp) return temp.error();
+  return commit_temp(*temp, path, true);
+}
+
+}  // namespace aw

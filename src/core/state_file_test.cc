@@ -1,0 +1,139 @@
+// The state-file codec: one named test per corruption case, and the durable
+// write on a real temp dir.
+#include "src/core/state_file.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+
+namespace aw {
+namespace {
+
+std::string two_records() {
+  return state_file_header("test") + state_record({"a", "1"}) + state_record({"b\tc\n%", ""});
+}
+
+StateFileContents parse_ok(std::string_view text) {
+  auto r = parse_state_file(text, "/s/f", "test");
+  EXPECT_TRUE(r.ok()) << r.error().message;
+  return r.ok() ? *r : StateFileContents{};
+}
+
+TEST(StateFile, RoundTripsFieldsWithAnyBytes) {
+  const std::string text = two_records();
+  EXPECT_EQ(text.substr(0, text.find('\n')), "agentwatch-state 2 test");
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 3) << "one line per record";
+  StateFileContents c = parse_ok(text);
+  ASSERT_EQ(c.records.size(), 2u);
+  EXPECT_EQ(c.records[0].line, 2u);
+  EXPECT_EQ(c.records[0].fields, (std::vector<std::string>{"a", "1"}));
+  EXPECT_EQ(c.records[1].line, 3u);
+  EXPECT_EQ(c.records[1].fields, (std::vector<std::string>{"b\tc\n%", ""}));
+  EXPECT_TRUE(c.problems.empty());
+  EXPECT_FALSE(c.torn_tail);
+  EXPECT_EQ(c.whole_bytes, text.size());
+}
+
+TEST(StateFile, JustTheHeaderIsAnEmptyFile) {
+  StateFileContents c = parse_ok(state_file_header("test"));
+  EXPECT_TRUE(c.records.empty());
+  EXPECT_TRUE(c.problems.empty());
+}
+
+TEST(StateFile, AnotherKindsHeaderIsRefused) {
+  auto r = parse_state_file(state_file_header("other"), "/s/f", "test");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message,
+            "/s/f:1: expected the header 'agentwatch-state 2 test', found "
+            "'agentwatch-state 2 other'");
+}
+
+TEST(StateFile, AnEmptyFileIsRefused) {
+  auto r = parse_state_file("", "/s/f", "test");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message,
+            "/s/f:1: expected the header 'agentwatch-state 2 test', found an empty file");
+}
+
+TEST(StateFile, ATornHeaderIsRefused) {
+  auto r = parse_state_file("agentwatch-state 2 te", "/s/f", "test");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("without a newline"), std::string::npos) << r.error().message;
+}
+
+TEST(StateFile, ATornLastLineIsIgnoredAndNamed) {
+  const std::string whole = state_file_header("test") + state_record({"a"});
+  std::string rec = state_record({"b"});
+  rec.pop_back();
+  StateFileContents c = parse_ok(whole + rec);
+  ASSERT_EQ(c.records.size(), 1u);
+  EXPECT_TRUE(c.torn_tail);
+  EXPECT_EQ(c.whole_bytes, whole.size()) << "where an appender cuts";
+  ASSERT_EQ(c.problems.size(), 1u);
+  EXPECT_EQ(c.problems[0].substr(0, 9), "/s/f:3: t");
+}
+
+TEST(StateFile, AChecksumMismatchSkipsJustThatLine) {
+  std::string bad = state_record({"b", "2"});
+  bad[bad.size() - 2] = '3';  // one byte flipped after the checksum was taken
+  StateFileContents c =
+      parse_ok(state_file_header("test") + state_record({"a"}) + bad + state_record({"c"}));
+  ASSERT_EQ(c.records.size(), 2u);
+  EXPECT_EQ(c.records[1].fields[0], "c");
+  ASSERT_EQ(c.problems.size(), 1u);
+  EXPECT_EQ(c.problems[0], "/s/f:3: the checksum does not match the record (a damaged line)");
+}
+
+TEST(StateFile, ALineWithoutAChecksumIsSkipped) {
+  StateFileContents c = parse_ok(state_file_header("test") + "a\t1\n" + state_record({"x"}));
+  ASSERT_EQ(c.records.size(), 1u);
+  ASSERT_EQ(c.problems.size(), 1u);
+  EXPECT_EQ(c.problems[0], "/s/f:2: expected a checksum (8 hex digits) and a TAB");
+}
+
+TEST(StateFile, ABadEscapeIsSkipped) {
+  // A line whose checksum is right but whose field is not validly escaped: a
+  // foreign writer (ours escapes every '%').
+  const std::string body = "bad%zz";
+  const uLong crc = crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(body.data()),
+                          static_cast<uInt>(body.size()));
+  char hex[9];
+  std::snprintf(hex, sizeof hex, "%08lx", static_cast<unsigned long>(crc));
+  StateFileContents c = parse_ok(state_file_header("test") + hex + "\t" + body + "\n");
+  EXPECT_TRUE(c.records.empty());
+  ASSERT_EQ(c.problems.size(), 1u);
+  EXPECT_EQ(c.problems[0], "/s/f:2: a field with a bad %-escape (expected %XX)");
+  EXPECT_NE(state_record({body}).find("%25zz"), std::string::npos);
+}
+
+TEST(StateFile, WriteFileDurablyReplacesAndLeavesNoTemp) {
+  char tmpl[] = "/tmp/aw-state-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  const std::string path = dir + "/f";
+  ASSERT_TRUE(write_file_durably(path, "one\n", 0600).ok());
+  ASSERT_TRUE(write_file_durably(path, "two\n", 0600).ok());
+  auto text = read_state_text(path);
+  ASSERT_TRUE(text.ok());
+  EXPECT_EQ(**text, "two\n");
+  struct stat st {};
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir), {}), 1) << "no temp left";
+  auto missing = read_state_text(dir + "/nothing");
+  ASSERT_TRUE(missing.ok());
+  EXPECT_FALSE(missing->has_value());
+  auto bad = write_file_durably(dir + "/no/such/dir/f", "x");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find(dir + "/no/such/dir/f"), std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace aw
