@@ -56,14 +56,11 @@ std::optional<std::pair<int, std::string_view>> parse_generation(std::string_vie
 
 Result<std::map<int, Generation>> scan_generations(int dirfd, const std::string& base,
                                                    const std::string& dir) {
-  const int fd = ::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return errno_error("cannot list", dir, errno);
-  DIR* d = ::fdopendir(fd);
-  if (!d) {
-    const int err = errno;
-    ::close(fd);
-    return errno_error("cannot list", dir, err);
-  }
+  UniqueFd fd(::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) return errno_error("cannot list", dir, errno);
+  DIR* d = ::fdopendir(fd.get());
+  if (!d) return errno_error("cannot list", dir, errno);
+  fd.release();  // the DIR owns it now: closedir() closes it
   std::map<int, Generation> gens;
   errno = 0;
   while (const dirent* ent = ::readdir(d)) {

@@ -7,6 +7,8 @@
 #include <cstring>
 #include <vector>
 
+#include "src/core/unique_fd.h"
+
 namespace aw {
 namespace {
 
@@ -21,13 +23,11 @@ Error errno_error(const std::string& what, const std::string& name, int err) {
 Result<std::uint64_t> gzip_copy(int in_fd, int out_fd, const std::string& in_name,
                                 const std::string& out_name) {
   // gzclose closes the fd it was given: give it its own.
-  const int gz_fd = ::dup(out_fd);
-  if (gz_fd < 0) return errno_error("cannot dup fd of", out_name, errno);
-  gzFile stream = ::gzdopen(gz_fd, "wb6");
-  if (!stream) {
-    ::close(gz_fd);
-    return make_error("cannot start a gzip stream on " + out_name, -ENOMEM);
-  }
+  UniqueFd gz_fd(::dup(out_fd));
+  if (!gz_fd) return errno_error("cannot dup fd of", out_name, errno);
+  gzFile stream = ::gzdopen(gz_fd.get(), "wb6");
+  if (!stream) return make_error("cannot start a gzip stream on " + out_name, -ENOMEM);
+  gz_fd.release();  // zlib owns it now: gzclose() closes it
   ::gzbuffer(stream, kCopyBuffer);
   std::vector<char> buf(kCopyBuffer);
   std::uint64_t total = 0;

@@ -29,6 +29,11 @@ class UniqueFd {
     if (fd_ >= 0) ::close(fd_);
     fd_ = fd;
   }
+  // Closes now and returns what close() said: 0, or -1 with errno (EBADF when
+  // empty). For a durable write path, where close() can report a deferred write
+  // error (NFS, quota) that fsync() did not. Empty afterwards either way: on
+  // Linux the fd is released even when close() fails, so it is never retried.
+  int close() { return ::close(std::exchange(fd_, -1)); }
 
  private:
   int fd_ = -1;

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <utility>
 
 namespace aw {
@@ -22,42 +23,32 @@ int read_pid(int fd) {
 }  // namespace
 
 Result<InstanceLock> InstanceLock::acquire(const std::string& path) {
-  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0)
-    return make_error("cannot open lock file " + path + ": " + std::strerror(errno), -errno);
-  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+  UniqueFd fd(open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd) return make_error("cannot open lock file " + path + ": " + std::strerror(errno), -errno);
+  if (flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
     int err = errno;
-    int pid = read_pid(fd);
-    close(fd);
+    int pid = read_pid(fd.get());
     if (err == EWOULDBLOCK)
       return make_error("agentwatch is already running (pid " + std::to_string(pid) + ", lock " +
                         path + ")");
     return make_error("cannot lock " + path + ": " + std::strerror(err), -err);
   }
   std::string pid = std::to_string(getpid()) + "\n";
-  if (ftruncate(fd, 0) != 0 ||
-      pwrite(fd, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
+  if (ftruncate(fd.get(), 0) != 0 ||
+      pwrite(fd.get(), pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
     int err = errno;
-    close(fd);
     return make_error("cannot write pid to " + path + ": " + std::strerror(err), -err);
   }
-  return InstanceLock(fd);
+  return InstanceLock(std::move(fd));
 }
 
 int InstanceLock::holder(const std::string& path) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) return 0;
+  const UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd) return 0;
   int pid = 0;
   // If we can take a shared lock, nobody holds the exclusive one: no daemon.
-  if (flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK) pid = read_pid(fd);
-  close(fd);
+  if (flock(fd.get(), LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK) pid = read_pid(fd.get());
   return pid;
-}
-
-InstanceLock::InstanceLock(InstanceLock&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-
-InstanceLock::~InstanceLock() {
-  if (fd_ >= 0) close(fd_);  // closing releases the flock
 }
 
 }  // namespace aw

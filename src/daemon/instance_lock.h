@@ -2,8 +2,10 @@
 #pragma once
 
 #include <string>
+#include <utility>
 
 #include "src/core/result.h"
+#include "src/core/unique_fd.h"
 
 namespace aw {
 
@@ -14,13 +16,13 @@ class InstanceLock {
   // PID recorded in the lock file if a live process holds the lock, else 0.
   static int holder(const std::string& path);
 
-  InstanceLock(InstanceLock&& o) noexcept;
+  InstanceLock(InstanceLock&& o) noexcept = default;
   InstanceLock& operator=(InstanceLock&&) = delete;
-  ~InstanceLock();
+  ~InstanceLock() = default;  // closing the fd releases the flock
 
  private:
-  explicit InstanceLock(int fd) : fd_(fd) {}
-  int fd_ = -1;
+  explicit InstanceLock(UniqueFd fd) : fd_(std::move(fd)) {}
+  UniqueFd fd_;
 };
 
 }  // namespace aw

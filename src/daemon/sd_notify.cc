@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "src/core/unique_fd.h"
+
 namespace aw {
 
 SdNotifier SdNotifier::from_environment() {
@@ -33,12 +35,11 @@ Status SdNotifier::send(std::string_view state) const {
   std::memcpy(addr.sun_path, socket_path_.data(), socket_path_.size());
   socklen_t len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + socket_path_.size());
   if (addr.sun_path[0] == '@') addr.sun_path[0] = '\0';  // abstract namespace
-  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) return make_error(std::string("sd_notify socket: ") + std::strerror(errno), -errno);
-  ssize_t n =
-      sendto(fd, state.data(), state.size(), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&addr), len);
+  const UniqueFd fd(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!fd) return make_error(std::string("sd_notify socket: ") + std::strerror(errno), -errno);
+  ssize_t n = sendto(fd.get(), state.data(), state.size(), MSG_NOSIGNAL,
+                     reinterpret_cast<sockaddr*>(&addr), len);
   int err = errno;
-  close(fd);
   if (n < 0) return make_error("sd_notify to " + socket_path_ + ": " + std::strerror(err), -err);
   return Status::Ok();
 }

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "src/core/unique_fd.h"
 #include "src/daemon/paths.h"
 
 namespace aw {
@@ -114,12 +115,13 @@ Result<std::string> install_unit(const std::string& dir, const std::string& cont
   if (auto s = make_dirs(dir, 0755); !s) return s.error();
   const std::string path = dir + "/agentwatch.service";
   const std::string tmp = path + ".tmp";
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-  if (fd < 0) return make_error("cannot write " + tmp + ": " + std::strerror(errno));
-  bool ok = write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size()) &&
-            fsync(fd) == 0;
+  UniqueFd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
+  if (!fd) return make_error("cannot write " + tmp + ": " + std::strerror(errno));
+  bool ok =
+      write(fd.get(), content.data(), content.size()) == static_cast<ssize_t>(content.size()) &&
+      fsync(fd.get()) == 0;
   int err = errno;
-  close(fd);
+  fd.reset();  // closed before the rename
   if (!ok || rename(tmp.c_str(), path.c_str()) != 0) {
     if (ok) err = errno;
     unlink(tmp.c_str());

@@ -9,6 +9,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
+
+#include "src/core/unique_fd.h"
 
 namespace aw {
 namespace {
@@ -16,13 +19,6 @@ namespace {
 Error errno_error(const std::string& what, const std::string& path, int err) {
   return make_error(what + " " + path + ": " + std::strerror(err), -err);
 }
-
-struct FdCloser {
-  int fd;
-  ~FdCloser() {
-    if (fd >= 0) ::close(fd);
-  }
-};
 
 bool is_blank(std::string_view line) {
   return line.find_first_not_of(" \t\r") == std::string_view::npos;
@@ -107,13 +103,12 @@ Status EventLogReader::follow(const Visitor& visit, const FollowControl& control
   stopped_ = false;
   last_segment_ = 0;
   close_live();
-  const int ifd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-  if (ifd < 0) return errno_error("cannot watch", dir_, errno);
-  FdCloser ifd_closer{ifd};
+  const UniqueFd ifd(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+  if (!ifd) return errno_error("cannot watch", dir_, errno);
   // The watch goes in before the first open, so no change after it can be missed.
   constexpr std::uint32_t kMask = IN_MODIFY | IN_CREATE | IN_MOVED_FROM | IN_MOVED_TO |
                                   IN_CLOSE_WRITE | IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF;
-  if (::inotify_add_watch(ifd, dir_.c_str(), kMask) < 0) {
+  if (::inotify_add_watch(ifd.get(), dir_.c_str(), kMask) < 0) {
     if (errno == ENOENT)
       return make_error("cannot follow the event log: " + dir_ + " does not exist", -ENOENT);
     return errno_error("cannot watch", dir_, errno);
@@ -154,7 +149,7 @@ Status EventLogReader::follow(const Visitor& visit, const FollowControl& control
       }
     }
     bool dir_gone = false;
-    if (s = wait_for_change(ifd, control, dir_gone); !s) break;
+    if (s = wait_for_change(ifd.get(), control, dir_gone); !s) break;
     if (dir_gone) {
       s = make_error("stopped following the event log: " + dir_ + " was removed or moved");
       break;
@@ -176,8 +171,8 @@ Status EventLogReader::catch_up_and_open_live() {
       last_segment_ = seg.number;
       if (stopped_) return Status::Ok();
     }
-    const int fd = ::open(live.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0 && errno != ENOENT) return errno_error("cannot open", live, errno);
+    UniqueFd fd(::open(live.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd && errno != ENOENT) return errno_error("cannot open", live, errno);
     // A rotation between the listing and the open would leave us holding a file that
     // is already a segment, and skip it: list again, and go round if anything is new.
     auto again = list_log_segments(dir_);
@@ -187,18 +182,15 @@ Status EventLogReader::catch_up_and_open_live() {
         newer = newer || (seg.number > last_segment_ && (seg.has_plain || seg.has_gzip));
     }
     if (!again || newer) {
-      if (fd >= 0) ::close(fd);
+      fd.reset();
       if (!again) return again.error();
       continue;
     }
-    if (fd < 0) return Status::Ok();  // no live file yet
+    if (!fd) return Status::Ok();  // no live file yet
     struct stat st;
-    if (::fstat(fd, &st) != 0) {
-      const int err = errno;
-      ::close(fd);
-      return errno_error("cannot stat", live, err);
-    }
-    live_fd_ = fd;
+    if (::fstat(fd.get(), &st) != 0) return errno_error("cannot stat", live, errno);
+    // live_fd_ owns it from here; close_live() closes it.
+    live_fd_ = fd.release();
     live_dev_ = st.st_dev;
     live_ino_ = st.st_ino;
     live_offset_ = 0;
@@ -212,24 +204,23 @@ Status EventLogReader::catch_up_and_open_live() {
 Status EventLogReader::read_segment(const LogSegment& seg) {
   if (seg.has_plain) {
     const std::string path = log_segment_path(dir_, seg.number, SegmentForm::kPlain);
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-      FdCloser closer{fd};
+    const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd) {
       ++stats_.segments_read;
-      return read_plain_fd(fd, path, Tail::kDropAsTorn);
+      return read_plain_fd(fd.get(), path, Tail::kDropAsTorn);
     }
     if (errno != ENOENT) return errno_error("cannot open", path, errno);
     // Compressed meanwhile: the .gz holds the same records.
   }
   const std::string path = log_segment_path(dir_, seg.number, SegmentForm::kGzip);
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
     if (errno != ENOENT) return errno_error("cannot open", path, errno);
     ++stats_.segments_missing;  // pruned between listing and opening
     return Status::Ok();
   }
   ++stats_.segments_read;
-  return read_gzip_fd(fd, path);
+  return read_gzip_fd(fd.release(), path);  // takes the fd
 }
 
 Status EventLogReader::read_plain_fd(int fd, const std::string& name, Tail tail) {
@@ -253,15 +244,14 @@ Status EventLogReader::read_plain_fd(int fd, const std::string& name, Tail tail)
   return Status::Ok();
 }
 
-Status EventLogReader::read_gzip_fd(int fd, const std::string& name) {
+Status EventLogReader::read_gzip_fd(int raw_fd, const std::string& name) {
+  UniqueFd fd(raw_fd);
   current_file_ = name;
   current_line_ = 0;
   buffer_->clear();
-  gzFile gz = ::gzdopen(fd, "rb");  // takes the fd
-  if (!gz) {
-    ::close(fd);
-    return make_error("cannot read " + name + ": not enough memory for zlib");
-  }
+  gzFile gz = ::gzdopen(fd.get(), "rb");
+  if (!gz) return make_error("cannot read " + name + ": not enough memory for zlib");
+  fd.release();  // zlib owns it now: gzclose() closes it
   ::gzbuffer(gz, 256 * 1024);
   for (;;) {
     std::size_t room = 0;
@@ -345,8 +335,7 @@ bool EventLogReader::deliver(std::string_view line) {
 }
 
 void EventLogReader::close_live() {
-  if (live_fd_ >= 0) ::close(live_fd_);
-  live_fd_ = -1;
+  UniqueFd(std::exchange(live_fd_, -1)).reset();
 }
 
 Status EventLogReader::wait_for_change(int inotify_fd, const FollowControl& control,

@@ -10,6 +10,7 @@
 #include <deque>
 #include <utility>
 
+#include "src/core/unique_fd.h"
 #include "src/eventlog/log_segments.h"
 #include "src/eventlog/segment_maintenance.h"
 #include "src/uvx/handle.h"
@@ -136,21 +137,19 @@ Result<std::unique_ptr<EventLogWriter>> EventLogWriter::open(uv_loop_t* loop,
   std::unique_ptr<EventLogWriter> w(new EventLogWriter(loop, std::move(options)));
   w->next_segment_ = highest_log_segment_number(*segments) + 1;
   const std::string path = live_log_path(w->options_.dir);
-  w->fd_ = w->ops_.open(path.c_str(), kLiveFlags, 0600);
-  if (w->fd_ < 0) return errno_error("cannot open", path, errno);
+  w->fd_.reset(w->ops_.open(path.c_str(), kLiveFlags, 0600));
+  if (!w->fd_) return errno_error("cannot open", path, errno);
   struct stat st;
-  if (::fstat(w->fd_, &st) != 0) return errno_error("cannot stat", path, errno);
+  if (::fstat(w->fd_.get(), &st) != 0) return errno_error("cannot stat", path, errno);
   w->file_size_ = static_cast<std::uint64_t>(st.st_size);
 
   if (w->file_size_ > 0) {
     // A previous writer died mid-line: end that line so it stays one corrupt record
     // instead of gluing itself to our first one.
-    const int rfd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    const UniqueFd rfd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     char last = '\n';
-    if (rfd >= 0) {
-      if (::pread(rfd, &last, 1, static_cast<off_t>(w->file_size_ - 1)) != 1) last = '\n';
-      ::close(rfd);
-    }
+    if (rfd && ::pread(rfd.get(), &last, 1, static_cast<off_t>(w->file_size_ - 1)) != 1)
+      last = '\n';
     if (last != '\n') {
       std::size_t written = 0;
       if (const int err = w->write_fully("\n", 1, written); err != 0)
@@ -171,7 +170,7 @@ EventLogWriter::~EventLogWriter() {
     std::size_t written = 0;
     write_fully(backlog_.data(), backlog_.size(), written);
   }
-  if (fd_ >= 0) ::close(fd_);
+  fd_.reset();
   maintenance_->on_problem = nullptr;
 }
 
@@ -240,7 +239,7 @@ int EventLogWriter::write_fully(const char* data, std::size_t len, std::size_t& 
   // A short write to a regular file means the disk is (nearly) full; looping makes
   // the next write() return the real errno (ENOSPC), which is what gets counted.
   while (written < len) {
-    const ssize_t n = ops_.write(fd_, data + written, len - written);
+    const ssize_t n = ops_.write(fd_.get(), data + written, len - written);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       const int err = n < 0 ? errno : EIO;
@@ -313,24 +312,24 @@ void EventLogWriter::note_written(std::string_view bytes) {
 }
 
 Status EventLogWriter::ensure_open() {
-  if (fd_ >= 0) return Status::Ok();
+  if (fd_) return Status::Ok();
   const std::string path = live_log_path(options_.dir);
-  fd_ = ops_.open(path.c_str(), kLiveFlags, 0600);
-  if (fd_ < 0) {
+  fd_.reset(ops_.open(path.c_str(), kLiveFlags, 0600));
+  if (!fd_) {
     Error e = errno_error("cannot open", path, errno);
     if (!write_failing_) report(EventLogProblem::Kind::kWriteFailed, e);
     write_failing_ = true;
     return e;
   }
   struct stat st;
-  file_size_ = ::fstat(fd_, &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
+  file_size_ = ::fstat(fd_.get(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
   return Status::Ok();
 }
 
 void EventLogWriter::maybe_rotate() {
   // Only between whole lines: with bytes still in the backlog the file may end
   // mid-line, and the rest of that line must land in the same file.
-  if (fd_ < 0 || !backlog_.empty() || file_size_ < options_.max_bytes) return;
+  if (!fd_ || !backlog_.empty() || file_size_ < options_.max_bytes) return;
   const std::string live = live_log_path(options_.dir);
   const std::string rotated = log_segment_path(options_.dir, next_segment_, SegmentForm::kPlain);
   if (ops_.rename(live.c_str(), rotated.c_str()) != 0) {
@@ -343,8 +342,7 @@ void EventLogWriter::maybe_rotate() {
   ++stats_.rotations;
   const std::uint64_t number = next_segment_++;
   // Never write to the renamed file again: it is about to be compressed.
-  ::close(fd_);
-  fd_ = -1;
+  fd_.reset();
   file_size_ = 0;
   // If the new file cannot be opened, ensure_open() has reported it; lines wait in
   // the backlog and every append retries the open.

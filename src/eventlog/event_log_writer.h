@@ -42,6 +42,7 @@
 
 #include "src/core/event.h"
 #include "src/core/result.h"
+#include "src/core/unique_fd.h"
 #include "src/eventlog/file_ops.h"
 
 namespace aw {
@@ -131,7 +132,7 @@ class EventLogWriter {
   uv_loop_t* loop_;
   EventLogWriterOptions options_;
   FileOps& ops_;
-  int fd_ = -1;
+  UniqueFd fd_;  // the live file; invalid while it cannot be opened
   std::uint64_t file_size_ = 0;
   std::uint64_t next_segment_ = 1;
   std::string backlog_;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "src/core/gzip_copy.h"
+#include "src/core/unique_fd.h"
 #include "src/eventlog/log_segments.h"
 
 namespace aw {
@@ -28,18 +29,10 @@ bool remove_if_present(const std::string& path) {
   return ::unlink(path.c_str()) == 0 || errno == ENOENT;
 }
 
-struct FdCloser {
-  int fd;
-  ~FdCloser() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
 Status fsync_dir(const std::string& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return errno_error("cannot open", dir, errno);
-  FdCloser closer{fd};
-  if (::fsync(fd) != 0) return errno_error("cannot fsync", dir, errno);
+  const UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) return errno_error("cannot open", dir, errno);
+  if (::fsync(fd.get()) != 0) return errno_error("cannot fsync", dir, errno);
   return Status::Ok();
 }
 
@@ -56,25 +49,23 @@ Result<CompressOutcome> compress_log_segment(const std::string& dir, std::uint64
     if (!remove_if_present(plain)) return errno_error("cannot remove", plain, errno);
     return outcome;
   }
-  const int in_fd = ::open(plain.c_str(), O_RDONLY | O_CLOEXEC);
-  if (in_fd < 0) {
+  const UniqueFd in_fd(::open(plain.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!in_fd) {
     if (errno == ENOENT) return outcome;  // pruned meanwhile: nothing to compress
     return errno_error("cannot open", plain, errno);
   }
-  FdCloser in_closer{in_fd};
-  const int out_fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (out_fd < 0) return errno_error("cannot create", tmp, errno);
-  FdCloser out_closer{out_fd};
+  const UniqueFd out_fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!out_fd) return errno_error("cannot create", tmp, errno);
 
   auto fail = [&](Error e) -> Result<CompressOutcome> {
     ::unlink(tmp.c_str());
     return e;
   };
-  auto plain_bytes = gzip_copy(in_fd, out_fd, plain, tmp);
+  auto plain_bytes = gzip_copy(in_fd.get(), out_fd.get(), plain, tmp);
   if (!plain_bytes) return fail(plain_bytes.error());
-  if (::fsync(out_fd) != 0) return fail(errno_error("cannot fsync", tmp, errno));
+  if (::fsync(out_fd.get()) != 0) return fail(errno_error("cannot fsync", tmp, errno));
   struct stat st;
-  if (::fstat(out_fd, &st) == 0) outcome.gzip_bytes = static_cast<std::uint64_t>(st.st_size);
+  if (::fstat(out_fd.get(), &st) == 0) outcome.gzip_bytes = static_cast<std::uint64_t>(st.st_size);
   if (::rename(tmp.c_str(), gz.c_str()) != 0) return fail(errno_error("cannot rename", tmp, errno));
   // Make the rename durable before the plain copy disappears.
   if (Status s = fsync_dir(dir); !s) return s.error();

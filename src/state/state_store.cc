@@ -9,6 +9,8 @@
 #include <cstring>
 #include <utility>
 
+#include "src/core/unique_fd.h"
+
 namespace aw {
 namespace {
 
@@ -44,25 +46,23 @@ Status make_dirs(const std::string& dir) {
 
 // nullopt when the file does not exist.
 Result<std::optional<std::string>> read_whole_file(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
     if (errno == ENOENT) return std::optional<std::string>();
     return make_error("cannot open " + path + ": " + errno_text(errno), -errno);
   }
   std::string out;
   char buf[64 * 1024];
   for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
     if (n < 0) {
       if (errno == EINTR) continue;
       int err = errno;
-      ::close(fd);
       return make_error("cannot read " + path + ": " + errno_text(err), -err);
     }
     if (n == 0) break;
     out.append(buf, static_cast<std::size_t>(n));
   }
-  ::close(fd);
   return std::optional<std::string>(std::move(out));
 }
 
@@ -150,16 +150,12 @@ struct StateStore::Link {
   uv_loop_t* loop = nullptr;
   StateFileOps* ops = nullptr;
   std::string dir, journal_path, snapshot_path, snapshot_tmp_path;
-  int fd = -1;
+  UniqueFd fd;
   bool dir_sync_pending = false;  // the journal was created: its name needs a dir fsync
   bool busy = false;              // a job is in flight (loop thread only)
   StateStore* owner = nullptr;    // nullptr once the store is destroyed
   std::string orphan;             // bytes a destroyed store left to write
   int orphan_failures = 0;
-
-  ~Link() {
-    if (fd >= 0) ::close(fd);
-  }
 };
 
 struct StateStore::Job {
@@ -182,11 +178,11 @@ struct StateStore::Job {
 namespace {
 
 int fsync_dir(StateFileOps& ops, const std::string& dir) {
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) return -1;
-  int rc = ops.fsync(dfd);
+  UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dfd) return -1;
+  int rc = ops.fsync(dfd.get());
   int err = errno;
-  ::close(dfd);
+  dfd.reset();  // the caller reads errno: fsync's, not close's
   errno = err;
   return rc;
 }
@@ -214,12 +210,12 @@ void StateStore::run_job(Link& link, Job& job) {
   StateFileOps& ops = *link.ops;
   if (!job.snapshot) {
     if (!job.bytes.empty()) {
-      if (int err = write_all(ops, link.fd, job.bytes, job.written)) {
+      if (int err = write_all(ops, link.fd.get(), job.bytes, job.written)) {
         job.failure = Failure::kWrite;
         job.error = "writing " + link.journal_path + ": " + errno_text(err);
         return;
       }
-      if (ops.fsync(link.fd) != 0) {
+      if (ops.fsync(link.fd.get()) != 0) {
         job.failure = Failure::kFsync;
         job.error = "fsync of " + link.journal_path + ": " + errno_text(errno);
         return;
@@ -237,12 +233,13 @@ void StateStore::run_job(Link& link, Job& job) {
     job.failure = Failure::kSnapshot;
     job.error = what + ": " + errno_text(err);
   };
-  int sfd = ::open(link.snapshot_tmp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (sfd < 0) return fail("cannot create " + link.snapshot_tmp_path, errno);
+  UniqueFd sfd(
+      ::open(link.snapshot_tmp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!sfd) return fail("cannot create " + link.snapshot_tmp_path, errno);
   std::size_t written = 0;
-  int err = write_all(ops, sfd, job.bytes, written);
-  if (!err && ops.fsync(sfd) != 0) err = errno;
-  ::close(sfd);
+  int err = write_all(ops, sfd.get(), job.bytes, written);
+  if (!err && ops.fsync(sfd.get()) != 0) err = errno;
+  sfd.reset();  // closed before the rename or unlink below
   if (err) {
     ::unlink(link.snapshot_tmp_path.c_str());
     return fail("writing " + link.snapshot_tmp_path, err);
@@ -256,7 +253,7 @@ void StateStore::run_job(Link& link, Job& job) {
   // goes: without this fsync a crash could bring back the old snapshot with an
   // empty journal.
   if (fsync_dir(ops, link.dir) != 0) return fail("fsync of directory " + link.dir, errno);
-  if (ops.ftruncate(link.fd, 0) != 0 || ops.fsync(link.fd) != 0) {
+  if (ops.ftruncate(link.fd.get(), 0) != 0 || ops.fsync(link.fd.get()) != 0) {
     // The snapshot landed: state is safe. The journal keeps old records, which
     // replay skips (seq <= last_seq); the next compaction tries again.
     job.truncate_error = "truncating " + link.journal_path + ": " + errno_text(errno);
@@ -323,14 +320,14 @@ Result<std::unique_ptr<StateStore>> StateStore::open(uv_loop_t* loop, StateStore
 
   struct stat st {};
   bool existed = ::stat(link.journal_path.c_str(), &st) == 0;
-  link.fd = ::open(link.journal_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-  if (link.fd < 0)
+  link.fd.reset(::open(link.journal_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600));
+  if (!link.fd)
     return make_error("cannot open " + link.journal_path + ": " + errno_text(errno), -errno);
   link.dir_sync_pending = !existed;
   if (report.journal.torn_tail_bytes > 0) {
     // Without this, the next record would be glued to the torn bytes and the pair
     // read back as one corrupt line: a durable record lost.
-    if (::ftruncate(link.fd, static_cast<off_t>(report.journal.valid_bytes)) != 0)
+    if (::ftruncate(link.fd.get(), static_cast<off_t>(report.journal.valid_bytes)) != 0)
       return make_error("cannot drop the torn tail of " + link.journal_path + ": " +
                         errno_text(errno));
   }

@@ -251,7 +251,7 @@ Status install_into_tmux_conf(const std::string& path, const std::vector<std::st
     rest.remove_prefix(static_cast<std::size_t>(n));
   }
   if (::fsync(fd.get()) != 0) return fail("cannot sync");
-  if (::close(fd.release()) != 0) return fail("cannot close");
+  if (fd.close() != 0) return fail("cannot close");
   if (::rename(tmp.c_str(), target.c_str()) != 0) return fail("cannot rename over " + target);
   return Status::Ok();
 }
