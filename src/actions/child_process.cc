@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 // environ: declared by <unistd.h> under _GNU_SOURCE.
 
@@ -69,22 +70,18 @@ Error errno_error(std::string what, int err) {
 // the child cannot clobber each other even if the daemon runs with 0-2 closed),
 // the read end non-blocking.
 int make_output_pipe(UniqueFd& read_end, UniqueFd& write_end) {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return -errno;
-  for (int& fd : fds) {
-    if (fd <= 2) {
-      int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
-      int err = errno;
-      ::close(fd);
-      if (moved < 0) {
-        ::close(fds[0] == fd ? fds[1] : fds[0]);
-        return -err;
-      }
-      fd = moved;
+  int raw[2];
+  if (::pipe2(raw, O_CLOEXEC) != 0) return -errno;
+  UniqueFd ends[2] = {UniqueFd(raw[0]), UniqueFd(raw[1])};
+  for (UniqueFd& end : ends) {
+    if (end.get() <= 2) {
+      UniqueFd moved(::fcntl(end.get(), F_DUPFD_CLOEXEC, 3));
+      if (!moved) return -errno;
+      end = std::move(moved);  // closes the low number
     }
   }
-  read_end.reset(fds[0]);
-  write_end.reset(fds[1]);
+  read_end = std::move(ends[0]);
+  write_end = std::move(ends[1]);
   int flags = ::fcntl(read_end.get(), F_GETFL);
   if (flags < 0 || ::fcntl(read_end.get(), F_SETFL, flags | O_NONBLOCK) != 0) return -errno;
   return 0;
@@ -172,12 +169,14 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::spawn(uv_loop_t* loop, const
   // ENOENT / EACCES here mean the program or the cwd, and no child is left.
   rc = search_path ? ::posix_spawnp(&pid, argv[0], &sa.actions, &sa.attr, argv.data(), envp.data())
                    : ::posix_spawn(&pid, argv[0], &sa.actions, &sa.attr, argv.data(), envp.data());
+  // The child has its own copies (dup2'd onto 1 and 2); ours go now, so that
+  // the read ends see EOF when the child and its descendants are done.
   out_w.reset();
   err_w.reset();
   if (rc != 0) return errno_error("cannot run '" + options.argv[0] + "'", rc);
 
-  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-  if (pidfd < 0) {
+  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  if (!pidfd) {
     int err = errno;
     kill_and_reap(pid);
     return errno_error("cannot watch the child '" + options.argv[0] + "' (pidfd_open)", err);
@@ -189,7 +188,7 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::spawn(uv_loop_t* loop, const
   child->pid_ = pid;
   child->started_ = started;
   child->exit_.pid = pid;
-  child->pidfd_.reset(pidfd);
+  child->pidfd_ = std::move(pidfd);
   child->out_.fd = std::move(out_r);
   child->out_.eof = !child->out_.fd.valid();
   child->err_.fd = std::move(err_r);

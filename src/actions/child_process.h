@@ -76,8 +76,9 @@ class ChildProcess {
   // as -ENOENT / -EACCES, and a missing cwd as -ENOENT too).
   // `on_exit` is called once, on the loop thread, after the child was reaped and
   // its pipes reached EOF (or drain_limit passed). It runs inside one of this
-  // object's own handle callbacks, so it must not destroy the ChildProcess
-  // (uvx rule): release it later, from a callback of a handle the owner holds.
+  // object's own handle callbacks and touches nothing of it afterwards, so it
+  // may destroy the ChildProcess (uvx wrappers are safe to destroy in their
+  // own callbacks).
   // `clock` must outlive the ChildProcess.
   static Result<std::unique_ptr<ChildProcess>> spawn(uv_loop_t* loop, const Clock& clock,
                                                      SpawnOptions options, ExitCallback on_exit);

@@ -42,6 +42,32 @@ SpawnOptions sh(const std::string& script) {
   return o;
 }
 
+// The owner may release the child from inside on_exit (uvx wrappers are safe
+// to destroy in their own callbacks): once when the exit is delivered from the
+// pidfd's or a pipe's callback, once from the drain timer's (a grandchild kept
+// the pipe open). ASan checks that nothing touches the freed object.
+TEST_F(ChildProcessTest, TheOwnerMayDestroyTheChildInsideOnExit) {
+  for (const char* script : {"echo bye", "sleep 2 & echo started"}) {
+    SCOPED_TRACE(script);
+    SpawnOptions o = sh(script);
+    o.drain_limit = std::chrono::milliseconds(50);
+    std::unique_ptr<ChildProcess> child;
+    std::optional<ChildExit> got;
+    auto spawned = ChildProcess::spawn(&loop_, clock_, std::move(o), [&](const ChildExit& e) {
+      got = e;
+      child.reset();
+    });
+    ASSERT_TRUE(spawned.ok());
+    child = std::move(*spawned);
+    const pid_t group = child->pid();
+    run();
+    ASSERT_TRUE(got.has_value());
+    EXPECT_EQ(child, nullptr);
+    EXPECT_EQ(got->exit_code, 0);
+    ::kill(-group, SIGKILL);  // the grandchild that held the pipe
+  }
+}
+
 TEST_F(ChildProcessTest, ReportsExitCodeAndRusage) {
   auto e = run_child(sh("exit 3"));
   ASSERT_TRUE(e);

@@ -24,6 +24,7 @@
 #include "src/daemon/daemon_actions.h"
 #include "src/daemon/instance_lock.h"
 #include "src/daemon/pipeline.h"
+#include "src/daemon/pipeline_loop_ports.h"
 #include "src/daemon/sd_notify.h"
 #include "src/daemon/supervision_bridge.h"
 #include "src/eventlog/event_log_writer.h"
@@ -137,7 +138,8 @@ class Daemon {
   std::vector<ScheduledJob> scheduled_jobs() const;
   DiagnosisInput diagnosis_input() const;
   std::string status_json(const char* state) const;
-  void observe(const Event& e);
+  void hint_tmux(const Event& e);
+  void feed_supervisor(const Event& e);
   void schedule_reload(const char* why);
   void reload(const std::string& why);
   void apply_rules(RuleLoad load, const std::string& why);
@@ -158,6 +160,7 @@ class Daemon {
   std::unique_ptr<FileIndex> index_;
   std::unique_ptr<StateStore> state_;
   std::unique_ptr<ActionExecutor> executor_;
+  std::unique_ptr<LoopPipelinePorts> pipeline_ports_;  // outlives pipeline_
   std::unique_ptr<Pipeline> pipeline_;
   std::unique_ptr<DirWatcher> data_watcher_;
   std::unique_ptr<DirWatcher> rule_watcher_;
@@ -190,6 +193,7 @@ class Daemon {
   std::string degraded_reason_;
   std::string rules_error_;  // the last reload's rejection, until a load succeeds
   WallTime started_at_{};
+  uvx::WorkOwner work_owner_;  // rule reloads on the pool; last member: dies first
 };
 
 bool Daemon::open_stores() {
@@ -319,7 +323,7 @@ void Daemon::reload(const std::string& why) {
   auto result = std::make_shared<std::optional<RuleLoad>>();
   auto layers = rule_layers();
   int rc = uvx::queue_work(
-      &loop_, [result, layers] { result->emplace(load_rules_from_paths(layers)); },
+      &loop_, work_owner_, [result, layers] { result->emplace(load_rules_from_paths(layers)); },
       [this, result, why] {
         reload_in_progress_ = false;
         if (finished_) return;
@@ -468,7 +472,7 @@ bool Daemon::start_git_watch() {
 }
 
 // tmux is asked, never polled: once at start (which sessions and panes exist),
-// then once per hook notification (observe()). The answer feeds the
+// then once per hook notification (hint_tmux()). The answer feeds the
 // supervisor's zombie and phantom judgement and its adoption of pane processes;
 // "could not ask" is unknown.
 void Daemon::start_tmux() {
@@ -526,10 +530,16 @@ DiagnosisInput Daemon::diagnosis_input() const {
   return in;
 }
 
-void Daemon::observe(const Event& e) {
-  // A tmux hook is a hint (hooks misfire): it makes us look, list-panes says what is.
+// Subscriber: a tmux hook is a hint (hooks misfire): it makes us look,
+// list-panes says what is.
+void Daemon::hint_tmux(const Event& e) {
   if (tmux_watch_ && e.source == "notify" && e.kind.rfind("tmux.", 0) == 0)
     tmux_watch_->reconcile(e.kind);
+}
+
+// Subscriber: what the supervisor learns from events (completions, launchers'
+// worker.pid messages, landed PID files).
+void Daemon::feed_supervisor(const Event& e) {
   if (!supervisor_) return;
   if (e.kind == "state.changed" && e.fields.get_string("to") == "completed") {
     supervisor_->on_entity_completed(e.entity);
@@ -742,13 +752,16 @@ int Daemon::run() {
         &loop_, clock_,
         static_cast<std::uint64_t>(getpid()) ^
             static_cast<std::uint64_t>(clock_.wall().time_since_epoch().count()));
+    pipeline_ports_ = std::make_unique<LoopPipelinePorts>(&loop_, clock_, *log_, *executor_,
+                                                          index_.get(), &state_->table());
     pipeline_ = std::make_unique<Pipeline>(
-        &loop_, clock_, *log_, *executor_, index_.get(), state_.get(),
+        pipeline_ports_->ports(),
         PipelineOptions{ChainPolicy{options_.config.max_emit_depth, options_.config.derived_rate,
                                     options_.config.derived_burst},
                         options_.config.max_json_bytes});
     pipeline_->set_next_seq(last_logged_seq(paths_.event_log_dir()) + 1);
-    pipeline_->add_subscriber([this](const Event& e) { observe(e); });
+    pipeline_->add_subscriber([this](const Event& e) { hint_tmux(e); });
+    pipeline_->add_subscriber([this](const Event& e) { feed_supervisor(e); });
     reload_timer_ = std::make_unique<uvx::Timer>(&loop_, [this] { reload("rule files changed"); });
     shutdown_timer_ = std::make_unique<uvx::Timer>(&loop_, [this] {
       spdlog::warn("shutdown grace over: interrupting {} in-flight", pipeline_->in_flight());
@@ -811,6 +824,7 @@ int Daemon::run() {
   }
   closer_.reset();
   pipeline_.reset();
+  pipeline_ports_.reset();
   executor_.reset();
   state_.reset();  // writes what is pending; the uv_run below lets it finish
   index_.reset();

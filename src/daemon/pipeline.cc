@@ -1,14 +1,10 @@
 #include "src/daemon/pipeline.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <spdlog/spdlog.h>
-#include <cerrno>
 #include <cstdlib>
 
 #include "src/rules/matcher.h"
+#include "src/state/entity_table.h"
 #include "src/state/state_event.h"
 
 namespace aw {
@@ -39,52 +35,27 @@ const EnvLookup kProcessEnv = [](std::string_view name) -> std::optional<std::st
   return std::string(v);
 };
 
-// Reads a whole regular file for JSON conditions. Runs on the thread pool.
-// O_NOFOLLOW: the watcher never lands a symlink, and one swapped in since is not read.
-std::shared_ptr<std::string> read_content(const std::string& path, std::uint64_t max_bytes) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-  if (fd < 0) return nullptr;
-  struct stat st {};
-  std::shared_ptr<std::string> out;
-  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-      static_cast<std::uint64_t>(st.st_size) <= max_bytes) {
-    out = std::make_shared<std::string>();
-    out->resize(static_cast<std::size_t>(st.st_size));
-    std::size_t got = 0;
-    while (got < out->size()) {
-      ssize_t n = read(fd, out->data() + got, out->size() - got);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      got += static_cast<std::size_t>(n);
-    }
-    out->resize(got);  // the file may have shrunk meanwhile; match what we read
-  }
-  close(fd);
-  return out;
-}
-
 const char* outcome_kind(const ActionOutcome& o) {
   return o.ok ? "action.succeeded" : "action.failed";
 }
 
 }  // namespace
 
-Pipeline::Pipeline(uv_loop_t* loop, const Clock& clock, EventLogWriter& log,
-                   ActionExecutor& executor, FileIndex* index, StateStore* state,
-                   PipelineOptions options)
-    : loop_(loop),
-      clock_(clock),
-      log_(log),
-      executor_(executor),
-      index_(index),
-      state_(state),
+Pipeline::Pipeline(const PipelinePorts& ports, PipelineOptions options)
+    : ports_(ports),
+      clock_(ports.clock),
       options_(options),
       rules_(std::make_shared<RuleSet>()),
-      gate_alarm_(loop, [this] { on_gate_alarm(); }),
-      chain_(options.chain) {}
+      chain_(options.chain) {
+  if (!ports_.env) ports_.env = &kProcessEnv;
+  ports_.alarm.set_ring([this, alive = alive_] {
+    if (*alive) on_gate_alarm();
+  });
+}
 
 Pipeline::~Pipeline() {
   *alive_ = false;
+  ports_.alarm.disarm();
 }
 
 void Pipeline::set_rules(std::shared_ptr<const RuleSet> rules) {
@@ -127,7 +98,7 @@ void Pipeline::in_turn(const std::function<void()>& work) {
 
 void Pipeline::handle(Event e) {
   ++stats_.events;
-  if (Status s = log_.append(e); !s) {
+  if (Status s = ports_.journal.append(e); !s) {
     // The writer keeps the line in its backlog; say so once per failure.
     ++stats_.log_errors;
     spdlog::error("event log: {}", s.error().message);
@@ -146,29 +117,20 @@ void Pipeline::route(const std::shared_ptr<const Event>& event) {
     match_and_fire(event, nullptr);
     return;
   }
-  auto content = std::make_shared<std::shared_ptr<std::string>>();
-  const std::string path = event->path;
-  const std::uint64_t max = options_.max_json_bytes;
   add_in_flight();
-  int rc = uvx::queue_work(
-      loop_, [content, path, max] { *content = read_content(path, max); },
-      [this, alive = alive_, event, content] {
-        if (!*alive) return;
-        if (!draining_) in_turn([&] { match_and_fire(event, content->get()); });
-        release_in_flight();
-      });
-  if (rc != 0) {
-    spdlog::error("cannot queue a read of {}: {}", path, uv_strerror(rc));
-    match_and_fire(event, nullptr);
-    release_in_flight();
-  }
+  ports_.content.read(event->path, options_.max_json_bytes,
+                      [this, alive = alive_, event](std::shared_ptr<const std::string> content) {
+                        if (!*alive) return;
+                        if (!draining_) in_turn([&] { match_and_fire(event, content.get()); });
+                        release_in_flight();
+                      });
 }
 
 void Pipeline::match_and_fire(const std::shared_ptr<const Event>& event,
                               const std::string* content) {
   auto handling = std::make_shared<Handling>();
   handling->event = event;
-  MatchInput input{content, &kProcessEnv};
+  MatchInput input{content, ports_.env};
   matched_.clear();
   matching_rules(*rules_, *event, input, matched_);
   if (!matched_.empty() && event->depth >= chain_.policy().max_depth) {
@@ -206,7 +168,7 @@ void Pipeline::match_and_fire(const std::shared_ptr<const Event>& event,
 bool Pipeline::may_fire(const Rule& rule, const Event& event) {
   const ChainDecision d = chain_.offer(rule.name, event.depth, clock_.mono());
   if (d.dropped_before > 0)
-    spdlog::warn("rule {}: fired again after {} throttled firings", rule.name, d.dropped_before);
+    spdlog::warn("rule {}: quiet again after {} throttled firings", rule.name, d.dropped_before);
   if (d.verdict == ChainVerdict::kFire) return true;
   if (d.verdict == ChainVerdict::kTooDeep) {
     report_loop(event, {rule.name});  // a debounced firing that came due too deep
@@ -267,7 +229,7 @@ Event Pipeline::derived_from(const Event& cause, const std::string& rule) const 
 void Pipeline::fire(const std::shared_ptr<Handling>& handling, const Rule& rule, const Event& event,
                     const std::string* content) {
   if (!may_fire(rule, event)) return;
-  MatchInput input{content, &kProcessEnv};
+  MatchInput input{content, ports_.env};
   auto run = std::make_shared<PlanRun>();
   run->handling = handling;
   run->plan = render(rule, event, input);
@@ -288,23 +250,23 @@ void Pipeline::run_next_action(const std::shared_ptr<PlanRun>& run) {
     return;
   }
   const ActionRequest& request = run->plan.actions[run->next];
-  if (request.type == ActionType::kEmit && request.render_error.empty()) {
+  if (request.type() == ActionType::kEmit && request.render_error.empty()) {
     run_emit(run, request);
     return;
   }
-  if (auto it = handlers_.find(request.type);
+  if (auto it = handlers_.find(request.type());
       it != handlers_.end() && request.render_error.empty()) {
     run_with_handler(run, request, it->second);
     return;
   }
   const Event& cause = *h.event;
-  executor_.start(
+  ports_.actions.start(
       request, cause,
-      [this, run, &request](const AttemptInfo& attempt) {
-        log_action_started(*run, request, attempt.attempt, attempt.pid);
+      [this, run, &request, alive = alive_](int attempt, pid_t pid) {
+        if (*alive) log_action_started(*run, request, attempt, pid);
       },
-      [this, run, &request](ActionOutcome outcome) {
-        on_action_done(run, request, std::move(outcome));
+      [this, run, &request, alive = alive_](ActionOutcome outcome) {
+        if (*alive) on_action_done(run, request, std::move(outcome));
       });
 }
 
@@ -335,7 +297,7 @@ void Pipeline::log_action_started(const PlanRun& run, const ActionRequest& reque
   Event started = derived_from(*run.handling->event, run.plan.rule);
   started.kind = "action.started";
   started.source = "action";
-  started.fields.set("action", action_type_name(request.type));
+  started.fields.set("action", action_type_name(request.type()));
   started.fields.set("index", static_cast<std::int64_t>(request.index));
   started.fields.set("attempt", static_cast<std::int64_t>(attempt));
   if (pid > 0) started.fields.set("pid", static_cast<std::int64_t>(pid));
@@ -350,7 +312,7 @@ void Pipeline::on_action_done(const std::shared_ptr<PlanRun>& run, const ActionR
   Event out = derived_from(cause, run->plan.rule);
   out.kind = outcome_kind(outcome);
   out.source = "action";
-  out.fields.set("action", action_type_name(request.type));
+  out.fields.set("action", action_type_name(request.type()));
   out.fields.set("index", static_cast<std::int64_t>(request.index));
   out.fields.set("category", outcome.category);
   out.fields.set("message", outcome.message);
@@ -364,8 +326,8 @@ void Pipeline::on_action_done(const std::shared_ptr<PlanRun>& run, const ActionR
     ++stats_.actions_failed;
   submit(std::move(out));
 
-  if (outcome.ok && request.type == ActionType::kMark)
-    record_entity_state(request.entity, request.state, cause, run->plan.rule);
+  if (const auto* mark = request.as<MarkRequest>(); outcome.ok && mark)
+    record_entity_state(mark->entity, mark->state, cause, run->plan.rule);
   if (outcome.category == "interrupted") h.interrupted = true;
   if (!outcome.ok) {
     // An ordered list: what follows a failed step does not run.
@@ -381,10 +343,11 @@ void Pipeline::run_emit(const std::shared_ptr<PlanRun>& run, const ActionRequest
   // Bounded like every other derived event: by the chain guard, when it is routed.
   Event derived = derived_from(*run->handling->event, run->plan.rule);
   derived.path.clear();
-  derived.kind = request.emit_kind;
+  const EmitRequest& emit = std::get<EmitRequest>(request.body);
+  derived.kind = emit.kind;
   derived.source = "rule";
-  derived.entity = request.entity;
-  derived.fields = request.emit_fields;
+  derived.entity = emit.entity;
+  derived.fields = emit.fields;
   ++run->next;
   submit(std::move(derived));  // queued: handled after the event being handled now
   run_next_action(run);
@@ -396,7 +359,7 @@ void Pipeline::run_emit(const std::shared_ptr<PlanRun>& run, const ActionRequest
 // and logged as state.refused.
 void Pipeline::record_entity_state(const std::string& entity, const std::string& state,
                                    const Event& cause, const std::string& rule) {
-  if (entity.empty() || !state_) return;
+  if (entity.empty() || !ports_.entities) return;
   const std::optional<LifecycleState> to = parse_lifecycle_state(state);
   if (!to) {
     spdlog::error("rule {}: mark with unknown state '{}'", rule, state);
@@ -405,7 +368,7 @@ void Pipeline::record_entity_state(const std::string& entity, const std::string&
   const WallTime now = clock_.wall();
   const std::string reason = "marked by rule " + rule;
   std::vector<Evidence> evidence{{"rule", rule + " on event #" + std::to_string(cause.seq), now}};
-  EntityTable& table = state_->table();
+  EntityTable& table = *ports_.entities;
   const EntityRecord* existing = table.get(entity);
   if (existing && existing->state == *to) return;  // already there: nothing happened
   Result<Change> change =
@@ -426,28 +389,21 @@ void Pipeline::record_entity_state(const std::string& entity, const std::string&
 }
 
 void Pipeline::finish_handling(Handling& h) {
-  if (!index_ || h.event->kind != "file.landed") return;
-  auto key = FileIndex::key_from_event(*h.event);
-  if (!key) return;
+  if (!ports_.ledger || h.event->kind != "file.landed") return;
   if (h.interrupted) {
-    // Not done: drop the claim so the start scan lands the file again.
-    index_->abandon(*key);
+    // Not done: the start scan lands the file again.
+    ports_.ledger->abandoned(*h.event);
     return;
   }
   const char* outcome = h.fired == 0 ? "no-rule" : (h.any_failed ? "failed" : "handled");
-  index_->complete(*key, outcome);
+  ports_.ledger->finished(*h.event, outcome);
 }
 
 void Pipeline::arm_gate_alarm() {
-  auto deadline = gate_.next_deadline();
-  if (!deadline) {
-    gate_alarm_.stop();
-    return;
-  }
-  auto now = clock_.mono();
-  std::uint64_t delay_ms =
-      *deadline > now ? static_cast<std::uint64_t>(to_ms(*deadline - now)) + 1 : 0;
-  gate_alarm_.start(delay_ms);
+  if (auto deadline = gate_.next_deadline())
+    ports_.alarm.arm(*deadline);
+  else
+    ports_.alarm.disarm();
 }
 
 void Pipeline::on_gate_alarm() {

@@ -18,14 +18,16 @@
 // (rule.loop, naming the rules on it), and derived firings are throttled per
 // rule (rule.throttled).
 //
-// The pipeline owns no I/O of its own beyond reading a file's content for JSON
-// conditions (on the thread pool) and it never blocks the loop.
+// The pipeline is pure: everything it needs from the world (the event log, the
+// action executor, file reads, its one alarm, the file index, the lifecycle
+// table) comes through PipelinePorts (pipeline_ports.h), so its unit tests run
+// without a loop or a file (pipeline_test.cc); pipeline_loop_ports.h binds the
+// ports to libuv for the daemon. The library it is in cannot include uv.h.
 //
-// Threading: loop thread only. Lifetimes: the loop, clock, log writer, executor
-// and file index passed in must outlive the Pipeline.
+// Threading: one thread (the loop's). Lifetimes: the ports must outlive the
+// Pipeline; callbacks a port still holds when the Pipeline is destroyed are
+// ignored when they come.
 #pragma once
-
-#include <uv.h>
 
 #include <sys/types.h>
 
@@ -37,16 +39,13 @@
 #include <string>
 #include <vector>
 
-#include "src/actions/action_executor.h"
+#include "src/actions/action_outcome.h"
 #include "src/core/clock.h"
 #include "src/core/event.h"
-#include "src/eventlog/event_log_writer.h"
+#include "src/daemon/pipeline_ports.h"
 #include "src/rules/chain_guard.h"
 #include "src/rules/rule.h"
 #include "src/rules/rule_gate.h"
-#include "src/state/state_store.h"
-#include "src/uvx/handle.h"
-#include "watchers/file_index.h"
 
 namespace aw {
 
@@ -65,9 +64,7 @@ struct PipelineStats {
 
 class Pipeline {
  public:
-  // `state` (may be null: then `mark` records nothing) is the lifecycle store.
-  Pipeline(uv_loop_t* loop, const Clock& clock, EventLogWriter& log, ActionExecutor& executor,
-           FileIndex* index, StateStore* state, PipelineOptions options);
+  Pipeline(const PipelinePorts& ports, PipelineOptions options);
   ~Pipeline();
   Pipeline(const Pipeline&) = delete;
   Pipeline& operator=(const Pipeline&) = delete;
@@ -145,16 +142,11 @@ class Pipeline {
   void add_in_flight() { ++in_flight_; }
   void release_in_flight();
 
-  uv_loop_t* loop_;
+  PipelinePorts ports_;
   const Clock& clock_;
-  EventLogWriter& log_;
-  ActionExecutor& executor_;
-  FileIndex* index_;
-  StateStore* state_;
   PipelineOptions options_;
   std::shared_ptr<const RuleSet> rules_;
   RuleGate gate_;
-  uvx::Timer gate_alarm_;
   std::uint64_t next_seq_ = 1;
   bool draining_ = false;
   std::size_t in_flight_ = 0;
@@ -166,7 +158,7 @@ class Pipeline {
   std::map<ActionType, ActionHandler> handlers_;
   std::vector<const Rule*> matched_;  // scratch, reused so matching allocates nothing
   PipelineStats stats_;
-  // Cleared in the destructor: thread-pool completions that outlive us see it.
+  // Cleared in the destructor: port callbacks that outlive us see it.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -20,9 +20,11 @@ ChainDecision ChainGuard::offer(std::string_view rule, std::uint32_t depth, Mono
   const double elapsed = std::chrono::duration<double>(now - b.at).count();
   if (elapsed > 0) b.tokens = std::min(policy_.burst, b.tokens + elapsed * policy_.rate);
   b.at = std::max(b.at, now);
+  // An episode of drops ends when the rule was quiet long enough for its bucket
+  // to fill again; a loop held at its rate stays one episode, reported once.
+  if (b.dropped > 0 && b.tokens >= policy_.burst) d.dropped_before = std::exchange(b.dropped, 0);
   if (b.tokens >= 1.0) {
     b.tokens -= 1.0;
-    d.dropped_before = std::exchange(b.dropped, 0);
     return d;
   }
   d.verdict = ChainVerdict::kThrottled;

@@ -57,9 +57,11 @@ enum class ChainVerdict {
 
 struct ChainDecision {
   ChainVerdict verdict = ChainVerdict::kFire;
-  // kThrottled: this is the first drop since the rule last fired (report it).
+  // kThrottled: the first drop of an episode (report it). An episode ends when
+  // the rule's bucket has filled up again, not at its next firing: a loop held
+  // at its rate is one episode, not one report per token.
   bool first_drop = false;
-  // kFire after an episode of drops: how many were dropped (0 otherwise).
+  // Set when an episode of drops ended at this offer: how many were dropped.
   std::uint64_t dropped_before = 0;
 };
 

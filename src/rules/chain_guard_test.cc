@@ -33,15 +33,23 @@ TEST(ChainGuard, DerivedFiringsSpendABucketPerRuleAndRefillWithTime) {
   EXPECT_FALSE(second.first_drop) << "one report per episode";
   // Another rule has its own bucket.
   EXPECT_EQ(g.offer("b", 1, kT0).verdict, ChainVerdict::kFire);
-  // 100 ms at 10/s is one token; the episode's drops are handed over once.
+  // 100 ms at 10/s is one token: a firing, but the episode goes on.
   ChainDecision later = g.offer("a", 1, kT0 + milliseconds(100));
   EXPECT_EQ(later.verdict, ChainVerdict::kFire);
-  EXPECT_EQ(later.dropped_before, 2u);
-  EXPECT_EQ(g.offer("a", 1, kT0 + milliseconds(100)).verdict, ChainVerdict::kThrottled);
-  // A long quiet refills only up to the burst.
-  for (int i = 0; i < 3; ++i)
+  EXPECT_EQ(later.dropped_before, 0u);
+  ChainDecision again = g.offer("a", 1, kT0 + milliseconds(100));
+  EXPECT_EQ(again.verdict, ChainVerdict::kThrottled);
+  EXPECT_FALSE(again.first_drop) << "still the same episode";
+  // A long quiet refills the bucket (only up to the burst) and ends the episode:
+  // its drops are handed over once, and the next drop is a new report.
+  ChainDecision quiet = g.offer("a", 1, kT0 + seconds(60));
+  EXPECT_EQ(quiet.verdict, ChainVerdict::kFire);
+  EXPECT_EQ(quiet.dropped_before, 3u);
+  for (int i = 0; i < 2; ++i)
     EXPECT_EQ(g.offer("a", 1, kT0 + seconds(60)).verdict, ChainVerdict::kFire);
-  EXPECT_EQ(g.offer("a", 1, kT0 + seconds(60)).verdict, ChainVerdict::kThrottled);
+  ChainDecision next = g.offer("a", 1, kT0 + seconds(60));
+  EXPECT_EQ(next.verdict, ChainVerdict::kThrottled);
+  EXPECT_TRUE(next.first_drop);
 }
 
 TEST(ChainGuard, AFastLoopStaysUnderItsBudgetForHours) {

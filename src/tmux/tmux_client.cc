@@ -56,16 +56,11 @@ struct TmuxClient::Command {
   std::string err;
   bool timed_out = false;
   bool overflowed = false;
-  std::optional<Result<TmuxReply>> result;
 };
 
 TmuxClient::TmuxClient(uv_loop_t* loop, const Clock& clock, TmuxServer server,
                        TmuxClientOptions options)
-    : loop_(loop),
-      clock_(clock),
-      server_(std::move(server)),
-      options_(options),
-      sweep_(loop, [this] { sweep(); }) {}
+    : loop_(loop), clock_(clock), server_(std::move(server)), options_(options) {}
 
 // Members do the work: each running Command's ChildProcess kills and reaps its
 // tmux client; the timers close; callbacks are dropped with their Commands.
@@ -97,7 +92,12 @@ void TmuxClient::run(std::vector<std::string> args, Callback on_done) {
     on_child_exit(id, e.exited ? e.exit_code : -1, e.exited ? 0 : e.term_signal);
   });
   if (!child) {
-    finish(id, make_error(c->what + ": " + child.error().message, child.error().code));
+    // Reported on the next loop turn, never from inside run(): callers may
+    // still be setting up what the callback touches.
+    Error error{c->what + ": " + child.error().message, child.error().code};
+    c->timer = std::make_unique<uvx::Timer>(
+        loop_, [this, id, error = std::move(error)] { finish(id, error); });
+    c->timer->start(0);
     return;
   }
   c->child = std::move(*child);
@@ -135,32 +135,16 @@ void TmuxClient::on_child_exit(std::uint64_t id, int exit_code, int term_signal)
   finish(id, std::move(reply));
 }
 
+// Called from the command's own child or timer callback: destroying them here
+// is safe (uvx), and the child was reaped (or never spawned), so it is quick.
 void TmuxClient::finish(std::uint64_t id, Result<TmuxReply> result) {
   auto it = running_.find(id);
   if (it == running_.end()) return;
   std::unique_ptr<Command> c = std::move(it->second);
   running_.erase(it);
-  if (c->timer) c->timer->stop();
-  c->result.emplace(std::move(result));
-  finished_.push_back(std::move(c));
-  sweep_.start(0);
-}
-
-void TmuxClient::sweep() {
-  std::vector<std::unique_ptr<Command>> done = std::move(finished_);
-  finished_.clear();
-  // Their children were reaped (or never spawned): destroying them is quick,
-  // and here it is outside their own handles' callbacks.
-  for (auto& c : done) {
-    c->child.reset();
-    c->timer.reset();
-  }
-  std::weak_ptr<char> alive = alive_;
-  for (auto& c : done) {
-    Callback cb = std::move(c->on_done);
-    if (cb) cb(std::move(*c->result));
-    if (alive.expired()) return;  // a callback destroyed the client
-  }
+  Callback cb = std::move(c->on_done);
+  c.reset();
+  if (cb) cb(std::move(result));  // may destroy the client: nothing of it is touched after
 }
 
 }  // namespace aw

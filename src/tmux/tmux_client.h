@@ -106,7 +106,7 @@ class TmuxClient {
   void run(std::vector<std::string> args, Callback on_done);
 
   // Commands started and not yet reported.
-  std::size_t in_flight() const { return running_.size() + finished_.size(); }
+  std::size_t in_flight() const { return running_.size(); }
   const TmuxServer& server() const { return server_; }
 
  private:
@@ -114,7 +114,6 @@ class TmuxClient {
   void on_child_exit(std::uint64_t id, int exit_code, int term_signal);
   void on_timeout(std::uint64_t id);
   void finish(std::uint64_t id, Result<TmuxReply> result);
-  void sweep();
 
   uv_loop_t* loop_;
   const Clock& clock_;
@@ -122,11 +121,6 @@ class TmuxClient {
   TmuxClientOptions options_;
   std::uint64_t next_id_ = 1;
   std::map<std::uint64_t, std::unique_ptr<Command>> running_;
-  // Done, waiting for sweep_ to destroy their handles and call back (never
-  // inside the child's own handle callbacks).
-  std::vector<std::unique_ptr<Command>> finished_;
-  uvx::Timer sweep_;
-  std::shared_ptr<char> alive_ = std::make_shared<char>();
 };
 
 }  // namespace aw

@@ -223,15 +223,11 @@ void TmuxSessionControl::start_prepare(Op& op) {
   std::string cwd = op.early_error.empty() ? op.req.cwd : std::string();
   std::string brief = op.early_error.empty() ? op.req.brief : std::string();
   std::string dir = options_.temp_dir;
-  std::weak_ptr<char> alive = alive_;
   int rc = uvx::queue_work(
-      loop_, [prep, cwd, brief, dir] { prepare(cwd, brief, dir, *prep); },
-      [this, alive, id, prep] {
-        if (alive.expired()) {
-          if (!prep->file.empty()) ::unlink(prep->file.c_str());
-          return;
-        }
-        after_prepare(id, prep->error, std::move(prep->file));
+      loop_, work_owner_, [prep, cwd, brief, dir] { prepare(cwd, brief, dir, *prep); },
+      [this, id, prep] { after_prepare(id, prep->error, std::move(prep->file)); },
+      [prep] {  // nobody will type the brief: do not leave it behind
+        if (!prep->file.empty()) ::unlink(prep->file.c_str());
       });
   if (rc != 0) {
     // The pool refused (only while the loop is being torn down): nothing was written.
@@ -362,11 +358,9 @@ void TmuxSessionControl::remove_brief_then(Op& op, const std::function<void(Op&)
   const std::uint64_t id = op.id;
   std::string file = std::move(op.brief_file);
   op.brief_file.clear();
-  std::weak_ptr<char> alive = alive_;
   int rc = uvx::queue_work(
-      loop_, [file] { ::unlink(file.c_str()); },
-      [this, alive, id, next] {
-        if (alive.expired()) return;
+      loop_, work_owner_, [file] { ::unlink(file.c_str()); },
+      [this, id, next] {
         if (Op* o = find(id)) next(*o);
       });
   if (rc != 0) {
@@ -402,11 +396,10 @@ void TmuxSessionControl::finish(std::uint64_t id, Status status) {
   Callback cb = std::move(op->on_done);
   if (!op->brief_file.empty()) {
     std::string file = std::move(op->brief_file);
-    std::weak_ptr<char> alive = alive_;
     int rc = uvx::queue_work(
-        loop_, [file] { ::unlink(file.c_str()); },
-        [alive, cb, status] {
-          if (!alive.expired() && cb) cb(status);
+        loop_, work_owner_, [file] { ::unlink(file.c_str()); },
+        [cb, status] {
+          if (cb) cb(status);
         });
     if (rc == 0) return;
     ::unlink(file.c_str());
@@ -427,11 +420,9 @@ void TmuxSessionControl::run_simple(std::string session, std::vector<std::string
   if (Status s = check_session_name(session); !s) op.early_error = s.error().message;
   if (!op.early_error.empty()) {
     // Reported from the pool's completion: never from inside the call.
-    std::weak_ptr<char> alive = alive_;
     int rc = uvx::queue_work(
-        loop_, [] {},
-        [this, alive, id] {
-          if (alive.expired()) return;
+        loop_, work_owner_, [] {},
+        [this, id] {
           if (Op* o = find(id)) finish(id, make_error(o->early_error));
         });
     if (rc != 0) finish(id, make_error(op.early_error));

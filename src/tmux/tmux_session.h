@@ -151,7 +151,9 @@ class TmuxSessionControl {
   std::uint64_t next_id_ = 1;
   std::uint64_t next_buffer_ = 1;
   std::map<std::uint64_t, std::unique_ptr<Op>> ops_;
+  // tmux replies that come after we are gone are ignored (TmuxClient::run).
   std::shared_ptr<char> alive_ = std::make_shared<char>();
+  uvx::WorkOwner work_owner_;  // pool completions (brief files) likewise
 };
 
 }  // namespace aw

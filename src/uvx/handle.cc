@@ -115,4 +115,16 @@ int queue_work(uv_loop_t* loop, std::function<void()> work, std::function<void()
   return rc;
 }
 
+int queue_work(uv_loop_t* loop, const WorkOwner& owner, std::function<void()> work,
+               std::function<void()> done, std::function<void()> orphaned) {
+  return queue_work(loop, std::move(work),
+                    [alive = owner.alive_, done = std::move(done), orphaned = std::move(orphaned)] {
+                      if (*alive) {
+                        if (done) done();
+                      } else if (orphaned) {
+                        orphaned();
+                      }
+                    });
+}
+
 }  // namespace aw::uvx

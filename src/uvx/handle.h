@@ -150,6 +150,35 @@ class Signal {
 // touch nothing the loop thread uses; it communicates only through what it
 // captures by value (or owns) and `done` reads afterwards. Returns a negative
 // errno if the request could not be queued (then neither function runs).
+//
+// This form is for work whose completion owns what it touches (it captures
+// shared_ptrs: a store's journal link, a persister): it always runs. Work whose
+// completion calls back into an object takes that object's WorkOwner below.
 int queue_work(uv_loop_t* loop, std::function<void()> work, std::function<void()> done);
+
+// The owner token of thread-pool work: the object whose methods a completion
+// calls holds one (as a member, so it dies with the object). A job queued with
+// it runs its `done` only while the owner lives; once the owner is destroyed,
+// the job's `orphaned` runs instead (to undo what `work` left behind, such as
+// a temp file), or nothing. `work` itself always runs: the pool cannot be
+// cancelled once it has started, and `work` must not touch the owner anyway.
+// Loop thread only; neither copyable nor movable (jobs hold its address' fate).
+class WorkOwner {
+ public:
+  WorkOwner() = default;
+  ~WorkOwner() { *alive_ = false; }
+  WorkOwner(const WorkOwner&) = delete;
+  WorkOwner& operator=(const WorkOwner&) = delete;
+
+  bool alive() const { return *alive_; }
+
+ private:
+  friend int queue_work(uv_loop_t*, const WorkOwner&, std::function<void()>, std::function<void()>,
+                        std::function<void()>);
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+int queue_work(uv_loop_t* loop, const WorkOwner& owner, std::function<void()> work,
+               std::function<void()> done, std::function<void()> orphaned = {});
 
 }  // namespace aw::uvx

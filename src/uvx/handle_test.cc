@@ -178,5 +178,34 @@ TEST_F(LoopTest, QueueWorkRunsOffLoopThenDoneOnLoop) {
   EXPECT_TRUE(done_on_loop);
 }
 
+TEST_F(LoopTest, OwnedWorkCompletesWhileItsOwnerLives) {
+  WorkOwner owner;
+  int done = 0, orphaned = 0;
+  ASSERT_EQ(queue_work(
+                &loop_, owner, [] {}, [&] { ++done; }, [&] { ++orphaned; }),
+            0);
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  EXPECT_EQ(done, 1);
+  EXPECT_EQ(orphaned, 0);
+}
+
+TEST_F(LoopTest, OwnedWorkOutlivingItsOwnerRunsOnlyItsOrphanedPart) {
+  std::atomic<bool> worked{false};
+  int done = 0, orphaned = 0;
+  {
+    WorkOwner owner;
+    ASSERT_EQ(queue_work(
+                  &loop_, owner, [&] { worked = true; }, [&] { ++done; }, [&] { ++orphaned; }),
+              0);
+    ASSERT_EQ(queue_work(
+                  &loop_, owner, [] {}, [&] { ++done; }),
+              0);  // no orphaned part
+  }                // destroyed before the loop ran the completions
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  EXPECT_TRUE(worked) << "started work is never cancelled";
+  EXPECT_EQ(done, 0);
+  EXPECT_EQ(orphaned, 1);
+}
+
 }  // namespace
 }  // namespace aw::uvx

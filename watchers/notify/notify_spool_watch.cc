@@ -60,7 +60,6 @@ NotifySpoolWatch::NotifySpoolWatch(uv_loop_t* loop, const Clock& clock,
 
 NotifySpoolWatch::~NotifySpoolWatch() {
   stop();
-  *alive_ = false;
 }
 
 Status NotifySpoolWatch::start(const std::string& runtime_dir) {
@@ -170,10 +169,7 @@ void NotifySpoolWatch::queue(bool finish_first) {
   job->ingestion = ingestion_;
   job->finish_first = finish_first;
   int rc = uvx::queue_work(
-      loop_, [job] { job->run(); },
-      [this, alive = alive_, job] {
-        if (*alive) on_job_done(*job);
-      });
+      loop_, work_owner_, [job] { job->run(); }, [this, job] { on_job_done(*job); });
   if (rc != 0)
     fail(make_error(std::string("notify spool watch: uv_queue_work: ") + uv_strerror(rc), rc));
 }

@@ -136,8 +136,8 @@ class NotifySpoolWatch {
   bool again_ = false;  // a change came during the pass: one more when it ends
   std::uint64_t passes_ = 0;
   NotifySpoolStats totals_;
-  // Cleared when the watch dies, so a job that outlives it drops its result.
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  // A job that outlives the watch drops its result.
+  uvx::WorkOwner work_owner_;
 };
 
 }  // namespace aw
