@@ -8,7 +8,7 @@ just landed without the eight minutes a full `./dev lint` takes:
 
 The commits are those since AW_LINT_BASE (default HEAD~5; in a clone without
 that much history, HEAD's own). At most AW_LINT_MAX_FILES (default 60) files are
-tidied, newest commits first. Writes one GoogleTest-style XML case per file to
+tidied, in path order. Writes one GoogleTest-style XML case per file to
 the directory GTEST_OUTPUT names (as `./dev test` sets it), so tests/summarize.py
 counts them, and exits 1 when any file fails.
 """

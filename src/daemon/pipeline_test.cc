@@ -413,12 +413,12 @@ on = "worker.hung"
   worker = "w1"
 )");
   int calls = 0;
-  pipeline_->set_action_handler(ActionType::kKill,
-                                [&](const ActionRequest&, const Event&, Pipeline::ActionDone done) {
-                                  ++calls;
-                                  done(make_success("killed"));
-                                  done(make_failure(outcome_category::kUnknown, "twice", ""));
-                                });
+  pipeline_->set_action_handler(
+      ActionType::kKill, [&](const ActionRequest&, const Event&, const Pipeline::ActionDone& done) {
+        ++calls;
+        done(make_success("killed"));
+        done(make_failure(outcome_category::kUnknown, "twice", ""));
+      });
   pipeline_->submit(event("worker.hung", "", "w1"));
   EXPECT_EQ(calls, 1);
   EXPECT_EQ(count("action.succeeded"), 1u);

@@ -18,7 +18,7 @@ std::vector<PatternSpec> specs(const std::vector<std::string>& regexes) {
   return out;
 }
 
-PatternSet compile_ok(const std::vector<std::string>& regexes, PatternSet::Options o = {}) {
+PatternSet compile_ok(const std::vector<std::string>& regexes, const PatternSet::Options& o = {}) {
   auto s = PatternSet::compile(specs(regexes), "test", o);
   EXPECT_TRUE(s.ok()) << s.error().message;
   return std::move(s).value();
@@ -116,6 +116,7 @@ TEST(PatternSet, PatternsThatChangeMeaningInABlockSwitchThePrefilterOff) {
 TEST(PatternSet, MayBeUsedFromSeveralThreadsAtOnce) {
   const PatternSet s = compile_ok({R"(id=(?P<id>\d+))", "id"});
   std::vector<std::thread> threads;
+  threads.reserve(4);
   std::vector<int> ok(4, 0);
   for (int t = 0; t < 4; ++t)
     threads.emplace_back([&, t] {

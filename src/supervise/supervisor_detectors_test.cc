@@ -88,7 +88,7 @@ TEST_F(ShellDetectorTest, KillSignalsTheGroupEscalatesAtTheGraceAndIsAFailure) {
   WorkerSpec w = paused_worker("stub");
   // The shell ignores TERM and execs the paused child, which inherits that.
   w.argv = {"/bin/sh", "-c", "trap '' TERM; : > \"$READY\"; exec \"$0\"", testing::self_exe()};
-  w.env.push_back({"READY", dir_ / "ready"});
+  w.env.emplace_back("READY", dir_ / "ready");
   Supervisor& s = make_manual({w});
   testing::FileAppears ready(&loop_, dir_.path(), "ready");
   ASSERT_TRUE(s.start("stub").ok());
