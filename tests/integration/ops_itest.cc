@@ -308,14 +308,16 @@ TEST(OpsRecover, DiagnoseIsCleanWhenHealthyAndReportsARejectedReload) {
 // stuck_processing is listed, online and (from the state files) offline.
 TEST(OpsRecover, ListStuckNamesAnEntityOverItsThresholdOnlineAndOffline) {
   DaemonUnderTest d;
-  d.write_config(config(std::string("[recover]\nstuck_processing = \"300ms\"\n") + kSleeperW1));
+  // 1 s: long enough that the first `list-stuck` (an ASan-built CLI on a busy
+  // machine takes a few hundred ms to start) runs well before the threshold.
+  d.write_config(config(std::string("[recover]\nstuck_processing = \"1s\"\n") + kSleeperW1));
   d.start();
   ASSERT_TRUE(d.wait_for(kind_for("worker.started", "w1"))) << d.stderr_text();
   auto fresh = d.cli({"recover", "list-stuck", "--json"});
   ASSERT_EQ(fresh.exit_code, 0) << fresh.err;
   EXPECT_FALSE(contains(fresh.out, "\"w1\"")) << fresh.out;
   // Nothing to wait on: being stuck is the absence of events.
-  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
   auto stuck = d.cli({"recover", "list-stuck", "--json"});
   ASSERT_EQ(stuck.exit_code, 0) << stuck.err;
   EXPECT_TRUE(contains(stuck.out, "\"id\":\"w1\"")) << stuck.out;
