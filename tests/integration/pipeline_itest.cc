@@ -445,8 +445,7 @@ when = [ { field = "fields.watch", equals = "inbox" } ]
   // written meanwhile are found by the crawl, so nothing is lost, but nothing
   // overflows either): one file seen to land says the inbox is watched.
   write_file(inbox + "/probe", "");
-  ASSERT_EQ(d.wait_for_count([](const Event& e) { return e.kind == "inbox.counted"; }, 1, 30s),
-            1u);
+  ASSERT_EQ(d.wait_for_count([](const Event& e) { return e.kind == "inbox.counted"; }, 1, 30s), 1u);
   const int n = 20000;
   d.signal(SIGSTOP);  // a daemon that cannot read: the kernel queue fills up
   for (int i = 0; i < n; ++i) write_file(inbox + "/f" + std::to_string(i), "");
