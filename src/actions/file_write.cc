@@ -26,19 +26,6 @@ std::string temporary_name(std::string_view name) {
   return "." + std::string(name.substr(0, room)) + suffix;
 }
 
-Status write_all_and_sync(int fd, std::string_view content) {
-  while (!content.empty()) {
-    ssize_t n = ::write(fd, content.data(), content.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return errno_error("write failed", errno);
-    }
-    content.remove_prefix(static_cast<std::size_t>(n));
-  }
-  if (::fsync(fd) != 0) return errno_error("fsync failed", errno);
-  return Status::Ok();
-}
-
 Status write_file_replacing(int dirfd, const std::string& name, std::string_view content,
                             std::string_view shown) {
   std::string tmp;

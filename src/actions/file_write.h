@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "src/core/result.h"
+#include "src/core/state_file.h"  // write_all_and_sync
 
 namespace aw {
 
@@ -12,10 +13,6 @@ namespace aw {
 // ".<name>.<pid>.<counter>.agentwatch-tmp", shortened so it fits NAME_MAX.
 // Unique within this process; O_EXCL settles races with other processes.
 std::string temporary_name(std::string_view name);
-
-// Writes all of `content` to `fd` (retrying short writes and EINTR), then fsync.
-// Errors carry a negative errno.
-Status write_all_and_sync(int fd, std::string_view content);
 
 // Replaces `name` in `dirfd` atomically: a temporary file (O_EXCL|O_NOFOLLOW,
 // mode 0644) is written and fsynced, renamed over `name` (a symlink at `name`

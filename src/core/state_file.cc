@@ -36,20 +36,20 @@ std::string dir_of(const std::string& path) {
   return slash == 0 ? "/" : path.substr(0, slash);
 }
 
-Status write_all_and_sync(int fd, std::string_view content, const std::string& shown) {
+}  // namespace
+
+Status write_all_and_sync(int fd, std::string_view content) {
   while (!content.empty()) {
     const ssize_t n = ::write(fd, content.data(), content.size());
     if (n < 0) {
       if (errno == EINTR) continue;
-      return errno_error("cannot write '" + shown + "'", errno);
+      return errno_error("write failed", errno);
     }
     content.remove_prefix(static_cast<std::size_t>(n));
   }
-  if (::fsync(fd) != 0) return errno_error("cannot fsync '" + shown + "'", errno);
+  if (::fsync(fd) != 0) return errno_error("fsync failed", errno);
   return Status::Ok();
 }
-
-}  // namespace
 
 std::string state_file_header(std::string_view kind) {
   return std::string(kMagic) + " " + std::to_string(kStateFileVersion) + " " + std::string(kind) +
@@ -59,6 +59,16 @@ std::string state_file_header(std::string_view kind) {
 bool has_state_file_header(std::string_view text, std::string_view kind) {
   const std::string header = state_file_header(kind);
   return text.substr(0, header.size()) == header;
+}
+
+std::vector<std::string_view> split_tabs(std::string_view line) {
+  std::vector<std::string_view> columns;
+  while (true) {
+    const std::size_t tab = line.find('\t');
+    columns.push_back(line.substr(0, tab));
+    if (tab == std::string_view::npos) return columns;
+    line.remove_prefix(tab + 1);
+  }
 }
 
 std::string state_record(const std::vector<std::string>& fields) {
@@ -114,17 +124,13 @@ Result<StateFileContents> parse_state_file(std::string_view text, const std::str
     StateRecord r;
     r.line = line_no;
     bool ok = true;
-    std::string_view rest = body;
-    while (true) {
-      const std::size_t t = rest.find('\t');
-      auto field = percent_unescape(rest.substr(0, t));
+    for (std::string_view column : split_tabs(body)) {
+      auto field = percent_unescape(column);
       if (!field) {
         ok = false;
         break;
       }
       r.fields.push_back(std::move(*field));
-      if (t == std::string_view::npos) break;
-      rest.remove_prefix(t + 1);
     }
     if (!ok) {
       out.problems.push_back(where + "a field with a bad %-escape (expected %XX)");
@@ -167,9 +173,9 @@ Result<std::string> write_temp_beside(const std::string& path, std::string_view 
     ::unlink(temp.c_str());
     return errno_error("cannot set the mode of '" + temp + "'", err);
   }
-  if (Status s = write_all_and_sync(fd.get(), content, temp); !s.ok()) {
+  if (Status s = write_all_and_sync(fd.get(), content); !s.ok()) {
     ::unlink(temp.c_str());
-    return s.error();
+    return make_error("cannot write '" + temp + "': " + s.error().message, s.error().code);
   }
   return temp;
 }

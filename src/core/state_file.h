@@ -50,6 +50,15 @@ bool has_state_file_header(std::string_view text, std::string_view kind);
 // One record line: checksum, the fields escaped, '\n'.
 std::string state_record(const std::vector<std::string>& fields);
 
+// Writes all of `content` to `fd` (retrying short writes and EINTR), then
+// fsync. Errors ("write failed: …", "fsync failed: …") carry a negative errno.
+// Blocking: thread pool or start-up only.
+Status write_all_and_sync(int fd, std::string_view content);
+
+// The TAB-separated columns of one line, as written (not unescaped): what
+// both this format and the version-1 files it replaced are made of.
+std::vector<std::string_view> split_tabs(std::string_view line);
+
 struct StateRecord {
   std::size_t line = 0;  // 1-based line number in the file (the header is line 1)
   std::vector<std::string> fields;

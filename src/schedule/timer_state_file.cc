@@ -66,16 +66,10 @@ Result<JobRecords> parse_v1(std::string_view text, const std::string& path) {
       return make_error(where +
                         "the line ends without a newline (expected a whole line: the "
                         "file was cut short)");
-    std::string_view line = text.substr(0, nl);
+    const std::string_view line = text.substr(0, nl);
     text.remove_prefix(nl + 1);
     if (line_no == 1) continue;  // the header, checked by the caller
-    std::vector<std::string_view> cols;
-    while (true) {
-      const std::size_t tab = line.find('\t');
-      cols.push_back(line.substr(0, tab));
-      if (tab == std::string_view::npos) break;
-      line.remove_prefix(tab + 1);
-    }
+    const std::vector<std::string_view> cols = split_tabs(line);
     if (std::string err = add_job(cols, true, where, records); !err.empty())
       return make_error(std::move(err));
   }

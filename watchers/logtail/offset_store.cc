@@ -46,16 +46,10 @@ Result<std::map<std::string, LogOffset>> parse_v1(std::string_view text,
       ++corrupt;
       break;
     }
-    std::string_view line = text.substr(0, nl);
+    const std::string_view line = text.substr(0, nl);
     text.remove_prefix(nl + 1);
     if (line_no == 1) continue;  // the header, checked by the caller
-    std::vector<std::string_view> cols;
-    while (true) {
-      const std::size_t tab = line.find('\t');
-      cols.push_back(line.substr(0, tab));
-      if (tab == std::string_view::npos) break;
-      line.remove_prefix(tab + 1);
-    }
+    const std::vector<std::string_view> cols = split_tabs(line);
     auto record = parse_record(cols, cols.empty() ? std::nullopt : percent_unescape(cols[0]));
     if (!record) {
       ++corrupt;
