@@ -16,7 +16,6 @@ namespace aw {
 
 namespace {
 
-constexpr std::size_t kInotifyBuf = 16 * 1024;
 constexpr const char* kSpoolName = "notify.spool";
 
 }  // namespace
@@ -55,7 +54,6 @@ NotifySpoolWatch::NotifySpoolWatch(uv_loop_t* loop, const Clock& clock,
       emit_(std::move(emit)),
       on_round_(std::move(on_round)),
       options_(std::move(options)),
-      inotify_buf_(new char[kInotifyBuf]),
       retry_(loop, [this] { uvx::guarded("notify spool", [&] { kick(); }); }) {}
 
 NotifySpoolWatch::~NotifySpoolWatch() {
@@ -67,10 +65,7 @@ Status NotifySpoolWatch::start(const std::string& runtime_dir) {
   started_ = true;
   runtime_dir_ = runtime_dir;
   Status watching = watch_dir();
-  if (!watching) {
-    poll_.reset();
-    inotify_fd_.reset();
-  }
+  if (!watching) inotify_.reset();
   // Level at start: what was spooled before the watch existed (even without
   // a watch, as the daemon did before it had one).
   kick();
@@ -78,34 +73,33 @@ Status NotifySpoolWatch::start(const std::string& runtime_dir) {
 }
 
 Status NotifySpoolWatch::watch_dir() {
-  inotify_fd_.reset(inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
-  if (!inotify_fd_.valid()) {
-    const int err = errno;
-    return make_error(std::string("notify spool watch: inotify_init1: ") + std::strerror(err) +
-                          (err == EMFILE ? " (fs.inotify.max_user_instances reached)" : ""),
-                      -err);
-  }
-  if (inotify_add_watch(inotify_fd_.get(), runtime_dir_.c_str(),
-                        IN_CLOSE_WRITE | IN_MOVED_TO | IN_ONLYDIR) < 0) {
-    const int err = errno;
+  InotifySource::Callbacks cb;
+  cb.on_records = [this](std::span<const InotifyRecord> records) { on_records(records); };
+  // Lost sync with the queue, like an overflow: look, rather than guess.
+  cb.on_malformed = [this](const std::string&) { spool_changed_ = true; };
+  cb.on_error = [this](const char* what, int err) {
+    report(make_error(std::string("notify spool watch: ") +
+                          (std::string_view(what) == "poll" ? "inotify" : what) + ": " +
+                          std::strerror(err),
+                      -err));
+  };
+  cb.on_drained = [this] {
+    if (std::exchange(spool_changed_, false)) kick();
+  };
+  auto source = InotifySource::open(loop_, std::move(cb));
+  if (!source)
+    return make_error("notify spool watch: " + source.error().message, source.error().code);
+  inotify_ = std::move(*source);
+  if (const int wd =
+          inotify_->add_watch(runtime_dir_.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO | IN_ONLYDIR);
+      wd < 0) {
+    const int err = -wd;
     return make_error("cannot watch " + runtime_dir_ +
                           " for the notify spool: " + std::strerror(err) +
                           (err == ENOSPC ? " (fs.inotify.max_user_watches reached)" : ""),
                       -err);
   }
-  poll_ = std::make_unique<uvx::Poll>(loop_, inotify_fd_.get(), [this](int status, int) {
-    uvx::guarded("notify spool", [&] {
-      if (status < 0) {
-        report(
-            make_error(std::string("notify spool watch: inotify: ") + uv_strerror(status), status));
-        return;
-      }
-      on_readable();
-    });
-  });
-  if (int rc = poll_->init_status(); rc != 0)
-    return make_error(std::string("notify spool watch: uv_poll_init: ") + uv_strerror(rc), rc);
-  if (int rc = poll_->start(UV_READABLE); rc != 0)
+  if (int rc = inotify_->start(); rc != 0)
     return make_error(std::string("notify spool watch: uv_poll_start: ") + uv_strerror(rc), rc);
   return Status::Ok();
 }
@@ -113,41 +107,21 @@ Status NotifySpoolWatch::watch_dir() {
 void NotifySpoolWatch::stop() {
   if (stopped_) return;
   stopped_ = true;
-  poll_.reset();  // before the fd closes: libuv must not poll a closed fd
-  inotify_fd_.reset();
+  inotify_.reset();
   retry_.stop();
   // A job on the pool keeps its share of the ingestion and is dropped when it
   // comes back: .ingesting stays, and the next start resumes it.
   ingestion_.reset();
 }
 
-void NotifySpoolWatch::on_readable() {
-  bool spool_changed = false;
-  std::vector<InotifyRecord> records;
-  for (;;) {
-    const ssize_t n = read(inotify_fd_.get(), inotify_buf_.get(), kInotifyBuf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN) break;
-      report(make_error(std::string("notify spool watch: read: ") + std::strerror(errno), -errno));
-      return;
-    }
-    if (n == 0) break;
-    records.clear();
-    const auto* bytes = reinterpret_cast<const std::uint8_t*>(inotify_buf_.get());
-    const InotifyDecodeResult r =
-        InotifyDecoder::decode(std::span(bytes, static_cast<std::size_t>(n)), records);
-    // Lost sync with the queue, like an overflow: look, rather than guess.
-    if (r.malformed) spool_changed = true;
-    for (const InotifyRecord& rec : records) {
-      if (rec.overflow || rec.name == kSpoolName) spool_changed = true;
-      if (rec.ignored)
-        report(make_error("notify spool watch: the watch on " + runtime_dir_ +
-                          " is gone (the runtime dir was removed?); spooled messages wait for "
-                          "the next start"));
-    }
+void NotifySpoolWatch::on_records(std::span<const InotifyRecord> records) {
+  for (const InotifyRecord& rec : records) {
+    if (rec.overflow || rec.name == kSpoolName) spool_changed_ = true;
+    if (rec.ignored)
+      report(make_error("notify spool watch: the watch on " + runtime_dir_ +
+                        " is gone (the runtime dir was removed?); spooled messages wait for "
+                        "the next start"));
   }
-  if (spool_changed) kick();
 }
 
 void NotifySpoolWatch::kick() {

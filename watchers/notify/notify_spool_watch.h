@@ -6,8 +6,8 @@
 // of being spooled.
 //
 // How:
-//   - inotify on the runtime dir (our own fd on a uv_poll_t, as every watcher
-//     here: uv_fs_event_t would do for "something changed" but drops
+//   - inotify on the runtime dir (an InotifySource, as every watcher here:
+//     uv_fs_event_t would do for "something changed" but drops
 //     IN_CLOSE_WRITE), for IN_CLOSE_WRITE and IN_MOVED_TO of "notify.spool":
 //     an appender's close() (its line is whole and its lock released) or a
 //     spool moved into place. Anything else in the dir (sockets, the status
@@ -43,6 +43,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 
 #include <uv.h>
@@ -52,6 +53,7 @@
 #include "src/core/result.h"
 #include "src/core/unique_fd.h"
 #include "src/uvx/handle.h"
+#include "watchers/inotify_source.h"
 #include "watchers/notify/notify_protocol.h"
 #include "watchers/notify/notify_spool.h"
 
@@ -103,7 +105,7 @@ class NotifySpoolWatch {
   struct Job;
 
   Status watch_dir();
-  void on_readable();
+  void on_records(std::span<const InotifyRecord> records);
   // Something may have been spooled: start a pass, or owe one.
   void kick();
   void queue(bool finish_first);
@@ -123,9 +125,8 @@ class NotifySpoolWatch {
   bool started_ = false;
   bool stopped_ = false;
 
-  UniqueFd inotify_fd_;
-  std::unique_ptr<uvx::Poll> poll_;  // declared after the fd: destroyed before it closes
-  std::unique_ptr<char[]> inotify_buf_;
+  std::unique_ptr<InotifySource> inotify_;  // the one inotify read loop (watchers/)
+  bool spool_changed_ = false;              // seen in this turn's records: kick() once
   uvx::Timer retry_;
 
   // The pass in progress: null between passes. Shared with the job on the pool.
