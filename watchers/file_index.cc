@@ -11,6 +11,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "src/os/files.h"
 #include "src/uvx/handle.h"
 
 namespace aw {
@@ -65,19 +66,6 @@ std::optional<ParsedLine> parse_v1_line(std::string_view line) {
     start = tab + 1;
   }
   return parse_fields(std::move(fields));
-}
-
-// Writes all of `data` to `fd`, retrying short writes. Returns 0 or an errno.
-int write_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return errno;
-    }
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return 0;
 }
 
 // Reads a log in the older format into `parsed`, counting its lines; returns
@@ -163,8 +151,9 @@ Status FileIndex::load() {
     content.append(buf, static_cast<std::size_t>(n));
   }
   if (content.empty()) {
-    if (int err = write_all(fd_, state_file_header(kKind)); err != 0)
-      return make_error("cannot write file index " + path_ + ": " + errno_text(err), -err);
+    if (Status s = write_all(fd_, state_file_header(kKind)); !s.ok())
+      return make_error("cannot write file index " + path_ + ": " + s.error().message,
+                        s.error().code);
     return Status::Ok();
   }
   std::vector<ParsedLine> parsed;
@@ -320,7 +309,7 @@ void FileIndex::append_line(const std::string& line) {
   if (compaction_) compaction_->appended_since.push_back(line);
   // One write() per record on an O_APPEND fd: a crash leaves at worst a torn
   // last line, which load() cuts off.
-  if (fd_ < 0 || write_all(fd_, line) != 0) ++counters_.append_errors;
+  if (fd_ < 0 || !write_all(fd_, line).ok()) ++counters_.append_errors;
   ++counters_.log_lines;
 }
 
@@ -383,7 +372,7 @@ void FileIndex::finish_async_compaction(const std::string& tmp, std::size_t snap
   int fd = ::open(tmp.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
   bool ok = fd >= 0;
   for (const auto& line : c->appended_since)
-    if (ok && write_all(fd, line) != 0) ok = false;
+    if (ok && !write_all(fd, line).ok()) ok = false;
   if (ok) ok = commit_temp(tmp, path_, false).ok();  // removes `tmp` on failure
   if (!ok) {
     if (fd >= 0) close(fd);

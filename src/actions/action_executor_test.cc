@@ -8,7 +8,7 @@
 #include <optional>
 #include <vector>
 
-#include "src/actions/test_support.h"
+#include "src/os/test_support.h"
 
 namespace aw {
 namespace {

@@ -18,7 +18,7 @@
 #include <string_view>
 
 #include "src/core/result.h"
-#include "src/core/unique_fd.h"
+#include "src/os/unique_fd.h"
 
 namespace aw {
 

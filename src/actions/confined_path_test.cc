@@ -7,7 +7,7 @@
 
 #include <cerrno>
 
-#include "src/actions/test_support.h"
+#include "src/os/test_support.h"
 
 namespace aw {
 namespace {

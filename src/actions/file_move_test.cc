@@ -11,7 +11,7 @@
 
 #include "src/actions/confined_path.h"
 #include "src/actions/marker_file.h"
-#include "src/actions/test_support.h"
+#include "src/os/test_support.h"
 
 namespace aw {
 namespace {

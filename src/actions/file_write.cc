@@ -8,7 +8,8 @@
 #include <climits>
 #include <cstring>
 
-#include "src/core/unique_fd.h"
+#include "src/os/files.h"
+#include "src/os/unique_fd.h"
 
 namespace aw {
 namespace {

@@ -5,7 +5,7 @@
 #include <string_view>
 
 #include "src/core/result.h"
-#include "src/core/state_file.h"  // write_all_and_sync
+#include "src/os/files.h"  // write_all_and_sync
 
 namespace aw {
 

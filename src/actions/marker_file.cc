@@ -11,7 +11,7 @@
 #include "src/actions/file_write.h"
 #include "src/actions/fs_failure.h"
 #include "src/core/json_writer.h"
-#include "src/core/unique_fd.h"
+#include "src/os/unique_fd.h"
 
 namespace aw {
 

@@ -18,8 +18,8 @@
 #include "src/actions/confined_path.h"
 #include "src/actions/fs_failure.h"
 #include "src/core/duration.h"
-#include "src/core/gzip_copy.h"
-#include "src/core/unique_fd.h"
+#include "src/os/gzip_copy.h"
+#include "src/os/unique_fd.h"
 
 namespace aw {
 namespace {

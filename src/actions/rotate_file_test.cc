@@ -18,7 +18,7 @@
 #include <thread>
 #include <vector>
 
-#include "src/actions/test_support.h"
+#include "src/os/test_support.h"
 #include "src/logpipe/logpipe.h"
 #include "src/logpipe/test_producer.h"
 

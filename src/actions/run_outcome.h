@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "src/actions/action_outcome.h"
-#include "src/actions/child_process.h"
+#include "src/os/child_process.h"
 #include "src/core/clock.h"
 #include "src/core/result.h"
 

@@ -8,7 +8,7 @@
 #include <cstring>
 #include <thread>
 
-#include "src/core/unique_fd.h"
+#include "src/os/unique_fd.h"
 #include "src/uvx/unix_listener.h"
 
 namespace aw {

@@ -1,17 +1,10 @@
 #include "src/core/state_file.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <zlib.h>
 
-#include <atomic>
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 
 #include "src/core/percent_escape.h"
-#include "src/core/unique_fd.h"
 
 namespace aw {
 namespace {
@@ -26,30 +19,7 @@ std::string crc_hex(std::string_view body) {
   return out;
 }
 
-Error errno_error(const std::string& what, int err) {
-  return make_error(what + ": " + std::strerror(err), -err);
-}
-
-std::string dir_of(const std::string& path) {
-  const std::size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  return slash == 0 ? "/" : path.substr(0, slash);
-}
-
 }  // namespace
-
-Status write_all_and_sync(int fd, std::string_view content) {
-  while (!content.empty()) {
-    const ssize_t n = ::write(fd, content.data(), content.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return errno_error("write failed", errno);
-    }
-    content.remove_prefix(static_cast<std::size_t>(n));
-  }
-  if (::fsync(fd) != 0) return errno_error("fsync failed", errno);
-  return Status::Ok();
-}
 
 std::string state_file_header(std::string_view kind) {
   return std::string(kMagic) + " " + std::to_string(kStateFileVersion) + " " + std::string(kind) +
@@ -139,68 +109,6 @@ Result<StateFileContents> parse_state_file(std::string_view text, const std::str
     out.records.push_back(std::move(r));
   }
   return out;
-}
-
-Result<std::optional<std::string>> read_state_text(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) {
-    if (errno == ENOENT) return std::optional<std::string>();
-    return errno_error("cannot open '" + path + "'", errno);
-  }
-  std::string text;
-  char buf[16384];
-  while (true) {
-    const ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return errno_error("cannot read '" + path + "'", errno);
-    if (n == 0) break;
-    text.append(buf, static_cast<std::size_t>(n));
-  }
-  return std::optional<std::string>(std::move(text));
-}
-
-Result<std::string> write_temp_beside(const std::string& path, std::string_view content,
-                                      mode_t mode) {
-  // Unique within the process; O_EXCL settles races with other processes.
-  static std::atomic<unsigned> counter{0};
-  const std::string temp =
-      path + "." + std::to_string(::getpid()) + "." + std::to_string(counter.fetch_add(1)) + ".tmp";
-  UniqueFd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
-  if (!fd) return errno_error("cannot create '" + temp + "'", errno);
-  // The mode asked for, whatever the umask.
-  if (::fchmod(fd.get(), mode) != 0) {
-    const int err = errno;
-    ::unlink(temp.c_str());
-    return errno_error("cannot set the mode of '" + temp + "'", err);
-  }
-  if (Status s = write_all_and_sync(fd.get(), content); !s.ok()) {
-    ::unlink(temp.c_str());
-    return make_error("cannot write '" + temp + "': " + s.error().message, s.error().code);
-  }
-  return temp;
-}
-
-Status commit_temp(const std::string& temp, const std::string& path, bool sync_dir) {
-  // rename() replaces a symlink at `path`, never follows it.
-  if (::rename(temp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(temp.c_str());
-    return errno_error("cannot rename '" + temp + "' to '" + path + "'", err);
-  }
-  if (!sync_dir) return Status::Ok();
-  // The rename itself must survive a crash too.
-  const std::string dir = dir_of(path);
-  UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!dfd) return errno_error("cannot open the directory '" + dir + "'", errno);
-  if (::fsync(dfd.get()) != 0)
-    return errno_error("cannot fsync the directory '" + dir + "'", errno);
-  return Status::Ok();
-}
-
-Status write_file_durably(const std::string& path, std::string_view content, mode_t mode) {
-  auto temp = write_temp_beside(path, content, mode);
-  if (!temp) return temp.error();
-  return commit_temp(*temp, path, true);
 }
 
 }  // namespace aw

@@ -19,16 +19,15 @@
 // What a record's fields mean, and whether a skipped record makes the whole
 // file unusable, is each kind's business.
 //
-// Writes: a file is replaced whole by write_file_durably() (temp file beside
-// it, fsync, rename, fsync of the directory): readers and a crash see the old
-// file or the new, never a part. An append-only file (the file index) appends
-// one whole record line per write() on an O_APPEND fd and is compacted by the
-// two halves write_temp_beside() (blocking: thread pool) and commit_temp().
+// Writes (src/os/files.h): a file is replaced whole by write_file_durably()
+// (temp file beside it, fsync, rename, fsync of the directory): readers and a
+// crash see the old file or the new, never a part. An append-only file (the
+// file index) appends one whole record line per write() on an O_APPEND fd and
+// is compacted by the two halves write_temp_beside() (blocking: thread pool)
+// and commit_temp(). This header is pure: formatting and parsing only.
 //
-// Thread safety: functions share nothing; the blocking ones run on any thread.
+// Thread safety: functions share nothing.
 #pragma once
-
-#include <sys/types.h>
 
 #include <cstddef>
 #include <optional>
@@ -49,11 +48,6 @@ bool has_state_file_header(std::string_view text, std::string_view kind);
 
 // One record line: checksum, the fields escaped, '\n'.
 std::string state_record(const std::vector<std::string>& fields);
-
-// Writes all of `content` to `fd` (retrying short writes and EINTR), then
-// fsync. Errors ("write failed: …", "fsync failed: …") carry a negative errno.
-// Blocking: thread pool or start-up only.
-Status write_all_and_sync(int fd, std::string_view content);
 
 // The TAB-separated columns of one line, as written (not unescaped): what
 // both this format and the version-1 files it replaced are made of.
@@ -76,21 +70,5 @@ struct StateFileContents {
 // a missing or foreign header.
 Result<StateFileContents> parse_state_file(std::string_view text, const std::string& path,
                                            std::string_view kind);
-
-// The whole file; nullopt when it does not exist. Blocking (a small file).
-Result<std::optional<std::string>> read_state_text(const std::string& path);
-
-// Replaces `path` atomically and durably with `content`; the new file gets
-// `mode`. Blocking: thread pool, or start-up and shutdown.
-Status write_file_durably(const std::string& path, std::string_view content, mode_t mode = 0644);
-
-// The two halves of write_file_durably, for a writer that appends to the new
-// file between them. write_temp_beside writes and fsyncs a fresh temp file in
-// `path`'s directory and returns its path (blocking). commit_temp renames it
-// over `path` and, with `sync_dir`, fsyncs the directory (blocking); on
-// failure the temp file is removed.
-Result<std::string> write_temp_beside(const std::string& path, std::string_view content,
-                                      mode_t mode = 0644);
-Status commit_temp(const std::string& temp, const std::string& path, bool sync_dir);
 
 }  // namespace aw

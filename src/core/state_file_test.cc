@@ -1,16 +1,12 @@
-// The state-file codec: one named test per corruption case, and the durable
-// write on a real temp dir.
+// The state-file codec: one named test per corruption case. (Its durable
+// write is src/os/files_test.cc.)
 #include "src/core/state_file.h"
 
 #include <gtest/gtest.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <zlib.h>
 
-#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 
 namespace aw {
 namespace {
@@ -110,29 +106,6 @@ TEST(StateFile, ABadEscapeIsSkipped) {
   ASSERT_EQ(c.problems.size(), 1u);
   EXPECT_EQ(c.problems[0], "/s/f:2: a field with a bad %-escape (expected %XX)");
   EXPECT_NE(state_record({body}).find("%25zz"), std::string::npos);
-}
-
-TEST(StateFile, WriteFileDurablyReplacesAndLeavesNoTemp) {
-  char tmpl[] = "/tmp/aw-state-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  const std::string dir = tmpl;
-  const std::string path = dir + "/f";
-  ASSERT_TRUE(write_file_durably(path, "one\n", 0600).ok());
-  ASSERT_TRUE(write_file_durably(path, "two\n", 0600).ok());
-  auto text = read_state_text(path);
-  ASSERT_TRUE(text.ok());
-  EXPECT_EQ(**text, "two\n");
-  struct stat st {};
-  ASSERT_EQ(stat(path.c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 0777, 0600u);
-  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir), {}), 1) << "no temp left";
-  auto missing = read_state_text(dir + "/nothing");
-  ASSERT_TRUE(missing.ok());
-  EXPECT_FALSE(missing->has_value());
-  auto bad = write_file_durably(dir + "/no/such/dir/f", "x");
-  ASSERT_FALSE(bad.ok());
-  EXPECT_NE(bad.error().message.find(dir + "/no/such/dir/f"), std::string::npos);
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -5,7 +5,7 @@
 #include <utility>
 
 #include "src/core/result.h"
-#include "src/core/unique_fd.h"
+#include "src/os/unique_fd.h"
 
 namespace aw {
 

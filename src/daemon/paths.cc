@@ -66,21 +66,6 @@ Paths resolve_paths(const PathOverrides& o) {
   return p;
 }
 
-Status make_dirs(const std::string& path, unsigned mode) {
-  if (path.empty()) return make_error("empty directory path");
-  std::string partial;
-  std::size_t pos = 0;
-  while (pos != std::string::npos) {
-    pos = path.find('/', pos + 1);
-    partial = path.substr(0, pos);
-    if (partial.empty()) continue;
-    if (mkdir(partial.c_str(), mode) != 0 && errno != EEXIST)
-      return make_error("cannot create directory " + partial + ": " + std::strerror(errno), -errno);
-  }
-  if (!is_dir(path)) return make_error(path + " exists and is not a directory");
-  return Status::Ok();
-}
-
 Status prepare_runtime_dir(const std::string& path) {
   if (auto s = make_dirs(path, 0700); !s) return s;
   struct stat st {};

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "src/core/result.h"
+#include "src/os/files.h"  // make_dirs, which paths' users need with them
 
 namespace aw {
 
@@ -41,9 +42,6 @@ Paths resolve_paths(const PathOverrides& overrides);
 
 // Expands a leading "~/" to $HOME.
 std::string expand_home(const std::string& path);
-
-// mkdir -p with `mode` for the directories it creates.
-Status make_dirs(const std::string& path, unsigned mode);
 
 // Creates the runtime dir 0700 and refuses one that another user owns or that
 // others can enter (the notify socket and lock live there).

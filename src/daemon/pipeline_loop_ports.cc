@@ -7,7 +7,7 @@
 #include <spdlog/spdlog.h>
 #include <cerrno>
 
-#include "src/core/unique_fd.h"
+#include "src/os/unique_fd.h"
 
 namespace aw {
 

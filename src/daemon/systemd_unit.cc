@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "src/core/unique_fd.h"
+#include "src/os/unique_fd.h"
 #include "src/daemon/paths.h"
 
 namespace aw {

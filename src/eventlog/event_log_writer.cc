@@ -10,9 +10,11 @@
 #include <deque>
 #include <utility>
 
-#include "src/core/unique_fd.h"
 #include "src/eventlog/log_segments.h"
 #include "src/eventlog/segment_maintenance.h"
+#include "src/os/errno_text.h"
+#include "src/os/files.h"
+#include "src/os/unique_fd.h"
 #include "src/uvx/handle.h"
 
 namespace aw {
@@ -21,28 +23,11 @@ namespace {
 constexpr int kLiveFlags = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC;
 
 Error errno_error(const std::string& what, const std::string& path, int err) {
-  return make_error(what + " " + path + ": " + std::strerror(err), -err);
+  return aw::errno_error(what + " " + path, err);
 }
 
 std::uint64_t count_lines(std::string_view bytes) {
   return static_cast<std::uint64_t>(std::count(bytes.begin(), bytes.end(), '\n'));
-}
-
-// mkdir -p, creating missing components 0700.
-Status make_dirs(const std::string& dir) {
-  if (dir.empty()) return make_error("event log dir is empty");
-  std::string partial;
-  std::size_t pos = 0;
-  while (pos != std::string::npos) {
-    pos = dir.find('/', pos + 1);
-    partial = dir.substr(0, pos);
-    if (::mkdir(partial.c_str(), 0700) != 0 && errno != EEXIST)
-      return errno_error("cannot create directory", partial, errno);
-  }
-  struct stat st;
-  if (::stat(dir.c_str(), &st) != 0) return errno_error("cannot stat", dir, errno);
-  if (!S_ISDIR(st.st_mode)) return make_error(dir + " exists but is not a directory");
-  return Status::Ok();
 }
 
 }  // namespace
@@ -119,7 +104,7 @@ struct EventLogWriter::Maintenance {
 EventLogWriter::EventLogWriter(uv_loop_t* loop, EventLogWriterOptions options)
     : loop_(loop),
       options_(std::move(options)),
-      ops_(options_.file_ops ? *options_.file_ops : FileOps::real()),
+      ops_(options_.env ? *options_.env : Env::real()),
       maintenance_(std::make_shared<Maintenance>()) {
   maintenance_->loop = loop_;
   maintenance_->dir = options_.dir;
@@ -130,7 +115,8 @@ EventLogWriter::EventLogWriter(uv_loop_t* loop, EventLogWriterOptions options)
 Result<std::unique_ptr<EventLogWriter>> EventLogWriter::open(uv_loop_t* loop,
                                                              EventLogWriterOptions options) {
   while (options.dir.size() > 1 && options.dir.back() == '/') options.dir.pop_back();
-  if (Status s = make_dirs(options.dir); !s) return s.error();
+  if (options.dir.empty()) return make_error("event log dir is empty");
+  if (Status s = make_dirs(options.dir, 0700); !s) return s.error();
   auto segments = list_log_segments(options.dir);
   if (!segments) return segments.error();
 

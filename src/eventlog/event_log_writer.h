@@ -42,8 +42,8 @@
 
 #include "src/core/event.h"
 #include "src/core/result.h"
-#include "src/core/unique_fd.h"
-#include "src/eventlog/file_ops.h"
+#include "src/os/env.h"
+#include "src/os/unique_fd.h"
 
 namespace aw {
 
@@ -67,8 +67,8 @@ struct EventLogWriterOptions {
   std::uint64_t max_bytes = 64ull * 1024 * 1024;  // rotate once the live file reaches this
   std::size_t keep = 5;                           // rotated segments kept (0 = none)
   std::size_t max_backlog_bytes = std::size_t{4} * 1024 * 1024;  // bytes held while writes fail
-  // Borrowed; must outlive the writer. nullptr means the real syscalls.
-  FileOps* file_ops = nullptr;
+  // Borrowed; must outlive the writer. nullptr means Env::real().
+  Env* env = nullptr;
   // Called on the loop thread, after the writer's state is consistent, so it may
   // append to the writer again (a failing writer does not report twice).
   std::function<void(const EventLogProblem&)> on_problem;
@@ -131,7 +131,7 @@ class EventLogWriter {
 
   uv_loop_t* loop_;
   EventLogWriterOptions options_;
-  FileOps& ops_;
+  Env& ops_;
   UniqueFd fd_;  // the live file; invalid while it cannot be opened
   std::uint64_t file_size_ = 0;
   std::uint64_t next_segment_ = 1;

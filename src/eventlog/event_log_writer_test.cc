@@ -23,7 +23,7 @@ using testing::write_file;
 
 // Fault injection (STYLE: LevelDB's Env): fail, cut short or interrupt the next
 // calls; record every write() the writer makes.
-class FakeFileOps : public FileOps {
+class FakeEnv : public Env {
  public:
   ssize_t write(int fd, const void* data, std::size_t len) override {
     ++write_calls;
@@ -40,7 +40,7 @@ class FakeFileOps : public FileOps {
       errno = write_errno;
       return -1;
     }
-    const ssize_t n = FileOps::write(fd, data, len);
+    const ssize_t n = Env::write(fd, data, len);
     if (n > 0) writes.emplace_back(static_cast<const char*>(data), static_cast<std::size_t>(n));
     return n;
   }
@@ -50,7 +50,7 @@ class FakeFileOps : public FileOps {
       errno = EACCES;
       return -1;
     }
-    return FileOps::open(path, flags, mode);
+    return Env::open(path, flags, mode);
   }
   int rename(const char* from, const char* to) override {
     if (failing_renames > 0) {
@@ -58,7 +58,7 @@ class FakeFileOps : public FileOps {
       errno = EXDEV;
       return -1;
     }
-    return FileOps::rename(from, to);
+    return Env::rename(from, to);
   }
 
   int write_calls = 0;
@@ -76,7 +76,7 @@ class EventLogWriterTest : public testing::LoopTest {
   EventLogWriterOptions options() {
     EventLogWriterOptions o;
     o.dir = dir_.path() + "/state";
-    o.file_ops = &ops_;
+    o.env = &ops_;
     o.on_problem = [this](const EventLogProblem& p) { problems_.push_back(p); };
     return o;
   }
@@ -97,7 +97,7 @@ class EventLogWriterTest : public testing::LoopTest {
   }
 
   TempDir dir_;
-  FakeFileOps ops_;
+  FakeEnv ops_;
   std::vector<EventLogProblem> problems_;
 };
 

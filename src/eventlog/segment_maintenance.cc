@@ -8,8 +8,8 @@
 #include <cstring>
 #include <vector>
 
-#include "src/core/gzip_copy.h"
-#include "src/core/unique_fd.h"
+#include "src/os/gzip_copy.h"
+#include "src/os/unique_fd.h"
 #include "src/eventlog/log_segments.h"
 
 namespace aw {

@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "src/core/unique_fd.h"
+#include "src/os/unique_fd.h"
 
 namespace aw {
 namespace {

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "src/actions/child_process.h"
+#include "src/os/child_process.h"
 #include "src/core/duration.h"
 // Header-only and pure: the tailer's line splitter (hold partials, cut long lines).
 #include "src/core/line_splitter.h"

@@ -10,6 +10,7 @@
 #include "src/core/event.h"
 #include "src/core/percent_escape.h"
 #include "src/core/state_file.h"
+#include "src/os/files.h"
 
 namespace aw {
 namespace {
@@ -106,7 +107,7 @@ Result<JobRecords> parse_timer_state(std::string_view text, const std::string& p
 }
 
 Result<JobRecords> read_timer_state(const std::string& path) {
-  auto text = read_state_text(path);
+  auto text = read_file_if_exists(path);
   if (!text)
     return make_error(
         "cannot read the timer state '" + path + "': " + std::strerror(-text.error().code),

@@ -1,6 +1,6 @@
 // ProcessWatch: one process watched on the loop until it ends, whoever started it.
 //
-//   watch_child()  a process we spawn (src/actions/child_process.h): its pidfd
+//   watch_child()  a process we spawn (src/os/child_process.h): its pidfd
 //                  says when it ends; wait4 gives the status and the rusage.
 //   adopt()        a process someone else started (a PID file, a notify
 //                  message, a daemon restart): pidfd_open, then the identity
@@ -36,10 +36,10 @@
 #include <optional>
 #include <string>
 
-#include "src/actions/child_process.h"
+#include "src/os/child_process.h"
 #include "src/core/clock.h"
 #include "src/core/result.h"
-#include "src/core/unique_fd.h"
+#include "src/os/unique_fd.h"
 #include "src/supervise/evidence.h"
 #include "src/supervise/process_end.h"
 #include "src/supervise/process_identity.h"

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "src/core/event.h"
-#include "src/core/unique_fd.h"
+#include "src/os/unique_fd.h"
 #include "src/supervise/lifecycle_sink.h"
 #include "src/supervise/process_identity.h"
 #include "src/uvx/handle.h"

@@ -7,7 +7,7 @@
 #include <cstring>
 #include <optional>
 
-#include "src/actions/child_process.h"
+#include "src/os/child_process.h"
 
 namespace aw {
 

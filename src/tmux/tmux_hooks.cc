@@ -9,7 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "src/core/unique_fd.h"
+#include "src/os/unique_fd.h"
 #include "src/tmux/tmux_client.h"
 
 namespace aw {

@@ -9,7 +9,7 @@
 
 #include <map>
 
-#include "src/core/unique_fd.h"
+#include "src/os/unique_fd.h"
 #include "src/tmux/tmux_client.h"
 #include "src/tmux/tmux_test_support.h"
 

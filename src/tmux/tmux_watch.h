@@ -60,7 +60,7 @@
 
 #include "src/core/clock.h"
 #include "src/core/event.h"
-#include "src/core/unique_fd.h"
+#include "src/os/unique_fd.h"
 #include "src/tmux/pane_snapshot.h"
 #include "src/tmux/tmux_client.h"
 #include "src/uvx/handle.h"

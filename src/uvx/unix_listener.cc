@@ -11,7 +11,7 @@
 #include <exception>
 #include <utility>
 
-#include "src/core/unique_fd.h"
+#include "src/os/unique_fd.h"
 
 namespace aw::uvx {
 

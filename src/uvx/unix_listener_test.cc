@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "src/core/unique_fd.h"
+#include "src/os/unique_fd.h"
 #include "src/uvx/handle.h"
 #include "src/uvx/unix_listener_test_support.h"
 

@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "src/core/unique_fd.h"
+#include "src/os/unique_fd.h"
 
 namespace aw {
 namespace {

@@ -8,7 +8,7 @@
 #include <cstring>
 #include <string_view>
 
-#include "src/core/unique_fd.h"
+#include "src/os/unique_fd.h"
 #include "watchers/git/git_dir.h"
 
 namespace aw {

@@ -2,6 +2,7 @@
 
 #include "src/core/percent_escape.h"
 #include "src/core/state_file.h"
+#include "src/os/files.h"
 
 #include <cerrno>
 #include <charconv>
@@ -113,7 +114,7 @@ Result<std::unique_ptr<FileOffsetStore>> FileOffsetStore::open(uv_loop_t* loop, 
   std::unique_ptr<FileOffsetStore> store(
       new FileOffsetStore(loop, clock, std::move(path), options));
   // Loading happens once at start, where blocking is fine.
-  auto text = read_state_text(store->path_);
+  auto text = read_file_if_exists(store->path_);
   if (!text) return text.error();
   if (!*text) return store;
   auto table = parse(**text, store->path_, &store->stats_.corrupt_lines);

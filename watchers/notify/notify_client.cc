@@ -13,7 +13,7 @@
 #include <cstring>
 #include <thread>
 
-#include "src/core/unique_fd.h"
+#include "src/os/unique_fd.h"
 #include "src/uvx/unix_listener.h"
 #include "watchers/notify/notify_protocol.h"
 #include "watchers/notify/notify_server.h"

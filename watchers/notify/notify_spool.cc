@@ -10,7 +10,7 @@
 #include <thread>
 #include <unordered_set>
 
-#include "src/core/unique_fd.h"
+#include "src/os/unique_fd.h"
 
 namespace aw {
 

@@ -51,7 +51,7 @@
 #include "src/core/clock.h"
 #include "src/core/event.h"
 #include "src/core/result.h"
-#include "src/core/unique_fd.h"
+#include "src/os/unique_fd.h"
 #include "src/uvx/handle.h"
 #include "watchers/inotify_source.h"
 #include "watchers/notify/notify_protocol.h"

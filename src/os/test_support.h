@@ -1,5 +1,6 @@
-// Shared test fixtures for actions_test: temp dirs, a loop fixture with a guard
-// timer, and small file helpers. Tests only.
+// Shared test fixtures for tests that run real processes and files (src/os,
+// src/actions): temp dirs, a loop fixture with a guard timer, small file helpers.
+// Tests only.
 #pragma once
 
 #include <gtest/gtest.h>

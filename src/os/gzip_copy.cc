@@ -1,4 +1,4 @@
-#include "src/core/gzip_copy.h"
+#include "src/os/gzip_copy.h"
 
 #include <unistd.h>
 #include <zlib.h>
@@ -7,7 +7,7 @@
 #include <cstring>
 #include <vector>
 
-#include "src/core/unique_fd.h"
+#include "src/os/unique_fd.h"
 
 namespace aw {
 namespace {

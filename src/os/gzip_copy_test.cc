@@ -1,4 +1,4 @@
-#include "src/core/gzip_copy.h"
+#include "src/os/gzip_copy.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -9,7 +9,7 @@
 #include <cerrno>
 #include <string>
 
-#include "src/core/unique_fd.h"
+#include "src/os/unique_fd.h"
 
 namespace aw {
 namespace {

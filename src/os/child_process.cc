@@ -1,4 +1,4 @@
-#include "src/actions/child_process.h"
+#include "src/os/child_process.h"
 
 #include <fcntl.h>
 #include <signal.h>

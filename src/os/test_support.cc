@@ -1,4 +1,4 @@
-#include "src/actions/test_support.h"
+#include "src/os/test_support.h"
 
 #include <sys/prctl.h>
 #include <sys/stat.h>

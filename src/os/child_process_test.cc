@@ -1,4 +1,4 @@
-#include "src/actions/child_process.h"
+#include "src/os/child_process.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -11,7 +11,7 @@
 #include <climits>
 #include <optional>
 
-#include "src/actions/test_support.h"
+#include "src/os/test_support.h"
 
 namespace aw {
 namespace {

@@ -27,7 +27,7 @@
 
 #include "src/core/clock.h"
 #include "src/core/result.h"
-#include "src/core/unique_fd.h"
+#include "src/os/unique_fd.h"
 #include "src/uvx/handle.h"
 
 namespace aw {

@@ -1,0 +1,121 @@
+#include "src/os/files.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+
+#include "src/os/errno_text.h"
+#include "src/os/unique_fd.h"
+
+namespace aw {
+
+Status write_all(int fd, std::string_view data, Env& env) {
+  while (!data.empty()) {
+    const ssize_t n = env.write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno_error("write failed", errno);
+    }
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return Status::Ok();
+}
+
+Status write_all_and_sync(int fd, std::string_view data, Env& env) {
+  if (Status s = write_all(fd, data, env); !s.ok()) return s;
+  if (env.fsync(fd) != 0) return errno_error("fsync failed", errno);
+  return Status::Ok();
+}
+
+Status make_dirs(const std::string& path, mode_t mode) {
+  if (path.empty()) return make_error("empty directory path");
+  std::size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = path.find('/', pos + 1);
+    const std::string partial = path.substr(0, pos);
+    if (partial.empty()) continue;
+    if (::mkdir(partial.c_str(), mode) != 0 && errno != EEXIST)
+      return errno_error("cannot create directory '" + partial + "'", errno);
+  }
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return errno_error("cannot stat '" + path + "'", errno);
+  if (!S_ISDIR(st.st_mode)) return make_error("'" + path + "' exists and is not a directory");
+  return Status::Ok();
+}
+
+std::string parent_dir(const std::string& path) {
+  const std::size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+Result<std::optional<std::string>> read_file_if_exists(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    if (errno == ENOENT) return std::optional<std::string>();
+    return errno_error("cannot open '" + path + "'", errno);
+  }
+  std::string text;
+  char buf[16384];
+  while (true) {
+    const ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno_error("cannot read '" + path + "'", errno);
+    if (n == 0) break;
+    text.append(buf, static_cast<std::size_t>(n));
+  }
+  return std::optional<std::string>(std::move(text));
+}
+
+Result<std::string> write_temp_beside(const std::string& path, std::string_view content,
+                                      mode_t mode, Env& env) {
+  // Unique within the process; O_EXCL settles races with other processes.
+  static std::atomic<unsigned> counter{0};
+  const std::string temp =
+      path + "." + std::to_string(::getpid()) + "." + std::to_string(counter.fetch_add(1)) + ".tmp";
+  UniqueFd fd(env.open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
+  if (!fd) return errno_error("cannot create '" + temp + "'", errno);
+  // The mode asked for, whatever the umask.
+  if (::fchmod(fd.get(), mode) != 0) {
+    const int err = errno;
+    ::unlink(temp.c_str());
+    return errno_error("cannot set the mode of '" + temp + "'", err);
+  }
+  if (Status s = write_all_and_sync(fd.get(), content, env); !s.ok()) {
+    ::unlink(temp.c_str());
+    return make_error("cannot write '" + temp + "': " + s.error().message, s.error().code);
+  }
+  return temp;
+}
+
+Status sync_dir(const std::string& dir, Env& env) {
+  UniqueFd dfd(env.open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0));
+  if (!dfd) return errno_error("cannot open the directory '" + dir + "'", errno);
+  if (env.fsync(dfd.get()) != 0)
+    return errno_error("cannot fsync the directory '" + dir + "'", errno);
+  return Status::Ok();
+}
+
+Status commit_temp(const std::string& temp, const std::string& path, bool sync_directory,
+                   Env& env) {
+  // rename() replaces a symlink at `path`, never follows it.
+  if (env.rename(temp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(temp.c_str());
+    return errno_error("cannot rename '" + temp + "' to '" + path + "'", err);
+  }
+  if (!sync_directory) return Status::Ok();
+  return sync_dir(parent_dir(path), env);  // the rename itself must survive a crash too
+}
+
+Status write_file_durably(const std::string& path, std::string_view content, mode_t mode,
+                          Env& env) {
+  auto temp = write_temp_beside(path, content, mode, env);
+  if (!temp) return temp.error();
+  return commit_temp(*temp, path, true, env);
+}
+
+}  // namespace aw
