@@ -12,14 +12,15 @@
 #include <iostream>
 #include <sstream>
 
+#include "src/cli/events_command.h"
+#include "src/cli/rules_commands.h"
 #include "src/daemon/config.h"
 #include "src/daemon/daemon.h"
 #include "src/daemon/instance_lock.h"
 #include "src/daemon/paths.h"
 #include "src/daemon/systemd_unit.h"
-#include "src/eventlog/events_command.h"
+#include "src/os/environ.h"
 #include "src/rules/rule_files.h"
-#include "src/rules/rules_commands.h"
 #include "src/tmux/tmux_socket.h"
 #include "src/uvx/unix_listener.h"
 #include "watchers/notify/notify_client.h"
@@ -84,8 +85,8 @@ int cmd_rules_test(const GlobalFlags& g, const std::string& event_json) {
 // about sessions (it then judges no zombie and no phantom): worth a warning,
 // not a refusal, since the server may simply not be started yet.
 void check_tmux_reachable(const DaemonConfig& config, const std::string& unit) {
-  const char* tmpdir = std::getenv("TMUX_TMPDIR");
-  const std::string socket = tmux_socket_path(config.tmux_command, getuid(), tmpdir ? tmpdir : "");
+  const std::string socket =
+      tmux_socket_path(config.tmux_command, getuid(), env_var("TMUX_TMPDIR").value_or(""));
   std::cout << "tmux: the agents' server socket is " << socket << "\n";
   if (auto hidden = unit_hides(unit, socket)) {
     std::cout << "tmux: warning: the unit's " << *hidden

@@ -7,13 +7,13 @@
 #include <CLI/CLI.hpp>
 
 #include <cerrno>
-#include <cstring>
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include "src/cli/cli_common.h"
 #include "src/logpipe/logpipe.h"
+#include "src/os/errno_text.h"
 #include "src/tmux/tmux_hooks.h"
 
 namespace aw {
@@ -36,7 +36,7 @@ int run_tmux(const std::vector<std::string>& argv, std::string* error) {
   pid_t pid = -1;
   const int rc = posix_spawnp(&pid, args[0], nullptr, nullptr, args.data(), environ);
   if (rc != 0) {
-    *error = "cannot run " + argv[0] + ": " + std::strerror(rc);
+    *error = "cannot run " + argv[0] + ": " + errno_text(rc);
     return -1;
   }
   int status = 0;

@@ -1,15 +1,13 @@
-// Rendering the worker, tmux, rotate and probe actions into ActionRequests, and
-// how `rules test` shows them.
+// Rendering the worker, tmux, rotate and probe actions into ActionRequests.
+// How `rules test` and `rules list` show them: src/cli/rules_commands_test.cc.
 #include <re2/re2.h>
 
 #include <gtest/gtest.h>
 
 #include <csignal>
-#include <sstream>
 
 #include "src/rules/matcher.h"
 #include "src/rules/rule_loader.h"
-#include "src/rules/rules_commands.h"
 
 namespace aw {
 namespace {
@@ -155,45 +153,12 @@ patterns = [ { match = '^FAILED (?P<job>\S+)', kind = "queue.failed" } ])");
   EXPECT_EQ(job, "j-1");
 }
 
-TEST(RenderActions, RulesTestShowsTheNewActions) {
-  RuleSet set = load_actions(R"([[rule.action]]
-do = "kill"
-signal = "INT"
-[[rule.action]]
-do = "restart"
-reason = "r"
-[[rule.action]]
-do = "tmux"
-op = "open"
-session = "s-{entity}"
-argv = ["agent"]
-brief = "line 1\nline 2"
-submit = false
-[[rule.action]]
-do = "rotate"
-max_size = "10MB"
-[[rule.action]]
-do = "probe"
-argv = ["q"]
-patterns = [ { match = "^F", kind = "q.failed" } ])");
-  std::ostringstream out;
-  EXPECT_EQ(rules_test(set, hung_worker(), out, nullptr, EnvLookup()), 0);
-  EXPECT_NE(out.str().find(
-                "    1. kill worker=\"w7\" signal=INT grace=10s\n"
-                "    2. restart worker=\"w7\" reason=\"r\"\n"
-                "    3. tmux op=open session=\"s-w7\" argv=[\"agent\"] brief=\"line 1\\nline 2\" "
-                "submit=false\n"
-                "    4. rotate path=\"/srv/logs/w7.log\" max_size=10MiB keep=5 compress=true "
-                "method=rename\n"
-                "    5. probe argv=[\"q\"] patterns={\"^F\": \"q.failed\"} max_output=1MiB\n"),
-            std::string::npos)
-      << out.str();
-  std::ostringstream list;
-  rules_list(set, list);
-  EXPECT_NE(list.str().find("kill {entity} INT; restart {entity}; tmux open s-{entity}; rotate "
-                            "{path}; probe q\n"),
-            std::string::npos)
-      << list.str();
+TEST(ActionTypeName, Names) {
+  EXPECT_STREQ(action_type_name(ActionType::kRun), "run");
+  EXPECT_STREQ(action_type_name(ActionType::kMove), "move");
+  EXPECT_STREQ(action_type_name(ActionType::kQuarantine), "quarantine");
+  EXPECT_STREQ(action_type_name(ActionType::kMark), "mark");
+  EXPECT_STREQ(action_type_name(ActionType::kEmit), "emit");
 }
 
 TEST(ActionTypeName, NewNames) {

@@ -1,12 +1,10 @@
 // Scheduled rules (`every`): loading, which timer.fired events they take, and
-// whether `agentwatch trigger` may fire them.
+// whether `agentwatch trigger` may fire them. How `rules list` and `rules test`
+// show them: src/cli/rules_commands_test.cc.
 #include <gtest/gtest.h>
-
-#include <sstream>
 
 #include "src/rules/matcher.h"
 #include "src/rules/rule_loader.h"
-#include "src/rules/rules_commands.h"
 
 namespace aw {
 namespace {
@@ -219,26 +217,16 @@ kind = "x"
   EXPECT_FALSE(can_trigger(*set.find("files")));
 }
 
-TEST(RuleSchedule, ListShowsThePeriod) {
-  RuleSet set = load(rule_with("every = \"30m\"\njitter = \"1m\"\non = \"queue.changed\""));
-  std::ostringstream out;
-  rules_list(set, out);
-  EXPECT_NE(out.str().find("r     queue.changed,every 30m±1m  yes"), std::string::npos)
-      << out.str();
-}
-
-TEST(RuleSchedule, DryRunOfAnotherRulesTimerCountsAsNotListening) {
+// Another rule's timer.fired is not for this rule at all: `rules test` counts
+// it among the rules that do not listen to the kind.
+TEST(RuleSchedule, ListensOnlyToItsOwnTimer) {
   RuleSet set = load(rule_with("every = \"30m\""));
-  std::ostringstream out;
-  EXPECT_EQ(rules_test(set, timer_fired("other"), out, nullptr, EnvLookup()), 1);
-  EXPECT_NE(out.str().find("0 rules match; 1 rule does not listen to kind \"timer.fired\""),
-            std::string::npos)
-      << out.str();
-  std::ostringstream mine;
-  EXPECT_EQ(rules_test(set, timer_fired("r"), mine, nullptr, EnvLookup()), 0);
-  EXPECT_NE(mine.str().find("match  r  (s.toml:1)\n    1. emit kind=\"check.done\"\n"),
-            std::string::npos)
-      << mine.str();
+  const Rule& r = set.rules()[0];
+  EXPECT_FALSE(r.listens_to_event(timer_fired("other")));
+  EXPECT_TRUE(r.listens_to_event(timer_fired("r")));
+  Event other_kind;
+  other_kind.kind = "queue.changed";
+  EXPECT_FALSE(r.listens_to_event(other_kind));
 }
 
 }  // namespace

@@ -40,7 +40,7 @@ using ContentLoader = std::function<std::optional<std::string>(const std::string
 // Reads a whole file (the default ContentLoader).
 std::optional<std::string> read_file_content(const std::string& path);
 
-// The process environment, for {env.NAME} (getenv).
+// The process environment, for {env.NAME} (env_var).
 EnvLookup process_env();
 
 // `rules test --event JSON`: a dry run. Prints which rules match `e` with the

@@ -1,9 +1,8 @@
-#include "src/eventlog/events_command.h"
+#include "src/cli/events_command.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <iostream>
 #include <ostream>
 
@@ -12,6 +11,7 @@
 #include "src/eventlog/event_filter.h"
 #include "src/eventlog/event_format.h"
 #include "src/eventlog/event_log_reader.h"
+#include "src/os/environ.h"
 
 namespace aw {
 
@@ -47,8 +47,8 @@ int events_command(const EventsOptions& options, std::ostream& out, std::ostream
     return 2;
   }
 
-  const bool color = options.color.value_or(&out == &std::cout && ::isatty(STDOUT_FILENO) &&
-                                            std::getenv("NO_COLOR") == nullptr);
+  const bool color =
+      options.color.value_or(&out == &std::cout && ::isatty(STDOUT_FILENO) && !env_var("NO_COLOR"));
   const EventFormatOptions format{color};
   std::size_t printed = 0;
   if (options.limit && *options.limit == 0) return 0;

@@ -1,8 +1,7 @@
-#include "src/rules/rules_commands.h"
+#include "src/cli/rules_commands.h"
 
 #include <algorithm>
 #include <csignal>
-#include <cstdlib>
 #include <fstream>
 #include <ostream>
 #include <sstream>
@@ -11,6 +10,7 @@
 #include "src/core/byte_size.h"
 #include "src/core/duration.h"
 #include "src/core/json_writer.h"
+#include "src/os/environ.h"
 #include "src/rules/matcher.h"
 #include "src/rules/rule_gate.h"
 
@@ -310,11 +310,7 @@ std::optional<std::string> read_file_content(const std::string& path) {
 }
 
 EnvLookup process_env() {
-  return [](std::string_view name) -> std::optional<std::string> {
-    const char* v = std::getenv(std::string(name).c_str());
-    if (!v) return std::nullopt;
-    return std::string(v);
-  };
+  return [](std::string_view name) -> std::optional<std::string> { return env_var(name); };
 }
 
 int rules_test(const RuleSet& rules, const Event& e, std::ostream& out, const ContentLoader& load,

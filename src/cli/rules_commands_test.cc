@@ -1,4 +1,4 @@
-#include "src/rules/rules_commands.h"
+#include "src/cli/rules_commands.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -6,8 +6,6 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-
-#include "src/plan/plan.h"
 
 namespace aw {
 namespace {
@@ -75,14 +73,6 @@ class RulesCommandsTest : public ::testing::Test {
 
   std::filesystem::path dir_;
 };
-
-TEST(ActionTypeName, Names) {
-  EXPECT_STREQ(action_type_name(ActionType::kRun), "run");
-  EXPECT_STREQ(action_type_name(ActionType::kMove), "move");
-  EXPECT_STREQ(action_type_name(ActionType::kQuarantine), "quarantine");
-  EXPECT_STREQ(action_type_name(ActionType::kMark), "mark");
-  EXPECT_STREQ(action_type_name(ActionType::kEmit), "emit");
-}
 
 TEST_F(RulesCommandsTest, CheckValidSet) {
   write("rules/a.toml", kRules);
@@ -262,6 +252,111 @@ TEST_F(RulesCommandsTest, TestReportsUnreadableContent) {
   std::string o = out.str();
   EXPECT_NE(o.find("content: cannot read \"" + missing + "\""), std::string::npos) << o;
   EXPECT_NE(o.find("the file's content was not read (or is unreadable)"), std::string::npos) << o;
+}
+
+// How `rules test` and `rules list` show the worker, tmux, rotate and probe
+// actions and scheduled rules (from src/rules/matcher_actions_test.cc and
+// rule_schedule_test.cc, which test the rendering and matching themselves).
+
+RuleSet load_text(std::string_view text, std::string_view file) {
+  RuleLoad l = load_rules_from_string(text, file);
+  EXPECT_TRUE(l.ok()) << l.error_text();
+  return l.ok() ? std::move(l).rules() : RuleSet();
+}
+
+Event hung_worker() {
+  Event e;
+  e.kind = "worker.hung";
+  e.source = "supervisor";
+  e.entity = "w7";
+  e.path = "/srv/logs/w7.log";
+  e.fields.set("session", "agent-w7");
+  e.fields.set("items", "a.json\nb.json");
+  e.fields.set("minutes", FieldValue(std::int64_t{31}));
+  return e;
+}
+
+// A rule "r" with `keys` inserted at line 3, and one emit action.
+std::string rule_with(std::string_view keys) {
+  return "[[rule]]\nname = \"r\"\n" + std::string(keys) +
+         "\n[[rule.action]]\ndo = \"emit\"\nkind = \"check.done\"\n";
+}
+
+Event timer_fired(std::string_view rule) {
+  Event e;
+  e.kind = "timer.fired";
+  e.source = "timer";
+  e.fields.set("rule", std::string(rule));
+  e.fields.set("reason", "due");
+  return e;
+}
+
+TEST(RulesCommands, TestAndListShowTheNewActions) {
+  RuleSet set = load_text(R"([[rule]]
+name = "r"
+on = "worker.*"
+[[rule.action]]
+do = "kill"
+signal = "INT"
+[[rule.action]]
+do = "restart"
+reason = "r"
+[[rule.action]]
+do = "tmux"
+op = "open"
+session = "s-{entity}"
+argv = ["agent"]
+brief = "line 1\nline 2"
+submit = false
+[[rule.action]]
+do = "rotate"
+max_size = "10MB"
+[[rule.action]]
+do = "probe"
+argv = ["q"]
+patterns = [ { match = "^F", kind = "q.failed" } ])",
+                          "m.toml");
+  std::ostringstream out;
+  EXPECT_EQ(rules_test(set, hung_worker(), out, nullptr, EnvLookup()), 0);
+  EXPECT_NE(out.str().find(
+                "    1. kill worker=\"w7\" signal=INT grace=10s\n"
+                "    2. restart worker=\"w7\" reason=\"r\"\n"
+                "    3. tmux op=open session=\"s-w7\" argv=[\"agent\"] brief=\"line 1\\nline 2\" "
+                "submit=false\n"
+                "    4. rotate path=\"/srv/logs/w7.log\" max_size=10MiB keep=5 compress=true "
+                "method=rename\n"
+                "    5. probe argv=[\"q\"] patterns={\"^F\": \"q.failed\"} max_output=1MiB\n"),
+            std::string::npos)
+      << out.str();
+  std::ostringstream list;
+  rules_list(set, list);
+  EXPECT_NE(list.str().find("kill {entity} INT; restart {entity}; tmux open s-{entity}; rotate "
+                            "{path}; probe q\n"),
+            std::string::npos)
+      << list.str();
+}
+
+TEST(RulesCommands, ListShowsThePeriod) {
+  RuleSet set =
+      load_text(rule_with("every = \"30m\"\njitter = \"1m\"\non = \"queue.changed\""), "s.toml");
+  std::ostringstream out;
+  rules_list(set, out);
+  EXPECT_NE(out.str().find("r     queue.changed,every 30m±1m  yes"), std::string::npos)
+      << out.str();
+}
+
+TEST(RulesCommands, DryRunOfAnotherRulesTimerCountsAsNotListening) {
+  RuleSet set = load_text(rule_with("every = \"30m\""), "s.toml");
+  std::ostringstream out;
+  EXPECT_EQ(rules_test(set, timer_fired("other"), out, nullptr, EnvLookup()), 1);
+  EXPECT_NE(out.str().find("0 rules match; 1 rule does not listen to kind \"timer.fired\""),
+            std::string::npos)
+      << out.str();
+  std::ostringstream mine;
+  EXPECT_EQ(rules_test(set, timer_fired("r"), mine, nullptr, EnvLookup()), 0);
+  EXPECT_NE(mine.str().find("match  r  (s.toml:1)\n    1. emit kind=\"check.done\"\n"),
+            std::string::npos)
+      << mine.str();
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-#include "src/eventlog/events_command.h"
+#include "src/cli/events_command.h"
 
 #include <gtest/gtest.h>
 
