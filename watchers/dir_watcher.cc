@@ -10,6 +10,7 @@
 #include <cstring>
 #include <set>
 
+#include "src/os/errno_text.h"
 #include "watchers/beneath_path.h"
 #include "watchers/dir_crawl.h"
 #include "watchers/inotify_source.h"
@@ -36,10 +37,6 @@ std::int64_t mtime_ns(const struct stat& st) {
 FileVersion version_of(const struct stat& st) {
   return FileVersion{static_cast<std::int64_t>(st.st_size), mtime_ns(st),
                      static_cast<std::int64_t>(st.st_ino), static_cast<std::int64_t>(st.st_dev)};
-}
-
-std::string errno_text(int err) {
-  return std::strerror(err);
 }
 
 // True when the next record about the same name in the same directory is its
@@ -90,14 +87,13 @@ struct DirWatcher::Root {
   // Open only while a read batch is handled (see the header): the root, and
   // the last other directory a record needed, by rel.
   bool in_batch = false;
-  int batch_root_fd = -1;
-  int batch_dir_fd = -1;
+  UniqueFd batch_root_fd;
+  UniqueFd batch_dir_fd;
   std::string batch_dir_rel;
 
   void close_batch_fds() {
-    if (batch_root_fd >= 0) close(batch_root_fd);
-    if (batch_dir_fd >= 0) close(batch_dir_fd);
-    batch_root_fd = batch_dir_fd = -1;
+    batch_root_fd.reset();
+    batch_dir_fd.reset();
     batch_dir_rel.clear();
   }
   void close_all() {
@@ -152,17 +148,14 @@ class DirWatcher::ScanVisitor final : public DirCrawl::Visitor {
   ScanJob& job_;
 };
 
-DirWatcher::DirFd::~DirFd() {
-  if (owned && fd >= 0) close(fd);
-}
-
 DirWatcher::DirWatcher(uv_loop_t* loop, const Clock& clock, FileIndex* index,
                        std::function<void(Event)> emit, Options options)
     : loop_(loop),
       clock_(clock),
       index_(index),
       emit_(std::move(emit)),
-      options_(std::move(options)),
+      options_(options),
+      env_(options_.env ? *options_.env : Env::real()),
       moves_(options_.move_pair_window),
       alarm_(loop, [this] { on_alarm(); }),
       scan_idle_(loop, [this] {
@@ -221,7 +214,8 @@ Status DirWatcher::add_root(const WatchRoot& root) {
   cb.on_drained = [this] { rearm(); };
   auto source = InotifySource::open(
       loop_, std::move(cb),
-      InotifySource::Options{64 * 1024, options_.max_backlog_bytes, options_.max_records_per_tick});
+      InotifySource::Options{64 * 1024, options_.max_backlog_bytes, options_.max_records_per_tick},
+      env_);
   if (!source.ok())
     return make_error("watch '" + root.name + "': " + source.error().message, source.error().code);
   r->source = std::move(source.value());
@@ -296,16 +290,6 @@ void DirWatcher::activate(Root& r) {
   }
 }
 
-int DirWatcher::add_watch_raw(Root& r, const char* path, std::uint32_t mask) {
-  // Options::add_watch is the tests' fault injection (errno convention).
-  if (options_.add_watch) {
-    errno = 0;
-    const int wd = options_.add_watch(r.source->fd(), path, mask);
-    return wd >= 0 ? wd : -(errno != 0 ? errno : EINVAL);
-  }
-  return r.source->add_watch(path, mask);
-}
-
 void DirWatcher::try_restore(Root& r) {
   // A root fd a batch holds may name the directory that went away.
   r.close_batch_fds();
@@ -318,7 +302,7 @@ void DirWatcher::try_restore(Root& r) {
       if (S_ISDIR(st.st_mode)) {
         // IN_DONT_FOLLOW in kDirMask: a symlink swapped in since the lstat is
         // refused with ENOTDIR (IN_ONLYDIR), never followed.
-        const int wd = add_watch_raw(r, r.spec.path.c_str(), kDirMask);
+        const int wd = r.source->add_watch(r.spec.path.c_str(), kDirMask);
         if (wd >= 0) {
           const bool was_reported_missing = r.reported_missing;
           r.reported_missing = false;
@@ -646,7 +630,7 @@ int DirWatcher::add_watch(Root& r, int parent_fd, const std::string& rel) {
   } else {
     path = join_abs(r.spec.path, rel);
   }
-  const int wd = add_watch_raw(r, path.c_str(), kDirMask);
+  const int wd = r.source->add_watch(path.c_str(), kDirMask);
   if (wd < 0) {
     const int err = -wd;
     if (err != ENOENT && err != ENOTDIR && err != ELOOP) report_add_watch_failure(r, rel, err);
@@ -817,18 +801,17 @@ void DirWatcher::recheck_due_files(MonoTime now) {
 DirWatcher::DirFd DirWatcher::open_dir(Root& r, std::string_view dir_rel) {
   if (!r.in_batch) return DirFd(open_in_root(r.spec.path, dir_rel, O_PATH), true);
   if (dir_rel.empty()) {
-    if (r.batch_root_fd < 0) {
-      const int fd = open(r.spec.path.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-      if (fd < 0) return DirFd(-errno, false);
-      r.batch_root_fd = fd;
+    if (!r.batch_root_fd) {
+      r.batch_root_fd.reset(
+          open(r.spec.path.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (!r.batch_root_fd) return DirFd(-errno, false);
     }
-    return DirFd(r.batch_root_fd, false);
+    return DirFd(r.batch_root_fd.get(), false);
   }
-  if (r.batch_dir_fd >= 0 && r.batch_dir_rel == dir_rel) return DirFd(r.batch_dir_fd, false);
+  if (r.batch_dir_fd && r.batch_dir_rel == dir_rel) return DirFd(r.batch_dir_fd.get(), false);
   const int fd = open_in_root(r.spec.path, dir_rel, O_PATH);
   if (fd < 0) return DirFd(fd, false);
-  if (r.batch_dir_fd >= 0) close(r.batch_dir_fd);
-  r.batch_dir_fd = fd;
+  r.batch_dir_fd.reset(fd);
   r.batch_dir_rel.assign(dir_rel);
   return DirFd(fd, false);
 }

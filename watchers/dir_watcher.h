@@ -74,6 +74,8 @@
 #include "src/core/clock.h"
 #include "src/core/event.h"
 #include "src/core/result.h"
+#include "src/os/env.h"
+#include "src/os/unique_fd.h"
 #include "src/uvx/handle.h"
 #include "watchers/file_index.h"
 #include "watchers/ignore_rules.h"
@@ -129,10 +131,11 @@ class DirWatcher {
     // it has been unchanged for this long (see "Settling" above). Zero lands
     // every scanned file at once. Re-checks share `slice_entries` per tick.
     Duration scan_settle = std::chrono::milliseconds(250);
-    // Fault injection for tests (LevelDB's Env idea, narrowed to the one call
-    // whose failures we cannot provoke as a user): replaces inotify_add_watch.
-    // Returns a wd or -1 with errno set.
-    std::function<int(int fd, const char* path, std::uint32_t mask)> add_watch;
+    // What every inotify watch (the roots, their subdirectories, a missing
+    // root's ancestor) is added through (src/os/env.h): a test's Env refuses
+    // one as a full fs.inotify.max_user_watches would. Borrowed, outlives the
+    // watcher; nullptr = Env::real().
+    Env* env = nullptr;
   };
 
   DirWatcher(uv_loop_t* loop, const Clock& clock, FileIndex* index, std::function<void(Event)> emit,
@@ -171,17 +174,12 @@ class DirWatcher {
   struct ScanJob;
   class ScanVisitor;
   // A directory of a root opened for one use: borrowed from the batch cache or
-  // owned (closed on destruction).
+  // owned (closed on destruction). fd < 0 is -errno. Move-only.
   struct DirFd {
     int fd = -1;
-    bool owned = false;
+    UniqueFd owned;  // holds `fd` when this DirFd closes it
     DirFd() = default;
-    DirFd(int f, bool o) : fd(f), owned(o) {}
-    DirFd(DirFd&& o) noexcept : fd(o.fd), owned(o.owned) { o.owned = false; }
-    DirFd(const DirFd&) = delete;
-    DirFd& operator=(const DirFd&) = delete;
-    DirFd& operator=(DirFd&&) = delete;
-    ~DirFd();
+    DirFd(int f, bool own) : fd(f), owned(own && f >= 0 ? f : -1) {}
   };
 
   // Root lifecycle.
@@ -202,7 +200,6 @@ class DirWatcher {
 
   // Watches. add_watch returns the wd or a negative errno.
   int add_watch(Root& r, int parent_fd, const std::string& rel);
-  int add_watch_raw(Root& r, const char* path, std::uint32_t mask);
   void drop_subtree(Root& r, const std::string& rel, bool rm_watches);
   void rename_subtree(Root& r, const std::string& from, const std::string& to);
   void report_add_watch_failure(Root& r, const std::string& rel, int err);
@@ -246,6 +243,7 @@ class DirWatcher {
   FileIndex* index_;
   std::function<void(Event)> emit_;
   Options options_;
+  Env& env_;  // options_.env or the real one
   bool started_ = false;
   bool stopped_ = false;
   bool proc_fd_usable_ = false;

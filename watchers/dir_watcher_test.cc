@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace aw {
@@ -50,6 +51,22 @@ std::string field(const Event& e, const char* key) {
   return e.fields.get_string(key).value_or("<absent>");
 }
 
+// An Env that refuses the inotify watches `refuse` picks with ENOSPC, as a full
+// fs.inotify.max_user_watches does; every other call goes to the kernel.
+class RefusingWatchEnv final : public Env {
+ public:
+  int add_watch(int inotify_fd, const char* path, std::uint32_t mask) override {
+    if (refuse && refuse(path)) {
+      refused.emplace_back(path);
+      errno = ENOSPC;
+      return -1;
+    }
+    return Env::add_watch(inotify_fd, path, mask);
+  }
+  std::function<bool(std::string_view path)> refuse;
+  std::vector<std::string> refused;  // the paths refused, in order
+};
+
 class DirWatcherTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -78,7 +95,7 @@ class DirWatcherTest : public ::testing::Test {
           events_.push_back(std::move(e));
           if (until_ && until_()) uv_stop(&loop_);
         },
-        std::move(options));
+        options);
   }
   WatchRoot root_spec(std::vector<std::string> ignore = {}) {
     return WatchRoot{"results", root_, true, std::move(ignore)};
@@ -155,6 +172,7 @@ class DirWatcherTest : public ::testing::Test {
   std::unique_ptr<ManualClock> manual_clock_;
   const Clock* clock_ = &system_clock_;
   std::string dir_, root_, outside_;
+  RefusingWatchEnv refuse_watches_;  // outlives watcher_
   std::unique_ptr<FileIndex> index_;
   std::unique_ptr<DirWatcher> watcher_;
   std::vector<Event> events_;
@@ -585,14 +603,9 @@ TEST_F(DirWatcherTest, WatchLimitDegradesVisiblyAndKeepsLanding) {
   fs::create_directories(root_ + "/sub");
   write_old_file(root_ + "/sub/s.json");
   DirWatcher::Options o;
-  o.add_watch = [](int fd, const char* path, std::uint32_t mask) {
-    if (std::string(path).find("sub") != std::string::npos) {
-      errno = ENOSPC;
-      return -1;
-    }
-    return inotify_add_watch(fd, path, mask);
-  };
-  make_watcher(std::move(o));
+  o.env = &refuse_watches_;
+  refuse_watches_.refuse = [](std::string_view path) { return path.ends_with("/sub"); };
+  make_watcher(o);
   start_and_wait_for_scan(root_spec());
   const Event* d = find("watch.degraded");
   ASSERT_NE(d, nullptr) << dump();
@@ -604,8 +617,32 @@ TEST_F(DirWatcherTest, WatchLimitDegradesVisiblyAndKeepsLanding) {
   EXPECT_TRUE(s.degraded);
   EXPECT_EQ(s.unwatched_dirs, 1u);
   EXPECT_EQ(s.watches, 1u);
+  EXPECT_EQ(refuse_watches_.refused.size(), 1u);
   write_file(root_ + "/top.json");  // the rest keeps working
   ASSERT_TRUE(run_until([&] { return find("file.landed", "top.json"); }));
+}
+
+// A missing root is waited for through a watch on its nearest existing
+// ancestor; that watch goes through the Env too, and a refusal is reported.
+TEST_F(DirWatcherTest, RefusedWatchOnAMissingRootsAncestorIsReported) {
+  const std::string late = dir_ + "/later/results";
+  DirWatcher::Options o;
+  o.env = &refuse_watches_;
+  refuse_watches_.refuse = [this](std::string_view path) { return path == dir_; };
+  make_watcher(o);
+  ASSERT_TRUE(watcher_->add_root(WatchRoot{"late", late, true, {}}).ok());
+  watcher_->start();
+  ASSERT_TRUE(run_until([&] { return find("watch.root_missing"); })) << dump();
+  EXPECT_EQ(refuse_watches_.refused, (std::vector<std::string>{dir_}));
+  const Event* d = find("watch.degraded");
+  ASSERT_NE(d, nullptr) << dump();
+  EXPECT_NE(field(*d, "reason").find("max_user_watches"), std::string::npos);
+  EXPECT_EQ(field(*d, "path"), late);
+  EXPECT_EQ(field(*d, "error"), std::strerror(ENOSPC));
+  const auto s = watcher_->stats();
+  EXPECT_TRUE(s.degraded);
+  EXPECT_EQ(s.unwatched_dirs, 1u);
+  EXPECT_EQ(s.roots_missing, 1u);
 }
 
 TEST_F(DirWatcherTest, AddRootRefusesBadConfigurationWithReasons) {
@@ -825,14 +862,9 @@ TEST_F(DirWatcherTest, HeldFileGoneWithoutAnEventIsDroppedAtItsRecheck) {
   write_file(root_ + "/sub/b-stays.json");
   ManualClock& clock = use_manual_clock();
   DirWatcher::Options o = settle(std::chrono::milliseconds(100));
-  o.add_watch = [](int fd, const char* path, std::uint32_t mask) {
-    if (std::string(path).find("sub") != std::string::npos) {
-      errno = ENOSPC;
-      return -1;
-    }
-    return inotify_add_watch(fd, path, mask);
-  };
-  make_watcher(std::move(o));
+  o.env = &refuse_watches_;
+  refuse_watches_.refuse = [](std::string_view path) { return path.ends_with("/sub"); };
+  make_watcher(o);
   start_and_wait_for_scan(root_spec());
   ASSERT_EQ(watcher_->stats().settling, 2u);
   ASSERT_EQ(unlink((root_ + "/sub/a-gone.json").c_str()), 0);

@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
+#include <cstring>  // memmove
+
+#include "src/os/errno_text.h"
 
 namespace aw {
 namespace {
@@ -15,27 +17,29 @@ constexpr std::size_t kMaxRecord = sizeof(struct inotify_event) + 256;
 }  // namespace
 
 Result<std::unique_ptr<InotifySource>> InotifySource::open(uv_loop_t* loop, Callbacks callbacks,
-                                                           Options options) {
-  const int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-  if (fd < 0) {
+                                                           Options options, Env& env) {
+  UniqueFd fd(inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+  if (!fd) {
     const int err = errno;
-    return make_error(std::string("inotify_init1: ") + std::strerror(err) +
+    return make_error("inotify_init1: " + errno_text(err) +
                           (err == EMFILE ? " (fs.inotify.max_user_instances reached)" : ""),
                       -err);
   }
-  std::unique_ptr<InotifySource> src(new InotifySource(loop, fd, std::move(callbacks), options));
+  std::unique_ptr<InotifySource> src(
+      new InotifySource(loop, std::move(fd), std::move(callbacks), options, env));
   if (int rc = src->poll_->init_status(); rc != 0)
     return make_error(std::string("uv_poll_init: ") + uv_strerror(rc), rc);
   return src;
 }
 
-InotifySource::InotifySource(uv_loop_t* loop, int fd, Callbacks callbacks, Options options)
-    : fd_(fd), cb_(std::move(callbacks)), options_(options) {
+InotifySource::InotifySource(uv_loop_t* loop, UniqueFd fd, Callbacks callbacks, Options options,
+                             Env& env)
+    : fd_(std::move(fd)), env_(env), cb_(std::move(callbacks)), options_(options) {
   if (options_.read_buffer_bytes < 2 * kMaxRecord) options_.read_buffer_bytes = 2 * kMaxRecord;
   if (options_.max_backlog_bytes < options_.read_buffer_bytes)
     options_.max_backlog_bytes = options_.read_buffer_bytes;
   if (options_.max_records_per_tick == 0) options_.max_records_per_tick = 1;
-  poll_ = std::make_unique<uvx::Poll>(loop, fd_, [this](int status, int) {
+  poll_ = std::make_unique<uvx::Poll>(loop, fd_.get(), [this](int status, int) {
     if (status < 0) {
       if (cb_.on_error) cb_.on_error("poll", -status);
       return;
@@ -50,7 +54,7 @@ InotifySource::~InotifySource() {
 }
 
 int InotifySource::start() {
-  if (fd_ < 0) return UV_EBADF;
+  if (!fd_) return UV_EBADF;
   return poll_->start(UV_READABLE);
 }
 
@@ -58,18 +62,18 @@ void InotifySource::close() {
   // uv_close before the fd goes away; both may be inside their own callback.
   poll_.reset();
   more_.reset();
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = -1;
+  fd_.reset();
   begin_ = end_ = 0;
 }
 
 int InotifySource::add_watch(const char* path, std::uint32_t mask) const {
-  const int wd = inotify_add_watch(fd_, path, mask);
-  return wd >= 0 ? wd : -errno;
+  errno = 0;
+  const int wd = env_.add_watch(fd_.get(), path, mask);
+  return wd >= 0 ? wd : -(errno != 0 ? errno : EINVAL);
 }
 
 void InotifySource::rm_watch(int wd) const {
-  if (fd_ >= 0 && wd >= 0) inotify_rm_watch(fd_, wd);
+  if (fd_ && wd >= 0) inotify_rm_watch(fd_.get(), wd);
 }
 
 void InotifySource::turn() {
@@ -77,7 +81,7 @@ void InotifySource::turn() {
   // backlog is left) land here, at most once each per iteration.
   fill();
   deliver();
-  if (fd_ < 0) return;  // closed by a callback
+  if (!fd_) return;  // closed by a callback
   if (begin_ == end_) {
     more_->stop();
     begin_ = end_ = 0;
@@ -90,7 +94,7 @@ void InotifySource::turn() {
 }
 
 void InotifySource::fill() {
-  while (fd_ >= 0 && end_ - begin_ < options_.max_backlog_bytes) {
+  while (fd_ && end_ - begin_ < options_.max_backlog_bytes) {
     // Room for one full read at the end: move the backlog to the front first
     // when the consumed part is the larger, else grow.
     if (buf_.size() - end_ < options_.read_buffer_bytes) {
@@ -102,7 +106,7 @@ void InotifySource::fill() {
       if (buf_.size() - end_ < options_.read_buffer_bytes)
         buf_.resize(end_ + options_.read_buffer_bytes);
     }
-    const ssize_t n = read(fd_, buf_.data() + end_, options_.read_buffer_bytes);
+    const ssize_t n = read(fd_.get(), buf_.data() + end_, options_.read_buffer_bytes);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno != EAGAIN && cb_.on_error) cb_.on_error("read", errno);
@@ -119,7 +123,7 @@ void InotifySource::fill() {
 }
 
 void InotifySource::deliver() {
-  if (fd_ < 0 || begin_ == end_) return;
+  if (!fd_ || begin_ == end_) return;
   records_.clear();
   const auto res =
       InotifyDecoder::decode(std::span<const std::uint8_t>(buf_.data() + begin_, end_ - begin_),
@@ -127,7 +131,7 @@ void InotifySource::deliver() {
   begin_ += res.consumed;
   records_read_ += records_.size();
   if (!records_.empty() && cb_.on_records) cb_.on_records(records_);
-  if (fd_ < 0) return;
+  if (!fd_) return;
   if (res.malformed) {
     begin_ = end_ = 0;  // sync is lost: what is left cannot be trusted
     if (cb_.on_malformed) cb_.on_malformed(res.error);

@@ -30,7 +30,11 @@
 // dropped, and the owner treats it like an overflow. A poll or read error goes
 // to `on_error` with the errno.
 //
-// Ownership and threads: loop thread only. The loop must outlive the source.
+// Watches are added through the Env given at open() (src/os/env.h: a test's
+// Env refuses one with ENOSPC, as a full fs.inotify.max_user_watches does).
+//
+// Ownership and threads: loop thread only. The loop and the Env must outlive
+// the source.
 // Callbacks may call close() (delivery then stops at once) but must not
 // destroy the source. Destroying or closing it stops the poll and the idle
 // handle (they close on the next loop iteration) and closes the fd, which
@@ -48,6 +52,8 @@
 #include <uv.h>
 
 #include "src/core/result.h"
+#include "src/os/env.h"
+#include "src/os/unique_fd.h"
 #include "src/uvx/handle.h"
 #include "watchers/inotify_decoder.h"
 
@@ -74,9 +80,10 @@ class InotifySource {
   };
 
   // A new non-blocking, close-on-exec inotify fd and its (stopped) poll. The
-  // error names the call and, for EMFILE, the sysctl to raise.
+  // error names the call and, for EMFILE, the sysctl to raise. `env` is what
+  // add_watch() goes through.
   static Result<std::unique_ptr<InotifySource>> open(uv_loop_t* loop, Callbacks callbacks,
-                                                     Options options);
+                                                     Options options, Env& env = Env::real());
   static Result<std::unique_ptr<InotifySource>> open(uv_loop_t* loop, Callbacks callbacks) {
     return open(loop, std::move(callbacks), Options{});
   }
@@ -88,11 +95,12 @@ class InotifySource {
   int start();
   // Stops the poll and closes the fd; idempotent. Nothing is delivered after.
   void close();
-  bool closed() const { return fd_ < 0; }
+  bool closed() const { return !fd_; }
 
-  // The inotify fd (for inotify_add_watch and a test's fault injection), -1 once closed.
-  int fd() const { return fd_; }
-  // inotify_add_watch: the wd, or a negative errno.
+  // The inotify fd, -1 once closed.
+  int fd() const { return fd_.get(); }
+  // inotify_add_watch through the Env: the wd, or a negative errno (EBADF once
+  // closed; EINVAL when a test's Env failed without setting errno).
   int add_watch(const char* path, std::uint32_t mask) const;
   // inotify_rm_watch; errors (a watch the kernel already removed) are ignored.
   void rm_watch(int wd) const;
@@ -105,12 +113,13 @@ class InotifySource {
   std::size_t backlog_peak_bytes() const { return backlog_peak_; }
 
  private:
-  InotifySource(uv_loop_t* loop, int fd, Callbacks callbacks, Options options);
+  InotifySource(uv_loop_t* loop, UniqueFd fd, Callbacks callbacks, Options options, Env& env);
   void turn();
   void fill();
   void deliver();
 
-  int fd_ = -1;
+  UniqueFd fd_;
+  Env& env_;
   Callbacks cb_;
   Options options_;
   std::unique_ptr<uvx::Poll> poll_;

@@ -8,9 +8,11 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace aw {
@@ -38,7 +40,7 @@ class InotifySourceTest : public ::testing::Test {
     EXPECT_EQ(uv_loop_close(&loop_), 0) << "a handle was left open";
     fs::remove_all(dir_);
   }
-  void open_source(InotifySource::Options options = {}) {
+  void open_source(InotifySource::Options options = {}, Env& env = Env::real()) {
     InotifySource::Callbacks cb;
     cb.on_records = [this](std::span<const InotifyRecord> recs) {
       ++batches_;
@@ -50,7 +52,7 @@ class InotifySourceTest : public ::testing::Test {
     };
     cb.on_error = [this](const char*, int) { ++errors_; };
     cb.on_drained = [this] { ++drained_; };
-    auto s = InotifySource::open(&loop_, std::move(cb), options);
+    auto s = InotifySource::open(&loop_, std::move(cb), options, env);
     ASSERT_TRUE(s.ok()) << s.error().message;
     source_ = std::move(s.value());
   }
@@ -158,6 +160,38 @@ TEST_F(InotifySourceTest, CloseInsideTheCallbackStopsDelivery) {
 TEST_F(InotifySourceTest, AddWatchReturnsNegativeErrno) {
   open_source();
   EXPECT_EQ(source_->add_watch((dir_ + "/missing").c_str(), IN_CLOSE_WRITE), -ENOENT);
+}
+
+// The Env given at open() is what add_watch goes through: its refusal comes
+// back as the negative errno, and what it lets through is a real watch.
+TEST_F(InotifySourceTest, AddWatchGoesThroughTheEnv) {
+  struct Refusing final : Env {
+    int add_watch(int inotify_fd, const char* path, std::uint32_t mask) override {
+      seen_fd = inotify_fd;
+      seen.emplace_back(path);
+      if (std::string_view(path).ends_with("/full")) {
+        errno = ENOSPC;
+        return -1;
+      }
+      if (std::string_view(path).ends_with("/silent")) {
+        errno = 0;
+        return -1;  // failed without saying why
+      }
+      return Env::add_watch(inotify_fd, path, mask);
+    }
+    int seen_fd = -1;
+    std::vector<std::string> seen;
+  } env;
+  open_source({}, env);
+  EXPECT_EQ(source_->add_watch((dir_ + "/full").c_str(), IN_CLOSE_WRITE), -ENOSPC);
+  EXPECT_EQ(env.seen_fd, source_->fd());
+  EXPECT_EQ(source_->add_watch((dir_ + "/silent").c_str(), IN_CLOSE_WRITE), -EINVAL);
+  ASSERT_GE(source_->add_watch(dir_.c_str(), IN_CLOSE_WRITE | IN_ONLYDIR), 0);
+  EXPECT_EQ(env.seen, (std::vector<std::string>{dir_ + "/full", dir_ + "/silent", dir_}));
+  ASSERT_EQ(source_->start(), 0);
+  touch(dir_ + "/a");
+  ASSERT_TRUE(run_until([&] { return count(IN_CLOSE_WRITE) == 1; }));
+  source_.reset();  // before `env`
 }
 
 TEST_F(InotifySourceTest, OverflowIsARecord) {

@@ -6,9 +6,10 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <utility>
 
+#include "src/os/errno_text.h"
+#include "src/os/files.h"
 #include "src/os/unique_fd.h"
 
 namespace aw {
@@ -19,75 +20,11 @@ constexpr const char* kSnapshotName = "lifecycle.snapshot";
 constexpr std::uint64_t kFirstRetryMs = 1000;
 constexpr std::uint64_t kMaxRetryMs = 30'000;
 
-std::string errno_text(int err) {
-  return std::strerror(err);
-}
-
 std::uint64_t count_lines(std::string_view bytes) {
   return static_cast<std::uint64_t>(std::count(bytes.begin(), bytes.end(), '\n'));
 }
 
-Status make_dirs(const std::string& dir) {
-  if (dir.empty()) return make_error("state directory: empty path");
-  std::string path;
-  std::size_t pos = 0;
-  while (pos != std::string::npos) {
-    pos = dir.find('/', pos + 1);
-    path = dir.substr(0, pos);
-    if (path.empty()) continue;
-    if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST)
-      return make_error("cannot create state directory " + path + ": " + errno_text(errno), -errno);
-  }
-  struct stat st {};
-  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-    return make_error("state directory " + dir + " is not a directory");
-  return Status::Ok();
-}
-
-// nullopt when the file does not exist.
-Result<std::optional<std::string>> read_whole_file(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) {
-    if (errno == ENOENT) return std::optional<std::string>();
-    return make_error("cannot open " + path + ": " + errno_text(errno), -errno);
-  }
-  std::string out;
-  char buf[64 * 1024];
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      return make_error("cannot read " + path + ": " + errno_text(err), -err);
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
-  }
-  return std::optional<std::string>(std::move(out));
-}
-
 }  // namespace
-
-// ---------------------------------------------------------------------------
-// StateFileOps
-
-ssize_t StateFileOps::write(int fd, const void* data, std::size_t len) {
-  return ::write(fd, data, len);
-}
-int StateFileOps::fsync(int fd) {
-  return ::fsync(fd);
-}
-int StateFileOps::rename(const char* from, const char* to) {
-  return ::rename(from, to);
-}
-int StateFileOps::ftruncate(int fd, off_t length) {
-  return ::ftruncate(fd, length);
-}
-
-StateFileOps& StateFileOps::real() {
-  static StateFileOps ops;
-  return ops;
-}
 
 // ---------------------------------------------------------------------------
 // Loading
@@ -116,7 +53,7 @@ Result<LoadedState> load_state(const std::string& dir, EntityTableOptions table_
   const std::string snapshot_path = dir + "/" + kSnapshotName;
   const std::string journal_path = dir + "/" + kJournalName;
 
-  auto snapshot_text = read_whole_file(snapshot_path);
+  auto snapshot_text = read_file_if_exists(snapshot_path);
   if (!snapshot_text) return snapshot_text.error();
   if (*snapshot_text) {
     report.snapshot_found = true;
@@ -131,7 +68,7 @@ Result<LoadedState> load_state(const std::string& dir, EntityTableOptions table_
     }
   }
 
-  auto journal_text = read_whole_file(journal_path);
+  auto journal_text = read_file_if_exists(journal_path);
   if (!journal_text) return journal_text.error();
   if (*journal_text) {
     report.journal_found = true;
@@ -148,7 +85,7 @@ Result<LoadedState> load_state(const std::string& dir, EntityTableOptions table_
 
 struct StateStore::Link {
   uv_loop_t* loop = nullptr;
-  StateFileOps* ops = nullptr;
+  Env* env = nullptr;
   std::string dir, journal_path, snapshot_path, snapshot_tmp_path;
   UniqueFd fd;
   bool dir_sync_pending = false;  // the journal was created: its name needs a dir fsync
@@ -177,20 +114,13 @@ struct StateStore::Job {
 
 namespace {
 
-int fsync_dir(StateFileOps& ops, const std::string& dir) {
-  UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!dfd) return -1;
-  int rc = ops.fsync(dfd.get());
-  int err = errno;
-  dfd.reset();  // the caller reads errno: fsync's, not close's
-  errno = err;
-  return rc;
-}
-
-// Writes all of `data` (short writes continue, EINTR retries). Returns 0 or errno.
-int write_all(StateFileOps& ops, int fd, std::string_view data, std::size_t& written) {
+// Writes all of `data` (short writes continue, EINTR retries), counting in
+// `written` what landed: a failed journal write retries from there, so that a
+// line cut by a short write is completed, not torn (write_all cannot tell).
+// Returns 0 or errno.
+int write_counted(Env& env, int fd, std::string_view data, std::size_t& written) {
   while (written < data.size()) {
-    ssize_t n = ops.write(fd, data.data() + written, data.size() - written);
+    ssize_t n = env.write(fd, data.data() + written, data.size() - written);
     if (n < 0) {
       if (errno == EINTR) continue;
       return errno;
@@ -201,29 +131,37 @@ int write_all(StateFileOps& ops, int fd, std::string_view data, std::size_t& wri
   return 0;
 }
 
+// The errno behind a failed src/os call (its Error carries -errno), 0 for ok.
+int errno_of(const Status& s) {
+  if (s) return 0;
+  return s.error().code < 0 ? -s.error().code : EIO;
+}
+
 }  // namespace
 
 // Runs on a pool thread (or inline without a loop). Touches only the job and the
-// link's immutable parts (fd, paths, ops).
+// link's immutable parts (fd, paths, env).
 void StateStore::run_job(Link& link, Job& job) {
   using Failure = Job::Failure;
-  StateFileOps& ops = *link.ops;
+  Env& env = *link.env;
   if (!job.snapshot) {
     if (!job.bytes.empty()) {
-      if (int err = write_all(ops, link.fd.get(), job.bytes, job.written)) {
+      if (int err = write_counted(env, link.fd.get(), job.bytes, job.written)) {
         job.failure = Failure::kWrite;
         job.error = "writing " + link.journal_path + ": " + errno_text(err);
         return;
       }
-      if (ops.fsync(link.fd.get()) != 0) {
+      if (env.fsync(link.fd.get()) != 0) {
         job.failure = Failure::kFsync;
         job.error = "fsync of " + link.journal_path + ": " + errno_text(errno);
         return;
       }
     }
-    if (job.sync_dir && fsync_dir(ops, link.dir) != 0) {
-      job.failure = Failure::kFsync;
-      job.error = "fsync of directory " + link.dir + ": " + errno_text(errno);
+    if (job.sync_dir) {
+      if (int err = errno_of(sync_dir(link.dir, env))) {
+        job.failure = Failure::kFsync;
+        job.error = "fsync of directory " + link.dir + ": " + errno_text(err);
+      }
     }
     return;
   }
@@ -234,17 +172,15 @@ void StateStore::run_job(Link& link, Job& job) {
     job.error = what + ": " + errno_text(err);
   };
   UniqueFd sfd(
-      ::open(link.snapshot_tmp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+      env.open(link.snapshot_tmp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
   if (!sfd) return fail("cannot create " + link.snapshot_tmp_path, errno);
-  std::size_t written = 0;
-  int err = write_all(ops, sfd.get(), job.bytes, written);
-  if (!err && ops.fsync(sfd.get()) != 0) err = errno;
+  int err = errno_of(write_all_and_sync(sfd.get(), job.bytes, env));
   sfd.reset();  // closed before the rename or unlink below
   if (err) {
     ::unlink(link.snapshot_tmp_path.c_str());
     return fail("writing " + link.snapshot_tmp_path, err);
   }
-  if (ops.rename(link.snapshot_tmp_path.c_str(), link.snapshot_path.c_str()) != 0) {
+  if (env.rename(link.snapshot_tmp_path.c_str(), link.snapshot_path.c_str()) != 0) {
     err = errno;
     ::unlink(link.snapshot_tmp_path.c_str());
     return fail("renaming " + link.snapshot_tmp_path + " to " + link.snapshot_path, err);
@@ -252,8 +188,8 @@ void StateStore::run_job(Link& link, Job& job) {
   // The new snapshot must be the one a reboot finds before the journal it replaces
   // goes: without this fsync a crash could bring back the old snapshot with an
   // empty journal.
-  if (fsync_dir(ops, link.dir) != 0) return fail("fsync of directory " + link.dir, errno);
-  if (ops.ftruncate(link.fd.get(), 0) != 0 || ops.fsync(link.fd.get()) != 0) {
+  if (int e = errno_of(sync_dir(link.dir, env))) return fail("fsync of directory " + link.dir, e);
+  if (env.ftruncate(link.fd.get(), 0) != 0 || env.fsync(link.fd.get()) != 0) {
     // The snapshot landed: state is safe. The journal keeps old records, which
     // replay skips (seq <= last_seq); the next compaction tries again.
     job.truncate_error = "truncating " + link.journal_path + ": " + errno_text(errno);
@@ -301,35 +237,36 @@ void StateStore::finish_orphan(const std::shared_ptr<Link>& link, Job& job) {
 // StateStore
 
 Result<std::unique_ptr<StateStore>> StateStore::open(uv_loop_t* loop, StateStoreOptions options) {
-  if (Status s = make_dirs(options.dir); !s) return s.error();
+  if (options.dir.empty()) return make_error("state directory: empty path");
+  if (Status s = make_dirs(options.dir, 0700); !s)
+    return make_error("state directory: " + s.error().message, s.error().code);
   auto loaded = load_state(options.dir, options.table);
   if (!loaded) return loaded.error();
   std::unique_ptr<StateStore> store(new StateStore(loop, std::move(options), std::move(*loaded)));
   Link& link = *store->link_;
+  Env& env = store->env_;
   StateLoadReport& report = store->load_report_;
 
   if (!report.snapshot_error.empty()) {
     // Keep the unreadable file for a person to look at; a fresh snapshot follows.
     std::string moved = link.snapshot_path + ".corrupt." +
                         std::to_string(SystemClock().wall().time_since_epoch().count());
-    if (::rename(link.snapshot_path.c_str(), moved.c_str()) != 0)
-      return make_error("cannot move unreadable " + link.snapshot_path +
-                        " aside: " + errno_text(errno));
+    if (env.rename(link.snapshot_path.c_str(), moved.c_str()) != 0)
+      return errno_error("cannot move unreadable " + link.snapshot_path + " aside", errno);
     report.snapshot_moved_to = moved;
   }
 
   struct stat st {};
   bool existed = ::stat(link.journal_path.c_str(), &st) == 0;
-  link.fd.reset(::open(link.journal_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600));
-  if (!link.fd)
-    return make_error("cannot open " + link.journal_path + ": " + errno_text(errno), -errno);
+  link.fd.reset(
+      env.open(link.journal_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600));
+  if (!link.fd) return errno_error("cannot open " + link.journal_path, errno);
   link.dir_sync_pending = !existed;
   if (report.journal.torn_tail_bytes > 0) {
     // Without this, the next record would be glued to the torn bytes and the pair
     // read back as one corrupt line: a durable record lost.
-    if (::ftruncate(link.fd.get(), static_cast<off_t>(report.journal.valid_bytes)) != 0)
-      return make_error("cannot drop the torn tail of " + link.journal_path + ": " +
-                        errno_text(errno));
+    if (env.ftruncate(link.fd.get(), static_cast<off_t>(report.journal.valid_bytes)) != 0)
+      return errno_error("cannot drop the torn tail of " + link.journal_path, errno);
   }
 
   store->next_seq_ = std::max(report.snapshot_last_seq, report.journal.last_seq) + 1;
@@ -347,12 +284,12 @@ Result<std::unique_ptr<StateStore>> StateStore::open(uv_loop_t* loop, StateStore
 StateStore::StateStore(uv_loop_t* loop, StateStoreOptions options, LoadedState loaded)
     : loop_(loop),
       options_(std::move(options)),
-      ops_(options_.file_ops ? options_.file_ops : &StateFileOps::real()),
+      env_(options_.env ? *options_.env : Env::real()),
       table_(std::move(loaded.table)),
       load_report_(std::move(loaded.report)),
       link_(std::make_shared<Link>()) {
   link_->loop = loop_;
-  link_->ops = ops_;
+  link_->env = &env_;
   link_->dir = options_.dir;
   link_->journal_path = options_.dir + "/" + kJournalName;
   link_->snapshot_path = options_.dir + "/" + kSnapshotName;

@@ -39,8 +39,6 @@
 
 #include <uv.h>
 
-#include <sys/types.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -50,26 +48,12 @@
 #include <vector>
 
 #include "src/core/result.h"
+#include "src/os/env.h"
 #include "src/state/entity_table.h"
 #include "src/state/state_codec.h"
 #include "src/uvx/handle.h"
 
 namespace aw {
-
-// The store's seam to the OS (LevelDB's Env): tests derive from it to fail a write
-// with ENOSPC, cut it short, fail an fsync or record the order of calls. Called on
-// pool threads: an implementation must be thread-safe. Syscall conventions: -1 and
-// errno on failure.
-class StateFileOps {
- public:
-  virtual ~StateFileOps() = default;
-  virtual ssize_t write(int fd, const void* data, std::size_t len);
-  virtual int fsync(int fd);
-  virtual int rename(const char* from, const char* to);
-  virtual int ftruncate(int fd, off_t length);
-  // Pass-through to the real syscalls. Thread-safe; lives forever.
-  static StateFileOps& real();
-};
 
 using DurableCallback = std::function<void(Status)>;
 
@@ -81,7 +65,10 @@ struct StateStoreOptions {
   // With a loop: the first change of a loop turn arms a zero-delay timer whose
   // commit() takes the whole turn's batch. Off: the owner calls commit() itself.
   bool auto_commit = true;
-  StateFileOps* file_ops = nullptr;  // borrowed, outlives the store; nullptr = real
+  // The OS calls the store's writes go through (open, write, fsync, rename,
+  // ftruncate), also from pool threads: a test's Env must be thread-safe.
+  // Borrowed, outlives the store; nullptr = Env::real().
+  Env* env = nullptr;
   // Disk failures, on the loop thread, the error naming the file: a failing write
   // once per episode (until a write succeeds again), each fsync / snapshot failure.
   std::function<void(const Error&)> on_problem;
@@ -190,7 +177,7 @@ class StateStore {
 
   uv_loop_t* loop_;
   StateStoreOptions options_;
-  StateFileOps* ops_;
+  Env& env_;
   EntityTable table_;
   StateLoadReport load_report_;
   std::shared_ptr<Link> link_;  // fd and paths; shared with the job in flight

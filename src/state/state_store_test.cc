@@ -16,6 +16,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -55,8 +56,17 @@ void expect_same(const EntityTable& a, const EntityTable& b) {
 
 // Records the order of OS calls and fails them on demand. Called from pool
 // threads, hence the mutex.
-class ScriptedOps : public StateFileOps {
+class ScriptedOps : public Env {
  public:
+  int open(const char* path, int flags, mode_t mode) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (fail_opens_of_ != nullptr && std::string_view(path).ends_with(fail_opens_of_)) {
+      log_.emplace_back("open-fail");
+      errno = EACCES;
+      return -1;
+    }
+    return ::open(path, flags, mode);
+  }
   ssize_t write(int fd, const void* data, std::size_t len) override {
     std::lock_guard<std::mutex> lock(mu_);
     if (fail_writes_) {
@@ -127,6 +137,11 @@ class ScriptedOps : public StateFileOps {
     std::lock_guard<std::mutex> lock(mu_);
     fail_renames_ = 1;
   }
+  // Every open of a path ending in `suffix` fails with EACCES; nullptr: none.
+  void fail_opens_of(const char* suffix) {
+    std::lock_guard<std::mutex> lock(mu_);
+    fail_opens_of_ = suffix;
+  }
 
  private:
   std::mutex mu_;
@@ -135,6 +150,7 @@ class ScriptedOps : public StateFileOps {
   int short_writes_ = 0;
   int fail_fsyncs_ = 0;
   int fail_renames_ = 0;
+  const char* fail_opens_of_ = nullptr;
 };
 
 class StateStoreTest : public ::testing::Test {
@@ -166,7 +182,7 @@ class StateStoreTest : public ::testing::Test {
   StateStoreOptions options() {
     StateStoreOptions o;
     o.dir = dir_;
-    o.file_ops = &ops_;
+    o.env = &ops_;
     o.on_problem = [this](const Error& e) { problems_.push_back(e.message); };
     return o;
   }
@@ -611,6 +627,41 @@ TEST_F(StateStoreTest, FailedSnapshotKeepsTheJournalAndThePendingRecords) {
   EXPECT_EQ(store_->stats().snapshot_errors, 1u);
   EXPECT_EQ(count_lines(journal()), 12u);  // the absorbed records were written after all
   expect_same(store_->table(), reload().table);
+}
+
+// The snapshot's temp file is opened through the Env too: refused, the snapshot
+// fails like a failed write, and the records it would have absorbed go to the
+// journal.
+TEST_F(StateStoreTest, RefusedSnapshotFileIsASnapshotErrorAndTheJournalKeepsTheRecords) {
+  store_ = open(&loop_, options());
+  ASSERT_TRUE(store_);
+  some_history(store_->table(), "w1", kT0);
+  drain();
+  ops_.fail_opens_of("lifecycle.snapshot.tmp");
+  some_history(store_->table(), "w2", kT0);
+  Status result;
+  store_->compact([&](Status s) { result = std::move(s); });
+  drain();
+  ops_.fail_opens_of(nullptr);
+  ASSERT_FALSE(result);
+  EXPECT_NE(result.error().message.find("cannot create"), std::string::npos)
+      << result.error().message;
+  EXPECT_NE(result.error().message.find("Permission denied"), std::string::npos);
+  EXPECT_EQ(store_->stats().snapshot_errors, 1u);
+  EXPECT_FALSE(fs::exists(dir_ + "/lifecycle.snapshot"));
+  EXPECT_EQ(count_lines(journal()), 12u);
+  expect_same(store_->table(), reload().table);
+}
+
+// So is the journal at open: the error names it and keeps the errno.
+TEST_F(StateStoreTest, RefusedJournalOpenFailsTheOpenNamingTheFile) {
+  ops_.fail_opens_of("lifecycle.journal");
+  auto s = StateStore::open(nullptr, options());
+  ops_.fail_opens_of(nullptr);
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message.find("lifecycle.journal"), std::string::npos) << s.error().message;
+  EXPECT_NE(s.error().message.find("Permission denied"), std::string::npos);
+  EXPECT_EQ(s.error().code, -EACCES);
 }
 
 TEST_F(StateStoreTest, UnreadableSnapshotIsMovedAsideAndRewritten) {

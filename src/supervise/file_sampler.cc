@@ -3,9 +3,9 @@
 #include <sys/stat.h>
 
 #include <cerrno>
-#include <cstring>
 #include <memory>
 
+#include "src/os/errno_text.h"
 #include "src/uvx/handle.h"
 
 namespace aw {
@@ -18,7 +18,7 @@ int sample_file_async(uv_loop_t* loop, const std::string& path,
       [sample, path] {
         struct stat st {};
         if (::stat(path.c_str(), &st) != 0) {
-          sample->error = std::strerror(errno);
+          sample->error = errno_text(errno);
           return;
         }
         sample->ok = true;

@@ -46,7 +46,7 @@ namespace aw {
 // One stat() of a file.
 struct FileSample {
   bool ok = false;    // false: the stat failed; `error` says why
-  std::string error;  // strerror text
+  std::string error;  // errno_text
   std::int64_t size = 0;
   WallTime mtime{};  // the file's, as its writer's wall clock said
   friend bool operator==(const FileSample&, const FileSample&) = default;

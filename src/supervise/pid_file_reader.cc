@@ -8,6 +8,7 @@
 #include <charconv>
 #include <memory>
 
+#include "src/os/unique_fd.h"
 #include "src/uvx/handle.h"
 
 namespace aw {
@@ -25,49 +26,49 @@ pid_t parse_pid_text(std::string_view t) {
 namespace {
 
 // On the thread pool.
-void read_now(PidFileRead& r, const ProcFs& fs, const std::string& path, const std::string& argv0,
+void read_now(PidFileRead& r, Env& env, const std::string& path, const std::string& argv0,
               const std::string& cwd) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) {
-    r.err = errno;
-    return;
-  }
-  // The mtime of the file that was read (fstat of the same fd): when it last
-  // said what it says.
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    r.err = errno;
-    ::close(fd);
-    return;
-  }
-  r.claim.written = WallTime(std::chrono::seconds(st.st_mtim.tv_sec) +
-                             std::chrono::nanoseconds(st.st_mtim.tv_nsec));
-  char buf[64];
-  ssize_t n;
-  do {
-    n = ::read(fd, buf, sizeof buf);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0)
-    r.err = errno;
-  else
+  {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (!fd) {
+      r.err = errno;
+      return;
+    }
+    // The mtime of the file that was read (fstat of the same fd): when it last
+    // said what it says.
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) {
+      r.err = errno;
+      return;
+    }
+    r.claim.written = WallTime(std::chrono::seconds(st.st_mtim.tv_sec) +
+                               std::chrono::nanoseconds(st.st_mtim.tv_nsec));
+    char buf[64];
+    ssize_t n;
+    do {
+      n = ::read(fd.get(), buf, sizeof buf);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+      r.err = errno;
+      return;
+    }
     r.text.assign(buf, static_cast<std::size_t>(n));
-  ::close(fd);
-  if (r.err != 0) return;
+  }  // closed before /proc is asked
   r.claim.pid = parse_pid_text(r.text);
   if (r.claim.pid <= 0) return;
-  r.proc = ask_proc_about(fs, r.claim.pid);
+  r.proc = ask_proc_about(env, r.claim.pid);
   r.expected_exe = resolve_program_exe(argv0, cwd);
 }
 
 }  // namespace
 
-int read_pid_file_async(uv_loop_t* loop, const ProcFs& fs, const std::string& path,
+int read_pid_file_async(uv_loop_t* loop, Env& env, const std::string& path,
                         const std::string& argv0, const std::string& cwd,
                         std::function<void(const PidFileRead&)> done) {
   auto r = std::make_shared<PidFileRead>();
-  const ProcFs* fsp = &fs;
+  Env* envp = &env;
   return uvx::queue_work(
-      loop, [r, fsp, path, argv0, cwd] { read_now(*r, *fsp, path, argv0, cwd); },
+      loop, [r, envp, path, argv0, cwd] { read_now(*r, *envp, path, argv0, cwd); },
       [r, done = std::move(done)] { done(*r); });
 }
 

@@ -5,8 +5,8 @@
 // file system may be slow (docs/workers.md, "PID files").
 //
 // Threading: read_pid_file_async() is called on the loop thread; its work runs
-// on the thread pool and touches only copies and `fs`; `done` runs on the loop
-// thread. Lifetimes: `fs` must outlive the work (the Supervisor's ProcFs
+// on the thread pool and touches only copies and `env`; `done` runs on the loop
+// thread. Lifetimes: `env` must outlive the work (the Supervisor's Env
 // contract); `done` must check that whatever it captured is still alive (the
 // Supervisor holds a weak_ptr for that).
 #pragma once
@@ -35,7 +35,7 @@ pid_t parse_pid_text(std::string_view text);
 
 // Queues the read; 0, or a libuv error when it could not be queued (then `done`
 // never runs).
-int read_pid_file_async(uv_loop_t* loop, const ProcFs& fs, const std::string& path,
+int read_pid_file_async(uv_loop_t* loop, Env& env, const std::string& path,
                         const std::string& argv0, const std::string& cwd,
                         std::function<void(const PidFileRead&)> done);
 

@@ -2,17 +2,19 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
-#include <cstring>
+#include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
 #include "src/core/event.h"
+#include "src/os/environ.h"
+#include "src/os/unique_fd.h"
 
 namespace aw {
 
@@ -24,56 +26,6 @@ std::string format_evidence(const EvidenceList& evidence) {
     if (e.time != WallTime{}) out += " @ " + format_time_utc(e.time);
   }
   return out;
-}
-
-namespace {
-
-class RealProcFs final : public ProcFs {
- public:
-  Result<std::string> read_stat(pid_t pid) const override {
-    std::string path = "/proc/" + std::to_string(pid) + "/stat";
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return error(path, errno);
-    char buf[1024];  // a stat line is a few hundred bytes; comm is at most 64
-    ssize_t n;
-    do {
-      n = ::read(fd, buf, sizeof buf);
-    } while (n < 0 && errno == EINTR);
-    int err = errno;
-    ::close(fd);
-    if (n < 0) return error(path, err);
-    return std::string(buf, static_cast<std::size_t>(n));
-  }
-
-  Result<std::string> read_exe(pid_t pid) const override {
-    std::string path = "/proc/" + std::to_string(pid) + "/exe";
-    char buf[4096];
-    ssize_t n = ::readlink(path.c_str(), buf, sizeof buf);
-    if (n < 0) return error(path, errno);
-    return std::string(buf, static_cast<std::size_t>(n));
-  }
-
-  Result<WallTime> boot_time() const override {
-    timespec real{}, boot{};
-    if (::clock_gettime(CLOCK_REALTIME, &real) != 0 || ::clock_gettime(CLOCK_BOOTTIME, &boot) != 0)
-      return error("clock_gettime", errno);
-    auto ns = [](const timespec& t) {
-      return std::chrono::seconds(t.tv_sec) + std::chrono::nanoseconds(t.tv_nsec);
-    };
-    return WallTime(std::chrono::duration_cast<Duration>(ns(real) - ns(boot)));
-  }
-
- private:
-  static Error error(const std::string& path, int err) {
-    return make_error(path + ": " + std::strerror(err), -err);
-  }
-};
-
-}  // namespace
-
-const ProcFs& real_proc_fs() {
-  static const RealProcFs fs;
-  return fs;
 }
 
 std::string format_identity(const ProcessIdentity& id) {
@@ -149,7 +101,7 @@ const char* liveness_name(Liveness l) {
   return "?";
 }
 
-LivenessVerdict probe_process(const ProcFs& fs, const Clock& clock, pid_t pid,
+LivenessVerdict probe_process(Env& env, const Clock& clock, pid_t pid,
                               const std::optional<ProcessIdentity>& expected) {
   LivenessVerdict v;
   v.seen.pid = pid;
@@ -158,7 +110,7 @@ LivenessVerdict probe_process(const ProcFs& fs, const Clock& clock, pid_t pid,
     v.evidence.push_back(Evidence{std::move(signal), std::move(said), clock.wall()});
   };
 
-  auto stat = fs.read_stat(pid);
+  auto stat = env.read_proc_stat(pid);
   if (!stat) {
     // ENOENT and ESRCH are the kernel saying "no such process"; anything else
     // is a failed question, not an answer.
@@ -189,7 +141,7 @@ LivenessVerdict probe_process(const ProcFs& fs, const Clock& clock, pid_t pid,
   say(stat_name,
       std::string("running (state ") + *state + ", start time " + std::to_string(*ticks) + ")");
 
-  auto exe = fs.read_exe(pid);
+  auto exe = env.read_proc_exe(pid);
   if (!exe) {
     say("/proc/" + std::to_string(pid) + "/exe",
         "unreadable (not compared): " + exe.error().message);
@@ -222,8 +174,8 @@ WallTime process_start_time(WallTime boot, std::uint64_t start_ticks) {
          std::chrono::duration_cast<Duration>(std::chrono::seconds(ticks % hz)) / hz;
 }
 
-ProcAnswers ask_proc_about(const ProcFs& fs, pid_t pid) {
-  return ProcAnswers{fs.read_stat(pid), fs.read_exe(pid), fs.boot_time()};
+ProcAnswers ask_proc_about(Env& env, pid_t pid) {
+  return ProcAnswers{env.read_proc_stat(pid), env.read_proc_exe(pid), env.boot_time()};
 }
 
 const char* pid_file_verdict_name(PidFileVerdict v) {
@@ -333,8 +285,8 @@ std::string resolve_program_exe(const std::string& argv0, const std::string& cwd
   std::vector<std::string> candidates;
   if (argv0.find('/') != std::string::npos) {
     candidates.push_back(argv0[0] == '/' || cwd.empty() ? argv0 : cwd + "/" + argv0);
-  } else if (const char* path = std::getenv("PATH")) {
-    std::string_view dirs = path;
+  } else if (const std::optional<std::string> path = env_var("PATH")) {
+    std::string_view dirs = *path;
     while (true) {
       std::size_t colon = dirs.find(':');
       std::string_view dir = dirs.substr(0, colon);
@@ -352,11 +304,10 @@ std::string resolve_program_exe(const std::string& argv0, const std::string& cwd
     if (!real) return "";
     std::string resolved = real;
     std::free(real);  // realpath() mallocs its answer
-    int fd = ::open(resolved.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return "";
+    UniqueFd fd(::open(resolved.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return "";
     char magic[4] = {};
-    ssize_t n = ::read(fd, magic, sizeof magic);
-    ::close(fd);
+    const ssize_t n = ::read(fd.get(), magic, sizeof magic);
     if (n != 4 || magic[0] != 0x7f || magic[1] != 'E' || magic[2] != 'L' || magic[3] != 'F')
       return "";  // a script (or something else): its process's exe is not this file
     return resolved;

@@ -13,11 +13,11 @@
 // with its old mtime), and name a PID the kernel has handed on. The rule for
 // adopting from one is judge_pid_file() below.
 //
-// All /proc access goes through ProcFs (LevelDB's Env idea) so tests can inject
-// failures. Threading: ProcFs implementations must be callable from the loop
-// thread and from the thread pool (the PID-file check asks off the loop), so
-// they must be thread-safe; the real one is stateless and does small
-// synchronous reads of procfs (no disk I/O).
+// All /proc access goes through Env (src/os/env.h: read_proc_stat,
+// read_proc_exe, boot_time) so tests can inject failures. Threading: the Env
+// is called from the loop thread and from the thread pool (the PID-file check
+// asks off the loop), so a test's Env must be thread-safe; the real one is
+// stateless and does small synchronous reads of procfs (no disk I/O).
 #pragma once
 
 #include <sys/types.h>
@@ -29,26 +29,10 @@
 
 #include "src/core/clock.h"
 #include "src/core/result.h"
+#include "src/os/env.h"
 #include "src/supervise/evidence.h"
 
 namespace aw {
-
-class ProcFs {
- public:
-  virtual ~ProcFs() = default;
-  // The text of /proc/PID/stat. Error::code is the negative errno (-ENOENT: no
-  // such process).
-  virtual Result<std::string> read_stat(pid_t pid) const = 0;
-  // The target of /proc/PID/exe (" (deleted)" suffix kept as the kernel gives it).
-  virtual Result<std::string> read_exe(pid_t pid) const = 0;
-  // When the system booted, by the wall clock as it reads now (CLOCK_REALTIME −
-  // CLOCK_BOOTTIME, the base of a start tick): with process_start_time(), when
-  // a process started, comparable with a file's mtime.
-  virtual Result<WallTime> boot_time() const = 0;
-};
-
-// The real /proc. A process-wide singleton; thread-safe (stateless).
-const ProcFs& real_proc_fs();
 
 struct ProcessIdentity {
   pid_t pid = 0;
@@ -89,11 +73,12 @@ struct LivenessVerdict {
 //                                          PID cannot be reused within one tick)
 //   stat unreadable for any other reason → kUnknown
 //   otherwise                            → kAlive (exe unreadable is noted, not fatal)
-LivenessVerdict probe_process(const ProcFs& fs, const Clock& clock, pid_t pid,
+LivenessVerdict probe_process(Env& env, const Clock& clock, pid_t pid,
                               const std::optional<ProcessIdentity>& expected);
 
-// A start tick (/proc/PID/stat field 22: clock ticks since boot) as wall time.
-// Precise to a tick (10 ms): the tick count is rounded down.
+// A start tick (/proc/PID/stat field 22: clock ticks since boot) as wall time,
+// given Env::boot_time(): comparable with a file's mtime. Precise to a tick
+// (10 ms): the tick count is rounded down.
 WallTime process_start_time(WallTime boot, std::uint64_t start_ticks);
 
 // ---- adopting from a PID file ----
@@ -140,7 +125,7 @@ struct ProcAnswers {
   Result<std::string> exe;
   Result<WallTime> boot;
 };
-ProcAnswers ask_proc_about(const ProcFs& fs, pid_t pid);
+ProcAnswers ask_proc_about(Env& env, pid_t pid);
 
 enum class PidFileVerdict { kPlausible, kGone, kUnverifiable, kStale, kWrongProgram };
 // "plausible", "gone", "unverifiable", "stale", "wrong_program"

@@ -33,7 +33,7 @@ TEST(ProcStat, MalformedLines) {
 }
 
 TEST(ProcStat, OwnProcessHasAStartTime) {
-  auto stat = real_proc_fs().read_stat(::getpid());
+  auto stat = Env::real().read_proc_stat(::getpid());
   ASSERT_TRUE(stat.ok());
   auto t = parse_stat_start_ticks(*stat);
   ASSERT_TRUE(t.ok());
@@ -53,20 +53,20 @@ TEST(ProcessIdentity, FormatAndParseRoundTrip) {
 
 TEST(ProbeProcess, SelfIsAliveAndMatchesItself) {
   SystemClock clock;
-  LivenessVerdict v = probe_process(real_proc_fs(), clock, ::getpid(), std::nullopt);
+  LivenessVerdict v = probe_process(Env::real(), clock, ::getpid(), std::nullopt);
   EXPECT_EQ(v.liveness, Liveness::kAlive);
   EXPECT_FALSE(v.seen.exe.empty());
-  LivenessVerdict again = probe_process(real_proc_fs(), clock, ::getpid(), v.seen);
+  LivenessVerdict again = probe_process(Env::real(), clock, ::getpid(), v.seen);
   EXPECT_EQ(again.liveness, Liveness::kAlive);
   EXPECT_FALSE(again.evidence.empty());
 }
 
 TEST(ProbeProcess, DifferentStartTimeMeansReused) {
   SystemClock clock;
-  LivenessVerdict v = probe_process(real_proc_fs(), clock, ::getpid(), std::nullopt);
+  LivenessVerdict v = probe_process(Env::real(), clock, ::getpid(), std::nullopt);
   ProcessIdentity wrong = v.seen;
   wrong.start_ticks += 1;
-  LivenessVerdict r = probe_process(real_proc_fs(), clock, ::getpid(), wrong);
+  LivenessVerdict r = probe_process(Env::real(), clock, ::getpid(), wrong);
   EXPECT_EQ(r.liveness, Liveness::kAbsent);
   EXPECT_NE(format_evidence(r.evidence).find("the PID was reused"), std::string::npos)
       << format_evidence(r.evidence);
@@ -75,30 +75,30 @@ TEST(ProbeProcess, DifferentStartTimeMeansReused) {
 TEST(ProbeProcess, DifferentExeWithoutStartTimeIsAnotherProgram) {
   SystemClock clock;
   ProcessIdentity other{::getpid(), 0, "/no/such/program"};
-  EXPECT_EQ(probe_process(real_proc_fs(), clock, ::getpid(), other).liveness, Liveness::kAbsent);
+  EXPECT_EQ(probe_process(Env::real(), clock, ::getpid(), other).liveness, Liveness::kAbsent);
   // With the start time matching, a different exe means it exec'd: still alive.
-  LivenessVerdict v = probe_process(real_proc_fs(), clock, ::getpid(), std::nullopt);
+  LivenessVerdict v = probe_process(Env::real(), clock, ::getpid(), std::nullopt);
   ProcessIdentity execd = v.seen;
   execd.exe = "/bin/sh";
-  LivenessVerdict r = probe_process(real_proc_fs(), clock, ::getpid(), execd);
+  LivenessVerdict r = probe_process(Env::real(), clock, ::getpid(), execd);
   EXPECT_EQ(r.liveness, Liveness::kAlive);
   EXPECT_NE(format_evidence(r.evidence).find("exec'd"), std::string::npos);
 }
 
 TEST(ProbeProcess, FailedQueryIsUnknownNeverAbsent) {
   SystemClock clock;
-  testing::FakeProcFs fs;
-  fs.stat_errno[::getpid()] = EACCES;
-  LivenessVerdict v = probe_process(fs, clock, ::getpid(), std::nullopt);
+  testing::FakeEnv env;
+  env.stat_errno[::getpid()] = EACCES;
+  LivenessVerdict v = probe_process(env, clock, ::getpid(), std::nullopt);
   EXPECT_EQ(v.liveness, Liveness::kUnknown);
   EXPECT_NE(format_evidence(v.evidence).find("unreadable"), std::string::npos);
   // ENOENT is the kernel's answer "no such process".
-  fs.stat_errno[::getpid()] = ENOENT;
-  EXPECT_EQ(probe_process(fs, clock, ::getpid(), std::nullopt).liveness, Liveness::kAbsent);
+  env.stat_errno[::getpid()] = ENOENT;
+  EXPECT_EQ(probe_process(env, clock, ::getpid(), std::nullopt).liveness, Liveness::kAbsent);
   // An unreadable exe is noted, not fatal.
-  fs.stat_errno.clear();
-  fs.exe_errno[::getpid()] = EPERM;
-  LivenessVerdict e = probe_process(fs, clock, ::getpid(), std::nullopt);
+  env.stat_errno.clear();
+  env.exe_errno[::getpid()] = EPERM;
+  LivenessVerdict e = probe_process(env, clock, ::getpid(), std::nullopt);
   EXPECT_EQ(e.liveness, Liveness::kAlive);
   EXPECT_TRUE(e.seen.exe.empty());
 }
@@ -126,9 +126,9 @@ TEST(ProcessStartTime, BootPlusTicks) {
   EXPECT_EQ(process_start_time(kBoot, static_cast<std::uint64_t>(hz) * 3 / 2),
             kBoot + milliseconds(1500));
   // Our own start is after the boot and before now, by the real clocks.
-  auto boot = real_proc_fs().boot_time();
+  auto boot = Env::real().boot_time();
   ASSERT_TRUE(boot.ok()) << boot.error().message;
-  auto ticks = parse_stat_start_ticks(*real_proc_fs().read_stat(::getpid()));
+  auto ticks = parse_stat_start_ticks(*Env::real().read_proc_stat(::getpid()));
   ASSERT_TRUE(ticks.ok());
   const WallTime started = process_start_time(*boot, *ticks);
   EXPECT_GE(started, *boot);

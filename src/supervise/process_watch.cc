@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
+#include <cstring>  // strsignal
+
+#include "src/os/errno_text.h"
 
 namespace aw {
 namespace detail {
@@ -83,9 +85,9 @@ std::string describe_status(int status) {
 
 }  // namespace
 
-ProcessWatch::ProcessWatch(uv_loop_t* loop, const Clock& clock, const ProcFs& fs,
-                           EndCallback on_end, ProcessWatchOptions options)
-    : loop_(loop), clock_(clock), fs_(fs), on_end_(std::move(on_end)), options_(options) {}
+ProcessWatch::ProcessWatch(uv_loop_t* loop, const Clock& clock, Env& env, EndCallback on_end,
+                           ProcessWatchOptions options)
+    : loop_(loop), clock_(clock), env_(env), on_end_(std::move(on_end)), options_(options) {}
 
 ProcessWatch::~ProcessWatch() {
   // Handles before the fd they watch.
@@ -95,8 +97,7 @@ ProcessWatch::~ProcessWatch() {
   child_.reset();
 }
 
-ProcessWatch::Adoption ProcessWatch::adopt(uv_loop_t* loop, const Clock& clock, const ProcFs& fs,
-                                           pid_t pid,
+ProcessWatch::Adoption ProcessWatch::adopt(uv_loop_t* loop, const Clock& clock, Env& env, pid_t pid,
                                            const std::optional<ProcessIdentity>& expected,
                                            EndCallback on_end, ProcessWatchOptions options) {
   Adoption a;
@@ -111,13 +112,12 @@ ProcessWatch::Adoption ProcessWatch::adopt(uv_loop_t* loop, const Clock& clock, 
   if (!pidfd) {
     int err = errno;
     a.verdict.liveness = err == ESRCH ? Liveness::kAbsent : Liveness::kUnknown;
-    a.verdict.evidence.push_back(
-        {"pidfd_open",
-         err == ESRCH ? "no such process" : std::string("failed: ") + std::strerror(err),
-         clock.wall()});
+    a.verdict.evidence.push_back({"pidfd_open",
+                                  err == ESRCH ? "no such process" : "failed: " + errno_text(err),
+                                  clock.wall()});
     return a;
   }
-  a.verdict = probe_process(fs, clock, pid, expected);
+  a.verdict = probe_process(env, clock, pid, expected);
   if (a.verdict.liveness == Liveness::kAbsent) return a;
   if (pidfd_readable(pidfd.get())) {
     // It ended between pidfd_open and now: whatever /proc said may be about a
@@ -128,7 +128,7 @@ ProcessWatch::Adoption ProcessWatch::adopt(uv_loop_t* loop, const Clock& clock, 
   }
   a.verdict.evidence.push_back({"pidfd", "open, not readable: the process runs", clock.wall()});
 
-  std::unique_ptr<ProcessWatch> w(new ProcessWatch(loop, clock, fs, std::move(on_end), options));
+  std::unique_ptr<ProcessWatch> w(new ProcessWatch(loop, clock, env, std::move(on_end), options));
   w->identity_ = a.verdict.seen;
   if (a.verdict.liveness == Liveness::kUnknown && expected) {
     // Keep what we knew: the check could not be made, not failed.
@@ -151,10 +151,9 @@ ProcessWatch::Adoption ProcessWatch::adopt(uv_loop_t* loop, const Clock& clock, 
 }
 
 Result<std::unique_ptr<ProcessWatch>> ProcessWatch::watch_child(uv_loop_t* loop, const Clock& clock,
-                                                                const ProcFs& fs,
-                                                                SpawnOptions options,
+                                                                Env& env, SpawnOptions options,
                                                                 EndCallback on_end) {
-  std::unique_ptr<ProcessWatch> w(new ProcessWatch(loop, clock, fs, std::move(on_end), {}));
+  std::unique_ptr<ProcessWatch> w(new ProcessWatch(loop, clock, env, std::move(on_end), {}));
   ProcessWatch* self = w.get();
   w->began_ = clock.mono();
   auto child = ChildProcess::spawn(loop, clock, std::move(options), [self](const ChildExit& x) {
@@ -181,9 +180,9 @@ Result<std::unique_ptr<ProcessWatch>> ProcessWatch::watch_child(uv_loop_t* loop,
   w->child_ = std::move(*child);
   w->identity_.pid = w->child_->pid();
   // posix_spawn returned after the exec, so this is the program we started.
-  if (auto stat = fs.read_stat(w->identity_.pid))
+  if (auto stat = env.read_proc_stat(w->identity_.pid))
     if (auto ticks = parse_stat_start_ticks(*stat)) w->identity_.start_ticks = *ticks;
-  if (auto exe = fs.read_exe(w->identity_.pid)) w->identity_.exe = *exe;
+  if (auto exe = env.read_proc_exe(w->identity_.pid)) w->identity_.exe = *exe;
   return w;
 }
 
@@ -227,9 +226,8 @@ void ProcessWatch::try_exit_info() {
                              "PIDFD_GET_INFO unsupported (Linux < 6.15): exit status unknown",
                              clock_.wall()});
   } else {
-    end_evidence_.push_back({"pidfd_info",
-                             std::string("failed: ") + std::strerror(-rc) + ": exit status unknown",
-                             clock_.wall()});
+    end_evidence_.push_back(
+        {"pidfd_info", "failed: " + errno_text(-rc) + ": exit status unknown", clock_.wall()});
   }
   end.evidence = std::move(end_evidence_);
   deliver(end);
@@ -257,7 +255,7 @@ LivenessVerdict ProcessWatch::liveness() const {
     v.evidence.push_back({"pidfd", "readable: the process ended", clock_.wall()});
     return v;
   }
-  return probe_process(fs_, clock_, identity_.pid, identity_);
+  return probe_process(env_, clock_, identity_.pid, identity_);
 }
 
 int ProcessWatch::signal(int sig) {
@@ -267,7 +265,7 @@ int ProcessWatch::signal(int sig) {
   if (pidfd_send_signal(pidfd_.get(), sig) != 0) return -errno;
   // Its group too, but only when it leads one: a process sharing its starter's
   // group (a shell's job) must not take its siblings down with it.
-  if (auto stat = fs_.read_stat(identity_.pid)) {
+  if (auto stat = env_.read_proc_stat(identity_.pid)) {
     auto rest = std::string_view(*stat);
     std::size_t close = rest.rfind(')');
     if (close != std::string_view::npos && close + 3 < rest.size()) {

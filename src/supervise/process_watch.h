@@ -19,7 +19,7 @@
 //
 // Threading: loop thread only. Ownership: the caller owns the ProcessWatch
 // (unique_ptr); it owns the pidfd (or the ChildProcess) and its handles.
-// Lifetimes: loop, clock and ProcFs must outlive it. `on_end` is called at most
+// Lifetimes: loop, clock and Env must outlive it. `on_end` is called at most
 // once, on the loop thread, from inside one of this object's handle callbacks,
 // as the last thing that callback does: it may destroy the ProcessWatch (the
 // uvx wrappers keep a running callback alive, src/uvx/handle.h, and neither
@@ -36,9 +36,9 @@
 #include <optional>
 #include <string>
 
-#include "src/os/child_process.h"
 #include "src/core/clock.h"
 #include "src/core/result.h"
+#include "src/os/child_process.h"
 #include "src/os/unique_fd.h"
 #include "src/supervise/evidence.h"
 #include "src/supervise/process_end.h"
@@ -72,13 +72,13 @@ class ProcessWatch {
   // different start time or program means the PID was reused: kAbsent, no watch.
   // A /proc that cannot be read gives kUnknown with a watch (the pidfd is enough
   // to learn of the end; the identity is then partial).
-  static Adoption adopt(uv_loop_t* loop, const Clock& clock, const ProcFs& fs, pid_t pid,
+  static Adoption adopt(uv_loop_t* loop, const Clock& clock, Env& env, pid_t pid,
                         const std::optional<ProcessIdentity>& expected, EndCallback on_end,
                         ProcessWatchOptions options = {});
 
   // Spawns `options` (ChildProcess::spawn) and watches it.
   static Result<std::unique_ptr<ProcessWatch>> watch_child(uv_loop_t* loop, const Clock& clock,
-                                                           const ProcFs& fs, SpawnOptions options,
+                                                           Env& env, SpawnOptions options,
                                                            EndCallback on_end);
 
   ~ProcessWatch();
@@ -102,7 +102,7 @@ class ProcessWatch {
   void kill_group_on_exit(bool on);
 
  private:
-  ProcessWatch(uv_loop_t* loop, const Clock& clock, const ProcFs& fs, EndCallback on_end,
+  ProcessWatch(uv_loop_t* loop, const Clock& clock, Env& env, EndCallback on_end,
                ProcessWatchOptions options);
   void on_pidfd_readable();
   void try_exit_info();
@@ -110,7 +110,7 @@ class ProcessWatch {
 
   uv_loop_t* loop_;
   const Clock& clock_;
-  const ProcFs& fs_;
+  Env& env_;
   EndCallback on_end_;
   ProcessWatchOptions options_;
   ProcessIdentity identity_;

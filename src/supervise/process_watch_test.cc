@@ -12,6 +12,7 @@
 
 #include <fstream>
 
+#include "src/os/unique_fd.h"
 #include "src/supervise/supervise_test_support.h"
 
 namespace aw {
@@ -41,11 +42,9 @@ pid_t start_orphan(const std::string& script, const std::string& pid_file) {
 }
 
 bool kernel_has_pidfd_exit_info() {
-  int fd = static_cast<int>(::syscall(SYS_pidfd_open, ::getpid(), 0));
+  UniqueFd fd(static_cast<int>(::syscall(SYS_pidfd_open, ::getpid(), 0)));
   int status = 0;
-  int rc = detail::pidfd_exit_status(fd, &status);
-  ::close(fd);
-  return rc >= 0;
+  return detail::pidfd_exit_status(fd.get(), &status) >= 0;
 }
 
 class ProcessWatchTest : public LoopTest {
@@ -77,7 +76,7 @@ TEST_F(ProcessWatchTest, AdoptedNonChildEndIsSeenThroughItsPidfdWithoutPolling) 
   ASSERT_GT(pid, 0);
   reap_on_sigchld(pid);
   std::optional<ProcessEnd> end;
-  auto a = ProcessWatch::adopt(&loop_, clock_, real_proc_fs(), pid, std::nullopt,
+  auto a = ProcessWatch::adopt(&loop_, clock_, Env::real(), pid, std::nullopt,
                                [&](const ProcessEnd& e) { end = e; });
   ASSERT_TRUE(a.watch) << format_evidence(a.verdict.evidence);
   EXPECT_EQ(a.verdict.liveness, Liveness::kAlive);
@@ -116,13 +115,13 @@ TEST_F(ProcessWatchTest, NonChildExitCodeComesFromPidfdInfo) {
   ASSERT_GT(pid, 0);
   reap_on_sigchld(pid);
   std::optional<ProcessEnd> end;
-  auto a = ProcessWatch::adopt(&loop_, clock_, real_proc_fs(), pid, std::nullopt,
+  auto a = ProcessWatch::adopt(&loop_, clock_, Env::real(), pid, std::nullopt,
                                [&](const ProcessEnd& e) { end = e; });
   ASSERT_TRUE(a.watch) << format_evidence(a.verdict.evidence);
   // Opening the FIFO waits for its reader; closing it gives the reader EOF.
-  int fd = ::open((dir_ / "w.fifo").c_str(), O_WRONLY | O_CLOEXEC);
-  ASSERT_GE(fd, 0);
-  ::close(fd);
+  UniqueFd fd(::open((dir_ / "w.fifo").c_str(), O_WRONLY | O_CLOEXEC));
+  ASSERT_TRUE(fd);
+  fd.reset();
   run_until([&] { return end.has_value(); });
   ASSERT_TRUE(end);
   if (!kernel_has_pidfd_exit_info()) GTEST_SKIP() << "PIDFD_INFO_EXIT needs Linux 6.15+";
@@ -141,7 +140,7 @@ TEST_F(ProcessWatchTest, UnreapedEndIsReportedWithUnknownStatusAfterTheWait) {
   ProcessWatchOptions o;
   o.exit_status_wait = std::chrono::milliseconds(30);
   auto a = ProcessWatch::adopt(
-      &loop_, clock_, real_proc_fs(), pid, std::nullopt, [&](const ProcessEnd& e) { end = e; }, o);
+      &loop_, clock_, Env::real(), pid, std::nullopt, [&](const ProcessEnd& e) { end = e; }, o);
   ASSERT_TRUE(a.watch);
   ASSERT_EQ(::kill(pid, SIGKILL), 0);
   run_until([&] { return end.has_value(); });
@@ -158,17 +157,17 @@ TEST_F(ProcessWatchTest, UnreapedEndIsReportedWithUnknownStatusAfterTheWait) {
 TEST_F(ProcessWatchTest, DifferentStartTimeIsAReusedPidAndNotAdopted) {
   pid_t pid = start_orphan("(exec sleep 30) & echo $! > \"$1\"", dir_ / "w.pid");
   ASSERT_GT(pid, 0);
-  LivenessVerdict now = probe_process(real_proc_fs(), clock_, pid, std::nullopt);
+  LivenessVerdict now = probe_process(Env::real(), clock_, pid, std::nullopt);
   ProcessIdentity expected = now.seen;
   expected.start_ticks -= 1;  // what the store would hold for an earlier owner of the PID
   bool called = false;
-  auto a = ProcessWatch::adopt(&loop_, clock_, real_proc_fs(), pid, expected,
+  auto a = ProcessWatch::adopt(&loop_, clock_, Env::real(), pid, expected,
                                [&](const ProcessEnd&) { called = true; });
   EXPECT_FALSE(a.watch);
   EXPECT_EQ(a.verdict.liveness, Liveness::kAbsent);
   EXPECT_NE(format_evidence(a.verdict.evidence).find("the PID was reused"), std::string::npos);
   // The right identity adopts it.
-  auto b = ProcessWatch::adopt(&loop_, clock_, real_proc_fs(), pid, now.seen,
+  auto b = ProcessWatch::adopt(&loop_, clock_, Env::real(), pid, now.seen,
                                [&](const ProcessEnd&) { called = true; });
   EXPECT_TRUE(b.watch);
   b.watch.reset();
@@ -182,10 +181,10 @@ TEST_F(ProcessWatchTest, FailedProcQueryIsUnknownAndStillWatched) {
   pid_t pid = start_orphan("(exec sleep 30) & echo $! > \"$1\"", dir_ / "w.pid");
   ASSERT_GT(pid, 0);
   reap_on_sigchld(pid);
-  testing::FakeProcFs fs;
-  fs.stat_errno[pid] = EPERM;
+  testing::FakeEnv env;
+  env.stat_errno[pid] = EPERM;
   std::optional<ProcessEnd> end;
-  auto a = ProcessWatch::adopt(&loop_, clock_, fs, pid, std::nullopt,
+  auto a = ProcessWatch::adopt(&loop_, clock_, env, pid, std::nullopt,
                                [&](const ProcessEnd& e) { end = e; });
   ASSERT_TRUE(a.watch) << "an unanswered question must not count as death";
   EXPECT_EQ(a.verdict.liveness, Liveness::kUnknown);
@@ -200,10 +199,10 @@ TEST_F(ProcessWatchTest, AdoptingAProcessThatIsGoneIsAbsent) {
   pid_t pid = start_orphan("(exit 0) & echo $! > \"$1\"", dir_ / "w.pid");
   ASSERT_GT(pid, 0);
   ::waitpid(pid, nullptr, 0);  // reaped: the PID names nobody now
-  auto a = ProcessWatch::adopt(&loop_, clock_, real_proc_fs(), pid, std::nullopt, nullptr);
+  auto a = ProcessWatch::adopt(&loop_, clock_, Env::real(), pid, std::nullopt, nullptr);
   EXPECT_FALSE(a.watch);
   EXPECT_EQ(a.verdict.liveness, Liveness::kAbsent);
-  auto bad = ProcessWatch::adopt(&loop_, clock_, real_proc_fs(), 0, std::nullopt, nullptr);
+  auto bad = ProcessWatch::adopt(&loop_, clock_, Env::real(), 0, std::nullopt, nullptr);
   EXPECT_EQ(bad.verdict.liveness, Liveness::kAbsent);
 }
 
@@ -211,7 +210,7 @@ TEST_F(ProcessWatchTest, ChildExitStatusAndRusageFromWait4) {
   std::optional<ProcessEnd> end;
   SpawnOptions o;
   o.argv = {"/bin/sh", "-c", "echo oops >&2; exit 3"};
-  auto w = ProcessWatch::watch_child(&loop_, clock_, real_proc_fs(), o,
+  auto w = ProcessWatch::watch_child(&loop_, clock_, Env::real(), o,
                                      [&](const ProcessEnd& e) { end = e; });
   ASSERT_TRUE(w.ok()) << w.error().message;
   EXPECT_TRUE((*w)->is_child());
@@ -230,7 +229,7 @@ TEST_F(ProcessWatchTest, ChildExitStatusAndRusageFromWait4) {
 TEST_F(ProcessWatchTest, SpawnFailureIsAnError) {
   SpawnOptions o;
   o.argv = {"/no/such/program"};
-  auto w = ProcessWatch::watch_child(&loop_, clock_, real_proc_fs(), o, nullptr);
+  auto w = ProcessWatch::watch_child(&loop_, clock_, Env::real(), o, nullptr);
   ASSERT_FALSE(w.ok());
   EXPECT_EQ(w.error().code, -ENOENT);
 }

@@ -6,9 +6,11 @@
 
 #include <cerrno>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
+
+#include "src/os/environ.h"
+#include "src/os/errno_text.h"
 
 namespace aw::testing {
 
@@ -17,8 +19,7 @@ namespace {
 // Before main (gtest's): a re-executed copy of this binary that was asked to
 // be a pause child never reaches the tests.
 const bool kIsPauseChild = [] {
-  const char* mode = std::getenv(kPauseChildEnv);
-  if (!mode || std::strcmp(mode, "pause") != 0) return false;
+  if (env_var(kPauseChildEnv) != "pause") return false;
   for (;;) ::pause();  // a caught signal returns; a fatal one ends the process
 }();
 
@@ -115,16 +116,16 @@ const Event* EventRecorder::last(const std::string& kind) const {
   return nullptr;
 }
 
-Result<std::string> FakeProcFs::read_stat(pid_t pid) const {
+Result<std::string> FakeEnv::read_proc_stat(pid_t pid) {
   if (auto it = stat_errno.find(pid); it != stat_errno.end())
-    return make_error(std::string("injected: ") + std::strerror(it->second), -it->second);
-  return real_proc_fs().read_stat(pid);
+    return errno_error("injected", it->second);
+  return Env::read_proc_stat(pid);
 }
 
-Result<std::string> FakeProcFs::read_exe(pid_t pid) const {
+Result<std::string> FakeEnv::read_proc_exe(pid_t pid) {
   if (auto it = exe_errno.find(pid); it != exe_errno.end())
-    return make_error(std::string("injected: ") + std::strerror(it->second), -it->second);
-  return real_proc_fs().read_exe(pid);
+    return errno_error("injected", it->second);
+  return Env::read_proc_exe(pid);
 }
 
 void reap_orphans() {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "src/core/event.h"
+#include "src/os/env.h"
 #include "src/os/unique_fd.h"
 #include "src/supervise/lifecycle_sink.h"
 #include "src/supervise/process_identity.h"
@@ -103,16 +104,15 @@ struct RecordingLifecycle final : LifecycleSink {
   bool track_states = true;
 };
 
-// A ProcFs whose answers are injected per pid; pids without an entry go to the
-// real /proc. Set the maps before handing it out: it is read from the thread
-// pool too.
-class FakeProcFs final : public ProcFs {
+// An Env whose /proc answers are injected per pid; pids without an entry, and
+// every other call, go to the real one (Env::). Set the maps before handing it
+// out: it is read from the thread pool too.
+class FakeEnv final : public Env {
  public:
-  Result<std::string> read_stat(pid_t pid) const override;
-  Result<std::string> read_exe(pid_t pid) const override;
-  Result<WallTime> boot_time() const override { return real_proc_fs().boot_time(); }
-  std::map<pid_t, int> stat_errno;  // pid → errno to fail read_stat with
-  std::map<pid_t, int> exe_errno;
+  Result<std::string> read_proc_stat(pid_t pid) override;
+  Result<std::string> read_proc_exe(pid_t pid) override;
+  std::map<pid_t, int> stat_errno;  // pid → errno to fail read_proc_stat with
+  std::map<pid_t, int> exe_errno;   // pid → errno to fail read_proc_exe with
 };
 
 // Zombies re-parented to this process (as subreaper) are reaped; never blocks.

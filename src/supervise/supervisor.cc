@@ -4,9 +4,9 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 
 #include "src/core/suggest.h"
+#include "src/os/errno_text.h"
 #include "src/supervise/file_sampler.h"
 #include "src/supervise/supervisor_events.h"
 
@@ -26,14 +26,14 @@ struct Supervisor::Worker {
 
 Supervisor::Supervisor(uv_loop_t* loop, const Clock& clock, std::vector<WorkerSpec> specs,
                        SupervisorStore& store, LifecycleSink& sink, Emit emit,
-                       SupervisorOptions options, const ProcFs& proc_fs)
+                       SupervisorOptions options, Env& env)
     : loop_(loop),
       clock_(clock),
       store_(store),
       sink_(sink),
       emit_(std::move(emit)),
       options_(options),
-      proc_fs_(proc_fs),
+      env_(env),
       rng_(options.jitter_seed ? options.jitter_seed : std::random_device{}()),
       alarm_(loop, [this] { check_deadlines(); }) {
   for (WorkerSpec& s : specs) {
@@ -117,7 +117,7 @@ Status Supervisor::feed(Worker& w, const WorkerInput& input) {
     const auto* signal = std::get_if<cmd::Signal>(&r.commands[next]);
     if (!signal || !signal->refuse_on_error) break;
     if (int rc = send_signal(w, *signal); rc != 0 && rc != -ESRCH)
-      return make_error("cannot signal worker '" + w.spec.name + "': " + std::strerror(-rc));
+      return make_error("cannot signal worker '" + w.spec.name + "': " + errno_text(-rc));
   }
   w.state = std::move(r.state);
   for (; next < r.commands.size(); ++next) execute(w, r.commands[next]);
@@ -144,7 +144,7 @@ void Supervisor::execute(Worker& w, const WorkerCommand& command) {
           int rc = send_signal(w, c);
           if (c.report) {
             Event report = *c.report;
-            if (rc != 0) report.fields.set("error", std::strerror(-rc));
+            if (rc != 0) report.fields.set("error", errno_text(-rc));
             emit_(std::move(report));
           }
         } else if constexpr (std::is_same_v<T, cmd::StatHeartbeat>) {
@@ -203,7 +203,7 @@ void Supervisor::spawn(Worker& w) {
   o.capture_output = true;
   o.tail_limit = std::max<std::size_t>(options_.stderr_tail_bytes, 1);
   Worker* wp = &w;
-  auto watch = ProcessWatch::watch_child(loop_, clock_, proc_fs_, std::move(o),
+  auto watch = ProcessWatch::watch_child(loop_, clock_, env_, std::move(o),
                                          [this, wp](const ProcessEnd& end) { on_end(*wp, end); });
   if (!watch) {
     (void)feed(w, in::SpawnFailed{watch.error().message});
@@ -233,8 +233,8 @@ Status Supervisor::adopt_process(Worker& w, pid_t pid, std::string_view via,
   }
   Worker* wp = &w;
   auto adoption = ProcessWatch::adopt(
-      loop_, clock_, proc_fs_, pid, expected,
-      [this, wp](const ProcessEnd& end) { on_end(*wp, end); }, options_.watch);
+      loop_, clock_, env_, pid, expected, [this, wp](const ProcessEnd& end) { on_end(*wp, end); },
+      options_.watch);
   if (!adoption.watch) {
     emit_(ev::adopt_failed(name, clock_.wall(), pid, via, adoption.verdict.liveness,
                            adoption.verdict.evidence));
@@ -281,7 +281,7 @@ void Supervisor::recover() {
     }
     Worker* self = &w;
     auto adoption = ProcessWatch::adopt(
-        loop_, clock_, proc_fs_, expected->pid, expected,
+        loop_, clock_, env_, expected->pid, expected,
         [this, self](const ProcessEnd& end) { on_end(*self, end); }, options_.watch);
     if (!adoption.watch) {
       (void)feed(
@@ -373,7 +373,7 @@ void Supervisor::read_pid_file(Worker& w, const std::string& path) {
   std::weak_ptr<char> alive = alive_;
   std::string name = w.spec.name;
   std::string argv0 = w.spec.argv.empty() ? std::string() : w.spec.argv.front();
-  int rc = read_pid_file_async(loop_, proc_fs_, path, argv0, w.spec.cwd,
+  int rc = read_pid_file_async(loop_, env_, path, argv0, w.spec.cwd,
                                [this, alive, name, path](const PidFileRead& r) {
                                  if (alive.expired()) return;
                                  if (Worker* x = find(name)) on_pid_file_read(*x, path, r);
@@ -389,10 +389,9 @@ void Supervisor::on_pid_file_read(Worker& w, const std::string& path, const PidF
     std::string_view t = r.text;
     while (!t.empty() && (t.back() == '\n' || t.back() == ' ' || t.back() == '\r'))
       t.remove_suffix(1);
-    emit_(ev::pid_file_unreadable(w.spec.name, clock_.wall(), path,
-                                  r.err
-                                      ? std::string(std::strerror(r.err))
-                                      : "expected a process id, found \"" + std::string(t) + "\""));
+    emit_(ev::pid_file_unreadable(
+        w.spec.name, clock_.wall(), path,
+        r.err ? errno_text(r.err) : "expected a process id, found \"" + std::string(t) + "\""));
     return;
   }
   if (w.process && !w.process->ended()) {

@@ -37,7 +37,7 @@
 // judge_pid_file() (process_identity.h) decides whether it is plausible for
 // the worker before it is adopted; a refusal is worker.adopt_refused.
 //
-// Threading: loop thread only. Lifetimes: loop, clock, store, sink and ProcFs
+// Threading: loop thread only. Lifetimes: loop, clock, store, sink and Env
 // must outlive the Supervisor. `emit` and the sink are called synchronously
 // from the Supervisor's methods and loop callbacks; they may call the
 // Supervisor's public methods again but must not destroy it (a machine step's
@@ -64,6 +64,7 @@
 #include "src/core/clock.h"
 #include "src/core/event.h"
 #include "src/core/result.h"
+#include "src/os/env.h"
 #include "src/supervise/lifecycle_sink.h"
 #include "src/supervise/pid_file_reader.h"
 #include "src/supervise/process_watch.h"
@@ -96,11 +97,11 @@ class Supervisor {
   // Loads each worker's persisted restart state (a malformed one is reported as
   // an event, supervisor.store_error, and replaced by a fresh one), re-based onto
   // `clock`'s monotonic time. Starts nothing: call recover() then start_all().
-  // `proc_fs` is also read from the thread pool (PID files): it must outlive the
-  // Supervisor and the loop's pending work.
+  // `env` answers for /proc (src/os/env.h); it is also called from the thread
+  // pool (PID files): it must outlive the Supervisor and the loop's pending work.
   Supervisor(uv_loop_t* loop, const Clock& clock, std::vector<WorkerSpec> specs,
              SupervisorStore& store, LifecycleSink& sink, Emit emit, SupervisorOptions options = {},
-             const ProcFs& proc_fs = real_proc_fs());
+             Env& env = Env::real());
   ~Supervisor();
   Supervisor(const Supervisor&) = delete;
   Supervisor& operator=(const Supervisor&) = delete;
@@ -204,7 +205,7 @@ class Supervisor {
   LifecycleSink& sink_;
   Emit emit_;
   SupervisorOptions options_;
-  const ProcFs& proc_fs_;
+  Env& env_;
   std::mt19937_64 rng_;
   std::map<std::string, std::unique_ptr<Worker>> workers_;  // ordered: list() reads well
   std::set<std::string> completed_;

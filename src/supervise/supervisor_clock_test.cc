@@ -156,7 +156,7 @@ TEST_F(ClockFixture, PersistedRestartsAreReBasedAndOneFromTheFutureCountsAsNow) 
 TEST_F(ClockFixture, RecoveredRunIsReBasedOntoTheMonotonicClock) {
   // The process of a run recorded by an earlier daemon: this test's own (alive,
   // and never signalled: runtime_limit is an hour of a clock that barely moves).
-  LivenessVerdict self = probe_process(real_proc_fs(), manual_, ::getpid(), std::nullopt);
+  LivenessVerdict self = probe_process(Env::real(), manual_, ::getpid(), std::nullopt);
   store_.set("w", Supervisor::kProcessKey, format_identity(self.seen));
   store_.set("w", Supervisor::kRunKey,
              "started=" + unix_ms(manual_.wall() - seconds(10)) + ";extensions=1");

@@ -144,6 +144,39 @@ TEST_F(ShellDetectorTest, ZombieAsksProcAndTerminatesOnlyOnConfirmedAbsence) {
   EXPECT_NE(s.health("z")->session_checked, WallTime{});
 }
 
+// Unknown never acts: the session is gone, but the Env cannot read the
+// worker's /proc/PID/stat, so the probe says "unknown" and nothing is killed.
+TEST_F(ShellDetectorTest, ZombieWhoseProcCannotBeReadIsNotActedOn) {
+  WorkerSpec w = paused_worker("z");
+  w.tmux_session = "z-sess";
+  w.start_grace = seconds(30);
+  w.restart.mode = RestartMode::kNever;
+  testing::FakeEnv env;
+  Supervisor& s = make({w}, &manual_, &env);
+  ASSERT_TRUE(s.start("z").ok());
+  const pid_t pid = s.status("z")->pid;
+  ASSERT_GT(pid, 0);
+  // Only the loop thread reads `env` in this test (no PID file): safe to set now.
+  env.stat_errno[pid] = EACCES;
+  s.on_tmux_snapshot({"other"}, true);
+  manual_.advance(seconds(30));
+  s.check_deadlines();  // asks /proc, synchronously
+  EXPECT_EQ(events_.count("worker.zombie"), 0u);
+  EXPECT_EQ(events_.count("worker.exited"), 0u);
+  EXPECT_EQ(s.status("z")->phase, WorkerPhase::kRunning);
+  EXPECT_EQ(::kill(pid, 0), 0) << "the process was signalled";
+  EXPECT_EQ(requested_states(), (std::vector<std::string>{"processing"}));
+  const auto decisions = s.health("z")->decisions;
+  ASSERT_FALSE(decisions.empty());
+  EXPECT_NE(decisions.back().detail.find("liveness unknown"), std::string::npos)
+      << decisions.back().detail;
+  EXPECT_NE(decisions.back().detail.find("injected: Permission denied"), std::string::npos)
+      << decisions.back().detail;
+  ASSERT_TRUE(s.stop("z").ok());
+  run_until([&] { return s.running() == 0; });
+  sup_.reset();  // before `env`
+}
+
 TEST_F(ShellDetectorTest, AdoptOnlyWorkerAdoptsItsSessionsPaneProcessOnce) {
   pid_t pane = orphan();
   ASSERT_GT(pane, 0);

@@ -35,16 +35,15 @@ class SupervisorFixture : public LoopTest {
   }
   // `clock`: the real one unless a test drives time itself (a ManualClock: the
   // uv timers still wake on real time, and the Supervisor acts only once the
-  // test has moved the clock past the deadline). `proc_fs`: the real /proc
-  // unless a test injects answers. Both must outlive the test's loop.
+  // test has moved the clock past the deadline). `env`: the real one (and its
+  // /proc) unless a test injects answers. Both must outlive the test's loop.
   Supervisor& make(std::vector<WorkerSpec> specs, const Clock* clock = nullptr,
-                   const ProcFs* proc_fs = nullptr) {
+                   Env* env = nullptr) {
     sup_.reset();
     SupervisorOptions o;
     o.jitter_seed = jitter_seed_;
     sup_ = std::make_unique<Supervisor>(&loop_, clock ? *clock : clock_, std::move(specs), store_,
-                                        lifecycle_, events_.sink(), o,
-                                        proc_fs ? *proc_fs : real_proc_fs());
+                                        lifecycle_, events_.sink(), o, env ? *env : Env::real());
     return *sup_;
   }
   void wait_for(const std::string& kind, std::size_t n = 1) {

@@ -307,7 +307,7 @@ TEST_F(SupervisorTest, RecoverAdoptsTheLiveProcessRecordedInTheStore) {
   ASSERT_GT(orphan, 0);
   reaper_ = std::make_unique<uvx::Signal>(&loop_, SIGCHLD,
                                           [orphan] { ::waitpid(orphan, nullptr, WNOHANG); });
-  LivenessVerdict v = probe_process(real_proc_fs(), clock_, orphan, std::nullopt);
+  LivenessVerdict v = probe_process(Env::real(), clock_, orphan, std::nullopt);
   store_.set("w", Supervisor::kProcessKey, format_identity(v.seen));
   ProcessIdentity stale = v.seen;
   stale.start_ticks -= 1;
@@ -336,6 +336,54 @@ TEST_F(SupervisorTest, RecoverAdoptsTheLiveProcessRecordedInTheStore) {
   s.stop_all();
   run_until([&] { return s.running() == 0; });
   EXPECT_EQ(events_.count("worker.stopped"), 2u);
+}
+
+// Unknown never acts: after a restart the Env cannot read the recorded
+// process's /proc/PID/stat. Its pidfd says it runs, so it is adopted with
+// liveness "unknown" (the identity kept as recorded), never reported lost,
+// never signalled, never restarted beside it.
+TEST_F(SupervisorTest, RecoverWithAnUnreadableProcAdoptsAsUnknownAndNeverActs) {
+  pid_t orphan = 0;
+  {
+    std::vector<std::string> args = {"/bin/sh", "-c", "(exec sleep 30) & echo $! > \"$1\"", "sh",
+                                     dir_ / "w.pid"};
+    std::vector<char*> argv;
+    argv.reserve(args.size());
+    for (auto& x : args) argv.push_back(x.data());
+    argv.push_back(nullptr);
+    pid_t sh;
+    ASSERT_EQ(::posix_spawn(&sh, "/bin/sh", nullptr, nullptr, argv.data(), environ), 0);
+    ::waitpid(sh, nullptr, 0);
+    std::ifstream(dir_ / "w.pid") >> orphan;
+  }
+  ASSERT_GT(orphan, 0);
+  reaper_ = std::make_unique<uvx::Signal>(&loop_, SIGCHLD,
+                                          [orphan] { ::waitpid(orphan, nullptr, WNOHANG); });
+  LivenessVerdict v = probe_process(Env::real(), clock_, orphan, std::nullopt);
+  ASSERT_EQ(v.liveness, Liveness::kAlive);
+  store_.set("w", Supervisor::kProcessKey, format_identity(v.seen));
+
+  testing::FakeEnv env;
+  env.stat_errno[orphan] = EACCES;
+  Supervisor& s = make({fast_worker("w", {"sleep", "30"})}, nullptr, &env);
+  s.recover();
+  ASSERT_EQ(events_.kinds(), (std::vector<std::string>{"worker.adopted"}));
+  EXPECT_EQ(events_.events[0].fields.get_string("liveness"), "unknown");
+  EXPECT_NE(events_.events[0].fields.get_string("evidence")->find("injected: Permission denied"),
+            std::string::npos)
+      << *events_.events[0].fields.get_string("evidence");
+  EXPECT_EQ(s.status("w")->pid, orphan);
+  EXPECT_TRUE(s.status("w")->adopted);
+  EXPECT_EQ(store_.get("w", Supervisor::kProcessKey), format_identity(v.seen));
+  s.start_all();  // it runs: nothing starts beside it
+  EXPECT_EQ(events_.count("worker.started"), 0u);
+  EXPECT_EQ(::kill(orphan, 0), 0);
+
+  ::kill(orphan, SIGKILL);
+  run_until([&] { return events_.count("worker.exited") >= 1; });
+  s.stop_all();
+  run_until([&] { return s.running() == 0; });
+  sup_.reset();  // before `env`
 }
 
 TEST_F(SupervisorTest, PidFileLandingAdoptsAnAdoptOnlyWorker) {
@@ -434,8 +482,8 @@ class PidFileTest : public SupervisorTest {
   }
   // When this process started, by /proc and the wall clock.
   static WallTime own_start() {
-    auto ticks = parse_stat_start_ticks(*real_proc_fs().read_stat(::getpid()));
-    return process_start_time(*real_proc_fs().boot_time(), *ticks);
+    auto ticks = parse_stat_start_ticks(*Env::real().read_proc_stat(::getpid()));
+    return process_start_time(*Env::real().boot_time(), *ticks);
   }
   void wait_for_verdict() {
     run_until([&] {
@@ -523,17 +571,17 @@ TEST_F(PidFileTest, PidFileNamingTheWorkersProgramIsAdopted) {
 }
 
 TEST_F(PidFileTest, PidFileWhoseProcessCannotBeCheckedIsRefused) {
-  testing::FakeProcFs fs;
-  fs.stat_errno[::getpid()] = EACCES;
+  testing::FakeEnv env;
+  env.stat_errno[::getpid()] = EACCES;
   WorkerSpec w = adopt_only("ext");
-  make({w}, nullptr, &fs);
+  make({w}, nullptr, &env);
   land_pid_file(w.pid_file);
   wait_for_verdict();
   EXPECT_EQ(events_.count("worker.adopted"), 0u);
   const Event* refused = events_.last("worker.adopt_refused");
   ASSERT_NE(refused, nullptr) << events_.kinds().back();
   EXPECT_NE(refused->fields.get_string("reason")->find("cannot be read"), std::string::npos);
-  sup_.reset();  // before `fs`
+  sup_.reset();  // before `env`
 }
 
 TEST_F(SupervisorTest, CleanExitCompletesAndIsNotRestarted) {

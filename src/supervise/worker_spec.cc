@@ -1,7 +1,6 @@
 #include "src/supervise/worker_spec.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <functional>
 #include <map>
 #include <optional>
@@ -9,6 +8,7 @@
 
 #include "src/core/duration.h"
 #include "src/core/suggest.h"
+#include "src/os/environ.h"
 
 namespace aw {
 namespace {
@@ -52,7 +52,7 @@ std::string join(const Keys& keys) {
 
 std::string expand_home(std::string path) {
   if (path.rfind("~/", 0) == 0) {
-    if (const char* home = std::getenv("HOME"); home && *home) return home + path.substr(1);
+    if (const auto home = env_var("HOME"); home && !home->empty()) return *home + path.substr(1);
   }
   return path;
 }
