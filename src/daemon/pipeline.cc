@@ -98,15 +98,21 @@ void Pipeline::in_turn(const std::function<void()>& work) {
 
 void Pipeline::handle(Event e) {
   ++stats_.events;
-  if (Status s = ports_.journal.append(e); !s) {
-    // The writer keeps the line in its backlog; say so once per failure.
-    ++stats_.log_errors;
-    spdlog::error("event log: {}", s.error().message);
-  }
+  if (Status s = ports_.journal.append(e); !s) report_journal_error(s.error());
   if (!e.rule.empty() && e.depth > 0) chain_.record(e.seq, e.cause, e.rule);
   auto event = std::make_shared<const Event>(std::move(e));
   route(event);
   for (const auto& subscriber : subscribers_) subscriber(*event);
+}
+
+void Pipeline::journal_before_acting() {
+  if (Status s = ports_.journal.flush(); !s) report_journal_error(s.error());
+}
+
+void Pipeline::report_journal_error(const Error& error) {
+  // The writer keeps the line in its backlog; say so once per failure.
+  ++stats_.log_errors;
+  spdlog::error("event log: {}", error.message);
 }
 
 void Pipeline::route(const std::shared_ptr<const Event>& event) {
@@ -260,6 +266,7 @@ void Pipeline::run_next_action(const std::shared_ptr<PlanRun>& run) {
     return;
   }
   const Event& cause = *h.event;
+  journal_before_acting();
   ports_.actions.start(
       request, cause,
       [this, run, &request, alive = alive_](int attempt, pid_t pid) {
@@ -280,6 +287,7 @@ void Pipeline::set_action_handler(ActionType type, ActionHandler handler) {
 void Pipeline::run_with_handler(const std::shared_ptr<PlanRun>& run, const ActionRequest& request,
                                 const ActionHandler& handler) {
   log_action_started(*run, request, 1, 0);
+  journal_before_acting();
   // `done` may be called before the handler returns: the outcome is then
   // reported from the handler's call, which on_action_done handles like any other.
   auto called = std::make_shared<bool>(false);

@@ -117,6 +117,9 @@ class Pipeline {
   // is already running: they join its queue).
   void in_turn(const std::function<void()>& work);
   void handle(Event e);
+  // Before an action or handler acts: the journal puts its events in the file.
+  void journal_before_acting();
+  void report_journal_error(const Error& error);
   void route(const std::shared_ptr<const Event>& event);
   // The chain guard's verdict for `rule` on `event`; reports a throttle.
   bool may_fire(const Rule& rule, const Event& event);

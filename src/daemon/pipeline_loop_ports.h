@@ -24,7 +24,12 @@ namespace aw {
 class WriterJournal final : public EventJournal {
  public:
   explicit WriterJournal(EventLogWriter& writer) : writer_(writer) {}
-  Status append(const Event& event) override { return writer_.append(event); }
+  // Group commit: a loop turn's events go out in one write() (EventLogWriter::stage).
+  Status append(const Event& event) override {
+    writer_.stage(event);
+    return Status::Ok();
+  }
+  Status flush() override { return writer_.commit(); }
 
  private:
   EventLogWriter& writer_;

@@ -39,6 +39,10 @@ class EventJournal {
   // An error means the record is not durable yet (the writer may keep it in a
   // backlog); the pipeline reports it and goes on.
   virtual Status append(const Event& event) = 0;
+  // Puts everything appended so far in the file. The pipeline calls it before
+  // an action or a handler acts on an event, so the log always holds the cause
+  // of an effect (a journal may gather a loop turn's events into one write).
+  virtual Status flush() { return Status::Ok(); }
 };
 
 // Carries out the actions the pipeline does not own (run, move, quarantine,

@@ -20,12 +20,19 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
+// Gathers events as the daemon's group-committing journal does: `in_file`
+// counts the events a flush() has put in the file.
 struct FakeJournal final : EventJournal {
   std::vector<Event> events;
+  std::size_t in_file = 0;
   bool failing = false;
   Status append(const Event& e) override {
     events.push_back(e);
     if (failing) return make_error("disk full");
+    return Status::Ok();
+  }
+  Status flush() override {
+    in_file = events.size();
     return Status::Ok();
   }
 };
@@ -40,10 +47,12 @@ struct FakeRunner final : ActionRunner {
   };
   std::vector<Started> started;
   std::optional<ActionOutcome> complete_inline;
-  int depth = 0, max_depth = 0;  // nesting of start() calls: stays 1 when nothing recurses
+  std::function<void()> on_start;  // called first thing in start()
+  int depth = 0, max_depth = 0;    // nesting of start() calls: stays 1 when nothing recurses
 
   void start(const ActionRequest& request, const Event& cause, OnAttempt on_attempt,
              OnDone done) override {
+    if (on_start) on_start();
     ++depth;
     max_depth = std::max(max_depth, depth);
     on_attempt(1, 4242);
@@ -208,6 +217,40 @@ TEST_F(PipelineTest, ActionsRunInOrderAndOutcomesAreOneStepDeeper) {
   EXPECT_EQ(ledger_.finished_files,
             (std::vector<std::pair<std::string, std::string>>{{"/r/a.json", "handled"}}));
   EXPECT_EQ(pipeline_->in_flight(), 0u);
+}
+
+TEST_F(PipelineTest, AnEventIsInTheFileBeforeAnythingActsOnIt) {
+  rules(std::string(kRunOnLanded) + R"(
+[[rule]]
+name = "stop-it"
+on = "worker.hung"
+  [[rule.action]]
+  do = "kill"
+  worker = "w1"
+)");
+  // The journal gathers events and writes them when asked: whatever acts on
+  // an event finds it (and all before it) in the file already.
+  std::vector<std::size_t> in_file_at_start;
+  runner_.on_start = [&] { in_file_at_start.push_back(journal_.in_file); };
+  std::size_t in_file_at_kill = 0;
+  pipeline_->set_action_handler(
+      ActionType::kKill, [&](const ActionRequest&, const Event&, const Pipeline::ActionDone& done) {
+        in_file_at_kill = journal_.in_file;
+        done(make_success("killed"));
+      });
+  pipeline_->submit(event("file.removed", "/r/x"));  // nothing acts: nothing forces a write
+  EXPECT_EQ(journal_.in_file, 0u);
+  pipeline_->submit(event("file.landed", "/r/a.json"));
+  ASSERT_EQ(in_file_at_start, (std::vector<std::size_t>{2}));  // file.removed, file.landed
+  runner_.finish(0, make_success("exit 0"));
+  ASSERT_EQ(in_file_at_start.size(), 2u);
+  // The second action's cause is the same event; what its first action logged
+  // (action.started, action.succeeded) is in the file by then too.
+  EXPECT_EQ(in_file_at_start[1], journal_.events.size() - 1);  // all but its own action.started
+  pipeline_->submit(event("worker.hung", "", "w1"));
+  const Event* hung = first("worker.hung");
+  ASSERT_NE(hung, nullptr);
+  EXPECT_GT(in_file_at_kill, static_cast<std::size_t>(hung - journal_.events.data()));
 }
 
 TEST_F(PipelineTest, AFailedActionSkipsTheRestOfItsPlan) {

@@ -152,6 +152,7 @@ Result<std::unique_ptr<EventLogWriter>> EventLogWriter::open(uv_loop_t* loop,
 }
 
 EventLogWriter::~EventLogWriter() {
+  backlog_ += staged_;
   if (!backlog_.empty() && ensure_open()) {
     std::size_t written = 0;
     write_fully(backlog_.data(), backlog_.size(), written);
@@ -161,12 +162,33 @@ EventLogWriter::~EventLogWriter() {
 }
 
 Status EventLogWriter::append(const Event& e) {
-  return write_lines(to_json_line(e));
+  if (staged_.empty()) return write_lines(to_json_line(e));
+  staged_ += to_json_line(e);
+  return commit();
+}
+
+void EventLogWriter::stage(const Event& e) {
+  staged_ += to_json_line(e);
+  if (staged_.size() >= options_.max_staged_bytes) {
+    (void)commit();  // a failure is reported through on_problem; the lines wait in the backlog
+    return;
+  }
+  if (!commit_timer_) {
+    commit_timer_ = std::make_unique<uvx::Timer>(loop_, [this] { (void)commit(); });
+  }
+  if (!commit_timer_->active()) commit_timer_->start(0);
+}
+
+Status EventLogWriter::commit() {
+  if (commit_timer_) commit_timer_->stop();
+  if (staged_.empty()) return Status::Ok();
+  const std::string lines = std::exchange(staged_, std::string());
+  return write_lines(lines);
 }
 
 Status EventLogWriter::append_many(std::span<const Event> events) {
-  if (events.empty()) return Status::Ok();
-  std::string buf;
+  if (events.empty()) return commit();
+  std::string buf = std::exchange(staged_, std::string());
   for (const Event& e : events) buf += to_json_line(e);
   return write_lines(buf);
 }

@@ -44,6 +44,7 @@
 #include "src/core/result.h"
 #include "src/os/env.h"
 #include "src/os/unique_fd.h"
+#include "src/uvx/handle.h"
 
 namespace aw {
 
@@ -67,6 +68,7 @@ struct EventLogWriterOptions {
   std::uint64_t max_bytes = 64ull * 1024 * 1024;  // rotate once the live file reaches this
   std::size_t keep = 5;                           // rotated segments kept (0 = none)
   std::size_t max_backlog_bytes = std::size_t{4} * 1024 * 1024;  // bytes held while writes fail
+  std::size_t max_staged_bytes = std::size_t{256} * 1024;        // stage(): commit at this size
   // Borrowed; must outlive the writer. nullptr means Env::real().
   Env* env = nullptr;
   // Called on the loop thread, after the writer's state is consistent, so it may
@@ -104,6 +106,19 @@ class EventLogWriter {
   Status append(const Event& e);
   // Appends several events as whole lines in one write().
   Status append_many(std::span<const Event> events);
+
+  // Group commit: stage() keeps the event's line in memory and commit() writes
+  // every staged line with one write(). The first stage() of a loop turn arms a
+  // zero-delay timer that commits the turn's lines, so a storm of events costs
+  // one write() per turn, not one per event. append() commits what is staged
+  // first (the file keeps seq order), as does the destructor. A caller that
+  // needs the lines in the file before it acts (the pipeline, before an action
+  // starts) calls commit() itself. Staged bytes past `max_staged_bytes` are
+  // committed at once. Failures are reported as for append(), through
+  // on_problem; the lines then wait in the backlog.
+  void stage(const Event& e);
+  Status commit();
+  std::size_t staged_bytes() const { return staged_.size(); }
   // Retries the backlog now (e.g. from a timer while no events arrive).
   Status flush_backlog();
 
@@ -136,6 +151,8 @@ class EventLogWriter {
   std::uint64_t file_size_ = 0;
   std::uint64_t next_segment_ = 1;
   std::string backlog_;
+  std::string staged_;                        // lines stage()d, not yet written
+  std::unique_ptr<uvx::Timer> commit_timer_;  // zero-delay: commits the turn's lines
   bool write_failing_ = false;
   bool dropped_this_episode_ = false;
   bool rotate_failing_ = false;

@@ -132,6 +132,70 @@ TEST_F(EventLogWriterTest, AppendManyIsOneWriteOfWholeLines) {
   EXPECT_EQ(ops_.write_calls, 1);
 }
 
+TEST_F(EventLogWriterTest, StagedLinesGoOutInOneWriteAtTheEndOfTheTurn) {
+  auto w = open_writer(options());
+  ASSERT_TRUE(w);
+  for (int i = 1; i <= 3; ++i) w->stage(numbered_event(i));
+  EXPECT_EQ(ops_.write_calls, 0) << "nothing is written while the turn goes on";
+  EXPECT_EQ(w->staged_bytes(), 3 * numbered_line(1).size());
+  uv_run(&loop_, UV_RUN_NOWAIT);  // the next turn: the zero-delay commit timer fires
+  ASSERT_EQ(ops_.writes.size(), 1u);
+  EXPECT_EQ(ops_.writes[0], numbered_line(1) + numbered_line(2) + numbered_line(3));
+  EXPECT_EQ(w->staged_bytes(), 0u);
+  w->stage(numbered_event(4));
+  ASSERT_TRUE(w->commit());  // asked for before an action: at once
+  ASSERT_EQ(ops_.writes.size(), 2u);
+  EXPECT_EQ(ops_.writes[1], numbered_line(4));
+  uv_run(&loop_, UV_RUN_NOWAIT);
+  EXPECT_EQ(ops_.write_calls, 2) << "the commit stopped the timer; nothing left to write";
+}
+
+TEST_F(EventLogWriterTest, AppendWritesWhatIsStagedFirstInOrder) {
+  auto w = open_writer(options());
+  ASSERT_TRUE(w);
+  w->stage(numbered_event(1));
+  w->stage(numbered_event(2));
+  ASSERT_TRUE(w->append(numbered_event(3)));
+  ASSERT_EQ(ops_.writes.size(), 1u);
+  EXPECT_EQ(ops_.writes[0], numbered_line(1) + numbered_line(2) + numbered_line(3));
+  w->stage(numbered_event(4));
+  ASSERT_TRUE(w->append_many(std::vector<Event>{numbered_event(5)}));
+  EXPECT_EQ(ops_.writes.back(), numbered_line(4) + numbered_line(5));
+}
+
+TEST_F(EventLogWriterTest, StagingPastTheCapCommitsAtOnce) {
+  EventLogWriterOptions o = options();
+  o.max_staged_bytes = 2 * numbered_line(1).size();
+  auto w = open_writer(o);
+  ASSERT_TRUE(w);
+  w->stage(numbered_event(1));
+  EXPECT_EQ(ops_.write_calls, 0);
+  w->stage(numbered_event(2));
+  ASSERT_EQ(ops_.writes.size(), 1u);
+  EXPECT_EQ(ops_.writes[0], numbered_line(1) + numbered_line(2));
+}
+
+TEST_F(EventLogWriterTest, StagedLinesAreWrittenWhenTheWriterCloses) {
+  auto w = open_writer(options());
+  ASSERT_TRUE(w);
+  w->stage(numbered_event(1));
+  w.reset();
+  EXPECT_EQ(testing::read_file(live()), numbered_line(1));
+}
+
+TEST_F(EventLogWriterTest, AFailedCommitKeepsTheLinesForTheNextWrite) {
+  auto w = open_writer(options());
+  ASSERT_TRUE(w);
+  ops_.failing_writes = 1;
+  w->stage(numbered_event(1));
+  EXPECT_FALSE(w->commit());
+  EXPECT_EQ(problem_kinds(),
+            std::vector<EventLogProblem::Kind>{EventLogProblem::Kind::kWriteFailed});
+  w->stage(numbered_event(2));
+  ASSERT_TRUE(w->commit());
+  EXPECT_EQ(testing::read_file(live()), numbered_line(1) + numbered_line(2));
+}
+
 TEST_F(EventLogWriterTest, LinesParseBackToTheSameEvents) {
   auto w = open_writer(options());
   ASSERT_TRUE(w);
