@@ -4,6 +4,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <utility>
+
+#include "src/os/unique_fd.h"
 
 namespace aw {
 
@@ -67,33 +70,27 @@ int open_dir_beneath(int root_fd, std::string_view rel, int flags) {
     int fd = openat(root_fd, ".", last_flags);
     return fd >= 0 ? fd : -errno;
   }
-  int cur = root_fd;
+  UniqueFd owned;  // the last component opened; empty while at `root_fd`, which is borrowed
   std::size_t i = 0;
   while (true) {
     std::size_t j = rel.find('/', i);
     const bool last = j == std::string_view::npos;
     std::string comp(rel.substr(i, last ? std::string_view::npos : j - i));
-    if (comp.empty() || comp == "." || comp == "..") {
-      if (cur != root_fd) close(cur);
-      return -EINVAL;
-    }
-    int next = openat(cur, comp.c_str(),
-                      last ? last_flags : O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    int err = errno;
-    if (cur != root_fd) close(cur);
-    if (next < 0) return -err;
-    if (last) return next;
-    cur = next;
+    if (comp.empty() || comp == "." || comp == "..") return -EINVAL;
+    const int cur = owned ? owned.get() : root_fd;
+    UniqueFd next(openat(cur, comp.c_str(),
+                         last ? last_flags : O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!next) return -errno;
+    if (last) return next.release();
+    owned = std::move(next);
     i = j + 1;
   }
 }
 
 int open_in_root(const std::string& root_path, std::string_view rel, int flags) {
-  const int root_fd = open(root_path.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (root_fd < 0) return -errno;
-  const int fd = open_dir_beneath(root_fd, rel, flags);
-  close(root_fd);
-  return fd;
+  const UniqueFd root(open(root_path.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!root) return -errno;
+  return open_dir_beneath(root.get(), rel, flags);
 }
 
 }  // namespace aw

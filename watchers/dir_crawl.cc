@@ -16,13 +16,11 @@ namespace {
 // by the caller.
 std::vector<std::string> list_names(int fd) {
   std::vector<std::string> names;
-  int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-  if (dup_fd < 0) return names;
-  DIR* d = fdopendir(dup_fd);
-  if (d == nullptr) {
-    close(dup_fd);
-    return names;
-  }
+  UniqueFd dup_fd(fcntl(fd, F_DUPFD_CLOEXEC, 0));
+  if (!dup_fd) return names;
+  DIR* d = fdopendir(dup_fd.get());
+  if (d == nullptr) return names;
+  dup_fd.release();  // the DIR owns it now: closedir() closes it
   while (struct dirent* de = readdir(d)) {
     if (std::strcmp(de->d_name, ".") == 0 || std::strcmp(de->d_name, "..") == 0) continue;
     names.emplace_back(de->d_name);
@@ -39,28 +37,24 @@ DirCrawl::DirCrawl(std::string root_path, std::string start_rel)
   dirs_.push_back(std::move(start_rel));
 }
 
-DirCrawl::~DirCrawl() {
-  if (dir_fd_ >= 0) close(dir_fd_);
-}
-
 bool DirCrawl::step(std::size_t& budget, Visitor& visitor) {
   while (budget > 0) {
     if (!visitor.live()) return false;
-    if (dir_fd_ < 0) {
+    if (!dir_fd_) {
       if (dirs_.empty()) return true;
       dir_rel_ = std::move(dirs_.back());
       dirs_.pop_back();
       --budget;
-      dir_fd_ = open_in_root(root_path_, dir_rel_, O_RDONLY);
-      if (dir_fd_ < 0) continue;  // gone or swapped for a symlink: events tell
-      names_ = list_names(dir_fd_);
+      const int fd = open_in_root(root_path_, dir_rel_, O_RDONLY);
+      if (fd < 0) continue;  // gone or swapped for a symlink: events tell
+      dir_fd_.reset(fd);
+      names_ = list_names(dir_fd_.get());
       next_ = 0;
       subdirs_.clear();
       continue;
     }
     if (next_ == names_.size()) {
-      close(dir_fd_);
-      dir_fd_ = -1;
+      dir_fd_.reset();
       // Depth first, in name order.
       for (auto it = subdirs_.rbegin(); it != subdirs_.rend(); ++it)
         dirs_.push_back(std::move(*it));
@@ -71,13 +65,13 @@ bool DirCrawl::step(std::size_t& budget, Visitor& visitor) {
     --budget;
     std::string rel = join_rel(dir_rel_, name);
     struct stat st;
-    if (fstatat(dir_fd_, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    if (fstatat(dir_fd_.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
     if (S_ISREG(st.st_mode)) {
       visitor.file(rel, st);
     } else if (S_ISDIR(st.st_mode)) {
-      if (visitor.dir(dir_fd_, rel)) subdirs_.push_back(std::move(rel));
+      if (visitor.dir(dir_fd_.get(), rel)) subdirs_.push_back(std::move(rel));
     } else if (S_ISLNK(st.st_mode)) {
-      visitor.symlink(dir_fd_, rel);
+      visitor.symlink(dir_fd_.get(), rel);
     }
   }
   return false;

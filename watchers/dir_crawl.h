@@ -30,6 +30,8 @@
 #include <string>
 #include <vector>
 
+#include "src/os/unique_fd.h"
+
 namespace aw {
 
 class DirCrawl {
@@ -46,7 +48,6 @@ class DirCrawl {
 
   // Crawls `start_rel` ("" for the whole root) of the root at `root_path`.
   DirCrawl(std::string root_path, std::string start_rel);
-  ~DirCrawl();
   DirCrawl(const DirCrawl&) = delete;
   DirCrawl& operator=(const DirCrawl&) = delete;
 
@@ -57,7 +58,7 @@ class DirCrawl {
  private:
   std::string root_path_;
   std::vector<std::string> dirs_;  // still to list (a stack: depth first)
-  int dir_fd_ = -1;                // the directory being walked
+  UniqueFd dir_fd_;                // the directory being walked
   std::string dir_rel_;
   std::vector<std::string> names_;
   std::size_t next_ = 0;

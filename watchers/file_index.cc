@@ -9,8 +9,7 @@
 
 #include <cerrno>
 #include <charconv>
-#include <cstring>
-
+#include "src/os/errno_text.h"
 #include "src/os/files.h"
 #include "src/uvx/handle.h"
 
@@ -20,10 +19,6 @@ namespace {
 constexpr std::string_view kKind = "file-index";
 // The format before docs/state-files.md: still read, then rewritten.
 constexpr std::string_view kHeaderV1 = "agentwatch-file-index 1";
-
-std::string errno_text(int err) {
-  return std::strerror(err);
-}
 
 std::optional<std::int64_t> parse_int(std::string_view s) {
   std::int64_t v = 0;
@@ -131,27 +126,25 @@ std::unique_ptr<FileIndex> FileIndex::in_memory() {
 
 FileIndex::~FileIndex() {
   *alive_ = false;
-  if (fd_ >= 0) close(fd_);
 }
 
 Status FileIndex::load() {
-  fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (fd_ < 0)
-    return make_error("cannot open file index " + path_ + ": " + errno_text(errno), -errno);
+  fd_.reset(::open(path_.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+  if (!fd_) return errno_error("cannot open file index " + path_, errno);
   // Loading happens once, at start, before the loop runs: a blocking read is fine.
   std::string content;
   char buf[65536];
   while (true) {
-    ssize_t n = pread(fd_, buf, sizeof buf, static_cast<off_t>(content.size()));
+    ssize_t n = pread(fd_.get(), buf, sizeof buf, static_cast<off_t>(content.size()));
     if (n < 0) {
       if (errno == EINTR) continue;
-      return make_error("cannot read file index " + path_ + ": " + errno_text(errno), -errno);
+      return errno_error("cannot read file index " + path_, errno);
     }
     if (n == 0) break;
     content.append(buf, static_cast<std::size_t>(n));
   }
   if (content.empty()) {
-    if (Status s = write_all(fd_, state_file_header(kKind)); !s.ok())
+    if (Status s = write_all(fd_.get(), state_file_header(kKind)); !s.ok())
       return make_error("cannot write file index " + path_ + ": " + s.error().message,
                         s.error().code);
     return Status::Ok();
@@ -177,9 +170,8 @@ Status FileIndex::load() {
   }
   if (whole < content.size()) {
     // A torn last record: cut it off so the next append starts a clean line.
-    if (ftruncate(fd_, static_cast<off_t>(whole)) != 0)
-      return make_error(
-          "cannot truncate torn tail of file index " + path_ + ": " + errno_text(errno), -errno);
+    if (ftruncate(fd_.get(), static_cast<off_t>(whole)) != 0)
+      return errno_error("cannot truncate torn tail of file index " + path_, errno);
   }
   for (ParsedLine& p : parsed) {
     Entry& e = entries_[map_key(p.key.watch, p.key.rel)];
@@ -309,7 +301,7 @@ void FileIndex::append_line(const std::string& line) {
   if (compaction_) compaction_->appended_since.push_back(line);
   // One write() per record on an O_APPEND fd: a crash leaves at worst a torn
   // last line, which load() cuts off.
-  if (fd_ < 0 || !write_all(fd_, line).ok()) ++counters_.append_errors;
+  if (!fd_ || !write_all(fd_.get(), line).ok()) ++counters_.append_errors;
   ++counters_.log_lines;
 }
 
@@ -331,10 +323,9 @@ Status FileIndex::compact_now() {
   if (!tmp) return make_error("cannot compact file index: " + tmp.error().message);
   if (Status s = commit_temp(*tmp, path_, true); !s.ok())
     return make_error("cannot compact file index: " + s.error().message);
-  int fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
-  if (fd < 0) return make_error("cannot reopen file index " + path_ + ": " + errno_text(errno));
-  if (fd_ >= 0) close(fd_);
-  fd_ = fd;
+  UniqueFd fd(::open(path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
+  if (!fd) return errno_error("cannot reopen file index " + path_, errno);
+  fd_ = std::move(fd);
   counters_.log_lines = handled_count_;
   ++counters_.compactions;
   return Status::Ok();
@@ -369,19 +360,18 @@ void FileIndex::finish_async_compaction(const std::string& tmp, std::size_t snap
   }
   // Runs on the loop thread: a few small appends and a rename, no fsync. The
   // rename is atomic, so whichever file a crash leaves behind is a valid log.
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
-  bool ok = fd >= 0;
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
+  bool ok = fd.valid();
   for (const auto& line : c->appended_since)
-    if (ok && !write_all(fd, line).ok()) ok = false;
+    if (ok && !write_all(fd.get(), line).ok()) ok = false;
   if (ok) ok = commit_temp(tmp, path_, false).ok();  // removes `tmp` on failure
   if (!ok) {
-    if (fd >= 0) close(fd);
+    fd.reset();
     unlink(tmp.c_str());
     ++counters_.compaction_errors;
     return;
   }
-  if (fd_ >= 0) close(fd_);
-  fd_ = fd;
+  fd_ = std::move(fd);
   counters_.log_lines = snapshot_lines + c->appended_since.size();
   ++counters_.compactions;
 }

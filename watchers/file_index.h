@@ -45,6 +45,7 @@
 
 #include "src/core/event.h"
 #include "src/core/result.h"
+#include "src/os/unique_fd.h"
 
 namespace aw {
 
@@ -158,7 +159,7 @@ class FileIndex {
   std::string path_;  // empty: in memory
   uv_loop_t* loop_ = nullptr;
   Options options_;
-  int fd_ = -1;
+  UniqueFd fd_;
   std::unordered_map<std::string, Entry> entries_;
   std::size_t handled_count_ = 0;
   std::uint64_t clock_ = 0;

@@ -36,10 +36,10 @@
 #include <vector>
 
 #include "src/actions/action_outcome.h"
-#include "src/os/child_process.h"
 #include "src/actions/run_outcome.h"
 #include "src/core/clock.h"
 #include "src/core/event.h"
+#include "src/os/child_process.h"
 #include "src/plan/plan.h"
 #include "src/uvx/handle.h"
 

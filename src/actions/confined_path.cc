@@ -8,8 +8,9 @@
 
 #include <atomic>
 #include <cerrno>
-#include <cstring>
 #include <vector>
+
+#include "src/os/errno_text.h"
 
 namespace aw {
 namespace {
@@ -58,7 +59,7 @@ Error describe_failure(int parent, std::string_view comp, const std::string& sho
   }
   if (err == ENOENT) return make_error("'" + shown + "' does not exist", -ENOENT);
   if (err == EXDEV) return make_error("'" + shown + "' leads outside the root", -EXDEV);
-  return make_error("cannot open '" + shown + "': " + std::strerror(err), -err);
+  return errno_error("cannot open '" + shown + "'", err);
 }
 
 // The fallback walk; also what names the culprit when the one-call openat2 failed.
@@ -89,7 +90,7 @@ Result<UniqueFd> walk(int dirfd, std::string_view display_base, std::string_view
     if (fd < 0 && errno == ENOENT && options.create) {
       if (::mkdirat(cur, comp.c_str(), 0755) != 0 && errno != EEXIST) {
         int err = errno;
-        return make_error("cannot create directory '" + shown + "': " + std::strerror(err), -err);
+        return errno_error("cannot create directory '" + shown + "'", err);
       }
       fd = open_once();
     }
@@ -102,8 +103,7 @@ Result<UniqueFd> walk(int dirfd, std::string_view display_base, std::string_view
     int fd = ::openat(dirfd, ".", (options.for_sync ? O_RDONLY : O_PATH) | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) {
       int err = errno;
-      return make_error("cannot open '" + std::string(display_base) + "': " + std::strerror(err),
-                        -err);
+      return errno_error("cannot open '" + std::string(display_base) + "'", err);
     }
     owned.reset(fd);
   }

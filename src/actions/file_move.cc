@@ -15,6 +15,7 @@
 #include "src/actions/file_write.h"
 #include "src/actions/fs_failure.h"
 #include "src/core/json_writer.h"
+#include "src/os/errno_text.h"
 #include "src/os/files.h"
 #include "src/os/unique_fd.h"
 
@@ -23,10 +24,6 @@ namespace detail {
 namespace {
 
 constexpr int kMaxCandidates = 10000;
-
-Error errno_error(std::string what, int err) {
-  return make_error(std::move(what) + ": " + std::strerror(err), -err);
-}
 
 // renameat2(RENAME_NOREPLACE), or link + unlink on filesystems without it
 // (link fails with EEXIST just the same, so nothing is ever replaced).
@@ -81,15 +78,9 @@ Result<std::string> copy_to_temp(int src_dir, const std::string& name, int dst_d
       if (errno == EINTR) continue;
       return fail(errno_error("cannot read '" + name + "'", errno));
     }
-    std::size_t off = 0;
-    while (off < static_cast<std::size_t>(n)) {
-      ssize_t w = ::write(dst.get(), buf.data() + off, static_cast<std::size_t>(n) - off);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        return fail(errno_error("cannot write the copy of '" + name + "'", errno));
-      }
-      off += static_cast<std::size_t>(w);
-    }
+    if (Status s = write_all(dst.get(), std::string_view(buf.data(), static_cast<std::size_t>(n)));
+        !s)
+      return fail(errno_error("cannot write the copy of '" + name + "'", -s.error().code));
   }
   ::fchmod(dst.get(), st.st_mode & 07777);
   const timespec times[2] = {st.st_atim, st.st_mtim};
@@ -152,8 +143,7 @@ Result<Placement> place(int src_dir, const std::string& name, int dst_dir, bool 
       if (c < 0) {
         drop_tmp();
         return make_error(
-            std::string("cannot claim the companion of '") + candidate + "': " + std::strerror(-c),
-            c);
+            std::string("cannot claim the companion of '") + candidate + "': " + errno_text(-c), c);
       }
     }
     int rc = 0;
@@ -177,7 +167,7 @@ Result<Placement> place(int src_dir, const std::string& name, int dst_dir, bool 
       if (rc == -ENOENT) return make_error("'" + name + "' does not exist", -ENOENT);
       std::string message = "cannot move '";
       message.append(name).append("' to '").append(candidate).append("': ");
-      message.append(std::strerror(-rc));
+      message.append(errno_text(-rc));
       return make_error(std::move(message), rc);
     }
     // In place. Make it durable before anything is removed.
@@ -187,7 +177,7 @@ Result<Placement> place(int src_dir, const std::string& name, int dst_dir, bool 
         int err = errno;
         std::string message = "copied '";
         message.append(name).append("' to '").append(candidate);
-        message.append("' but could not remove the source: ").append(std::strerror(err));
+        message.append("' but could not remove the source: ").append(errno_text(err));
         return make_error(std::move(message), -err);
       }
     }
@@ -304,10 +294,9 @@ ActionOutcome move_file(const MoveSpec& spec) {
   UniqueFd base_fd(::open(walk_base.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!base_fd) {
     int err = errno;
-    return fs_failure(make_error(std::string(action) + ": cannot open the root '" + walk_base +
-                                     "': " + std::strerror(err),
-                                 -err),
-                      std::move(fields));
+    return fs_failure(
+        errno_error(std::string(action) + ": cannot open the root '" + walk_base + "'", err),
+        std::move(fields));
   }
   auto [src_parent_rel, name] = split_parent(src_rel);
   const std::string src_parent =

@@ -6,18 +6,14 @@
 #include <atomic>
 #include <cerrno>
 #include <climits>
-#include <cstring>
 
+#include "src/os/errno_text.h"
 #include "src/os/files.h"
 #include "src/os/unique_fd.h"
 
 namespace aw {
 namespace {
 std::atomic<unsigned long> g_temp_counter{0};
-
-Error errno_error(std::string what, int err) {
-  return make_error(std::move(what) + ": " + std::strerror(err), -err);
-}
 }  // namespace
 
 std::string temporary_name(std::string_view name) {

@@ -5,12 +5,12 @@
 
 #include <cerrno>
 #include <climits>
-#include <cstring>
 
 #include "src/actions/confined_path.h"
 #include "src/actions/file_write.h"
 #include "src/actions/fs_failure.h"
 #include "src/core/json_writer.h"
+#include "src/os/errno_text.h"
 #include "src/os/unique_fd.h"
 
 namespace aw {
@@ -39,9 +39,8 @@ ActionOutcome write_marker(const MarkerSpec& spec) {
   UniqueFd root_fd(::open(root_abs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!root_fd) {
     int err = errno;
-    return fs_failure(
-        make_error("mark: cannot open the root '" + root_abs + "': " + std::strerror(err), -err),
-        std::move(fields));
+    return fs_failure(errno_error("mark: cannot open the root '" + root_abs + "'", err),
+                      std::move(fields));
   }
   OpenDirOptions opts{.create = true, .for_sync = true};
   Result<UniqueFd> dir = open_dir_beneath(root_fd.get(), root_abs, parent_rel, opts);

@@ -10,7 +10,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
-#include <cstring>
 #include <map>
 #include <optional>
 #include <vector>
@@ -18,6 +17,8 @@
 #include "src/actions/confined_path.h"
 #include "src/actions/fs_failure.h"
 #include "src/core/duration.h"
+#include "src/os/errno_text.h"
+#include "src/os/files.h"
 #include "src/os/gzip_copy.h"
 #include "src/os/unique_fd.h"
 
@@ -25,10 +26,6 @@ namespace aw {
 namespace {
 
 constexpr std::size_t kCopyBuffer = 256 * 1024;
-
-Error errno_error(const std::string& what, const std::string& path, int err) {
-  return make_error(what + " " + path + ": " + std::strerror(err), -err);
-}
 
 // What exists of one generation N of the log.
 struct Generation {
@@ -57,9 +54,9 @@ std::optional<std::pair<int, std::string_view>> parse_generation(std::string_vie
 Result<std::map<int, Generation>> scan_generations(int dirfd, const std::string& base,
                                                    const std::string& dir) {
   UniqueFd fd(::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd) return errno_error("cannot list", dir, errno);
+  if (!fd) return errno_error("cannot list " + dir, errno);
   DIR* d = ::fdopendir(fd.get());
-  if (!d) return errno_error("cannot list", dir, errno);
+  if (!d) return errno_error("cannot list " + dir, errno);
   fd.release();  // the DIR owns it now: closedir() closes it
   std::map<int, Generation> gens;
   errno = 0;
@@ -82,7 +79,7 @@ Result<std::map<int, Generation>> scan_generations(int dirfd, const std::string&
   }
   const int err = errno;
   ::closedir(d);
-  if (err != 0) return errno_error("cannot list", dir, err);
+  if (err != 0) return errno_error("cannot list " + dir, err);
   return gens;
 }
 
@@ -102,7 +99,7 @@ class Rotation {
   Status remove(const std::string& name) {
     if (::unlinkat(dirfd_, name.c_str(), 0) != 0) {
       if (errno == ENOENT) return Status::Ok();
-      return errno_error("cannot remove", shown(name), errno);
+      return errno_error("cannot remove " + shown(name), errno);
     }
     result.deleted.push_back(shown(name));
     return Status::Ok();
@@ -112,7 +109,7 @@ class Rotation {
     // NOREPLACE: going oldest first, the target is always free; if it is not,
     // something else is using our names and nothing must be overwritten.
     if (::renameat2(dirfd_, from.c_str(), dirfd_, to.c_str(), RENAME_NOREPLACE) != 0)
-      return errno_error("cannot rename " + shown(from) + " to", shown(to), errno);
+      return errno_error("cannot rename " + shown(from) + " to " + shown(to), errno);
     result.renamed.push_back(shown(from) + " -> " + shown(to));
     return Status::Ok();
   }
@@ -158,7 +155,7 @@ class Rotation {
     const std::string tmp = gen_name(base_, 1, ".tmp");
     UniqueFd out(::openat(dirfd_, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                           st.st_mode & 07777));
-    if (!out) return errno_error("cannot create", shown(tmp), errno);
+    if (!out) return errno_error("cannot create " + shown(tmp), errno);
     auto fail = [&](Error e) -> Status {
       ::unlinkat(dirfd_, tmp.c_str(), 0);
       return e;
@@ -171,32 +168,27 @@ class Rotation {
         const ssize_t n = ::pread(fd, buf.data(), buf.size(), copied);
         if (n < 0) {
           if (errno == EINTR) continue;
-          return errno_error("cannot read", shown(base_), errno);
+          return errno_error("cannot read " + shown(base_), errno);
         }
         if (n == 0) return Status::Ok();
-        for (ssize_t done = 0; done < n;) {
-          const ssize_t w =
-              ::write(out.get(), buf.data() + done, static_cast<std::size_t>(n - done));
-          if (w < 0) {
-            if (errno == EINTR) continue;
-            return errno_error("cannot write", shown(tmp), errno);
-          }
-          done += w;
-        }
+        if (Status s =
+                write_all(out.get(), std::string_view(buf.data(), static_cast<std::size_t>(n)));
+            !s)
+          return errno_error("cannot write " + shown(tmp), -s.error().code);
         copied += n;
       }
     };
     if (Status s = copy_to_end(); !s) return fail(s.error());
-    if (::fsync(out.get()) != 0) return fail(errno_error("cannot fsync", shown(tmp), errno));
+    if (::fsync(out.get()) != 0) return fail(errno_error("cannot fsync " + shown(tmp), errno));
     // The bulk is durable; top up what was appended meanwhile and truncate at
     // once: the loss window is this one short read (see the header).
     if (Status s = copy_to_end(); !s) return fail(s.error());
     if (::ftruncate(fd, 0) != 0) {
       // Nothing lost: the original is whole. Do not leave a duplicate behind.
-      return fail(errno_error("cannot truncate", shown(base_), errno));
+      return fail(errno_error("cannot truncate " + shown(base_), errno));
     }
     result.bytes = static_cast<std::uint64_t>(copied);
-    if (::fsync(out.get()) != 0) return errno_error("cannot fsync", shown(tmp), errno);
+    if (::fsync(out.get()) != 0) return errno_error("cannot fsync " + shown(tmp), errno);
     if (Status s = rename(tmp, gen_name(base_, 1)); !s) return s;
     return Status::Ok();
   }
@@ -211,15 +203,15 @@ class Rotation {
     if (!in) {
       if (errno == ELOOP)
         return make_error(shown(plain) + " is a symlink; refusing to compress through it", -ELOOP);
-      return errno_error("cannot open", shown(plain), errno);
+      return errno_error("cannot open " + shown(plain), errno);
     }
     struct stat st {};
-    if (::fstat(in.get(), &st) != 0) return errno_error("cannot stat", shown(plain), errno);
+    if (::fstat(in.get(), &st) != 0) return errno_error("cannot stat " + shown(plain), errno);
     if (!S_ISREG(st.st_mode))
       return make_error(shown(plain) + " is not a regular file; not compressing it", -EINVAL);
     UniqueFd out(::openat(dirfd_, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                           st.st_mode & 07777));
-    if (!out) return errno_error("cannot create", shown(tmp), errno);
+    if (!out) return errno_error("cannot create " + shown(tmp), errno);
     auto fail = [&](Error e) -> Status {
       ::unlinkat(dirfd_, tmp.c_str(), 0);
       return e;
@@ -227,16 +219,16 @@ class Rotation {
     auto copied = gzip_copy(in.get(), out.get(), shown(plain), shown(tmp));
     if (!copied) return fail(copied.error());
     const std::uint64_t total = *copied;
-    if (::fsync(out.get()) != 0) return fail(errno_error("cannot fsync", shown(tmp), errno));
+    if (::fsync(out.get()) != 0) return fail(errno_error("cannot fsync " + shown(tmp), errno));
     struct stat out_st {};
     if (::fstat(out.get(), &out_st) == 0)
       result.gzip_bytes += static_cast<std::uint64_t>(out_st.st_size);
     if (::renameat2(dirfd_, tmp.c_str(), dirfd_, gz.c_str(), RENAME_NOREPLACE) != 0)
-      return fail(errno_error("cannot rename " + shown(tmp) + " to", shown(gz), errno));
+      return fail(errno_error("cannot rename " + shown(tmp) + " to " + shown(gz), errno));
     // The .gz must be durable before the plain copy goes.
-    if (::fsync(dirfd_) != 0) return errno_error("cannot fsync", dir_, errno);
+    if (::fsync(dirfd_) != 0) return errno_error("cannot fsync " + dir_, errno);
     if (::unlinkat(dirfd_, plain.c_str(), 0) != 0 && errno != ENOENT)
-      return errno_error("cannot remove", shown(plain), errno);
+      return errno_error("cannot remove " + shown(plain), errno);
     result.plain_bytes += total;
     result.compressed.push_back(shown(gz));
     return Status::Ok();
@@ -293,7 +285,7 @@ WallTime to_wall(const struct timespec& ts) {
 Result<UniqueFd> open_log_dir(const std::string& dir, const std::string& root) {
   if (root.empty()) {
     UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!fd) return errno_error("cannot open the directory", dir, errno);
+    if (!fd) return errno_error("cannot open the directory " + dir, errno);
     return fd;
   }
   const std::string abs_root = normalize_path(root);
@@ -302,7 +294,7 @@ Result<UniqueFd> open_log_dir(const std::string& dir, const std::string& root) {
   auto rel = path_below(abs_root, dir);
   if (!rel) return make_error(dir + " is outside the root " + abs_root, -EXDEV);
   UniqueFd root_fd(::open(abs_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!root_fd) return errno_error("cannot open the root", abs_root, errno);
+  if (!root_fd) return errno_error("cannot open the root " + abs_root, errno);
   if (rel->empty()) return root_fd;
   return open_dir_beneath(root_fd.get(), abs_root, *rel, OpenDirOptions{false, true});
 }
@@ -329,7 +321,7 @@ Result<RotateResult> rotate_file(const std::string& path, const RotatePolicy& po
   RotateResult& result = rot.result;
 
   if (::flock(dirfd->get(), LOCK_EX | LOCK_NB) != 0) {
-    if (errno != EWOULDBLOCK) return errno_error("cannot lock", dir, errno);
+    if (errno != EWOULDBLOCK) return errno_error("cannot lock " + dir, errno);
     result.reason = "busy: another rotation in " + dir + " is in progress";
     return result;
   }
@@ -342,10 +334,10 @@ Result<RotateResult> rotate_file(const std::string& path, const RotatePolicy& po
     if (errno == ELOOP)
       return make_error(
           abs + " is a symlink; rotation never follows symlinks (rotate the real file)", -ELOOP);
-    return errno_error("cannot open", abs, errno);
+    return errno_error("cannot open " + abs, errno);
   }
   struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return errno_error("cannot stat", abs, errno);
+  if (::fstat(fd.get(), &st) != 0) return errno_error("cannot stat " + abs, errno);
   if (!S_ISREG(st.st_mode))
     return make_error(abs + " is not a regular file (expected a log file)", -EINVAL);
   if (st.st_size == 0) {
@@ -396,7 +388,7 @@ Result<RotateResult> rotate_file(const std::string& path, const RotatePolicy& po
       }
     }
   }
-  if (::fsync(dirfd->get()) != 0) return errno_error("cannot fsync", dir, errno);
+  if (::fsync(dirfd->get()) != 0) return errno_error("cannot fsync " + dir, errno);
   return result;
 }
 

@@ -18,9 +18,9 @@
 #include <thread>
 #include <vector>
 
-#include "src/os/test_support.h"
 #include "src/logpipe/logpipe.h"
 #include "src/logpipe/test_producer.h"
+#include "src/os/test_support.h"
 
 namespace aw {
 namespace {

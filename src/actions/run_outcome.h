@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "src/actions/action_outcome.h"
-#include "src/os/child_process.h"
 #include "src/core/clock.h"
 #include "src/core/result.h"
+#include "src/os/child_process.h"
 
 namespace aw {
 

@@ -5,9 +5,9 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <thread>
 
+#include "src/os/errno_text.h"
 #include "src/os/unique_fd.h"
 #include "src/uvx/unix_listener.h"
 
@@ -19,10 +19,6 @@ using SteadyTime = std::chrono::steady_clock::time_point;
 // A reply bigger than this is not the daemon speaking the protocol.
 constexpr std::size_t kMaxReplyBytes = 256 * 1024 * 1024;
 constexpr std::uint64_t kRequestId = 1;
-
-std::string errno_text(int err) {
-  return std::strerror(err);
-}
 
 int ms_left(SteadyTime deadline) {
   auto left =
@@ -112,7 +108,7 @@ Result<ControlReply> control_call(const std::string& socket_path, std::string_vi
   UniqueFd fd;
   for (;;) {
     fd.reset(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-    if (!fd.valid()) return make_error("socket: " + errno_text(errno), -errno);
+    if (!fd.valid()) return errno_error("socket", errno);
     if (connect(fd.get(), addr->get(), addr->len) == 0) break;
     const int err = errno;
     if (err == EINTR) continue;
@@ -122,7 +118,7 @@ Result<ControlReply> control_call(const std::string& socket_path, std::string_vi
                             errno_text(err) + ")",
                         -err);
     if (err != EAGAIN)  // EAGAIN: the daemon's accept backlog is full; try again
-      return make_error("cannot connect to " + socket_path + ": " + errno_text(err), -err);
+      return errno_error("cannot connect to " + socket_path, err);
     if (ms_left(deadline) == 0) return timed_out(socket_path, timeout, "accept the connection");
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }

@@ -6,20 +6,16 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <exception>
 #include <vector>
 
 #include "src/core/json_writer.h"
 #include "src/core/suggest.h"
+#include "src/os/errno_text.h"
 
 namespace aw {
 
 namespace {
-
-std::string errno_text(int err) {
-  return std::strerror(err);
-}
 
 std::string quoted(std::string_view s) {
   std::string out;
@@ -34,8 +30,7 @@ Status check_socket_dir(const std::string& socket_path) {
   const std::size_t slash = socket_path.rfind('/');
   const std::string dir = slash == std::string::npos ? "." : socket_path.substr(0, slash + 1);
   struct stat st {};
-  if (stat(dir.c_str(), &st) != 0)
-    return make_error("control socket directory " + dir + ": " + errno_text(errno), -errno);
+  if (stat(dir.c_str(), &st) != 0) return errno_error("control socket directory " + dir, errno);
   if (!S_ISDIR(st.st_mode))
     return make_error("control socket directory " + dir + " is not a directory");
   if (st.st_uid != geteuid())

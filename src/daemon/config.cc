@@ -2,13 +2,13 @@
 
 #include <toml++/toml.h>
 #include <charconv>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "src/config/toml_reader.h"
 #include "src/core/duration.h"
 #include "src/daemon/paths.h"
+#include "src/os/errno_text.h"
+#include "src/os/files.h"
 
 namespace aw {
 namespace {
@@ -302,14 +302,10 @@ std::vector<RuleLayerPaths> rule_layers(const Paths& paths, const DaemonConfig& 
 }
 
 Result<DaemonConfig> load_daemon_config(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    if (errno == ENOENT) return DaemonConfig{};
-    return make_error("cannot read " + path + ": " + std::strerror(errno));
-  }
-  std::stringstream buf;
-  buf << in.rdbuf();
-  auto c = parse_daemon_config(buf.str(), path);
+  auto text = read_file_if_exists(path);
+  if (!text) return make_error("cannot read " + path + ": " + errno_text(-text.error().code));
+  if (!*text) return DaemonConfig{};
+  auto c = parse_daemon_config(**text, path);
   if (c) c->file_found = true;
   return c;
 }

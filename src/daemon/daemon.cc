@@ -12,7 +12,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
-#include <cstring>
 #include <memory>
 #include <optional>
 
@@ -29,6 +28,10 @@
 #include "src/daemon/supervision_bridge.h"
 #include "src/eventlog/event_log_writer.h"
 #include "src/eventlog/log_segments.h"
+#include "src/os/environ.h"
+#include "src/os/errno_text.h"
+#include "src/os/files.h"
+#include "src/os/unique_fd.h"
 #include "src/rules/rule_loader.h"
 #include "src/schedule/timer_scheduler.h"
 #include "src/supervise/supervisor.h"
@@ -69,18 +72,17 @@ std::optional<std::uint64_t> seq_of_last_line(std::string_view text) {
 }
 
 std::optional<std::uint64_t> last_seq_in_plain_file(const std::string& path) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;
+  const UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return std::nullopt;
   struct stat st {};
   std::optional<std::uint64_t> seq;
-  if (fstat(fd, &st) == 0 && st.st_size > 0) {
+  if (fstat(fd.get(), &st) == 0 && st.st_size > 0) {
     const off_t window = off_t{256} * 1024;  // far more than one line
     off_t from = st.st_size > window ? st.st_size - window : 0;
     std::string buf(static_cast<std::size_t>(st.st_size - from), '\0');
-    ssize_t n = pread(fd, buf.data(), buf.size(), from);
+    ssize_t n = pread(fd.get(), buf.data(), buf.size(), from);
     if (n > 0) seq = seq_of_last_line(std::string_view(buf).substr(0, static_cast<std::size_t>(n)));
   }
-  close(fd);
   return seq;
 }
 
@@ -107,7 +109,7 @@ std::string version() {
 void setup_diagnostics(const std::string& level) {
   auto logger = spdlog::stderr_logger_st("agentwatch");
   // Under systemd the journal timestamps every line itself.
-  if (std::getenv("JOURNAL_STREAM"))
+  if (env_var("JOURNAL_STREAM"))
     logger->set_pattern("%l: %v");
   else
     logger->set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%l] %v");
@@ -644,10 +646,10 @@ void Daemon::write_status(const char* state) {
   // Small, on tmpfs (the runtime dir): a synchronous tmp + rename is microseconds.
   const std::string path = paths_.status_file();
   const std::string tmp = path + ".tmp";
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return;
-  bool ok = write(fd, out.data(), out.size()) == static_cast<ssize_t>(out.size());
-  close(fd);
+  UniqueFd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd) return;
+  const bool ok = write_all(fd.get(), out).ok();
+  fd.reset();
   if (ok) rename(tmp.c_str(), path.c_str());
 }
 
@@ -858,13 +860,13 @@ Status append_event_offline(const std::string& dir, Event e) {
   std::string line = to_json_line(e);
   if (line.empty() || line.back() != '\n') line.push_back('\n');
   const std::string path = live_log_path(dir);
-  int fd = open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return make_error(path + ": " + std::strerror(errno));
-  const ssize_t n = write(fd, line.data(), line.size());
+  const UniqueFd fd(
+      open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd) return errno_error(path, errno);
+  const ssize_t n = write(fd.get(), line.data(), line.size());  // one write(): see the header
   const int err = errno;
-  close(fd);
   if (n != static_cast<ssize_t>(line.size()))
-    return make_error(path + ": short write: " + std::strerror(err));
+    return make_error(path + ": short write: " + errno_text(err));
   return Status::Ok();
 }
 

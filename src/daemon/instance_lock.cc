@@ -6,9 +6,10 @@
 
 #include <cerrno>
 #include <cstdlib>
-#include <cstring>
 #include <string>
 #include <utility>
+
+#include "src/os/errno_text.h"
 
 namespace aw {
 namespace {
@@ -24,20 +25,20 @@ int read_pid(int fd) {
 
 Result<InstanceLock> InstanceLock::acquire(const std::string& path) {
   UniqueFd fd(open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
-  if (!fd) return make_error("cannot open lock file " + path + ": " + std::strerror(errno), -errno);
+  if (!fd) return errno_error("cannot open lock file " + path, errno);
   if (flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
     int err = errno;
     int pid = read_pid(fd.get());
     if (err == EWOULDBLOCK)
       return make_error("agentwatch is already running (pid " + std::to_string(pid) + ", lock " +
                         path + ")");
-    return make_error("cannot lock " + path + ": " + std::strerror(err), -err);
+    return errno_error("cannot lock " + path, err);
   }
   std::string pid = std::to_string(getpid()) + "\n";
   if (ftruncate(fd.get(), 0) != 0 ||
       pwrite(fd.get(), pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
     int err = errno;
-    return make_error("cannot write pid to " + path + ": " + std::strerror(err), -err);
+    return errno_error("cannot write pid to " + path, err);
   }
   return InstanceLock(std::move(fd));
 }

@@ -4,22 +4,24 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdlib>
-#include <cstring>
+#include <optional>
+
+#include "src/os/environ.h"
+#include "src/os/errno_text.h"
 
 namespace aw {
 namespace {
 
-std::string env_or(const char* name, const std::string& fallback) {
-  const char* v = std::getenv(name);
-  // XDG says relative values are invalid and must be ignored.
-  if (v && v[0] == '/') return v;
+// An XDG variable's value, or `fallback` when it is unset or relative: XDG says
+// relative values are invalid and must be ignored.
+std::string xdg_dir_or(const char* name, const std::string& fallback) {
+  const std::optional<std::string> v = env_var(name);
+  if (v && v->starts_with('/')) return *v;
   return fallback;
 }
 
 std::string home() {
-  const char* h = std::getenv("HOME");
-  return h && *h ? h : "/";
+  return env_or("HOME", "/");
 }
 
 bool is_dir(const std::string& p) {
@@ -37,9 +39,9 @@ std::string expand_home(const std::string& path) {
 
 Paths resolve_paths(const PathOverrides& o) {
   Paths p;
-  const std::string config_home = env_or("XDG_CONFIG_HOME", home() + "/.config");
-  const std::string state_home = env_or("XDG_STATE_HOME", home() + "/.local/state");
-  std::string runtime_base = env_or("XDG_RUNTIME_DIR", "");
+  const std::string config_home = xdg_dir_or("XDG_CONFIG_HOME", home() + "/.config");
+  const std::string state_home = xdg_dir_or("XDG_STATE_HOME", home() + "/.local/state");
+  std::string runtime_base = xdg_dir_or("XDG_RUNTIME_DIR", "");
   if (runtime_base.empty()) {
     std::string run_user = "/run/user/" + std::to_string(getuid());
     runtime_base = is_dir(run_user) ? run_user : "/tmp/agentwatch-" + std::to_string(getuid());
@@ -69,14 +71,15 @@ Paths resolve_paths(const PathOverrides& o) {
 Status prepare_runtime_dir(const std::string& path) {
   if (auto s = make_dirs(path, 0700); !s) return s;
   struct stat st {};
-  if (lstat(path.c_str(), &st) != 0)
-    return make_error("cannot stat runtime dir " + path + ": " + std::strerror(errno), -errno);
+  if (lstat(path.c_str(), &st) != 0) return errno_error("cannot stat runtime dir " + path, errno);
   if (!S_ISDIR(st.st_mode)) return make_error("runtime dir " + path + " is not a directory");
   if (st.st_uid != getuid())
     return make_error("runtime dir " + path + " belongs to uid " + std::to_string(st.st_uid) +
                       ", not to us (uid " + std::to_string(getuid()) + ")");
-  if ((st.st_mode & 077) != 0 && chmod(path.c_str(), 0700) != 0)
-    return make_error("cannot restrict runtime dir " + path + " to 0700: " + std::strerror(errno));
+  if ((st.st_mode & 077) != 0 && chmod(path.c_str(), 0700) != 0) {
+    const int err = errno;
+    return make_error("cannot restrict runtime dir " + path + " to 0700: " + errno_text(err));
+  }
   return Status::Ok();
 }
 

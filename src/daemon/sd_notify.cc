@@ -8,22 +8,24 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "src/os/environ.h"
+#include "src/os/errno_text.h"
 #include "src/os/unique_fd.h"
 
 namespace aw {
 
 SdNotifier SdNotifier::from_environment() {
-  const char* sock = std::getenv("NOTIFY_SOCKET");
+  const std::optional<std::string> sock = env_var("NOTIFY_SOCKET");
   std::optional<std::uint64_t> wd;
-  const char* usec = std::getenv("WATCHDOG_USEC");
-  const char* wpid = std::getenv("WATCHDOG_PID");
+  const std::optional<std::string> usec = env_var("WATCHDOG_USEC");
+  const std::optional<std::string> wpid = env_var("WATCHDOG_PID");
   // WATCHDOG_PID, when set, names the process the watchdog is meant for.
-  if (usec && (!wpid || std::atol(wpid) == getpid())) {
+  if (usec && (!wpid || std::atol(wpid->c_str()) == getpid())) {
     char* end = nullptr;
-    unsigned long long v = std::strtoull(usec, &end, 10);
+    unsigned long long v = std::strtoull(usec->c_str(), &end, 10);
     if (end && *end == '\0' && v > 0) wd = v;
   }
-  return SdNotifier(sock ? sock : "", wd);
+  return SdNotifier(sock.value_or(""), wd);
 }
 
 Status SdNotifier::send(std::string_view state) const {
@@ -36,11 +38,11 @@ Status SdNotifier::send(std::string_view state) const {
   socklen_t len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + socket_path_.size());
   if (addr.sun_path[0] == '@') addr.sun_path[0] = '\0';  // abstract namespace
   const UniqueFd fd(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  if (!fd) return make_error(std::string("sd_notify socket: ") + std::strerror(errno), -errno);
+  if (!fd) return errno_error("sd_notify socket", errno);
   ssize_t n = sendto(fd.get(), state.data(), state.size(), MSG_NOSIGNAL,
                      reinterpret_cast<sockaddr*>(&addr), len);
   int err = errno;
-  if (n < 0) return make_error("sd_notify to " + socket_path_ + ": " + std::strerror(err), -err);
+  if (n < 0) return errno_error("sd_notify to " + socket_path_, err);
   return Status::Ok();
 }
 

@@ -4,11 +4,13 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdlib>
-#include <cstring>
+#include <optional>
 
-#include "src/os/unique_fd.h"
 #include "src/daemon/paths.h"
+#include "src/os/environ.h"
+#include "src/os/errno_text.h"
+#include "src/os/files.h"
+#include "src/os/unique_fd.h"
 
 namespace aw {
 namespace {
@@ -106,8 +108,8 @@ std::optional<std::string> unit_hides(const std::string& unit, const std::string
 }
 
 std::string user_unit_dir() {
-  const char* xdg = std::getenv("XDG_CONFIG_HOME");
-  std::string base = xdg && xdg[0] == '/' ? xdg : expand_home("~/.config");
+  const std::optional<std::string> xdg = env_var("XDG_CONFIG_HOME");
+  std::string base = xdg && xdg->starts_with('/') ? *xdg : expand_home("~/.config");
   return base + "/systemd/user";
 }
 
@@ -116,16 +118,17 @@ Result<std::string> install_unit(const std::string& dir, const std::string& cont
   const std::string path = dir + "/agentwatch.service";
   const std::string tmp = path + ".tmp";
   UniqueFd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
-  if (!fd) return make_error("cannot write " + tmp + ": " + std::strerror(errno));
-  bool ok =
-      write(fd.get(), content.data(), content.size()) == static_cast<ssize_t>(content.size()) &&
-      fsync(fd.get()) == 0;
-  int err = errno;
+  if (!fd) {
+    const int err = errno;
+    return make_error("cannot write " + tmp + ": " + errno_text(err));
+  }
+  const Status written = write_all_and_sync(fd.get(), content);
   fd.reset();  // closed before the rename
-  if (!ok || rename(tmp.c_str(), path.c_str()) != 0) {
-    if (ok) err = errno;
+  int err = written ? 0 : -written.error().code;
+  if (err == 0 && rename(tmp.c_str(), path.c_str()) != 0) err = errno;
+  if (err != 0) {
     unlink(tmp.c_str());
-    return make_error("cannot install " + path + ": " + std::strerror(err));
+    return make_error("cannot install " + path + ": " + errno_text(err));
   }
   return path;
 }
@@ -133,8 +136,9 @@ Result<std::string> install_unit(const std::string& dir, const std::string& cont
 Result<bool> uninstall_unit(const std::string& dir) {
   const std::string path = dir + "/agentwatch.service";
   if (unlink(path.c_str()) == 0) return true;
-  if (errno == ENOENT) return false;
-  return make_error("cannot remove " + path + ": " + std::strerror(errno));
+  const int err = errno;
+  if (err == ENOENT) return false;
+  return make_error("cannot remove " + path + ": " + errno_text(err));
 }
 
 }  // namespace aw

@@ -11,14 +11,11 @@
 #include <cstring>
 #include <utility>
 
+#include "src/os/errno_text.h"
 #include "src/os/unique_fd.h"
 
 namespace aw {
 namespace {
-
-Error errno_error(const std::string& what, const std::string& path, int err) {
-  return make_error(what + " " + path + ": " + std::strerror(err), -err);
-}
 
 bool is_blank(std::string_view line) {
   return line.find_first_not_of(" \t\r") == std::string_view::npos;
@@ -79,9 +76,7 @@ EventLogReader::EventLogReader(std::string dir)
   live_path_ = live_log_path(dir_);
 }
 
-EventLogReader::~EventLogReader() {
-  close_live();
-}
+EventLogReader::~EventLogReader() = default;
 
 Status EventLogReader::read_history(const Visitor& visit) {
   visit_ = &visit;
@@ -89,7 +84,7 @@ Status EventLogReader::read_history(const Visitor& visit) {
   last_segment_ = 0;
   close_live();
   Status s = catch_up_and_open_live();
-  if (s && !stopped_ && live_fd_ >= 0) {
+  if (s && !stopped_ && live_fd_) {
     s = read_live_available();
     finish_file(Tail::kIgnore);
   }
@@ -104,22 +99,22 @@ Status EventLogReader::follow(const Visitor& visit, const FollowControl& control
   last_segment_ = 0;
   close_live();
   const UniqueFd ifd(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
-  if (!ifd) return errno_error("cannot watch", dir_, errno);
+  if (!ifd) return errno_error("cannot watch " + dir_, errno);
   // The watch goes in before the first open, so no change after it can be missed.
   constexpr std::uint32_t kMask = IN_MODIFY | IN_CREATE | IN_MOVED_FROM | IN_MOVED_TO |
                                   IN_CLOSE_WRITE | IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF;
   if (::inotify_add_watch(ifd.get(), dir_.c_str(), kMask) < 0) {
     if (errno == ENOENT)
       return make_error("cannot follow the event log: " + dir_ + " does not exist", -ENOENT);
-    return errno_error("cannot watch", dir_, errno);
+    return errno_error("cannot watch " + dir_, errno);
   }
 
   Status s = catch_up_and_open_live();
   while (s && !stopped_) {
     if (control.stop && control.stop()) break;
-    if (live_fd_ < 0) {
+    if (!live_fd_) {
       if (s = catch_up_and_open_live(); !s) break;
-      if (live_fd_ >= 0) continue;
+      if (live_fd_) continue;
     } else {
       // Look at the name before reading: if it already points elsewhere, the writer
       // renamed our file after its last write to it, so the read below gets every
@@ -127,13 +122,13 @@ Status EventLogReader::follow(const Visitor& visit, const FollowControl& control
       struct stat st;
       const bool gone = ::stat(live_path_.c_str(), &st) != 0;
       if (gone && errno != ENOENT) {
-        s = errno_error("cannot stat", live_path_, errno);
+        s = errno_error("cannot stat " + live_path_, errno);
         break;
       }
       const bool rotated = gone || st.st_ino != live_ino_ || st.st_dev != live_dev_;
       if (!rotated && static_cast<std::uint64_t>(st.st_size) < live_offset_) {
         // Truncated in place: start again from the top.
-        ::lseek(live_fd_, 0, SEEK_SET);
+        ::lseek(live_fd_.get(), 0, SEEK_SET);
         live_offset_ = 0;
         current_line_ = 0;
         buffer_->clear();
@@ -172,7 +167,7 @@ Status EventLogReader::catch_up_and_open_live() {
       if (stopped_) return Status::Ok();
     }
     UniqueFd fd(::open(live.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd && errno != ENOENT) return errno_error("cannot open", live, errno);
+    if (!fd && errno != ENOENT) return errno_error("cannot open " + live, errno);
     // A rotation between the listing and the open would leave us holding a file that
     // is already a segment, and skip it: list again, and go round if anything is new.
     auto again = list_log_segments(dir_);
@@ -188,9 +183,8 @@ Status EventLogReader::catch_up_and_open_live() {
     }
     if (!fd) return Status::Ok();  // no live file yet
     struct stat st;
-    if (::fstat(fd.get(), &st) != 0) return errno_error("cannot stat", live, errno);
-    // live_fd_ owns it from here; close_live() closes it.
-    live_fd_ = fd.release();
+    if (::fstat(fd.get(), &st) != 0) return errno_error("cannot stat " + live, errno);
+    live_fd_ = std::move(fd);
     live_dev_ = st.st_dev;
     live_ino_ = st.st_ino;
     live_offset_ = 0;
@@ -209,18 +203,18 @@ Status EventLogReader::read_segment(const LogSegment& seg) {
       ++stats_.segments_read;
       return read_plain_fd(fd.get(), path, Tail::kDropAsTorn);
     }
-    if (errno != ENOENT) return errno_error("cannot open", path, errno);
+    if (errno != ENOENT) return errno_error("cannot open " + path, errno);
     // Compressed meanwhile: the .gz holds the same records.
   }
   const std::string path = log_segment_path(dir_, seg.number, SegmentForm::kGzip);
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) {
-    if (errno != ENOENT) return errno_error("cannot open", path, errno);
+    if (errno != ENOENT) return errno_error("cannot open " + path, errno);
     ++stats_.segments_missing;  // pruned between listing and opening
     return Status::Ok();
   }
   ++stats_.segments_read;
-  return read_gzip_fd(fd.release(), path);  // takes the fd
+  return read_gzip_fd(std::move(fd), path);
 }
 
 Status EventLogReader::read_plain_fd(int fd, const std::string& name, Tail tail) {
@@ -233,7 +227,7 @@ Status EventLogReader::read_plain_fd(int fd, const std::string& name, Tail tail)
     const ssize_t n = ::read(fd, dst, room);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return errno_error("cannot read", name, errno);
+      return errno_error("cannot read " + name, errno);
     }
     if (n == 0) break;
     buffer_->commit(static_cast<std::size_t>(n));
@@ -244,8 +238,7 @@ Status EventLogReader::read_plain_fd(int fd, const std::string& name, Tail tail)
   return Status::Ok();
 }
 
-Status EventLogReader::read_gzip_fd(int raw_fd, const std::string& name) {
-  UniqueFd fd(raw_fd);
+Status EventLogReader::read_gzip_fd(UniqueFd fd, const std::string& name) {
   current_file_ = name;
   current_line_ = 0;
   buffer_->clear();
@@ -286,10 +279,10 @@ Status EventLogReader::read_live_available() {
   for (;;) {
     std::size_t room = 0;
     char* dst = buffer_->writable(room);
-    const ssize_t n = ::read(live_fd_, dst, room);
+    const ssize_t n = ::read(live_fd_.get(), dst, room);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return errno_error("cannot read", current_file_, errno);
+      return errno_error("cannot read " + current_file_, errno);
     }
     if (n == 0) return Status::Ok();
     buffer_->commit(static_cast<std::size_t>(n));
@@ -335,7 +328,7 @@ bool EventLogReader::deliver(std::string_view line) {
 }
 
 void EventLogReader::close_live() {
-  UniqueFd(std::exchange(live_fd_, -1)).reset();
+  live_fd_.reset();
 }
 
 Status EventLogReader::wait_for_change(int inotify_fd, const FollowControl& control,
@@ -351,7 +344,7 @@ Status EventLogReader::wait_for_change(int inotify_fd, const FollowControl& cont
     const int r = ::poll(&p, 1, static_cast<int>(left.count()));
     if (r < 0) {
       if (errno == EINTR) return Status::Ok();
-      return errno_error("cannot wait for changes in", dir_, errno);
+      return errno_error("cannot wait for changes in " + dir_, errno);
     }
     if (r == 0) return Status::Ok();
     bool relevant = false;
@@ -360,7 +353,7 @@ Status EventLogReader::wait_for_change(int inotify_fd, const FollowControl& cont
       if (n < 0) {
         if (errno == EINTR) continue;
         if (errno == EAGAIN) break;
-        return errno_error("cannot read inotify events for", dir_, errno);
+        return errno_error("cannot read inotify events for " + dir_, errno);
       }
       for (ssize_t off = 0; off < n;) {
         const auto* ev = reinterpret_cast<const inotify_event*>(buf + off);

@@ -40,6 +40,7 @@
 #include "src/core/result.h"
 #include "src/eventlog/log_record.h"
 #include "src/eventlog/log_segments.h"
+#include "src/os/unique_fd.h"
 
 namespace aw {
 
@@ -87,7 +88,7 @@ class EventLogReader {
   Status catch_up_and_open_live();
   Status read_segment(const LogSegment& seg);
   Status read_plain_fd(int fd, const std::string& name, Tail tail);
-  Status read_gzip_fd(int fd, const std::string& name);
+  Status read_gzip_fd(UniqueFd fd, const std::string& name);
   Status read_live_available();
   void finish_file(Tail tail);
   // Consumes the complete lines in the buffer; returns false once the visitor
@@ -106,7 +107,7 @@ class EventLogReader {
   std::string current_file_;
   std::uint64_t current_line_ = 0;
   std::uint64_t last_segment_ = 0;  // every segment <= this has been delivered
-  int live_fd_ = -1;
+  UniqueFd live_fd_;
   std::uint64_t live_offset_ = 0;
   dev_t live_dev_ = 0;
   ino_t live_ino_ = 0;

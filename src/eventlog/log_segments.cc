@@ -6,8 +6,9 @@
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
-#include <cstring>
 #include <map>
+
+#include "src/os/errno_text.h"
 
 namespace aw {
 namespace {
@@ -68,9 +69,9 @@ bool parse_log_segment_file_name(std::string_view name, ParsedLogSegmentName& ou
 Result<std::vector<LogSegment>> list_log_segments(const std::string& dir) {
   DIR* d = ::opendir(dir.c_str());
   if (!d) {
-    if (errno == ENOENT) return std::vector<LogSegment>{};
     const int err = errno;
-    return make_error("cannot list " + dir + ": " + std::strerror(err), -err);
+    if (err == ENOENT) return std::vector<LogSegment>{};
+    return errno_error("cannot list " + dir, err);
   }
   std::map<std::uint64_t, LogSegment> by_number;
   while (const dirent* ent = ::readdir(d)) {

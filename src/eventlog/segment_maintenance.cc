@@ -5,19 +5,15 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <vector>
 
+#include "src/eventlog/log_segments.h"
+#include "src/os/errno_text.h"
 #include "src/os/gzip_copy.h"
 #include "src/os/unique_fd.h"
-#include "src/eventlog/log_segments.h"
 
 namespace aw {
 namespace {
-
-Error errno_error(const std::string& what, const std::string& path, int err) {
-  return make_error(what + " " + path + ": " + std::strerror(err), -err);
-}
 
 bool exists(const std::string& path) {
   struct stat st;
@@ -31,8 +27,8 @@ bool remove_if_present(const std::string& path) {
 
 Status fsync_dir(const std::string& dir) {
   const UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd) return errno_error("cannot open", dir, errno);
-  if (::fsync(fd.get()) != 0) return errno_error("cannot fsync", dir, errno);
+  if (!fd) return errno_error("cannot open " + dir, errno);
+  if (::fsync(fd.get()) != 0) return errno_error("cannot fsync " + dir, errno);
   return Status::Ok();
 }
 
@@ -46,16 +42,16 @@ Result<CompressOutcome> compress_log_segment(const std::string& dir, std::uint64
 
   if (exists(gz)) {
     // A previous run crashed between the rename and the unlink: the .gz is complete.
-    if (!remove_if_present(plain)) return errno_error("cannot remove", plain, errno);
+    if (!remove_if_present(plain)) return errno_error("cannot remove " + plain, errno);
     return outcome;
   }
   const UniqueFd in_fd(::open(plain.c_str(), O_RDONLY | O_CLOEXEC));
   if (!in_fd) {
     if (errno == ENOENT) return outcome;  // pruned meanwhile: nothing to compress
-    return errno_error("cannot open", plain, errno);
+    return errno_error("cannot open " + plain, errno);
   }
   const UniqueFd out_fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  if (!out_fd) return errno_error("cannot create", tmp, errno);
+  if (!out_fd) return errno_error("cannot create " + tmp, errno);
 
   auto fail = [&](Error e) -> Result<CompressOutcome> {
     ::unlink(tmp.c_str());
@@ -63,13 +59,14 @@ Result<CompressOutcome> compress_log_segment(const std::string& dir, std::uint64
   };
   auto plain_bytes = gzip_copy(in_fd.get(), out_fd.get(), plain, tmp);
   if (!plain_bytes) return fail(plain_bytes.error());
-  if (::fsync(out_fd.get()) != 0) return fail(errno_error("cannot fsync", tmp, errno));
+  if (::fsync(out_fd.get()) != 0) return fail(errno_error("cannot fsync " + tmp, errno));
   struct stat st;
   if (::fstat(out_fd.get(), &st) == 0) outcome.gzip_bytes = static_cast<std::uint64_t>(st.st_size);
-  if (::rename(tmp.c_str(), gz.c_str()) != 0) return fail(errno_error("cannot rename", tmp, errno));
+  if (::rename(tmp.c_str(), gz.c_str()) != 0)
+    return fail(errno_error("cannot rename " + tmp, errno));
   // Make the rename durable before the plain copy disappears.
   if (Status s = fsync_dir(dir); !s) return s.error();
-  if (!remove_if_present(plain)) return errno_error("cannot remove", plain, errno);
+  if (!remove_if_present(plain)) return errno_error("cannot remove " + plain, errno);
   outcome.compressed = true;
   outcome.plain_bytes = *plain_bytes;
   return outcome;
@@ -89,13 +86,13 @@ Result<std::size_t> prune_log_segments(const std::string& dir, std::size_t keep)
       --excess;
       for (SegmentForm form : {SegmentForm::kPlain, SegmentForm::kGzip}) {
         const std::string path = log_segment_path(dir, seg.number, form);
-        if (!remove_if_present(path)) return errno_error("cannot remove", path, errno);
+        if (!remove_if_present(path)) return errno_error("cannot remove " + path, errno);
       }
       ++removed;
     }
     if (seg.has_gzip_tmp) {
       const std::string path = log_segment_path(dir, seg.number, SegmentForm::kGzipTmp);
-      if (!remove_if_present(path)) return errno_error("cannot remove", path, errno);
+      if (!remove_if_present(path)) return errno_error("cannot remove " + path, errno);
     }
   }
   return removed;

@@ -7,10 +7,10 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <string_view>
 #include <vector>
 
+#include "src/os/errno_text.h"
 #include "src/os/unique_fd.h"
 
 namespace aw {
@@ -22,10 +22,6 @@ volatile sig_atomic_t g_hangup = 0;
 
 extern "C" void on_sighup(int) {
   g_hangup = 1;
-}
-
-std::string errno_text(const std::string& what, const std::string& path, int err) {
-  return what + " " + path + ": " + std::strerror(err);
 }
 
 // Installs the SIGHUP handler and blocks SIGHUP in this thread; undoes both.
@@ -76,12 +72,15 @@ class Appender {
                " is a symlink; logpipe writes only to a regular file at the path (rotation "
                "renames that name)";
       if (err == ENXIO) return options_.path + " is a FIFO with no reader (expected a log file)";
-      std::string text = errno_text("cannot open", options_.path, err);
+      std::string text = "cannot open " + options_.path + ": " + errno_text(err);
       if (err == ENOENT) text += " (its directory must exist)";
       return text;
     }
     struct stat st {};
-    if (::fstat(fd.get(), &st) != 0) return errno_text("cannot stat", options_.path, errno);
+    if (::fstat(fd.get(), &st) != 0) {
+      const int err = errno;
+      return "cannot stat " + options_.path + ": " + errno_text(err);
+    }
     if (!S_ISREG(st.st_mode)) return options_.path + " is not a regular file (expected a log file)";
     // Writes to a regular file never return EAGAIN; drop O_NONBLOCK anyway.
     ::fcntl(fd.get(), F_SETFL, O_WRONLY | O_APPEND);
@@ -118,8 +117,9 @@ class Appender {
     while (!data.empty()) {
       const ssize_t n = ::write(fd_.get(), data.data(), data.size());
       if (n < 0) {
-        if (errno == EINTR) continue;
-        return errno_text("cannot write", options_.path, errno);
+        const int err = errno;
+        if (err == EINTR) continue;
+        return "cannot write " + options_.path + ": " + errno_text(err);
       }
       ++stats_.writes;
       stats_.bytes_written += static_cast<std::uint64_t>(n);
@@ -183,7 +183,8 @@ int run_logpipe(const LogpipeOptions& options, int in_fd, std::string* error) {
     }
     const int ready = ::ppoll(&pfd, 1, timed ? &timeout : nullptr, hup_scope.wait_mask());
     if (ready < 0 && errno != EINTR) {
-      err = errno_text("cannot wait for input on fd", std::to_string(in_fd), errno);
+      const int e = errno;
+      err = "cannot wait for input on fd " + std::to_string(in_fd) + ": " + errno_text(e);
       return 1;
     }
     if (take_hangup()) out.follow_path(/*hangup=*/true);
@@ -200,8 +201,9 @@ int run_logpipe(const LogpipeOptions& options, int in_fd, std::string* error) {
 
     const ssize_t n = ::read(in_fd, chunk.data(), chunk.size());
     if (n < 0) {
-      if (errno == EINTR || errno == EAGAIN) continue;
-      err = errno_text("cannot read input fd", std::to_string(in_fd), errno);
+      const int e = errno;
+      if (e == EINTR || e == EAGAIN) continue;
+      err = "cannot read input fd " + std::to_string(in_fd) + ": " + errno_text(e);
       return 1;
     }
     if (n == 0) {

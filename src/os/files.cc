@@ -15,10 +15,10 @@ namespace aw {
 Status write_all(int fd, std::string_view data, Env& env) {
   while (!data.empty()) {
     const ssize_t n = env.write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return errno_error("write failed", errno);
-    }
+    if (n < 0 && errno == EINTR) continue;
+    // 0 for a non-empty buffer is not progress: no file does it, but a device or
+    // a test's Env might, and looping on it would never end.
+    if (n <= 0) return errno_error("write failed", n < 0 ? errno : EIO);
     data.remove_prefix(static_cast<std::size_t>(n));
   }
   return Status::Ok();

@@ -35,6 +35,7 @@ class FaultyEnv : public Env {
   std::size_t max_write = SIZE_MAX;
   int writes = 0;
   int interrupted_writes = 0;  // the first N writes fail with EINTR
+  bool zero_writes = false;    // write() returns 0: no progress
 
   ssize_t write(int fd, const void* data, std::size_t len) override {
     ++writes;
@@ -47,6 +48,7 @@ class FaultyEnv : public Env {
       errno = fail_write_errno;
       return -1;
     }
+    if (zero_writes) return 0;
     return Env::write(fd, data, std::min(len, max_write));
   }
   int fsync(int fd) override {
@@ -107,6 +109,15 @@ TEST(Files, AFullDiskKeepsTheOldFileAndRemovesTheTemp) {
   EXPECT_NE(s.error().message.find(errno_text(ENOSPC)), std::string::npos) << s.error().message;
   EXPECT_EQ(**read_file_if_exists(dir / "f"), "old\n");
   EXPECT_EQ(entries(dir.path()), 1u) << "the temp file is gone";
+}
+
+TEST(Files, AWriteThatMakesNoProgressIsAnErrorNotALoop) {
+  TempDir dir;
+  FaultyEnv env;
+  env.zero_writes = true;
+  Status s = write_file_durably(dir / "f", "x", 0644, env);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, -EIO);
 }
 
 TEST(Files, AFailedFsyncOrRenameKeepsTheOldFile) {

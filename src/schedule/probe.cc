@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <cstring>
 
-#include "src/os/child_process.h"
 #include "src/core/duration.h"
+#include "src/os/child_process.h"
 // Header-only and pure: the tailer's line splitter (hold partials, cut long lines).
 #include "src/core/line_splitter.h"
 

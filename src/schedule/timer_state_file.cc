@@ -3,13 +3,13 @@
 #include <cstdio>
 
 #include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <vector>
 
 #include "src/core/event.h"
 #include "src/core/percent_escape.h"
 #include "src/core/state_file.h"
+#include "src/os/errno_text.h"
 #include "src/os/files.h"
 
 namespace aw {
@@ -110,7 +110,7 @@ Result<JobRecords> read_timer_state(const std::string& path) {
   auto text = read_file_if_exists(path);
   if (!text)
     return make_error(
-        "cannot read the timer state '" + path + "': " + std::strerror(-text.error().code),
+        "cannot read the timer state '" + path + "': " + errno_text(-text.error().code),
         text.error().code);
   if (!*text) return JobRecords{};
   auto parsed = parse_timer_state(**text, path);
@@ -122,11 +122,12 @@ Result<JobRecords> read_timer_state(const std::string& path) {
   }
   const std::string aside = path + ".corrupt";
   std::string message = parsed.error().message;
-  if (::rename(path.c_str(), aside.c_str()) == 0)
+  if (::rename(path.c_str(), aside.c_str()) == 0) {
     message += " (moved aside to '" + aside + "'; every timer starts afresh)";
-  else
-    message += " (cannot move it aside: " + std::string(std::strerror(errno)) +
-               "; every timer starts afresh)";
+  } else {
+    const int err = errno;
+    message += " (cannot move it aside: " + errno_text(err) + "; every timer starts afresh)";
+  }
   return make_error(std::move(message));
 }
 

@@ -7,8 +7,9 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 
+#include "src/os/errno_text.h"
+#include "src/os/files.h"
 #include "src/os/unique_fd.h"
 #include "src/tmux/tmux_client.h"
 
@@ -66,12 +67,6 @@ std::string hook_name(std::string_view hook) {
 
 std::string set_hook_value(const HookCommand& h) {
   return "run-shell -b " + tmux_quote(h.command);
-}
-
-// `what` and the current errno, read before anything else can change it.
-Error sys_error(std::string what) {
-  int err = errno;
-  return make_error(std::move(what) + ": " + std::strerror(err), -err);
 }
 
 }  // namespace
@@ -203,24 +198,24 @@ Status install_into_tmux_conf(const std::string& path, const std::vector<std::st
     if (S_ISLNK(st.st_mode)) {
       char resolved[PATH_MAX];
       if (!::realpath(path.c_str(), resolved))
-        return sys_error(path + ": a symlink whose target cannot be resolved");
+        return errno_error(path + ": a symlink whose target cannot be resolved", errno);
       target = resolved;
-      if (::stat(target.c_str(), &st) != 0) return sys_error(target);
+      if (::stat(target.c_str(), &st) != 0) return errno_error(target, errno);
     }
     if (!S_ISREG(st.st_mode)) return make_error(target + ": not a regular file");
   } else if (errno != ENOENT) {
-    return sys_error(path);
+    return errno_error(path, errno);
   }
 
   std::string conf;
   if (exists) {
     UniqueFd fd(::open(target.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) return sys_error(target + ": cannot read");
+    if (!fd) return errno_error(target + ": cannot read", errno);
     char buf[65536];
     while (true) {
       ssize_t n = ::read(fd.get(), buf, sizeof buf);
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return sys_error(target + ": cannot read");
+      if (n < 0) return errno_error(target + ": cannot read", errno);
       if (n == 0) break;
       conf.append(buf, static_cast<std::size_t>(n));
     }
@@ -235,24 +230,18 @@ Status install_into_tmux_conf(const std::string& path, const std::vector<std::st
   std::string base = slash == std::string::npos ? target : target.substr(slash + 1);
   std::string tmp = dir + "/." + base + ".agentwatch-XXXXXX";
   UniqueFd fd(::mkostemp(tmp.data(), O_CLOEXEC));
-  if (!fd) return sys_error(tmp + ": cannot create");
-  auto fail = [&](std::string what) {
-    Error e = sys_error(tmp + ": " + std::move(what));
+  if (!fd) return errno_error(tmp + ": cannot create", errno);
+  auto fail = [&](std::string what, int err) {
     ::unlink(tmp.c_str());
-    return Status(std::move(e));
+    return Status(errno_error(tmp + ": " + std::move(what), err));
   };
   mode_t mode = exists ? (st.st_mode & 07777) : 0644;
-  if (::fchmod(fd.get(), mode) != 0) return fail("cannot set its mode");
-  std::string_view rest = *updated;
-  while (!rest.empty()) {
-    ssize_t n = ::write(fd.get(), rest.data(), rest.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return fail("cannot write");
-    rest.remove_prefix(static_cast<std::size_t>(n));
-  }
-  if (::fsync(fd.get()) != 0) return fail("cannot sync");
-  if (fd.close() != 0) return fail("cannot close");
-  if (::rename(tmp.c_str(), target.c_str()) != 0) return fail("cannot rename over " + target);
+  if (::fchmod(fd.get(), mode) != 0) return fail("cannot set its mode", errno);
+  if (Status s = write_all(fd.get(), *updated); !s) return fail("cannot write", -s.error().code);
+  if (::fsync(fd.get()) != 0) return fail("cannot sync", errno);
+  if (fd.close() != 0) return fail("cannot close", errno);
+  if (::rename(tmp.c_str(), target.c_str()) != 0)
+    return fail("cannot rename over " + target, errno);
   return Status::Ok();
 }
 

@@ -7,8 +7,10 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 
+#include "src/os/environ.h"
+#include "src/os/errno_text.h"
+#include "src/os/files.h"
 #include "src/os/unique_fd.h"
 
 namespace aw {
@@ -53,7 +55,8 @@ void prepare(const std::string& cwd, const std::string& brief, const std::string
   if (!cwd.empty()) {
     struct stat st {};
     if (::stat(cwd.c_str(), &st) != 0) {
-      out.error = "cwd " + cwd + ": " + std::strerror(errno);
+      const int err = errno;
+      out.error = "cwd " + cwd + ": " + errno_text(err);
       return;
     }
     if (!S_ISDIR(st.st_mode)) {
@@ -65,19 +68,14 @@ void prepare(const std::string& cwd, const std::string& brief, const std::string
   std::string path = dir + "/aw-brief-XXXXXX";
   UniqueFd fd(::mkostemp(path.data(), O_CLOEXEC));
   if (!fd) {
-    out.error = "cannot create a brief file in " + dir + ": " + std::strerror(errno);
+    const int err = errno;
+    out.error = "cannot create a brief file in " + dir + ": " + errno_text(err);
     return;
   }
-  std::string_view rest = brief;
-  while (!rest.empty()) {
-    ssize_t n = ::write(fd.get(), rest.data(), rest.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      out.error = "cannot write the brief file " + path + ": " + std::strerror(errno);
-      ::unlink(path.c_str());
-      return;
-    }
-    rest.remove_prefix(static_cast<std::size_t>(n));
+  if (Status s = write_all(fd.get(), brief); !s) {
+    out.error = "cannot write the brief file " + path + ": " + errno_text(-s.error().code);
+    ::unlink(path.c_str());
+    return;
   }
   out.file = std::move(path);
 }
@@ -142,10 +140,7 @@ struct TmuxSessionControl::Op {
 TmuxSessionControl::TmuxSessionControl(uv_loop_t* loop, const Clock& clock, TmuxClient& client,
                                        TmuxSessionOptions options)
     : loop_(loop), clock_(clock), client_(client), options_(std::move(options)) {
-  if (options_.temp_dir.empty()) {
-    const char* t = ::getenv("TMPDIR");
-    options_.temp_dir = t && *t ? t : "/tmp";
-  }
+  if (options_.temp_dir.empty()) options_.temp_dir = env_or("TMPDIR", "/tmp");
 }
 
 TmuxSessionControl::~TmuxSessionControl() {

@@ -17,8 +17,13 @@ namespace aw::uvx {
 
 namespace {
 
+// errno in words, thread-safe: the one of src/os/errno_text.h, repeated because
+// src/uvx sits below src/os in the build (aw_os_process is built on uvx), so
+// only the header-only src/os/unique_fd.h may be included from here.
+// uv_strerror() would do, but its wording differs from strerror()'s.
 std::string errno_text(int err) {
-  return std::strerror(err);
+  char buf[256];
+  return ::strerror_r(err, buf, sizeof buf);  // GNU: the text, in buf or static
 }
 
 }  // namespace

@@ -5,8 +5,8 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 
+#include "src/os/errno_text.h"
 #include "src/os/unique_fd.h"
 
 namespace aw {
@@ -43,10 +43,10 @@ Result<std::string> find_git_dir(const std::string& repo) {
     if (S_ISDIR(st.st_mode)) return dot_git;
     if (S_ISREG(st.st_mode)) {
       UniqueFd fd(::open(dot_git.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
-      if (!fd) return make_error("cannot read " + dot_git + ": " + std::strerror(errno), -errno);
+      if (!fd) return errno_error("cannot read " + dot_git, errno);
       char buf[4096];
       const ssize_t n = ::read(fd.get(), buf, sizeof buf);
-      if (n < 0) return make_error("cannot read " + dot_git + ": " + std::strerror(errno), -errno);
+      if (n < 0) return errno_error("cannot read " + dot_git, errno);
       std::string text(buf, static_cast<std::size_t>(n));
       constexpr std::string_view kPrefix = "gitdir: ";
       if (text.rfind(kPrefix, 0) != 0)

@@ -5,9 +5,9 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <string_view>
 
+#include "src/os/errno_text.h"
 #include "src/os/unique_fd.h"
 #include "watchers/git/git_dir.h"
 
@@ -90,9 +90,7 @@ Status GitReflogWatch::add_repo(const GitRepoSpec& spec) {
                       git_dir.error().code);
   const std::string logs_dir = *git_dir + "/logs";
   if (::mkdir(logs_dir.c_str(), 0777) != 0 && errno != EEXIST)
-    return make_error(
-        "git repo '" + spec.name + "': cannot create " + logs_dir + ": " + std::strerror(errno),
-        -errno);
+    return errno_error("git repo '" + spec.name + "': cannot create " + logs_dir, errno);
 
   auto repo = std::make_unique<Repo>();
   repo->spec = spec;

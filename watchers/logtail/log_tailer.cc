@@ -11,6 +11,8 @@
 #include <deque>
 #include <exception>
 
+#include "src/os/errno_text.h"
+#include "src/os/unique_fd.h"
 #include "watchers/logtail/line_scanner.h"
 
 namespace aw {
@@ -28,26 +30,19 @@ constexpr std::uint32_t kNameChange = IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | 
 constexpr std::size_t kMaxPendingMoves = 8;
 constexpr std::size_t kMaxFinished = 16;
 
-std::string errno_text(const std::string& path, int err) {
-  return path + ": " + std::strerror(err);
-}
-
 }  // namespace
 
 struct LogTailer::OpenFile {
-  int fd = -1;
+  UniqueFd fd;
   std::int64_t dev = 0;
   std::int64_t inode = 0;
   std::int64_t pos = 0;  // next byte to read
 
-  OpenFile(int f, const struct stat& st, std::int64_t p)
-      : fd(f),
+  OpenFile(UniqueFd f, const struct stat& st, std::int64_t p)
+      : fd(std::move(f)),
         dev(static_cast<std::int64_t>(st.st_dev)),
         inode(static_cast<std::int64_t>(st.st_ino)),
         pos(p) {}
-  ~OpenFile() {
-    if (fd >= 0) ::close(fd);
-  }
   OpenFile(const OpenFile&) = delete;
   OpenFile& operator=(const OpenFile&) = delete;
   bool same(const struct stat& st) const {
@@ -56,11 +51,11 @@ struct LogTailer::OpenFile {
   }
   bool deleted() const {
     struct stat st;
-    return fstat(fd, &st) == 0 && st.st_nlink == 0;
+    return fstat(fd.get(), &st) == 0 && st.st_nlink == 0;
   }
   std::int64_t size() const {
     struct stat st;
-    return fstat(fd, &st) == 0 ? static_cast<std::int64_t>(st.st_size) : -1;
+    return fstat(fd.get(), &st) == 0 ? static_cast<std::int64_t>(st.st_size) : -1;
   }
 };
 
@@ -170,7 +165,7 @@ Status LogTailer::add_file(LogSpec spec) {
     cb.on_error = [this](const char* what, int err) {
       const std::string text = std::strcmp(what, "poll") == 0
                                    ? std::string("inotify: ") + uv_strerror(-err)
-                                   : std::string("read: ") + std::strerror(err);
+                                   : std::string("read: ") + errno_text(err);
       for (auto& l : logs_)
         report_error(*l, std::strcmp(what, "poll") == 0 ? "poll" : "inotify", text);
     };
@@ -211,7 +206,7 @@ Result<int> LogTailer::watch_dir(const std::string& dir) {
     if (err == ENOENT) hint = " (expected the log's directory to exist)";
     if (err == ENOTDIR) hint = " (expected a directory)";
     if (err == ENOSPC) hint = " (fs.inotify.max_user_watches reached)";
-    return make_error("cannot watch directory " + errno_text(dir, err) + hint, -err);
+    return make_error("cannot watch directory " + dir + ": " + errno_text(err) + hint, -err);
   }
   dirs_[wd].path = dir;  // the same directory twice gives the same wd
   return wd;
@@ -282,18 +277,18 @@ void LogTailer::activate(Log& log) {
 
 // ---------------------------------------------------------------- opening
 
-int LogTailer::open_regular(Log& log, struct stat& st) {
+UniqueFd LogTailer::open_regular(Log& log, struct stat& st) {
   // O_NONBLOCK: a FIFO at the name must not block the loop in open().
-  const int fd = ::open(log.spec.path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-  if (fd < 0) {
+  UniqueFd fd(::open(log.spec.path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+  if (!fd) {
     const int err = errno;
-    if (err != ENOENT) report_error(log, "open", errno_text(log.spec.path, err));
-    return -1;
+    if (err != ENOENT) report_error(log, "open", log.spec.path + ": " + errno_text(err));
+    return {};
   }
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
+  if (fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    fd.reset();
     report_error(log, "open", log.spec.path + ": not a regular file (expected a log file)");
-    return -1;
+    return {};
   }
   log.last_error.clear();
   return fd;
@@ -301,8 +296,8 @@ int LogTailer::open_regular(Log& log, struct stat& st) {
 
 void LogTailer::open_initial(Log& log) {
   struct stat st;
-  const int fd = open_regular(log, st);
-  if (fd < 0) return;  // read from 0 when it appears
+  UniqueFd fd = open_regular(log, st);
+  if (!fd) return;  // read from 0 when it appears
   const std::int64_t size = st.st_size;
   std::optional<LogOffset> stored;
   if (options_.offsets) stored = options_.offsets->get(log.spec.name);
@@ -331,28 +326,25 @@ void LogTailer::open_initial(Log& log) {
     pos = size;
     log.line_no_known = size == 0;
     char last = '\n';
-    if (size > 0 && pread(fd, &last, 1, size - 1) == 1 && last != '\n')
+    if (size > 0 && pread(fd.get(), &last, 1, size - 1) == 1 && last != '\n')
       log.scanner.splitter().skip_to_newline();
   }
   // (A stored offset for another file: replaced while we were away, read from 0.)
-  log.current = std::make_unique<OpenFile>(fd, st, pos);
+  log.current = std::make_unique<OpenFile>(std::move(fd), st, pos);
 }
 
 void LogTailer::reconcile(Log& log) {
   struct stat st;
-  const int fd = open_regular(log, st);
-  if (fd < 0) {
+  UniqueFd fd = open_regular(log, st);
+  if (!fd) {
     if (log.current) rotate_away(log);
     return;
   }
-  if (log.current && log.current->same(st)) {
-    ::close(fd);
-    return;
-  }
+  if (log.current && log.current->same(st)) return;
   if (log.current) rotate_away(log);
   // A new file at the name: all of it is new. It is read once the rotated
   // files before it are finished.
-  log.current = std::make_unique<OpenFile>(fd, st, 0);
+  log.current = std::make_unique<OpenFile>(std::move(fd), st, 0);
   if (log.draining.empty()) {
     log.scanner.splitter().reset();
     log.lines_done = 0;
@@ -371,13 +363,10 @@ void LogTailer::adopt_moved(Log& log, const std::string& new_name) {
                     (log.current->pos == 0 && log.scanner.splitter().held() == 0);
   if (!safe) return;
   const std::string path = (log.dir == "/" ? "" : log.dir) + "/" + new_name;
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-  if (fd < 0) return;  // moved on again or deleted: nothing left to read
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+  if (!fd) return;  // moved on again or deleted: nothing left to read
   struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || log.known(st)) {
-    ::close(fd);
-    return;
-  }
+  if (fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || log.known(st)) return;
   ++stats_.rotations;
   Event e = make_event("log.rotated", log);
   e.fields.set("how", "rename");
@@ -387,7 +376,7 @@ void LogTailer::adopt_moved(Log& log, const std::string& new_name) {
     log.lines_done = 0;
     log.line_no_known = true;
   }
-  log.draining.push_back(std::make_unique<OpenFile>(fd, st, 0));
+  log.draining.push_back(std::make_unique<OpenFile>(std::move(fd), st, 0));
   log.want_read = true;
   emit(std::move(e));
 }
@@ -493,10 +482,10 @@ void LogTailer::pump(Log& log, std::size_t& budget) {
     // that read sees all of it.
     const bool writer_moved_on = rotated && later_file_has_data(log);
     const std::size_t want = std::min(budget, read_buf_.size());
-    const ssize_t n = pread(f->fd, read_buf_.data(), want, f->pos);
+    const ssize_t n = pread(f->fd.get(), read_buf_.data(), want, f->pos);
     if (n < 0) {
       if (errno == EINTR) continue;
-      report_error(log, "read", errno_text(log.spec.path, errno));
+      report_error(log, "read", log.spec.path + ": " + errno_text(errno));
       if (rotated) {
         finish_front(log);
         continue;

@@ -77,6 +77,7 @@
 #include "src/core/clock.h"
 #include "src/core/event.h"
 #include "src/core/result.h"
+#include "src/os/unique_fd.h"
 #include "src/uvx/handle.h"
 #include "watchers/inotify_decoder.h"
 #include "watchers/inotify_source.h"
@@ -168,7 +169,7 @@ class LogTailer {
   void reconcile(Log& log);
   void rotate_away(Log& log);
   void adopt_moved(Log& log, const std::string& new_name);
-  int open_regular(Log& log, struct stat& st);
+  UniqueFd open_regular(Log& log, struct stat& st);
 
   // Reading.
   void handle(const InotifyRecord& rec);

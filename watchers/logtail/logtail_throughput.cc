@@ -28,7 +28,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,6 +35,9 @@
 #include <uv.h>
 
 #include "src/core/clock.h"
+#include "src/os/errno_text.h"
+#include "src/os/files.h"
+#include "src/os/unique_fd.h"
 #include "watchers/logtail/line_matcher.h"
 #include "watchers/logtail/line_scanner.h"
 #include "watchers/logtail/log_corpus.h"
@@ -51,45 +53,35 @@ int fail(const std::string& message) {
 }
 
 bool read_file(const std::string& path, std::string& out, std::string& error) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    error = path + ": " + std::strerror(errno);
+  const aw::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    error = path + ": " + aw::errno_text(errno);
     return false;
   }
   char buf[1 << 16];
   for (;;) {
-    ssize_t n = read(fd, buf, sizeof buf);
+    ssize_t n = read(fd.get(), buf, sizeof buf);
     if (n < 0) {
       if (errno == EINTR) continue;
-      error = path + ": " + std::strerror(errno);
-      ::close(fd);
+      error = path + ": " + aw::errno_text(errno);
       return false;
     }
     if (n == 0) break;
     out.append(buf, static_cast<std::size_t>(n));
   }
-  ::close(fd);
   return true;
 }
 
 bool write_file(const std::string& path, const std::string& text, std::string& error) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    error = path + ": " + std::strerror(errno);
+  const aw::UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!fd) {
+    error = path + ": " + aw::errno_text(errno);
     return false;
   }
-  std::string_view rest(text);
-  while (!rest.empty()) {
-    ssize_t n = write(fd, rest.data(), rest.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      error = path + ": " + std::strerror(errno);
-      ::close(fd);
-      return false;
-    }
-    rest.remove_prefix(static_cast<std::size_t>(n));
+  if (aw::Status s = aw::write_all(fd.get(), text); !s.ok()) {
+    error = path + ": " + aw::errno_text(-s.error().code);
+    return false;
   }
-  ::close(fd);
   return true;
 }
 
@@ -118,13 +110,13 @@ bool run_tailer(const std::string& path, const std::vector<LogPattern>& patterns
   struct stat st;
   char* real = realpath(path.c_str(), nullptr);  // the tailer wants an absolute path
   if (real == nullptr) {
-    error = path + ": " + std::strerror(errno);
+    error = path + ": " + aw::errno_text(errno);
     return false;
   }
   const std::string abs_path = real;
   std::free(real);
   if (stat(abs_path.c_str(), &st) != 0) {
-    error = path + ": " + std::strerror(errno);
+    error = path + ": " + aw::errno_text(errno);
     return false;
   }
   uv_loop_t loop;

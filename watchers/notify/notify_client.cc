@@ -10,9 +10,9 @@
 #include <atomic>
 #include <cerrno>
 #include <charconv>
-#include <cstring>
 #include <thread>
 
+#include "src/os/errno_text.h"
 #include "src/os/unique_fd.h"
 #include "src/uvx/unix_listener.h"
 #include "watchers/notify/notify_protocol.h"
@@ -24,10 +24,6 @@ namespace aw {
 namespace {
 
 using SteadyTime = std::chrono::steady_clock::time_point;
-
-std::string errno_text(int err) {
-  return std::strerror(err);
-}
 
 std::uint64_t random_id() {
   std::uint64_t id = 0;
@@ -50,10 +46,9 @@ int ms_left(SteadyTime deadline) {
 // could be someone else's. Created 0700 when missing (first hook since boot).
 Status check_runtime_dir(const std::string& dir) {
   if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
-    return make_error("cannot create runtime dir " + dir + ": " + errno_text(errno), -errno);
+    return errno_error("cannot create runtime dir " + dir, errno);
   struct stat st {};
-  if (lstat(dir.c_str(), &st) != 0)
-    return make_error("cannot stat runtime dir " + dir + ": " + errno_text(errno), -errno);
+  if (lstat(dir.c_str(), &st) != 0) return errno_error("cannot stat runtime dir " + dir, errno);
   if (!S_ISDIR(st.st_mode)) return make_error("runtime dir " + dir + " is not a directory");
   if (st.st_uid != geteuid())
     return make_error("runtime dir " + dir + " belongs to uid " + std::to_string(st.st_uid) +
@@ -79,7 +74,7 @@ Result<Attempt> connect_and_write(const std::string& socket_path, std::string_vi
   if (!addr) return addr.error();
   for (;;) {
     st.fd.reset(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-    if (!st.fd.valid()) return make_error("socket: " + errno_text(errno), -errno);
+    if (!st.fd.valid()) return errno_error("socket", errno);
     if (connect(st.fd.get(), addr->get(), addr->len) == 0) break;
     const int err = errno;
     if (err == EINTR) continue;
@@ -95,7 +90,7 @@ Result<Attempt> connect_and_write(const std::string& socket_path, std::string_vi
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
       continue;
     }
-    return make_error("cannot connect to " + socket_path + ": " + errno_text(err), -err);
+    return errno_error("cannot connect to " + socket_path, err);
   }
   std::size_t off = 0;
   while (off < line.size()) {

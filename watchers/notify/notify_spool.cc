@@ -6,43 +6,24 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <thread>
 #include <unordered_set>
 
+#include "src/os/errno_text.h"
+#include "src/os/files.h"
 #include "src/os/unique_fd.h"
 
 namespace aw {
 
 namespace {
 
-std::string errno_text(int err) {
-  return std::strerror(err);
-}
-
-Error file_error(const std::string& what, const std::string& path, int err) {
-  return make_error(what + " " + path + ": " + errno_text(err), -err);
-}
-
 // The spool files must be ours: a regular file owned by our euid.
 Status check_own_regular_file(int fd, const std::string& path, struct stat& st) {
-  if (fstat(fd, &st) != 0) return file_error("cannot stat", path, errno);
+  if (fstat(fd, &st) != 0) return errno_error("cannot stat " + path, errno);
   if (!S_ISREG(st.st_mode)) return make_error(path + " is not a regular file (expected the spool)");
   if (st.st_uid != geteuid())
     return make_error(path + " belongs to uid " + std::to_string(st.st_uid) + ", not to us (uid " +
                       std::to_string(geteuid()) + ")");
-  return Status::Ok();
-}
-
-Status write_all(int fd, std::string_view data, const std::string& path) {
-  while (!data.empty()) {
-    ssize_t n = write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return file_error("cannot write", path, errno);
-    }
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
   return Status::Ok();
 }
 
@@ -54,7 +35,7 @@ Status read_delivered_ids(const std::string& path, std::unordered_set<std::uint6
   UniqueFd fd(open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
   if (!fd.valid()) {
     if (errno == ENOENT) return Status::Ok();
-    return file_error("cannot open", path, errno);
+    return errno_error("cannot open " + path, errno);
   }
   std::string content;
   char buf[4096];
@@ -62,7 +43,7 @@ Status read_delivered_ids(const std::string& path, std::unordered_set<std::uint6
     ssize_t n = read(fd.get(), buf, sizeof buf);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return file_error("cannot read", path, errno);
+      return errno_error("cannot read " + path, errno);
     }
     if (n == 0) break;
     content.append(buf, static_cast<std::size_t>(n));
@@ -78,7 +59,8 @@ Status read_delivered_ids(const std::string& path, std::unordered_set<std::uint6
 }
 
 Status remove_file(const std::string& path) {
-  if (unlink(path.c_str()) != 0 && errno != ENOENT) return file_error("cannot remove", path, errno);
+  if (unlink(path.c_str()) != 0 && errno != ENOENT)
+    return errno_error("cannot remove " + path, errno);
   return Status::Ok();
 }
 
@@ -94,11 +76,11 @@ Status append_to_notify_spool(const std::string& runtime_dir, std::string_view l
   const auto deadline = std::chrono::steady_clock::now() + lock_timeout;
   for (;;) {
     UniqueFd fd(open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
-    if (!fd.valid()) return file_error("cannot open spool", path, errno);
+    if (!fd.valid()) return errno_error("cannot open spool " + path, errno);
     // Non-blocking attempts until the deadline: a hook must not hang forever
     // behind a stuck process holding the lock.
     while (flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
-      if (errno != EWOULDBLOCK && errno != EINTR) return file_error("cannot lock", path, errno);
+      if (errno != EWOULDBLOCK && errno != EINTR) return errno_error("cannot lock " + path, errno);
       if (std::chrono::steady_clock::now() >= deadline)
         return make_error("spool " + path + " stayed locked for " +
                           std::to_string(to_ms(lock_timeout)) + " ms (another process holds it)");
@@ -115,11 +97,11 @@ Status append_to_notify_spool(const std::string& runtime_dir, std::string_view l
         return make_error("spool " + path + " kept being replaced while appending");
       continue;
     }
-    if (Status s = write_all(fd.get(), line, path); !s) {
+    if (Status s = write_all(fd.get(), line); !s) {
       // Never leave a torn line that would swallow the next one.
       if (ftruncate(fd.get(), locked.st_size) != 0) { /* the reader refuses the torn line */
       }
-      return s;
+      return errno_error("cannot write " + path, -s.error().code);
     }
     return Status::Ok();  // closing the fd releases the lock
   }
@@ -155,19 +137,19 @@ Result<NotifySpoolIngestion::Claim> NotifySpoolIngestion::claim() {
     if (Status s = read_delivered_ids(delivered_, ids_); !s) return s.error();
     what = Claim::kLeftover;
   } else if (errno != ENOENT) {
-    return file_error("cannot stat", ingesting_, errno);
+    return errno_error("cannot stat " + ingesting_, errno);
   } else {
     // Left by a crash between deleting .ingesting and .delivered: its ids
     // belong to a file that is gone, and must not suppress new messages.
     if (Status s = remove_file(delivered_); !s) return s.error();
     if (rename(spool_.c_str(), ingesting_.c_str()) != 0) {
       if (errno == ENOENT) return Claim::kNothing;
-      return file_error("cannot rename spool", spool_, errno);
+      return errno_error("cannot rename spool " + spool_, errno);
     }
   }
 
   UniqueFd fd(open(ingesting_.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-  if (!fd.valid()) return file_error("cannot open", ingesting_, errno);
+  if (!fd.valid()) return errno_error("cannot open " + ingesting_, errno);
   if (Status s = check_own_regular_file(fd.get(), ingesting_, st); !s) return s.error();
   // The barrier of the header's protocol: an appender that locked the file
   // before our rename is mid-write; holding the lock once means it is done.
@@ -175,7 +157,8 @@ Result<NotifySpoolIngestion::Claim> NotifySpoolIngestion::claim() {
   // daemon's shutdown, which waits for queued work) for ever.
   const auto deadline = std::chrono::steady_clock::now() + lock_timeout_;
   while (flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
-    if (errno != EWOULDBLOCK && errno != EINTR) return file_error("cannot lock", ingesting_, errno);
+    if (errno != EWOULDBLOCK && errno != EINTR)
+      return errno_error("cannot lock " + ingesting_, errno);
     if (std::chrono::steady_clock::now() >= deadline)
       return make_error(ingesting_ + " stayed locked for " + std::to_string(to_ms(lock_timeout_)) +
                         " ms (a process holds it); it is taken in at the next try");
@@ -186,7 +169,7 @@ Result<NotifySpoolIngestion::Claim> NotifySpoolIngestion::claim() {
   (void)flock(fd.get(), LOCK_UN);
   delivered_fd_.reset(
       open(delivered_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
-  if (!delivered_fd_.valid()) return file_error("cannot open", delivered_, errno);
+  if (!delivered_fd_.valid()) return errno_error("cannot open " + delivered_, errno);
   owner_uid_ = st.st_uid;
   file_ = std::move(fd);
   return what;
@@ -201,7 +184,7 @@ Status NotifySpoolIngestion::read_chunk() {
     if (n < 0) {
       if (errno == EINTR) continue;
       chunk_.clear();
-      return file_error("cannot read", ingesting_, errno);
+      return errno_error("cannot read " + ingesting_, errno);
     }
     chunk_.resize(static_cast<std::size_t>(n));
     at_end_ = n == 0;
@@ -295,8 +278,8 @@ Status NotifySpoolIngestion::handle_line(std::string_view line, const Clock& clo
   if (m.id) {
     // After the emit: a crash in between repeats this one message (see header).
     ids_.insert(m.id);
-    if (Status s = write_all(delivered_fd_.get(), format_notify_id(m.id) + "\n", delivered_); !s)
-      return s;
+    if (Status s = write_all(delivered_fd_.get(), format_notify_id(m.id) + "\n"); !s)
+      return errno_error("cannot write " + delivered_, -s.error().code);
   }
   return Status::Ok();
 }

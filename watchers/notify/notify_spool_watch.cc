@@ -5,11 +5,11 @@
 
 #include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <exception>
 #include <span>
 #include <vector>
 
+#include "src/os/errno_text.h"
 #include "watchers/inotify_decoder.h"
 
 namespace aw {
@@ -80,7 +80,7 @@ Status NotifySpoolWatch::watch_dir() {
   cb.on_error = [this](const char* what, int err) {
     report(make_error(std::string("notify spool watch: ") +
                           (std::string_view(what) == "poll" ? "inotify" : what) + ": " +
-                          std::strerror(err),
+                          errno_text(err),
                       -err));
   };
   cb.on_drained = [this] {
@@ -94,8 +94,7 @@ Status NotifySpoolWatch::watch_dir() {
           inotify_->add_watch(runtime_dir_.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO | IN_ONLYDIR);
       wd < 0) {
     const int err = -wd;
-    return make_error("cannot watch " + runtime_dir_ +
-                          " for the notify spool: " + std::strerror(err) +
+    return make_error("cannot watch " + runtime_dir_ + " for the notify spool: " + errno_text(err) +
                           (err == ENOSPC ? " (fs.inotify.max_user_watches reached)" : ""),
                       -err);
   }
