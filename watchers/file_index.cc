@@ -125,6 +125,7 @@ std::unique_ptr<FileIndex> FileIndex::in_memory() {
 }
 
 FileIndex::~FileIndex() {
+  write_gathered();
   *alive_ = false;
 }
 
@@ -205,7 +206,7 @@ bool FileIndex::claim(const Key& key) {
   return true;
 }
 
-void FileIndex::complete(const Key& key, std::string_view outcome) {
+void FileIndex::complete(const Key& key, std::string_view outcome, Durability durability) {
   auto [it, inserted] = entries_.try_emplace(map_key(key.watch, key.rel));
   Entry& e = it->second;
   // A different version at this path: if it is pending (a newer claim in
@@ -220,7 +221,7 @@ void FileIndex::complete(const Key& key, std::string_view outcome) {
   e.handled = true;
   e.outcome = std::string(outcome);
   e.seen = ++clock_;
-  append_line(render_line(key, outcome));
+  append_line(render_line(key, outcome), durability);
   maybe_compact();
 }
 
@@ -296,13 +297,27 @@ std::string FileIndex::render_log() const {
   return out;
 }
 
-void FileIndex::append_line(const std::string& line) {
+void FileIndex::append_line(const std::string& line, Durability durability) {
   if (path_.empty()) return;
   if (compaction_) compaction_->appended_since.push_back(line);
-  // One write() per record on an O_APPEND fd: a crash leaves at worst a torn
-  // last line, which load() cuts off.
-  if (!fd_ || !write_all(fd_.get(), line).ok()) ++counters_.append_errors;
   ++counters_.log_lines;
+  gathered_ += line;
+  if (durability == Durability::kWithTurn && loop_ != nullptr) {
+    if (!turn_timer_)
+      turn_timer_ = std::make_unique<uvx::Timer>(loop_, [this] { write_gathered(); });
+    if (!turn_timer_->active()) turn_timer_->start(0);
+    return;
+  }
+  write_gathered();
+}
+
+void FileIndex::write_gathered() {
+  if (turn_timer_) turn_timer_->stop();
+  if (gathered_.empty()) return;
+  // Whole record lines in one write() on an O_APPEND fd: a crash leaves at
+  // worst a torn last line, which load() cuts off.
+  if (!fd_ || !write_all(fd_.get(), gathered_).ok()) ++counters_.append_errors;
+  gathered_.clear();
 }
 
 void FileIndex::maybe_compact() {
@@ -319,6 +334,7 @@ void FileIndex::maybe_compact() {
 Status FileIndex::compact_now() {
   if (path_.empty()) return Status::Ok();
   if (compaction_) return make_error("file index " + path_ + ": a compaction is already running");
+  write_gathered();  // into the file being replaced: the new one is rendered from memory
   auto tmp = write_temp_beside(path_, render_log(), 0600);
   if (!tmp) return make_error("cannot compact file index: " + tmp.error().message);
   if (Status s = commit_temp(*tmp, path_, true); !s.ok())
@@ -352,6 +368,9 @@ void FileIndex::start_async_compaction() {
 }
 
 void FileIndex::finish_async_compaction(const std::string& tmp, std::size_t snapshot_lines) {
+  // Gathered records are in appended_since too: write them to the old file now,
+  // never to the new one twice.
+  write_gathered();
   std::unique_ptr<Compaction> c = std::move(compaction_);
   // On failure the old log is intact and received every line: nothing to undo.
   if (tmp.empty()) {

@@ -11,9 +11,10 @@
 // event when it returns false (a version the queue and a rescan both reported,
 // or one handled before a restart). Whoever finishes handling the event (the
 // daemon after its rules and actions ran) calls complete(); that appends one
-// line to `<state_dir>/file-index` with O_APPEND. A pending claim is not
-// persisted: if the daemon dies first, the start scan lands the file again,
-// which is the point. abandon() drops a pending claim so the next scan retries.
+// line to `<state_dir>/file-index` with O_APPEND: at once for a file something
+// acted on, with the loop turn's others for one nothing acted on (Durability). A pending claim is
+// not persisted: if the daemon dies first, the start scan lands the file again, which is the point.
+// abandon() drops a pending claim so the next scan retries.
 //
 // Log format: the state-file format (src/core/state_file.h,
 // docs/state-files.md), kind "file-index", appended to: one record per
@@ -46,6 +47,7 @@
 #include "src/core/event.h"
 #include "src/core/result.h"
 #include "src/os/unique_fd.h"
+#include "src/uvx/handle.h"
 
 namespace aw {
 
@@ -102,7 +104,16 @@ class FileIndex {
   // "no-rule", ...) and appends it to the log. A late complete() for a version
   // that was since replaced at its rel (a newer one is pending, or the handled
   // one has a later mtime) is ignored: the newer one still needs handling.
-  void complete(const Key& key, std::string_view outcome);
+  //
+  // `durability` says when the record reaches the file. kNow: before complete()
+  // returns, for a file something acted on (a crash must not make the daemon
+  // act on it again). kWithTurn: gathered with the loop turn's other such
+  // records into one write() at the end of the turn, for a file nothing acted
+  // on: a crash then costs at most a repeated file.landed, never a repeated
+  // action. A kNow record writes what is gathered first, so the log keeps its
+  // order. Without a loop, kWithTurn is kNow.
+  enum class Durability { kNow, kWithTurn };
+  void complete(const Key& key, std::string_view outcome, Durability durability = Durability::kNow);
   // Drops a pending claim (handling failed and should be retried on the next
   // scan). Handled entries are kept.
   void abandon(const Key& key);
@@ -150,7 +161,9 @@ class FileIndex {
   static bool same_version(const Entry& e, const Key& k);
   Status load();
   std::string render_log() const;
-  void append_line(const std::string& line);
+  void append_line(const std::string& line, Durability durability);
+  // Writes the gathered kWithTurn records (and stops the turn timer).
+  void write_gathered();
   void maybe_compact();
   void start_async_compaction();
   // `tmp`: the new log written and synced, or "" when that failed.
@@ -160,6 +173,8 @@ class FileIndex {
   uv_loop_t* loop_ = nullptr;
   Options options_;
   UniqueFd fd_;
+  std::string gathered_;                    // kWithTurn records not written yet
+  std::unique_ptr<uvx::Timer> turn_timer_;  // zero-delay: writes gathered_
   std::unordered_map<std::string, Entry> entries_;
   std::size_t handled_count_ = 0;
   std::uint64_t clock_ = 0;

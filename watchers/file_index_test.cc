@@ -266,6 +266,80 @@ TEST_F(FileIndexTest, AsyncCompactionOnTheLoopKeepsLinesCompletedMeanwhile) {
   EXPECT_EQ(uv_loop_close(&loop), 0);
 }
 
+// Records of files nothing acted on wait for the end of the loop turn.
+class FileIndexTurnTest : public FileIndexTest {
+ protected:
+  void SetUp() override {
+    FileIndexTest::SetUp();
+    ASSERT_EQ(uv_loop_init(&loop_), 0);
+    auto r = FileIndex::open(dir_, &loop_, FileIndex::Options{});
+    ASSERT_TRUE(r.ok());
+    idx_ = std::move(*r);
+    header_ = read_log();
+  }
+  void TearDown() override {
+    idx_.reset();
+    uv_run(&loop_, UV_RUN_NOWAIT);  // the turn timer's close
+    EXPECT_EQ(uv_loop_close(&loop_), 0);
+    FileIndexTest::TearDown();
+  }
+  std::size_t lines_after_header() {
+    const std::string log = read_log();
+    return static_cast<std::size_t>(std::count(log.begin(), log.end(), '\n')) - 1;
+  }
+  static constexpr auto kWithTurn = FileIndex::Durability::kWithTurn;
+  uv_loop_t loop_{};
+  std::unique_ptr<FileIndex> idx_;
+  std::string header_;
+};
+
+TEST_F(FileIndexTurnTest, NoRuleRecordsAreWrittenTogetherAtTheEndOfTheTurn) {
+  for (int i = 0; i < 3; ++i) idx_->complete(key("f" + std::to_string(i)), "no-rule", kWithTurn);
+  EXPECT_TRUE(idx_->is_handled(key("f0"))) << "handled in memory at once";
+  EXPECT_EQ(read_log(), header_) << "nothing written during the turn";
+  uv_run(&loop_, UV_RUN_NOWAIT);
+  EXPECT_EQ(lines_after_header(), 3u);
+  EXPECT_EQ(idx_->stats().log_lines, 3u);
+}
+
+TEST_F(FileIndexTurnTest, ARecordOfAnActionWritesAtOnceAfterTheGatheredOnes) {
+  idx_->complete(key("quiet.json"), "no-rule", kWithTurn);
+  idx_->complete(key("acted.json"), "handled");
+  const std::string log = read_log();
+  const auto quiet = log.find("quiet.json");
+  const auto acted = log.find("acted.json");
+  ASSERT_NE(quiet, std::string::npos);
+  ASSERT_NE(acted, std::string::npos);
+  EXPECT_LT(quiet, acted) << "the log keeps completion order";
+}
+
+TEST_F(FileIndexTurnTest, GatheredRecordsAreWrittenWhenTheIndexCloses) {
+  idx_->complete(key("last.json"), "no-rule", kWithTurn);
+  idx_.reset();
+  auto again = open_index();
+  EXPECT_TRUE(again->is_handled(key("last.json")));
+}
+
+TEST_F(FileIndexTurnTest, AGatheredRecordDuringACompactionIsKeptOnce) {
+  idx_.reset();
+  uv_run(&loop_, UV_RUN_NOWAIT);
+  FileIndex::Options o;
+  o.compact_min_lines = 8;
+  auto r = FileIndex::open(dir_, &loop_, o);
+  ASSERT_TRUE(r.ok());
+  idx_ = std::move(*r);
+  for (int i = 1; i <= 8; ++i) idx_->complete(key("hot.json", i, i), "completed");
+  ASSERT_TRUE(idx_->compaction_in_flight());
+  idx_->complete(key("quiet.json"), "no-rule", kWithTurn);
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  EXPECT_EQ(idx_->stats().compactions, 1u);
+  idx_.reset();
+  uv_run(&loop_, UV_RUN_NOWAIT);
+  auto again = open_index();
+  EXPECT_TRUE(again->is_handled(key("quiet.json")));
+  EXPECT_EQ(again->stats().log_lines, 2u) << "hot.json's last version and quiet.json, once each";
+}
+
 TEST_F(FileIndexTest, OpenFailureNamesTheFile) {
   auto r = FileIndex::open(dir_ + "/no/such/dir");
   ASSERT_FALSE(r.ok());

@@ -74,7 +74,14 @@ void TimerAlarm::arm(MonoTime deadline) {
 }
 
 void FileIndexLedger::finished(const Event& landed, std::string_view outcome) {
-  if (auto key = FileIndex::key_from_event(landed)) index_.complete(*key, outcome);
+  auto key = FileIndex::key_from_event(landed);
+  if (!key) return;
+  // "no-rule" (pipeline_ports.h): nothing acted on the file, so its record may
+  // wait for the turn's other such records; a crash costs a repeated
+  // file.landed at most. Anything that acted is recorded before we go on.
+  const bool acted = outcome != "no-rule";
+  index_.complete(*key, outcome,
+                  acted ? FileIndex::Durability::kNow : FileIndex::Durability::kWithTurn);
 }
 
 void FileIndexLedger::abandoned(const Event& landed) {
