@@ -30,6 +30,14 @@ struct PidFileRead {
   std::string expected_exe;
 };
 
+// What /proc/PID/exe names for a process started as `argv0`: its real path,
+// when argv0 resolves (with a '/': as a path, relative to `cwd` when not
+// absolute; else the first executable of that name in $PATH) to an ELF binary.
+// "" when it does not resolve, or resolves to a script: a `#!` file runs its
+// interpreter, and /proc/PID/exe names that. Blocking (a few stat()s and a 4-byte
+// read): the thread pool only.
+std::string resolve_program_exe(const std::string& argv0, const std::string& cwd);
+
 // "  4242\n" → 4242; 0 when the text is not one positive number.
 pid_t parse_pid_text(std::string_view text);
 

@@ -1,20 +1,15 @@
 #include "src/supervise/process_identity.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <charconv>
-#include <cstdlib>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "src/core/event.h"
-#include "src/os/environ.h"
-#include "src/os/unique_fd.h"
 
 namespace aw {
 
@@ -278,41 +273,6 @@ PidFileJudgement judge_pid_file(const PidFileClaim& claim, const ProcAnswers& pr
   return decide(PidFileVerdict::kPlausible, "pid " + pid + " started at " +
                                                 format_time_utc(started) +
                                                 ", before the file was written at " + written);
-}
-
-std::string resolve_program_exe(const std::string& argv0, const std::string& cwd) {
-  if (argv0.empty()) return "";
-  std::vector<std::string> candidates;
-  if (argv0.find('/') != std::string::npos) {
-    candidates.push_back(argv0[0] == '/' || cwd.empty() ? argv0 : cwd + "/" + argv0);
-  } else if (const std::optional<std::string> path = env_var("PATH")) {
-    std::string_view dirs = *path;
-    while (true) {
-      std::size_t colon = dirs.find(':');
-      std::string_view dir = dirs.substr(0, colon);
-      candidates.push_back((dir.empty() ? std::string(".") : std::string(dir)) + "/" + argv0);
-      if (colon == std::string_view::npos) break;
-      dirs.remove_prefix(colon + 1);
-    }
-  }
-  for (const std::string& c : candidates) {
-    struct stat st {};
-    if (::stat(c.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || ::access(c.c_str(), X_OK) != 0)
-      continue;
-    // The first match is what would run (execvp's rule): decide on it alone.
-    char* real = ::realpath(c.c_str(), nullptr);
-    if (!real) return "";
-    std::string resolved = real;
-    std::free(real);  // realpath() mallocs its answer
-    UniqueFd fd(::open(resolved.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) return "";
-    char magic[4] = {};
-    const ssize_t n = ::read(fd.get(), magic, sizeof magic);
-    if (n != 4 || magic[0] != 0x7f || magic[1] != 'E' || magic[2] != 'L' || magic[3] != 'F')
-      return "";  // a script (or something else): its process's exe is not this file
-    return resolved;
-  }
-  return "";
 }
 
 }  // namespace aw

@@ -139,17 +139,9 @@ struct PidFileJudgement {
 };
 
 // Pure. `expected_exe`: what /proc/PID/exe must name for this worker ("" = no
-// check; see resolve_program_exe). `at`: the time stamped on the evidence.
+// check; see resolve_program_exe in pid_file_reader.h). `at`: the time stamped on the evidence.
 PidFileJudgement judge_pid_file(const PidFileClaim& claim, const ProcAnswers& proc,
                                 std::string_view expected_exe, WallTime at,
                                 Duration tolerance = kPidFileClockTolerance);
-
-// What /proc/PID/exe names for a process started as `argv0`: its real path,
-// when argv0 resolves (with a '/': as a path, relative to `cwd` when not
-// absolute; else the first executable of that name in $PATH) to an ELF binary.
-// "" when it does not resolve, or resolves to a script: a `#!` file runs its
-// interpreter, and /proc/PID/exe names that. Blocking (a few stat()s and a 4-byte
-// read): the thread pool only.
-std::string resolve_program_exe(const std::string& argv0, const std::string& cwd);
 
 }  // namespace aw

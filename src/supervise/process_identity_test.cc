@@ -1,4 +1,5 @@
 #include "src/supervise/process_identity.h"
+#include "src/supervise/pid_file_reader.h"  // resolve_program_exe
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
