@@ -10,6 +10,7 @@
 #include <cstring>
 #include <set>
 
+#include "src/core/event_kinds.h"
 #include "src/os/errno_text.h"
 #include "watchers/beneath_path.h"
 #include "watchers/dir_crawl.h"
@@ -283,7 +284,7 @@ void DirWatcher::activate(Root& r) {
   try_restore(r);
   if (r.missing && !stopped_) {
     r.reported_missing = true;
-    Event e = make_event("watch.root_missing", r, "", "inotify");
+    Event e = make_event(kind::kWatchRootMissing, r, "", "inotify");
     struct stat st;
     e.fields.set("reason", lstat(r.spec.path.c_str(), &st) == 0 ? "not a directory" : "not found");
     emit(std::move(e));
@@ -312,7 +313,7 @@ void DirWatcher::try_restore(Root& r) {
           r.root_wd = wd;
           r.missing = false;
           r.tree.map(wd, "");
-          if (was_reported_missing) emit(make_event("watch.root_restored", r, "", "inotify"));
+          if (was_reported_missing) emit(make_event(kind::kWatchRootRestored, r, "", "inotify"));
           queue_scan(r, "", true, was_reported_missing ? "restored" : "start");
           return;
         }
@@ -330,7 +331,7 @@ void DirWatcher::try_restore(Root& r) {
         if (t != r.refused_root_target) {
           r.refused_root_target = t;
           ++stats_.symlinks_refused;
-          Event e = make_event("watch.symlink_refused", r, "", "inotify");
+          Event e = make_event(kind::kWatchSymlinkRefused, r, "", "inotify");
           e.fields.set("target", t);
           emit(std::move(e));
         }
@@ -376,7 +377,7 @@ void DirWatcher::set_missing(Root& r, const char* reason) {
   r.rescan_due.reset();
   r.missing = true;
   r.reported_missing = true;
-  Event e = make_event("watch.root_missing", r, "", "inotify");
+  Event e = make_event(kind::kWatchRootMissing, r, "", "inotify");
   e.fields.set("reason", reason);
   emit(std::move(e));
   try_restore(r);
@@ -469,7 +470,7 @@ void DirWatcher::handle(Root& r, const InotifyRecord& rec, std::span<const Inoti
     }
     unhold(r, rel);
     if (r.refused.erase(rel) == 0) {
-      Event e = make_event("file.removed", r, rel, "inotify");
+      Event e = make_event(kind::kFileRemoved, r, rel, "inotify");
       e.fields.set("via", "delete");
       index_->forget(r.spec.name, rel);
       emit(std::move(e));
@@ -482,7 +483,7 @@ void DirWatcher::handle(Root& r, const InotifyRecord& rec, std::span<const Inoti
     const std::string base(rel_basename(rel));
     if (fstatat(dir.fd, base.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
       return;
-    Event e = make_event("file.attrib", r, rel, "inotify");
+    Event e = make_event(kind::kFileAttrib, r, rel, "inotify");
     e.fields.set("mode", static_cast<std::int64_t>(st.st_mode & 07777));
     e.fields.set("uid", static_cast<std::int64_t>(st.st_uid));
     e.fields.set("gid", static_cast<std::int64_t>(st.st_gid));
@@ -525,7 +526,7 @@ void DirWatcher::on_moved_to(Root& r, const InotifyRecord& rec, const std::strin
       // files below now live at new paths, so they land there (atomic
       // directory publish: build in a staging dir, rename into place).
       rename_subtree(r, from->rel, rel);
-      Event e = make_event("dir.created", r, rel, "inotify");
+      Event e = make_event(kind::kDirCreated, r, rel, "inotify");
       e.fields.set("via", "rename");
       e.fields.set("from", from_abs);
       emit(std::move(e));
@@ -544,7 +545,7 @@ void DirWatcher::on_moved_to(Root& r, const InotifyRecord& rec, const std::strin
     unhold(*from_root, from->rel);
     index_->forget(from_root->spec.name, from->rel);
     if (from_root->refused.erase(from->rel) == 0 && (from_root != &r || !to_visible)) {
-      Event e = make_event("file.removed", *from_root, from->rel, "inotify");
+      Event e = make_event(kind::kFileRemoved, *from_root, from->rel, "inotify");
       e.fields.set("via", "moved_out");
       emit(std::move(e));
     }
@@ -564,7 +565,7 @@ void DirWatcher::on_dir_appeared(Root& r, const std::string& rel, const char* vi
     // watch (limit) still gets its event and a scan of what is there.
     if (wd == -ENOENT || wd == -ENOTDIR || wd == -ELOOP) return;
   }
-  Event e = make_event("dir.created", r, rel, "inotify");
+  Event e = make_event(kind::kDirCreated, r, rel, "inotify");
   e.fields.set("via", via);
   if (from) e.fields.set("from", *from);
   emit(std::move(e));
@@ -575,7 +576,7 @@ void DirWatcher::on_dir_gone(Root& r, const std::string& rel, const char* via) {
   // A deleted directory's watches die with it (IN_IGNORED follows); a moved
   // one's would keep reporting from outside the root, so they are removed.
   drop_subtree(r, rel, std::strcmp(via, "delete") != 0);
-  Event e = make_event("dir.removed", r, rel, "inotify");
+  Event e = make_event(kind::kDirRemoved, r, rel, "inotify");
   e.fields.set("via", via);
   emit(std::move(e));
 }
@@ -591,14 +592,14 @@ void DirWatcher::settle_moved_out(const PendingMove& m) {
   unhold(r, m.rel);
   index_->forget(r.spec.name, m.rel);
   if (r.refused.erase(m.rel)) return;
-  Event e = make_event("file.removed", r, m.rel, "inotify");
+  Event e = make_event(kind::kFileRemoved, r, m.rel, "inotify");
   e.fields.set("via", "moved_out");
   emit(std::move(e));
 }
 
 void DirWatcher::on_overflow(Root& r, const char* reason) {
   ++stats_.overflows;
-  Event e = make_event("watch.overflow", r, "", "inotify");
+  Event e = make_event(kind::kWatchOverflow, r, "", "inotify");
   e.fields.set("count", static_cast<std::int64_t>(stats_.overflows));
   e.fields.set("reason", reason);
   emit(std::move(e));
@@ -682,7 +683,7 @@ void DirWatcher::report_degraded(Root& r, const std::string& reason, const std::
                                  int err) {
   stats_.degraded = true;
   stats_.degraded_reason = reason + ": " + path;
-  Event e = make_event("watch.degraded", r, "", "inotify");
+  Event e = make_event(kind::kWatchDegraded, r, "", "inotify");
   e.path = path;
   e.fields.set("reason", reason);
   e.fields.set("path", path);
@@ -739,7 +740,7 @@ void DirWatcher::finish_scan(ScanJob& job) {
   }
   index_->drop_unseen(r.spec.name, job.index_epoch);
   ++stats_.rescans;
-  Event e = make_event("watch.rescanned", r, "", "scan");
+  Event e = make_event(kind::kWatchRescanned, r, "", "scan");
   e.fields.set("files", static_cast<std::int64_t>(job.files));
   e.fields.set("landed", static_cast<std::int64_t>(job.landed));
   e.fields.set("settling", static_cast<std::int64_t>(r.settle.size()));
@@ -816,7 +817,7 @@ DirWatcher::DirFd DirWatcher::open_dir(Root& r, std::string_view dir_rel) {
   return DirFd(fd, false);
 }
 
-Event DirWatcher::make_event(const char* kind, const Root& r, const std::string& rel,
+Event DirWatcher::make_event(std::string_view kind, const Root& r, const std::string& rel,
                              const char* source) {
   Event e;
   e.kind = kind;
@@ -858,7 +859,7 @@ void DirWatcher::land_stat(Root& r, const std::string& rel, const struct stat& s
     return;
   }
   ++stats_.landed;
-  Event e = make_event("file.landed", r, rel, source);
+  Event e = make_event(kind::kFileLanded, r, rel, source);
   e.fields.set("via", via);
   e.fields.set("size", key.size);
   e.fields.set("inode", key.inode);
@@ -881,7 +882,7 @@ void DirWatcher::refuse_symlink(Root& r, int dir_fd, const std::string& rel, con
   if (n < 0) return;  // not a symlink (EINVAL) or gone
   r.refused.insert(rel);
   ++stats_.symlinks_refused;
-  Event e = make_event("watch.symlink_refused", r, rel, source);
+  Event e = make_event(kind::kWatchSymlinkRefused, r, rel, source);
   e.fields.set("target", std::string(target, static_cast<std::size_t>(n)));
   emit(std::move(e));
 }

@@ -223,7 +223,8 @@ class DirWatcher {
   void close_batch_fds(Root& r);
 
   // Events.
-  Event make_event(const char* kind, const Root& r, const std::string& rel, const char* source);
+  Event make_event(std::string_view kind, const Root& r, const std::string& rel,
+                   const char* source);
   void land(Root& r, const std::string& rel, const char* via, const std::string* from,
             const char* source);
   // Claims and emits the version `st` (a regular file's stat).

@@ -18,6 +18,7 @@
 #include "src/cli/cli_common.h"
 #include "src/control/control_client.h"
 #include "src/core/duration.h"
+#include "src/core/event_kinds.h"
 #include "src/core/json_writer.h"
 #include "src/daemon/daemon.h"
 #include "src/daemon/diagnosis.h"
@@ -376,7 +377,7 @@ int offline_reset(const Paths& p, const std::string& id, bool force, bool json) 
     std::cerr << "agentwatch: reset done, but state.changed was not logged: " << s.error().message
               << "\n";
   Event audit;
-  audit.kind = "control.recover.reset";
+  audit.kind = kind::kControlRecoverReset;
   audit.source = "cli";
   audit.entity = id;
   audit.fields.set("from", from);

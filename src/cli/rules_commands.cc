@@ -9,7 +9,9 @@
 
 #include "src/core/byte_size.h"
 #include "src/core/duration.h"
+#include "src/core/event_kinds.h"
 #include "src/core/json_writer.h"
+#include "src/core/suggest.h"
 #include "src/os/environ.h"
 #include "src/rules/matcher.h"
 #include "src/rules/rule_gate.h"
@@ -221,6 +223,7 @@ int report_load(const RuleLoad& load, std::ostream& out, std::ostream& err) {
     return 1;
   }
   for (const std::string& w : self_loop_warnings(load.rules())) err << w << "\n";
+  for (const std::string& w : unknown_kind_warnings(load.rules())) err << w << "\n";
   out << "ok: " << load.rules().size() << (load.rules().size() == 1 ? " rule" : " rules")
       << ", hash " << load.rules().hash() << "\n";
   return 0;
@@ -236,23 +239,75 @@ std::vector<std::string> self_loop_warnings(const RuleSet& rules) {
       return c.subject == ConditionSubject::kRule;
     });
     if (tells_own_apart) continue;
-    std::vector<std::string> produced = {"action.started", "action.succeeded", "action.failed"};
+    std::vector<std::string_view> produced = {kind::kActionStarted, kind::kActionSucceeded,
+                                              kind::kActionFailed};
     for (const ActionSpec& a : r.actions) {
       if (a.as<MarkActionSpec>())
-        produced.insert(produced.end(), {"state.changed", "state.refused"});
+        produced.insert(produced.end(), {kind::kStateChanged, kind::kStateRefused});
       if (const auto* emit = a.as<EmitActionSpec>(); emit && emit->kind.is_literal())
         produced.push_back(emit->kind.source());
     }
-    for (const std::string& kind : produced) {
+    for (std::string_view kind : produced) {
       const bool hit =
           std::any_of(r.on.begin(), r.on.end(), [&](const Glob& g) { return g.matches(kind); });
       if (!hit) continue;
       out.push_back(r.file + ":" + std::to_string(r.line) + ": warning: rule '" + r.name +
-                    "' can match " + kind +
+                    "' can match " + std::string(kind) +
                     ", which its own actions produce: it feeds itself (the daemon cuts the chain "
                     "and throttles it); add { field = \"rule\", not_equals = \"" +
                     r.name + "\" } to its conditions");
       break;
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> unknown_kind_warnings(const RuleSet& rules) {
+  // What the set's own actions produce: emit kinds (a templated one by the
+  // text before its first variable) and probe pattern kinds.
+  std::vector<std::string_view> produced;
+  std::vector<std::string_view> produced_prefixes;
+  for (const Rule& r : rules.rules()) {
+    for (const ActionSpec& a : r.actions) {
+      if (const auto* emit = a.as<EmitActionSpec>()) {
+        const std::string& source = emit->kind.source();
+        if (emit->kind.is_literal())
+          produced.push_back(source);
+        else
+          produced_prefixes.push_back(std::string_view(source).substr(0, source.find('{')));
+      }
+      if (const auto* probe = a.as<ProbeActionSpec>())
+        for (const ProbePattern& p : probe->patterns) produced.push_back(p.kind);
+    }
+  }
+  std::vector<std::string_view> candidates(kind::kAllKinds.begin(), kind::kAllKinds.end());
+  candidates.insert(candidates.end(), produced.begin(), produced.end());
+  auto starts_with_any = [](std::string_view k, std::initializer_list<std::string_view> prefixes) {
+    return std::any_of(prefixes.begin(), prefixes.end(),
+                       [&](std::string_view p) { return k.starts_with(p); });
+  };
+
+  std::vector<std::string> out;
+  for (const Rule& r : rules.rules()) {
+    for (const Glob& g : r.on) {
+      const std::string_view k = g.pattern();
+      if (!is_exact_kind_pattern(k) || kind::is_known(k)) continue;
+      if (std::find(produced.begin(), produced.end(), k) != produced.end()) continue;
+      if (std::any_of(produced_prefixes.begin(), produced_prefixes.end(),
+                      [&](std::string_view p) { return k.starts_with(p); }))
+        continue;
+      // Clients' own namespaces: anything may arrive there.
+      if (starts_with_any(k, {kind::kUserPrefix, kind::kAgentPrefix})) continue;
+      // Only a near miss of a known kind is worth a word: any other kind may
+      // be made by a rule file not checked with this one.
+      const std::string suggestion = closest_word(k, candidates);
+      if (suggestion.empty()) continue;
+      std::string w = r.file + ":" + std::to_string(r.line) + ": warning: rule '" + r.name +
+                      "': on = " + json_quoted(k) + ": no event of this kind is emitted";
+      // tmux.* and worker.* are agentwatch's, but notify clients may send there too.
+      if (starts_with_any(k, {kind::kTmuxPrefix, kind::kWorkerPrefix}))
+        w += " (unless an `agentwatch notify` client sends it)";
+      out.push_back(w + "; did you mean " + json_quoted(suggestion) + "?");
     }
   }
   return out;

@@ -17,7 +17,8 @@ namespace aw {
 
 // `rules check FILE|DIR...`: validates the paths as ONE layer (one set). Prints
 // every error to `err` ("FILE:LINE:COLUMN: error: MESSAGE") followed by a count,
-// or "ok: N rules, hash H" to `out`, after the self_loop_warnings on `err`.
+// or "ok: N rules, hash H" to `out`, after the self_loop_warnings and the
+// unknown_kind_warnings on `err`.
 // Returns 0 when valid (warnings or not), 1 otherwise.
 int rules_check(const std::vector<std::string>& paths, std::ostream& out, std::ostream& err);
 // The same over explicit layers (the default: shipped rules, then rules.d).
@@ -30,6 +31,14 @@ int rules_check(const std::vector<RuleLayerPaths>& layers, std::ostream& out, st
 // daemon cuts the chain and throttles it (docs/rules.md, "Loops"), but it is
 // almost always a mistake. One line per rule: "FILE:LINE: warning: ...".
 std::vector<std::string> self_loop_warnings(const RuleSet& rules);
+
+// Rules whose `on` names an exact kind that is a near miss (suggest.h) of a
+// known one and is not known itself: not one the daemon emits
+// (kind::kAllKinds), nor an `emit` or probe kind of the set, nor under `user.`
+// or `agent.` (notify clients' own). A kind close to none is taken for a custom
+// one and never warned of. "FILE:LINE: warning: rule 'R': on = "file.landd":
+// no event of this kind is emitted; did you mean "file.landed"?"
+std::vector<std::string> unknown_kind_warnings(const RuleSet& rules);
 
 // `rules list`: one row per rule in load order: name, on, enabled, file:line, actions.
 int rules_list(const RuleSet& rules, std::ostream& out);

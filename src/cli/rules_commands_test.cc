@@ -129,6 +129,63 @@ on = "job.*"
   EXPECT_EQ(out.str().rfind("ok: 4 rules", 0), 0u) << out.str();
 }
 
+// An `on` kind that nothing emits and is close to a known one is most likely a
+// typo. Kinds the set's own emit and probe actions make, notify clients'
+// namespaces and kinds close to no known one (custom kinds) are not.
+TEST_F(RulesCommandsTest, CheckWarnsOfAnOnKindNothingEmits) {
+  write("rules/kinds.toml", R"([[rule]]
+name = "typo"
+on = "file.landd"
+  [[rule.action]]
+  do = "run"
+  argv = ["true"]
+
+[[rule]]
+name = "custom"
+on = ["job.done", "gen.x.y", "probe.hit", "user.anything", "agent.idle", "worker.ready",
+      "tmux.custom-hook", "file.*", "worker.exited"]
+  [[rule.action]]
+  do = "run"
+  argv = ["true"]
+
+[[rule]]
+name = "makers"
+on = "file.landed"
+  [[rule.action]]
+  do = "emit"
+  kind = "job.done"
+  [[rule.action]]
+  do = "emit"
+  kind = "gen.{fields.x}"
+  [[rule.action]]
+  do = "probe"
+  argv = ["q"]
+  patterns = [ { match = "^hit", kind = "probe.hit" } ]
+
+[[rule]]
+name = "misses"
+on = ["worker.exitted", "nothing.here", "job.dnoe"]
+  [[rule.action]]
+  do = "run"
+  argv = ["true"]
+)");
+  std::ostringstream out, err;
+  EXPECT_EQ(rules_check({(dir_ / "rules").string()}, out, err), 0) << "warnings do not fail";
+  const std::string file = (dir_ / "rules" / "kinds.toml").string();
+  EXPECT_EQ(err.str(),
+            file +
+                ":1: warning: rule 'typo': on = \"file.landd\": no event of this kind is emitted; "
+                "did you mean \"file.landed\"?\n" +
+                file +
+                ":30: warning: rule 'misses': on = \"worker.exitted\": no event of this kind is "
+                "emitted (unless an `agentwatch notify` client sends it); did you mean "
+                "\"worker.exited\"?\n" +
+                file +
+                ":30: warning: rule 'misses': on = \"job.dnoe\": no event of this kind is "
+                "emitted; did you mean \"job.done\"?\n");
+  EXPECT_EQ(out.str().rfind("ok: 4 rules", 0), 0u) << out.str();
+}
+
 TEST_F(RulesCommandsTest, CheckReportsEveryErrorAndFails) {
   std::string bad = write("bad.toml", "[[rule]]\nname = \"x\"\non = \"k\"\nwen = 1\n");
   std::ostringstream out, err;

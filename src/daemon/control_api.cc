@@ -5,6 +5,7 @@
 #include <memory>
 #include <utility>
 
+#include "src/core/event_kinds.h"
 #include "src/core/json_writer.h"
 #include "src/core/suggest.h"
 #include "src/rules/rule.h"
@@ -131,7 +132,7 @@ class Api {
   void audit(const ControlRequest& q, const std::string& target, const char* outcome,
              const std::string& message, Fields extra = {}) {
     Event e;
-    e.kind = "control." + q.method;
+    e.kind = std::string(kind::kControlPrefix) + q.method;
     e.source = "control";
     e.entity = target;
     e.fields = std::move(extra);
@@ -290,7 +291,7 @@ class Api {
     if (!can_trigger(*rule))
       return refuse(q, r, *name, ControlErrorCode::kRefused,
                     "rule \"" + *name + "\" has no `every` and does not listen to " +
-                        std::string(kTimerFiredKind) + ": nothing would run");
+                        std::string(kind::kTimerFired) + ": nothing would run");
     // A scheduled rule is triggered through its scheduler, so the run counts
     // as its last run (the next one is a period away); any other rule that
     // listens to timer.fired gets the event directly.

@@ -18,6 +18,7 @@
 #include "src/actions/action_executor.h"
 #include "src/control/control_server.h"
 #include "src/core/duration.h"
+#include "src/core/event_kinds.h"
 #include "src/core/json_writer.h"
 #include "src/daemon/control_api.h"
 #include "src/daemon/daemon_actions.h"
@@ -259,7 +260,7 @@ void Daemon::apply_rules(RuleLoad load, const std::string& why) {
   e.source = "rules";
   e.fields.set("reason", why);
   if (!load.ok()) {
-    e.kind = "rules.rejected";
+    e.kind = kind::kRulesRejected;
     const auto& errors = load.errors();
     e.fields.set("errors", static_cast<std::int64_t>(errors.size()));
     if (!errors.empty()) {
@@ -274,7 +275,7 @@ void Daemon::apply_rules(RuleLoad load, const std::string& why) {
     return;
   }
   auto rules = std::make_shared<const RuleSet>(std::move(load).rules());
-  e.kind = "rules.loaded";
+  e.kind = kind::kRulesLoaded;
   e.fields.set("rules", static_cast<std::int64_t>(rules->size()));
   e.fields.set("files", static_cast<std::int64_t>(rules->files().size()));
   e.fields.set("hash", rules->hash());
@@ -359,7 +360,7 @@ std::vector<WatchConfig> Daemon::effective_watches() {
 }
 
 void Daemon::on_data_event(Event e) {
-  if (e.kind == "watch.degraded") {
+  if (e.kind == kind::kWatchDegraded) {
     degraded_reason_ = e.fields.get_string("reason").value_or("degraded");
     spdlog::warn("watching degraded: {} ({})", degraded_reason_, e.path);
     pipeline_->submit(std::move(e));
@@ -389,7 +390,7 @@ void Daemon::start_rule_watcher() {
   rule_watcher_ = std::make_unique<DirWatcher>(&loop_, clock_, nullptr, [this](const Event& e) {
     // Deleting rules.d deletes its files first, so file.removed covers that;
     // watch.root_missing alone (rules.d not created yet) changes nothing.
-    if (e.kind.rfind("file.", 0) == 0 || e.kind == "watch.root_restored") {
+    if (e.kind.rfind(kind::kFilePrefix, 0) == 0 || e.kind == kind::kWatchRootRestored) {
       if (e.fields.get_string("via").value_or("") == "scan") return;  // the start scan
       schedule_reload(e.kind.c_str());
     }
@@ -535,7 +536,7 @@ DiagnosisInput Daemon::diagnosis_input() const {
 // Subscriber: a tmux hook is a hint (hooks misfire): it makes us look,
 // list-panes says what is.
 void Daemon::hint_tmux(const Event& e) {
-  if (tmux_watch_ && e.source == "notify" && e.kind.rfind("tmux.", 0) == 0)
+  if (tmux_watch_ && e.source == "notify" && e.kind.rfind(kind::kTmuxPrefix, 0) == 0)
     tmux_watch_->reconcile(e.kind);
 }
 
@@ -543,13 +544,13 @@ void Daemon::hint_tmux(const Event& e) {
 // worker.pid messages, landed PID files).
 void Daemon::feed_supervisor(const Event& e) {
   if (!supervisor_) return;
-  if (e.kind == "state.changed" && e.fields.get_string("to") == "completed") {
+  if (e.kind == kind::kStateChanged && e.fields.get_string("to") == "completed") {
     supervisor_->on_entity_completed(e.entity);
     return;
   }
   // `agentwatch notify worker.pid worker=NAME pid=N`: a launcher tells us which
   // process a worker runs as (the notify-message way to adopt, beside PID files).
-  if (e.source == "notify" && e.kind == "worker.pid") {
+  if (e.source == "notify" && e.kind == kind::kWorkerPid) {
     const std::string name = e.fields.get_string("worker").value_or(e.entity);
     const auto pid = e.fields.get_int("pid");
     Status s = pid && *pid > 0 ? supervisor_->adopt(name, static_cast<pid_t>(*pid), "notify")
@@ -557,7 +558,7 @@ void Daemon::feed_supervisor(const Event& e) {
     if (!s) {
       // In the log, not only on stderr: the launcher's message was not acted on.
       Event refused;
-      refused.kind = "worker.adopt_refused";
+      refused.kind = kind::kWorkerAdoptRefused;
       refused.source = "daemon";
       refused.entity = name;
       refused.cause = e.seq;
@@ -669,7 +670,7 @@ void Daemon::begin_shutdown(const char* signal_name) {
   spdlog::info("{}: stopping ({} in flight)", signal_name, pipeline_->in_flight());
   notify("STOPPING=1");
   Event e;
-  e.kind = "daemon.stopping";
+  e.kind = kind::kDaemonStopping;
   e.source = "daemon";
   e.fields.set("signal", signal_name);
   e.fields.set("in_flight", static_cast<std::int64_t>(pipeline_->in_flight()));
@@ -698,7 +699,7 @@ void Daemon::finish_shutdown() {
   if (finished_) return;
   finished_ = true;
   Event e;
-  e.kind = "daemon.stopped";
+  e.kind = kind::kDaemonStopped;
   e.source = "daemon";
   e.fields.set("events", static_cast<std::int64_t>(pipeline_->stats().events + 1));
   pipeline_->submit(std::move(e));
@@ -797,7 +798,7 @@ int Daemon::run() {
       data_watcher_->start();
       rule_watcher_->start();
       Event started;
-      started.kind = "daemon.started";
+      started.kind = kind::kDaemonStarted;
       started.source = "daemon";
       started.fields.set("pid", static_cast<std::int64_t>(getpid()));
       started.fields.set("version", version());

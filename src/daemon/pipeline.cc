@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <cstdlib>
 
+#include "src/core/event_kinds.h"
 #include "src/rules/matcher.h"
 #include "src/state/entity_table.h"
 #include "src/state/state_event.h"
@@ -35,8 +36,8 @@ const EnvLookup kProcessEnv = [](std::string_view name) -> std::optional<std::st
   return std::string(v);
 };
 
-const char* outcome_kind(const ActionOutcome& o) {
-  return o.ok ? "action.succeeded" : "action.failed";
+std::string_view outcome_kind(const ActionOutcome& o) {
+  return o.ok ? kind::kActionSucceeded : kind::kActionFailed;
 }
 
 }  // namespace
@@ -182,7 +183,7 @@ bool Pipeline::may_fire(const Rule& rule, const Event& event) {
   }
   if (d.first_drop) {
     Event t;
-    t.kind = "rule.throttled";
+    t.kind = kind::kRuleThrottled;
     t.source = "rules";
     t.cause = event.seq;
     t.rule = rule.name;
@@ -209,7 +210,7 @@ void Pipeline::report_loop(const Event& event, const std::vector<std::string>& r
   for (const std::string& r : rules) cut += (cut.empty() ? "" : ", ") + r;
   path += "(" + cut + ")";
   Event loop;
-  loop.kind = "rule.loop";
+  loop.kind = kind::kRuleLoop;
   loop.source = "rules";
   loop.cause = event.seq;
   loop.entity = event.entity;
@@ -303,7 +304,7 @@ void Pipeline::run_with_handler(const std::shared_ptr<PlanRun>& run, const Actio
 void Pipeline::log_action_started(const PlanRun& run, const ActionRequest& request, int attempt,
                                   pid_t pid) {
   Event started = derived_from(*run.handling->event, run.plan.rule);
-  started.kind = "action.started";
+  started.kind = kind::kActionStarted;
   started.source = "action";
   started.fields.set("action", action_type_name(request.type()));
   started.fields.set("index", static_cast<std::int64_t>(request.index));
@@ -397,7 +398,7 @@ void Pipeline::record_entity_state(const std::string& entity, const std::string&
 }
 
 void Pipeline::finish_handling(Handling& h) {
-  if (!ports_.ledger || h.event->kind != "file.landed") return;
+  if (!ports_.ledger || h.event->kind != kind::kFileLanded) return;
   if (h.interrupted) {
     // Not done: the start scan lands the file again.
     ports_.ledger->abandoned(*h.event);

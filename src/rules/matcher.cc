@@ -8,6 +8,7 @@
 #include <cstring>
 #include <limits>
 
+#include "src/core/event_kinds.h"
 #include "src/core/json_writer.h"
 #include "src/rules/path_parts.h"
 
@@ -411,7 +412,7 @@ void for_each_listener(const RuleSet& set, const Event& e, F&& f) {
   const std::vector<std::uint32_t>* exact = set.exact_candidates(kind);
   const std::vector<std::uint32_t>& wild = set.wildcard_candidates();
   const std::size_t ne = exact ? exact->size() : 0;
-  const bool timer = kind == kTimerFiredKind;
+  const bool timer = kind == kind::kTimerFired;
   std::size_t i = 0, j = 0;
   while (i < ne || j < wild.size()) {
     const bool take_exact = j >= wild.size() || (i < ne && (*exact)[i] < wild[j]);

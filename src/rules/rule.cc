@@ -1,5 +1,7 @@
 #include "src/rules/rule.h"
 
+#include "src/core/event_kinds.h"
+
 namespace aw {
 
 bool is_exact_kind_pattern(std::string_view pattern) {
@@ -7,14 +9,14 @@ bool is_exact_kind_pattern(std::string_view pattern) {
 }
 
 bool Rule::listens_to(std::string_view kind) const {
-  if (schedule && kind == kTimerFiredKind) return true;
+  if (schedule && kind == kind::kTimerFired) return true;
   for (const Glob& g : on)
     if (g.matches(kind)) return true;
   return false;
 }
 
 bool Rule::listens_to_event(const Event& e) const {
-  if (schedule && e.kind == kTimerFiredKind) {
+  if (schedule && e.kind == kind::kTimerFired) {
     const FieldValue* f = e.fields.find("rule");
     const auto* s = f ? std::get_if<std::string>(f) : nullptr;
     return s && *s == name;
@@ -26,7 +28,7 @@ bool can_trigger(const Rule& rule) {
   if (!rule.enabled) return false;
   if (rule.schedule) return true;
   for (const Glob& g : rule.on)
-    if (g.pattern() == kTimerFiredKind) return true;
+    if (g.pattern() == kind::kTimerFired) return true;
   return false;
 }
 
@@ -45,7 +47,7 @@ RuleSet::RuleSet(std::vector<Rule> rules, std::vector<std::string> files, std::s
       if (bucket.empty() || bucket.back() != i) bucket.push_back(i);
     };
     for (const Glob& g : r.on) add(g.pattern());
-    if (r.schedule) add(kTimerFiredKind);
+    if (r.schedule) add(kind::kTimerFired);
   }
 }
 

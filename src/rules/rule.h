@@ -189,12 +189,8 @@ struct ActionSpec : ActionHeader {
   }
 };
 
-// The kind of the event the daemon submits when a scheduled rule is due
-// (source "timer"; fields: rule = the rule's name, reason = "due" | "catch_up" |
-// "trigger").
-inline constexpr std::string_view kTimerFiredKind = "timer.fired";
-
-// A rule with `every`: the daemon fires timer.fired for it every `every`, each
+// A rule with `every`: the daemon fires timer.fired (kind::kTimerFired; source "timer"; fields:
+// rule = the rule's name, reason = "due" | "catch_up" | "trigger") for it every `every`, each
 // time shifted by a uniform random offset in [-jitter, +jitter] (src/schedule). When `persistent`,
 // a run that fell due while the daemon was down happens once at start (reason "catch_up") instead
 // of being skipped.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <random>
 
+#include "src/core/event_kinds.h"
 #include "src/schedule/timer_state_file.h"
 
 namespace aw {
@@ -139,7 +140,7 @@ void TimerScheduler::on_timer() {
 
 Event timer_fired_event(const std::string& name, FireReason reason, WallTime now) {
   Event e;
-  e.kind = "timer.fired";
+  e.kind = kind::kTimerFired;
   e.source = "timer";
   e.time = now;
   e.rule = name;

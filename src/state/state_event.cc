@@ -1,10 +1,12 @@
 #include "src/state/state_event.h"
 
+#include "src/core/event_kinds.h"
+
 namespace aw {
 
 Event state_changed_event(const Change& change) {
   Event e;
-  e.kind = "state.changed";
+  e.kind = kind::kStateChanged;
   e.source = "state";
   e.time = change.time;
   e.entity = change.id;
@@ -23,7 +25,7 @@ Event state_refused_event(const EntityRecord& entity, LifecycleState to, const s
                           const std::string& reason, const std::vector<Evidence>& evidence,
                           WallTime now) {
   Event e;
-  e.kind = "state.refused";
+  e.kind = kind::kStateRefused;
   e.source = "state";
   e.time = now;
   e.entity = entity.id;

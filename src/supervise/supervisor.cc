@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "src/core/event_kinds.h"
 #include "src/core/suggest.h"
 #include "src/os/errno_text.h"
 #include "src/supervise/file_sampler.h"
@@ -352,8 +353,8 @@ void Supervisor::on_event(const Event& e) {
   // a stale or unknown heartbeat looks again now instead of at its fallback.
   for (auto& [name, w] : workers_)
     if (w->spec.heartbeat == e.path) (void)feed(*w, in::HeartbeatHint{});
-  const bool landed = e.kind == "file.landed";
-  const bool removed = e.kind == "file.removed";
+  const bool landed = e.kind == kind::kFileLanded;
+  const bool removed = e.kind == kind::kFileRemoved;
   if (!landed && !removed) return;
   for (auto& [name, w] : workers_) {
     if (w->spec.pid_file != e.path) continue;

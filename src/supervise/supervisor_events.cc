@@ -1,5 +1,7 @@
 #include "src/supervise/supervisor_events.h"
 
+#include "src/core/event_kinds.h"
+
 namespace aw::supervisor_events {
 
 namespace {
@@ -24,7 +26,7 @@ Event base(std::string_view kind, const std::string& worker, WallTime now) {
 
 Event store_error(const std::string& worker, WallTime now, std::string_view key,
                   const std::string& error) {
-  Event e = base("supervisor.store_error", worker, now);
+  Event e = base(kind::kSupervisorStoreError, worker, now);
   e.fields.set("key", std::string(key));
   e.fields.set("error", error);
   return e;
@@ -32,7 +34,7 @@ Event store_error(const std::string& worker, WallTime now, std::string_view key,
 
 Event started(const std::string& worker, WallTime now, pid_t pid, int attempt,
               const std::string& identity, bool half_open_trial) {
-  Event e = base("worker.started", worker, now);
+  Event e = base(kind::kWorkerStarted, worker, now);
   e.fields.set("pid", num(pid));
   e.fields.set("attempt", num(attempt));
   e.fields.set("identity", identity);
@@ -41,7 +43,7 @@ Event started(const std::string& worker, WallTime now, pid_t pid, int attempt,
 }
 
 Event spawn_failed(const std::string& worker, WallTime now, int attempt, const std::string& error) {
-  Event e = base("worker.spawn_failed", worker, now);
+  Event e = base(kind::kWorkerSpawnFailed, worker, now);
   e.fields.set("attempt", num(attempt));
   e.fields.set("error", error);
   return e;
@@ -49,7 +51,7 @@ Event spawn_failed(const std::string& worker, WallTime now, int attempt, const s
 
 Event exited(const std::string& worker, WallTime now, const ProcessEnd& end, bool by_us,
              const std::string& killed_for, bool adopted, int attempt) {
-  Event e = base("worker.exited", worker, now);
+  Event e = base(kind::kWorkerExited, worker, now);
   e.fields.set("pid", num(end.pid));
   if (end.status_known && end.exited) e.fields.set("exit_code", num(end.exit_code));
   if (end.status_known && !end.exited) e.fields.set("signal", num(end.term_signal));
@@ -71,7 +73,7 @@ Event exited(const std::string& worker, WallTime now, const ProcessEnd& end, boo
 
 Event restart_scheduled(const std::string& worker, WallTime now, Duration delay, int attempt,
                         int restarts, int max_restarts, const std::string& reason) {
-  Event e = base("worker.restart_scheduled", worker, now);
+  Event e = base(kind::kWorkerRestartScheduled, worker, now);
   e.fields.set("delay_ms", ms(delay));
   e.fields.set("attempt", num(attempt));
   e.fields.set("restarts", num(restarts));
@@ -82,7 +84,7 @@ Event restart_scheduled(const std::string& worker, WallTime now, Duration delay,
 
 Event circuit_open(const std::string& worker, WallTime now, WallTime until, Duration delay,
                    int attempt, const std::string& reason) {
-  Event e = base("worker.circuit_open", worker, now);
+  Event e = base(kind::kWorkerCircuitOpen, worker, now);
   e.fields.set("until", format_time_utc(until));
   e.fields.set("delay_ms", ms(delay));
   e.fields.set("attempt", num(attempt));
@@ -91,13 +93,13 @@ Event circuit_open(const std::string& worker, WallTime now, WallTime until, Dura
 }
 
 Event circuit_closed(const std::string& worker, WallTime now, Duration uptime) {
-  Event e = base("worker.circuit_closed", worker, now);
+  Event e = base(kind::kWorkerCircuitClosed, worker, now);
   e.fields.set("uptime_ms", ms(uptime));
   return e;
 }
 
 Event waiting(const std::string& worker, WallTime now, const std::string& deps, bool after_exit) {
-  Event e = base("worker.waiting", worker, now);
+  Event e = base(kind::kWorkerWaiting, worker, now);
   e.fields.set("deps", deps);
   e.fields.set("after_exit", after_exit);
   return e;
@@ -105,7 +107,7 @@ Event waiting(const std::string& worker, WallTime now, const std::string& deps, 
 
 Event gave_up(const std::string& worker, WallTime now, const std::string& reason, int restarts,
               std::int64_t total_restarts, const std::string& last_exit) {
-  Event e = base("worker.gave_up", worker, now);
+  Event e = base(kind::kWorkerGaveUp, worker, now);
   e.fields.set("reason", reason);
   e.fields.set("restarts", num(restarts));
   e.fields.set("total_restarts", total_restarts);
@@ -114,13 +116,13 @@ Event gave_up(const std::string& worker, WallTime now, const std::string& reason
 }
 
 Event stopped(const std::string& worker, WallTime now, std::optional<std::string_view> was) {
-  Event e = base("worker.stopped", worker, now);
+  Event e = base(kind::kWorkerStopped, worker, now);
   if (was) e.fields.set("was", std::string(*was));
   return e;
 }
 
 Event kill_escalated(const std::string& worker, WallTime now, pid_t pid, Duration grace) {
-  Event e = base("worker.kill_escalated", worker, now);
+  Event e = base(kind::kWorkerKillEscalated, worker, now);
   e.fields.set("pid", num(pid));
   e.fields.set("grace_ms", ms(grace));
   return e;
@@ -128,7 +130,7 @@ Event kill_escalated(const std::string& worker, WallTime now, pid_t pid, Duratio
 
 Event killing(const std::string& worker, WallTime now, pid_t pid, int signal, Duration grace,
               const std::string& reason, std::string_view was, const EvidenceList& evidence) {
-  Event e = base("worker.killing", worker, now);
+  Event e = base(kind::kWorkerKilling, worker, now);
   e.fields.set("pid", num(pid));
   e.fields.set("signal", num(signal));
   e.fields.set("grace_ms", ms(grace));
@@ -140,7 +142,7 @@ Event killing(const std::string& worker, WallTime now, pid_t pid, int signal, Du
 
 Event adopted(const std::string& worker, WallTime now, pid_t pid, const std::string& identity,
               std::string_view via, Liveness liveness, const EvidenceList& evidence) {
-  Event e = base("worker.adopted", worker, now);
+  Event e = base(kind::kWorkerAdopted, worker, now);
   e.fields.set("pid", num(pid));
   e.fields.set("identity", identity);
   e.fields.set("via", std::string(via));
@@ -151,7 +153,7 @@ Event adopted(const std::string& worker, WallTime now, pid_t pid, const std::str
 
 Event lost(const std::string& worker, WallTime now, pid_t pid, const std::string& identity,
            Liveness liveness, const EvidenceList& evidence) {
-  Event e = base("worker.lost", worker, now);
+  Event e = base(kind::kWorkerLost, worker, now);
   e.fields.set("pid", num(pid));
   e.fields.set("identity", identity);
   e.fields.set("liveness", liveness_name(liveness));
@@ -161,7 +163,7 @@ Event lost(const std::string& worker, WallTime now, pid_t pid, const std::string
 
 Event adopt_failed(const std::string& worker, WallTime now, pid_t pid, std::string_view via,
                    Liveness liveness, const EvidenceList& evidence) {
-  Event e = base("worker.adopt_failed", worker, now);
+  Event e = base(kind::kWorkerAdoptFailed, worker, now);
   e.fields.set("pid", num(pid));
   e.fields.set("via", std::string(via));
   e.fields.set("liveness", liveness_name(liveness));
@@ -171,7 +173,7 @@ Event adopt_failed(const std::string& worker, WallTime now, pid_t pid, std::stri
 
 Event pid_file_unreadable(const std::string& worker, WallTime now, const std::string& path,
                           const std::string& error) {
-  Event e = base("worker.adopt_failed", worker, now);
+  Event e = base(kind::kWorkerAdoptFailed, worker, now);
   e.fields.set("via", "pid_file");
   e.path = path;
   e.fields.set("error", error);
@@ -180,7 +182,7 @@ Event pid_file_unreadable(const std::string& worker, WallTime now, const std::st
 
 Event pid_file_gone(const std::string& worker, WallTime now, const std::string& path, pid_t pid,
                     const EvidenceList& evidence) {
-  Event e = base("worker.adopt_failed", worker, now);
+  Event e = base(kind::kWorkerAdoptFailed, worker, now);
   e.fields.set("pid", num(pid));
   e.fields.set("via", "pid_file");
   e.path = path;
@@ -191,7 +193,7 @@ Event pid_file_gone(const std::string& worker, WallTime now, const std::string& 
 
 Event pid_file_refused(const std::string& worker, WallTime now, const std::string& path, pid_t pid,
                        const std::string& reason, const EvidenceList& evidence) {
-  Event e = base("worker.adopt_refused", worker, now);
+  Event e = base(kind::kWorkerAdoptRefused, worker, now);
   e.fields.set("via", "pid_file");
   e.path = path;
   e.fields.set("pid", num(pid));
@@ -203,7 +205,7 @@ Event pid_file_refused(const std::string& worker, WallTime now, const std::strin
 
 Event pid_file_removed(const std::string& worker, WallTime now, const std::string& path,
                        std::optional<pid_t> pid) {
-  Event e = base("worker.pid_file_removed", worker, now);
+  Event e = base(kind::kWorkerPidFileRemoved, worker, now);
   e.path = path;
   e.fields.set("running", pid.has_value());
   if (pid) e.fields.set("pid", num(*pid));
@@ -213,7 +215,7 @@ Event pid_file_removed(const std::string& worker, WallTime now, const std::strin
 Event timing_out(const std::string& worker, WallTime now, pid_t pid, Duration runtime,
                  Duration limit, Duration grace, int extensions, int max_extensions,
                  std::string_view heartbeat, const EvidenceList& evidence) {
-  Event e = base("worker.timing_out", worker, now);
+  Event e = base(kind::kWorkerTimingOut, worker, now);
   e.fields.set("pid", num(pid));
   e.fields.set("runtime_ms", ms(runtime));
   e.fields.set("limit_ms", ms(limit));
@@ -228,7 +230,7 @@ Event timing_out(const std::string& worker, WallTime now, pid_t pid, Duration ru
 Event extended(const std::string& worker, WallTime now, pid_t pid, int extensions,
                int max_extensions, Duration runtime, Duration next_deadline,
                const std::string& progress) {
-  Event e = base("worker.extended", worker, now);
+  Event e = base(kind::kWorkerExtended, worker, now);
   e.fields.set("pid", num(pid));
   e.fields.set("extensions", num(extensions));
   e.fields.set("max_extensions", num(max_extensions));
@@ -240,7 +242,7 @@ Event extended(const std::string& worker, WallTime now, pid_t pid, int extension
 
 Event heartbeat_lost(const std::string& worker, WallTime now, const std::string& file,
                      const std::string& last_growth, Duration timeout, std::int64_t size) {
-  Event e = base("worker.heartbeat_lost", worker, now);
+  Event e = base(kind::kWorkerHeartbeatLost, worker, now);
   e.fields.set("file", file);
   e.fields.set("last_growth", last_growth);
   e.fields.set("timeout_ms", ms(timeout));
@@ -250,7 +252,7 @@ Event heartbeat_lost(const std::string& worker, WallTime now, const std::string&
 
 Event heartbeat_resumed(const std::string& worker, WallTime now, const std::string& file,
                         const std::string& last_growth, Duration stale, std::int64_t size) {
-  Event e = base("worker.heartbeat_resumed", worker, now);
+  Event e = base(kind::kWorkerHeartbeatResumed, worker, now);
   e.fields.set("file", file);
   e.fields.set("last_growth", last_growth);
   e.fields.set("stale_ms", ms(stale));
@@ -260,7 +262,7 @@ Event heartbeat_resumed(const std::string& worker, WallTime now, const std::stri
 
 Event heartbeat_unknown(const std::string& worker, WallTime now, const std::string& file,
                         const std::string& error) {
-  Event e = base("worker.heartbeat_unknown", worker, now);
+  Event e = base(kind::kWorkerHeartbeatUnknown, worker, now);
   e.fields.set("file", file);
   e.fields.set("heartbeat", "unknown");
   e.fields.set("error", error);
@@ -269,7 +271,7 @@ Event heartbeat_unknown(const std::string& worker, WallTime now, const std::stri
 
 Event zombie(const std::string& worker, WallTime now, pid_t pid, const std::string& session,
              const EvidenceList& evidence) {
-  Event e = base("worker.zombie", worker, now);
+  Event e = base(kind::kWorkerZombie, worker, now);
   e.fields.set("pid", num(pid));
   e.fields.set("session", session);
   e.fields.set("evidence", format_evidence(evidence));
@@ -278,7 +280,7 @@ Event zombie(const std::string& worker, WallTime now, pid_t pid, const std::stri
 
 Event phantom(const std::string& worker, WallTime now, const std::string& session,
               const std::string& since, Duration grace, const EvidenceList& evidence) {
-  Event e = base("worker.phantom", worker, now);
+  Event e = base(kind::kWorkerPhantom, worker, now);
   e.fields.set("session", session);
   e.fields.set("since", since);
   e.fields.set("grace_ms", ms(grace));

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <map>
 
+#include "src/core/event_kinds.h"
+
 namespace aw {
 namespace {
 
@@ -105,10 +107,10 @@ std::map<std::string, SessionView> by_session(const TmuxSnapshot& s) {
   return out;
 }
 
-Event base_event(std::string kind, const std::string& session, const std::string& session_id,
+Event base_event(std::string_view kind, const std::string& session, const std::string& session_id,
                  WallTime now) {
   Event e;
-  e.kind = std::move(kind);
+  e.kind = kind;
   e.source = "tmux";
   e.time = now;
   e.entity = session;
@@ -117,16 +119,17 @@ Event base_event(std::string kind, const std::string& session, const std::string
   return e;
 }
 
-Event session_event(std::string kind, const std::string& name, const SessionView& v, WallTime now) {
-  Event e = base_event(std::move(kind), name, v.id, now);
+Event session_event(std::string_view kind, const std::string& name, const SessionView& v,
+                    WallTime now) {
+  Event e = base_event(kind, name, v.id, now);
   e.fields.set("panes", FieldValue(static_cast<std::int64_t>(v.panes.size())));
   if (!v.panes.empty())
     e.fields.set("pane_pid", FieldValue(static_cast<std::int64_t>(v.panes.front()->pane_pid)));
   return e;
 }
 
-Event pane_event(std::string kind, const PaneInfo& p, WallTime now) {
-  Event e = base_event(std::move(kind), p.session, p.session_id, now);
+Event pane_event(std::string_view kind, const PaneInfo& p, WallTime now) {
+  Event e = base_event(kind, p.session, p.session_id, now);
   std::int64_t window = 0;
   if (parse_int(p.window_index, window))
     e.fields.set("window", FieldValue(window));
@@ -138,7 +141,7 @@ Event pane_event(std::string kind, const PaneInfo& p, WallTime now) {
 }
 
 Event pane_died(const PaneInfo& p, WallTime now, bool at_start) {
-  Event e = pane_event("tmux.pane.died", p, now);
+  Event e = pane_event(kind::kTmuxPaneDied, p, now);
   if (p.dead_status >= 0) e.fields.set("status", FieldValue(std::int64_t{p.dead_status}));
   if (p.dead_signal > 0) e.fields.set("signal", FieldValue(std::int64_t{p.dead_signal}));
   if (at_start) e.fields.set("at_start", FieldValue(true));
@@ -146,14 +149,14 @@ Event pane_died(const PaneInfo& p, WallTime now, bool at_start) {
 }
 
 void pane_appeared(std::vector<Event>& out, const PaneInfo& p, WallTime now) {
-  Event e = pane_event("tmux.pane.appeared", p, now);
+  Event e = pane_event(kind::kTmuxPaneAppeared, p, now);
   e.fields.set("command", FieldValue(p.current_command));
   out.push_back(std::move(e));
   if (p.dead) out.push_back(pane_died(p, now, false));
 }
 
 void pane_vanished(std::vector<Event>& out, const PaneInfo& p, WallTime now) {
-  Event e = pane_event("tmux.pane.vanished", p, now);
+  Event e = pane_event(kind::kTmuxPaneVanished, p, now);
   e.fields.set("was_dead", FieldValue(p.dead));
   out.push_back(std::move(e));
 }
@@ -239,7 +242,7 @@ std::vector<Event> diff_snapshots(const TmuxSnapshot& before, const TmuxSnapshot
   const auto after_sessions = by_session(after);
   if (!before.known) {
     for (const auto& [name, view] : after_sessions) {
-      out.push_back(session_event("tmux.session.seen", name, view, now));
+      out.push_back(session_event(kind::kTmuxSessionSeen, name, view, now));
       for (const PaneInfo* p : view.panes)
         if (p->dead) out.push_back(pane_died(*p, now, true));
     }
@@ -253,7 +256,7 @@ std::vector<Event> diff_snapshots(const TmuxSnapshot& before, const TmuxSnapshot
     auto it = after_sessions.find(name);
     if (it != after_sessions.end() && it->second.id == old.id) continue;
     for (const PaneInfo* p : old.panes) pane_vanished(out, *p, now);
-    out.push_back(session_event("tmux.session.vanished", name, old, now));
+    out.push_back(session_event(kind::kTmuxSessionVanished, name, old, now));
   }
   for (const auto& [name, view] : after_sessions) {
     auto it = before_sessions.find(name);
@@ -261,7 +264,7 @@ std::vector<Event> diff_snapshots(const TmuxSnapshot& before, const TmuxSnapshot
       diff_panes(out, it->second, view, now);
       continue;
     }
-    out.push_back(session_event("tmux.session.appeared", name, view, now));
+    out.push_back(session_event(kind::kTmuxSessionAppeared, name, view, now));
     for (const PaneInfo* p : view.panes) pane_appeared(out, *p, now);
   }
   return out;

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 
+#include "src/core/event_kinds.h"
 #include "src/os/errno_text.h"
 #include "src/os/files.h"
 #include "src/os/unique_fd.h"
@@ -17,8 +18,9 @@ namespace aw {
 namespace {
 
 struct HookSpec {
-  std::string_view hook;
+  std::string_view kind;    // the notify event, tmux.<hook>
   std::string_view fields;  // key=format pairs; every format through q:
+  constexpr std::string_view hook() const { return kind.substr(kind::kTmuxPrefix.size()); }
 };
 
 // Which formats are right differs per hook (tmux 3.3a, checked by the tests):
@@ -28,26 +30,26 @@ struct HookSpec {
 // exited one is gone). pane-died and client-detached have the right pane and
 // session in the ordinary formats.
 constexpr HookSpec kHooks[] = {
-    {"session-created",
+    {kind::kTmuxHookSessionCreated,
      "entity=#{q:hook_session_name} session=#{q:hook_session_name} "
      "session_id=#{q:hook_session} pane=#{q:pane_id} pane_pid=#{q:pane_pid} "
      "window=#{q:window_index}"},
-    {"session-closed",
+    {kind::kTmuxHookSessionClosed,
      "entity=#{q:hook_session_name} session=#{q:hook_session_name} "
      "session_id=#{q:hook_session}"},
-    {"pane-died",
+    {kind::kTmuxHookPaneDied,
      "entity=#{q:session_name} session=#{q:session_name} session_id=#{q:session_id} "
      "pane=#{q:hook_pane} pane_pid=#{q:pane_pid} window=#{q:window_index} "
      "status=#{q:pane_dead_status} signal=#{q:pane_dead_signal}"},
-    {"pane-exited", "pane=#{q:hook_pane}"},
-    {"client-detached",
+    {kind::kTmuxHookPaneExited, "pane=#{q:hook_pane}"},
+    {kind::kTmuxHookClientDetached,
      "entity=#{q:session_name} session=#{q:session_name} client=#{q:hook_client}"},
-    {"alert-silence",
+    {kind::kTmuxHookAlertSilence,
      "entity=#{q:hook_session_name} session=#{q:hook_session_name} window=#{q:window_index} "
      "window_id=#{q:hook_window} pane=#{q:pane_id} pane_pid=#{q:pane_pid}"},
-    {"window-linked",
+    {kind::kTmuxHookWindowLinked,
      "entity=#{q:hook_session_name} session=#{q:hook_session_name} window_id=#{q:hook_window}"},
-    {"window-unlinked",
+    {kind::kTmuxHookWindowUnlinked,
      "entity=#{q:hook_session_name} session=#{q:hook_session_name} window_id=#{q:hook_window}"},
 };
 
@@ -97,9 +99,9 @@ std::vector<HookCommand> hook_commands(const HookOptions& options) {
   std::vector<HookCommand> out;
   for (const HookSpec& spec : kHooks) {
     HookCommand h;
-    h.hook = spec.hook;
-    h.command = prefix + " notify -q tmux." + std::string(spec.hook) + " " +
-                std::string(spec.fields) + " >/dev/null 2>&1";
+    h.hook = spec.hook();
+    h.command = prefix + " notify -q " + std::string(spec.kind) + " " + std::string(spec.fields) +
+                " >/dev/null 2>&1";
     out.push_back(std::move(h));
   }
   return out;
@@ -121,7 +123,7 @@ std::vector<std::vector<std::string>> hook_set_commands(const HookOptions& optio
 
 std::vector<std::vector<std::string>> hook_unset_commands() {
   std::vector<std::vector<std::string>> out;
-  for (const HookSpec& spec : kHooks) out.push_back({"set-hook", "-gu", hook_name(spec.hook)});
+  for (const HookSpec& spec : kHooks) out.push_back({"set-hook", "-gu", hook_name(spec.hook())});
   return out;
 }
 

@@ -9,6 +9,7 @@
 
 #include <map>
 
+#include "src/core/event_kinds.h"
 #include "src/os/unique_fd.h"
 #include "src/tmux/tmux_client.h"
 #include "src/tmux/tmux_test_support.h"
@@ -44,6 +45,7 @@ TEST(HookCommands, EveryFormatIsShellQuotedByTmux) {
     EXPECT_TRUE(h.command.starts_with("/usr/bin/agentwatch notify -q tmux." + h.hook + " "))
         << h.command;
     EXPECT_TRUE(h.command.ends_with(" >/dev/null 2>&1")) << h.command;
+    EXPECT_TRUE(kind::is_known("tmux." + h.hook)) << h.hook << ": not in kind::kAllKinds";
   }
   EXPECT_EQ(hooks[1].hook, "session-closed");
   EXPECT_EQ(hooks[1].command,

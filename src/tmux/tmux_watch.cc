@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <optional>
 
+#include "src/core/event_kinds.h"
+
 namespace aw {
 
 TmuxWatch::TmuxWatch(uv_loop_t* loop, const Clock& clock, TmuxClient& client, EmitFn emit,
@@ -89,7 +91,7 @@ void TmuxWatch::on_server_exit() {
   server_ = Server::kExited;
   exit_unreported_ = true;
   // The answer is reported from the client's callback, like every other.
-  reconcile("tmux.server.exited");
+  reconcile(std::string(kind::kTmuxServerExited));
 }
 
 void TmuxWatch::on_reply(const std::string& asked_for, Result<TmuxReply> reply) {
@@ -117,12 +119,12 @@ void TmuxWatch::on_reply(const std::string& asked_for, Result<TmuxReply> reply) 
   if (!fresh && server_ == Server::kExited) fresh = TmuxSnapshot{};
 
   // What this answer reports is the server's exit, whatever asked.
-  const std::string reason = exit_unreported_ ? "tmux.server.exited" : asked_for;
+  const std::string reason = exit_unreported_ ? std::string(kind::kTmuxServerExited) : asked_for;
   std::vector<Event> events;
   if (exit_unreported_) {
     exit_unreported_ = false;
     Event e;
-    e.kind = "tmux.server.exited";
+    e.kind = kind::kTmuxServerExited;
     e.source = "tmux";
     e.time = clock_.wall();
     e.fields.set("pid", FieldValue(static_cast<std::int64_t>(server_pid_)));
@@ -138,7 +140,7 @@ void TmuxWatch::on_reply(const std::string& asked_for, Result<TmuxReply> reply) 
       server_ = Server::kUnnamed;
     if (failures_ > 0) {
       Event e;
-      e.kind = "tmux.reconcile.recovered";
+      e.kind = kind::kTmuxReconcileRecovered;
       e.source = "tmux";
       e.time = clock_.wall();
       e.fields.set("reason", FieldValue(reason));
@@ -156,7 +158,7 @@ void TmuxWatch::on_reply(const std::string& asked_for, Result<TmuxReply> reply) 
     ++failures_;
     last_error_ = error;
     Event e;
-    e.kind = "tmux.reconcile.failed";
+    e.kind = kind::kTmuxReconcileFailed;
     e.source = "tmux";
     e.time = clock_.wall();
     e.fields.set("reason", FieldValue(reason));

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <string_view>
 
+#include "src/core/event_kinds.h"
 #include "src/os/errno_text.h"
 #include "src/os/unique_fd.h"
 #include "watchers/git/git_dir.h"
@@ -156,17 +157,17 @@ void GitReflogWatch::on_tailer_event(const Event& e) {
   auto it = repos_.find(*log);
   if (it == repos_.end()) return;
   Repo& repo = *it->second;
-  if (e.kind == "log.line") {
+  if (e.kind == kind::kLogLine) {
     on_line(repo, e);
-  } else if (e.kind == "log.rotated") {
+  } else if (e.kind == kind::kLogRotated) {
     // Rewritten (gc, reflog expire) or truncated: what follows from offset 0
     // is mostly history.
     repo.guard = true;
     repo.passed_horizon = false;
     ++stats_.rewrites;
-  } else if (e.kind == "log.error") {
+  } else if (e.kind == kind::kLogError) {
     ++stats_.errors;
-    Event out = make_event("git.error", repo);
+    Event out = make_event(kind::kGitError, repo);
     for (const char* key : {"op", "error"})
       if (auto v = e.fields.get_string(key)) out.fields.set(key, *v);
     emit_(std::move(out));
@@ -179,7 +180,7 @@ void GitReflogWatch::on_line(Repo& repo, const Event& e) {
   if (!entry) {
     ++stats_.unparsed;
     ++stats_.errors;
-    Event out = make_event("git.error", repo);
+    Event out = make_event(kind::kGitError, repo);
     out.fields.set("op", "parse");
     std::string where = repo.reflog;
     if (auto no = e.fields.get_int("line_no")) where += ":" + std::to_string(*no);
@@ -197,7 +198,7 @@ void GitReflogWatch::on_line(Repo& repo, const Event& e) {
   }
   remember(repo, hash, entry->time);
   ++stats_.entries;
-  Event out = make_event("git." + entry->action_class, repo);
+  Event out = make_event(std::string(kind::kGitPrefix) + entry->action_class, repo);
   out.fields.set("action", entry->action);
   out.fields.set("old", entry->old_oid);
   out.fields.set("new", entry->new_oid);
@@ -244,9 +245,9 @@ void GitReflogWatch::save_newest(const Repo& repo) {
   options_.offsets->put(kLogPrefix + repo.spec.name + kSeenSuffix, mark);
 }
 
-Event GitReflogWatch::make_event(std::string kind, const Repo& repo) const {
+Event GitReflogWatch::make_event(std::string_view kind, const Repo& repo) const {
   Event e;
-  e.kind = std::move(kind);
+  e.kind = kind;
   e.source = "git";
   e.time = clock_.wall();
   e.path = repo.spec.repo;

@@ -131,7 +131,7 @@ class GitReflogWatch {
   bool is_replay(Repo& repo, std::uint64_t hash, std::int64_t time);
   void remember(Repo& repo, std::uint64_t hash, std::int64_t time);
   void save_newest(const Repo& repo);
-  Event make_event(std::string kind, const Repo& repo) const;
+  Event make_event(std::string_view kind, const Repo& repo) const;
 
   const Clock& clock_;
   std::function<void(Event)> emit_;

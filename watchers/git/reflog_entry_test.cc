@@ -6,6 +6,8 @@
 
 #include <string>
 
+#include "src/core/event_kinds.h"
+
 namespace aw {
 namespace {
 
@@ -72,6 +74,7 @@ TEST(ReflogEntry, ActionsAndTheirClasses) {
     ASSERT_TRUE(e) << c.text;
     EXPECT_EQ(e->action, c.action) << c.text;
     EXPECT_EQ(e->action_class, c.cls) << c.text;
+    EXPECT_TRUE(kind::is_known("git." + e->action_class)) << c.text << ": not in kind::kAllKinds";
     EXPECT_EQ(e->message, c.message) << c.text;
   }
 }

@@ -11,6 +11,7 @@
 #include <deque>
 #include <exception>
 
+#include "src/core/event_kinds.h"
 #include "src/os/errno_text.h"
 #include "src/os/unique_fd.h"
 #include "watchers/logtail/line_scanner.h"
@@ -315,7 +316,7 @@ void LogTailer::open_initial(Log& log) {
     } else {
       // Truncated while we were away: everything in it is new.
       ++stats_.truncations;
-      Event e = make_event("log.rotated", log);
+      Event e = make_event(kind::kLogRotated, log);
       e.fields.set("how", "truncate");
       e.fields.set("old_size", stored->offset);
       emit(std::move(e));
@@ -368,7 +369,7 @@ void LogTailer::adopt_moved(Log& log, const std::string& new_name) {
   struct stat st;
   if (fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || log.known(st)) return;
   ++stats_.rotations;
-  Event e = make_event("log.rotated", log);
+  Event e = make_event(kind::kLogRotated, log);
   e.fields.set("how", "rename");
   e.fields.set("old_size", static_cast<std::int64_t>(st.st_size));
   if (log.draining.empty() && !log.current) {
@@ -383,7 +384,7 @@ void LogTailer::adopt_moved(Log& log, const std::string& new_name) {
 
 void LogTailer::rotate_away(Log& log) {
   ++stats_.rotations;
-  Event e = make_event("log.rotated", log);
+  Event e = make_event(kind::kLogRotated, log);
   e.fields.set("how", "rename");
   e.fields.set("old_size", log.current->size());
   log.draining.push_back(std::move(log.current));
@@ -558,7 +559,7 @@ void LogTailer::on_truncated(Log& log, std::int64_t new_size) {
   log.scanner.flush([&](std::string_view line, bool truncated, const std::vector<int>& hits) {
     on_line(log, line, truncated, true, hits);
   });
-  Event e = make_event("log.rotated", log);
+  Event e = make_event(kind::kLogRotated, log);
   e.fields.set("how", "truncate");
   e.fields.set("old_size", log.current->pos);
   log.current->pos = 0;
@@ -576,7 +577,7 @@ void LogTailer::on_line(Log& log, std::string_view line, bool truncated, bool un
   if (hits.empty()) return;
   ++stats_.matched_lines;
   for (int index : hits) {
-    Event e = make_event("log.line", log);
+    Event e = make_event(kind::kLogLine, log);
     e.fields.set("pattern", log.matcher.id(index));
     e.fields.set("line", std::string(line));
     if (log.line_no_known) e.fields.set("line_no", log.lines_done);
@@ -612,7 +613,7 @@ void LogTailer::note_growth(Log& log, MonoTime now) {
   log.last_growth = now;
   if (!log.stalled) return;
   log.stalled = false;
-  Event e = make_event("log.resumed", log);
+  Event e = make_event(kind::kLogResumed, log);
   e.fields.set("since_ms", static_cast<std::int64_t>(to_ms(silent)));
   e.fields.set("size", log.current ? log.current->size() : std::int64_t{0});
   emit(std::move(e));
@@ -630,7 +631,7 @@ void LogTailer::check_stalls(MonoTime now) {
     pump(l, budget);
     if (now < l.last_growth + l.spec.stall_after) continue;
     l.stalled = true;
-    Event e = make_event("log.stalled", l);
+    Event e = make_event(kind::kLogStalled, l);
     e.fields.set("since_ms", static_cast<std::int64_t>(to_ms(now - l.last_growth)));
     e.fields.set("size", l.current ? l.current->size() : std::int64_t{0});
     emit(std::move(e));
@@ -696,7 +697,7 @@ void LogTailer::on_resume() {
 
 // ---------------------------------------------------------------- events
 
-Event LogTailer::make_event(const char* kind, const Log& log) const {
+Event LogTailer::make_event(std::string_view kind, const Log& log) const {
   Event e;
   e.kind = kind;
   e.source = "logtail";
@@ -711,7 +712,7 @@ void LogTailer::report_error(Log& log, const char* op, const std::string& error)
   if (log.last_error == error) return;  // once, not once per directory event
   log.last_error = error;
   ++stats_.errors;
-  Event e = make_event("log.error", log);
+  Event e = make_event(kind::kLogError, log);
   e.fields.set("op", op);
   e.fields.set("error", error);
   emit(std::move(e));

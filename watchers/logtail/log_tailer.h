@@ -189,7 +189,7 @@ class LogTailer {
   void on_alarm();
   void on_resume();
 
-  Event make_event(const char* kind, const Log& log) const;
+  Event make_event(std::string_view kind, const Log& log) const;
   void report_error(Log& log, const char* op, const std::string& error);
   void emit(Event e);
 

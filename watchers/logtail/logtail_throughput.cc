@@ -35,6 +35,7 @@
 #include <uv.h>
 
 #include "src/core/clock.h"
+#include "src/core/event_kinds.h"
 #include "src/os/errno_text.h"
 #include "src/os/files.h"
 #include "src/os/unique_fd.h"
@@ -126,8 +127,8 @@ bool run_tailer(const std::string& path, const std::vector<LogPattern>& patterns
   bool ok = true;
   {
     aw::LogTailer tailer(&loop, clock, [&](const aw::Event& e) {
-      if (e.kind == "log.line") ++events;
-      if (e.kind == "log.error") {
+      if (e.kind == aw::kind::kLogLine) ++events;
+      if (e.kind == aw::kind::kLogError) {
         error = e.fields.get_string("error").value_or("log.error");
         ok = false;
       }

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "src/core/event.h"
+#include "src/core/event_kinds.h"
 #include "src/core/result.h"
 
 namespace aw {
@@ -65,7 +66,9 @@ inline constexpr std::string_view kReservedNotifyFields[] = {"peer_pid", "spoole
 struct NotifyKindPolicy {
   // Not "notify.": those kinds are the daemon's own (notify.refused) and must
   // not be forgeable by a client.
-  std::vector<std::string> allowed_prefixes = {"tmux.", "worker.", "agent.", "user."};
+  std::vector<std::string> allowed_prefixes = {
+      std::string(kind::kTmuxPrefix), std::string(kind::kWorkerPrefix),
+      std::string(kind::kAgentPrefix), std::string(kind::kUserPrefix)};
   // Optional extra check the daemon may set, after syntax and prefix passed.
   // Return an error (its message goes back to the client) to refuse.
   std::function<Status(const NotifyMessage&)> validate;

@@ -7,6 +7,8 @@
 #include <exception>
 #include <vector>
 
+#include "src/core/event_kinds.h"
+
 namespace aw {
 
 std::string notify_socket_path(const std::string& runtime_dir) {
@@ -199,7 +201,7 @@ bool NotifyServer::evict_one() {
 void NotifyServer::emit_refused(const Peer& peer, NotifyRefusal reason, const std::string& detail,
                                 std::size_t bytes) {
   Event e;
-  e.kind = "notify.refused";
+  e.kind = kind::kNotifyRefused;
   e.source = "notify";
   e.time = clock_.wall();
   e.fields.set("reason", refusal_reason(reason));

@@ -9,6 +9,7 @@
 #include <thread>
 #include <unordered_set>
 
+#include "src/core/event_kinds.h"
 #include "src/os/errno_text.h"
 #include "src/os/files.h"
 #include "src/os/unique_fd.h"
@@ -293,7 +294,7 @@ void NotifySpoolIngestion::refuse(NotifyRefusal reason, const std::string& detai
                                   std::size_t bytes, const Clock& clock,
                                   const std::function<void(Event)>& emit) {
   Event e;
-  e.kind = "notify.refused";
+  e.kind = kind::kNotifyRefused;
   e.source = "notify";
   e.time = clock.wall();
   e.path = ingesting_;
