@@ -26,19 +26,28 @@ std::int64_t pid_of(const Event& e) {
   return e.fields.get_int("pid").value_or(-1);
 }
 
-// utime + stime of a process, in clock ticks.
-long cpu_ticks(pid_t pid) {
+// Field `want` (numbered as in proc(5), from 3) of /proc/PID/stat; -1 if unreadable.
+long stat_field(pid_t pid, int want) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   std::string s((std::istreambuf_iterator<char>(in)), {});
   auto close_paren = s.rfind(')');
+  if (close_paren == std::string::npos || close_paren + 2 > s.size()) return -1;
   std::istringstream rest(s.substr(close_paren + 2));
   std::string field;
-  long utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && rest >> field; ++i) {
-    if (i == 14) utime = std::stol(field);
-    if (i == 15) stime = std::stol(field);
+  for (int i = 3; rest >> field; ++i) {
+    if (i == want) return std::stol(field);
   }
-  return utime + stime;
+  return -1;
+}
+
+// utime + stime of a process, in clock ticks.
+long cpu_ticks(pid_t pid) {
+  return stat_field(pid, 14) + stat_field(pid, 15);
+}
+
+// When the process started, in clock ticks since boot.
+long start_ticks(pid_t pid) {
+  return stat_field(pid, 22);
 }
 
 TEST(Workers, KilledWorkerIsRestartedThenGivenUpAfterItsBudget) {
@@ -288,7 +297,12 @@ pid_file = ")" + d.home() + R"(/never-written.pid"
 constexpr const char* kNeedsRootToChooseAPid =
     "cannot choose a PID (needs root and /proc/sys/kernel/ns_last_pid)";
 
-pid_t start_sleeper_as(pid_t want) {
+// The imposter must also start on a later clock tick than the process whose
+// PID it takes (`not_at_tick`): a process's identity is its PID and start time,
+// and the kernel counts start times in ticks (10 ms), so a PID reused within the
+// same tick cannot be told apart, by agentwatch or anyone (docs/workers.md).
+// These tests run fast enough to hit that tick; such an imposter is retried.
+pid_t start_sleeper_as(pid_t want, long not_at_tick) {
   for (int attempt = 0; attempt < 20; ++attempt) {
     {
       std::ofstream last("/proc/sys/kernel/ns_last_pid");
@@ -296,9 +310,10 @@ pid_t start_sleeper_as(pid_t want) {
       last << (want - 1);
     }
     const pid_t pid = start_sleeper();
-    if (pid == want) return pid;
+    if (pid == want && start_ticks(pid) != not_at_tick) return pid;
     kill(pid, SIGKILL);
     waitpid(pid, nullptr, 0);
+    if (pid == want) usleep(10'000);
   }
   return -1;
 }
@@ -318,6 +333,7 @@ argv = ["sleep", "1000"]
   ASSERT_TRUE(first) << d.stderr_text();
   const auto pid = static_cast<pid_t>(pid_of(*first));
   ASSERT_TRUE(d.wait_for_process_journaled(pid)) << d.stderr_text();
+  const long worker_started_at = start_ticks(pid);
   d.kill9();
   ASSERT_EQ(kill(pid, SIGKILL), 0);
   reap_orphans();
@@ -327,7 +343,7 @@ argv = ["sleep", "1000"]
     usleep(1000);
   }
   ASSERT_NE(kill(pid, 0), 0) << "the killed worker is still there";
-  const pid_t imposter = start_sleeper_as(pid);
+  const pid_t imposter = start_sleeper_as(pid, worker_started_at);
   ASSERT_GT(imposter, 0) << kNeedsRootToChooseAPid;
 
   d.start();
@@ -382,10 +398,11 @@ pid_file = ")" + pids + R"(/ext.pid"
   ASSERT_TRUE(d.wait_for([](const Event& e) {
     return e.kind == "worker.pid_file_removed" && e.entity == "ext";
   })) << d.stderr_text();
+  const long worker_started_at = start_ticks(pid);
   d.kill9();
   ASSERT_EQ(kill(pid, SIGKILL), 0);
   ASSERT_EQ(waitpid(pid, nullptr, 0), pid);
-  const pid_t imposter = start_sleeper_as(pid);
+  const pid_t imposter = start_sleeper_as(pid, worker_started_at);
   ASSERT_GT(imposter, 0) << kNeedsRootToChooseAPid;
 
   d.start();
