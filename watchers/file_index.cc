@@ -27,9 +27,17 @@ std::optional<std::int64_t> parse_int(std::string_view s) {
   return v;
 }
 
-std::string render_line(const FileIndex::Key& k, std::string_view outcome) {
-  return state_record({"H", std::to_string(k.dev), std::to_string(k.inode), std::to_string(k.size),
-                       std::to_string(k.mtime_ns), k.watch, k.rel, std::string(outcome)});
+void append_record(std::string& out, const FileIndex::Key& k, std::string_view outcome) {
+  // One record per handled file: the numbers go through stack buffers, not strings.
+  struct Number {
+    explicit Number(std::int64_t v) : len(std::to_chars(buf, buf + sizeof buf, v).ptr - buf) {}
+    std::string_view view() const { return {buf, static_cast<std::size_t>(len)}; }
+    char buf[24];
+    std::ptrdiff_t len;
+  };
+  const Number dev(k.dev), inode(k.inode), size(k.size), mtime(k.mtime_ns);
+  append_state_record(
+      out, {"H", dev.view(), inode.view(), size.view(), mtime.view(), k.watch, k.rel, outcome});
 }
 
 struct ParsedLine {
@@ -98,12 +106,10 @@ struct FileIndex::Compaction {
   std::vector<std::string> appended_since;  // lines completed while the tmp was written
 };
 
-std::string FileIndex::map_key(std::string_view watch, std::string_view rel) {
-  std::string k;
-  k.reserve(watch.size() + 1 + rel.size());
-  k.append(watch).push_back('\0');
-  k.append(rel);
-  return k;
+const std::string& FileIndex::map_key(std::string_view watch, std::string_view rel) const {
+  key_scratch_.assign(watch).push_back('\0');
+  key_scratch_.append(rel);
+  return key_scratch_;
 }
 
 bool FileIndex::same_version(const Entry& e, const Key& k) {
@@ -221,7 +227,7 @@ void FileIndex::complete(const Key& key, std::string_view outcome, Durability du
   e.handled = true;
   e.outcome = std::string(outcome);
   e.seen = ++clock_;
-  append_line(render_line(key, outcome), durability);
+  append_record_line(key, outcome, durability);
   maybe_compact();
 }
 
@@ -292,16 +298,18 @@ std::string FileIndex::render_log() const {
     if (!e.handled) continue;
     const auto nul = mk.find('\0');
     Key k{mk.substr(0, nul), mk.substr(nul + 1), e.dev, e.inode, e.size, e.mtime_ns};
-    out += render_line(k, e.outcome);
+    append_record(out, k, e.outcome);
   }
   return out;
 }
 
-void FileIndex::append_line(const std::string& line, Durability durability) {
+void FileIndex::append_record_line(const Key& key, std::string_view outcome,
+                                   Durability durability) {
   if (path_.empty()) return;
-  if (compaction_) compaction_->appended_since.push_back(line);
+  const std::size_t line_at = gathered_.size();
+  append_record(gathered_, key, outcome);
+  if (compaction_) compaction_->appended_since.emplace_back(gathered_.substr(line_at));
   ++counters_.log_lines;
-  gathered_ += line;
   if (durability == Durability::kWithTurn && loop_ != nullptr) {
     if (!turn_timer_)
       turn_timer_ = std::make_unique<uvx::Timer>(loop_, [this] { write_gathered(); });

@@ -157,11 +157,14 @@ class FileIndex {
   struct Compaction;
 
   FileIndex() = default;
-  static std::string map_key(std::string_view watch, std::string_view rel);
+  // The map's key for (watch, rel): "watch\0rel", built in key_scratch_ so a
+  // lookup allocates nothing (valid until the next call).
+  const std::string& map_key(std::string_view watch, std::string_view rel) const;
   static bool same_version(const Entry& e, const Key& k);
   Status load();
   std::string render_log() const;
-  void append_line(const std::string& line, Durability durability);
+  // Renders the record of `key` into gathered_ and writes it now or with the turn.
+  void append_record_line(const Key& key, std::string_view outcome, Durability durability);
   // Writes the gathered kWithTurn records (and stops the turn timer).
   void write_gathered();
   void maybe_compact();
@@ -176,6 +179,7 @@ class FileIndex {
   std::string gathered_;                    // kWithTurn records not written yet
   std::unique_ptr<uvx::Timer> turn_timer_;  // zero-delay: writes gathered_
   std::unordered_map<std::string, Entry> entries_;
+  mutable std::string key_scratch_;  // see map_key()
   std::size_t handled_count_ = 0;
   std::uint64_t clock_ = 0;
   Stats counters_;

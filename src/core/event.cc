@@ -3,7 +3,6 @@
 #include <simdjson.h>
 
 #include <charconv>
-#include <cstdio>
 #include <ctime>
 
 #include "src/core/field_json.h"
@@ -70,6 +69,12 @@ bool Fields::erase(std::string_view key) {
 }
 
 std::string format_time_utc(WallTime t) {
+  std::string out;
+  append_time_utc(out, t);
+  return out;
+}
+
+void append_time_utc(std::string& out, WallTime t) {
   const std::int64_t ns = t.time_since_epoch().count();
   std::int64_t secs = ns / 1'000'000'000;
   std::int64_t ms = (ns % 1'000'000'000) / 1'000'000;
@@ -80,10 +85,22 @@ std::string format_time_utc(WallTime t) {
   std::time_t tt = static_cast<std::time_t>(secs);
   std::tm tm{};
   gmtime_r(&tt, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
-  return buf;
+  // A WallTime is int64 nanoseconds: years 1677 to 2262, always four digits.
+  const int year = tm.tm_year + 1900;
+  // Every event carries its time: digits by hand, not printf, on this path.
+  char buf[] = "0000-00-00T00:00:00.000Z";
+  auto put = [&buf](std::size_t at, int value, int width) {
+    for (int i = width - 1; i >= 0; --i, value /= 10)
+      buf[at + static_cast<std::size_t>(i)] = static_cast<char>('0' + value % 10);
+  };
+  put(0, year, 4);
+  put(5, tm.tm_mon + 1, 2);
+  put(8, tm.tm_mday, 2);
+  put(11, tm.tm_hour, 2);
+  put(14, tm.tm_min, 2);
+  put(17, tm.tm_sec, 2);
+  put(20, static_cast<int>(ms), 3);
+  out.append(buf, sizeof buf - 1);
 }
 
 std::optional<WallTime> parse_time_utc(std::string_view s) {
@@ -142,22 +159,30 @@ std::optional<WallTime> parse_time_utc(std::string_view s) {
 std::string to_json_line(const Event& e) {
   std::string out;
   out.reserve(160 + e.path.size());
+  append_json_line(out, e);
+  return out;
+}
+
+void append_json_line(std::string& out, const Event& e) {
   JsonObjectWriter w(out);
-  w.unum("seq", e.seq).str("time", format_time_utc(e.time)).str("kind", e.kind);
+  w.unum("seq", e.seq)
+      .value("time",
+             [&e](std::string& o) {
+               o.push_back('"');
+               append_time_utc(o, e.time);
+               o.push_back('"');
+             })
+      .str("kind", e.kind);
   if (!e.source.empty()) w.str("source", e.source);
   if (!e.path.empty()) w.str("path", e.path);
   if (!e.entity.empty()) w.str("entity", e.entity);
   if (e.cause) w.unum("cause", e.cause);
   if (!e.rule.empty()) w.str("rule", e.rule);
   if (e.depth) w.unum("depth", e.depth);
-  if (!e.fields.empty()) {
-    std::string f;
-    append_fields_json(f, e.fields);
-    w.raw("fields", f);
-  }
+  if (!e.fields.empty())
+    w.value("fields", [&e](std::string& o) { append_fields_json(o, e.fields); });
   w.close();
   out.push_back('\n');
-  return out;
 }
 
 namespace {

@@ -74,6 +74,8 @@ struct Event {
 // Serialises one event as a single JSON object followed by '\n'. The result never
 // contains a raw newline other than the terminator, so one write() is one record.
 std::string to_json_line(const Event& e);
+// The same line, appended to `out` (the event log stages lines this way).
+void append_json_line(std::string& out, const Event& e);
 
 // Parses one event from a JSON object (as written by to_json_line, or typed by a
 // user for `rules test --event`). Unknown top-level keys are errors; nested
@@ -82,6 +84,7 @@ Result<Event> parse_event_json(std::string_view json);
 
 // RFC 3339 UTC with milliseconds: 2026-11-22T11:20:39.123Z
 std::string format_time_utc(WallTime t);
+void append_time_utc(std::string& out, WallTime t);
 // Accepts RFC 3339 (Z or ±hh:mm offset, optional fraction) or a bare date.
 std::optional<WallTime> parse_time_utc(std::string_view s);
 

@@ -38,6 +38,25 @@ TEST(Event, JsonRoundTrip) {
   EXPECT_EQ(*parsed, e);
 }
 
+TEST(Event, AppendedLineIsTheSameLine) {
+  std::string out = "before\n";
+  append_json_line(out, sample());
+  EXPECT_EQ(out, "before\n" + to_json_line(sample()));
+}
+
+// The digits are written by hand; the edges of each field, a time before the
+// epoch (negative milliseconds) and the last time a WallTime holds come out right.
+TEST(Event, TimeFormatsEveryFieldAtItsEdges) {
+  using std::chrono::milliseconds;
+  EXPECT_EQ(format_time_utc(WallTime(milliseconds(0))), "1970-01-01T00:00:00.000Z");
+  EXPECT_EQ(format_time_utc(WallTime(milliseconds(-1))), "1969-12-31T23:59:59.999Z");
+  EXPECT_EQ(format_time_utc(WallTime::max()), "2262-04-11T23:47:16.854Z");
+  EXPECT_EQ(format_time_utc(WallTime(milliseconds(946'684'799'999))), "1999-12-31T23:59:59.999Z");
+  std::string out = "t=";
+  append_time_utc(out, WallTime(milliseconds(1'763'810'439'007)));
+  EXPECT_EQ(out, "t=2025-11-22T11:20:39.007Z");
+}
+
 TEST(Event, TimeFormatsAsRfc3339) {
   EXPECT_EQ(format_time_utc(WallTime(std::chrono::milliseconds(1'763'810'439'123))),
             "2025-11-22T11:20:39.123Z");

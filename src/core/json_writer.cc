@@ -33,12 +33,25 @@ std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
   return len;
 }
 
+// A byte written as itself: printable ASCII other than the quote and backslash.
+constexpr bool goes_out_as_is(unsigned char c) {
+  return c >= 0x20 && c < 0x7F && c != '"' && c != '\\';
+}
+
 }  // namespace
 
 void append_json_string(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   out.push_back('"');
   for (std::size_t i = 0; i < s.size();) {
+    // Most text is printable ASCII: copy each run of it in one append.
+    std::size_t run_end = i;
+    while (run_end < s.size() && goes_out_as_is(static_cast<unsigned char>(s[run_end]))) ++run_end;
+    if (run_end > i) {
+      out.append(s.data() + i, run_end - i);
+      i = run_end;
+      continue;
+    }
     const auto c = static_cast<unsigned char>(s[i]);
     if (c >= 0x80) {
       const std::size_t len = utf8_sequence_length(s, i);

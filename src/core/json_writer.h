@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace aw {
 
@@ -23,6 +24,14 @@ class JsonObjectWriter {
   JsonObjectWriter& boolean(std::string_view key, bool value);
   // Inserts `json` verbatim as the value (caller guarantees it is valid JSON).
   JsonObjectWriter& raw(std::string_view key, std::string_view json);
+  // The value is whatever `write(out)` appends: one valid JSON value, written in
+  // place (a nested object without a temporary string).
+  template <class WriteValue>
+  JsonObjectWriter& value(std::string_view k, WriteValue&& write) {
+    key(k);
+    std::forward<WriteValue>(write)(out_);
+    return *this;
+  }
   void close() { out_.push_back('}'); }
 
  private:

@@ -41,6 +41,30 @@ TEST(JsonObject, WritesTypedMembers) {
   EXPECT_EQ(out, R"({"s":"x","i":-3,"u":7,"d":2.0,"b":true})");
 }
 
+// Plain text is copied a run at a time: each kind of byte that ends a run must
+// still be escaped, wherever it falls (first, last, back to back).
+TEST(JsonString, RunsOfPlainTextEndAtEveryEscapedByte) {
+  EXPECT_EQ(json_quoted(""), R"("")");
+  EXPECT_EQ(json_quoted("\"plain\""), R"("\"plain\"")");
+  EXPECT_EQ(json_quoted("\\\\"), R"("\\\\")");
+  EXPECT_EQ(json_quoted("ab\x01"
+                        "cd\xC3\xA9"
+                        "ef\xFFgh\n"),
+            "\"ab\\u0001"
+            "cd\xC3\xA9"
+            "ef\xEF\xBF\xBDgh\\n\"");
+  EXPECT_EQ(json_quoted(std::string(1000, 'x') + "\t"), "\"" + std::string(1000, 'x') + "\\t\"");
+}
+
+TEST(JsonObject, AValueIsWrittenInPlaceByItsWriter) {
+  std::string out;
+  JsonObjectWriter(out)
+      .str("a", "1")
+      .value("nested", [](std::string& o) { JsonObjectWriter(o).num("n", 2).close(); })
+      .close();
+  EXPECT_EQ(out, R"({"a":"1","nested":{"n":2}})");
+}
+
 TEST(JsonObject, NonFiniteDoubleIsNull) {
   std::string out;
   JsonObjectWriter(out).dbl("d", 1.0 / 0.0).close();

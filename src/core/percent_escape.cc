@@ -14,15 +14,17 @@ int hex_value(char c) {
 
 void append_percent_escaped(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789ABCDEF";
-  for (unsigned char c : s) {
-    if (c == '%' || c < 0x20 || c == 0x7f) {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    } else {
-      out += static_cast<char>(c);
-    }
+  std::size_t run_start = 0;  // bytes written as themselves go out a run at a time
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c != '%' && c >= 0x20 && c != 0x7f) continue;
+    out.append(s.data() + run_start, i - run_start);
+    out += '%';
+    out += kHex[c >> 4];
+    out += kHex[c & 15];
+    run_start = i + 1;
   }
+  out.append(s.data() + run_start, s.size() - run_start);
 }
 
 std::optional<std::string> percent_unescape(std::string_view s) {

@@ -8,6 +8,9 @@ namespace {
 TEST(PercentEscape, ControlBytesAndPercentAreEscaped) {
   EXPECT_EQ(percent_escaped("a\tb\nc%d\x7f"), "a%09b%0Ac%25d%7F");
   EXPECT_EQ(percent_escaped("plain/name.json"), "plain/name.json");
+  // Escaped bytes first, last and back to back, between runs of plain ones.
+  EXPECT_EQ(percent_escaped("%%ab\n"), "%25%25ab%0A");
+  EXPECT_EQ(percent_escaped(""), "");
 }
 
 TEST(PercentEscape, RoundTripsAndAcceptsEitherCase) {

@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <cstdint>
 #include <cstdio>
 
 #include "src/core/percent_escape.h"
@@ -11,11 +12,18 @@ namespace {
 
 constexpr std::string_view kMagic = "agentwatch-state";
 
+// The CRC-32 of `body` as 8 lowercase hex digits.
+void write_crc_hex(char* out8, std::string_view body) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  auto crc = static_cast<std::uint32_t>(crc32(crc32(0L, Z_NULL, 0),
+                                              reinterpret_cast<const Bytef*>(body.data()),
+                                              static_cast<uInt>(body.size())));
+  for (int i = 7; i >= 0; --i, crc >>= 4) out8[i] = kHex[crc & 0xF];
+}
+
 std::string crc_hex(std::string_view body) {
-  const uLong crc = crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(body.data()),
-                          static_cast<uInt>(body.size()));
-  char out[9];
-  std::snprintf(out, sizeof out, "%08lx", static_cast<unsigned long>(crc & 0xffffffffUL));
+  std::string out(8, '0');
+  write_crc_hex(out.data(), body);
   return out;
 }
 
@@ -41,13 +49,34 @@ std::vector<std::string_view> split_tabs(std::string_view line) {
   }
 }
 
-std::string state_record(const std::vector<std::string>& fields) {
-  std::string body;
-  for (std::size_t i = 0; i < fields.size(); ++i) {
-    if (i > 0) body.push_back('\t');
-    append_percent_escaped(body, fields[i]);
+namespace {
+
+// Writes the checksum's place, then the body, then the checksum over it.
+template <class Fields>
+void append_record(std::string& out, const Fields& fields) {
+  const std::size_t crc_at = out.size();
+  out.append("00000000\t");
+  const std::size_t body_at = out.size();
+  bool first = true;
+  for (const auto& field : fields) {
+    if (!first) out.push_back('\t');
+    first = false;
+    append_percent_escaped(out, field);
   }
-  return crc_hex(body) + "\t" + body + "\n";
+  write_crc_hex(out.data() + crc_at, std::string_view(out).substr(body_at));
+  out.push_back('\n');
+}
+
+}  // namespace
+
+std::string state_record(const std::vector<std::string>& fields) {
+  std::string out;
+  append_record(out, fields);
+  return out;
+}
+
+void append_state_record(std::string& out, std::initializer_list<std::string_view> fields) {
+  append_record(out, fields);
 }
 
 Result<StateFileContents> parse_state_file(std::string_view text, const std::string& path,

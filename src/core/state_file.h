@@ -30,6 +30,7 @@
 #pragma once
 
 #include <cstddef>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -48,6 +49,9 @@ bool has_state_file_header(std::string_view text, std::string_view kind);
 
 // One record line: checksum, the fields escaped, '\n'.
 std::string state_record(const std::vector<std::string>& fields);
+// The same line, appended to `out` (no temporaries: the file index writes one
+// per file it handles).
+void append_state_record(std::string& out, std::initializer_list<std::string_view> fields);
 
 // The TAB-separated columns of one line, as written (not unescaped): what
 // both this format and the version-1 files it replaced are made of.

@@ -36,6 +36,15 @@ TEST(StateFile, RoundTripsFieldsWithAnyBytes) {
   EXPECT_EQ(c.whole_bytes, text.size());
 }
 
+TEST(StateFile, AppendedRecordIsTheSameRecord) {
+  std::string out = "x";
+  append_state_record(out, {"b\tc\n%", "", "plain"});
+  EXPECT_EQ(out, "x" + state_record({"b\tc\n%", "", "plain"}));
+  StateFileContents c = parse_ok(state_file_header("test") + out.substr(1));
+  ASSERT_EQ(c.records.size(), 1u);
+  EXPECT_EQ(c.records[0].fields, (std::vector<std::string>{"b\tc\n%", "", "plain"}));
+}
+
 TEST(StateFile, JustTheHeaderIsAnEmptyFile) {
   StateFileContents c = parse_ok(state_file_header("test"));
   EXPECT_TRUE(c.records.empty());

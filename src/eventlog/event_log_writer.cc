@@ -163,12 +163,12 @@ EventLogWriter::~EventLogWriter() {
 
 Status EventLogWriter::append(const Event& e) {
   if (staged_.empty()) return write_lines(to_json_line(e));
-  staged_ += to_json_line(e);
+  append_json_line(staged_, e);
   return commit();
 }
 
 void EventLogWriter::stage(const Event& e) {
-  staged_ += to_json_line(e);
+  append_json_line(staged_, e);
   if (staged_.size() >= options_.max_staged_bytes) {
     (void)commit();  // a failure is reported through on_problem; the lines wait in the backlog
     return;
@@ -182,14 +182,23 @@ void EventLogWriter::stage(const Event& e) {
 Status EventLogWriter::commit() {
   if (commit_timer_) commit_timer_->stop();
   if (staged_.empty()) return Status::Ok();
-  const std::string lines = std::exchange(staged_, std::string());
-  return write_lines(lines);
+  // The lines leave staged_ before they are written: a report written from
+  // inside write_lines (on_problem) stages into an empty buffer, never into
+  // the one being written. The buffer comes back afterwards, so a storm of
+  // events does not grow a new one each loop turn.
+  std::string lines = std::exchange(staged_, std::string());
+  Status s = write_lines(lines);
+  if (staged_.empty()) {
+    lines.clear();
+    staged_.swap(lines);
+  }
+  return s;
 }
 
 Status EventLogWriter::append_many(std::span<const Event> events) {
   if (events.empty()) return commit();
   std::string buf = std::exchange(staged_, std::string());
-  for (const Event& e : events) buf += to_json_line(e);
+  for (const Event& e : events) append_json_line(buf, e);
   return write_lines(buf);
 }
 
