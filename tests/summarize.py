@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Totals GoogleTest cases across meson test runs and prints 'N passed, N failed'.
 
-Each build dir holds test-results/*.xml (GTEST_OUTPUT) and meson-logs/testlog.json.
+Each build dir holds test-results/*.xml (GTEST_OUTPUT, or tests/fuzz/run_fuzz.py's
+one case per fuzz target) and meson-logs/testlog.json.
 A test binary that failed without writing XML (a crash, a sanitizer abort, a
 timeout) counts as one failed case, so nothing can pass silently. Exits 1 when
 anything failed or when no test ran at all.
@@ -44,6 +45,10 @@ def summarize(build_dir):
             t = json.loads(line)
             cmd = t.get("command") or t.get("cmd") or [t["name"]]
             exe = os.path.basename(cmd[0])
+            # A test run through a wrapper (tests/fuzz/run_fuzz.py) writes its
+            # XML under the test's own name.
+            if exe not in xml_cases:
+                exe = t["name"].rsplit(" / ", 1)[-1]
             p, f = xml_cases.get(exe, (0, 0))
             passed += p
             failed += f

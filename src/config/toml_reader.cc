@@ -10,8 +10,26 @@
 namespace aw {
 
 std::string ConfigError::to_string() const {
-  if (line == 0) return file + ": error: " + message;
-  return file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": error: " + message;
+  const std::string text = line == 0 ? file + ": error: " + message
+                                     : file + ":" + std::to_string(line) + ":" +
+                                           std::to_string(column) + ": error: " + message;
+  // A message may quote what the file holds (a name, a key, the character
+  // toml++ saw), newlines included: escaped, so that an error is one line.
+  std::string out;
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '\n') {
+      out += "\\n";
+    } else if (u < 0x20 || u == 0x7F) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[u >> 4];
+      out += kHex[u & 15];
+    } else {
+      out += c;
+    }
+  }
+  return out;
 }
 
 std::string config_errors_text(const std::vector<ConfigError>& errors) {

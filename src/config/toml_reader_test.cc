@@ -25,6 +25,21 @@ TEST(TomlReader, SyntaxErrorHasFileLineAndColumn) {
   EXPECT_EQ(d.errors[0].to_string().rfind("f.toml:2:", 0), 0u) << d.messages();
 }
 
+// Found by tests/fuzz/fuzz_config: toml++ quoted the newline it saw, and a
+// message quoted a name or key holding one, so one error took two lines.
+TEST(TomlReader, AnErrorIsOneLine) {
+  Doc d("a = [1.0, i\n]\n");
+  ASSERT_EQ(d.errors.size(), 1u);
+  EXPECT_EQ(d.messages().find('\n'), std::string::npos) << d.messages();
+  EXPECT_EQ(d.messages().rfind("f.toml:1:", 0), 0u) << d.messages();
+
+  Doc k("\"a\\nb\" = 1\n");
+  EXPECT_FALSE(k.reader.check_keys(k.root, {"name"}, "in [[worker]]"));
+  EXPECT_EQ(k.messages(), "f.toml:1:1: error: unknown key 'a\\nb' in [[worker]]") << k.messages();
+  EXPECT_EQ((ConfigError{"f\t.toml", 0, 0, "x\x1b[31m"}).to_string(),
+            "f\\x09.toml: error: x\\x1b[31m");
+}
+
 TEST(TomlReader, UnknownKeyAtTheKeyWithSuggestion) {
   Doc d("name = \"x\"\nrecursve = true\n");
   EXPECT_FALSE(d.reader.check_keys(d.root, {"name", "recursive"}, "in [[watch]]"));

@@ -151,8 +151,12 @@ std::optional<WallTime> parse_time_utc(std::string_view s) {
   tm.tm_min = min;
   tm.tm_sec = sec;
   const std::time_t secs = timegm(&tm);
-  const std::int64_t ns =
-      (static_cast<std::int64_t>(secs) - offset_min * 60LL) * 1'000'000'000LL + frac_ns;
+  // A WallTime is int64 nanoseconds (years 1677 to 2262): a time outside is none.
+  std::int64_t ns = 0;
+  if (__builtin_mul_overflow(static_cast<std::int64_t>(secs) - offset_min * 60LL, 1'000'000'000LL,
+                             &ns) ||
+      __builtin_add_overflow(ns, frac_ns, &ns))
+    return std::nullopt;
   return WallTime(Duration(ns));
 }
 

@@ -67,6 +67,21 @@ TEST(Event, TimeFormatsAsRfc3339) {
   EXPECT_FALSE(parse_time_utc("yesterday"));
 }
 
+// Found by tests/fuzz/fuzz_notify: a year past 2262 overflowed the nanosecond
+// count (undefined behaviour) in a notify message's or an event line's "time".
+TEST(Event, TimeOutsideWallTimeRangeIsNoTime) {
+  EXPECT_FALSE(parse_time_utc("3288-01-02T03:04:05.6789+02:00"));
+  EXPECT_FALSE(parse_time_utc("9999-12-31"));
+  EXPECT_FALSE(parse_time_utc("1000-01-01T00:00:00Z"));
+  EXPECT_FALSE(parse_event_json(R"({"kind":"x","time":"5626-01-02"})").ok());
+  auto last = parse_time_utc("2262-04-11T23:47:16.854Z");
+  ASSERT_TRUE(last);
+  EXPECT_EQ(format_time_utc(*last), "2262-04-11T23:47:16.854Z");
+  auto first = parse_time_utc("1677-09-21T00:12:44Z");
+  ASSERT_TRUE(first);
+  EXPECT_EQ(format_time_utc(*first), "1677-09-21T00:12:44.000Z");
+}
+
 TEST(Event, ParseRejectsUnknownKeysAndNestedFields) {
   auto unknown = parse_event_json(R"({"kind":"x","colour":"red"})");
   ASSERT_FALSE(unknown.ok());

@@ -1,7 +1,39 @@
 #include "src/core/glob.h"
 
+#include <cstdint>
+#include <vector>
+
 namespace aw {
 namespace {
+
+// The (pattern position, text position) starts of what follows a "**" that
+// failed: each is tried once, so matching takes polynomial time however many
+// "**" a pattern holds (it was exponential in their number: "a/****/b" against
+// a long path did not finish). Short patterns and texts use the inline bits:
+// no allocation.
+class FailedStarts {
+ public:
+  FailedStarts(std::size_t pattern_size, std::size_t text_size) : width_(text_size + 1) {
+    const std::size_t bits = (pattern_size + 1) * width_;
+    if (bits > kInlineBits) heap_.assign((bits + 63) / 64, 0);
+  }
+  bool has(std::size_t pi, std::size_t ti) const {
+    const std::size_t i = pi * width_ + ti;
+    return (words()[i / 64] >> (i % 64)) & 1;
+  }
+  void add(std::size_t pi, std::size_t ti) {
+    const std::size_t i = pi * width_ + ti;
+    words()[i / 64] |= std::uint64_t{1} << (i % 64);
+  }
+
+ private:
+  static constexpr std::size_t kInlineBits = 8192;
+  const std::uint64_t* words() const { return heap_.empty() ? inline_ : heap_.data(); }
+  std::uint64_t* words() { return heap_.empty() ? inline_ : heap_.data(); }
+  std::size_t width_;
+  std::uint64_t inline_[kInlineBits / 64] = {};
+  std::vector<std::uint64_t> heap_;
+};
 
 // Matches a class starting at p[pi] == '['. Returns the index after ']' and sets
 // `matched`. The pattern was validated at compile time, so ']' exists.
@@ -32,9 +64,9 @@ std::size_t match_class(std::string_view p, std::size_t pi, char c, bool& matche
 }
 
 // Iterative matcher with single-star backtracking, and recursion only for "**"
-// (bounded by the number of "**" in a pattern, which is small).
+// (path mode: `failed` is then set).
 bool match_from(std::string_view p, std::size_t pi, std::string_view t, std::size_t ti,
-                bool path_mode) {
+                bool path_mode, FailedStarts* failed) {
   std::size_t star_p = std::string_view::npos, star_t = 0;
   while (ti < t.size() || pi < p.size()) {
     if (pi < p.size()) {
@@ -43,11 +75,21 @@ bool match_from(std::string_view p, std::size_t pi, std::string_view t, std::siz
         bool dbl = pi + 1 < p.size() && p[pi + 1] == '*';
         if (dbl && path_mode) {
           std::size_t next = pi + 2;
+          auto from = [&](std::size_t q, std::size_t k) {
+            if (failed->has(q, k)) return false;
+            if (match_from(p, q, t, k, path_mode, failed)) return true;
+            failed->add(q, k);
+            return false;
+          };
           // "a/**/b" may match "a/b": let "**/" match nothing.
-          if (next < p.size() && p[next] == '/' && match_from(p, next + 1, t, ti, path_mode))
-            return true;
-          for (std::size_t k = ti; k <= t.size(); ++k)
-            if (match_from(p, next, t, k, path_mode)) return true;
+          if (next < p.size() && p[next] == '/' && from(next + 1, ti)) return true;
+          // Row pi + 1 (inside this "**": never a start) marks where this loop
+          // failed from: it fails from any later position too, so each text
+          // position is tried once per "**".
+          std::size_t k = ti;
+          for (; k <= t.size() && !failed->has(pi + 1, k); ++k)
+            if (from(next, k)) return true;
+          for (std::size_t j = ti; j < k; ++j) failed->add(pi + 1, j);
           return false;
         }
         while (pi < p.size() && p[pi] == '*') ++pi;
@@ -119,7 +161,11 @@ Result<Glob> Glob::compile(std::string_view pattern, GlobMode mode) {
 }
 
 bool Glob::matches(std::string_view text) const {
-  return match_from(pattern_, 0, text, 0, mode_ == GlobMode::kPath);
+  if (mode_ == GlobMode::kPath && pattern_.find("**") != std::string::npos) {
+    FailedStarts failed(pattern_.size(), text.size());
+    return match_from(pattern_, 0, text, 0, true, &failed);
+  }
+  return match_from(pattern_, 0, text, 0, mode_ == GlobMode::kPath, nullptr);
 }
 
 }  // namespace aw

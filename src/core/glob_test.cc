@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+
 namespace aw {
 namespace {
 
@@ -48,6 +50,19 @@ TEST(Glob, BacktracksAcrossStars) {
   EXPECT_TRUE(plain_match("*a*b*c", "xxaxxbxxbxc"));
   EXPECT_FALSE(plain_match("*a*b*c", "xxaxxbxx"));
   EXPECT_TRUE(path_match("*-result-*.json", "w1-result-final-2.json"));
+}
+
+// Found by tests/fuzz/fuzz_glob_template: every "**" retried all later ones at
+// every text position, so a few of them against a longish path took forever.
+TEST(Glob, ManyDoubleStarsDoNotBacktrackExponentially) {
+  const std::string path = "/w/" + std::string(200, 'a') + "/b.json";
+  EXPECT_FALSE(path_match("**********************ath}/****.**X/a", path.c_str()));
+  EXPECT_FALSE(path_match("**a**a**a**a**a**a**a**a**a**a**c", path.c_str()));
+  EXPECT_TRUE(path_match("**a**a**a**a**a**a**a**a**a**a**.json", path.c_str()));
+  EXPECT_TRUE(path_match("/w/**/**/*.json", path.c_str()));
+  EXPECT_FALSE(path_match("/w/**/**/*.txt", path.c_str()));
+  EXPECT_TRUE(path_match("**/x/**/y", "a/x/b/x/c/y"));
+  EXPECT_FALSE(path_match("**/x/**/y", "a/x/b/x/c/z"));
 }
 
 TEST(Glob, RejectsBadPatternsWithColumn) {
