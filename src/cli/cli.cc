@@ -39,6 +39,7 @@ int cmd_run(const GlobalFlags& g) {
   if (!config) return 1;
   o.config = std::move(*config);
   o.log_level = g.log_level;
+  o.stop_workers = g.stop_workers;
   return run_daemon(o);
 }
 
@@ -238,6 +239,9 @@ int run_cli(int argc, char** argv) {
   auto* run = app.add_subcommand("run", "Run the daemon (one per user)");
   run->add_option("--log-level", g.log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+  run->add_flag("--stop-workers", g.stop_workers,
+                "Stop the workers when the daemon stops (default: they keep running, and the "
+                "next daemon re-adopts them)");
   run->callback([&] { code = cmd_run(g); });
 
   EventsOptions ev;

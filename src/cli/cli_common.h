@@ -23,6 +23,7 @@ namespace aw {
 struct GlobalFlags {
   PathOverrides overrides;
   std::string log_level = "info";
+  bool stop_workers = false;  // run --stop-workers
 };
 
 inline Result<DaemonConfig> load_config(const Paths& paths) {

@@ -112,6 +112,7 @@ inline constexpr std::string_view kWorkerAdoptRefused = "worker.adopt_refused";
 inline constexpr std::string_view kWorkerPidFileRemoved = "worker.pid_file_removed";
 inline constexpr std::string_view kWorkerAdoptFailed = "worker.adopt_failed";
 inline constexpr std::string_view kWorkerLost = "worker.lost";
+inline constexpr std::string_view kWorkerReleased = "worker.released";
 inline constexpr std::string_view kWorkerSpawnFailed = "worker.spawn_failed";
 inline constexpr std::string_view kSupervisorStoreError = "supervisor.store_error";
 
@@ -221,6 +222,7 @@ inline constexpr std::array kAllKinds = {
     kWorkerPidFileRemoved,
     kWorkerAdoptFailed,
     kWorkerLost,
+    kWorkerReleased,
     kWorkerSpawnFailed,
     kSupervisorStoreError,
     kActionStarted,

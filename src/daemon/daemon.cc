@@ -148,6 +148,8 @@ class Daemon {
   void apply_rules(RuleLoad load, const std::string& why);
   void on_data_event(Event e);
   void begin_shutdown(const char* signal_name);
+  // finish_shutdown() once no action is in flight and no worker is stopping.
+  void maybe_finish_shutdown();
   void finish_shutdown();
   void release_handles();
   void write_status(const char* state);
@@ -409,9 +411,16 @@ void Daemon::start_supervisor() {
   if (options_.config.workers.empty()) return;
   supervision_bridge_ = std::make_unique<SupervisionBridge>(
       state_->table(), clock_, [this](Event e) { pipeline_->submit(std::move(e)); });
-  supervisor_ = std::make_unique<Supervisor>(&loop_, clock_, options_.config.workers,
-                                             *supervision_bridge_, *supervision_bridge_,
-                                             [this](Event e) { pipeline_->submit(std::move(e)); });
+  SupervisorOptions so;
+  so.output_dir = paths_.state_dir + "/workers";
+  if (auto s = make_dirs(so.output_dir, 0700); !s) {
+    // Without it no worker can start (its output has nowhere to go): say so
+    // once here; each spawn then fails with worker.spawn_failed.
+    spdlog::error("worker output dir: {}", s.error().message);
+  }
+  supervisor_ = std::make_unique<Supervisor>(
+      &loop_, clock_, options_.config.workers, *supervision_bridge_, *supervision_bridge_,
+      [this](Event e) { pipeline_->submit(std::move(e)); }, so);
   // Dependencies completed in an earlier life count: tell the supervisor first.
   for (const EntityRecord* rec : state_->table().list())
     if (rec->state == LifecycleState::kCompleted) supervisor_->on_entity_completed(rec->id);
@@ -681,18 +690,31 @@ void Daemon::begin_shutdown(const char* signal_name) {
   if (notify_spool_watch_) notify_spool_watch_->stop();  // the rest waits for the next start
   if (control_server_) control_server_->stop();
   if (git_watch_) git_watch_->stop();
-  if (supervisor_) supervisor_->stop_all();
+  if (supervisor_) {
+    if (options_.stop_workers) {
+      // Their ends are logged (worker.stopped) before the daemon's.
+      supervisor_->set_on_all_stopped([this] { maybe_finish_shutdown(); });
+      supervisor_->stop_all();
+    } else {
+      supervisor_->release_all();  // the fleet outlives the watcher
+    }
+  }
   if (log_tailer_) log_tailer_->stop();  // TERM, grace, KILL: see kill_grace
   reload_timer_->stop();
   pipeline_->drain();
-  if (pipeline_->in_flight() == 0) {
-    finish_shutdown();
-    return;
-  }
-  pipeline_->set_on_idle([this] { finish_shutdown(); });
+  pipeline_->set_on_idle([this] { maybe_finish_shutdown(); });
+  maybe_finish_shutdown();
   // In-flight actions get the grace period, then are interrupted (their
   // outcomes are logged as `interrupted`, and the pipeline goes idle).
-  shutdown_timer_->start(static_cast<std::uint64_t>(to_ms(options_.config.shutdown_grace)));
+  if (!finished_)
+    shutdown_timer_->start(static_cast<std::uint64_t>(to_ms(options_.config.shutdown_grace)));
+}
+
+void Daemon::maybe_finish_shutdown() {
+  if (pipeline_->in_flight() > 0) return;  // the pipeline's on_idle calls again
+  // Workers being stopped (--stop-workers) end within their kill_grace.
+  if (supervisor_ && supervisor_->running() > 0) return;
+  finish_shutdown();
 }
 
 void Daemon::finish_shutdown() {

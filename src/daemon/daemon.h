@@ -16,6 +16,9 @@ struct RunOptions {
   Paths paths;
   DaemonConfig config;
   std::string log_level = "info";  // the daemon's own diagnostics (spdlog)
+  // A stop stops the workers too (`run --stop-workers`). By default they keep
+  // running and the next daemon re-adopts them (docs/workers.md).
+  bool stop_workers = false;
 };
 
 // Runs until SIGTERM/SIGINT. Returns the process exit code: 0 after a graceful

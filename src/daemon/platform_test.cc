@@ -132,6 +132,8 @@ TEST(SystemdUnit, RendersNotifyWatchdogAndHardening) {
   EXPECT_NE(u.find("Type=notify\n"), std::string::npos);
   EXPECT_NE(u.find("WatchdogSec=30\n"), std::string::npos);
   EXPECT_NE(u.find("NoNewPrivileges=yes\n"), std::string::npos);
+  // A stop signals the daemon alone: the workers in its cgroup keep running.
+  EXPECT_NE(u.find("\nKillMode=process\n"), std::string::npos) << u;
   // A private /tmp would hide the agents' tmux socket (/tmp/tmux-UID/).
   EXPECT_EQ(u.find("PrivateTmp="), std::string::npos);
   EXPECT_EQ(unit_hides(u, "/tmp/tmux-1000/default"), std::nullopt);

@@ -67,6 +67,10 @@ std::string render_unit(const UnitParams& p) {
   u += "RestartSec=1s\n";
   u += "WatchdogSec=" + std::to_string(p.watchdog_sec) + "\n";
   u += "TimeoutStopSec=30s\n";
+  u += "# The workers outlive the watcher: a stop or restart signals agentwatch alone,\n";
+  u += "# and the next one re-adopts the workers left in this cgroup (docs/workers.md).\n";
+  u += "# `agentwatch run --stop-workers` in ExecStart would stop them with it.\n";
+  u += "KillMode=process\n";
   u += "# Hardening. No PrivateTmp: tmux keeps its socket in /tmp/tmux-UID/, and a\n";
   u += "# daemon that cannot reach the agents' tmux server cannot tell live sessions\n";
   u += "# from gone ones (docs/tmux.md). ProtectSystem=strict leaves it reachable:\n";

@@ -4,12 +4,15 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <utility>
 
 // environ: declared by <unistd.h> under _GNU_SOURCE.
@@ -117,8 +120,13 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::spawn(uv_loop_t* loop, const
                                                           ExitCallback on_exit) {
   if (options.argv.empty()) return make_error("cannot spawn: argv is empty", -EINVAL);
 
-  UniqueFd out_r, out_w, err_r, err_w;
-  if (options.capture_output) {
+  UniqueFd out_r, out_w, err_r, err_w, output_file;
+  if (!options.output_path.empty()) {
+    output_file.reset(
+        ::open(options.output_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600));
+    if (!output_file)
+      return errno_error("cannot open the output file " + options.output_path, errno);
+  } else if (options.capture_output) {
     if (int rc = make_output_pipe(out_r, out_w); rc != 0)
       return errno_error("cannot create a pipe for stdout", -rc);
     if (int rc = make_output_pipe(err_r, err_w); rc != 0)
@@ -127,7 +135,10 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::spawn(uv_loop_t* loop, const
 
   SpawnAttributes sa;
   int rc = posix_spawn_file_actions_addopen(&sa.actions, 0, "/dev/null", O_RDONLY, 0);
-  if (rc == 0 && options.capture_output) {
+  if (rc == 0 && output_file) {
+    rc = posix_spawn_file_actions_adddup2(&sa.actions, output_file.get(), 1);
+    if (rc == 0) rc = posix_spawn_file_actions_adddup2(&sa.actions, output_file.get(), 2);
+  } else if (rc == 0 && options.capture_output) {
     rc = posix_spawn_file_actions_adddup2(&sa.actions, out_w.get(), 1);
     if (rc == 0) rc = posix_spawn_file_actions_adddup2(&sa.actions, err_w.get(), 2);
   } else if (rc == 0) {
@@ -173,6 +184,7 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::spawn(uv_loop_t* loop, const
   // the read ends see EOF when the child and its descendants are done.
   out_w.reset();
   err_w.reset();
+  output_file.reset();
   if (rc != 0) return errno_error("cannot run '" + options.argv[0] + "'", rc);
 
   UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
@@ -188,6 +200,7 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::spawn(uv_loop_t* loop, const
   child->pid_ = pid;
   child->started_ = started;
   child->exit_.pid = pid;
+  child->output_path_ = std::move(options.output_path);
   child->pidfd_ = std::move(pidfd);
   child->out_.fd = std::move(out_r);
   child->out_.eof = !child->out_.fd.valid();
@@ -214,7 +227,7 @@ ChildProcess::ChildProcess(uv_loop_t* loop, const Clock& clock, std::size_t tail
       on_exit_(std::move(on_exit)) {}
 
 ChildProcess::~ChildProcess() {
-  if (!reaped_ && pid_ > 0) {
+  if (!reaped_ && !released_ && pid_ > 0) {
     if (::kill(-pid_, SIGKILL) != 0) ::kill(pid_, SIGKILL);
     int status;
     while (::wait4(pid_, &status, 0, nullptr) < 0 && errno == EINTR) {
@@ -277,6 +290,10 @@ void ChildProcess::on_pidfd_readable() {
   // r < 0 (ECHILD) would mean someone reaped our child behind our back (a
   // waitpid(-1) elsewhere): report it as an unknown death rather than hang.
   pidfd_poll_->stop();
+  if (!output_path_.empty()) {
+    read_output_tail();
+    return;
+  }
   if (!out_.eof || !err_.eof) {
     drain_timer_ = std::make_unique<uvx::Timer>(loop_, [this] {
       read_stream(out_, 1);  // what is already there; bounded like any wakeup
@@ -312,8 +329,45 @@ void ChildProcess::stop_stream(Stream& s) {
   s.eof = true;
 }
 
+void ChildProcess::read_output_tail() {
+  output_tail_pending_ = true;
+  auto tail = std::make_shared<std::string>();
+  const int rc = uvx::queue_work(
+      loop_, work_owner_,
+      [path = output_path_, limit = tail_limit_, tail] {
+        // The file may be large and on a slow disk: never on the loop.
+        UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+        struct stat st {};
+        if (!fd || ::fstat(fd.get(), &st) != 0 || st.st_size <= 0) return;
+        const auto size = static_cast<std::size_t>(st.st_size);
+        const std::size_t want = std::min(size, limit);
+        tail->resize(want);
+        const ssize_t n = ::pread(fd.get(), tail->data(), want, static_cast<off_t>(size - want));
+        tail->resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+      },
+      [this, tail] {
+        exit_.stderr_tail = std::move(*tail);
+        output_tail_pending_ = false;
+        maybe_deliver();
+      });
+  if (rc != 0) {  // no pool: the end matters more than its last words
+    output_tail_pending_ = false;
+    maybe_deliver();
+  }
+}
+
+void ChildProcess::release() {
+  if (reaped_ || delivered_) return;
+  released_ = true;
+  delivered_ = true;  // nothing is delivered from now on
+  if (pidfd_poll_) pidfd_poll_->stop();
+  stop_stream(out_);
+  stop_stream(err_);
+  if (drain_timer_) drain_timer_->stop();
+}
+
 void ChildProcess::maybe_deliver() {
-  if (reaped_ && out_.eof && err_.eof && !delivered_) deliver();
+  if (reaped_ && out_.eof && err_.eof && !output_tail_pending_ && !delivered_) deliver();
 }
 
 void ChildProcess::deliver() {
@@ -324,7 +378,7 @@ void ChildProcess::deliver() {
   stop_stream(err_);
   if (drain_timer_) drain_timer_->stop();
   exit_.stdout_tail = std::move(out_.tail);
-  exit_.stderr_tail = std::move(err_.tail);
+  if (output_path_.empty()) exit_.stderr_tail = std::move(err_.tail);
   exit_.stdout_bytes = out_.total;
   exit_.stderr_bytes = err_.total;
   ChildExit e = std::move(exit_);
@@ -333,7 +387,7 @@ void ChildProcess::deliver() {
 }
 
 int ChildProcess::kill_group(int sig) {
-  if (reaped_ || pid_ <= 0) return -ESRCH;
+  if (reaped_ || released_ || pid_ <= 0) return -ESRCH;
   if (::kill(-pid_, sig) == 0) return 0;
   if (errno != ESRCH) return -errno;
   return ::kill(pid_, sig) == 0 ? 0 : -errno;

@@ -6,9 +6,9 @@
 //
 // The child gets: argv exactly as given (no shell), the daemon's environment plus
 // the additions, an optional cwd, stdin from /dev/null, stdout/stderr into pipes
-// (or /dev/null), no other fd of the daemon's, a process group of its own (so a timeout reaches its
-// grandchildren), an empty signal mask and default dispositions for every signal
-// (so it inherits neither the daemon's handlers nor an ignored SIGPIPE).
+// (or /dev/null, or a file of its own), no other fd of the daemon's, a process group of its own (so
+// a timeout reaches its grandchildren), an empty signal mask and default dispositions for every
+// signal (so it inherits neither the daemon's handlers nor an ignored SIGPIPE).
 //
 // Threading: loop thread only. Ownership: the caller owns the ChildProcess
 // (unique_ptr); it owns the pidfd, the pipe ends and their poll handles.
@@ -37,7 +37,12 @@ struct SpawnOptions {
   std::string cwd;                // "" = the daemon's cwd
   // Set on top of the daemon's environment (an existing key is replaced).
   std::vector<std::pair<std::string, std::string>> env;
-  bool capture_output = true;     // false: stdout and stderr go to /dev/null
+  bool capture_output = true;  // false: stdout and stderr go to /dev/null
+  // Set: stdout and stderr are appended to this file (created 0600 if missing)
+  // instead of pipes, and capture_output is ignored. Such a child can outlive
+  // us (release()): nothing of ours holds its output. At its end, stderr_tail
+  // is the file's last tail_limit bytes, read on the thread pool.
+  std::string output_path;
   std::size_t tail_limit = 4096;  // bytes of each stream kept (the last ones)
   // After the child exits, how long to wait for EOF on its pipes: a grandchild
   // that inherited them may keep them open for ever.
@@ -59,8 +64,8 @@ struct ChildExit {
   Duration user_cpu{0};  // wait4 rusage of the child (and its waited-for descendants)
   Duration sys_cpu{0};
   std::int64_t max_rss_kb = 0;
-  std::string stdout_tail;  // last tail_limit bytes
-  std::string stderr_tail;
+  std::string stdout_tail;         // last tail_limit bytes
+  std::string stderr_tail;         // with output_path: the output file's last bytes
   std::uint64_t stdout_bytes = 0;  // total bytes read
   std::uint64_t stderr_bytes = 0;
   bool pipes_abandoned = false;  // a descendant still held a pipe at drain_limit
@@ -101,6 +106,12 @@ class ChildProcess {
   // id is still ours) whatever is left of its group gets SIGKILL before the child
   // is reaped. Used once a stop was asked for: stragglers must not outlive it.
   void kill_group_on_exit(bool on) { kill_group_on_exit_ = on; }
+  // Stops watching the child and leaves it running: on_exit will not be called
+  // and the destructor neither kills nor reaps it (whoever becomes its parent
+  // does: init, or a subreaper). For a child with an output_path; one whose
+  // output is in our pipes would get EPIPE once they close.
+  void release();
+  bool released() const { return released_; }
 
  private:
   struct Stream {
@@ -115,6 +126,8 @@ class ChildProcess {
                std::function<void(int, std::string_view)> on_output, ExitCallback on_exit);
   int start_watching();
   void on_pidfd_readable();
+  // With an output_path: reads its tail on the thread pool, then delivers.
+  void read_output_tail();
   void read_stream(Stream& s, int which);
   // Stops watching a stream (EOF, error or delivery). Its poll handle and fd
   // are released only by the destructor: a handle is never destroyed inside its
@@ -135,12 +148,16 @@ class ChildProcess {
   bool reaped_ = false;
   bool kill_group_on_exit_ = false;
   bool delivered_ = false;
+  bool released_ = false;
+  std::string output_path_;
+  bool output_tail_pending_ = false;  // reaped; the output file's tail is being read
   ChildExit exit_;
   UniqueFd pidfd_;
   std::unique_ptr<uvx::Poll> pidfd_poll_;
   Stream out_;
   Stream err_;
   std::unique_ptr<uvx::Timer> drain_timer_;
+  uvx::WorkOwner work_owner_;  // the tail read's completion needs this object
 };
 
 namespace detail {

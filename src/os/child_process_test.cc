@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -319,6 +320,59 @@ TEST_F(ChildProcessTest, DestroyingARunningChildKillsAndReapsIt) {
   EXPECT_EQ(errno, ECHILD) << "the child was not reaped";
   run();
   EXPECT_FALSE(called);
+}
+
+TEST_F(ChildProcessTest, OutputFileTakesBothStreamsAppendedAndItsTailIsTheStderrTail) {
+  TempDir tmp;
+  const std::string out = tmp / "w.log";
+  SpawnOptions first = sh("echo from before");
+  first.output_path = out;
+  ASSERT_TRUE(run_child(std::move(first)));
+  struct stat st {};
+  ASSERT_EQ(::stat(out.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u) << "created private";
+  SpawnOptions o = sh("printf 'to stdout\\n'; printf 'to stderr' >&2");
+  o.output_path = out;
+  o.tail_limit = 12;
+  auto e = run_child(std::move(o));
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->exit_code, 0);
+  EXPECT_EQ(aw::testing::read_file(out), "from before\nto stdout\nto stderr");
+  EXPECT_EQ(e->stderr_tail, "ut\nto stderr") << "the file's last tail_limit (12) bytes";
+  EXPECT_EQ(e->stdout_bytes, 0u) << "nothing went through a pipe";
+}
+
+TEST_F(ChildProcessTest, AnOutputFileThatCannotBeOpenedFailsWithoutAChild) {
+  SpawnOptions o = sh("true");
+  o.output_path = "/nonexistent-dir/w.log";
+  auto child = ChildProcess::spawn(&loop_, clock_, std::move(o), [](const ChildExit&) {});
+  ASSERT_FALSE(child.ok());
+  EXPECT_NE(child.error().message.find("/nonexistent-dir/w.log"), std::string::npos);
+}
+
+// A released child outlives its ChildProcess: not signalled, not reaped by it,
+// still writing to its output file; on_exit never comes.
+TEST_F(ChildProcessTest, AReleasedChildKeepsRunningAndWriting) {
+  TempDir tmp;
+  const std::string out = tmp / "w.log";
+  SpawnOptions o = sh("while :; do echo tick; sleep 0.02; done");
+  o.output_path = out;
+  bool called = false;
+  auto child =
+      ChildProcess::spawn(&loop_, clock_, std::move(o), [&](const ChildExit&) { called = true; });
+  ASSERT_TRUE(child.ok());
+  const pid_t pid = (*child)->pid();
+  (*child)->release();
+  EXPECT_EQ((*child)->kill_group(SIGTERM), -ESRCH) << "a released child is not ours to signal";
+  child.value().reset();
+  run();
+  EXPECT_FALSE(called);
+  EXPECT_EQ(::kill(pid, 0), 0) << "the released child was killed";
+  const std::size_t before = aw::testing::read_file(out).size();
+  usleep(100'000);
+  EXPECT_GT(aw::testing::read_file(out).size(), before) << "it stopped writing";
+  ::kill(-pid, SIGKILL);
+  EXPECT_EQ(::waitpid(pid, nullptr, 0), pid);
 }
 
 TEST(MergeEnvironment, ReplacesAddsAndKeepsOrder) {

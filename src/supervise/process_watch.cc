@@ -89,6 +89,13 @@ ProcessWatch::ProcessWatch(uv_loop_t* loop, const Clock& clock, Env& env, EndCal
                            ProcessWatchOptions options)
     : loop_(loop), clock_(clock), env_(env), on_end_(std::move(on_end)), options_(options) {}
 
+void ProcessWatch::release() {
+  if (child_) child_->release();
+  if (pidfd_poll_) pidfd_poll_->stop();
+  if (info_timer_) info_timer_->stop();
+  ended_ = true;  // from here on, nothing about it is ours to say
+}
+
 ProcessWatch::~ProcessWatch() {
   // Handles before the fd they watch.
   info_timer_.reset();

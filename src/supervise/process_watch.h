@@ -100,6 +100,10 @@ class ProcessWatch {
   int signal(int sig);
   // Children: once a stop was asked, kill the rest of the group at exit.
   void kill_group_on_exit(bool on);
+  // Stops watching and leaves the process running, unsignalled (a daemon that
+  // stops without stopping its fleet): on_end is never called, and destroying
+  // the watch afterwards touches nothing of the process.
+  void release();
 
  private:
   ProcessWatch(uv_loop_t* loop, const Clock& clock, Env& env, EndCallback on_end,

@@ -33,7 +33,7 @@ Supervisor::Supervisor(uv_loop_t* loop, const Clock& clock, std::vector<WorkerSp
       store_(store),
       sink_(sink),
       emit_(std::move(emit)),
-      options_(options),
+      options_(std::move(options)),
       env_(env),
       rng_(options.jitter_seed ? options.jitter_seed : std::random_device{}()),
       alarm_(loop, [this] { check_deadlines(); }) {
@@ -104,6 +104,7 @@ double Supervisor::draw() {
 // ---- the machine's steps and commands ----
 
 Status Supervisor::feed(Worker& w, const WorkerInput& input) {
+  if (released_all_) return make_error("the fleet was released: this daemon is stopping");
   WorkerWorld world = world_of(w);
   // The policy's jitter draws from the seeded RNG only when a run ended.
   if (std::holds_alternative<in::Exited>(input) || std::holds_alternative<in::SpawnFailed>(input))
@@ -195,6 +196,11 @@ void Supervisor::rearm() {
   armed_for_ = earliest;
 }
 
+std::string Supervisor::output_path(const Worker& w) const {
+  if (options_.output_dir.empty()) return "";
+  return options_.output_dir + "/" + w.spec.name + ".log";
+}
+
 void Supervisor::spawn(Worker& w) {
   SpawnOptions o;
   o.argv = w.spec.argv;
@@ -202,6 +208,7 @@ void Supervisor::spawn(Worker& w) {
   o.env = w.spec.env;
   o.env.emplace_back("AGENTWATCH_WORKER", w.spec.name);
   o.capture_output = true;
+  o.output_path = output_path(w);
   o.tail_limit = std::max<std::size_t>(options_.stderr_tail_bytes, 1);
   Worker* wp = &w;
   auto watch = ProcessWatch::watch_child(loop_, clock_, env_, std::move(o),
@@ -221,6 +228,7 @@ void Supervisor::on_end(Worker& w, const ProcessEnd& end) {
   const bool restarting = w.state.stop_requested && w.state.start_after_stop;
   (void)feed(w, in::Exited{end});
   if (restarting) stopping_all_ = false;  // as start() does
+  if (stopping_all_ && running() == 0 && on_all_stopped_) on_all_stopped_();
 }
 
 Status Supervisor::adopt_process(Worker& w, pid_t pid, std::string_view via,
@@ -452,6 +460,23 @@ void Supervisor::on_tmux_snapshot(const std::set<std::string>& sessions, bool kn
     }
     (void)feed(*w, in::PresenceCheck{});
   }
+}
+
+void Supervisor::release_all() {
+  stopping_all_ = true;
+  for (auto& [name, w] : workers_) {
+    if (!w->process || w->process->ended()) continue;
+    if (w->process->is_child() && options_.output_dir.empty()) {
+      if (w->state.phase != WorkerPhase::kStopping) (void)feed(*w, in::Stop{});
+      continue;
+    }
+    const pid_t pid = w->process->pid();
+    w->process->release();
+    w->process.reset();
+    emit_(ev::released(name, clock_.wall(), pid, output_path(*w)));
+  }
+  released_all_ = true;
+  alarm_.stop();
 }
 
 void Supervisor::stop_all() {

@@ -83,6 +83,11 @@ struct SupervisorOptions {
   std::uint64_t jitter_seed = 0;  // 0 = seeded from std::random_device
   ProcessWatchOptions watch;
   std::size_t stderr_tail_bytes = 512;  // of a child's stderr, in worker.exited
+  // Set (the daemon sets STATE_DIR/workers): each spawned worker's stdout and
+  // stderr are appended to DIR/NAME.log, so that it can outlive the daemon
+  // (release_all). Empty: into pipes (the tail for worker.exited is read from
+  // them), and a daemon stop must stop such workers.
+  std::string output_dir;
 };
 
 class Supervisor {
@@ -161,6 +166,15 @@ class Supervisor {
   // Asks every live worker to stop (daemon shutdown). Run the loop until
   // running() is 0. Until the next start(), no phantom is suspected.
   void stop_all();
+  // Called once every worker stop_all() stopped has ended (running() is 0).
+  void set_on_all_stopped(std::function<void()> cb) { on_all_stopped_ = std::move(cb); }
+  // A daemon shutdown that leaves the fleet running (the default one): every
+  // watched process is left as it is, unsignalled, and no longer watched; each
+  // is reported (worker.released). Their identities stay in the store, so the
+  // next daemon re-adopts them (recover()). A worker whose output is in our
+  // pipes (no output_dir) cannot outlive us and is stopped instead. From here
+  // on the Supervisor decides nothing: destroy it once the loop is done.
+  void release_all();
   std::size_t running() const;
 
   // Acts on every deadline the clock says has passed, and re-arms the alarm:
@@ -188,6 +202,8 @@ class Supervisor {
   void execute(Worker& w, const WorkerCommand& command);
   int send_signal(Worker& w, const worker_command::Signal& s);
   void spawn(Worker& w);
+  // Where a spawned worker's output goes ("" = our pipes): see output_dir.
+  std::string output_path(const Worker& w) const;
   void on_end(Worker& w, const ProcessEnd& end);
   // adopt() once the worker is found; `expected`: the identity a check made
   // off the loop saw (the PID file's), so a PID reused since is not adopted.
@@ -213,6 +229,8 @@ class Supervisor {
   std::set<std::string> sessions_;
   bool sessions_known_ = false;
   bool stopping_all_ = false;
+  bool released_all_ = false;
+  std::function<void()> on_all_stopped_;  // release_all() ran: no more decisions
   WallTime sessions_at_{};
   // The one alarm: armed for the earliest deadline of any worker (armed_for_).
   uvx::Timer alarm_;

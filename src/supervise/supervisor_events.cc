@@ -161,6 +161,13 @@ Event lost(const std::string& worker, WallTime now, pid_t pid, const std::string
   return e;
 }
 
+Event released(const std::string& worker, WallTime now, pid_t pid, const std::string& output) {
+  Event e = base(kind::kWorkerReleased, worker, now);
+  e.fields.set("pid", num(pid));
+  if (!output.empty()) e.fields.set("output", output);
+  return e;
+}
+
 Event adopt_failed(const std::string& worker, WallTime now, pid_t pid, std::string_view via,
                    Liveness liveness, const EvidenceList& evidence) {
   Event e = base(kind::kWorkerAdoptFailed, worker, now);

@@ -56,6 +56,7 @@ Event adopted(const std::string& worker, WallTime now, pid_t pid, const std::str
 Event lost(const std::string& worker, WallTime now, pid_t pid, const std::string& identity,
            Liveness liveness, const EvidenceList& evidence);
 // ProcessWatch::adopt() refused the PID (gone, or another process now).
+Event released(const std::string& worker, WallTime now, pid_t pid, const std::string& output);
 Event adopt_failed(const std::string& worker, WallTime now, pid_t pid, std::string_view via,
                    Liveness liveness, const EvidenceList& evidence);
 // A PID file that could not be read or queued (no PID to judge): `error`.

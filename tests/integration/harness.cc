@@ -181,7 +181,30 @@ std::string wait_for_file(const std::string& path,
   return text;
 }
 
+namespace {
+
+std::vector<pid_t> children_of(pid_t parent) {
+  std::vector<pid_t> kids;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(entry.path() / "stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), {});
+    const auto paren = stat.rfind(')');
+    if (paren == std::string::npos) continue;
+    std::istringstream rest(stat.substr(paren + 2));  // "S PPID ..."
+    char state = 0;
+    pid_t ppid = 0;
+    if (rest >> state >> ppid && ppid == parent) kids.push_back(std::stoi(name));
+  }
+  return kids;
+}
+
+}  // namespace
+
 DaemonUnderTest::DaemonUnderTest(const std::string& base) : dir_(base) {
+  // A daemon's stop leaves its workers running (released to us, not to init).
+  become_subreaper();
   make_dirs(rules_dir());
   make_dirs(state_dir());
   stderr_path_ = dir_ / "daemon.stderr";
@@ -193,7 +216,22 @@ DaemonUnderTest::~DaemonUnderTest() {
     int status;
     waitpid(pid_, &status, 0);
   }
+  kill_released_workers();
   reap_orphans();
+}
+
+void DaemonUnderTest::kill_released_workers() const {
+  // Each worker a stop left running is now our child (we are a subreaper):
+  // one of ours with its PID is that worker, not a reused PID.
+  const std::vector<pid_t> ours = children_of(getpid());
+  for (const Event& e : events()) {
+    if (e.kind != "worker.released") continue;
+    const auto pid = static_cast<pid_t>(e.fields.get_int("pid").value_or(0));
+    if (pid <= 0 || std::find(ours.begin(), ours.end(), pid) == ours.end()) continue;
+    kill(-pid, SIGKILL);  // its group: it leads one of its own
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+  }
 }
 
 std::vector<std::string> DaemonUnderTest::path_flags() const {
@@ -335,23 +373,6 @@ CommandResult DaemonUnderTest::cli(const std::vector<std::string>& args) const {
 
 namespace {
 
-std::vector<pid_t> children_of(pid_t parent) {
-  std::vector<pid_t> kids;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
-    const std::string name = entry.path().filename();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream in(entry.path() / "stat");
-    std::string stat((std::istreambuf_iterator<char>(in)), {});
-    const auto paren = stat.rfind(')');
-    if (paren == std::string::npos) continue;
-    std::istringstream rest(stat.substr(paren + 2));  // "S PPID ..."
-    char state = 0;
-    pid_t ppid = 0;
-    if (rest >> state >> ppid && ppid == parent) kids.push_back(std::stoi(name));
-  }
-  return kids;
-}
-
 void kill_leftover_children() {
   // Killing a child can orphan its own children to us: go round until none.
   for (int round = 0; round < 10; ++round) {
@@ -365,8 +386,12 @@ void kill_leftover_children() {
 }  // namespace
 
 void become_subreaper() {
-  prctl(PR_SET_CHILD_SUBREAPER, 1);
-  std::atexit(kill_leftover_children);
+  static const bool once = [] {
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+    std::atexit(kill_leftover_children);
+    return true;
+  }();
+  (void)once;
 }
 
 bool DaemonUnderTest::wait_for_process_journaled(pid_t pid,

@@ -96,6 +96,8 @@ class DaemonUnderTest {
 
   // All events in the live event log, in order.
   std::vector<Event> events() const;
+  // SIGKILLs the workers its stops released (worker.released) that still run.
+  void kill_released_workers() const;
   // Waits until an event satisfying `pred` appears (considering events already
   // logged). Returns it, or nullopt after `timeout`.
   std::optional<Event> wait_for(const std::function<bool(const Event&)>& pred,

@@ -255,6 +255,91 @@ pid_file = ")" + pids + R"(/ext.pid"
   reap_orphans();
 }
 
+// The fleet outlives the watcher: a graceful stop leaves both kinds of worker
+// running (one the daemon spawned, one it adopted), unsignalled; the spawned
+// one keeps writing its output file while no daemon runs; the next daemon
+// re-adopts both (same PIDs, same run) and starts nothing.
+TEST(Workers, ADaemonStopLeavesWorkersRunningAndTheNextDaemonReadoptsThem) {
+  DaemonUnderTest d;
+  d.write_config(worker_config(R"(
+[[worker]]
+name = "own"
+argv = ["sh", "-c", "while :; do echo tick; sleep 0.02; done"]
+
+[[worker]]
+name = "ext"
+pid_file = ")" + d.home() + R"(/never-written.pid"
+)"));
+  d.start();
+  auto started = d.wait_for([](const Event& e) { return e.kind == "worker.started"; });
+  ASSERT_TRUE(started) << d.stderr_text();
+  const auto own = static_cast<pid_t>(pid_of(*started));
+  ASSERT_TRUE(d.wait_for_process_journaled(own)) << d.stderr_text();
+  const pid_t ext = start_sleeper();
+  ASSERT_EQ(d.cli({"notify", "worker.pid", "worker=ext", "pid=" + std::to_string(ext)}).exit_code,
+            0);
+  ASSERT_TRUE(d.wait_for([](const Event& e) {
+    return e.kind == "worker.adopted" && e.entity == "ext";
+  })) << d.stderr_text();
+  ASSERT_TRUE(d.wait_for_process_journaled(ext)) << d.stderr_text();
+
+  EXPECT_EQ(d.stop(), 0);
+  const auto released = [&](const std::string& name, pid_t pid) {
+    return d.count([&](const Event& e) {
+      return e.kind == "worker.released" && e.entity == name && pid_of(e) == pid;
+    });
+  };
+  EXPECT_EQ(released("own", own), 1u);
+  EXPECT_EQ(released("ext", ext), 1u);
+  EXPECT_EQ(d.count([](const Event& e) { return e.kind == "worker.stopped"; }), 0u);
+  EXPECT_EQ(kill(own, 0), 0) << "the spawned worker died with the daemon";
+  EXPECT_EQ(kill(ext, 0), 0) << "the adopted worker died with the daemon";
+  const std::string output = d.state_dir() + "/workers/own.log";
+  const std::size_t written = read_file(output).size();
+  usleep(150'000);
+  EXPECT_GT(read_file(output).size(), written) << "no output while no daemon runs";
+
+  d.start();
+  for (const std::string name : {"own", "ext"}) {
+    auto again = d.wait_for([&](const Event& e) {
+      return e.kind == "worker.adopted" && e.entity == name &&
+             e.fields.get_string("via") == "recovered";
+    });
+    ASSERT_TRUE(again) << name << "\n" << d.stderr_text();
+    EXPECT_EQ(pid_of(*again), name == "own" ? own : ext);
+  }
+  EXPECT_EQ(d.count([](const Event& e) { return e.kind == "worker.started"; }), 1u);
+  EXPECT_EQ(d.count([](const Event& e) { return e.kind == "worker.lost"; }), 0u);
+  // Watched again: its end is seen, and it is restarted.
+  ASSERT_EQ(kill(own, SIGKILL), 0);
+  ASSERT_TRUE(d.wait_for([&](const Event& e) {
+    return e.kind == "worker.exited" && e.entity == "own" && pid_of(e) == own;
+  })) << d.stderr_text();
+  EXPECT_EQ(d.wait_for_count([](const Event& e) { return e.kind == "worker.started"; }, 2), 2u);
+  kill(ext, SIGKILL);
+  waitpid(ext, nullptr, 0);
+  EXPECT_EQ(d.stop(), 0);
+}
+
+// `run --stop-workers`: a stop stops the workers it spawned, as before.
+TEST(Workers, StopWorkersStopsThemWithTheDaemon) {
+  DaemonUnderTest d;
+  d.write_config(worker_config(R"(
+[[worker]]
+name = "own"
+argv = ["sleep", "1000"]
+)"));
+  d.start({"--stop-workers"});
+  auto started = d.wait_for([](const Event& e) { return e.kind == "worker.started"; });
+  ASSERT_TRUE(started) << d.stderr_text();
+  const auto own = static_cast<pid_t>(pid_of(*started));
+  EXPECT_EQ(d.stop(), 0);
+  EXPECT_EQ(d.count([](const Event& e) { return e.kind == "worker.stopped"; }), 1u);
+  EXPECT_EQ(d.count([](const Event& e) { return e.kind == "worker.released"; }), 0u);
+  reap_orphans();
+  EXPECT_NE(kill(own, 0), 0) << "the worker outlived a --stop-workers daemon";
+}
+
 // A launcher (or a tmux hook with #{pane_pid}) tells the daemon which process a
 // worker runs as, through a notify message rather than a PID file.
 TEST(Workers, NotifyMessageAdoptsAWorker) {
