@@ -169,7 +169,12 @@ PolicyStep RestartPolicy::on_exit(RestartState s, const ExitFacts& facts, MonoTi
     return schedule(std::move(s), DecisionKind::kCircuitOpen, until, now, std::move(why));
   }
 
-  Duration backoff = backoff_delay(config_.backoff, s.consecutive_failures, u);
+  // The first failure of a story restarts at once (as s6 restarts a service
+  // that was up over a second: the floor below holds back one that was not);
+  // the backoff grows from the second: initial, then initial * factor, ...
+  Duration backoff = s.consecutive_failures <= 1
+                         ? Duration{0}
+                         : backoff_delay(config_.backoff, s.consecutive_failures - 1, u);
   Duration delay = std::max(backoff, floor_delay(s, now));
   std::string why =
       stable ? "exited after a stable run"

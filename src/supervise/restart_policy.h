@@ -17,11 +17,14 @@
 //      shorter than stable_after) open it; a failed half-open trial re-opens it.
 //      Open → kCircuitOpen(until = now + circuit_cooldown): the one trial start
 //      happens at `until` (half-open); a stable run closes it.
-//   6. Otherwise kRestartAt(now + max(backoff, floor)) where backoff is
+//   6. Otherwise kRestartAt(now + max(backoff, floor)) where backoff is zero
+//      for the first consecutive failure (after a stable run, or ever) and then
 //      backoff_delay() (src/plan/backoff.h: capped exponential with jitter) of
-//      the consecutive failures, and floor keeps at least `min_spawn_interval`
-//      between two spawns (s6's one second), which is zero when the worker was up
-//      longer than that.
+//      the failures after the first, and floor keeps at least
+//      `min_spawn_interval` between two spawns (s6's one second), which is zero
+//      when the worker was up longer than that. So, as s6 does, a worker that
+//      was up over a second and dies is restarted at once; one that dies
+//      quicker waits out the second.
 //
 // Every kRestartAt and kCircuitOpen counts one restart against the budget.
 //

@@ -48,7 +48,9 @@ PolicyStep run_once(const RestartPolicy& p, RestartState& s, MonoTime& now, Exit
   return step;
 }
 
-TEST(RestartPolicy, FirstFailureRestartsAfterTheInitialBackoff) {
+// As s6 does: the first failure of a story restarts at once when the worker was
+// up longer than the floor (min_spawn_interval); the backoff starts at the second.
+TEST(RestartPolicy, FirstFailureRestartsAtOnceWhenTheFloorAllows) {
   RestartPolicy p(config());
   RestartState s;
   MonoTime now = kT0;
@@ -56,8 +58,8 @@ TEST(RestartPolicy, FirstFailureRestartsAfterTheInitialBackoff) {
   now += seconds(10);
   PolicyStep step = p.on_exit(s, quick_failure(), now, 0.5);
   EXPECT_EQ(step.decision.kind, DecisionKind::kRestartAt);
-  EXPECT_EQ(step.decision.delay, seconds(2));
-  EXPECT_EQ(step.decision.at, now + seconds(2));
+  EXPECT_EQ(step.decision.delay, Duration{0});
+  EXPECT_EQ(step.decision.at, now);
   EXPECT_EQ(step.decision.attempt, 1);
   EXPECT_EQ(step.state.consecutive_failures, 1);
   EXPECT_EQ(step.state.total_restarts, 1);
@@ -65,17 +67,19 @@ TEST(RestartPolicy, FirstFailureRestartsAfterTheInitialBackoff) {
 }
 
 TEST(RestartPolicy, BackoffDoublesThenCaps) {
-  RestartPolicy p(config());
+  RestartPolicyConfig c = config();
+  c.max_restarts = 10;  // the budget is not what this is about
+  RestartPolicy p(c);
   RestartState s;
   MonoTime now = kT0;
   std::vector<Duration> delays;
-  for (int i = 0; i < 5; ++i) {
+  for (int i = 0; i < 6; ++i) {
     ExitFacts f;
     f.uptime = seconds(1);  // above the floor, below stable_after
     delays.push_back(run_once(p, s, now, f).decision.delay);
   }
-  EXPECT_EQ(delays,
-            (std::vector<Duration>{seconds(2), seconds(4), seconds(8), seconds(16), seconds(30)}));
+  EXPECT_EQ(delays, (std::vector<Duration>{Duration{0}, seconds(2), seconds(4), seconds(8),
+                                           seconds(16), seconds(30)}));
 }
 
 TEST(RestartPolicy, JitterStaysWithinItsBounds) {
@@ -83,17 +87,18 @@ TEST(RestartPolicy, JitterStaysWithinItsBounds) {
   c.backoff.jitter = 0.2;
   c.min_spawn_interval = Duration{0};
   RestartPolicy p(c);
-  for (double u : {0.0, 0.1, 0.25, 0.5, 0.75, 0.999}) {
+  // The second failure: the first backoff (the first failure has none).
+  auto second_failure = [&p](double u) {
     RestartState s;
-    MonoTime now = kT0;
-    PolicyStep step = run_once(p, s, now, quick_failure(), u);
-    EXPECT_GE(step.decision.delay, milliseconds(1600)) << u;
-    EXPECT_LE(step.decision.delay, milliseconds(2400)) << u;
+    s.consecutive_failures = 1;
+    return p.on_exit(s, quick_failure(), kT0, u).decision.delay;
+  };
+  for (double u : {0.0, 0.1, 0.25, 0.5, 0.75, 0.999}) {
+    EXPECT_GE(second_failure(u), milliseconds(1600)) << u;
+    EXPECT_LE(second_failure(u), milliseconds(2400)) << u;
   }
   // The extremes reach the bounds: the jitter is real.
-  RestartState s;
-  MonoTime now = kT0;
-  EXPECT_EQ(run_once(p, s, now, quick_failure(), 0.0).decision.delay, milliseconds(1600));
+  EXPECT_EQ(second_failure(0.0), milliseconds(1600));
   // Capped values jitter around the cap.
   RestartState capped;
   capped.consecutive_failures = 20;
@@ -112,11 +117,11 @@ TEST(RestartPolicy, FloorKeepsOneSecondBetweenSpawnsUnlessItRanLonger) {
   PolicyStep step = run_once(p, s, now, quick_failure());
   EXPECT_EQ(step.decision.delay, milliseconds(995));
   EXPECT_EQ(step.decision.at, kT0 + seconds(1));
-  // Ran 3 s: no floor, only the backoff (10 ms * 2).
+  // Ran 3 s: no floor, only the backoff (the second failure's: 10 ms).
   ExitFacts f;
   f.uptime = seconds(3);
   step = run_once(p, s, now, f);
-  EXPECT_EQ(step.decision.delay, milliseconds(20));
+  EXPECT_EQ(step.decision.delay, milliseconds(10));
 }
 
 TEST(RestartPolicy, BudgetSpentGivesUp) {
@@ -179,7 +184,7 @@ TEST(RestartPolicy, StableUptimeResetsBudgetAndBackoff) {
   PolicyStep step = run_once(p, s, now, stable);
   EXPECT_EQ(step.decision.kind, DecisionKind::kRestartAt);
   EXPECT_EQ(step.decision.attempt, 1);
-  EXPECT_EQ(step.decision.delay, seconds(2));  // backoff from the start again
+  EXPECT_EQ(step.decision.delay, Duration{0});  // a fresh story: at once, as a first failure
   EXPECT_EQ(step.state.total_restarts, 3);     // the lifetime count is kept
 }
 

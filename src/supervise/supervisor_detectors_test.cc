@@ -89,6 +89,9 @@ TEST_F(ShellDetectorTest, KillSignalsTheGroupEscalatesAtTheGraceAndIsAFailure) {
   // The shell ignores TERM and execs the paused child, which inherits that.
   w.argv = {"/bin/sh", "-c", "trap '' TERM; : > \"$READY\"; exec \"$0\"", testing::self_exe()};
   w.env.emplace_back("READY", dir_ / "ready");
+  // The restart the failure earns waits (a floor of an hour on the manual
+  // clock): the test stops the worker before it.
+  w.restart.min_spawn_interval = hours(1);
   Supervisor& s = make_manual({w});
   testing::FileAppears ready(&loop_, dir_.path(), "ready");
   ASSERT_TRUE(s.start("stub").ok());
