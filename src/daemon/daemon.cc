@@ -557,6 +557,10 @@ void Daemon::feed_supervisor(const Event& e) {
     supervisor_->on_entity_completed(e.entity);
     return;
   }
+  if (e.kind == kind::kStateChanged && e.fields.get_string("from") == "completed") {
+    supervisor_->on_entity_reopened(e.entity);
+    return;
+  }
   // `agentwatch notify worker.pid worker=NAME pid=N`: a launcher tells us which
   // process a worker runs as (the notify-message way to adopt, beside PID files).
   if (e.source == "notify" && e.kind == kind::kWorkerPid) {

@@ -444,6 +444,12 @@ void Supervisor::on_entity_completed(const std::string& name) {
     if (Worker* w = find(n)) (void)feed(*w, in::DependencyCompleted{});
 }
 
+void Supervisor::on_entity_reopened(const std::string& name) {
+  // Dependants wait for it again from their next start or restart on; a
+  // worker that was it may be started again.
+  completed_.erase(name);
+}
+
 void Supervisor::on_tmux_snapshot(const std::set<std::string>& sessions, bool known,
                                   const std::map<std::string, pid_t>& pane_pids) {
   if (known) {

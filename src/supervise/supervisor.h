@@ -149,6 +149,9 @@ class Supervisor {
   // Entity `name` reached `completed`: a completed worker is not judged hung any
   // more (its work is done) nor a phantom.
   void on_entity_completed(const std::string& name);
+  // Entity `name` left `completed` (`agentwatch recover reset`): its dependants
+  // wait for it again, at every start and restart; it may be started again.
+  void on_entity_reopened(const std::string& name);
   // The tmux sessions that exist now (the daemon's reconciliation: list-sessions
   // / list-panes, or a session-closed hook followed by a listing). known = false:
   // the listing could not be taken — every session is UNKNOWN, nothing acts on

@@ -108,7 +108,8 @@ TEST_F(ShellDetectorTest, KillSignalsTheGroupEscalatesAtTheGraceAndIsAFailure) {
   const Event* exited = events_.last("worker.exited");
   EXPECT_EQ(exited->fields.get_int("signal"), SIGKILL);
   EXPECT_EQ(exited->fields.get_string("killed_for"), "rule too-slow");
-  EXPECT_EQ(requested_states(), (std::vector<std::string>{"processing", "failed"}));
+  // Failed (the kill's reason), then queued for the restart it earned.
+  EXPECT_EQ(requested_states(), (std::vector<std::string>{"processing", "failed", "queued"}));
   EXPECT_EQ(last_request(LifecycleState::kFailed)->reason, "rule too-slow");
   EXPECT_EQ(s.status("stub")->restarts, 1);
 

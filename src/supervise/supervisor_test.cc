@@ -87,7 +87,9 @@ TEST_F(SupervisorTest, KilledWorkerIsRestarted) {
   EXPECT_EQ(int_field(events_.last("worker.started"), "attempt"), 2);
   EXPECT_NE(pid_of_last_start(), first);
   EXPECT_EQ(s.status("w")->restarts, 1);
-  EXPECT_EQ(requested_states(), (std::vector<std::string>{"processing", "processing"}));
+  // The killed run failed; the restart is a new run, queued then processing.
+  EXPECT_EQ(requested_states(),
+            (std::vector<std::string>{"processing", "failed", "queued", "processing"}));
 
   // A TERM-respecting worker stops on TERM, without escalation, and stays down.
   ASSERT_TRUE(s.stop("w").ok());
@@ -99,12 +101,14 @@ TEST_F(SupervisorTest, KilledWorkerIsRestarted) {
   EXPECT_EQ(s.running(), 0u);
   EXPECT_FALSE(store_.get("w", Supervisor::kProcessKey));
   // The stop ends the run without a verdict: queued, not failed.
-  EXPECT_EQ(requested_states(), (std::vector<std::string>{"processing", "processing", "queued"}));
+  EXPECT_EQ(requested_states(),
+            (std::vector<std::string>{"processing", "failed", "queued", "processing", "queued"}));
   EXPECT_EQ(lifecycle_.requests.back().reason, "stopped");
 }
 
 TEST_F(SupervisorTest, CrashLoopBacksOffOpensTheCircuitAndGivesUpWithoutBurningCpu) {
   WorkerSpec w = fast_worker("crashy", {"/bin/false"});
+  w.restart.min_spawn_interval = Duration{0};  // the delays are the backoff's alone
   w.restart.max_restarts = 6;
   w.restart.circuit_threshold = 3;
   w.restart.circuit_cooldown = milliseconds(100);
@@ -218,6 +222,30 @@ TEST_F(SupervisorTest, RestartWaitsForDependenciesThatAreNotCompleted) {
   wait_for("worker.started");
   EXPECT_EQ(events_.last("worker.started")->entity, "b");
   EXPECT_EQ(events_.last("worker.started")->fields.get_int("attempt"), 2);
+  ASSERT_TRUE(s.stop("b").ok());
+  wait_for("worker.stopped");
+}
+
+// `recover reset` of a completed dependency (the daemon calls
+// on_entity_reopened): the dependant's next restart waits for it again (the
+// dependency gate is for every start and restart, not only the first).
+TEST_F(SupervisorTest, AReopenedDependencyHoldsTheDependantsRestart) {
+  WorkerSpec a = fast_worker("a", {"sleep", "30"});
+  WorkerSpec b = fast_worker("b", {"sleep", "30"});
+  b.depends_on = {"a"};
+  Supervisor& s = make({a, b});
+  s.on_entity_completed("a");
+  ASSERT_TRUE(s.start("b").ok());
+  ASSERT_EQ(events_.count("worker.started"), 1u);
+  const auto first = static_cast<pid_t>(*events_.last("worker.started")->fields.get_int("pid"));
+  s.on_entity_reopened("a");
+  ::kill(first, SIGKILL);
+  wait_for("worker.waiting");
+  EXPECT_EQ(events_.last("worker.waiting")->fields.get_string("deps"), "a");
+  EXPECT_EQ(events_.count("worker.started"), 1u) << "restarted without its dependency";
+  EXPECT_EQ(requested_states().back(), "queued");
+  s.on_entity_completed("a");
+  wait_for("worker.started", 2);
   ASSERT_TRUE(s.stop("b").ok());
   wait_for("worker.stopped");
 }

@@ -306,6 +306,20 @@ void Stepper::exited(const ProcessEnd& end) {
   facts.clean = clean && killed_for.empty();
   facts.deps_ready = world.missing_deps.empty();
   PolicyStep step = policy.on_exit(w.restart, facts, now.mono, world.jitter);
+  // The run is over, and the lifecycle hears how before what follows
+  // (docs/lifecycle.md): a failed run is processing → failed, and the restart
+  // that comes is then a new run (failed → queued: its run number goes up); a
+  // clean end that restart = "always" restarts is processing → queued. A
+  // give-up says failed with its own reason (apply), as does a kill (above).
+  const DecisionKind next = step.decision.kind;
+  if (failure_reason.empty() &&
+      (next == DecisionKind::kRestartAt || next == DecisionKind::kCircuitOpen ||
+       next == DecisionKind::kWaitForDependencies)) {
+    if (facts.clean)
+      request(LifecycleState::kQueued, w.last_exit + " (restart = always)", end.evidence);
+    else
+      request(LifecycleState::kFailed, w.last_exit, failure_evidence);
+  }
   apply(step, failure_evidence, facts.clean);
   if (!w.process) evaluate_presence();
 }
@@ -322,6 +336,13 @@ void Stepper::apply(const PolicyStep& step, const EvidenceList& evidence, bool c
       w.restart_due = d.at;
       emit(ev::restart_scheduled(spec.name, now.wall, d.delay, d.attempt + 1, d.attempt,
                                  spec.restart.max_restarts, d.reason));
+      // Waiting for its backoff is queued (a new run, not started yet).
+      if (w.requested != LifecycleState::kQueued)
+        request(LifecycleState::kQueued,
+                "restart " + (d.delay <= Duration{0} ? std::string("now")
+                                                     : "in " + format_duration(d.delay)) +
+                    ": " + d.reason,
+                evidence);
       return;
     case DecisionKind::kCircuitOpen:
       enter(WorkerPhase::kCircuitOpen);
@@ -330,6 +351,10 @@ void Stepper::apply(const PolicyStep& step, const EvidenceList& evidence, bool c
       w.restart_due = d.at;
       emit(ev::circuit_open(spec.name, now.wall, now.to_wall(d.at), d.delay, d.attempt + 1,
                             d.reason));
+      // Not running, not given up: queued until the trial (docs/lifecycle.md).
+      if (w.requested != LifecycleState::kQueued)
+        request(LifecycleState::kQueued,
+                "circuit open for " + format_duration(d.delay) + ": " + d.reason, evidence);
       return;
     case DecisionKind::kWaitForDependencies:
       wait_for_deps(/*after_exit=*/true);
@@ -358,7 +383,7 @@ void Stepper::wait_for_deps(bool after_exit) {
   w.waiting_after_exit = after_exit;
   const std::string missing = join(world.missing_deps);
   emit(ev::waiting(spec.name, now.wall, missing, after_exit));
-  if (first && !after_exit)
+  if (first && w.requested != LifecycleState::kQueued)
     request(LifecycleState::kQueued, "waiting for " + missing,
             {Evidence{"state", "not completed: " + missing, now.wall}});
 }

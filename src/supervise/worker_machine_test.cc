@@ -217,6 +217,62 @@ TEST(WorkerMachine, StartSpawnsAndPersistsTheRunAndTheProcess) {
   EXPECT_EQ(m.state.runtime_due, m.now.mono + hours(1));
 }
 
+// The lifecycle of a restart (docs/lifecycle.md): the crashed run fails, the
+// restart it earns is a new run waiting queued for its backoff, and its spawn
+// is queued → processing. Each step is a request, so each is a transition.
+TEST(WorkerMachine, ACrashIsFailedThenTheRestartIsQueuedThenProcessing) {
+  WorkerSpec spec = agent();
+  Machine m(spec);
+  m.run();
+  m.advance(seconds(2));
+  m.exit_with(3);
+  EXPECT_EQ(m.state.phase, WorkerPhase::kBackoff);
+  EXPECT_EQ(m.requests(), (std::vector<LifecycleState>{LifecycleState::kFailed,
+                                                       LifecycleState::kQueued}));
+  EXPECT_EQ(m.request(LifecycleState::kFailed)->reason, "exited with code 3");
+  EXPECT_EQ(m.request(LifecycleState::kQueued)->reason.rfind("restart now: ", 0), 0u)
+      << m.request(LifecycleState::kQueued)->reason;
+  m.ring();
+  ASSERT_TRUE(m.has<cmd::Spawn>());
+  m.feed(in::Spawned{101, "pid"});
+  EXPECT_EQ(m.requests(), std::vector<LifecycleState>{LifecycleState::kProcessing});
+}
+
+// An open circuit is not a running worker: queued until its trial.
+TEST(WorkerMachine, AnOpenCircuitIsQueued) {
+  WorkerSpec spec = agent();
+  spec.restart.max_restarts = 10;
+  spec.restart.circuit_threshold = 2;
+  Machine m(spec);
+  m.run();
+  for (int i = 0; i < 5 && m.state.phase != WorkerPhase::kCircuitOpen; ++i) {
+    m.advance(milliseconds(5));
+    m.exit_with(1);
+    if (m.state.phase == WorkerPhase::kCircuitOpen) break;
+    m.advance(seconds(1));
+    m.ring();
+    ASSERT_TRUE(m.has<cmd::Spawn>());
+    m.feed(in::Spawned{200 + i, "pid"});
+  }
+  ASSERT_EQ(m.state.phase, WorkerPhase::kCircuitOpen);
+  EXPECT_EQ(m.requests(), (std::vector<LifecycleState>{LifecycleState::kFailed,
+                                                       LifecycleState::kQueued}));
+  EXPECT_NE(m.request(LifecycleState::kQueued)->reason.find("circuit open"), std::string::npos);
+}
+
+// restart = "always" restarts a clean end too: not a failure, a run that ended.
+TEST(WorkerMachine, ACleanEndThatAlwaysRestartsIsQueuedNotFailed) {
+  WorkerSpec spec = agent();
+  spec.restart.mode = RestartMode::kAlways;
+  Machine m(spec);
+  m.run();
+  m.advance(seconds(2));
+  m.exit_with(0);
+  EXPECT_EQ(m.state.phase, WorkerPhase::kBackoff);
+  EXPECT_EQ(m.requests(), std::vector<LifecycleState>{LifecycleState::kQueued});
+  EXPECT_EQ(m.request(LifecycleState::kQueued)->reason, "exited with code 0 (restart = always)");
+}
+
 TEST(WorkerMachine, CrashLoopBacksOffThenGivesUpAndIdles) {
   WorkerSpec spec = agent();
   spec.restart.max_restarts = 3;

@@ -241,6 +241,8 @@ TEST_F(TmuxUnknownTest, ServiceInstallSaysWhetherTheAgentsServerIsReachable) {
   EXPECT_TRUE(contains(installed.out, "a server answers there, and the unit leaves it visible"))
       << installed.out;
   ASSERT_EQ(tmux({"kill-server"}).exit_code, 0);
+  // kill-server returns before the server is gone: wait until it answers no more.
+  for (int i = 0; i < 200 && tmux({"list-sessions"}).exit_code == 0; ++i) usleep(10'000);
   auto again = d->cli({"service", "install"});
   EXPECT_TRUE(contains(again.out, "no server runs there yet") ||
               contains(again.out, "the socket does not answer"))

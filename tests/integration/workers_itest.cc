@@ -255,6 +255,69 @@ pid_file = ")" + pids + R"(/ext.pid"
   reap_orphans();
 }
 
+// Every restart is a transition of the lifecycle with its run number: the
+// crashed run fails, the restart is a new run (failed → queued: run 0 → 1),
+// queued until it is spawned (queued → processing, run 1).
+TEST(Workers, EachRestartIsANewRunInTheLifecycle) {
+  DaemonUnderTest d;
+  d.write_config(worker_config(R"(
+[[worker]]
+name = "crashy"
+argv = ["sh", "-c", "exit 3"]
+max_restarts = 1
+min_spawn_interval = "10ms"
+)"));
+  d.start();
+  ASSERT_TRUE(d.wait_for([](const Event& e) {
+    return e.kind == "worker.gave_up" && e.entity == "crashy";
+  })) << d.stderr_text();
+  std::vector<std::string> path;
+  for (const Event& e : d.events())
+    if (e.kind == "state.changed" && e.entity == "crashy")
+      path.push_back(e.fields.get_string("from").value_or("?") + ">" +
+                     e.fields.get_string("to").value_or("?") + "#" +
+                     std::to_string(e.fields.get_int("run").value_or(-1)));
+  EXPECT_EQ(path, (std::vector<std::string>{"none>queued#0", "queued>processing#0",
+                                            "processing>failed#0", "failed>queued#1",
+                                            "queued>processing#1", "processing>failed#1"}));
+  EXPECT_EQ(d.stop(), 0);
+}
+
+// `recover reset` of a completed dependency: the dependant, killed, waits for
+// it again instead of restarting at once.
+TEST(Workers, AResetDependencyHoldsTheDependantsRestart) {
+  DaemonUnderTest d;
+  d.write_config(worker_config(R"(
+[[worker]]
+name = "build"
+argv = ["true"]
+
+[[worker]]
+name = "deploy"
+argv = ["sleep", "1000"]
+depends_on = ["build"]
+)"));
+  d.start();
+  auto started = d.wait_for(
+      [](const Event& e) { return e.kind == "worker.started" && e.entity == "deploy"; });
+  ASSERT_TRUE(started) << d.stderr_text();
+  auto reset = d.cli({"recover", "reset", "build", "--force"});
+  ASSERT_EQ(reset.exit_code, 0) << reset.err;
+  ASSERT_TRUE(d.wait_for([](const Event& e) {
+    return e.kind == "state.changed" && e.entity == "build" &&
+           e.fields.get_string("from") == "completed";
+  })) << d.stderr_text();
+  ASSERT_EQ(kill(static_cast<pid_t>(pid_of(*started)), SIGKILL), 0);
+  auto waiting = d.wait_for(
+      [](const Event& e) { return e.kind == "worker.waiting" && e.entity == "deploy"; });
+  ASSERT_TRUE(waiting) << d.stderr_text();
+  EXPECT_EQ(waiting->fields.get_string("deps"), "build");
+  EXPECT_EQ(d.count([](const Event& e) {
+    return e.kind == "worker.started" && e.entity == "deploy";
+  }), 1u) << "restarted before its dependency completed again";
+  EXPECT_EQ(d.stop(), 0);
+}
+
 // The fleet outlives the watcher: a graceful stop leaves both kinds of worker
 // running (one the daemon spawned, one it adopted), unsignalled; the spawned
 // one keeps writing its output file while no daemon runs; the next daemon
