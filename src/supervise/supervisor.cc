@@ -35,7 +35,7 @@ Supervisor::Supervisor(uv_loop_t* loop, const Clock& clock, std::vector<WorkerSp
       emit_(std::move(emit)),
       options_(std::move(options)),
       env_(env),
-      rng_(options.jitter_seed ? options.jitter_seed : std::random_device{}()),
+      rng_(options_.jitter_seed ? options_.jitter_seed : std::random_device{}()),
       alarm_(loop, [this] { check_deadlines(); }) {
   for (WorkerSpec& s : specs) {
     RestartState restart;
