@@ -185,7 +185,7 @@ TEST(RestartPolicy, StableUptimeResetsBudgetAndBackoff) {
   EXPECT_EQ(step.decision.kind, DecisionKind::kRestartAt);
   EXPECT_EQ(step.decision.attempt, 1);
   EXPECT_EQ(step.decision.delay, Duration{0});  // a fresh story: at once, as a first failure
-  EXPECT_EQ(step.state.total_restarts, 3);     // the lifetime count is kept
+  EXPECT_EQ(step.state.total_restarts, 3);      // the lifetime count is kept
 }
 
 TEST(RestartPolicy, OnStableRunResetsWithoutAnExit) {

@@ -338,11 +338,12 @@ void Stepper::apply(const PolicyStep& step, const EvidenceList& evidence, bool c
                                  spec.restart.max_restarts, d.reason));
       // Waiting for its backoff is queued (a new run, not started yet).
       if (w.requested != LifecycleState::kQueued)
-        request(LifecycleState::kQueued,
-                "restart " + (d.delay <= Duration{0} ? std::string("now")
-                                                     : "in " + format_duration(d.delay)) +
-                    ": " + d.reason,
-                evidence);
+        request(
+            LifecycleState::kQueued,
+            "restart " +
+                (d.delay <= Duration{0} ? std::string("now") : "in " + format_duration(d.delay)) +
+                ": " + d.reason,
+            evidence);
       return;
     case DecisionKind::kCircuitOpen:
       enter(WorkerPhase::kCircuitOpen);

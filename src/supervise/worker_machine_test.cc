@@ -227,8 +227,8 @@ TEST(WorkerMachine, ACrashIsFailedThenTheRestartIsQueuedThenProcessing) {
   m.advance(seconds(2));
   m.exit_with(3);
   EXPECT_EQ(m.state.phase, WorkerPhase::kBackoff);
-  EXPECT_EQ(m.requests(), (std::vector<LifecycleState>{LifecycleState::kFailed,
-                                                       LifecycleState::kQueued}));
+  EXPECT_EQ(m.requests(),
+            (std::vector<LifecycleState>{LifecycleState::kFailed, LifecycleState::kQueued}));
   EXPECT_EQ(m.request(LifecycleState::kFailed)->reason, "exited with code 3");
   EXPECT_EQ(m.request(LifecycleState::kQueued)->reason.rfind("restart now: ", 0), 0u)
       << m.request(LifecycleState::kQueued)->reason;
@@ -255,8 +255,8 @@ TEST(WorkerMachine, AnOpenCircuitIsQueued) {
     m.feed(in::Spawned{200 + i, "pid"});
   }
   ASSERT_EQ(m.state.phase, WorkerPhase::kCircuitOpen);
-  EXPECT_EQ(m.requests(), (std::vector<LifecycleState>{LifecycleState::kFailed,
-                                                       LifecycleState::kQueued}));
+  EXPECT_EQ(m.requests(),
+            (std::vector<LifecycleState>{LifecycleState::kFailed, LifecycleState::kQueued}));
   EXPECT_NE(m.request(LifecycleState::kQueued)->reason.find("circuit open"), std::string::npos);
 }
 

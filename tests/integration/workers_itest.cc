@@ -298,8 +298,8 @@ argv = ["sleep", "1000"]
 depends_on = ["build"]
 )"));
   d.start();
-  auto started = d.wait_for(
-      [](const Event& e) { return e.kind == "worker.started" && e.entity == "deploy"; });
+  auto started =
+      d.wait_for([](const Event& e) { return e.kind == "worker.started" && e.entity == "deploy"; });
   ASSERT_TRUE(started) << d.stderr_text();
   auto reset = d.cli({"recover", "reset", "build", "--force"});
   ASSERT_EQ(reset.exit_code, 0) << reset.err;
@@ -308,13 +308,14 @@ depends_on = ["build"]
            e.fields.get_string("from") == "completed";
   })) << d.stderr_text();
   ASSERT_EQ(kill(static_cast<pid_t>(pid_of(*started)), SIGKILL), 0);
-  auto waiting = d.wait_for(
-      [](const Event& e) { return e.kind == "worker.waiting" && e.entity == "deploy"; });
+  auto waiting =
+      d.wait_for([](const Event& e) { return e.kind == "worker.waiting" && e.entity == "deploy"; });
   ASSERT_TRUE(waiting) << d.stderr_text();
   EXPECT_EQ(waiting->fields.get_string("deps"), "build");
-  EXPECT_EQ(d.count([](const Event& e) {
-    return e.kind == "worker.started" && e.entity == "deploy";
-  }), 1u) << "restarted before its dependency completed again";
+  EXPECT_EQ(
+      d.count([](const Event& e) { return e.kind == "worker.started" && e.entity == "deploy"; }),
+      1u)
+      << "restarted before its dependency completed again";
   EXPECT_EQ(d.stop(), 0);
 }
 
