@@ -1,9 +1,11 @@
 #include "src/cli/rules_commands.h"
 
 #include <algorithm>
+#include <array>
 #include <csignal>
 #include <fstream>
 #include <ostream>
+#include <span>
 #include <sstream>
 #include <variant>
 
@@ -282,10 +284,14 @@ std::vector<std::string> unknown_kind_warnings(const RuleSet& rules) {
   }
   std::vector<std::string_view> candidates(kind::kAllKinds.begin(), kind::kAllKinds.end());
   candidates.insert(candidates.end(), produced.begin(), produced.end());
-  auto starts_with_any = [](std::string_view k, std::initializer_list<std::string_view> prefixes) {
+  auto starts_with_any = [](std::string_view k, std::span<const std::string_view> prefixes) {
     return std::any_of(prefixes.begin(), prefixes.end(),
                        [&](std::string_view p) { return k.starts_with(p); });
   };
+  constexpr std::array<std::string_view, 2> kClientPrefixes = {kind::kUserPrefix,
+                                                               kind::kAgentPrefix};
+  constexpr std::array<std::string_view, 2> kSharedPrefixes = {kind::kTmuxPrefix,
+                                                               kind::kWorkerPrefix};
 
   std::vector<std::string> out;
   for (const Rule& r : rules.rules()) {
@@ -293,11 +299,9 @@ std::vector<std::string> unknown_kind_warnings(const RuleSet& rules) {
       const std::string_view k = g.pattern();
       if (!is_exact_kind_pattern(k) || kind::is_known(k)) continue;
       if (std::find(produced.begin(), produced.end(), k) != produced.end()) continue;
-      if (std::any_of(produced_prefixes.begin(), produced_prefixes.end(),
-                      [&](std::string_view p) { return k.starts_with(p); }))
-        continue;
+      if (starts_with_any(k, produced_prefixes)) continue;
       // Clients' own namespaces: anything may arrive there.
-      if (starts_with_any(k, {kind::kUserPrefix, kind::kAgentPrefix})) continue;
+      if (starts_with_any(k, kClientPrefixes)) continue;
       // Only a near miss of a known kind is worth a word: any other kind may
       // be made by a rule file not checked with this one.
       const std::string suggestion = closest_word(k, candidates);
@@ -305,7 +309,7 @@ std::vector<std::string> unknown_kind_warnings(const RuleSet& rules) {
       std::string w = r.file + ":" + std::to_string(r.line) + ": warning: rule '" + r.name +
                       "': on = " + json_quoted(k) + ": no event of this kind is emitted";
       // tmux.* and worker.* are agentwatch's, but notify clients may send there too.
-      if (starts_with_any(k, {kind::kTmuxPrefix, kind::kWorkerPrefix}))
+      if (starts_with_any(k, kSharedPrefixes))
         w += " (unless an `agentwatch notify` client sends it)";
       out.push_back(w + "; did you mean " + json_quoted(suggestion) + "?");
     }

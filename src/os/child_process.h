@@ -111,7 +111,6 @@ class ChildProcess {
   // does: init, or a subreaper). For a child with an output_path; one whose
   // output is in our pipes would get EPIPE once they close.
   void release();
-  bool released() const { return released_; }
 
  private:
   struct Stream {

@@ -207,8 +207,7 @@ void Supervisor::spawn(Worker& w) {
   o.cwd = w.spec.cwd;
   o.env = w.spec.env;
   o.env.emplace_back("AGENTWATCH_WORKER", w.spec.name);
-  o.capture_output = true;
-  o.output_path = output_path(w);
+  o.output_path = output_path(w);  // "": into our pipes (capture_output)
   o.tail_limit = std::max<std::size_t>(options_.stderr_tail_bytes, 1);
   Worker* wp = &w;
   auto watch = ProcessWatch::watch_child(loop_, clock_, env_, std::move(o),

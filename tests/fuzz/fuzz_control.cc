@@ -23,13 +23,6 @@ using namespace aw;
 
 namespace {
 
-std::string_view without_newline(std::string_view line) {
-  FUZZ_CHECK(!line.empty() && line.back() == '\n');
-  line.remove_suffix(1);
-  FUZZ_CHECK(line.find('\n') == std::string_view::npos);
-  return line;
-}
-
 std::string encode(const ControlRequest& r) {
   std::string params;
   append_fields_json(params, r.params);
@@ -48,7 +41,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FUZZ_CHECK(!d.request.method.empty());
     FUZZ_CHECK(d.request.id == d.id.value_or(0));
     const std::string once = encode(d.request);
-    const DecodedControlRequest again = decode_control_request(without_newline(once));
+    const DecodedControlRequest again = decode_control_request(fuzz::without_newline(once));
     FUZZ_CHECK(again.ok);
     FUZZ_CHECK(again.request.method == d.request.method);
     FUZZ_CHECK(again.request.id == d.request.id);
@@ -68,7 +61,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FUZZ_CHECK(twice.ok());
     FUZZ_CHECK(*twice == *compact);
     const std::string ok_line = encode_control_ok(d.id, *compact);
-    const auto ok_reply = decode_control_reply(without_newline(ok_line));
+    const auto ok_reply = decode_control_reply(fuzz::without_newline(ok_line));
     FUZZ_CHECK(ok_reply.ok());
     FUZZ_CHECK(ok_reply->id == d.id);
     FUZZ_CHECK(ok_reply->reply.ok);
@@ -77,7 +70,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   (void)decode_control_reply(line);
   const std::string err_line = encode_control_error(d.id, ControlErrorCode::kBadRequest, line);
-  const auto err_reply = decode_control_reply(without_newline(err_line));
+  const auto err_reply = decode_control_reply(fuzz::without_newline(err_line));
   FUZZ_CHECK(err_reply.ok());
   FUZZ_CHECK(err_reply->id == d.id);
   FUZZ_CHECK(!err_reply->reply.ok);

@@ -21,13 +21,6 @@ using namespace aw;
 
 namespace {
 
-std::string_view without_newline(std::string_view line) {
-  FUZZ_CHECK(!line.empty() && line.back() == '\n');
-  line.remove_suffix(1);
-  FUZZ_CHECK(line.find('\n') == std::string_view::npos);
-  return line;
-}
-
 bool same_shape(const FieldValue& a, const FieldValue& b) {
   // A double that is a whole number is written without a fraction and reads
   // back as an integer; everything else keeps its type.
@@ -54,7 +47,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (const auto& [key, value] : m.fields) FUZZ_CHECK(check_notify_field_key(key).ok());
 
     const std::string once = encode_notify_line(m);
-    const DecodedNotifyLine again = decode_notify_line(without_newline(once), policy);
+    const DecodedNotifyLine again = decode_notify_line(fuzz::without_newline(once), policy);
     FUZZ_CHECK(again.ok);
     FUZZ_CHECK(again.message.kind == m.kind);
     FUZZ_CHECK(again.message.entity == m.entity);
@@ -72,7 +65,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   (void)parse_notify_reply(line);
   const std::string reply = notify_error_reply(NotifyRefusal::kRejected, line);
-  const auto parsed = parse_notify_reply(without_newline(reply));
+  const auto parsed = parse_notify_reply(fuzz::without_newline(reply));
   FUZZ_CHECK(parsed.has_value());
   FUZZ_CHECK(!parsed->ok);
   FUZZ_CHECK(parsed->reason == "rejected");

@@ -41,6 +41,15 @@ inline std::vector<std::string_view> split_lines(std::string_view text, std::siz
   return out;
 }
 
+// A framed protocol line (a request or reply we encoded): it must end with
+// '\n' and hold no other; returns it without that '\n'.
+inline std::string_view without_newline(std::string_view line) {
+  FUZZ_CHECK(!line.empty() && line.back() == '\n');
+  line.remove_suffix(1);
+  FUZZ_CHECK(line.find('\n') == std::string_view::npos);
+  return line;
+}
+
 // 1 + the number of '\n' in `text`: the last line a position may name.
 inline std::size_t line_count(std::string_view text) {
   std::size_t n = 1;
