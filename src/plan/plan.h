@@ -110,6 +110,12 @@ struct ProbePattern {
   std::string kind;                       // a valid event kind, e.g. "queue.failed"
 };
 
+// What a resumed plan does with an action the daemon died or stopped while it
+// ran (docs/actions.md, "Resumed plans"): run it again, or report it
+// interrupted and skip the rest of its plan. kDefault: again when the action is
+// idempotent (rerun_when_interrupted below). A rule's `on_interrupt` key.
+enum class OnInterrupt : std::uint8_t { kDefault, kRerun, kFail };
+
 // The part every action has, whatever its type. The loader fills it for each
 // [[rule.action]] (ActionSpec, src/rules/rule.h); rendering copies it into the
 // request and sets render_error.
@@ -119,6 +125,7 @@ struct ActionHeader {
   std::uint32_t line = 0, column = 0;  // where the action is written in its rule file
   Duration timeout{0};                 // 0 = the action type's default
   RetryPolicy retry;
+  OnInterrupt on_interrupt = OnInterrupt::kDefault;
   // Non-empty when rendering failed (e.g. {fields.x} absent from the event):
   // executing the request must fail at once with category "validation".
   std::string render_error;
@@ -237,6 +244,31 @@ static_assert(std::is_same_v<
               std::variant_alternative_t<static_cast<std::size_t>(ActionType::kTmux), ActionBody>,
               TmuxRequest>);
 
+// Whether running an action twice has the effect of running it once, so a
+// resumed plan may run it again when the daemon died while it ran: a move or
+// quarantine (a source already gone from where it was, and present where it
+// went, is done), a mark, a kill (signalling a worker again), a rotate (it
+// checks its limits again), a probe (read-only by contract) and a tmux kill. A
+// run, a restart and a tmux open or send are not: they act again.
+constexpr bool idempotent(ActionType type, const ActionBody& body) {
+  switch (type) {
+    case ActionType::kMove:
+    case ActionType::kQuarantine:
+    case ActionType::kMark:
+    case ActionType::kEmit:
+    case ActionType::kKill:
+    case ActionType::kRotate:
+    case ActionType::kProbe:
+      return true;
+    case ActionType::kTmux:
+      return std::get<TmuxRequest>(body).op == TmuxOp::kKill;
+    case ActionType::kRun:
+    case ActionType::kRestart:
+      return false;
+  }
+  return false;
+}
+
 // One action to carry out: the common header and exactly the fields of its type.
 struct ActionRequest : ActionHeader {
   ActionBody body;
@@ -246,6 +278,11 @@ struct ActionRequest : ActionHeader {
   template <class T>
   const T* as() const {
     return std::get_if<T>(&body);
+  }
+  // The rule's on_interrupt, or the type's idempotence when it says nothing.
+  bool rerun_when_interrupted() const {
+    if (on_interrupt != OnInterrupt::kDefault) return on_interrupt == OnInterrupt::kRerun;
+    return idempotent(type(), body);
   }
 };
 

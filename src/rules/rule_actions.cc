@@ -22,7 +22,8 @@ namespace {
 // In ActionType order (the loader maps an index here to the enum).
 const Keys kActionTypes = {"run",  "move",    "quarantine", "mark",   "emit",
                            "kill", "restart", "tmux",       "rotate", "probe"};
-const Keys kCommonActionKeys = {"do", "timeout", "retries", "backoff"};
+const Keys kCommonActionKeys = {"do", "timeout", "retries", "backoff", "on_interrupt"};
+const Keys kOnInterrupt = {"rerun", "fail"};
 const Keys kTmuxKeys = {"op",    "session", "argv", "cwd",      "env",
                         "brief", "submit",  "keys", "wait_for", "ready_timeout"};
 const Keys kTmuxOpenKeys = kTmuxKeys;
@@ -354,6 +355,16 @@ class ActionParser : RuleReader {
           a.retry.retries = static_cast<int>(*i);
       } else if (key == "backoff") {
         parse_backoff(v, a.retry);
+      } else if (key == "on_interrupt") {
+        if (auto s = get_string(v, "on_interrupt")) {
+          if (*s == "rerun")
+            a.on_interrupt = OnInterrupt::kRerun;
+          else if (*s == "fail")
+            a.on_interrupt = OnInterrupt::kFail;
+          else
+            error(pos(v), "on_interrupt must be \"rerun\" or \"fail\", not " + quoted(*s) +
+                              did_you_mean(*s, kOnInterrupt));
+        }
       }
     }
     if (!type) return std::nullopt;  // cannot judge the other keys without a valid 'do'
@@ -387,7 +398,7 @@ class ActionParser : RuleReader {
       if (other) {
         error(pos(k), "'" + std::string(key) + "' does not apply to do = \"" + name + "\" (" +
                           name + " takes " + join_keys(own, " and ") +
-                          "; common keys: timeout, retries, backoff)");
+                          "; common keys: timeout, retries, backoff, on_interrupt)");
       } else {
         Keys valid = own;
         valid.insert(valid.end(), kCommonActionKeys.begin(), kCommonActionKeys.end());

@@ -106,7 +106,7 @@ TEST(KillAction, GraceMustBeADuration) {
 TEST(KillAction, KillGraceBelongsToRun) {
   EXPECT_EQ(one_error("do = \"kill\"\nkill_grace = \"1s\""),
             "a.toml:6:1: error: 'kill_grace' does not apply to do = \"kill\" (kill takes worker, "
-            "signal, grace and reason; common keys: timeout, retries, backoff)");
+            "signal, grace and reason; common keys: timeout, retries, backoff, on_interrupt)");
 }
 
 TEST(RestartAction, KeysAndDefaults) {
@@ -119,7 +119,7 @@ TEST(RestartAction, KeysAndDefaults) {
             "w-{fields.n}");
   EXPECT_EQ(one_error("do = \"restart\"\nsignal = \"TERM\""),
             "a.toml:6:1: error: 'signal' does not apply to do = \"restart\" (restart takes worker "
-            "and reason; common keys: timeout, retries, backoff)");
+            "and reason; common keys: timeout, retries, backoff, on_interrupt)");
 }
 
 TEST(RestartAction, WorkerTemplateErrorHasColumn) {
@@ -427,7 +427,7 @@ TEST(NewActions, UnknownActionListsEveryType) {
 TEST(NewActions, KeysOfOneTypeAreRefusedOnAnother) {
   EXPECT_EQ(one_error("do = \"run\"\nargv = [\"x\"]\nsession = \"s\""),
             "a.toml:7:1: error: 'session' does not apply to do = \"run\" (run takes argv, cwd, "
-            "env, shell and kill_grace; common keys: timeout, retries, backoff)");
+            "env, shell and kill_grace; common keys: timeout, retries, backoff, on_interrupt)");
   EXPECT_EQ(one_error("do = \"rotate\"\nmax_age = \"1d\"\nmax_sise = \"1M\""),
             "a.toml:7:1: error: unknown key 'max_sise' in action 1 of rule 'r'; did you mean "
             "'max_size'?");
@@ -437,6 +437,39 @@ TEST(NewActions, TheCommonKeysApply) {
   ActionSpec a = one_action("do = \"restart\"\nretries = 3\ntimeout = \"5s\"");
   EXPECT_EQ(a.retry.retries, 3);
   EXPECT_EQ(a.timeout, std::chrono::seconds(5));
+}
+
+TEST(NewActions, OnInterruptChoosesWhetherAResumedPlanRunsTheActionAgain) {
+  ActionSpec dflt = one_action("do = \"run\"\nargv = [\"a\"]");
+  EXPECT_EQ(dflt.on_interrupt, OnInterrupt::kDefault);
+  EXPECT_EQ(one_action("do = \"run\"\nargv = [\"a\"]\non_interrupt = \"rerun\"").on_interrupt,
+            OnInterrupt::kRerun);
+  EXPECT_EQ(one_action("do = \"move\"\nto = \"done\"\non_interrupt = \"fail\"").on_interrupt,
+            OnInterrupt::kFail);
+  EXPECT_EQ(one_error("do = \"run\"\nargv = [\"a\"]\non_interrupt = \"rerunn\""),
+            "a.toml:7:16: error: on_interrupt must be \"rerun\" or \"fail\", not \"rerunn\"; did you "
+            "mean 'rerun'?");
+}
+
+TEST(NewActions, WithoutOnInterruptOnlyIdempotentActionsRunAgain) {
+  ActionRequest run;
+  run.body = RunRequest{};
+  EXPECT_FALSE(run.rerun_when_interrupted());
+  run.on_interrupt = OnInterrupt::kRerun;
+  EXPECT_TRUE(run.rerun_when_interrupted());
+  ActionRequest move;
+  move.body = MoveRequest{};
+  EXPECT_TRUE(move.rerun_when_interrupted());
+  move.on_interrupt = OnInterrupt::kFail;
+  EXPECT_FALSE(move.rerun_when_interrupted());
+  ActionRequest tmux;
+  tmux.body = TmuxRequest{};
+  EXPECT_FALSE(tmux.rerun_when_interrupted());  // open types again
+  std::get<TmuxRequest>(tmux.body).op = TmuxOp::kKill;
+  EXPECT_TRUE(tmux.rerun_when_interrupted());
+  ActionRequest restart;
+  restart.body = RestartRequest{};
+  EXPECT_FALSE(restart.rerun_when_interrupted());
 }
 
 }  // namespace

@@ -282,7 +282,7 @@ TEST(RuleLoader, MissingRequiredActionKeys) {
 TEST(RuleLoader, KeyOfAnotherActionType) {
   EXPECT_EQ(one_error(rule_with_action("do = \"move\"\nto = \"x\"\nargv = [\"a\"]")),
             "f.toml:7:1: error: 'argv' does not apply to do = \"move\" (move takes to and root; "
-            "common keys: timeout, retries, backoff)");
+            "common keys: timeout, retries, backoff, on_interrupt)");
 }
 
 TEST(RuleLoader, UnknownActionKeySuggests) {
