@@ -220,12 +220,12 @@ void ActionExecutor::begin_file_action(Job& job) {
                     job.cause_seq, clock_.wall()};
     work = [spec = std::move(spec), result] { *result = write_marker(spec); };
   } else if (const auto* move = r.as<MoveRequest>()) {
-    MoveSpec spec{move->source, move->to, move->root, std::nullopt};
+    MoveSpec spec{move->source, move->to, move->root, std::nullopt, r.resumed};
     work = [spec = std::move(spec), result] { *result = move_file(spec); };
   } else {
     const auto& q = std::get<QuarantineRequest>(r.body);
     MoveSpec spec{q.source, q.to, q.root,
-                  QuarantineNote{q.reason, clock_.wall(), r.rule, job.cause_seq}};
+                  QuarantineNote{q.reason, clock_.wall(), r.rule, job.cause_seq}, r.resumed};
     work = [spec = std::move(spec), result] { *result = move_file(spec); };
   }
   std::weak_ptr<char> alive = alive_;

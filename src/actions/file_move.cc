@@ -327,6 +327,17 @@ ActionOutcome move_file(const MoveSpec& spec) {
   }
   Result<detail::Placement> placed =
       detail::place(src_dir->get(), name, dst_dir->get(), false, reason ? &companion : nullptr);
+  if (!placed.ok() && placed.error().code == -ENOENT && spec.resumed) {
+    // The move a killed daemon had in flight may have happened: the source is
+    // gone and its name is in the destination. That is this move, done.
+    struct stat st {};
+    if (::fstatat(dst_dir->get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+      fields.set("to", join(to_dir, name));
+      return make_success(std::string(action) + ": '" + from + "' was already moved to '" +
+                              join(to_dir, name) + "' (before the daemon restarted)",
+                          std::move(fields));
+    }
+  }
   if (!placed.ok()) {
     std::string shown = placed.error().code == -ENOENT
                             ? "source '" + from + "' does not exist"

@@ -39,12 +39,17 @@ struct MoveSpec {
   std::string to;      // destination directory; relative = relative to root (or cwd)
   std::string root;    // "" = no confinement (symlinks are still refused everywhere)
   std::optional<QuarantineNote> quarantine;  // set for the quarantine action
+  // Run again by a resumed plan (docs/intents.md): a source that is gone while
+  // its name is in `to` was moved by the attempt the daemon died in, and counts
+  // as moved.
+  bool resumed = false;
 };
 
 // Carries out the move. Outcome fields: from, to (absolute paths), and for a
 // quarantine reason_file. Categories: ok, validation (empty or bad paths),
 // not_found (source missing), permission (symlink, outside the root, EACCES),
-// resource (ENOSPC, EMFILE, ...), execution (anything else).
+// resource (ENOSPC, EMFILE, ...), execution (anything else). With `resumed`,
+// a source gone from its place and present in `to` is ok ("already moved").
 ActionOutcome move_file(const MoveSpec& spec);
 
 namespace detail {

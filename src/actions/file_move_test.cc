@@ -202,6 +202,22 @@ TEST_F(FileMoveTest, MissingSourceIsNotFound) {
   EXPECT_NE(o.message.find(root_ / "in/gone.json"), std::string::npos) << o.message;
 }
 
+TEST_F(FileMoveTest, AResumedMoveWhoseFileIsAlreadyInPlaceIsDone) {
+  make_dirs(root_ / "in");
+  make_dirs(root_ / "done");
+  write_file(root_ / "done/a.json", "{}");  // the attempt the daemon died in moved it
+  MoveSpec resumed = spec(root_ / "in/a.json", root_ / "done");
+  EXPECT_EQ(move_file(resumed).category, "not_found");  // a first attempt: someone else did it
+  resumed.resumed = true;
+  ActionOutcome o = move_file(resumed);
+  EXPECT_TRUE(o.ok) << o.message;
+  EXPECT_NE(o.message.find("already moved"), std::string::npos) << o.message;
+  EXPECT_EQ(o.fields.get_string("to"), root_ / "done/a.json");
+  // Gone from both places: not found, resumed or not.
+  resumed.source = root_ / "in/b.json";
+  EXPECT_EQ(move_file(resumed).category, "not_found");
+}
+
 TEST_F(FileMoveTest, EmptyPathsAreValidationErrors) {
   EXPECT_EQ(move_file(spec("", root_ / "done")).category, "validation");
   EXPECT_EQ(move_file(spec(root_ / "x", "")).category, "validation");

@@ -120,6 +120,8 @@ inline constexpr std::string_view kSupervisorStoreError = "supervisor.store_erro
 inline constexpr std::string_view kActionStarted = "action.started";
 inline constexpr std::string_view kActionSucceeded = "action.succeeded";
 inline constexpr std::string_view kActionFailed = "action.failed";
+// An intent a daemon left open, resumed at start (src/daemon/pipeline.cc; docs/intents.md).
+inline constexpr std::string_view kPlanResumed = "plan.resumed";
 
 // The chain guard cut or throttled a rule (src/daemon/pipeline.cc; docs/rules.md "Loops").
 inline constexpr std::string_view kRuleLoop = "rule.loop";
@@ -228,6 +230,7 @@ inline constexpr std::array kAllKinds = {
     kActionStarted,
     kActionSucceeded,
     kActionFailed,
+    kPlanResumed,
     kRuleLoop,
     kRuleThrottled,
     kRulesLoaded,

@@ -79,6 +79,10 @@ void append_state_record(std::string& out, std::initializer_list<std::string_vie
   append_record(out, fields);
 }
 
+void append_state_record(std::string& out, std::span<const std::string_view> fields) {
+  append_record(out, fields);
+}
+
 Result<StateFileContents> parse_state_file(std::string_view text, const std::string& path,
                                            std::string_view kind) {
   const std::string header = state_file_header(kind);

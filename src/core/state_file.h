@@ -32,6 +32,7 @@
 #include <cstddef>
 #include <initializer_list>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -52,6 +53,7 @@ std::string state_record(const std::vector<std::string>& fields);
 // The same line, appended to `out` (no temporaries: the file index writes one
 // per file it handles).
 void append_state_record(std::string& out, std::initializer_list<std::string_view> fields);
+void append_state_record(std::string& out, std::span<const std::string_view> fields);
 
 // The TAB-separated columns of one line, as written (not unescaped): what
 // both this format and the version-1 files it replaced are made of.

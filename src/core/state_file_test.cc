@@ -45,6 +45,13 @@ TEST(StateFile, AppendedRecordIsTheSameRecord) {
   EXPECT_EQ(c.records[0].fields, (std::vector<std::string>{"b\tc\n%", "", "plain"}));
 }
 
+TEST(StateFile, ASpanOfFieldsMakesTheSameRecord) {
+  const std::vector<std::string_view> fields{"open", "7", "{\"a\":\"\\t%\"}"};
+  std::string out;
+  append_state_record(out, std::span<const std::string_view>(fields));
+  EXPECT_EQ(out, state_record({"open", "7", "{\"a\":\"\\t%\"}"}));
+}
+
 TEST(StateFile, JustTheHeaderIsAnEmptyFile) {
   StateFileContents c = parse_ok(state_file_header("test"));
   EXPECT_TRUE(c.records.empty());

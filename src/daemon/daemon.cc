@@ -23,6 +23,7 @@
 #include "src/daemon/control_api.h"
 #include "src/daemon/daemon_actions.h"
 #include "src/daemon/instance_lock.h"
+#include "src/daemon/intent_journal_file.h"
 #include "src/daemon/pipeline.h"
 #include "src/daemon/pipeline_loop_ports.h"
 #include "src/daemon/sd_notify.h"
@@ -163,6 +164,7 @@ class Daemon {
 
   std::unique_ptr<EventLogWriter> log_;
   std::unique_ptr<FileIndex> index_;
+  std::unique_ptr<IntentJournalFile> intents_;  // outlives pipeline_
   std::unique_ptr<StateStore> state_;
   std::unique_ptr<ActionExecutor> executor_;
   std::unique_ptr<LoopPipelinePorts> pipeline_ports_;  // outlives pipeline_
@@ -228,6 +230,13 @@ bool Daemon::open_stores() {
     return false;
   }
   index_ = std::move(*index);
+  auto intents = IntentJournalFile::open(&loop_, paths_.state_dir);
+  if (!intents) {
+    spdlog::critical("cannot open the intent log: {}", intents.error().message);
+    return false;
+  }
+  intents_ = std::move(*intents);
+  for (const std::string& problem : intents_->problems()) spdlog::error("intent log: {}", problem);
   StateStoreOptions so;
   so.dir = paths_.state_dir;
   so.on_problem = [](const Error& e) { spdlog::error("lifecycle store: {}", e.message); };
@@ -781,8 +790,8 @@ int Daemon::run() {
         &loop_, clock_,
         static_cast<std::uint64_t>(getpid()) ^
             static_cast<std::uint64_t>(clock_.wall().time_since_epoch().count()));
-    pipeline_ports_ = std::make_unique<LoopPipelinePorts>(&loop_, clock_, *log_, *executor_,
-                                                          index_.get(), &state_->table());
+    pipeline_ports_ = std::make_unique<LoopPipelinePorts>(
+        &loop_, clock_, *log_, *executor_, index_.get(), &state_->table(), intents_.get());
     pipeline_ = std::make_unique<Pipeline>(
         pipeline_ports_->ports(),
         PipelineOptions{ChainPolicy{options_.config.max_emit_depth, options_.config.derived_rate,
@@ -836,6 +845,9 @@ int Daemon::run() {
       start_supervisor();
       if (actions_) actions_->set_supervisor(supervisor_.get());
       start_tmux();
+      // What a daemon before us began and did not finish, before the start
+      // scans could land those files again (they run on later loop turns).
+      pipeline_->resume(intents_->take_open());
       write_status("running");
       for (const auto& w : watches_) spdlog::info("watching {} ({})", w.path, w.name);
 
@@ -857,6 +869,7 @@ int Daemon::run() {
   executor_.reset();
   state_.reset();  // writes what is pending; the uv_run below lets it finish
   index_.reset();
+  intents_.reset();
   log_.reset();
   // Let every close callback and queued pool job finish.
   uv_run(&loop_, UV_RUN_DEFAULT);

@@ -18,12 +18,14 @@ struct Pipeline::Handling {
   bool any_failed = false;
   int fired = 0;
   bool routed = false;       // all plans have been started
-  bool interrupted = false;  // shutdown cut a plan short: handle it again after a restart
+  bool interrupted = false;  // shutdown cut a plan short: its intent stays open
+  std::uint64_t intent = 0;  // its id in the intent log (0: not journaled)
 };
 
 struct Pipeline::PlanRun {
   std::shared_ptr<Handling> handling;
   Plan plan;
+  std::size_t index = 0;  // its place among the intent's plans
   std::size_t next = 0;
 };
 
@@ -108,6 +110,8 @@ void Pipeline::handle(Event e) {
 
 void Pipeline::journal_before_acting() {
   if (Status s = ports_.journal.flush(); !s) report_journal_error(s.error());
+  if (!ports_.intents) return;
+  if (Status s = ports_.intents->flush(); !s) report_journal_error(s.error());
 }
 
 void Pipeline::report_journal_error(const Error& error) {
@@ -150,26 +154,18 @@ void Pipeline::match_and_fire(const std::shared_ptr<const Event>& event,
   }
   // Kept apart from matched_, which a routing of another event reuses.
   const std::vector<const Rule*> matched = matched_;
+  std::vector<std::shared_ptr<PlanRun>> runs;
   bool deferred = false;
   for (const Rule* rule : matched) {
-    if (!rule->gate.active()) {
-      fire(handling, *rule, *event, content);
-      continue;
-    }
-    switch (gate_.offer(rule->name, rule->gate, gate_subject(*event), *event, clock_.mono())) {
-      case GateDecision::kFire:
-        fire(handling, *rule, *event, content);
-        break;
-      case GateDecision::kDeferred:
-        deferred = true;
-        break;
-      case GateDecision::kSuppressed:
-        break;
-    }
+    GateDecision decision = GateDecision::kFire;
+    if (rule->gate.active())
+      decision = gate_.offer(rule->name, rule->gate, gate_subject(*event), *event, clock_.mono());
+    if (decision == GateDecision::kDeferred) deferred = true;
+    if (decision != GateDecision::kFire) continue;
+    if (auto run = prepare(handling, *rule, *event, content)) runs.push_back(std::move(run));
   }
   if (deferred) arm_gate_alarm();
-  handling->routed = true;
-  if (handling->pending_plans == 0) finish_handling(*handling);
+  start_plans(*handling, runs);
 }
 
 bool Pipeline::may_fire(const Rule& rule, const Event& event) {
@@ -233,18 +229,122 @@ Event Pipeline::derived_from(const Event& cause, const std::string& rule) const 
   return e;
 }
 
-void Pipeline::fire(const std::shared_ptr<Handling>& handling, const Rule& rule, const Event& event,
-                    const std::string* content) {
-  if (!may_fire(rule, event)) return;
+std::shared_ptr<Pipeline::PlanRun> Pipeline::prepare(const std::shared_ptr<Handling>& handling,
+                                                     const Rule& rule, const Event& event,
+                                                     const std::string* content) {
+  if (!may_fire(rule, event)) return nullptr;
   MatchInput input{content, ports_.env};
   auto run = std::make_shared<PlanRun>();
   run->handling = handling;
   run->plan = render(rule, event, input);
-  ++handling->pending_plans;
-  ++handling->fired;
-  ++stats_.plans;
-  add_in_flight();
-  run_next_action(run);
+  return run;
+}
+
+void Pipeline::start_plans(Handling& handling, const std::vector<std::shared_ptr<PlanRun>>& runs) {
+  if (!runs.empty() && ports_.intents) {
+    // The whole intent is in the log before its first action acts.
+    std::vector<const Plan*> plans;
+    plans.reserve(runs.size());
+    for (std::size_t i = 0; i < runs.size(); ++i) {
+      runs[i]->index = i;
+      plans.push_back(&runs[i]->plan);
+    }
+    handling.intent = ports_.intents->open(*handling.event, plans);
+  }
+  handling.pending_plans += static_cast<int>(runs.size());
+  handling.fired += static_cast<int>(runs.size());
+  stats_.plans += runs.size();
+  for (std::size_t i = 0; i < runs.size(); ++i) add_in_flight();
+  for (const auto& run : runs) run_next_action(run);
+  handling.routed = true;
+  if (handling.pending_plans == 0) finish_handling(handling);
+}
+
+void Pipeline::resume(std::vector<OpenIntent> intents) {
+  for (OpenIntent& intent : intents) in_turn([&] { resume_intent(intent); });
+}
+
+void Pipeline::resume_intent(OpenIntent& intent) {
+  auto handling = std::make_shared<Handling>();
+  handling->event = std::make_shared<const Event>(intent.cause);
+  handling->intent = intent.id;
+  const Event& cause = *handling->event;
+  if (ports_.ledger && cause.kind == kind::kFileLanded) ports_.ledger->resumed(cause);
+
+  Event resumed;
+  resumed.kind = kind::kPlanResumed;
+  resumed.source = "pipeline";
+  resumed.cause = cause.seq;
+  resumed.entity = cause.entity;
+  resumed.path = cause.path;
+  std::string rules;
+  std::int64_t left = 0;
+  for (std::size_t i = 0; i < intent.plans.size(); ++i) {
+    rules += (rules.empty() ? "" : ", ") + intent.plans[i].rule;
+    if (!intent.progress[i].stopped)
+      left += static_cast<std::int64_t>(intent.plans[i].actions.size() - intent.progress[i].next);
+  }
+  resumed.fields.set("intent", static_cast<std::int64_t>(intent.id));
+  resumed.fields.set("event", cause.kind);
+  resumed.fields.set("rules", rules);
+  resumed.fields.set("actions_left", left);
+  submit(std::move(resumed));
+
+  std::vector<std::shared_ptr<PlanRun>> runs;
+  for (std::size_t i = 0; i < intent.plans.size(); ++i) {
+    auto run = std::make_shared<PlanRun>();
+    run->handling = handling;
+    run->plan = std::move(intent.plans[i]);
+    run->index = i;
+    const PlanProgress& progress = intent.progress[i];
+    run->next = progress.stopped ? run->plan.actions.size() : progress.next;
+    if (progress.stopped) handling->any_failed = true;
+    if ((progress.in_flight || progress.interrupted) && run->next < run->plan.actions.size()) {
+      const ActionRequest& request = run->plan.actions[run->next];
+      const bool again = request.rerun_when_interrupted();
+      if (progress.in_flight) {
+        // The daemon died while it acted: nobody knows how it ended.
+        Event out = derived_from(cause, run->plan.rule);
+        out.kind = kind::kActionFailed;
+        out.source = "action";
+        out.fields.set("action", action_type_name(request.type()));
+        out.fields.set("index", static_cast<std::int64_t>(request.index));
+        out.fields.set("category", std::string(outcome_category::kInterrupted));
+        out.fields.set("message", again ? "the daemon stopped while it ran; it runs again"
+                                        : "the daemon stopped while it ran; its outcome is "
+                                          "unknown, and it does not run again");
+        if (!again)
+          out.fields.set("suggestion",
+                         "set on_interrupt = \"rerun\" on the action if running it "
+                         "twice is safe");
+        out.fields.set("resumed", true);
+        submit(std::move(out));
+      }
+      if (again) run->plan.actions[run->next].resumed = true;
+      if (!again) {
+        journal_end(*run, ActionEnd::kFailed);
+        handling->any_failed = true;
+        run->next = run->plan.actions.size();
+      }
+    }
+    runs.push_back(std::move(run));
+  }
+  handling->pending_plans += static_cast<int>(runs.size());
+  handling->fired += static_cast<int>(runs.size());
+  for (std::size_t i = 0; i < runs.size(); ++i) add_in_flight();
+  for (const auto& run : runs) run_next_action(run);
+  handling->routed = true;
+  if (handling->pending_plans == 0) finish_handling(*handling);
+}
+
+void Pipeline::journal_start(const PlanRun& run) {
+  if (ports_.intents && run.handling->intent != 0)
+    ports_.intents->start(run.handling->intent, run.index, run.next);
+}
+
+void Pipeline::journal_end(const PlanRun& run, ActionEnd end) {
+  if (ports_.intents && run.handling->intent != 0)
+    ports_.intents->end(run.handling->intent, run.index, run.next, end);
 }
 
 void Pipeline::run_next_action(const std::shared_ptr<PlanRun>& run) {
@@ -267,6 +367,7 @@ void Pipeline::run_next_action(const std::shared_ptr<PlanRun>& run) {
     return;
   }
   const Event& cause = *h.event;
+  journal_start(*run);
   journal_before_acting();
   ports_.actions.start(
       request, cause,
@@ -288,6 +389,7 @@ void Pipeline::set_action_handler(ActionType type, ActionHandler handler) {
 void Pipeline::run_with_handler(const std::shared_ptr<PlanRun>& run, const ActionRequest& request,
                                 const ActionHandler& handler) {
   log_action_started(*run, request, 1, 0);
+  journal_start(*run);
   journal_before_acting();
   // `done` may be called before the handler returns: the outcome is then
   // reported from the handler's call, which on_action_done handles like any other.
@@ -335,9 +437,12 @@ void Pipeline::on_action_done(const std::shared_ptr<PlanRun>& run, const ActionR
     ++stats_.actions_failed;
   submit(std::move(out));
 
+  journal_end(*run, outcome.ok                                           ? ActionEnd::kOk
+                    : outcome.category == outcome_category::kInterrupted ? ActionEnd::kInterrupted
+                                                                         : ActionEnd::kFailed);
   if (const auto* mark = request.as<MarkRequest>(); outcome.ok && mark)
     record_entity_state(mark->entity, mark->state, cause, run->plan.rule);
-  if (outcome.category == "interrupted") h.interrupted = true;
+  if (outcome.category == outcome_category::kInterrupted) h.interrupted = true;
   if (!outcome.ok) {
     // An ordered list: what follows a failed step does not run.
     h.any_failed = true;
@@ -357,6 +462,7 @@ void Pipeline::run_emit(const std::shared_ptr<PlanRun>& run, const ActionRequest
   derived.source = "rule";
   derived.entity = emit.entity;
   derived.fields = emit.fields;
+  journal_end(*run, ActionEnd::kOk);
   ++run->next;
   submit(std::move(derived));  // queued: handled after the event being handled now
   run_next_action(run);
@@ -398,6 +504,8 @@ void Pipeline::record_entity_state(const std::string& entity, const std::string&
 }
 
 void Pipeline::finish_handling(Handling& h) {
+  // An interrupted intent stays open: the next start resumes it.
+  if (ports_.intents && h.intent != 0 && !h.interrupted) ports_.intents->close(h.intent);
   if (!ports_.ledger || h.event->kind != kind::kFileLanded) return;
   if (h.interrupted) {
     // Not done: the start scan lands the file again.
@@ -428,9 +536,9 @@ void Pipeline::fire_due() {
     handling->event = std::make_shared<const Event>(std::move(due.event));
     // JSON conditions were checked when the event was offered; the content read
     // then is gone, so a debounced rule's templates cannot depend on it (none do).
-    fire(handling, *rule, *handling->event, nullptr);
-    handling->routed = true;
-    if (handling->pending_plans == 0) finish_handling(*handling);
+    std::vector<std::shared_ptr<PlanRun>> runs;
+    if (auto run = prepare(handling, *rule, *handling->event, nullptr)) runs.push_back(run);
+    start_plans(*handling, runs);
   }
 }
 

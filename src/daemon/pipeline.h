@@ -42,6 +42,7 @@
 #include "src/actions/action_outcome.h"
 #include "src/core/clock.h"
 #include "src/core/event.h"
+#include "src/daemon/intent_log.h"
 #include "src/daemon/pipeline_ports.h"
 #include "src/rules/chain_guard.h"
 #include "src/rules/rule.h"
@@ -99,6 +100,14 @@ class Pipeline {
     subscribers_.push_back(std::move(subscriber));
   }
 
+  // Resumes the intents a daemon left open (read from the intent log at
+  // start, before the watchers' first scans): for each, a plan.resumed event,
+  // then every plan goes on from its next action. An action that was in flight
+  // is reported interrupted (action.failed, category "interrupted") and runs
+  // again only when rerun_when_interrupted(); otherwise its plan stops there.
+  // Call once, after set_rules() and the action handlers are set.
+  void resume(std::vector<OpenIntent> intents);
+
   // After drain(), events are still logged but start no new plans (shutdown).
   void drain() { draining_ = true; }
   // Plans running plus file contents being read.
@@ -127,8 +136,15 @@ class Pipeline {
   // An event `rule`'s plan for `cause` produced: source, cause, rule, depth set.
   Event derived_from(const Event& cause, const std::string& rule) const;
   void match_and_fire(const std::shared_ptr<const Event>& event, const std::string* content);
-  void fire(const std::shared_ptr<Handling>& handling, const Rule& rule, const Event& event,
-            const std::string* content);
+  // The rule's plan for `event`, rendered, or null when the chain guard refuses it.
+  std::shared_ptr<PlanRun> prepare(const std::shared_ptr<Handling>& handling, const Rule& rule,
+                                   const Event& event, const std::string* content);
+  // Journals the plans as one intent, then starts each.
+  void start_plans(Handling& handling, const std::vector<std::shared_ptr<PlanRun>>& runs);
+  void resume_intent(OpenIntent& intent);
+  // The journal's records for one action (nothing without an intent log).
+  void journal_start(const PlanRun& run);
+  void journal_end(const PlanRun& run, ActionEnd end);
   void run_next_action(const std::shared_ptr<PlanRun>& run);
   void on_action_done(const std::shared_ptr<PlanRun>& run, const ActionRequest& request,
                       ActionOutcome outcome);

@@ -88,19 +88,26 @@ void FileIndexLedger::abandoned(const Event& landed) {
   if (auto key = FileIndex::key_from_event(landed)) index_.abandon(*key);
 }
 
+void FileIndexLedger::resumed(const Event& landed) {
+  if (auto key = FileIndex::key_from_event(landed)) (void)index_.claim(*key);
+}
+
 LoopPipelinePorts::LoopPipelinePorts(uv_loop_t* loop, const Clock& clock, EventLogWriter& log,
                                      ActionExecutor& executor, FileIndex* index,
-                                     EntityTable* entities)
+                                     EntityTable* entities, IntentJournal* intents)
     : clock_(clock),
       journal_(log),
       runner_(executor),
       reader_(loop),
       alarm_(loop, clock),
       ledger_(index ? std::make_unique<FileIndexLedger>(*index) : nullptr),
-      entities_(entities) {}
+      entities_(entities),
+      intents_(intents) {}
 
 PipelinePorts LoopPipelinePorts::ports() {
-  return PipelinePorts{clock_, journal_, runner_, reader_, alarm_, ledger_.get(), entities_};
+  PipelinePorts ports{clock_, journal_, runner_, reader_, alarm_, ledger_.get(), entities_};
+  ports.intents = intents_;
+  return ports;
 }
 
 }  // namespace aw

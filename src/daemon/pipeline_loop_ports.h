@@ -75,6 +75,7 @@ class FileIndexLedger final : public LandingLedger {
   explicit FileIndexLedger(FileIndex& index) : index_(index) {}
   void finished(const Event& landed, std::string_view outcome) override;
   void abandoned(const Event& landed) override;
+  void resumed(const Event& landed) override;
 
  private:
   FileIndex& index_;
@@ -83,9 +84,10 @@ class FileIndexLedger final : public LandingLedger {
 // Owns the adapters and hands them out as one PipelinePorts.
 class LoopPipelinePorts {
  public:
-  // `index` and `entities` may be null (as in PipelinePorts).
+  // `index`, `entities` and `intents` may be null (as in PipelinePorts).
   LoopPipelinePorts(uv_loop_t* loop, const Clock& clock, EventLogWriter& log,
-                    ActionExecutor& executor, FileIndex* index, EntityTable* entities);
+                    ActionExecutor& executor, FileIndex* index, EntityTable* entities,
+                    IntentJournal* intents);
   LoopPipelinePorts(const LoopPipelinePorts&) = delete;
   LoopPipelinePorts& operator=(const LoopPipelinePorts&) = delete;
 
@@ -99,6 +101,7 @@ class LoopPipelinePorts {
   TimerAlarm alarm_;
   std::unique_ptr<FileIndexLedger> ledger_;
   EntityTable* entities_;
+  IntentJournal* intents_;
 };
 
 }  // namespace aw

@@ -20,11 +20,13 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "src/actions/action_outcome.h"
 #include "src/core/clock.h"
 #include "src/core/event.h"
 #include "src/core/result.h"
+#include "src/daemon/intent_log.h"
 #include "src/rules/plan.h"
 #include "src/rules/template.h"
 
@@ -89,8 +91,28 @@ class LandingLedger {
   // Every plan for `landed` (a file.landed event) finished; `outcome` is
   // "handled", "failed" or "no-rule".
   virtual void finished(const Event& landed, std::string_view outcome) = 0;
-  // Shutdown cut a plan short: the next start scan lands the file again.
+  // Shutdown cut a plan short: the next start scan lands the file again
+  // unless an intent resumes it first.
   virtual void abandoned(const Event& landed) = 0;
+  // A resumed intent handles `landed` (at start, before the scans): the scan
+  // that finds the file must not land it again.
+  virtual void resumed(const Event& landed) = 0;
+};
+
+// Where plans are written before they act (the intent log, intent_log.h):
+// every plan of an event before its first action acts, each action's start
+// and end, and the intent's close once every plan ran to its end.
+class IntentJournal {
+ public:
+  virtual ~IntentJournal() = default;
+  // Opens an intent for `cause` and its plans (in rule order); returns its id.
+  virtual std::uint64_t open(const Event& cause, const std::vector<const Plan*>& plans) = 0;
+  virtual void start(std::uint64_t id, std::size_t plan, std::size_t action) = 0;
+  virtual void end(std::uint64_t id, std::size_t plan, std::size_t action, ActionEnd end) = 0;
+  virtual void close(std::uint64_t id) = 0;
+  // Puts every record so far in the file. The pipeline calls it before an
+  // action acts; records not flushed reach the file by the end of the loop turn.
+  virtual Status flush() = 0;
 };
 
 // Borrowed ports; each must outlive the Pipeline.
@@ -100,9 +122,10 @@ struct PipelinePorts {
   ActionRunner& actions;
   ContentReader& content;
   Alarm& alarm;
-  LandingLedger* ledger = nullptr;  // null: landed files are not tracked
-  EntityTable* entities = nullptr;  // the lifecycle table; null: `mark` records nothing
-  const EnvLookup* env = nullptr;   // {env.X} in templates; null: the process environment
+  LandingLedger* ledger = nullptr;   // null: landed files are not tracked
+  EntityTable* entities = nullptr;   // the lifecycle table; null: `mark` records nothing
+  const EnvLookup* env = nullptr;    // {env.X} in templates; null: the process environment
+  IntentJournal* intents = nullptr;  // null: plans are not journaled (nothing to resume)
 };
 
 }  // namespace aw

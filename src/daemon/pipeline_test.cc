@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "src/core/state_file.h"
 #include "src/rules/rule_loader.h"
 #include "src/state/entity_table.h"
 
@@ -93,6 +94,39 @@ struct FakeLedger final : LandingLedger {
     finished_files.emplace_back(landed.path, std::string(outcome));
   }
   void abandoned(const Event& landed) override { abandoned_files.push_back(landed.path); }
+  void resumed(const Event& landed) override { resumed_files.push_back(landed.path); }
+  std::vector<std::string> resumed_files;
+};
+
+// The intent log's records in memory, as the daemon's file holds them:
+// `in_file` is what a flush() wrote, what a SIGKILL would leave.
+struct FakeIntents final : IntentJournal {
+  std::string gathered, in_file = state_file_header(kIntentLogKind);
+  std::uint64_t next_id = 1;
+  std::uint64_t open(const Event& cause, const std::vector<const Plan*>& plans) override {
+    append_intent_open(gathered, next_id, cause, plans);
+    return next_id++;
+  }
+  void start(std::uint64_t id, std::size_t plan, std::size_t action) override {
+    append_intent_start(gathered, id, plan, action);
+  }
+  void end(std::uint64_t id, std::size_t plan, std::size_t action, ActionEnd end) override {
+    append_intent_end(gathered, id, plan, action, end);
+  }
+  void close(std::uint64_t id) override { append_intent_close(gathered, id); }
+  Status flush() override {
+    in_file += gathered;
+    gathered.clear();
+    return Status::Ok();
+  }
+  // The intents a daemon killed now would leave open.
+  std::vector<OpenIntent> left_open() const {
+    Result<IntentReplay> r = replay_intents(in_file, "intents");
+    EXPECT_TRUE(r.ok());
+    if (!r) return {};
+    EXPECT_TRUE(r->problems.empty()) << r->problems.front();
+    return std::move(r->open);
+  }
 };
 
 class PipelineTest : public ::testing::Test {
@@ -101,7 +135,8 @@ class PipelineTest : public ::testing::Test {
 
   void make(PipelineOptions options) {
     pipeline_.reset();
-    PipelinePorts ports{clock_, journal_, runner_, reader_, alarm_, &ledger_, &entities_, &env_};
+    PipelinePorts ports{clock_,   journal_,   runner_, reader_,  alarm_,
+                        &ledger_, &entities_, &env_,   &intents_};
     pipeline_ = std::make_unique<Pipeline>(ports, options);
   }
 
@@ -141,6 +176,7 @@ class PipelineTest : public ::testing::Test {
   FakeReader reader_;
   FakeAlarm alarm_;
   FakeLedger ledger_;
+  FakeIntents intents_;
   EntityTable entities_;
   EnvLookup env_ = [](std::string_view) -> std::optional<std::string> { return std::nullopt; };
   std::unique_ptr<Pipeline> pipeline_;
@@ -483,6 +519,154 @@ TEST_F(PipelineTest, DrainLetsRunningPlansEndAndAbandonsTheirLandedFiles) {
   EXPECT_TRUE(idle);
   EXPECT_EQ(ledger_.abandoned_files, (std::vector<std::string>{"/r/a.json"}));
   EXPECT_TRUE(ledger_.finished_files.empty());
+}
+
+// Two rules on one file: a move, and a run that records it (the issue's case).
+constexpr std::string_view kMoveAndRecord = R"(
+[[rule]]
+name = "file-it"
+on = "file.landed"
+  [[rule.action]]
+  do = "move"
+  to = "/r/done"
+[[rule]]
+name = "record"
+on = "file.landed"
+  [[rule.action]]
+  do = "run"
+  argv = ["/bin/record", "{path}"]
+  [[rule.action]]
+  do = "run"
+  argv = ["/bin/notify", "{path}"]
+)";
+
+TEST_F(PipelineTest, TheWholeIntentIsInTheFileBeforeItsFirstActionActs) {
+  rules(kMoveAndRecord);
+  std::vector<std::vector<OpenIntent>> open_at_start;
+  runner_.on_start = [&] { open_at_start.push_back(intents_.left_open()); };
+  pipeline_->submit(event("file.landed", "/r/a.json"));
+  ASSERT_EQ(open_at_start.size(), 2u);  // the move, the record: one plan each
+  ASSERT_EQ(open_at_start[0].size(), 1u);
+  const OpenIntent& intent = open_at_start[0][0];
+  EXPECT_EQ(intent.cause.kind, "file.landed");
+  EXPECT_EQ(intent.cause.path, "/r/a.json");
+  ASSERT_EQ(intent.plans.size(), 2u);  // both rules, rendered, before either acts
+  EXPECT_EQ(intent.plans[0].rule, "file-it");
+  EXPECT_EQ(intent.plans[1].rule, "record");
+  EXPECT_EQ(std::get<RunRequest>(intent.plans[1].actions[0].body).argv,
+            (std::vector<std::string>{"/bin/record", "/r/a.json"}));
+  // Each action is recorded as started before it acts.
+  EXPECT_TRUE(open_at_start[1][0].progress[0].in_flight);
+  EXPECT_FALSE(open_at_start[0][0].progress[1].in_flight);
+  EXPECT_TRUE(open_at_start[1][0].progress[1].in_flight);
+
+  for (std::size_t i = 0; i < 2; ++i) runner_.finish(i, make_success("done"));
+  runner_.finish(2, make_success("done"));
+  ASSERT_TRUE(intents_.flush().ok());         // the end of the loop turn
+  EXPECT_TRUE(intents_.left_open().empty());  // closed once every plan ended
+  EXPECT_EQ(ledger_.finished_files,
+            (std::vector<std::pair<std::string, std::string>>{{"/r/a.json", "handled"}}));
+}
+
+TEST_F(PipelineTest, AResumedIntentRunsWhatHadNotStartedAndReportsWhatWasInFlight) {
+  rules(kMoveAndRecord);
+  pipeline_->set_next_seq(40);
+  pipeline_->submit(event("file.landed", "/r/a.json"));
+  runner_.finish(0, make_success("moved"));     // the move ended
+  runner_.finish(1, make_success("recorded"));  // /bin/record ended; /bin/notify starts
+  ASSERT_EQ(runner_.started.size(), 3u);
+  ASSERT_TRUE(intents_.flush().ok());
+  // SIGKILL here: /bin/notify was in flight. A new daemon resumes the intent.
+  std::vector<OpenIntent> open = intents_.left_open();
+  ASSERT_EQ(open.size(), 1u);
+  journal_.events.clear();
+  runner_.started.clear();
+  make(PipelineOptions{});
+  pipeline_->set_next_seq(100);
+  pipeline_->resume(std::move(open));
+
+  EXPECT_EQ(ledger_.resumed_files, (std::vector<std::string>{"/r/a.json"}));
+  const Event* resumed = first("plan.resumed");
+  ASSERT_NE(resumed, nullptr);
+  EXPECT_EQ(resumed->cause, 40u);
+  EXPECT_EQ(resumed->fields.get_string("rules"), "file-it, record");
+  EXPECT_EQ(resumed->fields.get_int("actions_left"), 1);
+  // A run is not idempotent: reported interrupted, not run again.
+  const Event* failed = first("action.failed");
+  ASSERT_NE(failed, nullptr);
+  EXPECT_EQ(failed->fields.get_string("category"), "interrupted");
+  EXPECT_EQ(failed->fields.get_int("index"), 1);
+  EXPECT_EQ(failed->cause, 40u);
+  EXPECT_EQ(failed->rule, "record");
+  EXPECT_TRUE(runner_.started.empty());
+  EXPECT_EQ(ledger_.finished_files,
+            (std::vector<std::pair<std::string, std::string>>{{"/r/a.json", "failed"}}));
+  ASSERT_TRUE(intents_.flush().ok());
+  EXPECT_TRUE(intents_.left_open().empty());
+  EXPECT_EQ(pipeline_->in_flight(), 0u);
+}
+
+TEST_F(PipelineTest, AResumedPlanRunsItsNextActionsAndRerunsWhatItMay) {
+  rules(std::string(kMoveAndRecord) + R"(
+[[rule]]
+name = "retry-safe"
+on = "file.landed"
+  [[rule.action]]
+  do = "run"
+  argv = ["/bin/check", "{path}"]
+  on_interrupt = "rerun"
+)");
+  pipeline_->submit(event("file.landed", "/r/a.json"));
+  // Killed with all three first actions in flight: the move (idempotent), the
+  // record (not) and the check (its rule allows a rerun).
+  std::vector<OpenIntent> open = intents_.left_open();
+  ASSERT_EQ(open.size(), 1u);
+  runner_.started.clear();
+  journal_.events.clear();
+  make(PipelineOptions{});
+  pipeline_->resume(std::move(open));
+  ASSERT_EQ(runner_.started.size(), 2u);
+  EXPECT_EQ(runner_.started[0].request.type(), ActionType::kMove);
+  EXPECT_EQ(std::get<RunRequest>(runner_.started[1].request.body).argv[0], "/bin/check");
+  EXPECT_EQ(count("action.failed"), 3u);  // each reported, whether it runs again or not
+  for (const Event& e : journal_.events) {
+    if (e.kind != "action.failed") continue;
+    EXPECT_EQ(e.fields.get_string("category"), "interrupted");
+  }
+  runner_.finish(0, make_success("already moved"));
+  runner_.finish(1, make_success("checked"));
+  EXPECT_EQ(pipeline_->in_flight(), 0u);
+  ASSERT_TRUE(intents_.flush().ok());
+  EXPECT_TRUE(intents_.left_open().empty());
+}
+
+TEST_F(PipelineTest, AnIntentThatShutdownCutShortStaysOpenAndResumesWhereItStopped) {
+  rules(kRunOnLanded);
+  pipeline_->submit(event("file.landed", "/r/a.json"));
+  pipeline_->drain();
+  runner_.finish(0, make_success("exit 0"));  // the second action does not start
+  ASSERT_TRUE(intents_.flush().ok());
+  std::vector<OpenIntent> open = intents_.left_open();
+  ASSERT_EQ(open.size(), 1u);
+  EXPECT_EQ(open[0].progress[0].next, 1u);
+  EXPECT_FALSE(open[0].progress[0].in_flight);
+  runner_.started.clear();
+  make(PipelineOptions{});
+  pipeline_->resume(std::move(open));
+  ASSERT_EQ(runner_.started.size(), 1u);
+  EXPECT_EQ(std::get<RunRequest>(runner_.started[0].request.body).argv,
+            (std::vector<std::string>{"/bin/echo", "second"}));
+  EXPECT_EQ(count("action.failed"), 0u);
+  runner_.finish(0, make_success("exit 0"));
+  ASSERT_TRUE(intents_.flush().ok());
+  EXPECT_TRUE(intents_.left_open().empty());
+}
+
+TEST_F(PipelineTest, EventsNoRuleActsOnOpenNoIntent) {
+  rules(kRunOnLanded);
+  pipeline_->submit(event("file.removed", "/r/a.json"));
+  ASSERT_TRUE(intents_.flush().ok());
+  EXPECT_EQ(intents_.in_file, state_file_header(kIntentLogKind));
 }
 
 TEST_F(PipelineTest, CallbacksThatOutliveThePipelineAreIgnored) {

@@ -126,6 +126,10 @@ struct ActionHeader {
   Duration timeout{0};                 // 0 = the action type's default
   RetryPolicy retry;
   OnInterrupt on_interrupt = OnInterrupt::kDefault;
+  // Run again by a resumed plan, after the daemon died while it ran: an effect
+  // already in place counts as done (a move's file already moved). Set by the
+  // pipeline, never by a rule, and not journaled.
+  bool resumed = false;
   // Non-empty when rendering failed (e.g. {fields.x} absent from the event):
   // executing the request must fail at once with category "validation".
   std::string render_error;

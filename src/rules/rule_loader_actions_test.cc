@@ -446,9 +446,10 @@ TEST(NewActions, OnInterruptChoosesWhetherAResumedPlanRunsTheActionAgain) {
             OnInterrupt::kRerun);
   EXPECT_EQ(one_action("do = \"move\"\nto = \"done\"\non_interrupt = \"fail\"").on_interrupt,
             OnInterrupt::kFail);
-  EXPECT_EQ(one_error("do = \"run\"\nargv = [\"a\"]\non_interrupt = \"rerunn\""),
-            "a.toml:7:16: error: on_interrupt must be \"rerun\" or \"fail\", not \"rerunn\"; did you "
-            "mean 'rerun'?");
+  EXPECT_EQ(
+      one_error("do = \"run\"\nargv = [\"a\"]\non_interrupt = \"rerunn\""),
+      "a.toml:7:16: error: on_interrupt must be \"rerun\" or \"fail\", not \"rerunn\"; did you "
+      "mean 'rerun'?");
 }
 
 TEST(NewActions, WithoutOnInterruptOnlyIdempotentActionsRunAgain) {

@@ -31,6 +31,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 DICTS = {
     "fuzz_rules": "toml", "fuzz_config": "toml", "fuzz_toml": "toml",
     "fuzz_notify": "json", "fuzz_control": "json", "fuzz_eventlog_line": "json",
+    "fuzz_plan_codec": "json",
 }
 
 

@@ -410,6 +410,7 @@ when = [ { field = "fields.watch", equals = "inbox" } ]
   [[rule.action]]
   do = "run"
   argv = ["sleep", "30"]
+  on_interrupt = "rerun"
 )");
   d.start();
   write_file(inbox + "/x.txt", "x");
@@ -422,9 +423,14 @@ when = [ { field = "fields.watch", equals = "inbox" } ]
       0ms);
   EXPECT_TRUE(interrupted);
   EXPECT_EQ(d.events().back().kind, "daemon.stopped");
-  // Interrupted is not done: the next start lands the file again and reruns it.
+  // Interrupted is not done: the next start resumes its intent and, as the
+  // rule allows, runs the action again, without landing the file twice.
   d.start();
   EXPECT_EQ(d.wait_for_count([](const Event& e) { return e.kind == "action.started"; }, 2), 2u);
+  auto resumed = d.wait_for_kind("plan.resumed", 0ms);
+  ASSERT_TRUE(resumed);
+  EXPECT_EQ(resumed->fields.get_string("rules"), "slow");
+  EXPECT_EQ(d.count([](const Event& e) { return e.kind == "file.landed"; }), 1u);
   EXPECT_EQ(d.stop(), 0);
 }
 
