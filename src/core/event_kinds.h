@@ -151,6 +151,7 @@ inline constexpr std::string_view kControlTrigger = "control.trigger";
 inline constexpr std::string_view kDaemonStarted = "daemon.started";
 inline constexpr std::string_view kDaemonStopping = "daemon.stopping";
 inline constexpr std::string_view kDaemonStopped = "daemon.stopped";
+inline constexpr std::string_view kDaemonRuntimeRestored = "daemon.runtime_restored";
 
 // Every full kind above (not the prefixes), in the order of this header.
 inline constexpr std::array kAllKinds = {
@@ -247,6 +248,7 @@ inline constexpr std::array kAllKinds = {
     kDaemonStarted,
     kDaemonStopping,
     kDaemonStopped,
+    kDaemonRuntimeRestored,
 };
 
 // Whether `k` is one of kAllKinds: a kind the daemon itself emits.

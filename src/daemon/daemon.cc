@@ -26,6 +26,7 @@
 #include "src/daemon/intent_journal_file.h"
 #include "src/daemon/pipeline.h"
 #include "src/daemon/pipeline_loop_ports.h"
+#include "src/daemon/runtime_dir_watch.h"
 #include "src/daemon/sd_notify.h"
 #include "src/daemon/supervision_bridge.h"
 #include "src/eventlog/event_log_writer.h"
@@ -138,6 +139,9 @@ class Daemon {
   bool open_log_offsets();
   void start_tmux();
   bool start_control();
+  bool watch_runtime_dir();
+  // The runtime dir was removed under us: make it, its lock and sockets again.
+  void restore_runtime_dir();
   void start_scheduler();
   std::vector<ScheduledJob> scheduled_jobs() const;
   DiagnosisInput diagnosis_input() const;
@@ -165,6 +169,8 @@ class Daemon {
   std::unique_ptr<EventLogWriter> log_;
   std::unique_ptr<FileIndex> index_;
   std::unique_ptr<IntentJournalFile> intents_;  // outlives pipeline_
+  std::optional<InstanceLock> lock_;
+  std::unique_ptr<RuntimeDirWatch> runtime_watch_;
   std::unique_ptr<StateStore> state_;
   std::unique_ptr<ActionExecutor> executor_;
   std::unique_ptr<LoopPipelinePorts> pipeline_ports_;  // outlives pipeline_
@@ -533,6 +539,47 @@ bool Daemon::start_control() {
   return true;
 }
 
+bool Daemon::watch_runtime_dir() {
+  runtime_watch_ = std::make_unique<RuntimeDirWatch>(&loop_, [this] { restore_runtime_dir(); });
+  // Not fatal: without the watch, a removed runtime dir stays gone until a restart.
+  if (Status s = runtime_watch_->watch(paths_.runtime_dir); !s)
+    spdlog::error("{} (a removed runtime dir is not made again)", s.error().message);
+  return true;
+}
+
+void Daemon::restore_runtime_dir() {
+  if (stopping_ || finished_) return;
+  spdlog::warn("the runtime dir {} was removed: making it again", paths_.runtime_dir);
+  if (Status s = prepare_runtime_dir(paths_.runtime_dir); !s) {
+    spdlog::error("cannot make the runtime dir again: {}", s.error().message);
+    return;
+  }
+  // The lock we hold is on a file that no longer has a name: another daemon
+  // could start beside us. Take the new file's lock, or leave to the one that has it.
+  auto lock = InstanceLock::acquire(paths_.lock_file());
+  if (!lock) {
+    spdlog::critical("runtime dir removed and another daemon took its lock: {}",
+                     lock.error().message);
+    begin_shutdown("runtime dir lost");
+    return;
+  }
+  lock_.reset();
+  lock_.emplace(std::move(*lock));
+  notify_spool_watch_.reset();
+  notify_server_.reset();
+  control_server_.reset();
+  if (!start_notify()) spdlog::error("notify socket not restored");
+  if (!start_control()) spdlog::error("control socket not restored");
+  if (Status s = runtime_watch_->watch(paths_.runtime_dir); !s)
+    spdlog::error("{}", s.error().message);
+  write_status("running");
+  Event e;
+  e.kind = kind::kDaemonRuntimeRestored;
+  e.source = "daemon";
+  e.fields.set("dir", paths_.runtime_dir);
+  pipeline_->submit(std::move(e));
+}
+
 DiagnosisInput Daemon::diagnosis_input() const {
   DiagnosisInput in;
   in.degraded_reason = degraded_reason_;
@@ -755,6 +802,7 @@ void Daemon::release_handles() {
   notify_server_.reset();
   notify_spool_watch_.reset();
   control_server_.reset();
+  runtime_watch_.reset();
   scheduler_.reset();
   tmux_watch_.reset();
   git_watch_.reset();
@@ -778,6 +826,7 @@ int Daemon::run() {
     spdlog::critical("{}", lock.error().message);
     return 1;
   }
+  lock_.emplace(std::move(*lock));
   if (uv_loop_init(&loop_) != 0) return 1;
   // A child's closed pipe must be an EPIPE error, not a fatal signal.
   signal(SIGPIPE, SIG_IGN);
@@ -813,7 +862,7 @@ int Daemon::run() {
     actions_->install();
     start_scheduler();
     if (!load_initial_rules() || !start_watchers() || !start_notify() || !start_control() ||
-        !start_log_tailer() || !start_git_watch()) {
+        !start_log_tailer() || !start_git_watch() || !watch_runtime_dir()) {
       exit_code = 1;
       finished_ = true;
       release_handles();
