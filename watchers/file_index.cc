@@ -181,7 +181,7 @@ Status FileIndex::load() {
       return errno_error("cannot truncate torn tail of file index " + path_, errno);
   }
   for (ParsedLine& p : parsed) {
-    Entry& e = entries_[map_key(p.key.watch, p.key.rel)];
+    Entry& e = entries_.try_emplace(map_key(p.key.watch, p.key.rel)).first->value;
     if (!e.handled) ++handled_count_;
     e.dev = p.key.dev;
     e.inode = p.key.inode;
@@ -198,8 +198,8 @@ Status FileIndex::load() {
 }
 
 bool FileIndex::claim(const Key& key) {
-  auto [it, inserted] = entries_.try_emplace(map_key(key.watch, key.rel));
-  Entry& e = it->second;
+  auto [item, inserted] = entries_.try_emplace(map_key(key.watch, key.rel));
+  Entry& e = item->value;
   e.seen = ++clock_;
   if (!inserted && same_version(e, key)) return false;
   if (e.handled) --handled_count_;
@@ -213,8 +213,8 @@ bool FileIndex::claim(const Key& key) {
 }
 
 void FileIndex::complete(const Key& key, std::string_view outcome, Durability durability) {
-  auto [it, inserted] = entries_.try_emplace(map_key(key.watch, key.rel));
-  Entry& e = it->second;
+  auto [item, inserted] = entries_.try_emplace(map_key(key.watch, key.rel));
+  Entry& e = item->value;
   // A different version at this path: if it is pending (a newer claim in
   // flight) or newer, this completion is late and must not cover it.
   if (!inserted && !same_version(e, key) && (!e.handled || key.mtime_ns < e.mtime_ns)) return;
@@ -232,34 +232,33 @@ void FileIndex::complete(const Key& key, std::string_view outcome, Durability du
 }
 
 void FileIndex::abandon(const Key& key) {
-  auto it = entries_.find(map_key(key.watch, key.rel));
-  if (it != entries_.end() && !it->second.handled && same_version(it->second, key))
-    entries_.erase(it);
+  const auto* item = entries_.find(map_key(key.watch, key.rel));
+  if (item != nullptr && !item->value.handled && same_version(item->value, key))
+    entries_.erase(item);
 }
 
 void FileIndex::forget(std::string_view watch, std::string_view rel) {
-  auto it = entries_.find(map_key(watch, rel));
-  if (it == entries_.end()) return;
-  if (it->second.handled) --handled_count_;
-  entries_.erase(it);
+  const auto* item = entries_.find(map_key(watch, rel));
+  if (item == nullptr) return;
+  if (item->value.handled) --handled_count_;
+  entries_.erase(item);
   maybe_compact();
 }
 
 void FileIndex::touch(std::string_view watch, std::string_view rel) {
-  auto it = entries_.find(map_key(watch, rel));
-  if (it != entries_.end()) it->second.seen = ++clock_;
+  if (auto* item = entries_.find(map_key(watch, rel))) item->value.seen = ++clock_;
 }
 
 bool FileIndex::is_handled(const Key& key) const {
-  auto it = entries_.find(map_key(key.watch, key.rel));
-  return it != entries_.end() && it->second.handled && same_version(it->second, key);
+  const auto* item = entries_.find(map_key(key.watch, key.rel));
+  return item != nullptr && item->value.handled && same_version(item->value, key);
 }
 
 std::optional<std::string> FileIndex::outcome(const Key& key) const {
-  auto it = entries_.find(map_key(key.watch, key.rel));
-  if (it == entries_.end() || !it->second.handled || !same_version(it->second, key))
+  const auto* item = entries_.find(map_key(key.watch, key.rel));
+  if (item == nullptr || !item->value.handled || !same_version(item->value, key))
     return std::nullopt;
-  return it->second.outcome;
+  return item->value.outcome;
 }
 
 std::optional<FileIndex::Key> FileIndex::key_from_event(const Event& e) {
@@ -273,14 +272,11 @@ std::optional<FileIndex::Key> FileIndex::key_from_event(const Event& e) {
 
 void FileIndex::drop_unseen(std::string_view watch, std::uint64_t since_epoch) {
   const std::string prefix = map_key(watch, "");
-  for (auto it = entries_.begin(); it != entries_.end();) {
-    if (it->second.seen < since_epoch && it->first.compare(0, prefix.size(), prefix) == 0) {
-      if (it->second.handled) --handled_count_;
-      it = entries_.erase(it);
-    } else {
-      ++it;
-    }
-  }
+  entries_.erase_if([&](const auto& item) {
+    const bool drop = item.value.seen < since_epoch && item.key().starts_with(prefix);
+    if (drop && item.value.handled) --handled_count_;
+    return drop;
+  });
   maybe_compact();
 }
 
@@ -294,8 +290,11 @@ FileIndex::Stats FileIndex::stats() const {
 
 std::string FileIndex::render_log() const {
   std::string out = state_file_header(kKind);
-  for (const auto& [mk, e] : entries_) {
+  // One record per (watch, rel): load() gets the same entries whatever their order.
+  for (const auto& item : entries_) {
+    const Entry& e = item.value;
     if (!e.handled) continue;
+    const std::string& mk = item.key();
     const auto nul = mk.find('\0');
     Key k{mk.substr(0, nul), mk.substr(nul + 1), e.dev, e.inode, e.size, e.mtime_ns};
     append_record(out, k, e.outcome);

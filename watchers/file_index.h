@@ -39,7 +39,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include <uv.h>
@@ -48,6 +47,7 @@
 #include "src/core/result.h"
 #include "src/os/unique_fd.h"
 #include "src/uvx/handle.h"
+#include "watchers/flat_entry_table.h"
 
 namespace aw {
 
@@ -157,7 +157,7 @@ class FileIndex {
   struct Compaction;
 
   FileIndex() = default;
-  // The map's key for (watch, rel): "watch\0rel", built in key_scratch_ so a
+  // The table's key for (watch, rel): "watch\0rel", built in key_scratch_ so a
   // lookup allocates nothing (valid until the next call).
   const std::string& map_key(std::string_view watch, std::string_view rel) const;
   static bool same_version(const Entry& e, const Key& k);
@@ -178,7 +178,9 @@ class FileIndex {
   UniqueFd fd_;
   std::string gathered_;                    // kWithTurn records not written yet
   std::unique_ptr<uvx::Timer> turn_timer_;  // zero-delay: writes gathered_
-  std::unordered_map<std::string, Entry> entries_;
+  // Open addressing, not std::unordered_map: claim() runs once per landed file
+  // (see flat_entry_table.h for what the nodes cost in a storm).
+  FlatEntryTable<Entry> entries_;
   mutable std::string key_scratch_;  // see map_key()
   std::size_t handled_count_ = 0;
   std::uint64_t clock_ = 0;
