@@ -251,6 +251,10 @@ void Pipeline::start_plans(Handling& handling, const std::vector<std::shared_ptr
     }
     handling.intent = ports_.intents->open(*handling.event, plans);
   }
+  run_plans(handling, runs);
+}
+
+void Pipeline::run_plans(Handling& handling, const std::vector<std::shared_ptr<PlanRun>>& runs) {
   handling.pending_plans += static_cast<int>(runs.size());
   handling.fired += static_cast<int>(runs.size());
   stats_.plans += runs.size();
@@ -270,25 +274,7 @@ void Pipeline::resume_intent(OpenIntent& intent) {
   handling->intent = intent.id;
   const Event& cause = *handling->event;
   if (ports_.ledger && cause.kind == kind::kFileLanded) ports_.ledger->resumed(cause);
-
-  Event resumed;
-  resumed.kind = kind::kPlanResumed;
-  resumed.source = "pipeline";
-  resumed.cause = cause.seq;
-  resumed.entity = cause.entity;
-  resumed.path = cause.path;
-  std::string rules;
-  std::int64_t left = 0;
-  for (std::size_t i = 0; i < intent.plans.size(); ++i) {
-    rules += (rules.empty() ? "" : ", ") + intent.plans[i].rule;
-    if (!intent.progress[i].stopped)
-      left += static_cast<std::int64_t>(intent.plans[i].actions.size() - intent.progress[i].next);
-  }
-  resumed.fields.set("intent", static_cast<std::int64_t>(intent.id));
-  resumed.fields.set("event", cause.kind);
-  resumed.fields.set("rules", rules);
-  resumed.fields.set("actions_left", left);
-  submit(std::move(resumed));
+  submit(plan_resumed_event(intent));
 
   std::vector<std::shared_ptr<PlanRun>> runs;
   for (std::size_t i = 0; i < intent.plans.size(); ++i) {
@@ -300,28 +286,13 @@ void Pipeline::resume_intent(OpenIntent& intent) {
     run->next = progress.stopped ? run->plan.actions.size() : progress.next;
     if (progress.stopped) handling->any_failed = true;
     if ((progress.in_flight || progress.interrupted) && run->next < run->plan.actions.size()) {
-      const ActionRequest& request = run->plan.actions[run->next];
+      ActionRequest& request = run->plan.actions[run->next];
       const bool again = request.rerun_when_interrupted();
-      if (progress.in_flight) {
-        // The daemon died while it acted: nobody knows how it ended.
-        Event out = derived_from(cause, run->plan.rule);
-        out.kind = kind::kActionFailed;
-        out.source = "action";
-        out.fields.set("action", action_type_name(request.type()));
-        out.fields.set("index", static_cast<std::int64_t>(request.index));
-        out.fields.set("category", std::string(outcome_category::kInterrupted));
-        out.fields.set("message", again ? "the daemon stopped while it ran; it runs again"
-                                        : "the daemon stopped while it ran; its outcome is "
-                                          "unknown, and it does not run again");
-        if (!again)
-          out.fields.set("suggestion",
-                         "set on_interrupt = \"rerun\" on the action if running it "
-                         "twice is safe");
-        out.fields.set("resumed", true);
-        submit(std::move(out));
-      }
-      if (again) run->plan.actions[run->next].resumed = true;
-      if (!again) {
+      // An interrupted end is in the log already; an action in flight has none.
+      if (progress.in_flight) submit(resumed_interruption_event(*run, request, again));
+      if (again) {
+        request.resumed = true;
+      } else {
         journal_end(*run, ActionEnd::kFailed);
         handling->any_failed = true;
         run->next = run->plan.actions.size();
@@ -329,12 +300,48 @@ void Pipeline::resume_intent(OpenIntent& intent) {
     }
     runs.push_back(std::move(run));
   }
-  handling->pending_plans += static_cast<int>(runs.size());
-  handling->fired += static_cast<int>(runs.size());
-  for (std::size_t i = 0; i < runs.size(); ++i) add_in_flight();
-  for (const auto& run : runs) run_next_action(run);
-  handling->routed = true;
-  if (handling->pending_plans == 0) finish_handling(*handling);
+  run_plans(*handling, runs);
+}
+
+Event Pipeline::plan_resumed_event(const OpenIntent& intent) const {
+  const Event& cause = intent.cause;
+  Event e;
+  e.kind = kind::kPlanResumed;
+  e.source = "pipeline";
+  e.cause = cause.seq;
+  e.entity = cause.entity;
+  e.path = cause.path;
+  std::string rules;
+  std::int64_t left = 0;
+  for (std::size_t i = 0; i < intent.plans.size(); ++i) {
+    rules += (rules.empty() ? "" : ", ") + intent.plans[i].rule;
+    if (!intent.progress[i].stopped)
+      left += static_cast<std::int64_t>(intent.plans[i].actions.size() - intent.progress[i].next);
+  }
+  e.fields.set("intent", static_cast<std::int64_t>(intent.id));
+  e.fields.set("event", cause.kind);
+  e.fields.set("rules", rules);
+  e.fields.set("actions_left", left);
+  return e;
+}
+
+Event Pipeline::resumed_interruption_event(const PlanRun& run, const ActionRequest& request,
+                                           bool again) const {
+  // The daemon died while the action acted: nobody knows how it ended.
+  Event out = derived_from(*run.handling->event, run.plan.rule);
+  out.kind = kind::kActionFailed;
+  out.source = "action";
+  out.fields.set("action", action_type_name(request.type()));
+  out.fields.set("index", static_cast<std::int64_t>(request.index));
+  out.fields.set("category", std::string(outcome_category::kInterrupted));
+  out.fields.set("message", again ? "the daemon stopped while it ran; it runs again"
+                                  : "the daemon stopped while it ran; its outcome is unknown, "
+                                    "and it does not run again");
+  if (!again)
+    out.fields.set("suggestion",
+                   "set on_interrupt = \"rerun\" on the action if running it twice is safe");
+  out.fields.set("resumed", true);
+  return out;
 }
 
 void Pipeline::journal_start(const PlanRun& run) {
@@ -508,7 +515,8 @@ void Pipeline::finish_handling(Handling& h) {
   if (ports_.intents && h.intent != 0 && !h.interrupted) ports_.intents->close(h.intent);
   if (!ports_.ledger || h.event->kind != kind::kFileLanded) return;
   if (h.interrupted) {
-    // Not done: the start scan lands the file again.
+    // Not done: the next start resumes its intent (without an intent log, its
+    // start scan lands the file again).
     ports_.ledger->abandoned(*h.event);
     return;
   }

@@ -141,7 +141,13 @@ class Pipeline {
                                    const Event& event, const std::string* content);
   // Journals the plans as one intent, then starts each.
   void start_plans(Handling& handling, const std::vector<std::shared_ptr<PlanRun>>& runs);
+  // Counts the plans in, starts each, and finishes the handling if none is left.
+  void run_plans(Handling& handling, const std::vector<std::shared_ptr<PlanRun>>& runs);
   void resume_intent(OpenIntent& intent);
+  Event plan_resumed_event(const OpenIntent& intent) const;
+  // action.failed (interrupted, resumed) for an action the daemon died in.
+  Event resumed_interruption_event(const PlanRun& run, const ActionRequest& request,
+                                   bool again) const;
   // The journal's records for one action (nothing without an intent log).
   void journal_start(const PlanRun& run);
   void journal_end(const PlanRun& run, ActionEnd end);
