@@ -265,16 +265,37 @@ void Pipeline::run_plans(Handling& handling, const std::vector<std::shared_ptr<P
 }
 
 void Pipeline::resume(std::vector<OpenIntent> intents) {
-  for (OpenIntent& intent : intents) in_turn([&] { resume_intent(intent); });
+  // What the log must say comes first: each plan.resumed and each
+  // interruption, in the file before a resumed action acts or an end is
+  // journaled. A daemon killed during the resume then loses no report.
+  in_turn([&] {
+    for (const OpenIntent& intent : intents) report_resumed(intent);
+  });
+  journal_before_acting();
+  in_turn([&] {
+    for (OpenIntent& intent : intents) resume_intent(intent);
+  });
+}
+
+void Pipeline::report_resumed(const OpenIntent& intent) {
+  const Event& cause = intent.cause;
+  if (ports_.ledger && cause.kind == kind::kFileLanded) ports_.ledger->resumed(cause);
+  submit(plan_resumed_event(intent));
+  for (std::size_t i = 0; i < intent.plans.size(); ++i) {
+    const PlanProgress& progress = intent.progress[i];
+    // An interrupted end is in the log already; an action in flight has none.
+    if (!progress.in_flight || progress.stopped || progress.next >= intent.plans[i].actions.size())
+      continue;
+    const ActionRequest& request = intent.plans[i].actions[progress.next];
+    submit(resumed_interruption_event(cause, intent.plans[i].rule, request,
+                                      request.rerun_when_interrupted()));
+  }
 }
 
 void Pipeline::resume_intent(OpenIntent& intent) {
   auto handling = std::make_shared<Handling>();
   handling->event = std::make_shared<const Event>(intent.cause);
   handling->intent = intent.id;
-  const Event& cause = *handling->event;
-  if (ports_.ledger && cause.kind == kind::kFileLanded) ports_.ledger->resumed(cause);
-  submit(plan_resumed_event(intent));
 
   std::vector<std::shared_ptr<PlanRun>> runs;
   for (std::size_t i = 0; i < intent.plans.size(); ++i) {
@@ -287,10 +308,7 @@ void Pipeline::resume_intent(OpenIntent& intent) {
     if (progress.stopped) handling->any_failed = true;
     if ((progress.in_flight || progress.interrupted) && run->next < run->plan.actions.size()) {
       ActionRequest& request = run->plan.actions[run->next];
-      const bool again = request.rerun_when_interrupted();
-      // An interrupted end is in the log already; an action in flight has none.
-      if (progress.in_flight) submit(resumed_interruption_event(*run, request, again));
-      if (again) {
+      if (request.rerun_when_interrupted()) {
         request.resumed = true;
       } else {
         journal_end(*run, ActionEnd::kFailed);
@@ -325,10 +343,10 @@ Event Pipeline::plan_resumed_event(const OpenIntent& intent) const {
   return e;
 }
 
-Event Pipeline::resumed_interruption_event(const PlanRun& run, const ActionRequest& request,
-                                           bool again) const {
+Event Pipeline::resumed_interruption_event(const Event& cause, const std::string& rule,
+                                           const ActionRequest& request, bool again) const {
   // The daemon died while the action acted: nobody knows how it ended.
-  Event out = derived_from(*run.handling->event, run.plan.rule);
+  Event out = derived_from(cause, rule);
   out.kind = kind::kActionFailed;
   out.source = "action";
   out.fields.set("action", action_type_name(request.type()));

@@ -143,11 +143,14 @@ class Pipeline {
   void start_plans(Handling& handling, const std::vector<std::shared_ptr<PlanRun>>& runs);
   // Counts the plans in, starts each, and finishes the handling if none is left.
   void run_plans(Handling& handling, const std::vector<std::shared_ptr<PlanRun>>& runs);
+  // The events a resumed intent logs (plan.resumed, its interruptions) and its file's claim.
+  void report_resumed(const OpenIntent& intent);
+  // Takes the intent's plans on from where they stood.
   void resume_intent(OpenIntent& intent);
   Event plan_resumed_event(const OpenIntent& intent) const;
   // action.failed (interrupted, resumed) for an action the daemon died in.
-  Event resumed_interruption_event(const PlanRun& run, const ActionRequest& request,
-                                   bool again) const;
+  Event resumed_interruption_event(const Event& cause, const std::string& rule,
+                                   const ActionRequest& request, bool again) const;
   // The journal's records for one action (nothing without an intent log).
   void journal_start(const PlanRun& run);
   void journal_end(const PlanRun& run, ActionEnd end);

@@ -82,7 +82,10 @@ TEST_F(IntentsTest, ASigkillBetweenTwoRulesLosesNoActionAndRepeatsNone) {
   auto resumed = d.wait_for_kind("plan.resumed", 0ms);
   ASSERT_TRUE(resumed);
   EXPECT_EQ(resumed->fields.get_string("rules"), "file-it, record");
-  EXPECT_EQ(resumed->fields.get_int("actions_left"), 2);
+  // The slow step and the record; and the move too when the kill came before
+  // its end reached the intent log (its end rides the loop turn's end).
+  EXPECT_GE(resumed->fields.get_int("actions_left"), 2);
+  EXPECT_LE(resumed->fields.get_int("actions_left"), 3);
   auto landed = d.wait_for_kind("file.landed", 0ms);
   ASSERT_TRUE(landed);
   EXPECT_EQ(resumed->cause, landed->seq);
@@ -91,9 +94,17 @@ TEST_F(IntentsTest, ASigkillBetweenTwoRulesLosesNoActionAndRepeatsNone) {
     return e.kind == "action.succeeded" && e.rule == "record" && e.fields.get_int("index") == 1;
   }));
   EXPECT_EQ(d.count([](const Event& e) { return e.kind == "file.landed"; }), 1u);
-  EXPECT_EQ(
-      d.count([](const Event& e) { return e.kind == "action.started" && e.rule == "file-it"; }),
-      1u);
+  // The move acted once: a rerun of it (if its end was not in the intent log)
+  // finds the file already moved.
+  const std::size_t moves =
+      d.count([](const Event& e) { return e.kind == "action.started" && e.rule == "file-it"; });
+  const std::size_t already = d.count([](const Event& e) {
+    return e.kind == "action.succeeded" && e.rule == "file-it" &&
+           e.fields.get_string("message")->find("was already moved") != std::string::npos;
+  });
+  EXPECT_EQ(moves, 1u + already);
+  EXPECT_TRUE(exists(filed + "/a.json"));
+  EXPECT_FALSE(exists(inbox + "/a.json"));
   EXPECT_EQ(d.stop(), 0);
   EXPECT_EQ(read_file(recorded), inbox + "/a.json\n");
   // Nothing is left to resume: a third start does nothing more.
@@ -106,14 +117,16 @@ TEST_F(IntentsTest, AnInFlightRunThatMayNotRunTwiceIsReportedAndItsPlanStops) {
   write_rules("");
   land_and_kill_mid_plan();
   d.start();
-  auto interrupted = d.wait_for(resumed_interrupted);
+  auto interrupted =
+      d.wait_for([](const Event& e) { return resumed_interrupted(e) && e.rule == "record"; });
   ASSERT_TRUE(interrupted) << d.stderr_text();
   EXPECT_EQ(interrupted->rule, "record");
   EXPECT_EQ(interrupted->fields.get_int("index"), 0);
   EXPECT_NE(interrupted->fields.get_string("suggestion")->find("on_interrupt"), std::string::npos);
   EXPECT_EQ(d.stop(), 0);
   EXPECT_FALSE(exists(recorded)) << "the step after an interrupted one does not run";
-  EXPECT_EQ(d.count([](const Event& e) { return e.kind == "action.started"; }), 2u);
+  EXPECT_EQ(
+      d.count([](const Event& e) { return e.kind == "action.started" && e.rule == "record"; }), 1u);
   EXPECT_EQ(d.count([](const Event& e) { return e.kind == "file.landed"; }), 1u);
 }
 
