@@ -249,6 +249,10 @@ void FileIndex::touch(std::string_view watch, std::string_view rel) {
   if (auto* item = entries_.find(map_key(watch, rel))) item->value.seen = ++clock_;
 }
 
+bool FileIndex::tracks(const Key& key) const {
+  return entries_.find(map_key(key.watch, key.rel)) != nullptr;
+}
+
 bool FileIndex::is_handled(const Key& key) const {
   const auto* item = entries_.find(map_key(key.watch, key.rel));
   return item != nullptr && item->value.handled && same_version(item->value, key);

@@ -128,6 +128,9 @@ class FileIndex {
   void touch(std::string_view watch, std::string_view rel);
 
   bool is_handled(const Key& key) const;
+  // Whether any version at (watch, rel) has an entry, pending or handled. None
+  // after forget(): the file went, e.g. moved away by the rule handling it.
+  bool tracks(const Key& key) const;
   std::optional<std::string> outcome(const Key& key) const;
 
   // The key of a file.landed event (fields watch, rel, dev, inode, size,

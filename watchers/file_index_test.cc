@@ -83,6 +83,19 @@ TEST_F(FileIndexTest, AbandonAndForgetReleaseTheEntry) {
   EXPECT_TRUE(idx->claim(key("a.json")));
 }
 
+TEST_F(FileIndexTest, TracksAPathFromItsClaimUntilItIsForgotten) {
+  auto idx = open_index();
+  EXPECT_FALSE(idx->tracks(key("a.json")));
+  ASSERT_TRUE(idx->claim(key("a.json")));
+  EXPECT_TRUE(idx->tracks(key("a.json")));
+  EXPECT_TRUE(idx->tracks(key("a.json", 99, 2000))) << "any version at the path";
+  idx->forget("results", "a.json");  // moved away while it was being handled
+  EXPECT_FALSE(idx->tracks(key("a.json")));
+  ASSERT_TRUE(idx->claim(key("b.json")));
+  idx->complete(key("b.json"), "completed");
+  EXPECT_TRUE(idx->tracks(key("b.json")));
+}
+
 TEST_F(FileIndexTest, PersistsHandledNotPendingAcrossReopen) {
   {
     auto idx = open_index();

@@ -76,6 +76,9 @@ void TimerAlarm::arm(MonoTime deadline) {
 void FileIndexLedger::finished(const Event& landed, std::string_view outcome) {
   auto key = FileIndex::key_from_event(landed);
   if (!key) return;
+  // The file went while it was handled (a rule moved it away): its record
+  // would describe a file no longer there, and stay in the index for ever.
+  if (!index_.tracks(*key)) return;
   // "no-rule" (pipeline_ports.h): nothing acted on the file, so its record may
   // wait for the turn's other such records; a crash costs a repeated
   // file.landed at most. Anything that acted is recorded before we go on.

@@ -130,5 +130,25 @@ TEST_F(IntentsTest, AnInFlightRunThatMayNotRunTwiceIsReportedAndItsPlanStops) {
   EXPECT_EQ(d.count([](const Event& e) { return e.kind == "file.landed"; }), 1u);
 }
 
+// Found by the soak run: the file index kept a handled record for every file a
+// rule moved away, so it grew without end. A file gone before its handling
+// ended leaves no record (it cannot land again from where it was).
+TEST_F(IntentsTest, FilesMovedAwayLeaveNoRecordInTheFileIndex) {
+  write_rules("");
+  d.start();
+  for (int i = 0; i < 5; ++i) write_file(inbox + "/f" + std::to_string(i) + ".json", "{}");
+  EXPECT_EQ(d.wait_for_count(
+                [](const Event& e) {
+                  return e.kind == "action.succeeded" && e.rule == "record" &&
+                         e.fields.get_int("index") == 1;
+                },
+                5),
+            5u)
+      << d.stderr_text();
+  EXPECT_EQ(d.stop(), 0);
+  const std::string index = read_file(d.state_dir() + "/file-index");
+  EXPECT_EQ(index.find(".json"), std::string::npos) << index;
+}
+
 }  // namespace
 }  // namespace aw::testing
