@@ -132,10 +132,11 @@ Status IntentJournalFile::flush() {
 }
 
 void IntentJournalFile::maybe_compact() {
-  const std::string header = state_file_header(kIntentLogKind);
-  const std::uint64_t needed = header.size() + live_bytes_;
+  // Checked after every flush: nothing is built until a compaction is due.
+  static const std::string kHeader = state_file_header(kIntentLogKind);
+  const std::uint64_t needed = kHeader.size() + live_bytes_;
   if (file_bytes_ < options_.compact_min_bytes || file_bytes_ < 4 * needed) return;
-  std::string content = header;
+  std::string content = kHeader;
   content.reserve(needed);
   for (const auto& [id, records] : live_) content += records;
   if (rewrite(content)) ++compactions_;
