@@ -556,6 +556,7 @@ void Daemon::restore_runtime_dir() {
   }
   // The lock we hold is on a file that no longer has a name: another daemon
   // could start beside us. Take the new file's lock, or leave to the one that has it.
+  if (lock_ && lock_->is_at(paths_.lock_file())) return;  // still ours: nothing was lost
   auto lock = InstanceLock::acquire(paths_.lock_file());
   if (!lock) {
     spdlog::critical("runtime dir removed and another daemon took its lock: {}",

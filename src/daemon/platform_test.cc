@@ -1,15 +1,19 @@
 // Tests of the daemon's small OS-facing pieces: paths, the instance lock,
 // sd_notify datagrams and the systemd unit.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 
 #include "src/daemon/instance_lock.h"
 #include "src/daemon/paths.h"
@@ -62,17 +66,33 @@ TEST(Paths, RuntimeDirIsPrivate) {
   EXPECT_EQ(st.st_mode & 0777, 0700u) << "a group/world-accessible runtime dir is tightened";
 }
 
+// Runs `body` in a forked child; its return value is the child's exit status.
+// Record locks never conflict within one process, so a second claimant must be
+// another process.
+int in_child(const std::function<int()>& body) {
+  const pid_t pid = fork();
+  if (pid == 0) _exit(body());
+  int status = 0;
+  if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return -1;
+  return WEXITSTATUS(status);
+}
+
 TEST(InstanceLock, SecondHolderIsRefusedWithPid) {
   TempDir t;
   std::string path = t.path + "/agentwatch.lock";
   auto first = InstanceLock::acquire(path);
   ASSERT_TRUE(first.ok()) << first.error().message;
-  auto second = InstanceLock::acquire(path);
-  ASSERT_FALSE(second.ok());
-  EXPECT_NE(second.error().message.find("already running (pid " + std::to_string(getpid())),
-            std::string::npos)
-      << second.error().message;
-  EXPECT_EQ(InstanceLock::holder(path), getpid());
+  const pid_t daemon = getpid();
+  EXPECT_EQ(in_child([&] {
+              auto second = InstanceLock::acquire(path);
+              if (second.ok()) return 1;
+              if (second.error().message.find("already running (pid " + std::to_string(daemon)) ==
+                  std::string::npos)
+                return 2;
+              return InstanceLock::holder(path) == daemon ? 0 : 3;
+            }),
+            0);
+  EXPECT_TRUE(first->is_at(path));
 }
 
 TEST(InstanceLock, ReleasedOnDestruction) {
@@ -82,8 +102,49 @@ TEST(InstanceLock, ReleasedOnDestruction) {
     auto first = InstanceLock::acquire(path);
     ASSERT_TRUE(first.ok());
   }
-  EXPECT_EQ(InstanceLock::holder(path), 0);
-  EXPECT_TRUE(InstanceLock::acquire(path).ok());
+  EXPECT_EQ(in_child([&] { return InstanceLock::holder(path) == 0 ? 0 : 1; }), 0);
+  EXPECT_EQ(in_child([&] { return InstanceLock::acquire(path).ok() ? 0 : 1; }), 0);
+}
+
+// Fault 5 of docs/crash-testing.md: a daemon SIGKILLed while a child it forked
+// had not yet exec'd. The child still has the lock file's fd; the lock must
+// still be gone with the daemon.
+TEST(InstanceLock, DiesWithItsProcessEvenWhenAChildKeepsTheFd) {
+  TempDir t;
+  std::string path = t.path + "/agentwatch.lock";
+  // We reap the grandchild ourselves (PID 1 reaps orphans late here).
+  ASSERT_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  const pid_t daemon = fork();
+  ASSERT_GE(daemon, 0);
+  if (daemon == 0) {
+    auto lock = InstanceLock::acquire(path);
+    if (!lock.ok()) _exit(1);
+    const pid_t spawned = fork();  // inherits every fd and never execs
+    if (spawned == 0) {
+      pause();
+      _exit(0);
+    }
+    (void)!write(ready[1], &spawned, sizeof spawned);
+    pause();  // SIGKILLed below
+    _exit(0);
+  }
+  close(ready[1]);
+  pid_t spawned = 0;
+  ASSERT_EQ(read(ready[0], &spawned, sizeof spawned), static_cast<ssize_t>(sizeof spawned));
+  close(ready[0]);
+  EXPECT_EQ(InstanceLock::holder(path), daemon);
+  ASSERT_EQ(kill(daemon, SIGKILL), 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(daemon, &status, 0), daemon);
+  ASSERT_EQ(kill(spawned, 0), 0) << "the spawned child still runs, with the lock file's fd";
+  EXPECT_EQ(InstanceLock::holder(path), 0) << "a record lock dies with its process";
+  auto next = InstanceLock::acquire(path);
+  EXPECT_TRUE(next.ok()) << (next.ok() ? "" : next.error().message);
+  kill(spawned, SIGKILL);
+  EXPECT_EQ(waitpid(spawned, &status, 0), spawned);
+  prctl(PR_SET_CHILD_SUBREAPER, 0);
 }
 
 TEST(SdNotify, SendsDatagramToSocket) {

@@ -1,11 +1,15 @@
 #include "src/os/env.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/inotify.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <memory>
 
 #include "src/os/errno_text.h"
 #include "src/os/unique_fd.h"
@@ -47,6 +51,35 @@ Result<std::string> Env::read_proc_stat(pid_t pid) {
   } while (n < 0 && errno == EINTR);
   if (n < 0) return errno_error(path, errno);
   return std::string(buf, static_cast<std::size_t>(n));
+}
+
+Result<std::string> Env::read_proc_environ(pid_t pid) {
+  const std::string path = "/proc/" + std::to_string(pid) + "/environ";
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return errno_error(path, errno);
+  std::string text;
+  char buf[16384];
+  for (;;) {
+    const ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno_error(path, errno);
+    if (n == 0) return text;
+    text.append(buf, static_cast<std::size_t>(n));
+  }
+}
+
+Result<std::vector<pid_t>> Env::list_pids() {
+  std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir("/proc"), ::closedir);
+  if (!dir) return errno_error("/proc", errno);
+  std::vector<pid_t> pids;
+  while (const dirent* e = ::readdir(dir.get())) {
+    pid_t pid = 0;
+    const char* name = e->d_name;
+    const char* end = name + std::strlen(name);
+    auto [p, ec] = std::from_chars(name, end, pid);
+    if (ec == std::errc() && p == end && pid > 0) pids.push_back(pid);
+  }
+  return pids;
 }
 
 Result<std::string> Env::read_proc_exe(pid_t pid) {

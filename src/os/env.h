@@ -22,6 +22,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "src/core/clock.h"
 #include "src/core/result.h"
@@ -44,6 +45,11 @@ class Env {
 
   // Processes, as /proc tells. The text of /proc/PID/stat.
   virtual Result<std::string> read_proc_stat(pid_t pid);
+  // The environment PID was exec'd with: /proc/PID/environ, NUL-separated
+  // NAME=VALUE entries.
+  virtual Result<std::string> read_proc_environ(pid_t pid);
+  // Every PID /proc lists now, in no particular order.
+  virtual Result<std::vector<pid_t>> list_pids();
   // The target of /proc/PID/exe (" (deleted)" suffix kept as the kernel gives it).
   virtual Result<std::string> read_proc_exe(pid_t pid);
   // When the system booted, by the wall clock as it reads now (CLOCK_REALTIME −

@@ -84,6 +84,22 @@ Result<char> parse_stat_state(std::string_view stat) {
   return (*rest)[0];
 }
 
+Result<pid_t> parse_stat_process_group(std::string_view stat) {
+  auto rest = fields_after_comm(stat);
+  if (!rest) return rest.error();
+  std::string_view s = *rest;
+  for (int field = 3; field < 5; ++field) {  // skip the state and the parent
+    std::size_t sp = s.find(' ');
+    if (sp == std::string_view::npos) return make_error("malformed /proc stat line (too short)");
+    s.remove_prefix(sp + 1);
+  }
+  pid_t group = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), group);
+  if (ec != std::errc() || p == s.data() || group <= 0)
+    return make_error("malformed /proc stat line (field 5 is not a process group)");
+  return group;
+}
+
 const char* liveness_name(Liveness l) {
   switch (l) {
     case Liveness::kAlive:

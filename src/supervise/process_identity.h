@@ -52,6 +52,8 @@ std::optional<ProcessIdentity> parse_identity(std::string_view text);
 Result<std::uint64_t> parse_stat_start_ticks(std::string_view stat);
 // Field 3 (state letter: R, S, D, Z, ...). Pure.
 Result<char> parse_stat_state(std::string_view stat);
+// Field 5, the process group. Pure.
+Result<pid_t> parse_stat_process_group(std::string_view stat);
 
 enum class Liveness { kAlive, kAbsent, kUnknown };
 // "alive", "absent", "unknown"

@@ -134,4 +134,13 @@ void reap_orphans() {
   }
 }
 
+bool wait_for_environ(pid_t pid) {
+  for (int i = 0; i < 2000; ++i) {
+    auto text = Env::real().read_proc_environ(pid);
+    if (text && !text->empty()) return true;
+    ::usleep(1000);
+  }
+  return false;
+}
+
 }  // namespace aw::testing

@@ -115,6 +115,11 @@ class FakeEnv final : public Env {
   std::map<pid_t, int> exe_errno;   // pid → errno to fail read_proc_exe with
 };
 
+// Waits (up to 2 s) until /proc/PID/environ has something in it. A spawn
+// returns once the child has let go of our memory, a moment before the kernel
+// has set up the new program's environment: read then, it is empty.
+bool wait_for_environ(pid_t pid);
+
 // Zombies re-parented to this process (as subreaper) are reaped; never blocks.
 void reap_orphans();
 

@@ -35,6 +35,7 @@ Supervisor::Supervisor(uv_loop_t* loop, const Clock& clock, std::vector<WorkerSp
       emit_(std::move(emit)),
       options_(std::move(options)),
       env_(env),
+      spawn_records_(env, options_.output_dir),
       rng_(options_.jitter_seed ? options_.jitter_seed : std::random_device{}()),
       alarm_(loop, [this] { check_deadlines(); }) {
   for (WorkerSpec& s : specs) {
@@ -207,6 +208,14 @@ void Supervisor::spawn(Worker& w) {
   o.cwd = w.spec.cwd;
   o.env = w.spec.env;
   o.env.emplace_back("AGENTWATCH_WORKER", w.spec.name);
+  if (spawn_records_.enabled()) {
+    // Durable before the process exists (spawn_record.h). A failed record does
+    // not stop the start: the store still learns the PID, only later.
+    std::string token = new_spawn_token();
+    if (Status s = spawn_records_.record(w.spec.name, token); !s)
+      emit_(ev::store_error(w.spec.name, clock_.wall(), "spawn", s.error().message));
+    o.env.emplace_back(kSpawnTokenVar, std::move(token));
+  }
   o.output_path = output_path(w);  // "": into our pipes (capture_output)
   o.tail_limit = std::max<std::size_t>(options_.stderr_tail_bytes, 1);
   Worker* wp = &w;
@@ -224,6 +233,7 @@ void Supervisor::on_end(Worker& w, const ProcessEnd& end) {
   // Inside the watch's own callback, as its last act: destroying it here is
   // safe (process_watch.h), and nothing below may see it as running.
   w.process.reset();
+  spawn_records_.forget(w.spec.name);  // seen to end: nothing to look for after a restart
   const bool restarting = w.state.stop_requested && w.state.start_after_stop;
   (void)feed(w, in::Exited{end});
   if (restarting) stopping_all_ = false;  // as start() does
@@ -276,7 +286,47 @@ void Supervisor::stat_heartbeat(Worker& w, in::SamplePurpose purpose, std::uint6
 
 // ---- inputs ----
 
+void Supervisor::recover_spawned() {
+  std::map<std::string, std::string> token_of;  // worker -> its last spawn's token
+  std::set<std::string> tokens;
+  for (auto& [name, w] : workers_) {
+    if (w->process) continue;
+    if (auto token = spawn_records_.token(name)) {
+      token_of.emplace(name, *token);
+      tokens.insert(*token);
+    }
+  }
+  if (tokens.empty()) return;
+  const std::map<std::string, pid_t> found = find_spawned(env_, tokens);
+  for (const auto& [name, token] : token_of) {
+    auto pid = found.find(token);
+    if (pid == found.end()) continue;  // ended while no daemon ran: the store's record decides
+    Worker& w = *workers_.at(name);
+    // The store's identity and run, when the pool made them durable in time;
+    // else the token alone vouches for the process.
+    std::optional<ProcessIdentity> expected;
+    std::optional<RunRecord> carried;
+    if (auto text = store_.get(name, kProcessKey))
+      if (auto recorded = parse_identity(*text); recorded && recorded->pid == pid->second) {
+        expected = recorded;
+        if (auto run = store_.get(name, kRunKey)) carried = parse_run(*run);
+      }
+    Worker* self = &w;
+    auto adoption = ProcessWatch::adopt(
+        loop_, clock_, env_, pid->second, expected,
+        [this, self](const ProcessEnd& end) { on_end(*self, end); }, options_.watch);
+    if (!adoption.watch) continue;  // gone meanwhile: as if not found
+    adoption.verdict.evidence.push_back(
+        Evidence{"/proc/" + std::to_string(pid->second) + "/environ",
+                 std::string(kSpawnTokenVar) + " matches the last spawn's record", clock_.wall()});
+    w.process = std::move(adoption.watch);
+    (void)feed(w, in::Adopted{pid->second, format_identity(w.process->identity()), "recovered",
+                              adoption.verdict.liveness, adoption.verdict.evidence, carried});
+  }
+}
+
 void Supervisor::recover() {
+  recover_spawned();
   for (auto& [name, wp] : workers_) {
     Worker& w = *wp;
     if (w.process) continue;

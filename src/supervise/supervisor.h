@@ -68,6 +68,7 @@
 #include "src/supervise/lifecycle_sink.h"
 #include "src/supervise/pid_file_reader.h"
 #include "src/supervise/process_watch.h"
+#include "src/supervise/spawn_record.h"
 #include "src/supervise/supervisor_store.h"
 #include "src/supervise/worker_health.h"
 #include "src/supervise/worker_machine.h"
@@ -86,7 +87,10 @@ struct SupervisorOptions {
   // Set (the daemon sets STATE_DIR/workers): each spawned worker's stdout and
   // stderr are appended to DIR/NAME.log, so that it can outlive the daemon
   // (release_all). Empty: into pipes (the tail for worker.exited is read from
-  // them), and a daemon stop must stop such workers.
+  // them), and a daemon stop must stop such workers. Also where each spawn's
+  // token is recorded first (DIR/NAME.spawn, spawn_record.h), so that a worker
+  // spawned just before the daemon was SIGKILLed is found and adopted, not
+  // started a second time.
   std::string output_dir;
 };
 
@@ -205,6 +209,9 @@ class Supervisor {
   void execute(Worker& w, const WorkerCommand& command);
   int send_signal(Worker& w, const worker_command::Signal& s);
   void spawn(Worker& w);
+  // recover()'s first pass: the workers whose last spawn's token names a live
+  // process (found in /proc), adopted.
+  void recover_spawned();
   // Where a spawned worker's output goes ("" = our pipes): see output_dir.
   std::string output_path(const Worker& w) const;
   void on_end(Worker& w, const ProcessEnd& end);
@@ -225,6 +232,7 @@ class Supervisor {
   Emit emit_;
   SupervisorOptions options_;
   Env& env_;
+  SpawnRecords spawn_records_;
   std::mt19937_64 rng_;
   std::map<std::string, std::unique_ptr<Worker>> workers_;  // ordered: list() reads well
   std::set<std::string> completed_;

@@ -42,6 +42,7 @@ class SupervisorFixture : public LoopTest {
     sup_.reset();
     SupervisorOptions o;
     o.jitter_seed = jitter_seed_;
+    o.output_dir = output_dir_;
     sup_ = std::make_unique<Supervisor>(&loop_, clock ? *clock : clock_, std::move(specs), store_,
                                         lifecycle_, events_.sink(), o, env ? *env : Env::real());
     return *sup_;
@@ -65,6 +66,8 @@ class SupervisorFixture : public LoopTest {
   std::unique_ptr<Supervisor> sup_;
   std::unique_ptr<uvx::Signal> reaper_;  // reaps a test's orphan (see its SIGCHLD use)
   TempDir dir_;
+  // SupervisorOptions::output_dir for the next make() ("" = pipes).
+  std::string output_dir_;
 
  private:
   std::uint64_t jitter_seed_;

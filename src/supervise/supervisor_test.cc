@@ -10,8 +10,10 @@
 #include <unistd.h>  // environ (a GNU extension: g++ defines _GNU_SOURCE)
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 
+#include "src/supervise/spawn_record.h"
 #include "src/supervise/supervise_test_support.h"
 #include "src/supervise/supervisor_fixture.h"
 
@@ -366,6 +368,49 @@ TEST_F(SupervisorTest, RecoverAdoptsTheLiveProcessRecordedInTheStore) {
   s.stop_all();
   run_until([&] { return s.running() == 0; });
   EXPECT_EQ(events_.count("worker.stopped"), 2u);
+}
+
+// Fault 2 of docs/crash-testing.md: the daemon spawned a worker and was
+// SIGKILLed before the store made its PID durable. The next daemon finds the
+// process by the token of its last spawn and adopts it; it never starts a
+// second copy beside it. Once seen to end, the record is gone.
+TEST_F(SupervisorTest, AWorkerSpawnedJustBeforeADaemonDiedIsFoundByItsTokenNotStartedTwice) {
+  output_dir_ = dir_ / "workers";
+  ASSERT_EQ(::mkdir(output_dir_.c_str(), 0700), 0);
+  const std::string record = output_dir_ + "/w.spawn";
+  WorkerSpec paused = fast_worker("w", {testing::self_exe()});
+  paused.env.emplace_back(testing::kPauseChildEnv, "pause");
+  make({paused}).start_all();
+  wait_for("worker.started");
+  const pid_t first = pid_of_last_start();
+  ASSERT_TRUE(std::filesystem::exists(record)) << "written before the spawn";
+  ASSERT_TRUE(testing::wait_for_environ(first));
+  // The daemon dies: it lets its worker run, and the store never learned of it.
+  sup_->release_all();
+  ASSERT_TRUE(store_.get("w", Supervisor::kProcessKey));
+  store_.erase("w", Supervisor::kProcessKey);
+  store_.erase("w", Supervisor::kRunKey);
+  sup_.reset();
+  events_.events.clear();
+  ASSERT_EQ(::kill(first, 0), 0) << "the worker outlived its daemon";
+  reaper_ = std::make_unique<uvx::Signal>(&loop_, SIGCHLD,
+                                          [first] { ::waitpid(first, nullptr, WNOHANG); });
+
+  Supervisor& s = make({paused});
+  s.recover();
+  s.start_all();
+  ASSERT_EQ(events_.kinds(), (std::vector<std::string>{"worker.adopted"}))
+      << "adopted, never started again";
+  EXPECT_EQ(events_.events[0].fields.get_int("pid"), first);
+  EXPECT_EQ(events_.events[0].fields.get_string("via"), "recovered");
+  EXPECT_NE(events_.events[0].fields.get_string("evidence")->find(kSpawnTokenVar),
+            std::string::npos);
+  EXPECT_EQ(s.status("w")->pid, first);
+
+  s.stop_all();
+  run_until([&] { return s.running() == 0; });
+  EXPECT_EQ(events_.count("worker.started"), 0u);
+  EXPECT_FALSE(std::filesystem::exists(record)) << "a run seen to end leaves no record";
 }
 
 // Unknown never acts: after a restart the Env cannot read the recorded

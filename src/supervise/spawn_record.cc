@@ -1,0 +1,128 @@
+#include "src/supervise/spawn_record.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <random>
+#include <string_view>
+#include <utility>
+
+#include "src/os/errno_text.h"
+#include "src/os/unique_fd.h"
+#include "src/supervise/process_identity.h"
+
+namespace aw {
+namespace {
+
+constexpr std::size_t kTokenLength = 32;
+
+bool is_token(std::string_view s) {
+  if (s.size() != kTokenLength) return false;
+  for (char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
+// The value of `name` in a NUL-separated environ text, if set.
+std::optional<std::string_view> environ_value(std::string_view environ, std::string_view name) {
+  std::size_t at = 0;
+  while (at < environ.size()) {
+    std::size_t end = environ.find('\0', at);
+    if (end == std::string_view::npos) end = environ.size();
+    std::string_view entry = environ.substr(at, end - at);
+    if (entry.size() > name.size() && entry.substr(0, name.size()) == name &&
+        entry[name.size()] == '=')
+      return entry.substr(name.size() + 1);
+    at = end + 1;
+  }
+  return std::nullopt;
+}
+
+struct Candidate {
+  pid_t pid = 0;
+  bool leads_group = false;
+  std::uint64_t start_ticks = 0;
+};
+
+bool better(const Candidate& a, const Candidate& b) {
+  if (a.leads_group != b.leads_group) return a.leads_group;
+  return a.start_ticks < b.start_ticks;
+}
+
+}  // namespace
+
+std::string new_spawn_token() {
+  std::random_device source;  // getrandom(2) on Linux
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string token;
+  token.reserve(kTokenLength);
+  while (token.size() < kTokenLength) {
+    std::uint32_t bits = source();
+    for (int i = 0; i < 8 && token.size() < kTokenLength; ++i, bits >>= 4)
+      token.push_back(kHex[bits & 0xf]);
+  }
+  return token;
+}
+
+Status SpawnRecords::record(const std::string& worker, const std::string& token) {
+  const std::string file = path(worker);
+  UniqueFd fd(env_.open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd) return errno_error("cannot write " + file, errno);
+  const std::string line = token + "\n";
+  const ssize_t n = env_.write(fd.get(), line.data(), line.size());
+  if (n < 0) return errno_error("cannot write " + file, errno);
+  if (static_cast<std::size_t>(n) != line.size())
+    return make_error("cannot write " + file + ": short write");
+  return Status::Ok();
+}
+
+std::optional<std::string> SpawnRecords::token(const std::string& worker) const {
+  if (!enabled()) return std::nullopt;
+  UniqueFd fd(::open(path(worker).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd) return std::nullopt;
+  char buf[kTokenLength + 2];
+  ssize_t n;
+  do {
+    n = ::read(fd.get(), buf, sizeof buf);
+  } while (n < 0 && errno == EINTR);
+  if (n != static_cast<ssize_t>(kTokenLength + 1) || buf[kTokenLength] != '\n') return std::nullopt;
+  std::string_view text(buf, kTokenLength);
+  if (!is_token(text)) return std::nullopt;
+  return std::string(text);
+}
+
+void SpawnRecords::forget(const std::string& worker) {
+  if (enabled()) (void)::unlink(path(worker).c_str());
+}
+
+std::map<std::string, pid_t> find_spawned(Env& env, const std::set<std::string>& tokens) {
+  std::map<std::string, pid_t> found;
+  if (tokens.empty()) return found;
+  auto pids = env.list_pids();
+  if (!pids) return found;
+  std::map<std::string, Candidate> best;
+  for (pid_t pid : *pids) {
+    auto environ = env.read_proc_environ(pid);
+    if (!environ) continue;
+    auto value = environ_value(*environ, kSpawnTokenVar);
+    if (!value) continue;
+    auto token = tokens.find(std::string(*value));
+    if (token == tokens.end()) continue;
+    auto stat = env.read_proc_stat(pid);
+    if (!stat) continue;
+    auto state = parse_stat_state(*stat);
+    if (!state || *state == 'Z' || *state == 'X') continue;  // ended: nothing to adopt
+    auto group = parse_stat_process_group(*stat);
+    auto ticks = parse_stat_start_ticks(*stat);
+    if (!group || !ticks) continue;
+    Candidate c{pid, *group == pid, *ticks};
+    auto [it, inserted] = best.try_emplace(*token, c);
+    if (!inserted && better(c, it->second)) it->second = c;
+  }
+  for (const auto& [token, c] : best) found.emplace(token, c.pid);
+  return found;
+}
+
+}  // namespace aw
