@@ -46,6 +46,8 @@
 #include "watchers/git/git_reflog_watch.h"
 #include "watchers/logtail/log_tailer.h"
 #include "watchers/logtail/offset_store.h"
+#include "watchers/notify/notify_ids.h"
+#include "watchers/notify/notify_protocol.h"
 #include "watchers/notify/notify_server.h"
 #include "watchers/notify/notify_spool.h"
 #include "watchers/notify/notify_spool_watch.h"
@@ -56,6 +58,11 @@
 
 namespace aw {
 namespace {
+
+// How far back into the live event log the notify ids are read at start: the
+// messages a killed daemon logged in its last moments, whose spooled copies
+// the next daemon may find (8 MiB is some 30,000 events; read in a few ms).
+constexpr std::size_t kNotifyIdsLogTail = 8u << 20;
 
 // ---------------------------------------------------------------------------
 // Reading the last seq back from the log at start.
@@ -152,6 +159,8 @@ class Daemon {
   void reload(const std::string& why);
   void apply_rules(RuleLoad load, const std::string& why);
   void on_data_event(Event e);
+  // A notification from the socket or the spool: logged once per id.
+  void deliver_notification(Event e);
   void begin_shutdown(const char* signal_name);
   // finish_shutdown() once no action is in flight and no worker is stopping.
   void maybe_finish_shutdown();
@@ -178,6 +187,7 @@ class Daemon {
   std::unique_ptr<DirWatcher> data_watcher_;
   std::unique_ptr<DirWatcher> rule_watcher_;
   std::unique_ptr<NotifyServer> notify_server_;
+  NotifyIds notify_ids_;
   std::unique_ptr<NotifySpoolWatch> notify_spool_watch_;
   std::unique_ptr<SupervisionBridge> supervision_bridge_;
   std::unique_ptr<Supervisor> supervisor_;
@@ -230,6 +240,13 @@ bool Daemon::open_stores() {
     return false;
   }
   log_ = std::move(*log);
+  // The ids of the messages delivered lately, so that the other copy of one
+  // (the socket's and the spool's) is not delivered again (notify_ids.h).
+  if (auto seeded = notify_ids_.seed_from_log_file(paths_.event_log_dir() + "/events.jsonl",
+                                                   kNotifyIdsLogTail);
+      !seeded)
+    spdlog::warn("notify ids: {} (a message also spooled may be delivered twice)",
+                 seeded.error().message);
   auto index = FileIndex::open(paths_.state_dir, &loop_);
   if (!index) {
     spdlog::critical("cannot open the file index: {}", index.error().message);
@@ -642,12 +659,27 @@ void Daemon::feed_supervisor(const Event& e) {
   if (e.source != "supervisor") supervisor_->on_event(e);
 }
 
+void Daemon::deliver_notification(Event e) {
+  if (auto text = e.fields.get_string("notify_id")) {
+    if (auto id = parse_notify_id(*text); id && !notify_ids_.first_delivery(*id)) {
+      // The other copy of a message its client also spooled (no reply in time),
+      // or one a killed daemon logged before it could record it as delivered.
+      spdlog::debug("notify: {} {} delivered already", e.kind, *text);
+      return;
+    }
+  }
+  pipeline_->submit(std::move(e));
+  // In the file before the server's {"ok":true} and the spool's .delivered
+  // record: each says the message is delivered, which a SIGKILL must not undo.
+  (void)log_->commit();
+}
+
 bool Daemon::start_notify() {
   // Hooks (tmux runs them synchronously) reach us here; what they spooled (we
   // were down, or at our connection limit) is taken in by the spool watch,
   // from when we listen on, so nothing spooled meanwhile is stranded there.
   notify_server_ = std::make_unique<NotifyServer>(
-      &loop_, clock_, [this](Event e) { pipeline_->submit(std::move(e)); });
+      &loop_, clock_, [this](Event e) { deliver_notification(std::move(e)); });
   if (Status s = notify_server_->start(paths_.runtime_dir); !s) {
     spdlog::critical("cannot listen on the notify socket: {}", s.error().message);
     return false;
@@ -655,7 +687,7 @@ bool Daemon::start_notify() {
   // Off the loop: the spool's reads run on the thread pool, its events come
   // back to the loop in chunks (notify_spool_watch.h).
   notify_spool_watch_ = std::make_unique<NotifySpoolWatch>(
-      &loop_, clock_, [this](Event e) { pipeline_->submit(std::move(e)); },
+      &loop_, clock_, [this](Event e) { deliver_notification(std::move(e)); },
       [](const Result<NotifySpoolStats>& spool) {
         if (!spool)
           spdlog::error("notify spool: {}", spool.error().message);

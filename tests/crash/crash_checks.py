@@ -318,10 +318,9 @@ def file_digest(path):
 def check_pings(log, sent, pings, timeline, out, notes):
     """`sent`: n -> (exit code, spooled, stderr, began, ended) of `agentwatch
     notify`; `timeline`: the daemon's starts and kills, for the evidence.
-    A message is delivered once (docs/notify.md; the one documented exception:
-    a spooled message delivered again with the same notify_id after a crash
-    between logging it and recording its id), and its reaction runs at most
-    once per delivery, exactly once unless interrupted."""
+    A message is delivered once, whether it reached the daemon through the
+    socket, the spool or both (docs/notify.md, "Exactly once"), and its
+    reaction runs exactly once unless interrupted."""
     delivered = collections.defaultdict(list)
     for e in log.events:
         if e["kind"] == "user.crash-ping":
@@ -350,23 +349,11 @@ def check_pings(log, sent, pings, timeline, out, notes):
                                             + ("spooled)" if spooled else "not spooled)"))))
             continue
         if len(events) > 1:
-            ids = {fields(e).get("notify_id") for e in events}
-            if len(ids) == 1 and None not in ids:
-                notes.append(f"documented: {subject} delivered {len(events)} times with the "
-                             f"same notify_id (a crash between logging it and recording its id)")
-            else:
-                out.append(Violation("notify-once", subject,
-                                     f"delivered {len(events)} times", story()))
+            out.append(Violation("notify-once", subject,
+                                 f"delivered {len(events)} times", story()))
+            continue
         steps = log.action_story(causes, "ping", 0)
-        lines = pings[str(n)]
-        if len(events) > 1:
-            # Each delivery may react once: the documented duplicate reacts too.
-            if lines > len(events):
-                out.append(Violation("at-most-once", subject,
-                                     f"ping ran {lines} times for {len(events)} deliveries",
-                                     story()))
-        else:
-            check_at_most_once(subject, "ping", 0, steps, lines, story, out, notes)
+        check_at_most_once(subject, "ping", 0, steps, pings[str(n)], story, out, notes)
 
 
 def when_killed(timeline, began, ended):

@@ -145,6 +145,56 @@ TEST_F(NotifyTest, SpooledWhileRunningIsTakenInWithoutARestart) {
   EXPECT_EQ(d.count([](const Event& x) { return x.kind == "tmux.session-closed"; }), 1u);
 }
 
+// Fault 3 of docs/crash-testing.md: a client whose reply is late spools its
+// line as well, with the same id, since only the spool survives a daemon that
+// died before reading it. Whichever copy comes first is delivered; the other
+// is dropped, by the running daemon and, from the event log's tail, by the next.
+TEST_F(NotifyTest, AMessageThatReachesTheDaemonTwiceIsDeliveredOnce) {
+  const std::string line =
+      R"({"id":"00000000000000a1","kind":"tmux.session-closed","fields":{"session":"w7"}})"
+      "\n";
+  const std::string spool = d.runtime_dir() + "/notify.spool";
+  auto spool_the_line = [&] {
+    int fd = open(spool.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(write(fd, line.data(), line.size()), static_cast<ssize_t>(line.size()));
+    close(fd);
+  };
+  auto spool_taken_in = [&] {
+    for (int i = 0; i < 200; ++i) {
+      if (access(spool.c_str(), F_OK) != 0 && access((spool + ".ingesting").c_str(), F_OK) != 0)
+        return true;
+      usleep(10'000);
+    }
+    return false;
+  };
+  auto delivered = [&] {
+    return d.count([](const Event& x) { return x.kind == "tmux.session-closed"; });
+  };
+  d.start();
+  int fd = connect_to(socket_path());
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(write(fd, line.data(), line.size()), static_cast<ssize_t>(line.size()));
+  char reply[256];
+  ASSERT_GT(read(fd, reply, sizeof reply), 0);
+  close(fd);
+  EXPECT_EQ(std::string(reply, 11), R"({"ok":true})") << "the reply comes once it is logged";
+  EXPECT_EQ(delivered(), 1u) << "{\"ok\":true} means: in the event log";
+  auto e = d.wait_for_kind("tmux.session-closed");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->fields.get_string("notify_id"), "00000000000000a1");
+
+  spool_the_line();  // the late client's copy, while the daemon runs
+  ASSERT_TRUE(spool_taken_in()) << d.stderr_text();
+  ASSERT_EQ(d.stop(), 0);
+  spool_the_line();  // and found by the next daemon
+  d.start();
+  ASSERT_TRUE(spool_taken_in()) << d.stderr_text();
+  ASSERT_EQ(d.stop(), 0);
+  EXPECT_EQ(delivered(), 1u);
+  EXPECT_EQ(d.count([](const Event& x) { return x.kind == "user.session-gone"; }), 1u);
+}
+
 TEST_F(NotifyTest, HostileClientsAreRefusedAndTheDaemonKeepsServing) {
   d.start();
   // Garbage.

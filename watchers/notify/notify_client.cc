@@ -200,14 +200,21 @@ Result<NotifyDelivery> send_notification(const std::string& runtime_dir, const E
   }
 
   // The whole line is with the daemon. Half-close so it sees the end at once,
-  // then take a short look for the reply.
+  // then take a short look for the reply: {"ok":true} comes once the event is
+  // in the event log.
   (void)shutdown(st.fd.get(), SHUT_WR);
-  NotifyDelivery d;
   if (auto reply = read_reply(st.fd.get(), deadline)) {
     if (!reply->ok) return refused(*reply);
+    NotifyDelivery d;
     d.confirmed = true;
+    return d;
   }
-  return d;
+  // No reply in time: a daemon too busy to answer, or one that died with the
+  // line unread in its socket. Only the spool survives the second, so the line
+  // goes there as well, with the same id; the daemon delivers an id once
+  // (notify_ids.h), whichever copy comes first.
+  return spool(
+      "no reply from the daemon within the timeout (spooled as well; delivered once, by id)");
 }
 
 Result<Event> parse_notify_args(std::string_view kind, const std::vector<std::string>& args) {

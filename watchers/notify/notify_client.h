@@ -8,8 +8,10 @@
 // connection limit, or the write cannot finish in time, the message goes to
 // the spool (notify_spool.h) and the send still succeeds, marked `spooled`; a
 // running daemon takes it in within milliseconds (notify_spool_watch.h), a
-// stopped one at its next start. A message whose '\n' was written is never spooled as well:
-// the daemon counts a message only once its '\n' arrived (notify_server.h).
+// stopped one at its next start. A message whose line was written but got no
+// reply in time is spooled as well, with the same id: the daemon may have died
+// before logging it, and it delivers an id only once (notify_ids.h). A line cut
+// short is never counted by the daemon (only a whole line is: notify_server.h).
 //
 // Blocking calls (poll with a deadline, flock with a deadline): for the client
 // process, never for the daemon's loop. Thread-safe (no shared state).
@@ -34,7 +36,7 @@ struct NotifyClientOptions {
 
 struct NotifyDelivery {
   bool spooled = false;      // the daemon was not reachable: the message is in the spool
-  bool confirmed = false;    // the daemon replied {"ok":true} in time
+  bool confirmed = false;    // the daemon replied {"ok":true} in time: it is in the event log
   std::string spool_reason;  // why it was spooled ("no daemon listening (…)", …)
 };
 

@@ -197,19 +197,32 @@ TEST_F(NotifyClientTest, RuntimeDirOpenToOthersIsRefused) {
   EXPECT_NE(d.error().message.find("expected mode 0700"), std::string::npos) << d.error().message;
 }
 
-TEST_F(NotifyClientTest, ADaemonThatDoesNotReadStillLetsTheHookReturn) {
-  // Listening, never accepting: the line sits in the socket buffer, which the
-  // daemon will read when its loop comes round. Not spooled, not confirmed.
+// Listening, never accepting: the line sits in the socket buffer, and the
+// client cannot tell a daemon that will read it from one that died first. So
+// it returns within its budget with the same line, same id, spooled as well;
+// the daemon delivers that id once (NotifyIds; DaemonTest covers the rest).
+TEST_F(NotifyClientTest, ALineWithNoReplyInTimeIsSpooledAsWellWithTheSameId) {
   int fd = bind_socket(notify_socket_path(dir_.path), /*listening=*/true);
   const auto t0 = std::chrono::steady_clock::now();
   auto d = send_notification(dir_.path, sample_event(), std::chrono::milliseconds(50));
   const auto took = std::chrono::steady_clock::now() - t0;
-  close(fd);
   ASSERT_TRUE(d.ok()) << d.error().message;
-  EXPECT_FALSE(d->spooled);
+  EXPECT_TRUE(d->spooled);
   EXPECT_FALSE(d->confirmed);
+  EXPECT_NE(d->spool_reason.find("no reply"), std::string::npos) << d->spool_reason;
   // Generous bound: the point is that it does not wait for a reply forever.
   EXPECT_LT(took, std::chrono::seconds(2));
+  // What sits in the socket is the spooled line itself.
+  const int conn = accept(fd, nullptr, nullptr);
+  ASSERT_GE(conn, 0);
+  char buf[4096];
+  const ssize_t n = read(conn, buf, sizeof buf);
+  close(conn);
+  close(fd);
+  ASSERT_GT(n, 0);
+  auto lines = read_lines(spool());
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(std::string(buf, static_cast<std::size_t>(n)), lines[0] + "\n");
 }
 
 TEST_F(NotifyClientTest, InvalidMessagesAreRefusedLocally) {

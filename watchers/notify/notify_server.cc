@@ -155,6 +155,9 @@ void NotifyServer::handle_line(Connection& c, std::string_view line) {
   e.entity = std::move(d.message.entity);
   e.fields = std::move(d.message.fields);
   e.fields.set("peer_pid", FieldValue(c.peer.pid));
+  // The client may spool the same line as well when our reply is late: the
+  // daemon delivers each id once (notify_ids.h).
+  if (d.message.id) e.fields.set("notify_id", FieldValue(format_notify_id(d.message.id)));
   c.delivered = true;
   ++stats_.messages;
   emit_(std::move(e));
