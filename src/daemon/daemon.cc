@@ -159,6 +159,11 @@ class Daemon {
   void reload(const std::string& why);
   void apply_rules(RuleLoad load, const std::string& why);
   void on_data_event(Event e);
+  // The notify and control sockets of a daemon that died (we hold the lock).
+  void remove_dead_daemons_sockets() const;
+  // Logs the causes of open intents that the event log lacks (from seq
+  // `next_seq` on); returns the seq the next event gets.
+  std::uint64_t log_missing_causes(std::uint64_t next_seq);
   // A notification from the socket or the spool: logged once per id.
   void deliver_notification(Event e);
   void begin_shutdown(const char* signal_name);
@@ -659,6 +664,40 @@ void Daemon::feed_supervisor(const Event& e) {
   if (e.source != "supervisor") supervisor_->on_event(e);
 }
 
+void Daemon::remove_dead_daemons_sockets() const {
+  // We hold the instance lock, and a record lock dies with its process: no
+  // other daemon runs here. A socket file that still answers is then a dead
+  // daemon's, kept open a moment by a child it had cloned and not yet exec'd
+  // (O_CLOEXEC closes it only at the exec). The listeners would take it for a
+  // live daemon's and refuse to start.
+  for (const std::string& path :
+       {notify_socket_path(paths_.runtime_dir), paths_.control_socket()}) {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) && ::unlink(path.c_str()) == 0)
+      spdlog::debug("removed {}, left by a daemon before us", path);
+  }
+}
+
+std::uint64_t Daemon::log_missing_causes(std::uint64_t next_seq) {
+  // The intent log is written before the event log (IntentJournal::flush_opens):
+  // a daemon killed in between left intents whose causes the event log never
+  // got. They are logged now, as they were numbered, before anything else: the
+  // log stays in seq order and plan.resumed names an event that is in it.
+  std::vector<const Event*> missing;
+  for (const OpenIntent& intent : intents_->left_open())
+    if (intent.cause.seq >= next_seq) missing.push_back(&intent.cause);
+  std::sort(missing.begin(), missing.end(),
+            [](const Event* a, const Event* b) { return a->seq < b->seq; });
+  for (const Event* cause : missing) {
+    if (cause->seq < next_seq) continue;  // two intents of one cause
+    spdlog::warn("the event log lacks #{} ({}), the cause of an open intent: logging it now",
+                 cause->seq, cause->kind);
+    if (Status s = log_->append(*cause); !s) spdlog::error("event log: {}", s.error().message);
+    next_seq = cause->seq + 1;
+  }
+  return next_seq;
+}
+
 void Daemon::deliver_notification(Event e) {
   if (auto text = e.fields.get_string("notify_id")) {
     if (auto id = parse_notify_id(*text); id && !notify_ids_.first_delivery(*id)) {
@@ -860,6 +899,7 @@ int Daemon::run() {
     return 1;
   }
   lock_.emplace(std::move(*lock));
+  remove_dead_daemons_sockets();
   if (uv_loop_init(&loop_) != 0) return 1;
   // A child's closed pipe must be an EPIPE error, not a fatal signal.
   signal(SIGPIPE, SIG_IGN);
@@ -879,7 +919,7 @@ int Daemon::run() {
         PipelineOptions{ChainPolicy{options_.config.max_emit_depth, options_.config.derived_rate,
                                     options_.config.derived_burst},
                         options_.config.max_json_bytes});
-    pipeline_->set_next_seq(last_logged_seq(paths_.event_log_dir()) + 1);
+    pipeline_->set_next_seq(log_missing_causes(last_logged_seq(paths_.event_log_dir()) + 1));
     pipeline_->add_subscriber([this](const Event& e) { hint_tmux(e); });
     pipeline_->add_subscriber([this](const Event& e) { feed_supervisor(e); });
     reload_timer_ = std::make_unique<uvx::Timer>(&loop_, [this] { reload("rule files changed"); });

@@ -73,22 +73,22 @@ Status IntentJournalFile::rewrite(const std::string& content) {
 
 std::uint64_t IntentJournalFile::open(const Event& cause, const std::vector<const Plan*>& plans) {
   const std::uint64_t id = next_id_++;
-  const std::size_t at = gathered_.size();
-  append_intent_open(gathered_, id, cause, plans);
-  keep_live(id, at);
+  const std::size_t at = gathered_opens_.size();
+  append_intent_open(gathered_opens_, id, cause, plans);
+  keep_live(id, gathered_opens_, at);
   return id;
 }
 
 void IntentJournalFile::start(std::uint64_t id, std::size_t plan, std::size_t action) {
   const std::size_t at = gathered_.size();
   append_intent_start(gathered_, id, plan, action);
-  keep_live(id, at);
+  keep_live(id, gathered_, at);
 }
 
 void IntentJournalFile::end(std::uint64_t id, std::size_t plan, std::size_t action, ActionEnd end) {
   const std::size_t at = gathered_.size();
   append_intent_end(gathered_, id, plan, action, end);
-  keep_live(id, at);
+  keep_live(id, gathered_, at);
 }
 
 void IntentJournalFile::close(std::uint64_t id) {
@@ -100,8 +100,9 @@ void IntentJournalFile::close(std::uint64_t id) {
   gathered_one();
 }
 
-void IntentJournalFile::keep_live(std::uint64_t id, std::size_t record_at) {
-  const std::string_view record = std::string_view(gathered_).substr(record_at);
+void IntentJournalFile::keep_live(std::uint64_t id, const std::string& buffer,
+                                  std::size_t record_at) {
+  const std::string_view record = std::string_view(buffer).substr(record_at);
   live_[id].append(record);
   live_bytes_ += record.size();
   gathered_one();
@@ -112,10 +113,20 @@ void IntentJournalFile::gathered_one() {
   if (!turn_end_.active()) turn_end_.start(0);
 }
 
+Status IntentJournalFile::flush_opens() {
+  return write_gathered(gathered_opens_);
+}
+
 Status IntentJournalFile::flush() {
-  if (gathered_.empty()) return Status::Ok();
+  // Opens first: a start, end or close may follow an open gathered in the same turn.
+  if (Status s = write_gathered(gathered_opens_); !s) return s;
+  return write_gathered(gathered_);
+}
+
+Status IntentJournalFile::write_gathered(std::string& records) {
+  if (records.empty()) return Status::Ok();
   if (!fd_) return make_error(path_ + ": not open");
-  if (Status s = write_all(fd_.get(), gathered_, env_); !s) {
+  if (Status s = write_all(fd_.get(), records, env_); !s) {
     // Cut a part-written record off, so the next write starts on a whole line.
     ++write_errors_;
     if (env_.ftruncate(fd_.get(), static_cast<off_t>(file_bytes_)) != 0) {
@@ -125,14 +136,17 @@ Status IntentJournalFile::flush() {
                       " (the records are kept and written "
                       "with the next)");
   }
-  file_bytes_ += gathered_.size();
-  gathered_.clear();
+  file_bytes_ += records.size();
+  records.clear();
   maybe_compact();
   return Status::Ok();
 }
 
 void IntentJournalFile::maybe_compact() {
-  // Checked after every flush: nothing is built until a compaction is due.
+  // Checked after every write: nothing is built until a compaction is due. The
+  // live records include what is gathered; a compaction with records still
+  // gathered would write them twice (once in the new file, once appended).
+  if (!gathered_opens_.empty() || !gathered_.empty()) return;
   static const std::string kHeader = state_file_header(kIntentLogKind);
   const std::uint64_t needed = kHeader.size() + live_bytes_;
   if (file_bytes_ < options_.compact_min_bytes || file_bytes_ < 4 * needed) return;

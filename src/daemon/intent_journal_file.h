@@ -2,7 +2,8 @@
 // docs/intents.md): the pipeline's IntentJournal port on the loop.
 //
 // Records are gathered in memory and written with one write() on an O_APPEND
-// fd by flush(), which the pipeline calls before an action acts; what is still
+// fd by flush(), which the pipeline calls before an action acts (opens first,
+// by flush_opens(), before the event log; the rest after it); what is still
 // gathered at the end of a loop turn (an action's end, an intent's close) is
 // written then, by a zero-delay timer, as the event log's group commit does.
 // So a killed daemon leaves every intent whose action acted, and every outcome
@@ -77,12 +78,18 @@ class IntentJournalFile final : public IntentJournal {
   void end(std::uint64_t id, std::size_t plan, std::size_t action, ActionEnd end) override;
   void close(std::uint64_t id) override;
   Status flush() override;
+  Status flush_opens() override;
+  // The intents the last daemon left open, before take_open() (the daemon
+  // logs the causes its event log lacks, IntentJournal::flush_opens).
+  const std::vector<OpenIntent>& left_open() const { return resumable_; }
 
  private:
   IntentJournalFile(uv_loop_t* loop, std::string path, Options options, Env& env);
   Status rewrite(const std::string& content);
-  // Appends the record just written to the end of gathered_ to its intent's live records.
-  void keep_live(std::uint64_t id, std::size_t record_at);
+  // Appends the record just written at `record_at` of `buffer` to its intent's live records.
+  void keep_live(std::uint64_t id, const std::string& buffer, std::size_t record_at);
+  // Writes `records` (whole lines) at the end of the file; cleared when written.
+  Status write_gathered(std::string& records);
   void gathered_one();
   void maybe_compact();
 
@@ -91,7 +98,8 @@ class IntentJournalFile final : public IntentJournal {
   Env& env_;
   UniqueFd fd_;
   std::uint64_t next_id_ = 1;
-  std::string gathered_;  // records not written yet
+  std::string gathered_opens_;  // open records not written yet
+  std::string gathered_;        // every other record not written yet
   // Each open intent's records, as a compaction writes them.
   std::map<std::uint64_t, std::string> live_;
   std::size_t live_bytes_ = 0;

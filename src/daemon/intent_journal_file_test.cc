@@ -157,6 +157,51 @@ TEST_F(IntentJournalFileTest, TheFileIsCompactedToTheOpenIntents) {
   EXPECT_EQ(journal_->stats().open_intents, 1u);
 }
 
+// flush_opens() writes the intents opened, and only those: the pipeline calls
+// it before the event log gets their causes, and flush() after. A compaction
+// waits while records are gathered (it would write them twice).
+TEST_F(IntentJournalFileTest, FlushOpensWritesTheOpenedIntentsOnly) {
+  open(IntentJournalFile::Options{256});
+  const std::uint64_t done = open_intent(1);
+  ASSERT_TRUE(journal_->flush().ok());
+  journal_->start(done, 0, 0);
+  journal_->end(done, 0, 0, ActionEnd::kOk);
+  journal_->close(done);
+  const std::uint64_t next = open_intent(2);
+  ASSERT_TRUE(journal_->flush_opens().ok());
+  Result<IntentReplay> r = replay_intents(read_file(path()), path());
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(r->problems.empty()) << r->problems.front();
+  ASSERT_EQ(r->open.size(), 2u) << "the first intent's end and close are still gathered";
+  EXPECT_EQ(r->open[1].id, next);
+  EXPECT_FALSE(r->open[0].progress[0].in_flight) << "nor was its start written";
+  EXPECT_EQ(journal_->stats().compactions, 0u);
+
+  ASSERT_TRUE(journal_->flush().ok());
+  r = replay_intents(read_file(path()), path());
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(r->problems.empty()) << r->problems.front();
+  ASSERT_EQ(r->open.size(), 1u);
+  EXPECT_EQ(r->open[0].id, next);
+  EXPECT_EQ(journal_->left_open().size(), 0u) << "nothing was left open by a daemon before";
+}
+
+// Intents opened and closed within one turn: their opens alone pass the
+// compaction threshold, but their closes are still gathered. Compacting then
+// would drop the opens and leave the closes to be written after them.
+TEST_F(IntentJournalFileTest, NoCompactionWhileRecordsAreGathered) {
+  open(IntentJournalFile::Options{256});
+  for (std::uint64_t seq = 1; seq <= 8; ++seq) journal_->close(open_intent(seq));
+  ASSERT_TRUE(journal_->flush_opens().ok());
+  EXPECT_EQ(journal_->stats().compactions, 0u);
+  ASSERT_TRUE(journal_->flush().ok());
+  Result<IntentReplay> r = replay_intents(read_file(path()), path());
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->problems.empty()) << r->problems.front();
+  EXPECT_TRUE(r->open.empty());
+  EXPECT_EQ(journal_->stats().compactions, 1u) << "once everything was written";
+}
+
 TEST_F(IntentJournalFileTest, AForeignFileIsMovedAsideAndANewLogBegins) {
   write_file(path(), "not an intent log\n");
   open();

@@ -109,6 +109,10 @@ void Pipeline::handle(Event e) {
 }
 
 void Pipeline::journal_before_acting() {
+  // Intents opened, then the events (their causes, earlier outcomes), then the
+  // rest of the intent records (IntentJournal::flush_opens says why).
+  if (ports_.intents)
+    if (Status s = ports_.intents->flush_opens(); !s) report_journal_error(s.error());
   if (Status s = ports_.journal.flush(); !s) report_journal_error(s.error());
   if (!ports_.intents) return;
   if (Status s = ports_.intents->flush(); !s) report_journal_error(s.error());

@@ -130,6 +130,47 @@ TEST_F(IntentsTest, AnInFlightRunThatMayNotRunTwiceIsReportedAndItsPlanStops) {
   EXPECT_EQ(d.count([](const Event& e) { return e.kind == "file.landed"; }), 1u);
 }
 
+// Fault 4 of docs/crash-testing.md: the intent log is written before the event
+// log, so a SIGKILL between the two leaves an intent whose cause the event log
+// lacks. Made here by cutting the event log back to before the landing (what
+// such a kill leaves). The next daemon logs the cause, as it was numbered,
+// before anything else, and resumes its intent: the landing is in the log
+// once, plan.resumed names it, and no seq is used twice.
+TEST_F(IntentsTest, AnIntentWhoseCauseTheEventLogLacksHasItLoggedAtTheNextStart) {
+  write_rules("");
+  land_and_kill_mid_plan();
+  std::string log = read_file(d.event_log());
+  const std::size_t landed_at = log.find("\"kind\":\"file.landed\"");
+  ASSERT_NE(landed_at, std::string::npos);
+  const std::size_t line_start = log.rfind('\n', landed_at);
+  ASSERT_NE(line_start, std::string::npos);
+  log.resize(line_start + 1);
+  write_file(d.event_log(), log);
+
+  d.start();
+  auto resumed = d.wait_for_kind("plan.resumed");
+  ASSERT_TRUE(resumed) << d.stderr_text();
+  EXPECT_EQ(d.stop(), 0);
+  const std::vector<Event> events = d.events();
+  std::size_t landings = 0;
+  std::uint64_t landed_seq = 0;
+  std::uint64_t previous = 0;
+  for (const Event& e : events) {
+    EXPECT_GT(e.seq, previous) << "seq " << e.seq << " (" << e.kind << ") after " << previous;
+    previous = e.seq;
+    if (e.kind == "file.landed") {
+      ++landings;
+      landed_seq = e.seq;
+      EXPECT_EQ(e.path, inbox + "/a.json");
+    }
+  }
+  EXPECT_EQ(landings, 1u);
+  EXPECT_EQ(resumed->cause, landed_seq);
+  EXPECT_NE(d.stderr_text().find("the event log lacks #" + std::to_string(landed_seq)),
+            std::string::npos)
+      << d.stderr_text();
+}
+
 // Found by the soak run: the file index kept a handled record for every file a
 // rule moved away, so it grew without end. A file gone before its handling
 // ended leaves no record (it cannot land again from where it was).

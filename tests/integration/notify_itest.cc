@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -193,6 +194,27 @@ TEST_F(NotifyTest, AMessageThatReachesTheDaemonTwiceIsDeliveredOnce) {
   ASSERT_EQ(d.stop(), 0);
   EXPECT_EQ(delivered(), 1u);
   EXPECT_EQ(d.count([](const Event& x) { return x.kind == "user.session-gone"; }), 1u);
+}
+
+// A daemon SIGKILLed while posix_spawn had cloned a child that had not yet
+// exec'd leaves its listening sockets open in that child for a moment (found
+// by ./dev crash). The instance lock is free (it died with the daemon), so the
+// next daemon takes the sockets' paths over instead of refusing to start.
+TEST_F(NotifyTest, ASocketKeptOpenByADeadDaemonsChildDoesNotBlockTheNextStart) {
+  make_dirs(d.runtime_dir());
+  ASSERT_EQ(chmod(d.runtime_dir().c_str(), 0700), 0);
+  int held = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, socket_path().c_str(), sizeof addr.sun_path - 1);
+  ASSERT_EQ(bind(held, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(listen(held, 4), 0);
+  d.start();
+  auto r = d.cli({"notify", "tmux.session-closed", "session=w3"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(d.wait_for_kind("tmux.session-closed")) << d.stderr_text();
+  EXPECT_EQ(d.stop(), 0);
+  close(held);
 }
 
 TEST_F(NotifyTest, HostileClientsAreRefusedAndTheDaemonKeepsServing) {
