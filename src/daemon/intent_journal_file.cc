@@ -88,11 +88,13 @@ void IntentJournalFile::start(std::uint64_t id, std::size_t plan, std::size_t ac
 void IntentJournalFile::end(std::uint64_t id, std::size_t plan, std::size_t action, ActionEnd end) {
   const std::size_t at = gathered_.size();
   append_intent_end(gathered_, id, plan, action, end);
+  gathered_outcomes_ = true;
   keep_live(id, gathered_, at);
 }
 
 void IntentJournalFile::close(std::uint64_t id) {
   append_intent_close(gathered_, id);
+  gathered_outcomes_ = true;
   if (auto it = live_.find(id); it != live_.end()) {
     live_bytes_ -= it->second.size();
     live_.erase(it);
@@ -114,6 +116,15 @@ void IntentJournalFile::gathered_one() {
 }
 
 Status IntentJournalFile::flush_opens() {
+  // Starts may go with the opens when no end or close is gathered: a start
+  // never precedes an end of its own plan then, and one that reaches the file
+  // ahead of the event log only makes its action "in flight" for a daemon
+  // killed before it acts, as a start always does. Then one write, not two,
+  // for the common turn (an event, its intent, its first actions' starts).
+  if (!gathered_outcomes_) {
+    gathered_opens_ += gathered_;
+    gathered_.clear();
+  }
   return write_gathered(gathered_opens_);
 }
 
@@ -138,6 +149,7 @@ Status IntentJournalFile::write_gathered(std::string& records) {
   }
   file_bytes_ += records.size();
   records.clear();
+  if (gathered_.empty()) gathered_outcomes_ = false;
   maybe_compact();
   return Status::Ok();
 }

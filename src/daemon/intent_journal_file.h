@@ -98,8 +98,9 @@ class IntentJournalFile final : public IntentJournal {
   Env& env_;
   UniqueFd fd_;
   std::uint64_t next_id_ = 1;
-  std::string gathered_opens_;  // open records not written yet
-  std::string gathered_;        // every other record not written yet
+  std::string gathered_opens_;      // open records not written yet
+  std::string gathered_;            // every other record not written yet
+  bool gathered_outcomes_ = false;  // gathered_ holds an end or a close
   // Each open intent's records, as a compaction writes them.
   std::map<std::uint64_t, std::string> live_;
   std::size_t live_bytes_ = 0;

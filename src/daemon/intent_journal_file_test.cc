@@ -186,6 +186,20 @@ TEST_F(IntentJournalFileTest, FlushOpensWritesTheOpenedIntentsOnly) {
   EXPECT_EQ(journal_->left_open().size(), 0u) << "nothing was left open by a daemon before";
 }
 
+// The common turn: an event, its intent, its first action's start. With no end
+// or close waiting, the start goes with the open, in one write.
+TEST_F(IntentJournalFileTest, StartsGoWithTheOpensWhenNoOutcomeWaits) {
+  open();
+  const std::uint64_t id = open_intent(1);
+  journal_->start(id, 0, 0);
+  ASSERT_TRUE(journal_->flush_opens().ok());
+  Result<IntentReplay> r = replay_intents(read_file(path()), path());
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->open.size(), 1u);
+  EXPECT_TRUE(r->open[0].progress[0].in_flight);
+  EXPECT_EQ(r->records, 2u);
+}
+
 // Intents opened and closed within one turn: their opens alone pass the
 // compaction threshold, but their closes are still gathered. Compacting then
 // would drop the opens and leave the closes to be written after them.

@@ -113,12 +113,14 @@ class IntentJournal {
   // Puts every record so far in the file. The pipeline calls it before an
   // action acts; records not flushed reach the file by the end of the loop turn.
   virtual Status flush() = 0;
-  // Puts only the intents opened so far (their open records) in the file. The
-  // pipeline calls it before the event log gets their causes, and flush()
-  // after: an intent in the file with its cause missing from the event log is
-  // mended at the next start (the cause is logged then, with its seq), while a
-  // cause logged without its intent would land its file a second time; and an
-  // action's end never precedes its outcome event. Default: flush().
+  // Puts the intents opened so far in the file (their open records, and the
+  // starts gathered with them when no end or close waits: a record never goes
+  // ahead of an earlier one of its own plan). The pipeline calls it before the
+  // event log gets their causes, and flush() after: an intent in the file with
+  // its cause missing from the event log is mended at the next start (the cause
+  // is logged then, with its seq), while a cause logged without its intent would
+  // land its file a second time; and an action's end never precedes its outcome
+  // event. Default: flush().
   virtual Status flush_opens() { return flush(); }
 };
 
