@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <charconv>
+#include "src/os/crash_point.h"
 #include "src/os/errno_text.h"
 #include "src/os/files.h"
 #include "src/uvx/handle.h"
@@ -329,6 +330,7 @@ void FileIndex::write_gathered() {
   // worst a torn last line, which load() cuts off.
   if (!fd_ || !write_all(fd_.get(), gathered_).ok()) ++counters_.append_errors;
   gathered_.clear();
+  crash_point("index-written");
 }
 
 void FileIndex::maybe_compact() {

@@ -15,6 +15,7 @@
 #include "src/actions/file_write.h"
 #include "src/actions/fs_failure.h"
 #include "src/core/json_writer.h"
+#include "src/os/crash_point.h"
 #include "src/os/errno_text.h"
 #include "src/os/files.h"
 #include "src/os/unique_fd.h"
@@ -172,6 +173,7 @@ Result<Placement> place(int src_dir, const std::string& name, int dst_dir, bool 
     }
     // In place. Make it durable before anything is removed.
     ::fsync(dst_dir);
+    crash_point("file-moved");
     if (copying) {
       if (::unlinkat(src_dir, name.c_str(), 0) != 0) {
         int err = errno;

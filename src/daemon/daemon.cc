@@ -31,6 +31,7 @@
 #include "src/daemon/supervision_bridge.h"
 #include "src/eventlog/event_log_writer.h"
 #include "src/eventlog/log_segments.h"
+#include "src/os/crash_point.h"
 #include "src/os/environ.h"
 #include "src/os/errno_text.h"
 #include "src/os/files.h"
@@ -711,6 +712,7 @@ void Daemon::deliver_notification(Event e) {
   // In the file before the server's {"ok":true} and the spool's .delivered
   // record: each says the message is delivered, which a SIGKILL must not undo.
   (void)log_->commit();
+  crash_point("notify-logged");
 }
 
 bool Daemon::start_notify() {
@@ -889,6 +891,10 @@ void Daemon::release_handles() {
 
 int Daemon::run() {
   started_at_ = clock_.wall();
+  if (Status s = arm_crash_point_from_env(); !s) {  // the crash harness's, never set otherwise
+    spdlog::critical("{}", s.error().message);
+    return 2;
+  }
   if (auto s = prepare_runtime_dir(paths_.runtime_dir); !s) {
     spdlog::critical("{}", s.error().message);
     return 1;

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "src/core/state_file.h"
+#include "src/os/crash_point.h"
 #include "src/os/errno_text.h"
 #include "src/os/files.h"
 
@@ -149,6 +150,7 @@ Status IntentJournalFile::write_gathered(std::string& records) {
   }
   file_bytes_ += records.size();
   records.clear();
+  crash_point("intents-written");
   if (gathered_.empty()) gathered_outcomes_ = false;
   maybe_compact();
   return Status::Ok();

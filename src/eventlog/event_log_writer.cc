@@ -12,6 +12,7 @@
 
 #include "src/eventlog/log_segments.h"
 #include "src/eventlog/segment_maintenance.h"
+#include "src/os/crash_point.h"
 #include "src/os/errno_text.h"
 #include "src/os/files.h"
 #include "src/os/unique_fd.h"
@@ -246,6 +247,7 @@ Status EventLogWriter::write_lines(std::string_view data) {
     return e;
   }
   note_recovered();
+  crash_point("events-written");
   maybe_rotate();
   emit_reports();
   return Status::Ok();

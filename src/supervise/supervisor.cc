@@ -7,6 +7,7 @@
 
 #include "src/core/event_kinds.h"
 #include "src/core/suggest.h"
+#include "src/os/crash_point.h"
 #include "src/os/errno_text.h"
 #include "src/supervise/file_sampler.h"
 #include "src/supervise/supervisor_events.h"
@@ -226,6 +227,7 @@ void Supervisor::spawn(Worker& w) {
     return;
   }
   w.process = std::move(*watch);
+  crash_point("worker-spawned");
   (void)feed(w, in::Spawned{w.process->pid(), format_identity(w.process->identity())});
 }
 

@@ -240,28 +240,41 @@ class Daemon:
         self.timeline = []
         self.lock_file = os.path.join(layout.runtime_dir, "agentwatch.lock")
         self.lock_after_kill = []  # who held the lock right after the last SIGKILL
+        self.crash_at = None  # the crash point armed for the daemon running now
+        self.crash_points_hit = 0  # daemons that killed themselves at their point
 
-    def start(self, extra_args=(), timeout=60.0):
-        """Starts the daemon and returns once it logged its daemon.started;
-        raises RuntimeError if it does not."""
+    def start(self, extra_args=(), timeout=60.0, crash_at=None):
+        """Starts the daemon and returns True once it logged its daemon.started;
+        raises StartFailed if it does not. With `crash_at` ("NAME:N", see
+        src/os/crash_point.h) the daemon SIGKILLs itself at that crash point;
+        if that comes before its daemon.started, this returns False."""
         assert self.proc is None
         argv = [self.binary] + self.layout.path_flags() + ["run"] + list(extra_args)
+        env = self.layout.env()
+        if crash_at:
+            env["AGENTWATCH_CRASH_AT"] = crash_at
         with open(self.layout.daemon_stderr, "ab") as err:
-            err.write(f"--- start {self.starts + 1}: {' '.join(argv)}\n".encode())
+            crash_note = f" ({'AGENTWATCH_CRASH_AT=' + crash_at})" if crash_at else ""
+            err.write(f"--- start {self.starts + 1}{crash_note}: {' '.join(argv)}\n".encode())
             err.flush()
             stderr_from = err.tell()
-            self.proc = spawn(argv, stdin=subprocess.DEVNULL, stdout=err, stderr=err,
-                              env=self.layout.env())
+            self.proc = spawn(argv, stdin=subprocess.DEVNULL, stdout=err, stderr=err, env=env)
         self.starts += 1
+        self.crash_at = crash_at
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            # Whether it ended, asked before the log is read: an end seen after
+            # reading might have come after a daemon.started not read yet.
+            ended = self.proc.poll() is not None
             for e in self.tail.new_events():
                 if (e.get("kind") == "daemon.started"
                         and (e.get("fields") or {}).get("pid") == self.proc.pid):
                     self.started += 1
                     self.timeline.append((clock(), "started", self.proc.pid))
-                    return
-            if self.proc.poll() is not None:
+                    return True
+            if ended and self.crashed_at_its_point():
+                return False
+            if ended:
                 code = self.proc.returncode
                 self._forget()
                 held = [f"right after the SIGKILL before: {h}" for h in self.lock_after_kill]
@@ -280,8 +293,21 @@ class Daemon:
             lines = fh.read().decode("utf-8", "replace").splitlines()
         return [line for line in lines if " info]" not in line][-20:]
 
+    def crashed_at_its_point(self):
+        """The daemon ended by SIGKILL with a crash point armed, and no SIGKILL
+        of ours: it killed itself there. Recorded as a kill, and forgotten."""
+        if (self.proc is None or self.proc.poll() is None or not self.crash_at
+                or self.proc.returncode != -signal.SIGKILL):
+            return False
+        self.timeline.append((clock(), "SIGKILL", self.proc.pid))
+        self.timeline.append((clock(), "crash point " + self.crash_at, self.proc.pid))
+        self.crash_points_hit += 1
+        self._forget()
+        self.lock_after_kill = lock_holders(self.lock_file)
+        return True
+
     def kill9(self):
-        if self.proc is None:
+        if self.proc is None or self.crashed_at_its_point():
             return
         self.proc.send_signal(signal.SIGKILL)
         self.timeline.append((clock(), "SIGKILL", self.proc.pid))

@@ -134,6 +134,9 @@ def parse_args():
     ap.add_argument("--notifications", type=int,
                     help="notifications to send (default: one per kill, at most 500)")
     ap.add_argument("--no-workers", action="store_true", help="declare no [[worker]]")
+    ap.add_argument("--crash-points", type=float, default=0.5, metavar="FRACTION",
+                    help="the share of restarts armed with a crash point where the daemon "
+                         "kills itself (AGENTWATCH_CRASH_AT; default 0.5, 0 for none)")
     ap.add_argument("--max-delay-ms", type=int, default=300,
                     help="each kill comes 0..this after daemon.started (default 300)")
     ap.add_argument("--settle-seconds", type=int, default=180,
@@ -161,13 +164,32 @@ class Aborted(Exception):
     """The daemon cannot be started any more: the workload ends here."""
 
 
-def start_daemon(daemon, violations, extra_args=()):
+# The daemon's crash points (src/os/crash_point.h) and how many passes through
+# each a start may get before it kills itself there: the points passed on every
+# loop turn get a wider range than the rare ones (a worker spawns a few times
+# a start, a notification comes about once).
+CRASH_POINTS = {
+    "intents-written": 8, "events-written": 8, "index-written": 4,
+    "file-moved": 4, "worker-spawned": 2, "notify-logged": 1,
+}
+
+
+def pick_crash_point(args, rng):
+    """AGENTWATCH_CRASH_AT for the next start, or None (a random kill only)."""
+    if rng.random() >= args.crash_points:
+        return None
+    name = rng.choice(sorted(CRASH_POINTS))
+    return f"{name}:{rng.randint(1, CRASH_POINTS[name])}"
+
+
+def start_daemon(daemon, violations, extra_args=(), crash_at=None):
     """Starts the daemon; a start that fails (it crashed, or never logged
     daemon.started) is a violation, and is tried again, twice, after 100 ms
-    and 300 ms (as a service manager would)."""
+    and 300 ms (as a service manager would). One that killed itself at its
+    crash point before daemon.started is not: the kill loop starts it again."""
     for wait in (0.1, 0.3, None):
         try:
-            daemon.start(extra_args)
+            daemon.start(extra_args, crash_at=crash_at)
             return
         except StartFailed as e:
             violations.append(crash_checks.Violation("daemon-starts", "daemon", str(e),
@@ -178,8 +200,10 @@ def start_daemon(daemon, violations, extra_args=()):
 
 
 def kill_loop(args, daemon, storm, notifier, rng, kills, violations):
-    """The faults: --kills SIGKILLs at random moments, each followed by a
-    restart, while the storm and the notifications go on."""
+    """The faults: --kills SIGKILLs at random moments (or, with an armed crash
+    point, where the daemon kills itself first), each followed by a restart,
+    while the storm and the notifications go on."""
+    points = random.Random(f"{args.seed}/crash-points")
     for k in range(args.kills):
         storm.set_quota(math.ceil(storm.total * (k + 1) / args.kills))
         notifier.set_quota(math.ceil(notifier.total * (k + 1) / args.kills))
@@ -194,7 +218,10 @@ def kill_loop(args, daemon, storm, notifier, rng, kills, violations):
             log(f"  kill {k + 1}/{args.kills} ({delay_ms:.0f} ms after daemon.started); "
                 f"{storm.done}/{storm.total} files written, "
                 f"{notifier.done}/{notifier.total} notifications sent")
-        start_daemon(daemon, violations)
+        # The last start is stopped gracefully next: it must not kill itself.
+        last = k + 1 == args.kills
+        start_daemon(daemon, violations,
+                     crash_at=None if last else pick_crash_point(args, points))
 
 
 def settle(layout, timeout):
@@ -284,6 +311,7 @@ def run(args, layout):
         "files": storm.written, "notifications": {str(n): s for n, s in notifier.sent.items()},
         "orphans reaped": reaper.reaped, "orphans killed at the end": orphans,
         "timeline": daemon.timeline,
+        "crash points hit": daemon.crash_points_hit,
         "lock held after kill": kills.get("lock held after kill", []),
         "violations": [v.to_json() for v in violations],
     }
@@ -293,6 +321,8 @@ def reproduce_command(args):
     """The ./dev crash command that runs this run again (the same seed and
     whatever options differ from the defaults)."""
     cmd = ["./dev crash", f"--kills {args.kills}", f"--seed {args.seed}"]
+    if args.crash_points != 0.5:
+        cmd.append(f"--crash-points {args.crash_points}")
     if args.files != min(3000, max(300, 20 * args.kills)):
         cmd.append(f"--files {args.files}")
     if args.notifications != min(500, args.kills):
@@ -342,6 +372,7 @@ def check_run(layout, record):
     interrupted = [e for e in events.events if crash_checks.is_interrupted(e)]
     faults = {
         "kills": record["kills"],
+        "... at a crash point": record.get("crash points hit", 0),
         "plans resumed": events.kinds["plan.resumed"],
         "actions reported interrupted": len(interrupted),
         "... by a resuming daemon": sum(1 for e in interrupted
