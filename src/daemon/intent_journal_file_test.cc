@@ -55,11 +55,11 @@ Event landed(std::uint64_t seq) {
 
 class IntentJournalFileTest : public ::testing::Test {
  protected:
-  IntentJournalFileTest() { uv_loop_init(&loop_); }
-  ~IntentJournalFileTest() override {
+  void SetUp() override { ASSERT_EQ(uv_loop_init(&loop_), 0); }
+  void TearDown() override {
     journal_.reset();
     uv_run(&loop_, UV_RUN_DEFAULT);
-    uv_loop_close(&loop_);
+    EXPECT_EQ(uv_loop_close(&loop_), 0) << "a handle was left open";
   }
   void open(IntentJournalFile::Options options = {}, Env& env = Env::real()) {
     journal_.reset();
