@@ -247,7 +247,12 @@ bool Daemon::open_stores() {
   }
   log_ = std::move(*log);
   // The ids of the messages delivered lately, so that the other copy of one
-  // (the socket's and the spool's) is not delivered again (notify_ids.h).
+  // (the socket's and the spool's) is not delivered again (notify_ids.h): the
+  // state file's, then the event log tail's (a kill between the two writes).
+  if (auto kept = notify_ids_.persist_to(paths_.state_dir + "/notify-ids"); !kept)
+    spdlog::error("notify ids: {} (kept in memory only)", kept.error().message);
+  else
+    for (const std::string& problem : *kept) spdlog::warn("notify ids: {}", problem);
   if (auto seeded = notify_ids_.seed_from_log_file(paths_.event_log_dir() + "/events.jsonl",
                                                    kNotifyIdsLogTail);
       !seeded)
