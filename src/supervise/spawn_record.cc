@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstdint>
 #include <random>
 #include <string_view>
@@ -78,23 +79,51 @@ Status SpawnRecords::record(const std::string& worker, const std::string& token)
   return Status::Ok();
 }
 
-std::optional<std::string> SpawnRecords::token(const std::string& worker) const {
+Status SpawnRecords::record_pid(const std::string& worker, pid_t pid) {
+  const std::string file = path(worker);
+  UniqueFd fd(env_.open(file.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd) return errno_error("cannot write " + file, errno);
+  const std::string line = std::to_string(pid) + "\n";
+  const ssize_t n = env_.write(fd.get(), line.data(), line.size());
+  if (n < 0) return errno_error("cannot write " + file, errno);
+  if (static_cast<std::size_t>(n) != line.size())
+    return make_error("cannot write " + file + ": short write");
+  return Status::Ok();
+}
+
+std::optional<SpawnRecords::Record> SpawnRecords::read(const std::string& worker) const {
   if (!enabled()) return std::nullopt;
   UniqueFd fd(::open(path(worker).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (!fd) return std::nullopt;
-  char buf[kTokenLength + 2];
+  char buf[kTokenLength + 32];
   ssize_t n;
   do {
     n = ::read(fd.get(), buf, sizeof buf);
   } while (n < 0 && errno == EINTR);
-  if (n != static_cast<ssize_t>(kTokenLength + 1) || buf[kTokenLength] != '\n') return std::nullopt;
-  std::string_view text(buf, kTokenLength);
-  if (!is_token(text)) return std::nullopt;
-  return std::string(text);
+  if (n < static_cast<ssize_t>(kTokenLength + 1) || buf[kTokenLength] != '\n') return std::nullopt;
+  std::string_view token(buf, kTokenLength);
+  if (!is_token(token)) return std::nullopt;
+  Record record{std::string(token), std::nullopt};
+  std::string_view rest(buf + kTokenLength + 1, static_cast<std::size_t>(n) - kTokenLength - 1);
+  if (const std::size_t nl = rest.find('\n'); nl != std::string_view::npos) {
+    pid_t pid = 0;
+    auto [end, ec] = std::from_chars(rest.data(), rest.data() + nl, pid);
+    if (ec == std::errc() && end == rest.data() + nl && pid > 0) record.pid = pid;
+  }
+  return record;
 }
 
 void SpawnRecords::forget(const std::string& worker) {
   if (enabled()) (void)::unlink(path(worker).c_str());
+}
+
+bool carries_token(Env& env, pid_t pid, const std::string& token) {
+  auto environ = env.read_proc_environ(pid);
+  if (!environ || environ_value(*environ, kSpawnTokenVar) != std::string_view(token)) return false;
+  auto stat = env.read_proc_stat(pid);
+  if (!stat) return false;
+  auto state = parse_stat_state(*stat);
+  return state && *state != 'Z' && *state != 'X';
 }
 
 std::map<std::string, pid_t> find_spawned(Env& env, const std::set<std::string>& tokens) {

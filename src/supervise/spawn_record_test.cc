@@ -26,38 +26,58 @@ TEST(SpawnToken, IsThirtyTwoHexDigitsAndFresh) {
   EXPECT_NE(a, b);
 }
 
-TEST(SpawnRecords, RecordedTokenReadsBackUntilForgotten) {
+TEST(SpawnRecords, RecordedTokenAndPidReadBackUntilForgotten) {
   TempDir dir;
   SpawnRecords records(Env::real(), dir.path());
-  EXPECT_EQ(records.token("w"), std::nullopt);
+  EXPECT_EQ(records.read("w"), std::nullopt);
   const std::string token = new_spawn_token();
   ASSERT_TRUE(records.record("w", token).ok());
-  EXPECT_EQ(records.token("w"), token);
+  auto r = records.read("w");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->token, token);
+  EXPECT_EQ(r->pid, std::nullopt) << "before the spawn";
+  ASSERT_TRUE(records.record_pid("w", 4242).ok());
+  r = records.read("w");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->token, token);
+  EXPECT_EQ(r->pid, 4242);
   const std::string next = new_spawn_token();
   ASSERT_TRUE(records.record("w", next).ok());
-  EXPECT_EQ(records.token("w"), next) << "each spawn replaces the record";
+  r = records.read("w");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->token, next) << "each spawn replaces the record";
+  EXPECT_EQ(r->pid, std::nullopt);
   records.forget("w");
-  EXPECT_EQ(records.token("w"), std::nullopt);
+  EXPECT_EQ(records.read("w"), std::nullopt);
   EXPECT_FALSE(std::filesystem::exists(dir.path() + "/w.spawn"));
 }
 
 // A kill between O_TRUNC and the write leaves an empty file; a foreign or cut
-// file is no token either. None of them may name a process.
-TEST(SpawnRecords, ACutOrForeignFileHoldsNoToken) {
+// file is no token either. None of them may name a process. A PID line cut
+// short is no PID.
+TEST(SpawnRecords, ACutOrForeignFileHoldsNoTokenAndACutPidLineNoPid) {
   TempDir dir;
   SpawnRecords records(Env::real(), dir.path());
   for (const char* text :
        {"", "0123456789abcdef", "0123456789abcdef0123456789abcdeX\n",
-        "0123456789abcdef0123456789abcdef", "0123456789abcdef0123456789abcdef\nx"}) {
+        "0123456789abcdef0123456789abcdef", "x0123456789abcdef0123456789abcdef\n"}) {
     std::ofstream(dir.path() + "/w.spawn", std::ios::trunc) << text;
-    EXPECT_EQ(records.token("w"), std::nullopt) << '"' << text << '"';
+    EXPECT_EQ(records.read("w"), std::nullopt) << '"' << text << '"';
+  }
+  for (const char* text :
+       {"0123456789abcdef0123456789abcdef\n42", "0123456789abcdef0123456789abcdef\n0\n",
+        "0123456789abcdef0123456789abcdef\n4x2\n"}) {
+    std::ofstream(dir.path() + "/w.spawn", std::ios::trunc) << text;
+    auto r = records.read("w");
+    ASSERT_TRUE(r) << '"' << text << '"';
+    EXPECT_EQ(r->pid, std::nullopt) << '"' << text << '"';
   }
 }
 
 TEST(SpawnRecords, OffWithoutADirectory) {
   SpawnRecords records(Env::real(), "");
   EXPECT_FALSE(records.enabled());
-  EXPECT_EQ(records.token("w"), std::nullopt);
+  EXPECT_EQ(records.read("w"), std::nullopt);
 }
 
 TEST(SpawnRecords, AFailedWriteNamesTheFile) {
@@ -137,6 +157,18 @@ TEST(FindSpawned, ATokenOnlyAsAPrefixOrInAnotherVariableDoesNotCount) {
   env.processes[11] = {std::string(kSpawnTokenVar) + "=" + t + "0\0"s, 11, 1};
   env.processes[12] = {"OTHER="s + kSpawnTokenVar + "=" + t, 12, 1};
   EXPECT_TRUE(find_spawned(env, {t}).empty());
+}
+
+TEST(CarriesToken, OnlyALiveProcessStartedWithThatToken) {
+  const std::string t = new_spawn_token();
+  ProcEnv env;
+  env.processes[10] = {environ_with(t), 10, 1};
+  env.processes[11] = {environ_with(t), 11, 1, 'Z'};
+  env.processes[12] = {environ_with(new_spawn_token()), 12, 1};
+  EXPECT_TRUE(carries_token(env, 10, t));
+  EXPECT_FALSE(carries_token(env, 11, t)) << "ended";
+  EXPECT_FALSE(carries_token(env, 12, t)) << "another spawn's";
+  EXPECT_FALSE(carries_token(env, 13, t)) << "gone";
 }
 
 // The real /proc: a process started with a token is found by it.

@@ -227,6 +227,9 @@ void Supervisor::spawn(Worker& w) {
     return;
   }
   w.process = std::move(*watch);
+  if (spawn_records_.enabled())
+    if (Status s = spawn_records_.record_pid(w.spec.name, w.process->pid()); !s)
+      emit_(ev::store_error(w.spec.name, clock_.wall(), "spawn", s.error().message));
   crash_point("worker-spawned");
   (void)feed(w, in::Spawned{w.process->pid(), format_identity(w.process->identity())});
 }
@@ -289,40 +292,49 @@ void Supervisor::stat_heartbeat(Worker& w, in::SamplePurpose purpose, std::uint6
 // ---- inputs ----
 
 void Supervisor::recover_spawned() {
-  std::map<std::string, std::string> token_of;  // worker -> its last spawn's token
+  // worker -> the process its last spawn started, when it still runs: the
+  // recorded PID if it carries the token; with no PID recorded (a kill right
+  // after the spawn), whatever /proc finds with the token.
+  std::map<std::string, pid_t> found;
+  std::map<std::string, std::string> unnumbered;  // worker -> token, no PID recorded
   std::set<std::string> tokens;
   for (auto& [name, w] : workers_) {
     if (w->process) continue;
-    if (auto token = spawn_records_.token(name)) {
-      token_of.emplace(name, *token);
-      tokens.insert(*token);
+    auto record = spawn_records_.read(name);
+    if (!record) continue;
+    if (record->pid) {
+      if (carries_token(env_, *record->pid, record->token)) found.emplace(name, *record->pid);
+      continue;  // else that run ended while no daemon ran: the store's record decides
     }
+    unnumbered.emplace(name, record->token);
+    tokens.insert(record->token);
   }
-  if (tokens.empty()) return;
-  const std::map<std::string, pid_t> found = find_spawned(env_, tokens);
-  for (const auto& [name, token] : token_of) {
-    auto pid = found.find(token);
-    if (pid == found.end()) continue;  // ended while no daemon ran: the store's record decides
+  if (!tokens.empty()) {
+    const std::map<std::string, pid_t> by_token = find_spawned(env_, tokens);
+    for (const auto& [name, token] : unnumbered)
+      if (auto it = by_token.find(token); it != by_token.end()) found.emplace(name, it->second);
+  }
+  for (const auto& [name, pid] : found) {
     Worker& w = *workers_.at(name);
     // The store's identity and run, when the pool made them durable in time;
     // else the token alone vouches for the process.
     std::optional<ProcessIdentity> expected;
     std::optional<RunRecord> carried;
     if (auto text = store_.get(name, kProcessKey))
-      if (auto recorded = parse_identity(*text); recorded && recorded->pid == pid->second) {
+      if (auto recorded = parse_identity(*text); recorded && recorded->pid == pid) {
         expected = recorded;
         if (auto run = store_.get(name, kRunKey)) carried = parse_run(*run);
       }
     Worker* self = &w;
     auto adoption = ProcessWatch::adopt(
-        loop_, clock_, env_, pid->second, expected,
+        loop_, clock_, env_, pid, expected,
         [this, self](const ProcessEnd& end) { on_end(*self, end); }, options_.watch);
     if (!adoption.watch) continue;  // gone meanwhile: as if not found
     adoption.verdict.evidence.push_back(
-        Evidence{"/proc/" + std::to_string(pid->second) + "/environ",
+        Evidence{"/proc/" + std::to_string(pid) + "/environ",
                  std::string(kSpawnTokenVar) + " matches the last spawn's record", clock_.wall()});
     w.process = std::move(adoption.watch);
-    (void)feed(w, in::Adopted{pid->second, format_identity(w.process->identity()), "recovered",
+    (void)feed(w, in::Adopted{pid, format_identity(w.process->identity()), "recovered",
                               adoption.verdict.liveness, adoption.verdict.evidence, carried});
   }
 }

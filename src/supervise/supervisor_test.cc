@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "src/supervise/spawn_record.h"
 #include "src/supervise/supervise_test_support.h"
@@ -411,6 +412,76 @@ TEST_F(SupervisorTest, AWorkerSpawnedJustBeforeADaemonDiedIsFoundByItsTokenNotSt
   run_until([&] { return s.running() == 0; });
   EXPECT_EQ(events_.count("worker.started"), 0u);
   EXPECT_FALSE(std::filesystem::exists(record)) << "a run seen to end leaves no record";
+}
+
+// The same, killed in the microseconds between the spawn and the PID's write:
+// the record has the token only, and /proc is searched for it.
+TEST_F(SupervisorTest, AWorkerWhosePidWasNotRecordedIsFoundInProcByItsToken) {
+  output_dir_ = dir_ / "workers";
+  ASSERT_EQ(::mkdir(output_dir_.c_str(), 0700), 0);
+  const std::string record = output_dir_ + "/w.spawn";
+  WorkerSpec paused = fast_worker("w", {testing::self_exe()});
+  paused.env.emplace_back(testing::kPauseChildEnv, "pause");
+  make({paused}).start_all();
+  wait_for("worker.started");
+  const pid_t first = pid_of_last_start();
+  ASSERT_TRUE(testing::wait_for_environ(first));
+  sup_->release_all();
+  store_.erase("w", Supervisor::kProcessKey);
+  store_.erase("w", Supervisor::kRunKey);
+  sup_.reset();
+  events_.events.clear();
+  std::ifstream in(record);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_EQ(text.size(), 33u + std::to_string(first).size() + 1) << text;
+  testing::write_file(record, text.substr(0, 33));  // the token line alone
+  reaper_ = std::make_unique<uvx::Signal>(&loop_, SIGCHLD,
+                                          [first] { ::waitpid(first, nullptr, WNOHANG); });
+
+  Supervisor& s = make({paused});
+  s.recover();
+  s.start_all();
+  ASSERT_EQ(events_.kinds(), (std::vector<std::string>{"worker.adopted"}));
+  EXPECT_EQ(events_.events[0].fields.get_int("pid"), first);
+  s.stop_all();
+  run_until([&] { return s.running() == 0; });
+}
+
+// A worker that ended while no daemon ran, leaving a child that inherited its
+// token (a daemonised helper): its record names its own PID, which is gone, so
+// nothing is adopted, and the worker is started afresh.
+TEST_F(SupervisorTest, TheChildOfARecordedWorkerThatEndedIsNotTakenForIt) {
+  output_dir_ = dir_ / "workers";
+  ASSERT_EQ(::mkdir(output_dir_.c_str(), 0700), 0);
+  const std::string child_pid_file = dir_ / "child.pid";
+  WorkerSpec forks = fast_worker(
+      "w", {"/bin/sh", "-c", "sleep 30 & echo $! > \"$1\"; exec sleep 30", "sh", child_pid_file});
+  make({forks}).start_all();
+  wait_for("worker.started");
+  const pid_t worker = pid_of_last_start();
+  pid_t child = 0;
+  for (int i = 0; i < 200 && child == 0; ++i) {
+    std::ifstream(child_pid_file) >> child;
+    if (child == 0) ::usleep(5000);
+  }
+  ASSERT_GT(child, 0);
+  ASSERT_TRUE(testing::wait_for_environ(child));
+  sup_->release_all();
+  sup_.reset();
+  // The worker ends while no daemon watches it; its child runs on, with the token.
+  ASSERT_EQ(::kill(worker, SIGKILL), 0);
+  ASSERT_EQ(::waitpid(worker, nullptr, 0), worker);
+  events_.events.clear();
+
+  Supervisor& s = make({forks});
+  s.recover();
+  s.start_all();
+  EXPECT_EQ(events_.count("worker.adopted"), 0u) << "the child is not the worker";
+  EXPECT_EQ(events_.count("worker.started"), 1u);
+  s.stop_all();
+  run_until([&] { return s.running() == 0; });
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
 }
 
 // Unknown never acts: after a restart the Env cannot read the recorded
