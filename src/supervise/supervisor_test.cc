@@ -59,6 +59,32 @@ class SupervisorTest : public testing::SupervisorFixture {
   pid_t pid_of_last_start() const {
     return static_cast<pid_t>(int_field(events_.last("worker.started"), "pid"));
   }
+
+  // A worker "w" that waits for a signal, started with spawn records on; then
+  // the daemon dies as a SIGKILL right after the spawn leaves it: the worker
+  // runs on, and the store never learned its PID. Returns the worker's PID
+  // (0 on a failed assertion); its zombie is reaped by reaper_.
+  pid_t spawn_then_lose_the_store_record(WorkerSpec& spec) {
+    output_dir_ = dir_ / "workers";
+    EXPECT_EQ(::mkdir(output_dir_.c_str(), 0700), 0);
+    spec = fast_worker("w", {testing::self_exe()});
+    spec.env.emplace_back(testing::kPauseChildEnv, "pause");
+    make({spec}).start_all();
+    wait_for("worker.started");
+    const pid_t pid = pid_of_last_start();
+    EXPECT_TRUE(std::filesystem::exists(output_dir_ + "/w.spawn")) << "written at the spawn";
+    if (!testing::wait_for_environ(pid)) return 0;
+    sup_->release_all();
+    EXPECT_TRUE(store_.get("w", Supervisor::kProcessKey));
+    store_.erase("w", Supervisor::kProcessKey);
+    store_.erase("w", Supervisor::kRunKey);
+    sup_.reset();
+    events_.events.clear();
+    EXPECT_EQ(::kill(pid, 0), 0) << "the worker outlived its daemon";
+    reaper_ =
+        std::make_unique<uvx::Signal>(&loop_, SIGCHLD, [pid] { ::waitpid(pid, nullptr, WNOHANG); });
+    return pid;
+  }
 };
 
 TEST_F(SupervisorTest, KilledWorkerIsRestarted) {
@@ -376,26 +402,10 @@ TEST_F(SupervisorTest, RecoverAdoptsTheLiveProcessRecordedInTheStore) {
 // process by the token of its last spawn and adopts it; it never starts a
 // second copy beside it. Once seen to end, the record is gone.
 TEST_F(SupervisorTest, AWorkerSpawnedJustBeforeADaemonDiedIsFoundByItsTokenNotStartedTwice) {
-  output_dir_ = dir_ / "workers";
-  ASSERT_EQ(::mkdir(output_dir_.c_str(), 0700), 0);
+  WorkerSpec paused;
+  const pid_t first = spawn_then_lose_the_store_record(paused);
+  ASSERT_GT(first, 0);
   const std::string record = output_dir_ + "/w.spawn";
-  WorkerSpec paused = fast_worker("w", {testing::self_exe()});
-  paused.env.emplace_back(testing::kPauseChildEnv, "pause");
-  make({paused}).start_all();
-  wait_for("worker.started");
-  const pid_t first = pid_of_last_start();
-  ASSERT_TRUE(std::filesystem::exists(record)) << "written before the spawn";
-  ASSERT_TRUE(testing::wait_for_environ(first));
-  // The daemon dies: it lets its worker run, and the store never learned of it.
-  sup_->release_all();
-  ASSERT_TRUE(store_.get("w", Supervisor::kProcessKey));
-  store_.erase("w", Supervisor::kProcessKey);
-  store_.erase("w", Supervisor::kRunKey);
-  sup_.reset();
-  events_.events.clear();
-  ASSERT_EQ(::kill(first, 0), 0) << "the worker outlived its daemon";
-  reaper_ = std::make_unique<uvx::Signal>(&loop_, SIGCHLD,
-                                          [first] { ::waitpid(first, nullptr, WNOHANG); });
 
   Supervisor& s = make({paused});
   s.recover();
@@ -417,26 +427,14 @@ TEST_F(SupervisorTest, AWorkerSpawnedJustBeforeADaemonDiedIsFoundByItsTokenNotSt
 // The same, killed in the microseconds between the spawn and the PID's write:
 // the record has the token only, and /proc is searched for it.
 TEST_F(SupervisorTest, AWorkerWhosePidWasNotRecordedIsFoundInProcByItsToken) {
-  output_dir_ = dir_ / "workers";
-  ASSERT_EQ(::mkdir(output_dir_.c_str(), 0700), 0);
+  WorkerSpec paused;
+  const pid_t first = spawn_then_lose_the_store_record(paused);
+  ASSERT_GT(first, 0);
   const std::string record = output_dir_ + "/w.spawn";
-  WorkerSpec paused = fast_worker("w", {testing::self_exe()});
-  paused.env.emplace_back(testing::kPauseChildEnv, "pause");
-  make({paused}).start_all();
-  wait_for("worker.started");
-  const pid_t first = pid_of_last_start();
-  ASSERT_TRUE(testing::wait_for_environ(first));
-  sup_->release_all();
-  store_.erase("w", Supervisor::kProcessKey);
-  store_.erase("w", Supervisor::kRunKey);
-  sup_.reset();
-  events_.events.clear();
   std::ifstream in(record);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   ASSERT_EQ(text.size(), 33u + std::to_string(first).size() + 1) << text;
   testing::write_file(record, text.substr(0, 33));  // the token line alone
-  reaper_ = std::make_unique<uvx::Signal>(&loop_, SIGCHLD,
-                                          [first] { ::waitpid(first, nullptr, WNOHANG); });
 
   Supervisor& s = make({paused});
   s.recover();
