@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <charconv>
+
 #include "src/os/crash_point.h"
 #include "src/os/errno_text.h"
 #include "src/os/files.h"

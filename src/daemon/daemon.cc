@@ -60,10 +60,10 @@
 namespace aw {
 namespace {
 
-// How far back into the live event log the notify ids are read at start: the
-// messages a killed daemon logged in its last moments, whose spooled copies
-// the next daemon may find (8 MiB is some 30,000 events; read in a few ms).
-constexpr std::size_t kNotifyIdsLogTail = 8u << 20;
+// How much of the event log's end is read at start: far more than one line
+// (the last seq), and than the events a daemon logs between a notification's
+// line and its id's record in notify-ids (the ids read back from the log).
+constexpr std::size_t kLogTailBytes = 256 * 1024;
 
 // ---------------------------------------------------------------------------
 // Reading the last seq back from the log at start.
@@ -83,18 +83,9 @@ std::optional<std::uint64_t> seq_of_last_line(std::string_view text) {
 }
 
 std::optional<std::uint64_t> last_seq_in_plain_file(const std::string& path) {
-  const UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return std::nullopt;
-  struct stat st {};
-  std::optional<std::uint64_t> seq;
-  if (fstat(fd.get(), &st) == 0 && st.st_size > 0) {
-    const off_t window = off_t{256} * 1024;  // far more than one line
-    off_t from = st.st_size > window ? st.st_size - window : 0;
-    std::string buf(static_cast<std::size_t>(st.st_size - from), '\0');
-    ssize_t n = pread(fd.get(), buf.data(), buf.size(), from);
-    if (n > 0) seq = seq_of_last_line(std::string_view(buf).substr(0, static_cast<std::size_t>(n)));
-  }
-  return seq;
+  auto tail = read_file_tail(path, kLogTailBytes);
+  if (!tail || !*tail) return std::nullopt;
+  return seq_of_last_line(**tail);
 }
 
 std::optional<std::uint64_t> last_seq_in_gzip_file(const std::string& path) {
@@ -253,8 +244,8 @@ bool Daemon::open_stores() {
     spdlog::error("notify ids: {} (kept in memory only)", kept.error().message);
   else
     for (const std::string& problem : *kept) spdlog::warn("notify ids: {}", problem);
-  if (auto seeded = notify_ids_.seed_from_log_file(paths_.event_log_dir() + "/events.jsonl",
-                                                   kNotifyIdsLogTail);
+  if (auto seeded =
+          notify_ids_.seed_from_log_file(paths_.event_log_dir() + "/events.jsonl", kLogTailBytes);
       !seeded)
     spdlog::warn("notify ids: {} (a message also spooled may be delivered twice)",
                  seeded.error().message);
@@ -705,18 +696,21 @@ std::uint64_t Daemon::log_missing_causes(std::uint64_t next_seq) {
 }
 
 void Daemon::deliver_notification(Event e) {
-  if (auto text = e.fields.get_string("notify_id")) {
-    if (auto id = parse_notify_id(*text); id && !notify_ids_.first_delivery(*id)) {
-      // The other copy of a message its client also spooled (no reply in time),
-      // or one a killed daemon logged before it could record it as delivered.
-      spdlog::debug("notify: {} {} delivered already", e.kind, *text);
-      return;
-    }
+  std::optional<std::uint64_t> id;
+  if (auto text = e.fields.get_string("notify_id")) id = parse_notify_id(*text);
+  if (id && notify_ids_.contains(*id)) {
+    // The other copy of a message its client also spooled (no reply in time),
+    // or one a killed daemon logged before it could record it as delivered.
+    spdlog::debug("notify: {} {} delivered already", e.kind, format_notify_id(*id));
+    return;
   }
   pipeline_->submit(std::move(e));
-  // In the file before the server's {"ok":true} and the spool's .delivered
-  // record: each says the message is delivered, which a SIGKILL must not undo.
+  // In the file before the server's {"ok":true}, the spool's .delivered record
+  // and the id's record: each says the message is delivered, which a SIGKILL
+  // must not undo. An id recorded first and then killed would drop the
+  // message's other copy while its line was never written.
   (void)log_->commit();
+  if (id) notify_ids_.record(*id);
   crash_point("notify-logged");
 }
 

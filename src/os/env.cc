@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "src/os/errno_text.h"
+#include "src/os/files.h"
 #include "src/os/unique_fd.h"
 
 namespace aw {
@@ -55,17 +56,10 @@ Result<std::string> Env::read_proc_stat(pid_t pid) {
 
 Result<std::string> Env::read_proc_environ(pid_t pid) {
   const std::string path = "/proc/" + std::to_string(pid) + "/environ";
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return errno_error(path, errno);
-  std::string text;
-  char buf[16384];
-  for (;;) {
-    const ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return errno_error(path, errno);
-    if (n == 0) return text;
-    text.append(buf, static_cast<std::size_t>(n));
-  }
+  auto text = read_file_if_exists(path);
+  if (!text) return text.error();
+  if (!*text) return errno_error(path, ENOENT);  // no such process
+  return std::move(**text);
 }
 
 Result<std::vector<pid_t>> Env::list_pids() {

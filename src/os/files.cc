@@ -70,6 +70,30 @@ Result<std::optional<std::string>> read_file_if_exists(const std::string& path) 
   return std::optional<std::string>(std::move(text));
 }
 
+Result<std::optional<std::string>> read_file_tail(const std::string& path, std::size_t max_bytes) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    if (errno == ENOENT) return std::optional<std::string>();
+    return errno_error("cannot open '" + path + "'", errno);
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return errno_error("cannot stat '" + path + "'", errno);
+  const auto size = static_cast<std::size_t>(st.st_size);
+  const std::size_t from = size > max_bytes ? size - max_bytes : 0;
+  std::string text(size - from, '\0');
+  std::size_t got = 0;
+  while (got < text.size()) {
+    const ssize_t n =
+        ::pread(fd.get(), text.data() + got, text.size() - got, static_cast<off_t>(from + got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno_error("cannot read '" + path + "'", errno);
+    if (n == 0) break;  // cut short meanwhile
+    got += static_cast<std::size_t>(n);
+  }
+  text.resize(got);
+  return std::optional<std::string>(std::move(text));
+}
+
 Result<std::string> write_temp_beside(const std::string& path, std::string_view content,
                                       mode_t mode, Env& env) {
   // Unique within the process; O_EXCL settles races with other processes.

@@ -36,6 +36,10 @@ std::string parent_dir(const std::string& path);
 // The whole file; nullopt when it does not exist. For small files.
 Result<std::optional<std::string>> read_file_if_exists(const std::string& path);
 
+// The file's last `max_bytes` (all of it when shorter); nullopt when it does not
+// exist. The text may begin inside a line.
+Result<std::optional<std::string>> read_file_tail(const std::string& path, std::size_t max_bytes);
+
 // Replaces `path` atomically and durably with `content` (temp file beside it,
 // fsync, rename, fsync of the directory): readers and a crash see the old file
 // or the new, never a part. The new file gets `mode`, whatever the umask.

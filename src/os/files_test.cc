@@ -88,6 +88,21 @@ TEST(Files, WriteFileDurablyReplacesAndLeavesNoTemp) {
   EXPECT_EQ(bad.error().code, -ENOENT);
 }
 
+TEST(Files, ReadFileTailGivesTheLastBytesOrTheWholeShortFile) {
+  TempDir dir;
+  const std::string path = dir / "f";
+  ASSERT_TRUE(write_file_durably(path, "0123456789").ok());
+  auto tail = read_file_tail(path, 4);
+  ASSERT_TRUE(tail.ok());
+  EXPECT_EQ(**tail, "6789");
+  tail = read_file_tail(path, 100);
+  ASSERT_TRUE(tail.ok());
+  EXPECT_EQ(**tail, "0123456789");
+  auto missing = read_file_tail(dir / "nothing", 4);
+  ASSERT_TRUE(missing.ok());
+  EXPECT_FALSE(missing->has_value());
+}
+
 TEST(Files, ShortAndInterruptedWritesAreRetriedToTheEnd) {
   TempDir dir;
   FaultyEnv env;

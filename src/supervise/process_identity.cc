@@ -58,18 +58,25 @@ Result<std::string_view> fields_after_comm(std::string_view stat) {
   return stat.substr(close + 2);
 }
 
-}  // namespace
-
-Result<std::uint64_t> parse_stat_start_ticks(std::string_view stat) {
+// The text from field `n` (3 or more: after the command name) to the line's end.
+Result<std::string_view> from_field(std::string_view stat, int n) {
   auto rest = fields_after_comm(stat);
   if (!rest) return rest.error();
   std::string_view s = *rest;
-  // Field 22 is the 20th field after the command name (fields 3..22).
-  for (int field = 3; field < 22; ++field) {
+  for (int field = 3; field < n; ++field) {
     std::size_t sp = s.find(' ');
     if (sp == std::string_view::npos) return make_error("malformed /proc stat line (too short)");
     s.remove_prefix(sp + 1);
   }
+  return s;
+}
+
+}  // namespace
+
+Result<std::uint64_t> parse_stat_start_ticks(std::string_view stat) {
+  auto field = from_field(stat, 22);
+  if (!field) return field.error();
+  std::string_view s = *field;
   std::uint64_t ticks = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), ticks);
   if (ec != std::errc() || p == s.data())
@@ -85,14 +92,9 @@ Result<char> parse_stat_state(std::string_view stat) {
 }
 
 Result<pid_t> parse_stat_process_group(std::string_view stat) {
-  auto rest = fields_after_comm(stat);
-  if (!rest) return rest.error();
-  std::string_view s = *rest;
-  for (int field = 3; field < 5; ++field) {  // skip the state and the parent
-    std::size_t sp = s.find(' ');
-    if (sp == std::string_view::npos) return make_error("malformed /proc stat line (too short)");
-    s.remove_prefix(sp + 1);
-  }
+  auto field = from_field(stat, 5);
+  if (!field) return field.error();
+  std::string_view s = *field;
   pid_t group = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), group);
   if (ec != std::errc() || p == s.data() || group <= 0)

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "src/os/errno_text.h"
+#include "src/os/files.h"
 #include "src/os/unique_fd.h"
 #include "src/supervise/process_identity.h"
 
@@ -41,6 +42,25 @@ std::optional<std::string_view> environ_value(std::string_view environ, std::str
   return std::nullopt;
 }
 
+// A live process (not a zombie) started with a spawn token: the token, and the
+// stat line the liveness was judged on.
+struct Spawned {
+  std::string token;
+  std::string stat;
+};
+
+std::optional<Spawned> spawned_with(Env& env, pid_t pid) {
+  auto environ = env.read_proc_environ(pid);
+  if (!environ) return std::nullopt;
+  auto token = environ_value(*environ, kSpawnTokenVar);
+  if (!token) return std::nullopt;
+  auto stat = env.read_proc_stat(pid);
+  if (!stat) return std::nullopt;
+  auto state = parse_stat_state(*stat);
+  if (!state || *state == 'Z' || *state == 'X') return std::nullopt;  // ended: nothing to adopt
+  return Spawned{std::string(*token), std::move(*stat)};
+}
+
 struct Candidate {
   pid_t pid = 0;
   bool leads_group = false;
@@ -67,28 +87,21 @@ std::string new_spawn_token() {
   return token;
 }
 
-Status SpawnRecords::record(const std::string& worker, const std::string& token) {
+Status SpawnRecords::write_line(const std::string& worker, int flags, const std::string& line) {
   const std::string file = path(worker);
-  UniqueFd fd(env_.open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+  UniqueFd fd(env_.open(file.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW | flags, 0600));
   if (!fd) return errno_error("cannot write " + file, errno);
-  const std::string line = token + "\n";
-  const ssize_t n = env_.write(fd.get(), line.data(), line.size());
-  if (n < 0) return errno_error("cannot write " + file, errno);
-  if (static_cast<std::size_t>(n) != line.size())
-    return make_error("cannot write " + file + ": short write");
+  if (Status s = write_all(fd.get(), line, env_); !s)
+    return make_error("cannot write " + file + ": " + s.error().message, s.error().code);
   return Status::Ok();
 }
 
+Status SpawnRecords::record(const std::string& worker, const std::string& token) {
+  return write_line(worker, O_CREAT | O_TRUNC, token + "\n");
+}
+
 Status SpawnRecords::record_pid(const std::string& worker, pid_t pid) {
-  const std::string file = path(worker);
-  UniqueFd fd(env_.open(file.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600));
-  if (!fd) return errno_error("cannot write " + file, errno);
-  const std::string line = std::to_string(pid) + "\n";
-  const ssize_t n = env_.write(fd.get(), line.data(), line.size());
-  if (n < 0) return errno_error("cannot write " + file, errno);
-  if (static_cast<std::size_t>(n) != line.size())
-    return make_error("cannot write " + file + ": short write");
-  return Status::Ok();
+  return write_line(worker, O_APPEND, std::to_string(pid) + "\n");
 }
 
 std::optional<SpawnRecords::Record> SpawnRecords::read(const std::string& worker) const {
@@ -118,12 +131,8 @@ void SpawnRecords::forget(const std::string& worker) {
 }
 
 bool carries_token(Env& env, pid_t pid, const std::string& token) {
-  auto environ = env.read_proc_environ(pid);
-  if (!environ || environ_value(*environ, kSpawnTokenVar) != std::string_view(token)) return false;
-  auto stat = env.read_proc_stat(pid);
-  if (!stat) return false;
-  auto state = parse_stat_state(*stat);
-  return state && *state != 'Z' && *state != 'X';
+  auto spawned = spawned_with(env, pid);
+  return spawned && spawned->token == token;
 }
 
 std::map<std::string, pid_t> find_spawned(Env& env, const std::set<std::string>& tokens) {
@@ -133,18 +142,12 @@ std::map<std::string, pid_t> find_spawned(Env& env, const std::set<std::string>&
   if (!pids) return found;
   std::map<std::string, Candidate> best;
   for (pid_t pid : *pids) {
-    auto environ = env.read_proc_environ(pid);
-    if (!environ) continue;
-    auto value = environ_value(*environ, kSpawnTokenVar);
-    if (!value) continue;
-    auto token = tokens.find(std::string(*value));
+    auto spawned = spawned_with(env, pid);
+    if (!spawned) continue;
+    auto token = tokens.find(spawned->token);
     if (token == tokens.end()) continue;
-    auto stat = env.read_proc_stat(pid);
-    if (!stat) continue;
-    auto state = parse_stat_state(*stat);
-    if (!state || *state == 'Z' || *state == 'X') continue;  // ended: nothing to adopt
-    auto group = parse_stat_process_group(*stat);
-    auto ticks = parse_stat_start_ticks(*stat);
+    auto group = parse_stat_process_group(spawned->stat);
+    auto ticks = parse_stat_start_ticks(spawned->stat);
     if (!group || !ticks) continue;
     Candidate c{pid, *group == pid, *ticks};
     auto [it, inserted] = best.try_emplace(*token, c);

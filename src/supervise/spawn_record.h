@@ -60,6 +60,8 @@ class SpawnRecords {
 
  private:
   std::string path(const std::string& worker) const { return dir_ + "/" + worker + ".spawn"; }
+  // Opens the record with `flags` added (O_CREAT | O_TRUNC, or O_APPEND) and writes `line`.
+  Status write_line(const std::string& worker, int flags, const std::string& line);
   Env& env_;
   std::string dir_;
 };

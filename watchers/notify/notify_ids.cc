@@ -1,8 +1,6 @@
 #include "watchers/notify/notify_ids.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <cerrno>
 
@@ -19,9 +17,13 @@ constexpr std::string_view kKind = "notify-ids";
 }  // namespace
 
 bool NotifyIds::first_delivery(std::uint64_t id) {
-  if (!remember(id)) return false;
-  if (fd_) write_ids({id});
+  if (contains(id)) return false;
+  record(id);
   return true;
+}
+
+void NotifyIds::record(std::uint64_t id) {
+  if (remember(id) && fd_) write_ids({id});
 }
 
 bool NotifyIds::remember(std::uint64_t id) {
@@ -112,27 +114,9 @@ std::size_t NotifyIds::seed_from_log_text(std::string_view text) {
 }
 
 Result<std::size_t> NotifyIds::seed_from_log_file(const std::string& path, std::size_t max_bytes) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) {
-    if (errno == ENOENT) return std::size_t{0};
-    return errno_error("cannot read " + path, errno);
-  }
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return errno_error("cannot read " + path, errno);
-  const auto size = static_cast<std::size_t>(st.st_size);
-  const std::size_t from = size > max_bytes ? size - max_bytes : 0;
-  std::string text(size - from, '\0');
-  std::size_t got = 0;
-  while (got < text.size()) {
-    const ssize_t n =
-        ::pread(fd.get(), text.data() + got, text.size() - got, static_cast<off_t>(from + got));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return errno_error("cannot read " + path, errno);
-    if (n == 0) break;
-    got += static_cast<std::size_t>(n);
-  }
-  text.resize(got);
-  return seed_from_log_text(text);
+  auto tail = read_file_tail(path, max_bytes);
+  if (!tail) return tail.error();
+  return *tail ? seed_from_log_text(**tail) : std::size_t{0};
 }
 
 }  // namespace aw

@@ -41,9 +41,12 @@ class NotifyIds {
  public:
   explicit NotifyIds(std::size_t capacity = 65536) : capacity_(capacity) {}
 
-  // True the first time `id` is offered (it is then remembered); false after.
+  // True the first time `id` is offered (it is then recorded); false after.
   bool first_delivery(std::uint64_t id);
   bool contains(std::uint64_t id) const { return ids_.count(id) != 0; }
+  // Remembers `id` as delivered, and appends it to the file when persisted.
+  // The daemon calls it once the message's line is in the event log.
+  void record(std::uint64_t id);
   std::size_t size() const { return ids_.size(); }
 
   // Remembers every `"notify_id":"<16 hex digits>"` in `text` (event-log lines),
