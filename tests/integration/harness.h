@@ -129,4 +129,7 @@ class DaemonUnderTest {
 void become_subreaper();
 void reap_orphans();
 
+// /proc/PID/stat's text; "" once the process is gone (never throws).
+std::string proc_stat_text(pid_t pid);
+
 }  // namespace aw::testing

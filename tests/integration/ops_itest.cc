@@ -58,8 +58,7 @@ bool contains(const std::string& haystack, const std::string& needle) {
 
 // A process that exists and is not a zombie waiting to be reaped.
 bool alive(std::int64_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string s((std::istreambuf_iterator<char>(in)), {});
+  const std::string s = proc_stat_text(static_cast<pid_t>(pid));
   auto paren = s.rfind(')');
   return paren != std::string::npos && paren + 2 < s.size() && s[paren + 2] != 'Z';
 }

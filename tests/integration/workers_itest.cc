@@ -28,8 +28,7 @@ std::int64_t pid_of(const Event& e) {
 
 // Field `want` (numbered as in proc(5), from 3) of /proc/PID/stat; -1 if unreadable.
 long stat_field(pid_t pid, int want) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string s((std::istreambuf_iterator<char>(in)), {});
+  const std::string s = proc_stat_text(static_cast<pid_t>(pid));
   auto close_paren = s.rfind(')');
   if (close_paren == std::string::npos || close_paren + 2 > s.size()) return -1;
   std::istringstream rest(s.substr(close_paren + 2));
