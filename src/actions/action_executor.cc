@@ -6,7 +6,9 @@
 #include <cstring>
 
 #include "src/actions/file_move.h"
+#include "src/actions/json_repair_file.h"
 #include "src/actions/marker_file.h"
+#include "src/actions/result_session.h"
 #include "src/core/duration.h"
 #include "src/plan/backoff.h"
 
@@ -75,6 +77,14 @@ std::optional<ActionOutcome> validate(const ActionRequest& r) {
   }
   if (const auto* move = r.as<MoveRequest>()) return check_move(move->source, move->to);
   if (const auto* q = r.as<QuarantineRequest>()) return check_move(q->source, q->to);
+  if (const auto* session = r.as<CompleteSessionRequest>())
+    return check_move(session->session, session->to);
+  if (const auto* repair = r.as<RepairJsonRequest>()) {
+    if (repair->source.empty())
+      return make_failure(kValidation, what + ": no file to repair",
+                          "give the action a path (usually the event's {path})");
+    return std::nullopt;
+  }
   if (const auto* mark = r.as<MarkRequest>()) {
     if (mark->entity.empty())
       return make_failure(kValidation, what + ": no entity to mark",
@@ -222,10 +232,33 @@ void ActionExecutor::begin_file_action(Job& job) {
   } else if (const auto* move = r.as<MoveRequest>()) {
     MoveSpec spec{move->source, move->to, move->root, std::nullopt, r.resumed};
     work = [spec = std::move(spec), result] { *result = move_file(spec); };
+  } else if (const auto* session = r.as<CompleteSessionRequest>()) {
+    CompleteSessionSpec spec;
+    spec.session = session->session;
+    spec.to = session->to;
+    spec.root = session->root;
+    spec.manifest = session->manifest;
+    spec.marker = session->marker;
+    work = [spec = std::move(spec), result] { *result = complete_session(spec); };
+  } else if (const auto* repair = r.as<RepairJsonRequest>()) {
+    RepairJsonSpec spec;
+    spec.source = repair->source;
+    spec.to = repair->to;
+    spec.root = repair->root;
+    spec.quarantine = repair->quarantine;
+    spec.time = clock_.wall();
+    spec.rule = r.rule;
+    spec.cause_seq = job.cause_seq;
+    spec.resumed = r.resumed;
+    work = [spec = std::move(spec), result] { *result = repair_json_file(spec); };
   } else {
     const auto& q = std::get<QuarantineRequest>(r.body);
-    MoveSpec spec{q.source, q.to, q.root,
-                  QuarantineNote{q.reason, clock_.wall(), r.rule, job.cause_seq}, r.resumed};
+    QuarantineNote note;
+    note.reason = q.reason;
+    note.time = clock_.wall();
+    note.rule = r.rule;
+    note.cause_seq = job.cause_seq;
+    MoveSpec spec{q.source, q.to, q.root, std::move(note), r.resumed};
     work = [spec = std::move(spec), result] { *result = move_file(spec); };
   }
   std::weak_ptr<char> alive = alive_;

@@ -4,6 +4,8 @@
 //   run         a child process (child_process.h), judged by run_outcome.h
 //   move        file_move.h, on the thread pool
 //   quarantine  file_move.h with a reason file, on the thread pool
+//   repair_json json_repair_file.h, on the thread pool
+//   complete_session  result_session.h, on the thread pool
 //   mark        marker_file.h on the thread pool (or nothing, without a marker)
 //   emit        refused (validation): derived events are the pipeline's job
 //

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <climits>
 #include <vector>
 
 #include "src/os/errno_text.h"
@@ -176,6 +177,23 @@ Result<UniqueFd> open_dir_beneath(int dirfd, std::string_view display_base, std:
 
 void force_openat2_fallback_for_testing(bool on) {
   g_force_fallback.store(on);
+}
+
+std::string current_directory() {
+  char buf[PATH_MAX];
+  if (::getcwd(buf, sizeof buf)) return buf;
+  return "/";
+}
+
+std::string join_path(const std::string& dir, const std::string& name) {
+  return dir == "/" ? "/" + name : dir + "/" + name;
+}
+
+std::optional<ConfinedPath> confine_below(const std::string& root, const std::string& path) {
+  if (root.empty()) return ConfinedPath{"/", path.substr(1)};
+  std::optional<std::string> rel = path_below(root, path);
+  if (!rel) return std::nullopt;
+  return ConfinedPath{root, *rel};
 }
 
 }  // namespace aw

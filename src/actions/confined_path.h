@@ -47,6 +47,21 @@ struct OpenDirOptions {
 Result<UniqueFd> open_dir_beneath(int dirfd, std::string_view display_base, std::string_view rel,
                                   const OpenDirOptions& options);
 
+// The daemon's working directory ("/" when it cannot be read).
+std::string current_directory();
+
+// "dir/name", without doubling the slash of "/".
+std::string join_path(const std::string& dir, const std::string& name);
+
+// Where an action's walk starts and the path below it: `root` (normalised,
+// absolute) and the part of `path` under it, or "/" and `path` without its
+// slash when there is no root. nullopt when `path` is not under `root`.
+struct ConfinedPath {
+  std::string base;
+  std::string rel;
+};
+std::optional<ConfinedPath> confine_below(const std::string& root, const std::string& path);
+
 // Splits "a/b/c" into {"a/b", "c"} and "c" into {"", "c"}.
 std::pair<std::string, std::string> split_parent(std::string_view rel);
 

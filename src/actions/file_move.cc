@@ -26,19 +26,6 @@ namespace {
 
 constexpr int kMaxCandidates = 10000;
 
-// renameat2(RENAME_NOREPLACE), or link + unlink on filesystems without it
-// (link fails with EEXIST just the same, so nothing is ever replaced).
-int rename_noreplace(int olddir, const std::string& oldname, int newdir,
-                     const std::string& newname) {
-  if (::renameat2(olddir, oldname.c_str(), newdir, newname.c_str(), RENAME_NOREPLACE) == 0)
-    return 0;
-  if (errno != EINVAL) return -errno;
-  if (::linkat(olddir, oldname.c_str(), newdir, newname.c_str(), 0) != 0)
-    return errno == EPERM ? -EINVAL : -errno;
-  ::unlinkat(olddir, oldname.c_str(), 0);
-  return 0;
-}
-
 // Copies the regular file `name` into a new temporary file in dst_dir, durable.
 Result<std::string> copy_to_temp(int src_dir, const std::string& name, int dst_dir) {
   // O_NONBLOCK: opening a FIFO planted under the name must not hang the pool.
@@ -196,16 +183,6 @@ Result<Placement> place(int src_dir, const std::string& name, int dst_dir, bool 
 
 namespace {
 
-std::string current_directory() {
-  char buf[PATH_MAX];
-  if (::getcwd(buf, sizeof buf)) return buf;
-  return "/";
-}
-
-std::string join(const std::string& dir, const std::string& name) {
-  return dir == "/" ? "/" + name : dir + "/" + name;
-}
-
 std::string reason_json(const QuarantineNote& note, const std::string& from) {
   std::string out;
   JsonObjectWriter w(out);
@@ -214,6 +191,7 @@ std::string reason_json(const QuarantineNote& note, const std::string& from) {
       .str("rule", note.rule)
       .unum("cause_seq", note.cause_seq)
       .str("from", from);
+  if (!note.error.empty()) w.str("error", note.error).unum("error_offset", note.error_offset);
   w.close();
   out.push_back('\n');
   return out;
@@ -229,7 +207,9 @@ class ReasonFile {
     name_ = candidate + ".reason";
     fd_.reset(
         ::openat(dir_, name_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
-    return fd_ ? 0 : -errno;
+    if (fd_) return 0;
+    const int err = errno;
+    return err == EEXIST && reclaim_stale(candidate) ? 0 : -err;
   }
   void release() {
     fd_.reset();
@@ -239,6 +219,19 @@ class ReasonFile {
   const std::string& name() const { return name_; }
 
  private:
+  // An empty reason file beside no file is a claim whose move never happened:
+  // the daemon was killed between the two. Taking it over keeps a quarantine
+  // resumed after that kill at the name it would have had.
+  bool reclaim_stale(const std::string& candidate) {
+    struct stat st {};
+    if (::fstatat(dir_, candidate.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT)
+      return false;
+    fd_.reset(::openat(dir_, name_.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (fd_ && ::fstat(fd_.get(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0) return true;
+    fd_.reset();
+    return false;
+  }
+
   int dir_;
   UniqueFd fd_;
   std::string name_;
@@ -302,7 +295,7 @@ ActionOutcome move_file(const MoveSpec& spec) {
   }
   auto [src_parent_rel, name] = split_parent(src_rel);
   const std::string src_parent =
-      src_parent_rel.empty() ? walk_base : join(walk_base, src_parent_rel);
+      src_parent_rel.empty() ? walk_base : join_path(walk_base, src_parent_rel);
   if (src_parent == to_dir) {
     fields.set("to", from);
     return make_success(std::string(action) + ": '" + from + "' is already in '" + to_dir + "'",
@@ -334,9 +327,9 @@ ActionOutcome move_file(const MoveSpec& spec) {
     // gone and its name is in the destination. That is this move, done.
     struct stat st {};
     if (::fstatat(dst_dir->get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
-      fields.set("to", join(to_dir, name));
+      fields.set("to", join_path(to_dir, name));
       return make_success(std::string(action) + ": '" + from + "' was already moved to '" +
-                              join(to_dir, name) + "' (before the daemon restarted)",
+                              join_path(to_dir, name) + "' (before the daemon restarted)",
                           std::move(fields));
     }
   }
@@ -347,11 +340,11 @@ ActionOutcome move_file(const MoveSpec& spec) {
     return fs_failure(make_error(std::string(action) + ": " + shown, placed.error().code),
                       std::move(fields));
   }
-  const std::string final_path = join(to_dir, placed->final_name);
+  const std::string final_path = join_path(to_dir, placed->final_name);
   fields.set("to", final_path);
   std::string how = placed->copied ? " (copied across filesystems)" : "";
   if (reason) {
-    const std::string reason_path = join(to_dir, reason->name());
+    const std::string reason_path = join_path(to_dir, reason->name());
     fields.set("reason_file", reason_path);
     Status wrote = reason->write(reason_json(*spec.quarantine, from));
     if (!wrote.ok())

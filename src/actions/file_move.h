@@ -32,6 +32,10 @@ struct QuarantineNote {
   WallTime time{};
   std::string rule;
   std::uint64_t cause_seq = 0;
+  // For a file quarantined because it is not valid JSON: the parser's error and
+  // the byte offset it points at (written only when `error` is set).
+  std::string error;
+  std::uint64_t error_offset = 0;
 };
 
 struct MoveSpec {

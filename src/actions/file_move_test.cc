@@ -229,7 +229,11 @@ TEST_F(FileMoveTest, QuarantineWritesTheReasonBesideTheFile) {
   write_file(root_ / "in/bad.json", "{trunc");
   MoveSpec s = spec(root_ / "in/bad.json", root_ / "quarantine");
   s.quarantine = QuarantineNote{"unrepairable JSON: expected '}' at 1:7",
-                                WallTime(std::chrono::seconds(1'700'000'000)), "results", 42};
+                                WallTime(std::chrono::seconds(1'700'000'000)),
+                                "results",
+                                42,
+                                "",
+                                0};
   ActionOutcome o = move_file(s);
   ASSERT_TRUE(o.ok) << o.message;
   EXPECT_EQ(o.fields.get_string("to"), root_ / "quarantine/bad.json");
@@ -249,7 +253,7 @@ TEST_F(FileMoveTest, QuarantineNeedsTheNameAndItsReasonFree) {
   write_file(root_ / "q/bad.json.reason", "an old reason, no file");  // name free, reason taken
   write_file(root_ / "q/bad.1.json", "old");                          // reason free, name taken
   MoveSpec s = spec(root_ / "in/bad.json", root_ / "q");
-  s.quarantine = QuarantineNote{"why", WallTime{}, "r", 1};
+  s.quarantine = QuarantineNote{"why", WallTime{}, "r", 1, "", 0};
   ActionOutcome o = move_file(s);
   ASSERT_TRUE(o.ok) << o.message;
   EXPECT_EQ(o.fields.get_string("to"), root_ / "q/bad.2.json");
@@ -258,6 +262,22 @@ TEST_F(FileMoveTest, QuarantineNeedsTheNameAndItsReasonFree) {
   EXPECT_EQ(list_dir(root_ / "q"), (std::set<std::string>{"bad.json.reason", "bad.1.json",
                                                           "bad.2.json", "bad.2.json.reason"}))
       << "no claimed reason file may be left behind";
+}
+
+// A daemon killed between claiming the reason file and the move leaves an
+// empty reason beside no file: the quarantine resumed after it takes the name.
+TEST_F(FileMoveTest, QuarantineTakesOverAnEmptyReasonAKilledClaimLeft) {
+  make_dirs(root_ / "in");
+  make_dirs(root_ / "q");
+  write_file(root_ / "in/bad.json", "new");
+  write_file(root_ / "q/bad.json.reason", "");
+  MoveSpec s = spec(root_ / "in/bad.json", root_ / "q");
+  s.quarantine = QuarantineNote{"why", WallTime{}, "r", 1, "", 0};
+  ActionOutcome o = move_file(s);
+  ASSERT_TRUE(o.ok) << o.message;
+  EXPECT_EQ(o.fields.get_string("to"), root_ / "q/bad.json");
+  EXPECT_NE(read_file(root_ / "q/bad.json.reason").find("\"reason\":\"why\""), std::string::npos);
+  EXPECT_EQ(list_dir(root_ / "q"), (std::set<std::string>{"bad.json", "bad.json.reason"}));
 }
 
 TEST(FileMoveAcrossDevices, CopiesThenRemovesTheSource) {

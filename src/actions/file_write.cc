@@ -23,6 +23,17 @@ std::string temporary_name(std::string_view name) {
   return "." + std::string(name.substr(0, room)) + suffix;
 }
 
+int rename_noreplace(int olddir, const std::string& oldname, int newdir,
+                     const std::string& newname) {
+  if (::renameat2(olddir, oldname.c_str(), newdir, newname.c_str(), RENAME_NOREPLACE) == 0)
+    return 0;
+  if (errno != EINVAL) return -errno;
+  if (::linkat(olddir, oldname.c_str(), newdir, newname.c_str(), 0) != 0)
+    return errno == EPERM ? -EINVAL : -errno;
+  ::unlinkat(olddir, oldname.c_str(), 0);
+  return 0;
+}
+
 Status write_file_replacing(int dirfd, const std::string& name, std::string_view content,
                             std::string_view shown) {
   std::string tmp;

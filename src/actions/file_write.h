@@ -14,6 +14,12 @@ namespace aw {
 // Unique within this process; O_EXCL settles races with other processes.
 std::string temporary_name(std::string_view name);
 
+// renameat2(RENAME_NOREPLACE), or link + unlink on filesystems without it
+// (link fails with EEXIST just the same, so nothing is ever replaced). 0 or a
+// negative errno.
+int rename_noreplace(int olddir, const std::string& oldname, int newdir,
+                     const std::string& newname);
+
 // Replaces `name` in `dirfd` atomically: a temporary file (O_EXCL|O_NOFOLLOW,
 // mode 0644) is written and fsynced, renamed over `name` (a symlink at `name`
 // is replaced, never followed), then the directory is fsynced. Readers see the

@@ -22,6 +22,7 @@ const char* category_for_errno(int negative_errno) {
     case EAGAIN:
     case EMLINK:
     case EEXIST:
+    case EFBIG:
       return outcome_category::kResource;
     case EINVAL:
       return outcome_category::kValidation;

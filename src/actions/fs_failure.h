@@ -9,8 +9,8 @@ namespace aw {
 
 // ENOENT → not_found; EACCES, EPERM, EROFS, ELOOP (a symlink), EXDEV (outside
 // the root) → permission; ENOSPC, EDQUOT, EMFILE, ENFILE, ENOMEM, EAGAIN,
-// EMLINK, EEXIST (no free name) → resource; EINVAL → validation; anything else
-// → execution.
+// EMLINK, EEXIST (no free name), EFBIG (over a size limit) → resource; EINVAL → validation;
+// anything else → execution.
 const char* category_for_errno(int negative_errno);
 
 ActionOutcome fs_failure(const Error& error, Fields fields = {});

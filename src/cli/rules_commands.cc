@@ -120,6 +120,13 @@ std::string action_summary(const ActionSpec& a) {
                  },
                  [&](const RotateActionSpec& r) { s += " " + r.path.source(); },
                  [&](const ProbeActionSpec& p) { argv_text(p.argv); },
+                 [&](const RepairJsonActionSpec& r) {
+                   s += " " + r.path.source();
+                   if (r.to) s += " → " + r.to->source();
+                 },
+                 [&](const CompleteSessionActionSpec& c) {
+                   s += " " + c.session.source() + " → " + c.to.source();
+                 },
              },
              a.body);
   return s;
@@ -159,6 +166,17 @@ void print_request(const ActionRequest& a, std::ostream& out) {
                  [&](const QuarantineRequest& q) {
                    out << " source=" << json_quoted(q.source) << " to=" << json_quoted(q.to)
                        << " root=" << json_quoted(q.root) << " reason=" << json_quoted(q.reason);
+                 },
+                 [&](const RepairJsonRequest& r) {
+                   out << " source=" << json_quoted(r.source);
+                   if (!r.to.empty()) out << " to=" << json_quoted(r.to);
+                   out << " root=" << json_quoted(r.root);
+                   if (!r.quarantine.empty()) out << " quarantine=" << json_quoted(r.quarantine);
+                 },
+                 [&](const CompleteSessionRequest& c) {
+                   out << " session=" << json_quoted(c.session) << " to=" << json_quoted(c.to)
+                       << " root=" << json_quoted(c.root) << " manifest=" << json_quoted(c.manifest)
+                       << " marker=" << json_quoted(c.marker);
                  },
                  [&](const MarkRequest& m) {
                    out << " entity=" << json_quoted(m.entity) << " state=" << json_quoted(m.state);

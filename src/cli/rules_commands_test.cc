@@ -195,7 +195,7 @@ TEST_F(RulesCommandsTest, CheckReportsEveryErrorAndFails) {
   EXPECT_EQ(err.str(), bad +
                            ":1:1: error: rule 'x' has no action: add an [[rule.action]] table "
                            "with do = run, move, quarantine, mark, emit, kill, restart, tmux, "
-                           "rotate or probe\n" +
+                           "rotate, probe, repair_json or complete_session\n" +
                            bad +
                            ":4:1: error: unknown key 'wen' in rule 'x'; did you mean 'when'?\n"
                            "2 errors; the rule set is rejected\n");

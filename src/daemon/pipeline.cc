@@ -471,6 +471,15 @@ void Pipeline::on_action_done(const std::shared_ptr<PlanRun>& run, const ActionR
                                                                          : ActionEnd::kFailed);
   if (const auto* mark = request.as<MarkRequest>(); outcome.ok && mark)
     record_entity_state(mark->entity, mark->state, cause, run->plan.rule);
+  // A session in completed/ is the session entity's completion: whether this
+  // action moved it, or another (or a killed daemon's) did and its outcome was
+  // never logged. Recording a state the entity is in already does nothing.
+  if (const auto* session = request.as<CompleteSessionRequest>(); session && outcome.ok) {
+    const std::optional<std::string> state = outcome.fields.get_string("state");
+    if (state == "completed" || state == "completed_before")
+      record_entity_state(outcome.fields.get_string("session").value_or(""), "completed", cause,
+                          run->plan.rule);
+  }
   if (outcome.category == outcome_category::kInterrupted) h.interrupted = true;
   if (!outcome.ok) {
     // An ordered list: what follows a failed step does not run.

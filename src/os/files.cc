@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdint>
 
 #include "src/os/errno_text.h"
 #include "src/os/unique_fd.h"
@@ -58,16 +59,26 @@ Result<std::optional<std::string>> read_file_if_exists(const std::string& path) 
     if (errno == ENOENT) return std::optional<std::string>();
     return errno_error("cannot open '" + path + "'", errno);
   }
+  Result<std::string> text = read_fd(fd.get(), SIZE_MAX, path);
+  if (!text.ok()) return text.error();
+  return std::optional<std::string>(std::move(*text));
+}
+
+Result<std::string> read_fd(int fd, std::size_t max_bytes, std::string_view shown) {
   std::string text;
   char buf[16384];
   while (true) {
-    const ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    const ssize_t n = ::read(fd, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return errno_error("cannot read '" + path + "'", errno);
+    if (n < 0) return errno_error("cannot read '" + std::string(shown) + "'", errno);
     if (n == 0) break;
+    if (static_cast<std::size_t>(n) > max_bytes - text.size())
+      return make_error(
+          "'" + std::string(shown) + "' is larger than " + std::to_string(max_bytes) + " bytes",
+          -EFBIG);
     text.append(buf, static_cast<std::size_t>(n));
   }
-  return std::optional<std::string>(std::move(text));
+  return text;
 }
 
 Result<std::optional<std::string>> read_file_tail(const std::string& path, std::size_t max_bytes) {

@@ -36,6 +36,10 @@ std::string parent_dir(const std::string& path);
 // The whole file; nullopt when it does not exist. For small files.
 Result<std::optional<std::string>> read_file_if_exists(const std::string& path);
 
+// Everything left to read from `fd`, up to `max_bytes` (more is an error,
+// code -EFBIG). `shown` names the file in errors.
+Result<std::string> read_fd(int fd, std::size_t max_bytes, std::string_view shown);
+
 // The file's last `max_bytes` (all of it when shorter); nullopt when it does not
 // exist. The text may begin inside a line.
 Result<std::optional<std::string>> read_file_tail(const std::string& path, std::size_t max_bytes);

@@ -32,15 +32,18 @@ enum class ActionType {
   kQuarantine,
   kMark,
   kEmit,
-  kKill,     // signal a supervised worker (TERM → grace → KILL)
-  kRestart,  // restart a supervised worker through its restart policy
-  kTmux,     // open / send keys to / kill a tmux session
-  kRotate,   // rotate a log file (keep N, gzip)
-  kProbe,    // run a command and turn matching output lines into events
+  kKill,             // signal a supervised worker (TERM → grace → KILL)
+  kRestart,          // restart a supervised worker through its restart policy
+  kTmux,             // open / send keys to / kill a tmux session
+  kRotate,           // rotate a log file (keep N, gzip)
+  kProbe,            // run a command and turn matching output lines into events
+  kRepairJson,       // repair a result that is not valid JSON, or quarantine it
+  kCompleteSession,  // judge a result session and move it to completed/ when complete
 };
 
 // "run", "move", "quarantine", "mark", "emit", "kill", "restart", "tmux",
-// "rotate", "probe": the `do` of a rule file and the `action` field of events.
+// "rotate", "probe", "repair_json", "complete_session": the `do` of a rule file and the `action`
+// field of events.
 constexpr const char* action_type_name(ActionType t) {
   switch (t) {
     case ActionType::kRun:
@@ -63,6 +66,10 @@ constexpr const char* action_type_name(ActionType t) {
       return "rotate";
     case ActionType::kProbe:
       return "probe";
+    case ActionType::kRepairJson:
+      return "repair_json";
+    case ActionType::kCompleteSession:
+      return "complete_session";
   }
   return "unknown";
 }
@@ -238,12 +245,36 @@ struct ProbeRequest {
   std::uint64_t max_output = 1 << 20;
 };
 
+// Repair the JSON file at `source` (src/json/json_repair.h): the repaired copy
+// goes into directory `to` ("" = beside the source) as <stem>.repaired<.ext>;
+// then, when `quarantine` is set, the original moves there with a reason file
+// (what was repaired, or why it could not be). Every path confined to `root`.
+struct RepairJsonRequest {
+  std::string source;
+  std::string to;
+  std::string root;
+  std::string quarantine;
+};
+
+// Judge the result session in directory `session` (src/actions/result_session.h):
+// complete when its `manifest` file's agents all have valid results, or when
+// its `marker` file exists; then move it into `to`. Confined to `root`.
+struct CompleteSessionRequest {
+  std::string session;
+  std::string to;
+  std::string root;
+  std::string manifest = "session.json";
+  std::string marker = "session.done";
+};
+
 // In ActionType order: body.index() is the type.
 using ActionBody =
     std::variant<RunRequest, MoveRequest, QuarantineRequest, MarkRequest, EmitRequest, KillRequest,
-                 RestartRequest, TmuxRequest, RotateRequest, ProbeRequest>;
+                 RestartRequest, TmuxRequest, RotateRequest, ProbeRequest, RepairJsonRequest,
+                 CompleteSessionRequest>;
 
-static_assert(std::variant_size_v<ActionBody> == static_cast<std::size_t>(ActionType::kProbe) + 1);
+static_assert(std::variant_size_v<ActionBody> ==
+              static_cast<std::size_t>(ActionType::kCompleteSession) + 1);
 static_assert(std::is_same_v<
               std::variant_alternative_t<static_cast<std::size_t>(ActionType::kTmux), ActionBody>,
               TmuxRequest>);
@@ -252,7 +283,10 @@ static_assert(std::is_same_v<
 // resumed plan may run it again when the daemon died while it ran: a move or
 // quarantine (a source already gone from where it was, and present where it
 // went, is done), a mark, a kill (signalling a worker again), a rotate (it
-// checks its limits again), a probe (read-only by contract) and a tmux kill. A
+// checks its limits again), a probe (read-only by contract), a repair_json (a
+// repaired copy already written with the same content is reused, an original
+// already quarantined counts as done), a complete_session (a session already
+// moved counts as completed) and a tmux kill. A
 // run, a restart and a tmux open or send are not: they act again.
 constexpr bool idempotent(ActionType type, const ActionBody& body) {
   switch (type) {
@@ -263,6 +297,8 @@ constexpr bool idempotent(ActionType type, const ActionBody& body) {
     case ActionType::kKill:
     case ActionType::kRotate:
     case ActionType::kProbe:
+    case ActionType::kRepairJson:
+    case ActionType::kCompleteSession:
       return true;
     case ActionType::kTmux:
       return std::get<TmuxRequest>(body).op == TmuxOp::kKill;

@@ -171,6 +171,21 @@ void put_body(JsonObjectWriter& w, const QuarantineRequest& r) {
   put_text(w, "reason", r.reason);
 }
 
+void put_body(JsonObjectWriter& w, const RepairJsonRequest& r) {
+  put_text(w, "source", r.source);
+  put_text(w, "to", r.to);
+  put_text(w, "root", r.root);
+  put_text(w, "quarantine", r.quarantine);
+}
+
+void put_body(JsonObjectWriter& w, const CompleteSessionRequest& r) {
+  put_text(w, "session", r.session);
+  put_text(w, "to", r.to);
+  put_text(w, "root", r.root);
+  put_text(w, "manifest", r.manifest);
+  put_text(w, "marker", r.marker);
+}
+
 void put_body(JsonObjectWriter& w, const MarkRequest& r) {
   put_text(w, "marker", r.marker);
   put_text(w, "entity", r.entity);
@@ -568,6 +583,21 @@ void read_body(MemberReader& r, QuarantineRequest& b) {
   r.text("to", b.to);
   r.text("root", b.root);
   r.text("reason", b.reason);
+}
+
+void read_body(MemberReader& r, RepairJsonRequest& b) {
+  r.text("source", b.source);
+  r.text("to", b.to);
+  r.text("root", b.root);
+  r.text("quarantine", b.quarantine);
+}
+
+void read_body(MemberReader& r, CompleteSessionRequest& b) {
+  r.text("session", b.session);
+  r.text("to", b.to);
+  r.text("root", b.root);
+  r.text("manifest", b.manifest);
+  r.text("marker", b.marker);
 }
 
 void read_body(MemberReader& r, MarkRequest& b) {

@@ -130,9 +130,20 @@ Plan plan_of(std::vector<ActionRequest> actions) {
   return Plan{"deploy", std::move(actions)};
 }
 
+ActionRequest repair_json_action() {
+  return with_header(
+      RepairJsonRequest{"/in/r/a1.json", "/in/completed", "/in", "/in/quarantine/r"});
+}
+
+ActionRequest complete_session_action() {
+  return with_header(
+      CompleteSessionRequest{"/in/temp/s1", "/in/completed", "/in", "manifest.json", "DONE"});
+}
+
 Plan every_type() {
   return plan_of({run_action(), move_action(), quarantine_action(), mark_action(), emit_action(),
-                  kill_action(), restart_action(), tmux_action(), rotate_action(), probe_action()});
+                  kill_action(), restart_action(), tmux_action(), rotate_action(), probe_action(),
+                  repair_json_action(), complete_session_action()});
 }
 
 std::string encode(const Plan& plan) {
@@ -177,6 +188,21 @@ void expect_same_body(const QuarantineRequest& want, const QuarantineRequest& go
   EXPECT_EQ(want.to, got.to);
   EXPECT_EQ(want.root, got.root);
   EXPECT_EQ(want.reason, got.reason);
+}
+
+void expect_same_body(const RepairJsonRequest& want, const RepairJsonRequest& got) {
+  EXPECT_EQ(want.source, got.source);
+  EXPECT_EQ(want.to, got.to);
+  EXPECT_EQ(want.root, got.root);
+  EXPECT_EQ(want.quarantine, got.quarantine);
+}
+
+void expect_same_body(const CompleteSessionRequest& want, const CompleteSessionRequest& got) {
+  EXPECT_EQ(want.session, got.session);
+  EXPECT_EQ(want.to, got.to);
+  EXPECT_EQ(want.root, got.root);
+  EXPECT_EQ(want.manifest, got.manifest);
+  EXPECT_EQ(want.marker, got.marker);
 }
 
 void expect_same_body(const MarkRequest& want, const MarkRequest& got) {
@@ -309,6 +335,14 @@ TEST(PlanCodec, ProbeRoundTripsAndRecompilesItsPatterns) {
   expect_round_trip(plan_of({probe_action()}));
 }
 
+TEST(PlanCodec, RepairJsonRoundTrips) {
+  expect_round_trip(plan_of({repair_json_action()}));
+}
+
+TEST(PlanCodec, CompleteSessionRoundTrips) {
+  expect_round_trip(plan_of({complete_session_action()}));
+}
+
 TEST(PlanCodec, EveryTypeInOnePlanRoundTrips) {
   expect_round_trip(every_type());
 }
@@ -329,6 +363,8 @@ TEST(PlanCodec, DefaultRequestsRoundTrip) {
   defaults[7].body = TmuxRequest{};
   defaults[8].body = RotateRequest{};
   defaults[9].body = ProbeRequest{};
+  defaults[10].body = RepairJsonRequest{};
+  defaults[11].body = CompleteSessionRequest{};
   for (std::size_t i = 0; i < defaults.size(); ++i)
     ASSERT_EQ(static_cast<std::size_t>(defaults[i].type()), i);
   expect_round_trip(plan_of(std::move(defaults)));
@@ -513,7 +549,7 @@ TEST(PlanCodecRejects, AnUnknownActionType) {
   EXPECT_EQ(
       error_after(plan_of({run_action(), move_action()}), R"("type":"move")", R"("type":"mov")"),
       "actions[1].type: expected run, move, quarantine, mark, emit, kill, restart, tmux, "
-      "rotate or probe, not \"mov\"");
+      "rotate, probe, repair_json or complete_session, not \"mov\"");
   EXPECT_EQ(error_after(plan_of({move_action()}), R"("type":"move")", R"("type":1)"),
             "actions[0].type: expected a string");
 }

@@ -537,6 +537,28 @@ class ActionRenderer {
     require_value(r.path, "the file to rotate");
     return r;
   }
+  RepairJsonRequest operator()(const RepairJsonActionSpec& s) {
+    RepairJsonRequest r;
+    put(s.path, r.source);
+    put(s.to, r.to);
+    put(s.root, r.root);
+    put(s.quarantine, r.quarantine);
+    require_value(r.source, "the file to repair");
+    return r;
+  }
+  CompleteSessionRequest operator()(const CompleteSessionActionSpec& s) {
+    CompleteSessionRequest r;
+    put(s.session, r.session);
+    put(s.to, r.to);
+    put(s.root, r.root);
+    put(s.manifest, r.manifest);
+    put(s.marker, r.marker);
+    require_value(r.session, "the session directory");
+    require_value(r.to, "the destination directory");
+    require_file_name(r.manifest, "manifest");
+    require_file_name(r.marker, "marker");
+    return r;
+  }
   ProbeRequest operator()(const ProbeActionSpec& s) {
     ProbeRequest r;
     put_command(s.argv, s.cwd, s.env, r.argv, r.cwd, r.env);
@@ -577,6 +599,13 @@ class ActionRenderer {
     if (value.empty() && req_.render_error.empty())
       req_.render_error =
           std::string(action_type_name(type())) + ": " + std::string(what) + " rendered empty";
+  }
+  // A name looked up inside a directory: one path component.
+  void require_file_name(const std::string& value, std::string_view key) {
+    if ((value.empty() || value == "." || value == ".." || value.find('/') != std::string::npos) &&
+        req_.render_error.empty())
+      req_.render_error = std::string(action_type_name(type())) + ": " + std::string(key) +
+                          " must be a file name (no '/'), not \"" + value + "\"";
   }
   ActionType type() const { return type_; }
 

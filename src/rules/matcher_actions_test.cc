@@ -1,4 +1,5 @@
-// Rendering the worker, tmux, rotate and probe actions into ActionRequests.
+// Rendering the worker, tmux, rotate, probe and repair_json actions into
+// ActionRequests.
 // How `rules test` and `rules list` show them: src/cli/rules_commands_test.cc.
 #include <re2/re2.h>
 
@@ -153,6 +154,33 @@ patterns = [ { match = '^FAILED (?P<job>\S+)', kind = "queue.failed" } ])");
   EXPECT_EQ(job, "j-1");
 }
 
+TEST(RenderActions, RepairJsonActsOnTheEventsFileUnderItsRoot) {
+  Event landed = hung_worker();
+  landed.path = "/srv/results/temp/s1/a1.json";
+  landed.fields.set("root", "/srv/results");
+  Plan p = render_one(R"([[rule.action]]
+do = "repair_json"
+quarantine = "{root}/quarantine/{fields.session}"
+[[rule.action]]
+do = "repair_json"
+to = "{root}/completed")",
+                      landed);
+  ASSERT_EQ(p.actions.size(), 2u);
+  EXPECT_EQ(p.actions[0].render_error, "");
+  const RepairJsonRequest& a = std::get<RepairJsonRequest>(p.actions[0].body);
+  EXPECT_EQ(a.source, "/srv/results/temp/s1/a1.json");
+  EXPECT_EQ(a.to, "");  // beside the original
+  EXPECT_EQ(a.root, "/srv/results");
+  EXPECT_EQ(a.quarantine, "/srv/results/quarantine/agent-w7");
+  const RepairJsonRequest& b = std::get<RepairJsonRequest>(p.actions[1].body);
+  EXPECT_EQ(b.to, "/srv/results/completed");
+  EXPECT_EQ(b.quarantine, "");
+  Event no_path = landed;
+  no_path.path.clear();
+  EXPECT_EQ(render_one("[[rule.action]]\ndo = \"repair_json\"", no_path).actions[0].render_error,
+            "template {path}: the event has no path");
+}
+
 TEST(ActionTypeName, Names) {
   EXPECT_STREQ(action_type_name(ActionType::kRun), "run");
   EXPECT_STREQ(action_type_name(ActionType::kMove), "move");
@@ -167,6 +195,7 @@ TEST(ActionTypeName, NewNames) {
   EXPECT_STREQ(action_type_name(ActionType::kTmux), "tmux");
   EXPECT_STREQ(action_type_name(ActionType::kRotate), "rotate");
   EXPECT_STREQ(action_type_name(ActionType::kProbe), "probe");
+  EXPECT_STREQ(action_type_name(ActionType::kRepairJson), "repair_json");
   EXPECT_STREQ(tmux_op_name(TmuxOp::kSend), "send");
   EXPECT_STREQ(rotate_method_name(RotateMethod::kCopyTruncate), "copytruncate");
 }

@@ -170,11 +170,27 @@ struct ProbeActionSpec {
   std::uint64_t max_output = 1 << 20;
 };
 
+struct RepairJsonActionSpec {
+  Template path;                       // default "{path}"
+  std::optional<Template> to;          // unset: beside the original
+  Template root;                       // default "{root}"
+  std::optional<Template> quarantine;  // unset: the original stays where it is
+};
+
+struct CompleteSessionActionSpec {
+  Template session;   // default "{dir}"
+  Template to;        // required
+  Template root;      // default "{root}"
+  Template manifest;  // default "session.json"
+  Template marker;    // default "session.done"
+};
+
 // In ActionType order, like ActionBody: body.index() is the type.
 using ActionSpecBody =
     std::variant<RunActionSpec, MoveActionSpec, QuarantineActionSpec, MarkActionSpec,
                  EmitActionSpec, KillActionSpec, RestartActionSpec, TmuxActionSpec,
-                 RotateActionSpec, ProbeActionSpec>;
+                 RotateActionSpec, ProbeActionSpec, RepairJsonActionSpec,
+                 CompleteSessionActionSpec>;
 
 // One [[rule.action]]: the common header (rule, index, position, timeout,
 // retry; render_error stays empty) and exactly the fields of its type.

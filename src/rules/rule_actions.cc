@@ -20,8 +20,9 @@ namespace aw::rule_parse {
 namespace {
 
 // In ActionType order (the loader maps an index here to the enum).
-const Keys kActionTypes = {"run",  "move",    "quarantine", "mark",   "emit",
-                           "kill", "restart", "tmux",       "rotate", "probe"};
+const Keys kActionTypes = {"run",    "move",  "quarantine",  "mark",
+                           "emit",   "kill",  "restart",     "tmux",
+                           "rotate", "probe", "repair_json", "complete_session"};
 const Keys kCommonActionKeys = {"do", "timeout", "retries", "backoff", "on_interrupt"};
 const Keys kOnInterrupt = {"rerun", "fail"};
 const Keys kTmuxKeys = {"op",    "session", "argv", "cwd",      "env",
@@ -460,6 +461,20 @@ class ActionParser : RuleReader {
                         "rotate, e.g. max_size = \"10MB\" or max_age = \"1d\"");
     if (!tbl.get("path")) s.path = default_template("{path}");
   }
+  void finish(const toml::table& tbl, const toml::node&, const std::string&,
+              RepairJsonActionSpec& s) {
+    if (!tbl.get("path")) s.path = default_template("{path}");
+    if (!tbl.get("root")) s.root = default_template("{root}");
+  }
+  void finish(const toml::table& tbl, const toml::node& n, const std::string& what,
+              CompleteSessionActionSpec& s) {
+    require(tbl, n, what, "complete_session", "to",
+            "where complete sessions go, e.g. \"{root}/completed\"");
+    if (!tbl.get("session")) s.session = default_template("{dir}");
+    if (!tbl.get("root")) s.root = default_template("{root}");
+    if (!tbl.get("manifest")) s.manifest = Template::literal("session.json");
+    if (!tbl.get("marker")) s.marker = Template::literal("session.done");
+  }
   void finish(const toml::table& tbl, const toml::node& n, const std::string& what,
               ProbeActionSpec&) {
     require(tbl, n, what, "probe", "argv",
@@ -683,6 +698,35 @@ const KeyTable<ProbeActionSpec>& key_table() {
        [](P& p, const N& v, ProbeActionSpec& s) {
          p.read_positive_size(v, "max_output", "", s.max_output);
        }},
+  };
+  return t;
+}
+
+template <>
+const KeyTable<RepairJsonActionSpec>& key_table() {
+  static const KeyTable<RepairJsonActionSpec> t = {
+      {"path",
+       [](P& p, const N& v, RepairJsonActionSpec& s) { p.read_template(v, "path", s.path); }},
+      {"to", [](P& p, const N& v, RepairJsonActionSpec& s) { p.read_template(v, "to", s.to); }},
+      {"quarantine",
+       [](P& p, const N& v, RepairJsonActionSpec& s) {
+         p.read_template(v, "quarantine", s.quarantine);
+       }},
+      {"root",
+       [](P& p, const N& v, RepairJsonActionSpec& s) { p.read_template(v, "root", s.root); }},
+  };
+  return t;
+}
+
+template <>
+const KeyTable<CompleteSessionActionSpec>& key_table() {
+  using S = CompleteSessionActionSpec;
+  static const KeyTable<S> t = {
+      {"session", [](P& p, const N& v, S& s) { p.read_template(v, "session", s.session); }},
+      {"to", [](P& p, const N& v, S& s) { p.read_template(v, "to", s.to); }},
+      {"manifest", [](P& p, const N& v, S& s) { p.read_template(v, "manifest", s.manifest); }},
+      {"marker", [](P& p, const N& v, S& s) { p.read_template(v, "marker", s.marker); }},
+      {"root", [](P& p, const N& v, S& s) { p.read_template(v, "root", s.root); }},
   };
   return t;
 }

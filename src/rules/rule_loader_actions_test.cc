@@ -125,7 +125,8 @@ TEST(RestartAction, KeysAndDefaults) {
 TEST(RestartAction, WorkerTemplateErrorHasColumn) {
   EXPECT_EQ(one_error("do = \"restart\"\nworker = \"{entty}\""),
             "a.toml:6:11: error: 'worker': unknown template variable {entty}; did you mean "
-            "{entity}? (known: path, name, stem, ext, dir, root, rel, kind, source, entity, seq, "
+            "{entity}? (known: path, name, stem, ext, dir, dir_name, root, rel, kind, source, "
+            "entity, seq, "
             "rule, time, fields.KEY, env.NAME)");
 }
 
@@ -416,12 +417,71 @@ TEST(ProbeAction, MaxOutput) {
             "a.toml:7:14: error: 'max_output' must be more than 0");
 }
 
+TEST(RepairJsonAction, EveryKey) {
+  ActionSpec a = one_action(R"(do = "repair_json"
+path = "{fields.result}"
+to = "{root}/completed"
+quarantine = "{root}/quarantine"
+root = "/srv/results")");
+  EXPECT_EQ(a.type(), ActionType::kRepairJson);
+  const auto& s = body<RepairJsonActionSpec>(a);
+  EXPECT_EQ(s.path.source(), "{fields.result}");
+  ASSERT_TRUE(s.to);
+  EXPECT_EQ(s.to->source(), "{root}/completed");
+  ASSERT_TRUE(s.quarantine);
+  EXPECT_EQ(s.quarantine->source(), "{root}/quarantine");
+  EXPECT_EQ(s.root.source(), "/srv/results");
+}
+
+TEST(RepairJsonAction, Defaults) {
+  const ActionSpec a = one_action("do = \"repair_json\"");
+  const auto& s = body<RepairJsonActionSpec>(a);
+  EXPECT_EQ(s.path.source(), "{path}");
+  EXPECT_FALSE(s.to);  // beside the original
+  EXPECT_FALSE(s.quarantine);
+  EXPECT_EQ(s.root.source(), "{root}");
+}
+
+TEST(RepairJsonAction, KeysOfOtherTypesAreRefused) {
+  EXPECT_EQ(one_error("do = \"repair_json\"\nreason = \"x\""),
+            "a.toml:6:1: error: 'reason' does not apply to do = \"repair_json\" (repair_json takes "
+            "path, to, quarantine and root; common keys: timeout, retries, backoff, on_interrupt)");
+}
+
+TEST(CompleteSessionAction, KeysAndDefaults) {
+  const ActionSpec dflt = one_action("do = \"complete_session\"\nto = \"{root}/done\"");
+  const auto& d = body<CompleteSessionActionSpec>(dflt);
+  EXPECT_EQ(d.session.source(), "{dir}");
+  EXPECT_EQ(d.to.source(), "{root}/done");
+  EXPECT_EQ(d.root.source(), "{root}");
+  EXPECT_EQ(d.manifest.source(), "session.json");
+  EXPECT_EQ(d.marker.source(), "session.done");
+  const ActionSpec every = one_action(R"(do = "complete_session"
+session = "{fields.dir}"
+to = "/srv/done"
+manifest = "expected.json"
+marker = "ALL_DONE"
+root = "/srv")");
+  const auto& s = body<CompleteSessionActionSpec>(every);
+  EXPECT_EQ(s.session.source(), "{fields.dir}");
+  EXPECT_EQ(s.manifest.source(), "expected.json");
+  EXPECT_EQ(s.marker.source(), "ALL_DONE");
+  EXPECT_EQ(s.root.source(), "/srv");
+}
+
+TEST(CompleteSessionAction, NeedsTo) {
+  EXPECT_EQ(one_error("do = \"complete_session\""),
+            "a.toml:4:1: error: action 1 of rule 'r' (do = \"complete_session\") needs 'to': where "
+            "complete sessions go, e.g. \"{root}/completed\"");
+}
+
 // ---- across types ----
 
 TEST(NewActions, UnknownActionListsEveryType) {
   EXPECT_EQ(one_error("do = \"kil\""),
             "a.toml:5:6: error: unknown action \"kil\"; did you mean 'kill'? (expected run, move, "
-            "quarantine, mark, emit, kill, restart, tmux, rotate or probe)");
+            "quarantine, mark, emit, kill, restart, tmux, rotate, probe, repair_json or "
+            "complete_session)");
 }
 
 TEST(NewActions, KeysOfOneTypeAreRefusedOnAnother) {
@@ -468,6 +528,9 @@ TEST(NewActions, WithoutOnInterruptOnlyIdempotentActionsRunAgain) {
   EXPECT_FALSE(tmux.rerun_when_interrupted());  // open types again
   std::get<TmuxRequest>(tmux.body).op = TmuxOp::kKill;
   EXPECT_TRUE(tmux.rerun_when_interrupted());
+  ActionRequest repair;
+  repair.body = RepairJsonRequest{};
+  EXPECT_TRUE(repair.rerun_when_interrupted());  // a copy with the same text is reused
   ActionRequest restart;
   restart.body = RestartRequest{};
   EXPECT_FALSE(restart.rerun_when_interrupted());

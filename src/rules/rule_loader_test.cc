@@ -240,10 +240,11 @@ TEST(RuleLoader, BadKindGlob) {
 
 TEST(RuleLoader, TemplateErrorPointsInsideTheString) {
   std::string e = one_error(rule_with_action("do = \"move\"\nto = \"{root}/{nme}\""));
-  EXPECT_EQ(e,
-            "f.toml:6:14: error: 'to': unknown template variable {nme}; did you mean {name}? "
-            "(known: path, name, stem, ext, dir, root, rel, kind, source, entity, seq, rule, "
-            "time, fields.KEY, env.NAME)");
+  EXPECT_EQ(
+      e,
+      "f.toml:6:14: error: 'to': unknown template variable {nme}; did you mean {name}? "
+      "(known: path, name, stem, ext, dir, dir_name, root, rel, kind, source, entity, seq, rule, "
+      "time, fields.KEY, env.NAME)");
 }
 
 TEST(RuleLoader, TemplateErrorColumnAccountsForEscapes) {
@@ -259,13 +260,15 @@ TEST(RuleLoader, TemplateErrorInLiteralString) {
 TEST(RuleLoader, UnknownDoSuggestsClosest) {
   EXPECT_EQ(one_error(rule_with_action("do = \"mvoe\"\nto = \"x\"")),
             "f.toml:5:6: error: unknown action \"mvoe\"; did you mean 'move'? (expected run, "
-            "move, quarantine, mark, emit, kill, restart, tmux, rotate or probe)");
+            "move, quarantine, mark, emit, kill, restart, tmux, rotate, probe, repair_json or "
+            "complete_session)");
 }
 
 TEST(RuleLoader, MissingDo) {
   EXPECT_EQ(one_error(rule_with_action("to = \"x\"")),
             "f.toml:4:1: error: action 1 of rule 'r' has no 'do' (expected run, move, "
-            "quarantine, mark, emit, kill, restart, tmux, rotate or probe)");
+            "quarantine, mark, emit, kill, restart, tmux, rotate, probe, repair_json or "
+            "complete_session)");
 }
 
 TEST(RuleLoader, MissingRequiredActionKeys) {

@@ -14,12 +14,13 @@ struct NamedVar {
   Template::Var var;
 };
 
-constexpr std::array<NamedVar, 13> kSimpleVars = {{
+constexpr std::array<NamedVar, 14> kSimpleVars = {{
     {"path", Template::Var::kPath},
     {"name", Template::Var::kName},
     {"stem", Template::Var::kStem},
     {"ext", Template::Var::kExt},
     {"dir", Template::Var::kDir},
+    {"dir_name", Template::Var::kDirName},
     {"root", Template::Var::kRoot},
     {"rel", Template::Var::kRel},
     {"kind", Template::Var::kKind},
@@ -206,6 +207,14 @@ bool Template::render(const TemplateContext& ctx, std::string& out, std::string&
         if (e.path.empty()) return missing(error, "dir", "the event has no path");
         out += path_dirname(e.path);
         break;
+      case Var::kDirName: {
+        if (e.path.empty()) return missing(error, "dir_name", "the event has no path");
+        std::string_view dir_name = path_basename(path_dirname(e.path));
+        if (dir_name.empty() || dir_name == ".")
+          return missing(error, "dir_name", "the event's file is not in a named directory");
+        out += dir_name;
+        break;
+      }
       case Var::kRoot: {
         const FieldValue* v = e.fields.find("root");
         if (!v)

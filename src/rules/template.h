@@ -7,7 +7,8 @@
 //
 // Variables (all from the Event):
 //   {path} {name} {stem} {ext} {dir}    event.path and its parts: for "/r/a/x.tar.gz",
-//                                       name "x.tar.gz", stem "x.tar", ext "gz", dir "/r/a"
+//   {dir_name}                          name "x.tar.gz", stem "x.tar", ext "gz", dir "/r/a",
+//                                       dir_name "a" (a result session's name)
 //   {root} {rel}                        fields.root / fields.rel (set by the directory watcher)
 //   {kind} {source} {entity} {seq} {rule} {time}   {rule} is the rendering rule's own name
 //   {fields.KEY} {env.NAME}             an event field; an environment variable
@@ -67,6 +68,7 @@ class Template {
     kStem,
     kExt,
     kDir,
+    kDirName,
     kRoot,
     kRel,
     kKind,

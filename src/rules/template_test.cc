@@ -49,6 +49,7 @@ TEST(Template, EveryVariable) {
   EXPECT_EQ(render("{stem}", e), "w1 final.tar");
   EXPECT_EQ(render("{ext}", e), "gz");
   EXPECT_EQ(render("{dir}", e), "/srv/work/results");
+  EXPECT_EQ(render("{dir_name}", e), "results");
   EXPECT_EQ(render("{root}", e), "/srv/work");
   EXPECT_EQ(render("{rel}", e), "results/w1 final.tar.gz");
   EXPECT_EQ(render("{kind}", e), "file.landed");
@@ -86,6 +87,20 @@ TEST(Template, ExtAndStemOfNamesWithoutExtension) {
   EXPECT_EQ(render("{dir}|{name}", e), ".|relative.json");
   e.path = "/top";
   EXPECT_EQ(render("{dir}|{name}", e), "/|top");
+}
+
+TEST(Template, DirNameIsTheHoldingDirectorysOwnName) {
+  Event e = sample_event();
+  e.path = "/srv/results/temp/s-17/a1.json";
+  EXPECT_EQ(render("{root}/quarantine/{dir_name}", e), "/srv/work/quarantine/s-17");
+  Template t = Template::compile("{dir_name}").value();
+  TemplateContext ctx{e, "r"};
+  for (const char* path : {"/top", "relative.json", ""}) {
+    e.path = path;
+    std::string out, error;
+    EXPECT_FALSE(t.render(ctx, out, error)) << path;
+    EXPECT_EQ(error.rfind("template {dir_name}: ", 0), 0u) << error;
+  }
 }
 
 TEST(Template, SpecialCharactersStayOneElement) {

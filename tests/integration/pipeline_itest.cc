@@ -97,21 +97,29 @@ when = [ { field = "fields.watch", equals = "inbox" } ]
   EXPECT_EQ(d.stop(), 0);
 }
 
-TEST_F(PipelineTest, ShippedRulesMoveValidAndQuarantineInvalidResults) {
+TEST_F(PipelineTest, ShippedRulesMoveValidRepairTruncatedAndQuarantineGarbage) {
   d.start();
   write_file(results + "/good.json", R"({"status":"done","score":1})");
   write_file(results + "/bad.json", R"({"status":"do)");
+  write_file(results + "/worse.json", "Segmentation fault (core dumped)\n");
   ASSERT_TRUE(d.wait_for([](const Event& e) { return is(e, "action.succeeded", "good.json"); }))
       << d.stderr_text();
   ASSERT_TRUE(d.wait_for([](const Event& e) { return is(e, "action.succeeded", "bad.json"); }));
+  ASSERT_TRUE(d.wait_for([](const Event& e) { return is(e, "action.succeeded", "worse.json"); }));
   EXPECT_TRUE(exists(results + "/completed/good.json"));
   EXPECT_FALSE(exists(results + "/good.json"));
-  EXPECT_TRUE(exists(results + "/quarantine/bad.json"));
+  // Truncated: a repaired copy in completed/, the original kept in quarantine/.
+  EXPECT_EQ(read_file(results + "/completed/bad.repaired.json"), R"({"status":"do"})");
   EXPECT_EQ(read_file(results + "/quarantine/bad.json"), R"({"status":"do)") << "kept as it was";
   const std::string reason = read_file(results + "/quarantine/bad.json.reason");
-  EXPECT_NE(reason.find("not valid JSON"), std::string::npos) << reason;
+  EXPECT_NE(reason.find("repaired into " + results + "/completed/bad.repaired.json"),
+            std::string::npos)
+      << reason;
+  // Not JSON at all: quarantined with the parser's error and its offset.
+  const std::string why = read_file(results + "/quarantine/worse.json.reason");
+  EXPECT_NE(why.find("\"error_offset\":0"), std::string::npos) << why;
   // The moved files land again inside the root but match no rule: no loop.
-  EXPECT_EQ(d.count([](const Event& e) { return e.kind == "action.started"; }), 2u);
+  EXPECT_EQ(d.count([](const Event& e) { return e.kind == "action.started"; }), 3u);
   EXPECT_EQ(d.stop(), 0);
 }
 

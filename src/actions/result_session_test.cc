@@ -1,0 +1,199 @@
+#include "src/actions/result_session.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <thread>
+#include <vector>
+
+#include "src/os/test_support.h"
+
+namespace aw {
+namespace {
+
+using aw::testing::exists;
+using aw::testing::make_dirs;
+using aw::testing::TempDir;
+using aw::testing::write_file;
+
+// ---- the manifest ----
+
+TEST(SessionManifest, ListsTheAgents) {
+  Result<SessionManifest> m = parse_session_manifest(R"({"agents": ["a1", "a2"], "task": "x"})");
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  EXPECT_EQ(m->agents, (std::vector<std::string>{"a1", "a2"}));
+}
+
+TEST(SessionManifest, SaysWhatIsWrong) {
+  auto error_of = [](std::string_view text) {
+    Result<SessionManifest> m = parse_session_manifest(text);
+    return m.ok() ? std::string("ok") : m.error().message;
+  };
+  EXPECT_EQ(error_of(R"({"agents": ["a1",)").rfind("not valid JSON at byte 17: ", 0), 0u)
+      << error_of(R"({"agents": ["a1",)");
+  EXPECT_NE(error_of(R"(["a1"])").find("expected an object with an \"agents\" array"),
+            std::string::npos);
+  EXPECT_EQ(error_of(R"({"agents": []})"), "\"agents\" is empty: the session could never complete");
+  EXPECT_EQ(error_of(R"({"agents": ["a1", 2]})"),
+            "agents[1] must be a non-empty name usable as a file name (no '/')");
+  EXPECT_EQ(error_of(R"({"agents": ["../x"]})"),
+            "agents[0] must be a non-empty name usable as a file name (no '/')");
+  EXPECT_EQ(error_of(R"({"agents": ["a1", "a1"]})"), "agents[1]: \"a1\" is listed twice");
+}
+
+// ---- the judgement ----
+
+TEST(JudgeSession, CompleteWhenEveryAgentHasAValidResultOrRepairedCopy) {
+  SessionManifest m{{"a1", "a2", "a3"}};
+  std::map<std::string, AgentFiles> files = {
+      {"a1", {.result = true, .result_valid = true}},
+      {"a2", {.result = true, .result_valid = false, .repaired = true, .repaired_valid = true}},
+      {"a3", {.repaired = true, .repaired_valid = true}},  // the original went to quarantine
+  };
+  SessionVerdict v = judge_session(m, false, files);
+  EXPECT_TRUE(v.complete);
+  EXPECT_EQ(v.how, "manifest");
+  EXPECT_EQ(v.valid, (std::vector<std::string>{"a1"}));
+  EXPECT_EQ(v.repaired, (std::vector<std::string>{"a2", "a3"}));
+}
+
+TEST(JudgeSession, WaitsOnAMissingOrInvalidAgent) {
+  SessionManifest m{{"a1", "a2", "a3"}};
+  std::map<std::string, AgentFiles> files = {
+      {"a1", {.result = true, .result_valid = true}},
+      {"a2", {.result = true, .result_valid = false}},  // being repaired, or still being written
+  };
+  SessionVerdict v = judge_session(m, false, files);
+  EXPECT_FALSE(v.complete);
+  EXPECT_EQ(v.invalid, (std::vector<std::string>{"a2"}));
+  EXPECT_EQ(v.missing, (std::vector<std::string>{"a3"}));
+}
+
+TEST(JudgeSession, TheMarkerCompletesWithOrWithoutAManifest) {
+  EXPECT_FALSE(judge_session(std::nullopt, false, {}).complete);
+  SessionVerdict bare = judge_session(std::nullopt, true, {});
+  EXPECT_TRUE(bare.complete);
+  EXPECT_EQ(bare.how, "marker");
+  SessionVerdict partial = judge_session(SessionManifest{{"a1"}}, true, {});
+  EXPECT_TRUE(partial.complete);
+  EXPECT_EQ(partial.missing, (std::vector<std::string>{"a1"})) << "still reported";
+}
+
+// ---- on real directories ----
+
+class CompleteSessionTest : public ::testing::Test {
+ protected:
+  void SetUp() override { make_dirs(session_); }
+  CompleteSessionSpec spec() const {
+    CompleteSessionSpec s;
+    s.session = session_;
+    s.to = root_ / "completed";
+    s.root = root_.path();
+    return s;
+  }
+  TempDir root_;
+  const std::string session_ = root_ / "temp/s1";
+};
+
+TEST_F(CompleteSessionTest, WaitsThenMovesTheWholeDirectoryOnce) {
+  write_file(session_ + "/session.json", R"({"agents": ["a1", "a2"]})");
+  write_file(session_ + "/a1.json", R"({"ok": 1})");
+  ActionOutcome waiting = complete_session(spec());
+  ASSERT_TRUE(waiting.ok) << waiting.message;
+  EXPECT_EQ(waiting.fields.get_string("state"), "waiting");
+  EXPECT_EQ(waiting.fields.get_string("missing"), "a2");
+  EXPECT_NE(waiting.message.find("waiting on 1 of 2 agents"), std::string::npos) << waiting.message;
+
+  write_file(session_ + "/a2.json", R"({"ok": 2})");
+  ActionOutcome done = complete_session(spec());
+  ASSERT_TRUE(done.ok) << done.message;
+  EXPECT_EQ(done.fields.get_string("state"), "completed");
+  EXPECT_EQ(done.fields.get_string("session"), "s1");
+  EXPECT_EQ(done.fields.get_string("how"), "manifest");
+  EXPECT_EQ(done.fields.get_string("valid"), "a1,a2");
+  EXPECT_EQ(done.fields.get_string("to"), root_ / "completed/s1");
+  EXPECT_FALSE(exists(session_));
+  EXPECT_TRUE(exists(root_ / "completed/s1/a2.json"));
+
+  ActionOutcome again = complete_session(spec());
+  ASSERT_TRUE(again.ok) << again.message;
+  EXPECT_EQ(again.fields.get_string("state"), "completed_before");
+}
+
+TEST_F(CompleteSessionTest, AnInvalidResultHoldsTheSessionUntilItsRepairedCopyIsThere) {
+  write_file(session_ + "/session.json", R"({"agents": ["a1"]})");
+  write_file(session_ + "/a1.json", R"({"ok": )");
+  EXPECT_EQ(complete_session(spec()).fields.get_string("invalid"), "a1");
+  write_file(session_ + "/a1.repaired.json", R"({"ok": null})");
+  ActionOutcome done = complete_session(spec());
+  EXPECT_EQ(done.fields.get_string("state"), "completed") << done.message;
+  EXPECT_EQ(done.fields.get_string("repaired"), "a1");
+}
+
+TEST_F(CompleteSessionTest, WithoutAManifestTheMarkerDecides) {
+  write_file(session_ + "/a1.json", "{}");
+  EXPECT_EQ(complete_session(spec()).fields.get_string("state"), "waiting");
+  write_file(session_ + "/session.done", "");
+  ActionOutcome done = complete_session(spec());
+  EXPECT_EQ(done.fields.get_string("state"), "completed") << done.message;
+  EXPECT_EQ(done.fields.get_string("how"), "marker");
+}
+
+TEST_F(CompleteSessionTest, ABadManifestIsAValidationFailureNamingTheFile) {
+  write_file(session_ + "/session.json", R"({"agents": "a1"})");
+  ActionOutcome o = complete_session(spec());
+  EXPECT_FALSE(o.ok);
+  EXPECT_EQ(o.category, outcome_category::kValidation);
+  EXPECT_NE(o.message.find(session_ + "/session.json: expected an object"), std::string::npos)
+      << o.message;
+  EXPECT_TRUE(exists(session_));
+}
+
+TEST_F(CompleteSessionTest, ATakenNameInCompletedGetsTheNextFreeOne) {
+  make_dirs(root_ / "completed/s1");
+  write_file(session_ + "/session.done", "");
+  ActionOutcome o = complete_session(spec());
+  ASSERT_TRUE(o.ok) << o.message;
+  EXPECT_EQ(o.fields.get_string("to"), root_ / "completed/s1.1");
+}
+
+TEST_F(CompleteSessionTest, ASymlinkedResultCountsAsNothingAndIsNeverRead) {
+  TempDir outside;
+  write_file(outside / "a1.json", "{}");
+  write_file(session_ + "/session.json", R"({"agents": ["a1"]})");
+  ASSERT_EQ(::symlink((outside / "a1.json").c_str(), (session_ + "/a1.json").c_str()), 0);
+  ActionOutcome o = complete_session(spec());
+  EXPECT_EQ(o.fields.get_string("state"), "waiting") << o.message;
+  EXPECT_EQ(o.fields.get_string("missing"), "a1");
+}
+
+TEST_F(CompleteSessionTest, ASessionOutsideTheRootIsRefused) {
+  TempDir outside;
+  CompleteSessionSpec s = spec();
+  s.session = outside.path();
+  EXPECT_EQ(complete_session(s).category, outcome_category::kPermission);
+  s = spec();
+  s.to = outside.path();
+  EXPECT_EQ(complete_session(s).category, outcome_category::kPermission);
+}
+
+TEST_F(CompleteSessionTest, TenChecksAtOnceMoveItOnce) {
+  write_file(session_ + "/session.done", "");
+  std::vector<ActionOutcome> outcomes(10);
+  std::vector<std::thread> threads;
+  for (ActionOutcome& o : outcomes)
+    threads.emplace_back([&o, s = spec()] { o = complete_session(s); });
+  for (std::thread& t : threads) t.join();
+  int moved = 0;
+  for (const ActionOutcome& o : outcomes) {
+    ASSERT_TRUE(o.ok) << o.message;
+    moved += o.fields.get_string("state") == "completed";
+  }
+  EXPECT_EQ(moved, 1);
+  EXPECT_TRUE(exists(root_ / "completed/s1"));
+  EXPECT_FALSE(exists(root_ / "completed/s1.1"));
+}
+
+}  // namespace
+}  // namespace aw
