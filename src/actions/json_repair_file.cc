@@ -52,7 +52,7 @@ bool holds(int dir, const std::string& name, std::string_view content) {
 // `content` (a copy an earlier attempt wrote): where the copy goes.
 std::string copy_name(int dir, const std::string& name, std::string_view content) {
   for (int n = 0; n < kMaxCandidates; ++n) {
-    const std::string candidate = detail::numbered_name(name, n);
+    std::string candidate = detail::numbered_name(name, n);
     struct stat st {};
     if (::fstatat(dir, candidate.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT)
       return candidate;

@@ -182,6 +182,7 @@ TEST_F(CompleteSessionTest, TenChecksAtOnceMoveItOnce) {
   write_file(session_ + "/session.done", "");
   std::vector<ActionOutcome> outcomes(10);
   std::vector<std::thread> threads;
+  threads.reserve(outcomes.size());
   for (ActionOutcome& o : outcomes)
     threads.emplace_back([&o, s = spec()] { o = complete_session(s); });
   for (std::thread& t : threads) t.join();
