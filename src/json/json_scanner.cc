@@ -414,6 +414,13 @@ std::optional<JsonError> scan_json(std::string_view text, Utf8 utf8) {
   std::vector<bool> open;  // per open container: is it an object?
   bool in_object = false;  // open.back(), kept at hand
   Expect expect = Expect::kValue;
+  // "{}" or "[]": the container closes right after it opened.
+  const auto close_empty = [&] {
+    open.pop_back();
+    in_object = !open.empty() && open.back();
+    ++i;
+    expect = Expect::kAfterValue;
+  };
   for (;;) {
     // Mostly nothing or one space: look before calling.
     if (i < n && is_space(text[i])) i = skip_space(text, i + 1);
@@ -425,10 +432,7 @@ std::optional<JsonError> scan_json(std::string_view text, Utf8 utf8) {
     switch (expect) {
       case Expect::kFirstKey:
         if (c == '}') {
-          open.pop_back();
-          in_object = !open.empty() && open.back();
-          ++i;
-          expect = Expect::kAfterValue;
+          close_empty();
           break;
         }
         [[fallthrough]];
@@ -465,10 +469,7 @@ std::optional<JsonError> scan_json(std::string_view text, Utf8 utf8) {
         break;
       case Expect::kFirstValue:
         if (c == ']') {
-          open.pop_back();
-          in_object = !open.empty() && open.back();
-          ++i;
-          expect = Expect::kAfterValue;
+          close_empty();
           break;
         }
         [[fallthrough]];
