@@ -5,7 +5,7 @@ Usage: bench.py BUILD_DIR [--quick] [--idle-seconds N] [--samples N] [--rounds N
                           [--files N] [--reps N] [--storm-files N] [--nice N] [--keep]
                           [--restart-rounds N] [--restart-s6-rounds N] [--pids N]
                           [--pids-idle-seconds N] [--notify-samples N]
-                          [--only latency,throughput,storm,idle,logtail,micro,restart,pids,notify]
+                          [--only latency,throughput,storm,idle,json,logtail,micro,restart,pids,notify]
 
 What is measured and why is in docs/benchmarks.md. This script only starts and
 stops processes, waits on them and does the statistics; every time that matters
@@ -49,6 +49,7 @@ TPUT_MIN_RATIO = 0.5  # at least 50% of the bare read loop's events/s
 STORM_MIN_RATE_RATIO = 0.5  # storm: at least 50% of the bare loop's events/s,
 STORM_MAX_CPU_RATIO = 2.0  # at most twice its CPU per event, no overflow
 IDLE_MAX_WAKEUPS = 0.0  # wake-ups per second when nothing happens
+JSON_MIN_GBPS = 1.0  # result validation: at least 1 GB/s
 IDLE_MAX_RSS_MB = 10.0
 # A run that takes longer than this is a hang, not a figure (halved with --quick).
 LOGTAIL_TIMEOUT_S = 30
@@ -804,6 +805,78 @@ def bench_micro(args, build: Path) -> list[str]:
     return lines
 
 
+# ----------------------------------------------------------------- 4b. JSON validation
+
+def write_results_json(path: Path, target_bytes: int) -> int:
+    """A large valid JSON array of agent results, the shape result files have:
+    strings with escapes and non-ASCII text, numbers, nested lists, booleans."""
+    rec = ('{{"session": "s-{i}", "agent": "a{a}", "status": "done", "score": {s}.{f}, '
+           '"ok": true, "tags": ["review", "tests", "\\u00e9t\\u00e9"], "summary": '
+           '"Fixed the parser \\"edge case\\"; 3 files changed, déjà vu, line {i}\\n", '
+           '"items": [{{"id": {i}, "cost": -1.5e-3, "note": null}}, {{"id": {a}, "cost": 0}}]}}')
+    size = 0
+    with path.open("w", encoding="utf-8") as out:
+        out.write("[")
+        i = 0
+        while size < target_bytes:
+            line = ("," if i else "") + rec.format(i=i, a=i % 10, s=i % 100, f=i % 7) + "\n"
+            out.write(line)
+            size += len(line.encode())
+            i += 1
+        out.write("]\n")
+    return path.stat().st_size
+
+
+def bench_json(args, build: Path, tmp: Path) -> dict:
+    """check_json over a large valid file (in memory, best of several passes)
+    beside `jq empty` and `python3 -m json.tool` on the same file (whole
+    process, read included: what a script that checks results would run)."""
+    path = tmp / "results.json"
+    size = write_results_json(path, (20 if args.quick else 100) << 20)
+    r = run_tracked([str(build / "tests" / "bench" / "json_validate"), str(path), "7"], 300)
+    if r.returncode != 0:
+        fail(f"json_validate failed ({r.returncode}): {r.stdout} {r.stderr.strip()}")
+    got = {k: int(v) for k, v in (kv.split("=") for kv in r.stdout.split())}
+    res = {"bytes": size, "aw_best_s": got["best_ns"] / 1e9, "aw_median_s": got["median_ns"] / 1e9,
+           "peers": {}}
+    peers = [("jq empty", ["jq", "empty", str(path)]),
+             ("python3 -m json.tool", ["python3", "-m", "json.tool", str(path)])]
+    for name, argv in peers:
+        if shutil.which(argv[0]) is None:
+            res["peers"][name] = None
+            continue
+        times = []
+        # python3 takes about a minute on 100 MB: once is enough to place it.
+        for _ in range(1 if args.quick or argv[0] == "python3" else 3):
+            t0 = time.monotonic()
+            p = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=600)
+            times.append(time.monotonic() - t0)
+            if p.returncode != 0:
+                fail(f"{name} rejected the file: {p.stderr.decode()[:200]}")
+        res["peers"][name] = min(times)
+    log(f"json: {size / 1e6:.0f} MB; check_json {size / res['aw_best_s'] / 1e9:.2f} GB/s; "
+        + "; ".join(f"{n} {size / t / 1e9:.3f} GB/s" if t else f"{n} missing"
+                    for n, t in res["peers"].items()))
+    return res
+
+
+def json_table(res: dict) -> tuple[list[str], list[bool]]:
+    size = res["bytes"]
+    gbps = size / res["aw_best_s"] / 1e9
+    ok = gbps >= JSON_MIN_GBPS
+    lines = ["| validator | GB/s | check_json / it | target | result |",
+             "|---|---:|---:|---|---|",
+             f"| agentwatch check_json (best of 7; median {size / res['aw_median_s'] / 1e9:.2f}) "
+             f"| {gbps:.2f} | 1.00× | ≥ {JSON_MIN_GBPS} GB/s | {verdict(ok)} |"]
+    for name, t in res["peers"].items():
+        if t is None:
+            lines.append(f"| `{name}` | (not installed) | | | info |")
+        else:
+            lines.append(f"| `{name}` (best of runs, read included) | {size / t / 1e9:.3f} "
+                         f"| {t / res['aw_best_s']:.0f}× | | info |")
+    return lines, [ok]
+
+
 # ----------------------------------------------------------------- 5. log tailing
 
 def bench_logtail(args, build: Path, tmp: Path) -> list[str] | None:
@@ -1335,7 +1408,8 @@ def main() -> int:
     ap.add_argument("--pids", type=int, default=1000, help="external PIDs to adopt")
     ap.add_argument("--pids-idle-seconds", type=float)
     ap.add_argument("--notify-samples", type=int, help="notify round trips per case")
-    ap.add_argument("--only", default="latency,throughput,storm,idle,logtail,micro,restart,pids,notify")
+    ap.add_argument("--only",
+                    default="latency,throughput,storm,idle,json,logtail,micro,restart,pids,notify")
     ap.add_argument("--nice", type=int, help="autogroup nice of every watcher's session "
                     "(e.g. -10, root only): damps noise from other work on the machine")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")
@@ -1435,6 +1509,15 @@ def main() -> int:
         table, ok = idle_table(res)
         oks += ok
         sections += ["## 3. Idle", "", *table, ""]
+    if "json" in only:
+        res = bench_json(args, build, tmp)
+        table, ok = json_table(res)
+        oks += ok
+        sections += ["## 4b. Result validation: JSON checked per second", "",
+                     f"A valid {res['bytes'] / 1e6:.0f} MB JSON array of agent results (escapes, "
+                     "non-ASCII text, nested lists). check_json, the daemon's validation of a "
+                     "result, runs over it in memory; the peers are what a script checks results "
+                     "with, timed as whole processes.", "", *table, ""]
     if "logtail" in only:
         table = bench_logtail(args, build, tmp)
         if table is not None:
