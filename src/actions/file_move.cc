@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <climits>
 #include <cstring>
 #include <memory>
@@ -197,6 +198,10 @@ std::string reason_json(const QuarantineNote& note, const std::string& from) {
   return out;
 }
 
+// When this process started (static initialisation): a claim older than that
+// was left by a daemon that is gone.
+const std::chrono::system_clock::time_point kProcessStart = std::chrono::system_clock::now();
+
 // The quarantine's ".reason" file, claimed with O_EXCL before the move so that a
 // file and its reason always share a free name.
 class ReasonFile {
@@ -219,17 +224,27 @@ class ReasonFile {
   const std::string& name() const { return name_; }
 
  private:
-  // An empty reason file beside no file is a claim whose move never happened:
-  // the daemon was killed between the two. Taking it over keeps a quarantine
-  // resumed after that kill at the name it would have had.
+  // An empty reason file beside no file, made before this process started, is
+  // a claim whose move never happened: the daemon was killed between the two.
+  // Taking it over keeps a quarantine resumed after that kill at the name it
+  // would have had. (A newer one is a live claim of another pool thread.)
   bool reclaim_stale(const std::string& candidate) {
     struct stat st {};
     if (::fstatat(dir_, candidate.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT)
       return false;
     fd_.reset(::openat(dir_, name_.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC));
-    if (fd_ && ::fstat(fd_.get(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0) return true;
+    if (fd_ && ::fstat(fd_.get(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0 &&
+        made_before_this_process(st))
+      return true;
     fd_.reset();
     return false;
+  }
+  static bool made_before_this_process(const struct stat& st) {
+    const auto made = std::chrono::system_clock::time_point(
+        std::chrono::duration_cast<std::chrono::system_clock::duration>(
+            std::chrono::seconds(st.st_mtim.tv_sec) +
+            std::chrono::nanoseconds(st.st_mtim.tv_nsec)));
+    return made < kProcessStart;
   }
 
   int dir_;

@@ -271,6 +271,9 @@ TEST_F(FileMoveTest, QuarantineTakesOverAnEmptyReasonAKilledClaimLeft) {
   make_dirs(root_ / "q");
   write_file(root_ / "in/bad.json", "new");
   write_file(root_ / "q/bad.json.reason", "");
+  // Made by an earlier daemon: an hour ago.
+  const timespec an_hour_ago[2] = {{::time(nullptr) - 3600, 0}, {::time(nullptr) - 3600, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, (root_ / "q/bad.json.reason").c_str(), an_hour_ago, 0), 0);
   MoveSpec s = spec(root_ / "in/bad.json", root_ / "q");
   s.quarantine = QuarantineNote{"why", WallTime{}, "r", 1, "", 0};
   ActionOutcome o = move_file(s);
@@ -278,6 +281,20 @@ TEST_F(FileMoveTest, QuarantineTakesOverAnEmptyReasonAKilledClaimLeft) {
   EXPECT_EQ(o.fields.get_string("to"), root_ / "q/bad.json");
   EXPECT_NE(read_file(root_ / "q/bad.json.reason").find("\"reason\":\"why\""), std::string::npos);
   EXPECT_EQ(list_dir(root_ / "q"), (std::set<std::string>{"bad.json", "bad.json.reason"}));
+}
+
+// One made since this process started is another pool thread's live claim.
+TEST_F(FileMoveTest, QuarantineLeavesAFreshEmptyReasonToItsClaimer) {
+  make_dirs(root_ / "in");
+  make_dirs(root_ / "q");
+  write_file(root_ / "in/bad.json", "new");
+  write_file(root_ / "q/bad.json.reason", "");
+  MoveSpec s = spec(root_ / "in/bad.json", root_ / "q");
+  s.quarantine = QuarantineNote{"why", WallTime{}, "r", 1, "", 0};
+  ActionOutcome o = move_file(s);
+  ASSERT_TRUE(o.ok) << o.message;
+  EXPECT_EQ(o.fields.get_string("to"), root_ / "q/bad.1.json");
+  EXPECT_EQ(read_file(root_ / "q/bad.json.reason"), "");
 }
 
 TEST(FileMoveAcrossDevices, CopiesThenRemovesTheSource) {
