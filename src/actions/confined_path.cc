@@ -196,4 +196,10 @@ std::optional<ConfinedPath> confine_below(const std::string& root, const std::st
   return ConfinedPath{root, *rel};
 }
 
+ActionRoot::ActionRoot(const std::string& root) {
+  const std::string cwd = current_directory();
+  root_ = root.empty() ? std::string() : absolute_path(root, cwd);
+  base_ = root.empty() ? cwd : root_;
+}
+
 }  // namespace aw

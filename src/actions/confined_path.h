@@ -62,6 +62,25 @@ struct ConfinedPath {
 };
 std::optional<ConfinedPath> confine_below(const std::string& root, const std::string& path);
 
+// A file action's root and how the action's paths resolve against it: `root`
+// made absolute against the daemon's working directory ("" = no
+// confinement); a relative path is relative to the root (or to the working
+// directory without one); every walk starts at the root (or at "/").
+class ActionRoot {
+ public:
+  explicit ActionRoot(const std::string& root);
+  const std::string& root() const { return root_; }
+  std::string absolute(std::string_view path) const { return absolute_path(path, base_); }
+  std::optional<ConfinedPath> confine(const std::string& path) const {
+    return confine_below(root_, path);
+  }
+  std::string walk_base() const { return root_.empty() ? "/" : root_; }
+
+ private:
+  std::string root_;
+  std::string base_;
+};
+
 // Splits "a/b/c" into {"a/b", "c"} and "c" into {"", "c"}.
 std::pair<std::string, std::string> split_parent(std::string_view rel);
 

@@ -264,38 +264,31 @@ ActionOutcome move_file(const MoveSpec& spec) {
                         std::string(action) + ": no destination directory 'to'",
                         "give the action a 'to' directory");
 
-  const std::string cwd = current_directory();
-  const std::string root_abs = spec.root.empty() ? std::string() : absolute_path(spec.root, cwd);
-  const std::string base = spec.root.empty() ? cwd : root_abs;
-  const std::string from = absolute_path(spec.source, base);
-  const std::string to_dir = absolute_path(spec.to, base);
+  const ActionRoot root(spec.root);
+  const std::string& root_abs = root.root();
+  const std::string from = root.absolute(spec.source);
+  const std::string to_dir = root.absolute(spec.to);
   Fields fields;
   fields.set("from", from);
 
   // Where each walk starts, and the paths below it.
-  std::string walk_base = "/";
-  std::string src_rel = from.substr(1);
-  std::string to_rel = to_dir.substr(1);
+  const std::string walk_base = root.walk_base();
+  const std::optional<ConfinedPath> src = root.confine(from);
+  if (!src)
+    return make_failure(
+        outcome_category::kPermission,
+        std::string(action) + ": source '" + from + "' is outside the root '" + root_abs + "'",
+        "only files under the rule's root can be moved: fix root or the source", std::move(fields));
+  const std::optional<ConfinedPath> dst = root.confine(to_dir);
+  if (!dst)
+    return make_failure(outcome_category::kPermission,
+                        std::string(action) + ": destination '" + to_dir +
+                            "' is outside the root '" + root_abs + "'",
+                        "keep 'to' under the rule's root, or change root", std::move(fields));
+  const std::string& src_rel = src->rel;
+  const std::string& to_rel = dst->rel;
   OpenDirOptions src_opts{.create = false, .for_sync = true};
   OpenDirOptions dst_opts{.create = true, .for_sync = true};
-  if (!spec.root.empty()) {
-    std::optional<std::string> s = path_below(root_abs, from);
-    if (!s)
-      return make_failure(
-          outcome_category::kPermission,
-          std::string(action) + ": source '" + from + "' is outside the root '" + root_abs + "'",
-          "only files under the rule's root can be moved: fix root or the source",
-          std::move(fields));
-    std::optional<std::string> t = path_below(root_abs, to_dir);
-    if (!t)
-      return make_failure(outcome_category::kPermission,
-                          std::string(action) + ": destination '" + to_dir +
-                              "' is outside the root '" + root_abs + "'",
-                          "keep 'to' under the rule's root, or change root", std::move(fields));
-    walk_base = root_abs;
-    src_rel = *s;
-    to_rel = *t;
-  }
   if (src_rel.empty())
     return make_failure(outcome_category::kValidation,
                         std::string(action) + ": the source '" + from + "' is the root itself",

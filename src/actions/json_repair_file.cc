@@ -7,7 +7,6 @@
 #include <cerrno>
 #include <climits>
 #include <optional>
-#include <tuple>
 #include <variant>
 
 #include "src/actions/confined_path.h"
@@ -39,12 +38,7 @@ constexpr const char* kAction = "repair_json";
 
 // Whether the regular file `name` in `dir` holds exactly `content`.
 bool holds(int dir, const std::string& name, std::string_view content) {
-  UniqueFd fd(::openat(dir, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
-  struct stat st {};
-  if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) ||
-      static_cast<std::uint64_t>(st.st_size) != content.size())
-    return false;
-  Result<std::string> text = read_fd(fd.get(), content.size(), name);
+  Result<std::string> text = read_regular_file_at(dir, name, content.size(), name);
   return text.ok() && *text == content;
 }
 
@@ -121,31 +115,10 @@ ActionOutcome quarantine_original(const RepairJsonSpec& spec, const std::string&
   return move_file(move);
 }
 
-}  // namespace
-
-namespace {
-
-// Opens the regular file `name` in `dir` without following a symlink and
-// reads it whole (at most `max` bytes).
-Result<std::string> read_result(int dir, const std::string& name, std::uint64_t max,
-                                const std::string& shown) {
-  UniqueFd fd(::openat(dir, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
-  if (!fd) return errno_error(std::string(kAction) + ": cannot open '" + shown + "'", errno);
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0)
-    return errno_error(std::string(kAction) + ": cannot stat '" + shown + "'", errno);
-  if (!S_ISREG(st.st_mode))
-    return make_error(std::string(kAction) + ": '" + shown + "' is not a regular file", -EINVAL);
-  return read_fd(fd.get(), max, shown);
+// An error of this action, named as its own.
+Error prefixed(const Error& e) {
+  return make_error(std::string(kAction) + ": " + e.message, e.code);
 }
-
-// Where the action's paths lie, resolved and confined once.
-struct Places {
-  std::string from;      // the file, absolute
-  std::string copy_dir;  // where the repaired copy goes, absolute
-  std::string base;      // where the walks start: "/" or the root
-  std::string parent_rel, name, copy_rel;
-};
 
 }  // namespace
 
@@ -154,69 +127,62 @@ ActionOutcome repair_json_file(const RepairJsonSpec& spec) {
   if (spec.source.empty())
     return make_failure(kValidation, "repair_json: no file to repair",
                         "give the action a path (usually the event's {path})");
-  const std::string cwd = current_directory();
-  const std::string root_abs = spec.root.empty() ? std::string() : absolute_path(spec.root, cwd);
-  Places at;
-  at.from = absolute_path(spec.source, spec.root.empty() ? cwd : root_abs);
+  const ActionRoot root(spec.root);
+  const std::string from = root.absolute(spec.source);
   Fields fields;
-  fields.set("from", at.from);
-  const std::optional<ConfinedPath> src = confine_below(root_abs, at.from);
+  fields.set("from", from);
+  const std::optional<ConfinedPath> src = root.confine(from);
   if (!src || src->rel.empty())
     return make_failure(kPermission,
-                        std::string(kAction) + ": '" + at.from +
-                            "' is not a file under the root '" + root_abs + "'",
+                        std::string(kAction) + ": '" + from + "' is not a file under the root '" +
+                            root.root() + "'",
                         "only files under the rule's root can be repaired", std::move(fields));
-  std::tie(at.parent_rel, at.name) = split_parent(src->rel);
-  at.base = src->base;
-  at.copy_dir = spec.to.empty() ? parent_dir(at.from)
-                                : absolute_path(spec.to, spec.root.empty() ? cwd : root_abs);
-  const std::optional<ConfinedPath> dst = confine_below(root_abs, at.copy_dir);
+  const auto [parent_rel, name] = split_parent(src->rel);
+  const std::string copy_dir = spec.to.empty() ? parent_dir(from) : root.absolute(spec.to);
+  const std::optional<ConfinedPath> dst = root.confine(copy_dir);
   if (!dst)
     return make_failure(kPermission,
-                        std::string(kAction) + ": destination '" + at.copy_dir +
-                            "' is outside the root '" + root_abs + "'",
+                        std::string(kAction) + ": destination '" + copy_dir +
+                            "' is outside the root '" + root.root() + "'",
                         "keep 'to' under the rule's root, or change root", std::move(fields));
-  at.copy_rel = dst->rel;
 
-  UniqueFd base_fd(::open(at.base.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  const std::string base = root.walk_base();
+  UniqueFd base_fd(::open(base.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!base_fd)
-    return fs_failure(errno_error(std::string(kAction) + ": cannot open '" + at.base + "'", errno),
+    return fs_failure(errno_error(std::string(kAction) + ": cannot open '" + base + "'", errno),
                       std::move(fields));
-  Result<UniqueFd> parent = open_dir_beneath(base_fd.get(), at.base, at.parent_rel,
+  Result<UniqueFd> parent = open_dir_beneath(base_fd.get(), base, parent_rel,
                                              OpenDirOptions{.create = false, .for_sync = false});
-  Result<std::string> text =
-      parent.ok() ? read_result(parent->get(), at.name, spec.max_bytes, at.from)
-                  : Result<std::string>(make_error(
-                        std::string(kAction) + ": " + parent.error().message, parent.error().code));
+  Result<std::string> text = parent.ok()
+                                 ? read_regular_file_at(parent->get(), name, spec.max_bytes, from)
+                                 : Result<std::string>(parent.error());
   bool already_quarantined = false;
   if (!text.ok() && text.error().code == -ENOENT && spec.resumed && !spec.quarantine.empty()) {
     // The attempt a killed daemon had in flight may have quarantined it
     // before writing the copy (finish from the quarantined original), or
     // written the copy too (and the session it completed may have moved on).
-    const std::string quarantine =
-        absolute_path(spec.quarantine, spec.root.empty() ? cwd : root_abs);
-    const std::optional<ConfinedPath> q = confine_below(root_abs, quarantine);
+    const std::string quarantine = root.absolute(spec.quarantine);
+    const std::optional<ConfinedPath> q = root.confine(quarantine);
     Result<UniqueFd> qdir =
-        q ? open_dir_beneath(base_fd.get(), at.base, q->rel, OpenDirOptions{.for_sync = false})
+        q ? open_dir_beneath(base_fd.get(), base, q->rel, OpenDirOptions{.for_sync = false})
           : Result<UniqueFd>(make_error("outside the root", -EXDEV));
     if (qdir.ok()) {
       Result<std::string> kept =
-          read_result(qdir->get(), at.name, spec.max_bytes, join_path(quarantine, at.name));
+          read_regular_file_at(qdir->get(), name, spec.max_bytes, join_path(quarantine, name));
       if (kept.ok()) {
         text = std::move(kept);
         already_quarantined = true;
-        fields.set("quarantined", join_path(quarantine, at.name));
+        fields.set("quarantined", join_path(quarantine, name));
       }
     }
   }
-  if (!text.ok()) return fs_failure(text.error(), std::move(fields));
+  if (!text.ok()) return fs_failure(prefixed(text.error()), std::move(fields));
 
   const std::optional<JsonError> error = check_json(*text);
   if (!error) {
     fields.set("result", "valid");
-    return make_success(
-        std::string(kAction) + ": '" + at.from + "' is valid JSON; nothing to repair",
-        std::move(fields));
+    return make_success(std::string(kAction) + ": '" + from + "' is valid JSON; nothing to repair",
+                        std::move(fields));
   }
   fields.set("error", error->message);
   fields.set("error_offset", static_cast<std::int64_t>(error->offset));
@@ -227,19 +193,19 @@ ActionOutcome repair_json_file(const RepairJsonSpec& spec) {
     const std::string reason = error_text(*error) + "; not repairable: " + bad->why;
     if (already_quarantined) {
       fields.set("result", "quarantined");
-      return make_success(std::string(kAction) + ": '" + at.from + "' is " + reason +
+      return make_success(std::string(kAction) + ": '" + from + "' is " + reason +
                               "; quarantined (before the daemon restarted)",
                           std::move(fields));
     }
     if (spec.quarantine.empty())
-      return make_failure(kExecution, std::string(kAction) + ": '" + at.from + "' is " + reason,
+      return make_failure(kExecution, std::string(kAction) + ": '" + from + "' is " + reason,
                           "fix the file by hand, or give the action a quarantine directory",
                           std::move(fields));
-    ActionOutcome moved = quarantine_original(spec, at.from, reason, *error);
+    ActionOutcome moved = quarantine_original(spec, from, reason, *error);
     if (!moved.ok) return moved;
     fields.set("result", "quarantined");
     fields.set("quarantined", moved.fields.get_string("to").value_or(""));
-    return make_success(std::string(kAction) + ": '" + at.from + "' is " + reason + "; quarantined",
+    return make_success(std::string(kAction) + ": '" + from + "' is " + reason + "; quarantined",
                         std::move(fields));
   }
 
@@ -250,40 +216,39 @@ ActionOutcome repair_json_file(const RepairJsonSpec& spec) {
   // Finishing a killed attempt never creates the copy's directory again: gone,
   // it went with the session the copy completed.
   Result<UniqueFd> out_dir =
-      open_dir_beneath(base_fd.get(), at.base, at.copy_rel,
+      open_dir_beneath(base_fd.get(), base, dst->rel,
                        OpenDirOptions{.create = !already_quarantined, .for_sync = true});
   if (!out_dir.ok() && already_quarantined && out_dir.error().code == -ENOENT) {
     fields.set("result", "repaired");
-    return make_success(std::string(kAction) + ": '" + at.from +
+    return make_success(std::string(kAction) + ": '" + from +
                             "' was repaired and quarantined before the daemon restarted; '" +
-                            at.copy_dir + "' has moved on since",
+                            copy_dir + "' has moved on since",
                         std::move(fields));
   }
   if (!out_dir.ok())
     return fs_failure(make_error(std::string(kAction) + ": destination: " + out_dir.error().message,
                                  out_dir.error().code),
                       std::move(fields));
-  const std::string wanted = detail::repaired_name(at.name);
+  const std::string wanted = detail::repaired_name(name);
   const std::string first = copy_name(out_dir->get(), wanted, fix.text);
   const std::string changes = describe(fix.changes);
   if (!spec.quarantine.empty() && !already_quarantined) {
-    ActionOutcome moved =
-        quarantine_original(spec, at.from,
-                            error_text(*error) + "; repaired into " +
-                                join_path(at.copy_dir, first) + " (" + changes + ")",
-                            *error);
+    ActionOutcome moved = quarantine_original(
+        spec, from,
+        error_text(*error) + "; repaired into " + join_path(copy_dir, first) + " (" + changes + ")",
+        *error);
     if (!moved.ok) return moved;
     fields.set("quarantined", moved.fields.get_string("to").value_or(""));
   }
-  Result<std::string> copy = place_copy(out_dir->get(), wanted, first, fix.text, at.copy_dir);
+  Result<std::string> copy = place_copy(out_dir->get(), wanted, first, fix.text, copy_dir);
   if (!copy.ok()) return fs_failure(copy.error(), std::move(fields));
-  const std::string copy_path = join_path(at.copy_dir, *copy);
+  const std::string copy_path = join_path(copy_dir, *copy);
   fields.set("result", "repaired");
   fields.set("repaired", copy_path);
   fields.set("changes", changes);
-  return make_success(std::string(kAction) + ": repaired '" + at.from + "' into '" + copy_path +
-                          "' (" + changes + ")",
-                      std::move(fields));
+  return make_success(
+      std::string(kAction) + ": repaired '" + from + "' into '" + copy_path + "' (" + changes + ")",
+      std::move(fields));
 }
 
 }  // namespace aw

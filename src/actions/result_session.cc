@@ -1,18 +1,15 @@
 #include "src/actions/result_session.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <simdjson.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <climits>
 #include <set>
 
 #include "src/actions/confined_path.h"
 #include "src/actions/file_move.h"
-#include "src/actions/file_write.h"
 #include "src/actions/fs_failure.h"
 #include "src/json/json_check.h"
 #include "src/os/errno_text.h"
@@ -24,7 +21,6 @@ namespace aw {
 namespace {
 
 constexpr const char* kAction = "complete_session";
-constexpr int kMaxCandidates = 10000;
 
 bool usable_file_name(std::string_view name) {
   return !name.empty() && name != "." && name != ".." && name.find('/') == std::string_view::npos &&
@@ -40,14 +36,17 @@ std::string joined(const std::vector<std::string>& names) {
   return out;
 }
 
+// Not there as a regular file: missing, a symlink, something else, unreadable.
+bool is_absent(const Error& e) {
+  return e.code == -ENOENT || e.code == -ELOOP || e.code == -EINVAL || e.code == -EACCES ||
+         e.code == -ENOTDIR;
+}
+
 // What a regular file (never a symlink) named `name` in `dir` holds: nullopt
 // when there is none, else whether it is valid JSON of at most `max` bytes.
 std::optional<bool> json_file_valid(int dir, const std::string& name, std::uint64_t max) {
-  UniqueFd fd(::openat(dir, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
-  if (!fd) return std::nullopt;
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
-  Result<std::string> text = read_fd(fd.get(), max, name);
+  Result<std::string> text = read_regular_file_at(dir, name, max, name);
+  if (!text.ok() && is_absent(text.error())) return std::nullopt;
   return text.ok() && !check_json(*text).has_value();
 }
 
@@ -122,20 +121,18 @@ ActionOutcome complete_session(const CompleteSessionSpec& spec) {
   if (spec.session.empty() || spec.to.empty())
     return make_failure(kValidation, std::string(kAction) + ": needs a session and 'to'",
                         "give the action session = \"{dir}\" and to = \"{root}/completed\"");
-  const std::string cwd = current_directory();
-  const std::string root_abs = spec.root.empty() ? std::string() : absolute_path(spec.root, cwd);
-  const std::string base = spec.root.empty() ? cwd : root_abs;
-  const std::string from = absolute_path(spec.session, base);
-  const std::string to_dir = absolute_path(spec.to, base);
-  const std::string walk_base = root_abs.empty() ? "/" : root_abs;
+  const ActionRoot root(spec.root);
+  const std::string from = root.absolute(spec.session);
+  const std::string to_dir = root.absolute(spec.to);
+  const std::string walk_base = root.walk_base();
   Fields fields;
   fields.set("from", from);
-  const std::optional<ConfinedPath> src = confine_below(root_abs, from);
-  const std::optional<ConfinedPath> dst = confine_below(root_abs, to_dir);
+  const std::optional<ConfinedPath> src = root.confine(from);
+  const std::optional<ConfinedPath> dst = root.confine(to_dir);
   if (!src || src->rel.empty() || !dst)
     return make_failure(kPermission,
                         std::string(kAction) + ": '" + from + "' and '" + to_dir +
-                            "' must both lie under the root '" + root_abs + "'",
+                            "' must both lie under the root '" + root.root() + "'",
                         "keep the session and 'to' under the rule's root", std::move(fields));
   auto [parent_rel, name] = split_parent(src->rel);
   fields.set("session", name);
@@ -169,13 +166,10 @@ ActionOutcome complete_session(const CompleteSessionSpec& spec) {
   }
 
   std::optional<SessionManifest> manifest;
-  UniqueFd mfd(
-      ::openat(dir->get(), spec.manifest.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
-  struct stat mst {};
-  if (mfd && ::fstat(mfd.get(), &mst) == 0 && S_ISREG(mst.st_mode)) {
-    const std::string shown = join_path(from, spec.manifest);
-    Result<std::string> text = read_fd(mfd.get(), 1 << 20, shown);
-    if (!text.ok()) return fs_failure(text.error(), std::move(fields));
+  const std::string shown = join_path(from, spec.manifest);
+  Result<std::string> text = read_regular_file_at(dir->get(), spec.manifest, 1 << 20, shown);
+  if (!text.ok() && !is_absent(text.error())) return fs_failure(text.error(), std::move(fields));
+  if (text.ok()) {
     Result<SessionManifest> parsed = parse_session_manifest(*text);
     if (!parsed.ok())
       return make_failure(kValidation,
@@ -185,7 +179,6 @@ ActionOutcome complete_session(const CompleteSessionSpec& spec) {
                           std::move(fields));
     manifest = std::move(*parsed);
   }
-  mfd.reset();
 
   std::map<std::string, AgentFiles> agents;
   if (manifest) {
@@ -231,35 +224,26 @@ ActionOutcome complete_session(const CompleteSessionSpec& spec) {
     return fs_failure(make_error(std::string(kAction) + ": destination: " + dest.error().message,
                                  dest.error().code),
                       std::move(fields));
-  for (int n = 0; n < kMaxCandidates; ++n) {
-    const std::string candidate = n == 0 ? name : name + "." + std::to_string(n);
-    const int rc = rename_noreplace(parent->get(), name, dest->get(), candidate);
-    if (rc == -EEXIST || rc == -ENOTEMPTY) continue;
-    if (rc == -ENOENT) {
-      // Another check moved it between our judgement and this rename.
-      fields.set("state", "completed_before");
-      return make_success(std::string(kAction) + ": session '" + name +
-                              "' was completed by another check meanwhile",
-                          std::move(fields));
-    }
-    if (rc != 0)
-      return fs_failure(errno_error(std::string(kAction) + ": cannot move '" + from + "' to '" +
-                                        join_path(to_dir, candidate) + "'",
-                                    -rc),
-                        std::move(fields));
-    if (::fsync(dest->get()) != 0 || ::fsync(parent->get()) != 0)
-      return fs_failure(errno_error(std::string(kAction) + ": cannot fsync after the move", errno),
-                        std::move(fields));
-    fields.set("state", "completed");
-    fields.set("to", join_path(to_dir, candidate));
-    return make_success(std::string(kAction) + ": session '" + name + "' is complete (by " +
-                            verdict.how + "), moved to '" + join_path(to_dir, candidate) + "'",
-                        std::move(fields));
+  // One rename into the first free name: `name`, `name.1`, ... (move's naming).
+  Result<detail::Placement> placed =
+      detail::place(parent->get(), name, dest->get(), false, nullptr);
+  if (!placed.ok() && placed.error().code == -ENOENT) {
+    // Another check moved it between our judgement and this rename.
+    fields.set("state", "completed_before");
+    return make_success(
+        std::string(kAction) + ": session '" + name + "' was completed by another check meanwhile",
+        std::move(fields));
   }
-  return fs_failure(
-      errno_error(std::string(kAction) + ": no free name for '" + name + "' in '" + to_dir + "'",
-                  EEXIST),
-      std::move(fields));
+  if (!placed.ok())
+    return fs_failure(
+        make_error(std::string(kAction) + ": " + placed.error().message, placed.error().code),
+        std::move(fields));
+  const std::string moved_to = join_path(to_dir, placed->final_name);
+  fields.set("state", "completed");
+  fields.set("to", moved_to);
+  return make_success(std::string(kAction) + ": session '" + name + "' is complete (by " +
+                          verdict.how + "), moved to '" + moved_to + "'",
+                      std::move(fields));
 }
 
 }  // namespace aw

@@ -81,6 +81,18 @@ Result<std::string> read_fd(int fd, std::size_t max_bytes, std::string_view show
   return text;
 }
 
+Result<std::string> read_regular_file_at(int dir_fd, const std::string& name, std::size_t max_bytes,
+                                         std::string_view shown) {
+  UniqueFd fd(::openat(dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  if (!fd) return errno_error("cannot open '" + std::string(shown) + "'", errno);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0)
+    return errno_error("cannot stat '" + std::string(shown) + "'", errno);
+  if (!S_ISREG(st.st_mode))
+    return make_error("'" + std::string(shown) + "' is not a regular file", -EINVAL);
+  return read_fd(fd.get(), max_bytes, shown);
+}
+
 Result<std::optional<std::string>> read_file_tail(const std::string& path, std::size_t max_bytes) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) {

@@ -40,6 +40,13 @@ Result<std::optional<std::string>> read_file_if_exists(const std::string& path);
 // code -EFBIG). `shown` names the file in errors.
 Result<std::string> read_fd(int fd, std::size_t max_bytes, std::string_view shown);
 
+// The regular file `name` in the directory `dir_fd`, read whole: opened
+// without following a symlink (O_NOFOLLOW; O_NONBLOCK, so a FIFO planted
+// there cannot block), refused with -EINVAL when it is not a regular file,
+// and at most `max_bytes` (-EFBIG beyond). `shown` names it in errors.
+Result<std::string> read_regular_file_at(int dir_fd, const std::string& name, std::size_t max_bytes,
+                                         std::string_view shown);
+
 // The file's last `max_bytes` (all of it when shorter); nullopt when it does not
 // exist. The text may begin inside a line.
 Result<std::optional<std::string>> read_file_tail(const std::string& path, std::size_t max_bytes);

@@ -197,6 +197,22 @@ TEST(Files, RealEnvAnswersForThisProcess) {
   EXPECT_TRUE(Env::real().boot_time().ok());
 }
 
+TEST(Files, ReadRegularFileAtReadsOnlyARegularFileWithinItsLimit) {
+  TempDir dir;
+  testing::write_file(dir / "r.json", "{}");
+  ASSERT_EQ(::symlink((dir / "r.json").c_str(), (dir / "link").c_str()), 0);
+  ASSERT_EQ(::mkfifo((dir / "fifo").c_str(), 0600), 0);
+  UniqueFd d(::open(dir.path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  ASSERT_TRUE(d);
+  Result<std::string> text = read_regular_file_at(d.get(), "r.json", 2, "r.json");
+  ASSERT_TRUE(text.ok()) << text.error().message;
+  EXPECT_EQ(*text, "{}");
+  EXPECT_EQ(read_regular_file_at(d.get(), "r.json", 1, "r.json").error().code, -EFBIG);
+  EXPECT_EQ(read_regular_file_at(d.get(), "link", 10, "link").error().code, -ELOOP);
+  EXPECT_EQ(read_regular_file_at(d.get(), "fifo", 10, "fifo").error().code, -EINVAL);
+  EXPECT_EQ(read_regular_file_at(d.get(), "none", 10, "none").error().code, -ENOENT);
+}
+
 TEST(Files, ErrnoText) {
   EXPECT_EQ(errno_text(ENOENT), "No such file or directory");
   Error e = errno_error("cannot open '/x'", EACCES);
