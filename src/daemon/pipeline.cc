@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <cstdlib>
 
+#include "src/core/duration.h"
 #include "src/core/event_kinds.h"
 #include "src/rules/matcher.h"
 #include "src/state/entity_table.h"
@@ -17,6 +18,7 @@ struct Pipeline::Handling {
   int pending_plans = 0;
   bool any_failed = false;
   int fired = 0;
+  bool held = false;         // a rule's firing for it is held by the gate (debounce)
   bool routed = false;       // all plans have been started
   bool interrupted = false;  // shutdown cut a plan short: its intent stays open
   std::uint64_t intent = 0;  // its id in the intent log (0: not journaled)
@@ -27,6 +29,8 @@ struct Pipeline::PlanRun {
   Plan plan;
   std::size_t index = 0;  // its place among the intent's plans
   std::size_t next = 0;
+  bool failed = false;                   // a step failed
+  std::uint64_t breaker_generation = 0;  // admitted by its rule's breaker (0: none)
 };
 
 namespace {
@@ -64,6 +68,7 @@ Pipeline::~Pipeline() {
 void Pipeline::set_rules(std::shared_ptr<const RuleSet> rules) {
   rules_ = std::move(rules);
   gate_.retain_rules([&](std::string_view name) { return rules_->find(name) != nullptr; });
+  breaker_.retain_rules([&](std::string_view name) { return rules_->find(name) != nullptr; });
   chain_.retain_rules([&](std::string_view name) { return rules_->find(name) != nullptr; });
   arm_gate_alarm();
 }
@@ -143,6 +148,14 @@ void Pipeline::route(const std::shared_ptr<const Event>& event) {
 
 void Pipeline::match_and_fire(const std::shared_ptr<const Event>& event,
                               const std::string* content) {
+  // A directory renamed away or removed: a debounce waiting on it (a session's
+  // age-out, per = "directory") has nothing left to fire for.
+  if (event->kind == kind::kDirRemoved && !event->path.empty()) {
+    if (gate_.drop_held(event->path) > 0) arm_gate_alarm();
+  } else if (event->kind == kind::kDirCreated) {
+    if (auto from = event->fields.get_string("from"); from && gate_.drop_held(*from) > 0)
+      arm_gate_alarm();
+  }
   auto handling = std::make_shared<Handling>();
   handling->event = event;
   MatchInput input{content, ports_.env};
@@ -163,12 +176,16 @@ void Pipeline::match_and_fire(const std::shared_ptr<const Event>& event,
   for (const Rule* rule : matched) {
     GateDecision decision = GateDecision::kFire;
     if (rule->gate.active())
-      decision = gate_.offer(rule->name, rule->gate, gate_subject(*event), *event, clock_.mono());
+      decision = gate_.offer(rule->name, rule->gate, gate_subject(*event, rule->gate.per), *event,
+                             clock_.mono());
     if (decision == GateDecision::kDeferred) deferred = true;
     if (decision != GateDecision::kFire) continue;
-    if (auto run = prepare(handling, *rule, *event, content)) runs.push_back(std::move(run));
+    admit(handling, *rule, *event, content, runs);
   }
-  if (deferred) arm_gate_alarm();
+  if (deferred) {
+    handling->held = true;
+    arm_gate_alarm();
+  }
   start_plans(*handling, runs);
 }
 
@@ -231,6 +248,71 @@ Event Pipeline::derived_from(const Event& cause, const std::string& rule) const 
   e.rule = rule;
   e.depth = cause.depth + 1;  // one more step on the chain (ChainGuard)
   return e;
+}
+
+void Pipeline::admit(const std::shared_ptr<Handling>& handling, const Rule& rule,
+                     const Event& event, const std::string* content,
+                     std::vector<std::shared_ptr<PlanRun>>& runs) {
+  BreakerAdmission admission{true, 0, false};
+  if (rule.breaker.active()) {
+    admission = breaker_.offer(rule.name, rule.breaker, event, clock_.mono());
+    if (!admission.fire) return;  // held while the circuit is open
+  }
+  auto run = prepare(handling, rule, event, content);
+  if (!run) {
+    // A trial the chain guard refused failed: the circuit must not wait on it.
+    if (admission.trial) breaker_record(rule.name, admission.generation, false);
+    return;
+  }
+  run->breaker_generation = admission.generation;
+  runs.push_back(std::move(run));
+}
+
+void Pipeline::breaker_record(const std::string& rule_name, std::uint64_t generation, bool ok) {
+  const Rule* rule = rules_->find(rule_name);
+  if (!rule || !rule->breaker.active()) return;
+  if (auto change = breaker_.record(rule_name, rule->breaker, generation, ok, clock_.mono()))
+    report_breaker(std::move(*change));
+  arm_gate_alarm();
+}
+
+void Pipeline::report_breaker(BreakerChange change) {
+  Event e;
+  e.source = "rules";
+  e.rule = change.rule;
+  e.kind = change.to == BreakerState::kOpen       ? kind::kRuleCircuitOpen
+           : change.to == BreakerState::kHalfOpen ? kind::kRuleCircuitHalfOpen
+                                                  : kind::kRuleCircuitClosed;
+  const Rule* rule = rules_->find(change.rule);
+  e.fields.set("failures", static_cast<std::int64_t>(change.failures));
+  if (rule) e.fields.set("cool_down", format_duration(rule->breaker.cool_down));
+  e.fields.set("held", static_cast<std::int64_t>(change.held));
+  if (change.dropped > 0) e.fields.set("dropped", static_cast<std::int64_t>(change.dropped));
+  spdlog::warn("rule {}: circuit {} ({} failures in a row, {} events held)", change.rule,
+               breaker_state_name(change.to), change.failures, change.held);
+  submit(std::move(e));
+  if (!change.to_fire.empty()) released_.push_back(std::move(change));
+}
+
+void Pipeline::fire_released() {
+  std::vector<BreakerChange> released = std::move(released_);
+  released_.clear();
+  for (BreakerChange& change : released) {
+    const Rule* rule = rules_->find(change.rule);
+    for (Event& event : change.to_fire) {
+      if (!rule || draining_) break;
+      auto handling = std::make_shared<Handling>();
+      handling->event = std::make_shared<const Event>(std::move(event));
+      std::vector<std::shared_ptr<PlanRun>> runs;
+      if (auto run = prepare(handling, *rule, *handling->event, nullptr)) {
+        run->breaker_generation = change.generation;
+        runs.push_back(std::move(run));
+      } else if (change.to == BreakerState::kHalfOpen) {
+        breaker_record(change.rule, change.generation, false);
+      }
+      start_plans(*handling, runs);
+    }
+  }
 }
 
 std::shared_ptr<Pipeline::PlanRun> Pipeline::prepare(const std::shared_ptr<Handling>& handling,
@@ -380,6 +462,8 @@ void Pipeline::run_next_action(const std::shared_ptr<PlanRun>& run) {
   Handling& h = *run->handling;
   if (draining_ && run->next < run->plan.actions.size()) h.interrupted = true;
   if (run->next >= run->plan.actions.size() || draining_) {
+    if (run->breaker_generation != 0 && !h.interrupted)
+      breaker_record(run->plan.rule, run->breaker_generation, !run->failed);
     --h.pending_plans;
     if (h.routed && h.pending_plans == 0) finish_handling(h);
     release_in_flight();
@@ -474,16 +558,21 @@ void Pipeline::on_action_done(const std::shared_ptr<PlanRun>& run, const ActionR
   // A session in completed/ is the session entity's completion: whether this
   // action moved it, or another (or a killed daemon's) did and its outcome was
   // never logged. Recording a state the entity is in already does nothing.
-  if (const auto* session = request.as<CompleteSessionRequest>(); session && outcome.ok) {
+  // Likewise a session moved to failed/ is the entity's failure.
+  if (outcome.ok && (request.as<CompleteSessionRequest>() || request.as<FailSessionRequest>())) {
     const std::optional<std::string> state = outcome.fields.get_string("state");
-    if (state == "completed" || state == "completed_before")
-      record_entity_state(outcome.fields.get_string("session").value_or(""), "completed", cause,
+    const char* entity_state = state == "completed" || state == "completed_before" ? "completed"
+                               : state == "failed" || state == "failed_before"     ? "failed"
+                                                                                   : nullptr;
+    if (entity_state)
+      record_entity_state(outcome.fields.get_string("session").value_or(""), entity_state, cause,
                           run->plan.rule);
   }
   if (outcome.category == outcome_category::kInterrupted) h.interrupted = true;
   if (!outcome.ok) {
     // An ordered list: what follows a failed step does not run.
     h.any_failed = true;
+    run->failed = true;
     run->next = run->plan.actions.size();
   } else {
     ++run->next;
@@ -545,9 +634,12 @@ void Pipeline::finish_handling(Handling& h) {
   // An interrupted intent stays open: the next start resumes it.
   if (ports_.intents && h.intent != 0 && !h.interrupted) ports_.intents->close(h.intent);
   if (!ports_.ledger || h.event->kind != kind::kFileLanded) return;
-  if (h.interrupted) {
+  if (h.interrupted || h.held) {
     // Not done: the next start resumes its intent (without an intent log, its
-    // start scan lands the file again).
+    // start scan lands the file again). A held firing lives in memory only, so
+    // the file lands again at the next start and its wait starts over (a
+    // session's age-out survives a restart); the firing records it once it
+    // comes due.
     ports_.ledger->abandoned(*h.event);
     return;
   }
@@ -556,14 +648,28 @@ void Pipeline::finish_handling(Handling& h) {
 }
 
 void Pipeline::arm_gate_alarm() {
-  if (auto deadline = gate_.next_deadline())
+  // One alarm for the gate's debounces and the breakers' cool-downs; events a
+  // circuit released fire on the next turn. None once draining.
+  if (draining_) {
+    ports_.alarm.disarm();
+    return;
+  }
+  std::optional<MonoTime> deadline = gate_.next_deadline();
+  if (auto b = breaker_.next_deadline(); b && (!deadline || *b < *deadline)) deadline = b;
+  if (!released_.empty()) deadline = clock_.mono();
+  if (deadline)
     ports_.alarm.arm(*deadline);
   else
     ports_.alarm.disarm();
 }
 
 void Pipeline::on_gate_alarm() {
-  in_turn([this] { fire_due(); });
+  in_turn([this] {
+    fire_due();
+    for (BreakerChange& change : breaker_.take_due(clock_.mono()))
+      report_breaker(std::move(change));
+    fire_released();
+  });
   arm_gate_alarm();
 }
 
@@ -573,10 +679,14 @@ void Pipeline::fire_due() {
     if (!rule || draining_) continue;
     auto handling = std::make_shared<Handling>();
     handling->event = std::make_shared<const Event>(std::move(due.event));
+    // Its landing was left unrecorded while the firing was held: claim it
+    // again so that this handling records it.
+    if (ports_.ledger && handling->event->kind == kind::kFileLanded)
+      ports_.ledger->resumed(*handling->event);
     // JSON conditions were checked when the event was offered; the content read
     // then is gone, so a debounced rule's templates cannot depend on it (none do).
     std::vector<std::shared_ptr<PlanRun>> runs;
-    if (auto run = prepare(handling, *rule, *handling->event, nullptr)) runs.push_back(run);
+    admit(handling, *rule, *handling->event, nullptr, runs);
     start_plans(*handling, runs);
   }
 }

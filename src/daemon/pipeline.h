@@ -109,7 +109,12 @@ class Pipeline {
   void resume(std::vector<OpenIntent> intents);
 
   // After drain(), events are still logged but start no new plans (shutdown).
-  void drain() { draining_ = true; }
+  // Debounced and held firings are dropped: the alarm is disarmed so that it
+  // keeps no loop alive.
+  void drain() {
+    draining_ = true;
+    ports_.alarm.disarm();
+  }
   // Plans running plus file contents being read.
   std::size_t in_flight() const { return in_flight_; }
   // Called (once per transition) when in_flight() drops to zero.
@@ -167,6 +172,15 @@ class Pipeline {
   void arm_gate_alarm();
   void on_gate_alarm();
   void fire_due();
+  // A matched rule's firing: through its circuit breaker (held while open),
+  // then prepared into `runs`.
+  void admit(const std::shared_ptr<Handling>& handling, const Rule& rule, const Event& event,
+             const std::string* content, std::vector<std::shared_ptr<PlanRun>>& runs);
+  // A plan under a breaker ended: its outcome moves the circuit.
+  void breaker_record(const std::string& rule, std::uint64_t generation, bool ok);
+  // Logs a circuit's change and queues the events it lets through.
+  void report_breaker(BreakerChange change);
+  void fire_released();
   void add_in_flight() { ++in_flight_; }
   void release_in_flight();
 
@@ -175,6 +189,10 @@ class Pipeline {
   PipelineOptions options_;
   std::shared_ptr<const RuleSet> rules_;
   RuleGate gate_;
+  RuleBreaker breaker_;
+  // Events a circuit let through (closed: all it held; half-open: the trial),
+  // fired on the next alarm turn rather than on the stack that closed it.
+  std::vector<BreakerChange> released_;
   std::uint64_t next_seq_ = 1;
   bool draining_ = false;
   std::size_t in_flight_ = 0;

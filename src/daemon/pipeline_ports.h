@@ -91,11 +91,12 @@ class LandingLedger {
   // Every plan for `landed` (a file.landed event) finished; `outcome` is
   // "handled", "failed" or "no-rule".
   virtual void finished(const Event& landed, std::string_view outcome) = 0;
-  // Shutdown cut a plan short: the next start scan lands the file again
+  // Shutdown cut a plan short, or a rule's firing for it is held (debounce)
+  // and lives only in memory: the next start scan lands the file again
   // unless an intent resumes it first.
   virtual void abandoned(const Event& landed) = 0;
-  // A resumed intent handles `landed` (at start, before the scans): the scan
-  // that finds the file must not land it again.
+  // A resumed intent, or a held firing come due, handles `landed`: the scan
+  // that finds the file must not land it again, and finished() records it.
   virtual void resumed(const Event& landed) = 0;
 };
 

@@ -42,8 +42,11 @@ bool is_kind_name(std::string_view s) {
 namespace {
 
 const Keys kTopKeys = {"rule", "disable"};
-const Keys kRuleKeys = {"name", "description", "on",     "enabled",    "debounce", "cooldown",
-                        "when", "every",       "jitter", "persistent", "action"};
+const Keys kRuleKeys = {"name",     "description", "on",      "enabled", "debounce",
+                        "cooldown", "per",         "breaker", "when",    "every",
+                        "jitter",   "persistent",  "action"};
+const Keys kGateSubjects = {"path", "directory"};  // in GateSubject order
+const Keys kBreakerKeys = {"failures", "cool_down"};
 
 bool is_rule_name(std::string_view s) {
   auto ok_first = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
@@ -135,6 +138,10 @@ class FileParser : RuleReader {
         if (auto d = get_duration(v, key, false)) r.gate.debounce = *d;
       } else if (key == "cooldown") {
         if (auto d = get_duration(v, key, false)) r.gate.cooldown = *d;
+      } else if (key == "per") {
+        if (auto c = get_choice(v, "per", kGateSubjects)) r.gate.per = static_cast<GateSubject>(*c);
+      } else if (key == "breaker") {
+        parse_breaker(v, r);
       } else if (key == "every") {
         every = get_duration(v, key, true);
       } else if (key == "jitter") {
@@ -188,6 +195,32 @@ class FileParser : RuleReader {
     }
     if (persistent) schedule.persistent = *persistent;
     r.schedule = schedule;
+  }
+
+  // breaker = { failures = 5, cool_down = "10m" }: both required.
+  void parse_breaker(const toml::node& v, Rule& r) {
+    const auto* tbl = v.as_table();
+    if (!tbl) {
+      wrong_type(v, "breaker", "a table like { failures = 5, cool_down = \"10m\" }");
+      return;
+    }
+    for (auto&& [k, val] : *tbl) {
+      std::string_view key = k.str();
+      if (key == "failures") {
+        if (auto n = get_int(val, "breaker.failures", 1, 1000,
+                             "a whole number of failed runs in a row, e.g. 5"))
+          r.breaker.failures = static_cast<int>(*n);
+      } else if (key == "cool_down") {
+        if (auto d = get_duration(val, "breaker.cool_down", true)) r.breaker.cool_down = *d;
+      } else {
+        unknown_key(k, "in breaker", kBreakerKeys);
+      }
+    }
+    for (std::string_view key : kBreakerKeys)
+      if (!tbl->get(key))
+        error(pos(v), "'breaker' needs '" + std::string(key) + "'" +
+                          (key == "failures" ? ": how many failed runs in a row open it, e.g. 5"
+                                             : ": how long it stays open, e.g. \"10m\""));
   }
 
   void parse_on(const toml::node& v, Rule& r) {

@@ -14,9 +14,13 @@ const char* gate_decision_name(GateDecision d) {
   return "unknown";
 }
 
-std::string_view gate_subject(const Event& e) {
-  if (!e.path.empty()) return e.path;
-  return e.entity;
+std::string_view gate_subject(const Event& e, GateSubject per) {
+  if (e.path.empty()) return e.entity;
+  if (per == GateSubject::kPath) return e.path;
+  std::string_view path = e.path;
+  const std::size_t slash = path.rfind('/');
+  if (slash == std::string_view::npos) return "";
+  return slash == 0 ? path.substr(0, 1) : path.substr(0, slash);
 }
 
 void RuleGate::start_cooldown(const Key& key, Slot& slot, MonoTime now) {
@@ -71,6 +75,25 @@ std::vector<DueFiring> RuleGate::take_due(MonoTime now) {
   }
   prune(now);
   return out;
+}
+
+std::size_t RuleGate::drop_held(std::string_view subject) {
+  std::size_t dropped = 0;
+  for (auto it = due_.begin(); it != due_.end();) {
+    if (it->second.second != subject) {
+      ++it;
+      continue;
+    }
+    auto slot = slots_.find(it->second);
+    if (slot != slots_.end()) {
+      slot->second.held = false;
+      slot->second.event = Event{};
+      if (!slot->second.cooling) slots_.erase(slot);
+    }
+    it = due_.erase(it);
+    ++dropped;
+  }
+  return dropped;
 }
 
 std::optional<MonoTime> RuleGate::next_deadline() const {

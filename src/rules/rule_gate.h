@@ -23,6 +23,7 @@
 // Not thread-safe; owned by the loop thread. Holds copies of held events.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <optional>
@@ -39,9 +40,15 @@ namespace aw {
 
 // A rule's gate settings; both zero = the gate lets everything through at once
 // and keeps no state for that rule.
+// What debounce and cooldown count per: the event's path (else its entity), or
+// the directory holding the path (a result session: any file landing in it
+// restarts the wait). A rule's `per` key.
+enum class GateSubject : std::uint8_t { kPath, kDirectory };
+
 struct GatePolicy {
   Duration debounce{0};
   Duration cooldown{0};
+  GateSubject per = GateSubject::kPath;
   bool active() const { return debounce > Duration::zero() || cooldown > Duration::zero(); }
 };
 
@@ -53,8 +60,9 @@ enum class GateDecision {
 
 const char* gate_decision_name(GateDecision d);  // "fire", "deferred", "suppressed"
 
-// The subject an event is gated by: its path, else its entity, else "".
-std::string_view gate_subject(const Event& e);
+// The subject an event is gated by: its path (per kPath) or the directory
+// holding it (per kDirectory), else its entity, else "".
+std::string_view gate_subject(const Event& e, GateSubject per = GateSubject::kPath);
 
 // A held event whose debounce expired: fire `rule` for `event` now.
 struct DueFiring {
@@ -72,6 +80,11 @@ class RuleGate {
   // Removes and returns the held firings whose deadline is <= now, earliest first.
   // Each starts its rule's cooldown for its subject at `now`.
   std::vector<DueFiring> take_due(MonoTime now);
+
+  // Drops every held firing whose subject is `subject` (a directory that was
+  // renamed away or removed: there is nothing left to fire for). Returns how
+  // many. Cooldowns are kept.
+  std::size_t drop_held(std::string_view subject);
 
   // The earliest deadline of a held firing, for the daemon's single alarm; nullopt
   // when nothing is held (cooldowns never need a wake-up).

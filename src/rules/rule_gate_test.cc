@@ -40,6 +40,38 @@ TEST(GateSubject, PathThenEntityThenEmpty) {
   EXPECT_EQ(gate_subject(e), "/r/a.json");
 }
 
+TEST(GateSubject, PerDirectoryIsTheDirectoryHoldingThePath) {
+  Event e = event_for("/r/temp/s1/a1.json");
+  EXPECT_EQ(gate_subject(e, GateSubject::kDirectory), "/r/temp/s1");
+  e.path = "/a.json";
+  EXPECT_EQ(gate_subject(e, GateSubject::kDirectory), "/");
+  e.path.clear();
+  e.entity = "w1";
+  EXPECT_EQ(gate_subject(e, GateSubject::kDirectory), "w1");
+}
+
+TEST_F(RuleGateTest, PerDirectoryEveryFileRestartsTheWaitAndADroppedDirectoryFiresNothing) {
+  GatePolicy p{minutes(30), Duration::zero(), GateSubject::kDirectory};
+  auto offer_in = [&](const std::string& path) {
+    Event e = event_for(path);
+    return gate_.offer("age-out", p, gate_subject(e, p.per), e, now());
+  };
+  EXPECT_EQ(offer_in("/r/temp/s1/a1.json"), GateDecision::kDeferred);
+  EXPECT_EQ(offer_in("/r/temp/s2/a1.json"), GateDecision::kDeferred);
+  advance(minutes(20));
+  EXPECT_EQ(offer_in("/r/temp/s1/a2.json"), GateDecision::kDeferred);
+  advance(minutes(10));
+  std::vector<DueFiring> due = gate_.take_due(now());
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].subject, "/r/temp/s2");
+  // s1 completes (its directory is renamed away): its wait ends without firing.
+  EXPECT_EQ(gate_.drop_held("/r/temp/s1"), 1u);
+  EXPECT_EQ(gate_.next_deadline(), std::nullopt);
+  advance(minutes(30));
+  EXPECT_TRUE(gate_.take_due(now()).empty());
+  EXPECT_EQ(gate_.drop_held("/r/temp/s1"), 0u);
+}
+
 TEST_F(RuleGateTest, NoPolicyFiresEveryTimeAndKeepsNoState) {
   GatePolicy none;
   for (int i = 0; i < 5; ++i) EXPECT_EQ(offer("r", none, event_for("/a")), GateDecision::kFire);

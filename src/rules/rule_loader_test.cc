@@ -212,6 +212,34 @@ TEST(RuleLoader, MalformedDuration) {
   EXPECT_EQ(e.rfind("f.toml:4:12: error: 'cooldown': invalid duration \"10 sec\"", 0), 0u) << e;
 }
 
+TEST(RuleLoader, PerAndBreaker) {
+  RuleLoad load = load_rules_from_string(
+      rule_with("debounce = \"30m\"\nper = \"directory\"\nbreaker = { failures = 5, "
+                "cool_down = \"10m\" }"),
+      "f.toml");
+  ASSERT_TRUE(load.ok()) << load.error_text();
+  const Rule& r = load.rules().rules()[0];
+  EXPECT_EQ(r.gate.per, GateSubject::kDirectory);
+  EXPECT_EQ(r.breaker.failures, 5);
+  EXPECT_EQ(r.breaker.cool_down, std::chrono::minutes(10));
+  EXPECT_EQ(one_error(rule_with("per = \"dir\"")),
+            "f.toml:4:7: error: 'per': unknown value \"dir\" (expected path or directory)");
+  EXPECT_EQ(one_error(rule_with("breaker = { failures = 5 }")),
+            "f.toml:4:11: error: 'breaker' needs 'cool_down': how long it stays open, e.g. "
+            "\"10m\"");
+  EXPECT_EQ(one_error(rule_with("breaker = { failures = 0, cool_down = \"1m\" }"))
+                .rfind("f.toml:4:24: error: 'breaker.failures'", 0),
+            0u);
+  RuleLoad typo =
+      load_rules_from_string(rule_with("breaker = { failure = 5, cool_down = \"1m\" }"), "f.toml");
+  ASSERT_EQ(typo.errors().size(), 2u) << typo.error_text();
+  EXPECT_EQ(typo.errors()[0].to_string(),
+            "f.toml:4:11: error: 'breaker' needs 'failures': how many failed runs in a row open "
+            "it, e.g. 5");
+  EXPECT_EQ(typo.errors()[1].to_string(),
+            "f.toml:4:13: error: unknown key 'failure' in breaker; did you mean 'failures'?");
+}
+
 TEST(RuleLoader, WrongTypesSayWhatWasExpected) {
   EXPECT_EQ(one_error(rule_with("enabled = \"yes\"")),
             "f.toml:4:11: error: 'enabled' expects true or false, not a string");
@@ -260,15 +288,17 @@ TEST(RuleLoader, TemplateErrorInLiteralString) {
 TEST(RuleLoader, UnknownDoSuggestsClosest) {
   EXPECT_EQ(one_error(rule_with_action("do = \"mvoe\"\nto = \"x\"")),
             "f.toml:5:6: error: unknown action \"mvoe\"; did you mean 'move'? (expected run, "
-            "move, quarantine, mark, emit, kill, restart, tmux, rotate, probe, repair_json or "
-            "complete_session)");
+            "move, quarantine, mark, emit, kill, restart, tmux, rotate, probe, repair_json, "
+            "complete_session, fail_session, integrate_session, ensure_file, retain or "
+            "check_disk)");
 }
 
 TEST(RuleLoader, MissingDo) {
   EXPECT_EQ(one_error(rule_with_action("to = \"x\"")),
             "f.toml:4:1: error: action 1 of rule 'r' has no 'do' (expected run, move, "
-            "quarantine, mark, emit, kill, restart, tmux, rotate, probe, repair_json or "
-            "complete_session)");
+            "quarantine, mark, emit, kill, restart, tmux, rotate, probe, repair_json, "
+            "complete_session, fail_session, integrate_session, ensure_file, retain or "
+            "check_disk)");
 }
 
 TEST(RuleLoader, MissingRequiredActionKeys) {
