@@ -5,10 +5,12 @@
 #include <cerrno>
 #include <cstring>
 
+#include "src/actions/ensure_file.h"
 #include "src/actions/file_move.h"
 #include "src/actions/json_repair_file.h"
 #include "src/actions/marker_file.h"
 #include "src/actions/result_session.h"
+#include "src/actions/retention.h"
 #include "src/core/duration.h"
 #include "src/plan/backoff.h"
 
@@ -33,6 +35,11 @@ struct ActionExecutor::Job {
   // backoff before the next attempt, or a deferred finish
   std::unique_ptr<uvx::Timer> wait;
   std::optional<ActionOutcome> last;  // the last attempt's outcome
+
+  // integrate_session: the claim (pool), the command (retried alone), the
+  // marker and move (pool).
+  enum class Stage { kClaim, kCommand } stage = Stage::kClaim;
+  std::string session_dir, session_name;
 };
 
 namespace {
@@ -79,6 +86,26 @@ std::optional<ActionOutcome> validate(const ActionRequest& r) {
   if (const auto* q = r.as<QuarantineRequest>()) return check_move(q->source, q->to);
   if (const auto* session = r.as<CompleteSessionRequest>())
     return check_move(session->session, session->to);
+  if (const auto* session = r.as<FailSessionRequest>())
+    return check_move(session->session, session->to);
+  if (const auto* session = r.as<IntegrateSessionRequest>()) {
+    if (session->command.argv.empty() || session->command.argv[0].empty())
+      return make_failure(kValidation, what + ": no integration command",
+                          "give the action a non-empty argv");
+    return check_move(session->session, session->to);
+  }
+  if (const auto* ensure = r.as<EnsureFileRequest>()) {
+    if (ensure->path.empty() || ensure->source.empty())
+      return make_failure(kValidation, what + ": needs a path and a source",
+                          "give the action path = \"{path}\" and the source to restore from");
+    return std::nullopt;
+  }
+  if (const auto* retain = r.as<RetainRequest>()) {
+    if (retain->dir.empty() || retain->max_age <= Duration::zero())
+      return make_failure(kValidation, what + ": needs a directory and a max_age above 0",
+                          "give the action dir and max_age, e.g. max_age = \"7d\"");
+    return std::nullopt;
+  }
   if (const auto* repair = r.as<RepairJsonRequest>()) {
     if (repair->source.empty())
       return make_failure(kValidation, what + ": no file to repair",
@@ -94,7 +121,7 @@ std::optional<ActionOutcome> validate(const ActionRequest& r) {
   if (r.as<EmitRequest>())
     return make_failure(kValidation, what + ": emit is handled by the pipeline",
                         "this is a bug in agentwatch: emit requests must not reach the executor");
-  // kill, restart, tmux, rotate, probe
+  // kill, restart, tmux, rotate, probe, check_disk
   return make_failure(
       kValidation,
       what + ": " + action_type_name(r.type()) + " is handled by the daemon, not the executor",
@@ -141,9 +168,36 @@ ActionExecutor::Id ActionExecutor::start(const ActionRequest& request, const Eve
   return id;
 }
 
+// The command a run-like job runs: a run's own, or an integration's.
+const RunRequest& command_of(const ActionRequest& req) {
+  if (const auto* integrate = req.as<IntegrateSessionRequest>()) return integrate->command;
+  return std::get<RunRequest>(req.body);
+}
+
+IntegrateSessionSpec integration_spec(const ActionRequest& r, std::uint64_t cause_seq,
+                                      WallTime now) {
+  const auto& i = std::get<IntegrateSessionRequest>(r.body);
+  IntegrateSessionSpec spec;
+  spec.session = i.session;
+  spec.to = i.to;
+  spec.root = i.root;
+  spec.marker = i.marker;
+  spec.claim = i.claim;
+  spec.time = now;
+  spec.rule = r.rule;
+  spec.cause_seq = cause_seq;
+  return spec;
+}
+
 void ActionExecutor::begin_attempt(Job& job) {
   ++job.attempts;
-  if (job.req.as<RunRequest>()) {
+  if (job.req.as<IntegrateSessionRequest>()) {
+    if (job.stage == Job::Stage::kClaim) {
+      begin_integration(job);
+    } else {
+      begin_run(job);
+    }
+  } else if (job.req.as<RunRequest>()) {
     begin_run(job);
   } else {
     begin_file_action(job);
@@ -151,7 +205,7 @@ void ActionExecutor::begin_attempt(Job& job) {
 }
 
 void ActionExecutor::begin_run(Job& job) {
-  const RunRequest& r = std::get<RunRequest>(job.req.body);
+  const RunRequest& r = command_of(job.req);
   SpawnOptions opts;
   if (r.shell) {
     // The script is argv[0], written by the rule's author; templated values
@@ -163,6 +217,11 @@ void ActionExecutor::begin_run(Job& job) {
   }
   opts.cwd = r.cwd;
   opts.env = r.env;
+  if (!job.session_dir.empty()) {
+    // An integration command learns its session without templating.
+    opts.env.emplace_back("AGENTWATCH_SESSION", job.session_name);
+    opts.env.emplace_back("AGENTWATCH_SESSION_DIR", job.session_dir);
+  }
 
   job.run = RunContext{};
   job.run.program = r.shell ? "sh -c " + r.argv[0].substr(0, 60) : r.argv[0];
@@ -178,10 +237,18 @@ void ActionExecutor::begin_run(Job& job) {
         if (j.stop_timer) j.stop_timer->stop();
         ActionOutcome outcome = classify_exit(e, j.run);
         j.child.reset();  // inside its own callback, which ChildProcess allows
+        if (j.req.as<IntegrateSessionRequest>() && outcome.ok) {
+          j.last = std::move(outcome);
+          finish_integration_on_pool(j);
+          return;
+        }
         attempt_ended(j, std::move(outcome));
       });
+  // An integration's first attempt was announced when its claim began.
+  const bool announce =
+      job.on_attempt && !(job.req.as<IntegrateSessionRequest>() && job.attempts == 1);
   if (!child.ok()) {
-    if (job.on_attempt) job.on_attempt(AttemptInfo{job.id, job.attempts, 0});
+    if (announce) job.on_attempt(AttemptInfo{job.id, job.attempts, 0});
     attempt_ended(job, classify_spawn_error(child.error(), job.run));
     return;
   }
@@ -190,7 +257,7 @@ void ActionExecutor::begin_run(Job& job) {
   if (!job.stop_timer)
     job.stop_timer = std::make_unique<uvx::Timer>(loop_, [this, jp] { on_stop_timer(*jp); });
   arm(loop_, *job.stop_timer, job.run.timeout);
-  if (job.on_attempt) job.on_attempt(AttemptInfo{job.id, job.attempts, job.child->pid()});
+  if (announce) job.on_attempt(AttemptInfo{job.id, job.attempts, job.child->pid()});
 }
 
 void ActionExecutor::on_stop_timer(Job& job) {
@@ -239,7 +306,39 @@ void ActionExecutor::begin_file_action(Job& job) {
     spec.root = session->root;
     spec.manifest = session->manifest;
     spec.marker = session->marker;
+    spec.time = clock_.wall();
     work = [spec = std::move(spec), result] { *result = complete_session(spec); };
+  } else if (const auto* fail = r.as<FailSessionRequest>()) {
+    FailSessionSpec spec;
+    spec.session = fail->session;
+    spec.to = fail->to;
+    spec.root = fail->root;
+    spec.manifest = fail->manifest;
+    spec.marker = fail->marker;
+    spec.reason = fail->reason;
+    spec.time = clock_.wall();
+    spec.rule = r.rule;
+    spec.cause_seq = job.cause_seq;
+    work = [spec = std::move(spec), result] { *result = fail_session(spec); };
+  } else if (const auto* ensure = r.as<EnsureFileRequest>()) {
+    EnsureFileSpec spec;
+    spec.path = ensure->path;
+    spec.source = ensure->source;
+    spec.root = ensure->root;
+    spec.keep = ensure->keep;
+    spec.mode = static_cast<mode_t>(ensure->mode);
+    work = [spec = std::move(spec), result] { *result = ensure_file(spec); };
+  } else if (const auto* retain = r.as<RetainRequest>()) {
+    RetentionSpec spec;
+    spec.dir = retain->dir;
+    spec.root = retain->root;
+    spec.glob = retain->glob;
+    spec.max_age = retain->max_age;
+    spec.max_entries = static_cast<std::size_t>(retain->max_entries);
+    spec.now = clock_.wall();
+    work = [spec = std::move(spec), result] {
+      *result = retention_outcome(spec, apply_retention(spec));
+    };
   } else if (const auto* repair = r.as<RepairJsonRequest>()) {
     RepairJsonSpec spec;
     spec.source = repair->source;
@@ -261,19 +360,67 @@ void ActionExecutor::begin_file_action(Job& job) {
     MoveSpec spec{q.source, q.to, q.root, std::move(note), r.resumed};
     work = [spec = std::move(spec), result] { *result = move_file(spec); };
   }
+  on_pool(job, std::move(work), [this, result](Job& j) { attempt_ended(j, std::move(*result)); });
+}
+
+void ActionExecutor::on_pool(Job& job, std::function<void()> work, std::function<void(Job&)> then) {
+  job.phase = Phase::kOnPool;
   std::weak_ptr<char> alive = alive_;
   const Id id = job.id;
-  int rc = uvx::queue_work(loop_, std::move(work), [this, alive, id, result] {
+  int rc = uvx::queue_work(loop_, std::move(work), [this, alive, id, then = std::move(then)] {
     if (alive.expired()) return;
     auto it = jobs_.find(id);
     if (it == jobs_.end()) return;
-    attempt_ended(*it->second, std::move(*result));
+    then(*it->second);
   });
   if (rc != 0)
-    attempt_ended(job, make_failure(outcome_category::kResource,
-                                    std::string("cannot queue the ") + action_type_name(r.type()) +
-                                        " on the thread pool: " + uv_strerror(rc),
-                                    "the daemon is out of memory or shutting down"));
+    attempt_ended(job,
+                  make_failure(outcome_category::kResource,
+                               std::string("cannot queue the ") + action_type_name(job.req.type()) +
+                                   " on the thread pool: " + uv_strerror(rc),
+                               "the daemon is out of memory or shutting down"));
+}
+
+void ActionExecutor::begin_integration(Job& job) {
+  if (job.on_attempt) job.on_attempt(AttemptInfo{job.id, job.attempts, 0});
+  auto start = std::make_shared<IntegrationStart>();
+  IntegrateSessionSpec spec = integration_spec(job.req, job.cause_seq, clock_.wall());
+  on_pool(
+      job, [spec = std::move(spec), start] { *start = prepare_integration(spec); },
+      [this, start](Job& j) {
+        switch (start->next) {
+          case IntegrationStart::Next::kDone:
+            // Settled without running anything: never retried (an in-doubt
+            // claim must not be run again by a retry either).
+            finish(j, std::move(start->outcome));
+            return;
+          case IntegrationStart::Next::kFinalize:
+            finish_integration_on_pool(j);
+            return;
+          case IntegrationStart::Next::kRun:
+            j.stage = Job::Stage::kCommand;
+            j.session_dir = start->session_dir;
+            j.session_name = start->name;
+            begin_run(j);
+            return;
+        }
+      });
+}
+
+void ActionExecutor::finish_integration_on_pool(Job& job) {
+  IntegrateSessionSpec spec = integration_spec(job.req, job.cause_seq, clock_.wall());
+  Fields run_fields = job.last ? job.last->fields : Fields{};
+  auto result = std::make_shared<ActionOutcome>();
+  on_pool(
+      job,
+      [spec = std::move(spec), run_fields = std::move(run_fields), attempts = job.attempts,
+       result] { *result = finish_integration(spec, run_fields, attempts); },
+      [this, result](Job& j) {
+        j.last.reset();
+        // A failure here (the marker or the move) is not the command's: it is
+        // not run again, whatever the retries.
+        finish(j, std::move(*result));
+      });
 }
 
 void ActionExecutor::attempt_ended(Job& job, ActionOutcome outcome) {
@@ -286,6 +433,21 @@ void ActionExecutor::attempt_ended(Job& job, ActionOutcome outcome) {
     job.last = std::move(outcome);
     job.phase = Phase::kWaitingRetry;
     arm(loop_, wait_timer(job), delay);
+    return;
+  }
+  if (job.req.as<IntegrateSessionRequest>() && job.stage == Job::Stage::kCommand) {
+    // The command failed for good (or the daemon stopped it): it did not
+    // integrate, so the session is not in doubt; its claim goes, and a later
+    // trigger (recover fix lands its record again) may try again.
+    IntegrateSessionSpec spec = integration_spec(job.req, job.cause_seq, clock_.wall());
+    auto last = std::make_shared<ActionOutcome>(std::move(outcome));
+    last->fields.set("session", job.session_name);
+    last->fields.set("from", job.session_dir);
+    last->fields.set("state", "failed");
+    job.stage = Job::Stage::kClaim;
+    on_pool(
+        job, [spec = std::move(spec)] { release_integration(spec); },
+        [this, last](Job& j) { finish(j, std::move(*last)); });
     return;
   }
   finish(job, std::move(outcome));
@@ -352,7 +514,7 @@ void ActionExecutor::interrupt_all(Duration grace) {
                 std::to_string(job.attempts) + ": " + last + ")",
             "it was not retried: run it again after the daemon is back if it is still needed",
             job.last ? job.last->fields : Fields{});
-        finish(job, std::move(o));
+        attempt_ended(job, std::move(o));  // not retried; an integration's claim is released
         break;
       }
       case Phase::kStarting:

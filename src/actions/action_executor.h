@@ -6,11 +6,18 @@
 //   quarantine  file_move.h with a reason file, on the thread pool
 //   repair_json json_repair_file.h, on the thread pool
 //   complete_session  result_session.h, on the thread pool
+//   fail_session      result_session.h, on the thread pool
+//   integrate_session result_session.h's claim on the pool, then the command as
+//                     a run (retried as the action says), then the marker and
+//                     the move on the pool
+//   ensure_file       ensure_file.h, on the thread pool
+//   retain            retention.h, on the thread pool
 //   mark        marker_file.h on the thread pool (or nothing, without a marker)
 //   emit        refused (validation): derived events are the pipeline's job
 //
 // Each request is one of plan.h's typed bodies; the others (kill, restart,
-// tmux, rotate, probe) belong to the daemon and are refused as "validation".
+// tmux, rotate, probe, check_disk) belong to the daemon and are refused as
+// "validation".
 //
 // Retries: a failed attempt is retried up to request.retry.retries times, each
 // after backoff_delay() (jittered from a seedable RNG) on a timer; never after a
@@ -99,6 +106,11 @@ class ActionExecutor {
   void begin_attempt(Job& job);
   void begin_run(Job& job);
   void begin_file_action(Job& job);
+  void begin_integration(Job& job);
+  void finish_integration_on_pool(Job& job);
+  // Runs `work` on the thread pool, then `then(job)` on the loop, unless the
+  // job or the executor is gone by then.
+  void on_pool(Job& job, std::function<void()> work, std::function<void(Job&)> then);
   void on_stop_timer(Job& job);
   void on_wait_timer(Job& job);
   // An attempt ended: retry it, or finish the request.

@@ -372,5 +372,114 @@ TEST_F(ActionExecutorTest, MarkWritesTheMarkerOrJustReports) {
   EXPECT_EQ(without.outcome->attempts, 1);
 }
 
+// ---- integrate_session: claim, command, marker and move ----
+
+class IntegrateSessionExecutorTest : public ActionExecutorTest {
+ protected:
+  void SetUp() override {
+    ActionExecutorTest::SetUp();
+    make_dirs(session_);
+    write_file(session_ + "/a1.json", "{}");
+  }
+  ActionRequest integrate(std::string script, int retries = 0) const {
+    ActionRequest r;
+    r.rule = "session-integrate";
+    r.retry.retries = retries;
+    r.retry.initial = milliseconds(10);
+    r.retry.max = milliseconds(10);
+    IntegrateSessionRequest i;
+    i.session = session_;
+    i.to = root_ / "integrated";
+    i.root = root_.path();
+    i.command.argv = {std::move(script), "{unused}"};
+    i.command.shell = true;
+    r.body = std::move(i);
+    return r;
+  }
+  TempDir root_;
+  const std::string session_ = root_ / "completed/s1";
+};
+
+TEST_F(IntegrateSessionExecutorTest, RunsTheCommandWithTheSessionThenMovesIt) {
+  ActionExecutor ex(&loop_, clock_, 1);
+  Record rec;
+  const std::string seen = root_ / "seen";
+  start(ex,
+        integrate("echo \"$AGENTWATCH_SESSION $AGENTWATCH_SESSION_DIR\" > " + seen +
+                  "; test -e \"$AGENTWATCH_SESSION_DIR/session.integrating\""),
+        rec);
+  run();
+  ASSERT_EQ(rec.done_calls, 1);
+  const ActionOutcome& o = *rec.outcome;
+  ASSERT_TRUE(o.ok) << o.message;
+  EXPECT_EQ(o.fields.get_string("state"), "integrated");
+  EXPECT_EQ(o.fields.get_int("exit_code"), 0);
+  EXPECT_EQ(read_file(seen), "s1 " + session_ + "\n");
+  EXPECT_TRUE(exists(root_ / "integrated/s1/session.integrated"));
+  EXPECT_FALSE(exists(session_));
+  EXPECT_EQ(rec.attempts.size(), 1u) << "one action.started per attempt";
+}
+
+TEST_F(IntegrateSessionExecutorTest, RetriesOnlyTheCommand) {
+  ActionExecutor ex(&loop_, clock_, 1);
+  Record rec;
+  const std::string count = root_ / "count";
+  start(ex, integrate("echo x >> " + count + "; [ $(wc -l < " + count + ") -ge 3 ]", 3), rec);
+  run();
+  ASSERT_TRUE(rec.outcome && rec.outcome->ok) << (rec.outcome ? rec.outcome->message : "");
+  EXPECT_EQ(rec.outcome->attempts, 3);
+  EXPECT_EQ(read_file(count), "x\nx\nx\n");
+  EXPECT_EQ(rec.attempts.size(), 3u);
+}
+
+TEST_F(IntegrateSessionExecutorTest, AFailureForGoodReleasesTheClaim) {
+  ActionExecutor ex(&loop_, clock_, 1);
+  Record rec;
+  start(ex, integrate("exit 3", 1), rec);
+  run();
+  ASSERT_TRUE(rec.outcome);
+  EXPECT_FALSE(rec.outcome->ok);
+  EXPECT_EQ(rec.outcome->fields.get_int("exit_code"), 3);
+  EXPECT_EQ(rec.outcome->attempts, 2);
+  EXPECT_TRUE(exists(session_ + "/a1.json"));
+  EXPECT_FALSE(exists(session_ + "/session.integrating")) << "not in doubt: it failed";
+  EXPECT_FALSE(exists(session_ + "/session.integrated"));
+}
+
+TEST_F(IntegrateSessionExecutorTest, AnInDoubtClaimIsNeitherRunNorRetried) {
+  write_file(session_ + "/session.integrating", R"({"daemon":"1-2"})");
+  ActionExecutor ex(&loop_, clock_, 1);
+  Record rec;
+  const std::string ran = root_ / "ran";
+  start(ex, integrate("touch " + ran, 3), rec);
+  run();
+  ASSERT_TRUE(rec.outcome);
+  EXPECT_FALSE(rec.outcome->ok);
+  EXPECT_EQ(rec.outcome->fields.get_string("state"), "in_doubt");
+  EXPECT_EQ(rec.outcome->attempts, 1);
+  EXPECT_FALSE(exists(ran));
+  EXPECT_TRUE(exists(session_ + "/session.integrating")) << "the claim is evidence: kept";
+}
+
+TEST_F(IntegrateSessionExecutorTest, ShutdownStopsTheCommandAndReleasesTheClaim) {
+  ActionExecutor ex(&loop_, clock_, 1);
+  Record rec;
+  const std::string started = root_ / "started";
+  start(ex, integrate("touch " + started + "; sleep 30"), rec);
+  // Once the command runs (the claim is on disk), shut down.
+  uvx::Timer poll(&loop_, [&] {
+    if (exists(started)) {
+      ex.interrupt_all(milliseconds(100));
+      return;
+    }
+    poll.start(5);
+  });
+  poll.start(5);
+  run();
+  ASSERT_TRUE(rec.outcome);
+  EXPECT_EQ(rec.outcome->category, outcome_category::kInterrupted) << rec.outcome->message;
+  EXPECT_FALSE(exists(session_ + "/session.integrating"));
+}
+
 }  // namespace
 }  // namespace aw

@@ -89,7 +89,7 @@ Result<UniqueFd> walk(int dirfd, std::string_view display_base, std::string_view
     };
     int fd = open_once();
     if (fd < 0 && errno == ENOENT && options.create) {
-      if (::mkdirat(cur, comp.c_str(), 0755) != 0 && errno != EEXIST) {
+      if (::mkdirat(cur, comp.c_str(), 0700) != 0 && errno != EEXIST) {
         int err = errno;
         return errno_error("cannot create directory '" + shown + "'", err);
       }

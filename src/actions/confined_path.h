@@ -35,7 +35,7 @@ std::string absolute_path(std::string_view path, std::string_view base);
 std::optional<std::string> path_below(std::string_view root, std::string_view path);
 
 struct OpenDirOptions {
-  bool create = false;   // mkdirat(0755) missing components
+  bool create = false;   // mkdirat(0700) missing components
   bool for_sync = true;  // O_RDONLY (fsync-able) rather than O_PATH for the last one
 };
 

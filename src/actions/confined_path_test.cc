@@ -84,7 +84,7 @@ TEST_P(OpenDirBeneath, CreatesMissingComponents) {
   ASSERT_EQ(::stat((dir_ / "x/y/z").c_str(), &st), 0);
   EXPECT_TRUE(S_ISDIR(st.st_mode));
   EXPECT_EQ(
-      st.st_mode & 0777, 0755 & ~[] {
+      st.st_mode & 0777, 0700 & ~[] {
         mode_t m = ::umask(0);
         ::umask(m);
         return m;

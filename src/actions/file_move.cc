@@ -211,7 +211,7 @@ class ReasonFile {
   int claim(const std::string& candidate) {
     name_ = candidate + ".reason";
     fd_.reset(
-        ::openat(dir_, name_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+        ::openat(dir_, name_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (fd_) return 0;
     const int err = errno;
     return err == EEXIST && reclaim_stale(candidate) ? 0 : -err;

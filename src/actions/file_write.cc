@@ -41,7 +41,7 @@ Status write_file_replacing(int dirfd, const std::string& name, std::string_view
   for (int tries = 0; tries < 100 && !fd; ++tries) {
     tmp = temporary_name(name);
     fd.reset(
-        ::openat(dirfd, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+        ::openat(dirfd, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!fd && errno != EEXIST)
       return errno_error("cannot create a temporary file for '" + std::string(shown) + "'", errno);
   }

@@ -21,7 +21,7 @@ int rename_noreplace(int olddir, const std::string& oldname, int newdir,
                      const std::string& newname);
 
 // Replaces `name` in `dirfd` atomically: a temporary file (O_EXCL|O_NOFOLLOW,
-// mode 0644) is written and fsynced, renamed over `name` (a symlink at `name`
+// mode 0600) is written and fsynced, renamed over `name` (a symlink at `name`
 // is replaced, never followed), then the directory is fsynced. Readers see the
 // old content or the new, never a part. `shown` is the path used in errors.
 Status write_file_replacing(int dirfd, const std::string& name, std::string_view content,

@@ -24,7 +24,7 @@ struct MarkerSpec {
 
 // Writes {entity, state, time, rule, cause_seq} as one JSON line to `marker`,
 // atomically (temporary file, fsync, rename over, fsync of the directory), the
-// missing parent directories created (mode 0755). Under a root, the marker must
+// missing parent directories created (mode 0700). Under a root, the marker must
 // lie below it. No directory on its path (from the root, or from "/") may be a
 // symlink; a symlink at the marker's own name is replaced, never followed. Outcome fields: entity,
 // state, marker (absolute).

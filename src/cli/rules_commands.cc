@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <csignal>
+#include <cstdio>
 #include <fstream>
 #include <ostream>
 #include <span>
@@ -127,6 +128,20 @@ std::string action_summary(const ActionSpec& a) {
                  [&](const CompleteSessionActionSpec& c) {
                    s += " " + c.session.source() + " → " + c.to.source();
                  },
+                 [&](const FailSessionActionSpec& f) {
+                   s += " " + f.session.source() + " → " + f.to.source();
+                 },
+                 [&](const IntegrateSessionActionSpec& i) {
+                   argv_text(i.command.argv);
+                   s += ", " + i.session.source() + " → " + i.to.source();
+                 },
+                 [&](const EnsureFileActionSpec& e) {
+                   s += " " + e.path.source() + " from " + e.source.source();
+                 },
+                 [&](const RetainActionSpec& r) {
+                   s += " " + r.dir.source() + " older than " + format_duration(r.max_age);
+                 },
+                 [&](const CheckDiskActionSpec&) {},
              },
              a.body);
   return s;
@@ -228,6 +243,30 @@ void print_request(const ActionRequest& a, std::ostream& out) {
                    if (!patterns.empty()) out << " patterns=" << json_object(patterns);
                    out << " max_output=" << format_byte_size(p.max_output);
                  },
+                 [&](const FailSessionRequest& f) {
+                   out << " session=" << json_quoted(f.session) << " to=" << json_quoted(f.to)
+                       << " root=" << json_quoted(f.root) << " reason=" << json_quoted(f.reason);
+                 },
+                 [&](const IntegrateSessionRequest& i) {
+                   out << " session=" << json_quoted(i.session) << " to=" << json_quoted(i.to)
+                       << " root=" << json_quoted(i.root) << " argv=" << json_array(i.command.argv);
+                   command({}, i.command.cwd, i.command.env);
+                   if (i.command.shell) out << " shell=true";
+                 },
+                 [&](const EnsureFileRequest& e) {
+                   char mode[8];
+                   std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(e.mode));
+                   out << " path=" << json_quoted(e.path) << " source=" << json_quoted(e.source)
+                       << " root=" << json_quoted(e.root) << " mode=" << mode;
+                   if (!e.keep.empty()) out << " keep=" << json_quoted(e.keep);
+                 },
+                 [&](const RetainRequest& r) {
+                   out << " dir=" << json_quoted(r.dir) << " root=" << json_quoted(r.root)
+                       << " max_age=" << format_duration(r.max_age)
+                       << " max_entries=" << r.max_entries;
+                   if (!r.glob.empty()) out << " glob=" << json_quoted(r.glob);
+                 },
+                 [&](const CheckDiskRequest&) { out << " (every watched filesystem)"; },
              },
              a.body);
   if (a.timeout > Duration::zero()) out << " timeout=" << format_duration(a.timeout);

@@ -192,13 +192,15 @@ TEST_F(RulesCommandsTest, CheckReportsEveryErrorAndFails) {
   EXPECT_EQ(rules_check({bad}, out, err), 1);
   EXPECT_EQ(out.str(), "");
   // Errors come in source order (line, column), whatever order they were found in.
-  EXPECT_EQ(err.str(), bad +
-                           ":1:1: error: rule 'x' has no action: add an [[rule.action]] table "
-                           "with do = run, move, quarantine, mark, emit, kill, restart, tmux, "
-                           "rotate, probe, repair_json or complete_session\n" +
-                           bad +
-                           ":4:1: error: unknown key 'wen' in rule 'x'; did you mean 'when'?\n"
-                           "2 errors; the rule set is rejected\n");
+  EXPECT_EQ(err.str(),
+            bad +
+                ":1:1: error: rule 'x' has no action: add an [[rule.action]] table "
+                "with do = run, move, quarantine, mark, emit, kill, restart, tmux, "
+                "rotate, probe, repair_json, complete_session, fail_session, integrate_session, "
+                "ensure_file, retain or check_disk\n" +
+                bad +
+                ":4:1: error: unknown key 'wen' in rule 'x'; did you mean 'when'?\n"
+                "2 errors; the rule set is rejected\n");
 }
 
 TEST_F(RulesCommandsTest, CheckLayersWithOverride) {

@@ -126,6 +126,16 @@ inline constexpr std::string_view kPlanResumed = "plan.resumed";
 // The chain guard cut or throttled a rule (src/daemon/pipeline.cc; docs/rules.md "Loops").
 inline constexpr std::string_view kRuleLoop = "rule.loop";
 inline constexpr std::string_view kRuleThrottled = "rule.throttled";
+// A rule's circuit breaker changed state (src/rules/rule_breaker.h; docs/rules.md "Circuit
+// breaker").
+inline constexpr std::string_view kRuleCircuitOpen = "rule.circuit_open";
+inline constexpr std::string_view kRuleCircuitHalfOpen = "rule.circuit_half_open";
+inline constexpr std::string_view kRuleCircuitClosed = "rule.circuit_closed";
+
+// Disk space of a watched filesystem and retention (src/daemon/disk_monitor.h; docs/sessions.md).
+inline constexpr std::string_view kDiskLow = "disk.low";
+inline constexpr std::string_view kDiskOk = "disk.ok";
+inline constexpr std::string_view kRetentionDeleted = "retention.deleted";
 
 // Rule set loads and reloads (src/daemon/daemon.cc; docs/rules.md "All or nothing").
 inline constexpr std::string_view kRulesLoaded = "rules.loaded";
@@ -146,6 +156,8 @@ inline constexpr std::string_view kControlWorkersRestart = "control.workers.rest
 inline constexpr std::string_view kControlRecoverReset = "control.recover.reset";
 inline constexpr std::string_view kControlRecoverKillZombie = "control.recover.kill-zombie";
 inline constexpr std::string_view kControlTrigger = "control.trigger";
+// `agentwatch recover fix` applied a fix (src/cli/session_doctor.h; docs/recover.md).
+inline constexpr std::string_view kControlRecoverFix = "control.recover.fix";
 
 // The daemon's own start and stop (src/daemon/daemon.cc; docs/configuration.md "Signals").
 inline constexpr std::string_view kDaemonStarted = "daemon.started";
@@ -234,6 +246,12 @@ inline constexpr std::array kAllKinds = {
     kPlanResumed,
     kRuleLoop,
     kRuleThrottled,
+    kRuleCircuitOpen,
+    kRuleCircuitHalfOpen,
+    kRuleCircuitClosed,
+    kDiskLow,
+    kDiskOk,
+    kRetentionDeleted,
     kRulesLoaded,
     kRulesRejected,
     kStateChanged,
@@ -245,6 +263,7 @@ inline constexpr std::array kAllKinds = {
     kControlRecoverReset,
     kControlRecoverKillZombie,
     kControlTrigger,
+    kControlRecoverFix,
     kDaemonStarted,
     kDaemonStopping,
     kDaemonStopped,

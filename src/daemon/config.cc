@@ -266,7 +266,7 @@ Result<DaemonConfig> parse_daemon_config(std::string_view text, const std::strin
           p.error(item, "each [[watch]] must be a table");
           continue;
         }
-        p.check_keys(*t, {"name", "path", "recursive", "ignore"}, "in [[watch]]");
+        p.check_keys(*t, {"name", "path", "recursive", "ignore", "min_free"}, "in [[watch]]");
         WatchConfig w;
         w.name = read_string(*t, "name", p);
         w.path = expand_home(read_string(*t, "path", p));
@@ -284,6 +284,18 @@ Result<DaemonConfig> parse_daemon_config(std::string_view text, const std::strin
           } else {
             for (const toml::node& g : *ia)
               if (auto s = p.get_string(g, "ignore", "a glob string")) w.ignore.push_back(*s);
+          }
+        }
+        if (const toml::node* mf = t->get("min_free")) {
+          if (auto text =
+                  p.get_string(*mf, "min_free", "a share like \"5%\" or a size like \"2GiB\"")) {
+            Result<DiskThreshold> threshold = parse_disk_threshold(*text);
+            if (threshold.ok()) {
+              w.min_free = *threshold;
+              w.min_free_text = *text;
+            } else {
+              p.error(*mf, "'min_free': " + threshold.error().message);
+            }
           }
         }
         c.watches.push_back(std::move(w));

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "src/actions/retention.h"
 #include "src/core/clock.h"
 #include "src/core/result.h"
 #include "src/daemon/paths.h"
@@ -35,6 +36,10 @@ struct WatchConfig {
   std::string path;
   bool recursive = true;
   std::vector<std::string> ignore;
+  // Below this much free space its filesystem is `disk.low` (docs/sessions.md,
+  // "Disk space and retention"): "5%" or a size like "2GiB".
+  DiskThreshold min_free{0, 5.0};
+  std::string min_free_text = "5%";
 };
 
 // A log to tail (docs/logs.md): lines matching `patterns` become log.line

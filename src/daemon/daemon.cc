@@ -22,6 +22,7 @@
 #include "src/core/json_writer.h"
 #include "src/daemon/control_api.h"
 #include "src/daemon/daemon_actions.h"
+#include "src/daemon/disk_monitor.h"
 #include "src/daemon/instance_lock.h"
 #include "src/daemon/intent_journal_file.h"
 #include "src/daemon/pipeline.h"
@@ -194,6 +195,7 @@ class Daemon {
   std::unique_ptr<TmuxClient> tmux_client_;
   std::unique_ptr<TmuxWatch> tmux_watch_;
   std::unique_ptr<DaemonActions> actions_;
+  std::unique_ptr<DiskMonitor> disk_monitor_;
   std::unique_ptr<TimerScheduler> scheduler_;
   std::unique_ptr<ControlServer> control_server_;
   std::vector<std::unique_ptr<uvx::Signal>> signals_;
@@ -384,12 +386,12 @@ std::vector<WatchConfig> Daemon::effective_watches() {
   // No [[watch]] configured: a default workspace under the state dir, so
   // `./dev run` is useful at once.
   std::vector<WatchConfig> ws;
-  for (const char* name : {"results", "pids", "logs"}) {
+  for (const char* name : {"results", "pids", "logs", "hooks"}) {
     WatchConfig w;
     w.name = name;
     w.path = paths_.workspace_dir() + "/" + name;
     w.ignore = {".*.tmp", "*.swp", "*~"};
-    if (auto s = make_dirs(w.path, 0755); !s) spdlog::error("{}", s.error().message);
+    if (auto s = make_dirs(w.path, 0700); !s) spdlog::error("{}", s.error().message);
     ws.push_back(std::move(w));
   }
   return ws;
@@ -410,6 +412,11 @@ bool Daemon::start_watchers() {
   data_watcher_ = std::make_unique<DirWatcher>(&loop_, clock_, index_.get(),
                                                [this](Event e) { on_data_event(std::move(e)); });
   watches_ = effective_watches();
+  std::vector<DiskWatch> disks;
+  for (const auto& w : watches_) disks.push_back({w.name, w.path, w.min_free, w.min_free_text});
+  disk_monitor_ = std::make_unique<DiskMonitor>(
+      &loop_, std::move(disks), [this](Event e) { pipeline_->submit(std::move(e)); });
+  actions_->set_disk_monitor(disk_monitor_.get());
   for (const auto& w : watches_) {
     if (auto s = data_watcher_->add_root({w.name, w.path, w.recursive, w.ignore}); !s) {
       spdlog::critical("cannot watch {}: {}", w.path, s.error().message);
@@ -890,6 +897,9 @@ void Daemon::release_handles() {
 
 int Daemon::run() {
   started_at_ = clock_.wall();
+  // Rules and the programs they run find files beside the config (hook
+  // sources, briefs) as {env.AGENTWATCH_CONFIG_DIR}. Set before any thread starts.
+  ::setenv("AGENTWATCH_CONFIG_DIR", paths_.config_dir.c_str(), 1);
   if (Status s = arm_crash_point_from_env(); !s) {  // the crash harness's, never set otherwise
     spdlog::critical("{}", s.error().message);
     return 2;
@@ -927,6 +937,9 @@ int Daemon::run() {
     pipeline_->set_next_seq(log_missing_causes(last_logged_seq(paths_.event_log_dir()) + 1));
     pipeline_->add_subscriber([this](const Event& e) { hint_tmux(e); });
     pipeline_->add_subscriber([this](const Event& e) { feed_supervisor(e); });
+    pipeline_->add_subscriber([this](const Event& e) {
+      if (disk_monitor_) disk_monitor_->on_event(e);
+    });
     reload_timer_ = std::make_unique<uvx::Timer>(&loop_, [this] { reload("rule files changed"); });
     shutdown_timer_ = std::make_unique<uvx::Timer>(&loop_, [this] {
       spdlog::warn("shutdown grace over: interrupting {} in-flight", pipeline_->in_flight());

@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <utility>
 
+#include "src/actions/retention.h"
 #include "src/actions/rotate_file.h"
+#include "src/core/event_kinds.h"
 #include "src/uvx/handle.h"
 
 namespace aw {
@@ -54,8 +56,9 @@ DaemonActions::DaemonActions(uv_loop_t* loop, const Clock& clock, Pipeline& pipe
       probes_(loop, clock) {}
 
 DaemonActions::~DaemonActions() {
-  for (ActionType t : {ActionType::kKill, ActionType::kRestart, ActionType::kTmux,
-                       ActionType::kRotate, ActionType::kProbe})
+  for (ActionType t :
+       {ActionType::kKill, ActionType::kRestart, ActionType::kTmux, ActionType::kRotate,
+        ActionType::kProbe, ActionType::kRetain, ActionType::kCheckDisk})
     pipeline_.set_action_handler(t, nullptr);
 }
 
@@ -81,6 +84,70 @@ void DaemonActions::install() {
                                [this](const ActionRequest& r, const Event& cause, Done done) {
                                  probe(r, std::get<ProbeRequest>(r.body), cause, std::move(done));
                                });
+  pipeline_.set_action_handler(ActionType::kRetain,
+                               [this](const ActionRequest& r, const Event& cause, Done done) {
+                                 retain(r, std::get<RetainRequest>(r.body), cause, std::move(done));
+                               });
+  pipeline_.set_action_handler(ActionType::kCheckDisk,
+                               [this](const ActionRequest&, const Event& cause, Done done) {
+                                 check_disk(cause, std::move(done));
+                               });
+}
+
+void DaemonActions::retain(const ActionRequest& req, const RetainRequest& r, const Event& cause,
+                           Done done) {
+  Done finish = tracked(std::move(done));
+  RetentionSpec spec;
+  spec.dir = r.dir;
+  spec.root = r.root;
+  spec.glob = r.glob;
+  spec.max_age = r.max_age;
+  spec.max_entries = static_cast<std::size_t>(r.max_entries);
+  spec.now = clock_.wall();
+  auto result = std::make_shared<Result<RetentionResult>>(make_error("not run"));
+  const std::uint64_t cause_seq = cause.seq;
+  const std::uint32_t depth = cause.depth;
+  const std::string rule = req.rule;
+  const int rc = uvx::queue_work(
+      loop_, [result, spec] { *result = apply_retention(spec); },
+      [this, result, spec, finish, cause_seq, depth, rule, alive = std::weak_ptr<char>(alive_)] {
+        if (alive.expired()) return;
+        // Every deletion in the event log, with its size and age, before the
+        // outcome that sums them up.
+        if (result->ok()) {
+          for (const RetainedDeletion& d : (*result)->deleted) {
+            Event e;
+            e.kind = kind::kRetentionDeleted;
+            e.source = "action";
+            e.path = d.path;
+            e.cause = cause_seq;
+            e.depth = depth + 1;
+            e.rule = rule;
+            e.fields.set("bytes", static_cast<std::int64_t>(d.bytes));
+            e.fields.set("age_s",
+                         static_cast<std::int64_t>(
+                             std::chrono::duration_cast<std::chrono::seconds>(d.age).count()));
+            e.fields.set("directory", d.directory);
+            pipeline_.submit(std::move(e));
+          }
+        }
+        finish(retention_outcome(spec, *result));
+      });
+  if (rc != 0)
+    finish(failure(cat::kResource, "retain: cannot queue work: " + std::string(uv_strerror(rc))));
+}
+
+void DaemonActions::check_disk(const Event& cause, Done done) {
+  if (!disk_monitor_) return done(failure(cat::kValidation, "check_disk: nothing is watched"));
+  Done finish = tracked(std::move(done));
+  disk_monitor_->check_all(&cause, [finish](int low, int checked) {
+    Fields f;
+    f.set("checked", static_cast<std::int64_t>(checked));
+    f.set("low", static_cast<std::int64_t>(low));
+    finish(success("checked " + std::to_string(checked) +
+                       " watched filesystems: " + std::to_string(low) + " low on space",
+                   std::move(f)));
+  });
 }
 
 DaemonActions::Done DaemonActions::tracked(Done done) {

@@ -5,6 +5,9 @@
 //   tmux           src/tmux's TmuxSessionControl (open + brief, send, kill)
 //   rotate         src/actions/rotate_file.h on the thread pool
 //   probe          src/schedule's ProbeRunner; its events re-enter the pipeline
+//   retain         src/actions/retention.h on the thread pool; each deletion
+//                  is a retention.deleted event
+//   check_disk     the DiskMonitor: every watched filesystem, now
 //
 // install() registers one Pipeline action handler per type. Each handler reports
 // exactly one ActionOutcome, like the executor, so rules and the event log see
@@ -25,6 +28,7 @@
 #include <vector>
 
 #include "src/core/clock.h"
+#include "src/daemon/disk_monitor.h"
 #include "src/daemon/pipeline.h"
 #include "src/schedule/probe.h"
 #include "src/supervise/supervisor.h"
@@ -42,6 +46,7 @@ class DaemonActions {
 
   void install();
   void set_supervisor(Supervisor* supervisor) { supervisor_ = supervisor; }
+  void set_disk_monitor(DiskMonitor* monitor) { disk_monitor_ = monitor; }
 
   // Probes, tmux operations and rotations not yet reported.
   std::size_t in_flight() const { return in_flight_; }
@@ -55,6 +60,8 @@ class DaemonActions {
   void tmux(const TmuxRequest& r, Done done);
   void rotate(const RotateRequest& r, Done done);
   void probe(const ActionRequest& req, const ProbeRequest& r, const Event& cause, Done done);
+  void retain(const ActionRequest& req, const RetainRequest& r, const Event& cause, Done done);
+  void check_disk(const Event& cause, Done done);
   // Counts the operation in flight until its outcome is reported.
   Done tracked(Done done);
 
@@ -64,6 +71,7 @@ class DaemonActions {
   TmuxSessionControl tmux_;
   ProbeRunner probes_;
   Supervisor* supervisor_ = nullptr;
+  DiskMonitor* disk_monitor_ = nullptr;
   std::size_t in_flight_ = 0;
   std::vector<ProbeRunner::RunId> probe_runs_;  // running, for interrupt_all()
   std::shared_ptr<char> alive_ = std::make_shared<char>();

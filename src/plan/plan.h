@@ -32,18 +32,24 @@ enum class ActionType {
   kQuarantine,
   kMark,
   kEmit,
-  kKill,             // signal a supervised worker (TERM → grace → KILL)
-  kRestart,          // restart a supervised worker through its restart policy
-  kTmux,             // open / send keys to / kill a tmux session
-  kRotate,           // rotate a log file (keep N, gzip)
-  kProbe,            // run a command and turn matching output lines into events
-  kRepairJson,       // repair a result that is not valid JSON, or quarantine it
-  kCompleteSession,  // judge a result session and move it to completed/ when complete
+  kKill,              // signal a supervised worker (TERM → grace → KILL)
+  kRestart,           // restart a supervised worker through its restart policy
+  kTmux,              // open / send keys to / kill a tmux session
+  kRotate,            // rotate a log file (keep N, gzip)
+  kProbe,             // run a command and turn matching output lines into events
+  kRepairJson,        // repair a result that is not valid JSON, or quarantine it
+  kCompleteSession,   // judge a result session and move it to completed/ when complete
+  kFailSession,       // move a session that never completed to failed/ with a recovery report
+  kIntegrateSession,  // run a completed session's integration command, once, then move it
+  kEnsureFile,        // restore a file (a hook script) from its source, with its mode
+  kRetain,            // delete a directory's entries older than an age (retention)
+  kCheckDisk,         // check the free space of the watched filesystems now
 };
 
 // "run", "move", "quarantine", "mark", "emit", "kill", "restart", "tmux",
-// "rotate", "probe", "repair_json", "complete_session": the `do` of a rule file and the `action`
-// field of events.
+// "rotate", "probe", "repair_json", "complete_session", "fail_session",
+// "integrate_session", "ensure_file", "retain", "check_disk": the `do` of a rule
+// file and the `action` field of events.
 constexpr const char* action_type_name(ActionType t) {
   switch (t) {
     case ActionType::kRun:
@@ -70,6 +76,16 @@ constexpr const char* action_type_name(ActionType t) {
       return "repair_json";
     case ActionType::kCompleteSession:
       return "complete_session";
+    case ActionType::kFailSession:
+      return "fail_session";
+    case ActionType::kIntegrateSession:
+      return "integrate_session";
+    case ActionType::kEnsureFile:
+      return "ensure_file";
+    case ActionType::kRetain:
+      return "retain";
+    case ActionType::kCheckDisk:
+      return "check_disk";
   }
   return "unknown";
 }
@@ -267,14 +283,66 @@ struct CompleteSessionRequest {
   std::string marker = "session.done";
 };
 
+// A session in `session` (e.g. temp/<s>) that never completed: judged as
+// complete_session would, then moved into `to` (failed/) with a
+// recovery_report.json saying what was found and `reason`. Confined to `root`.
+struct FailSessionRequest {
+  std::string session;
+  std::string to;
+  std::string root;
+  std::string manifest = "session.json";
+  std::string marker = "session.done";
+  std::string reason;
+};
+
+// Integrate the completed session in `session` (completed/<s>) at most once:
+// claim it (a `claim` file in it), run `command` (retried as the action says),
+// then write the `marker` file and move the session into `to` (integrated/).
+// A session whose marker is already there is moved without running anything.
+struct IntegrateSessionRequest {
+  std::string session;
+  std::string to;
+  std::string root;
+  RunRequest command;
+  std::string marker = "session.integrated";
+  std::string claim = "session.integrating";
+};
+
+// Make `path` a regular file with `source`'s content and `mode`; a file that
+// was replaced with other content is moved into `keep` first ("" = the
+// action's default). Confined to `root`.
+struct EnsureFileRequest {
+  std::string path;
+  std::string source;
+  std::string root;
+  std::string keep;
+  std::uint32_t mode = 0700;
+};
+
+// Delete the entries of `dir` (files, session directories) older than
+// `max_age`, at most `max_entries` per run, confined to `root`, never through a
+// symlink. Only names matching `glob` when it is set.
+struct RetainRequest {
+  std::string dir;
+  std::string root;
+  std::string glob;
+  Duration max_age{0};
+  std::uint64_t max_entries = 10000;
+};
+
+// Check the free space of every watched root's filesystem now: each one below
+// its watch's min_free becomes a disk.low event (the daemon's disk monitor).
+struct CheckDiskRequest {};
+
 // In ActionType order: body.index() is the type.
 using ActionBody =
     std::variant<RunRequest, MoveRequest, QuarantineRequest, MarkRequest, EmitRequest, KillRequest,
                  RestartRequest, TmuxRequest, RotateRequest, ProbeRequest, RepairJsonRequest,
-                 CompleteSessionRequest>;
+                 CompleteSessionRequest, FailSessionRequest, IntegrateSessionRequest,
+                 EnsureFileRequest, RetainRequest, CheckDiskRequest>;
 
 static_assert(std::variant_size_v<ActionBody> ==
-              static_cast<std::size_t>(ActionType::kCompleteSession) + 1);
+              static_cast<std::size_t>(ActionType::kCheckDisk) + 1);
 static_assert(std::is_same_v<
               std::variant_alternative_t<static_cast<std::size_t>(ActionType::kTmux), ActionBody>,
               TmuxRequest>);
@@ -285,9 +353,11 @@ static_assert(std::is_same_v<
 // went, is done), a mark, a kill (signalling a worker again), a rotate (it
 // checks its limits again), a probe (read-only by contract), a repair_json (a
 // repaired copy already written with the same content is reused, an original
-// already quarantined counts as done), a complete_session (a session already
-// moved counts as completed) and a tmux kill. A
-// run, a restart and a tmux open or send are not: they act again.
+// already quarantined counts as done), a complete_session or fail_session (a
+// session already moved counts as done), an ensure_file (it compares first), a
+// retain (an entry already deleted is gone), a check_disk and a tmux kill. A
+// run, a restart, an integrate_session (its command is a run) and a tmux open
+// or send are not: they act again.
 constexpr bool idempotent(ActionType type, const ActionBody& body) {
   switch (type) {
     case ActionType::kMove:
@@ -299,11 +369,16 @@ constexpr bool idempotent(ActionType type, const ActionBody& body) {
     case ActionType::kProbe:
     case ActionType::kRepairJson:
     case ActionType::kCompleteSession:
+    case ActionType::kFailSession:
+    case ActionType::kEnsureFile:
+    case ActionType::kRetain:
+    case ActionType::kCheckDisk:
       return true;
     case ActionType::kTmux:
       return std::get<TmuxRequest>(body).op == TmuxOp::kKill;
     case ActionType::kRun:
     case ActionType::kRestart:
+    case ActionType::kIntegrateSession:
       return false;
   }
   return false;

@@ -186,6 +186,42 @@ void put_body(JsonObjectWriter& w, const CompleteSessionRequest& r) {
   put_text(w, "marker", r.marker);
 }
 
+void put_body(JsonObjectWriter& w, const FailSessionRequest& r) {
+  put_text(w, "session", r.session);
+  put_text(w, "to", r.to);
+  put_text(w, "root", r.root);
+  put_text(w, "manifest", r.manifest);
+  put_text(w, "marker", r.marker);
+  put_text(w, "reason", r.reason);
+}
+
+void put_body(JsonObjectWriter& w, const IntegrateSessionRequest& r) {
+  put_text(w, "session", r.session);
+  put_text(w, "to", r.to);
+  put_text(w, "root", r.root);
+  put_text(w, "marker", r.marker);
+  put_text(w, "claim", r.claim);
+  put_body(w, r.command);
+}
+
+void put_body(JsonObjectWriter& w, const EnsureFileRequest& r) {
+  put_text(w, "path", r.path);
+  put_text(w, "source", r.source);
+  put_text(w, "root", r.root);
+  put_text(w, "keep", r.keep);
+  w.unum("mode", r.mode);
+}
+
+void put_body(JsonObjectWriter& w, const RetainRequest& r) {
+  put_text(w, "dir", r.dir);
+  put_text(w, "root", r.root);
+  put_text(w, "glob", r.glob);
+  put_duration(w, "max_age_ns", r.max_age);
+  w.unum("max_entries", r.max_entries);
+}
+
+void put_body(JsonObjectWriter&, const CheckDiskRequest&) {}
+
 void put_body(JsonObjectWriter& w, const MarkRequest& r) {
   put_text(w, "marker", r.marker);
   put_text(w, "entity", r.entity);
@@ -599,6 +635,42 @@ void read_body(MemberReader& r, CompleteSessionRequest& b) {
   r.text("manifest", b.manifest);
   r.text("marker", b.marker);
 }
+
+void read_body(MemberReader& r, FailSessionRequest& b) {
+  r.text("session", b.session);
+  r.text("to", b.to);
+  r.text("root", b.root);
+  r.text("manifest", b.manifest);
+  r.text("marker", b.marker);
+  r.text("reason", b.reason);
+}
+
+void read_body(MemberReader& r, IntegrateSessionRequest& b) {
+  r.text("session", b.session);
+  r.text("to", b.to);
+  r.text("root", b.root);
+  r.text("marker", b.marker);
+  r.text("claim", b.claim);
+  read_body(r, b.command);
+}
+
+void read_body(MemberReader& r, EnsureFileRequest& b) {
+  r.text("path", b.path);
+  r.text("source", b.source);
+  r.text("root", b.root);
+  r.text("keep", b.keep);
+  r.integer("mode", b.mode, std::uint32_t{0}, std::uint32_t{07777});
+}
+
+void read_body(MemberReader& r, RetainRequest& b) {
+  r.text("dir", b.dir);
+  r.text("root", b.root);
+  r.text("glob", b.glob);
+  r.duration("max_age_ns", b.max_age);
+  r.integer("max_entries", b.max_entries);
+}
+
+void read_body(MemberReader&, CheckDiskRequest&) {}
 
 void read_body(MemberReader& r, MarkRequest& b) {
   r.text("marker", b.marker);

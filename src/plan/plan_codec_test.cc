@@ -140,10 +140,41 @@ ActionRequest complete_session_action() {
       CompleteSessionRequest{"/in/temp/s1", "/in/completed", "/in", "manifest.json", "DONE"});
 }
 
+ActionRequest fail_session_action() {
+  return with_header(FailSessionRequest{"/in/temp/s1", "/in/failed", "/in", "m.json", "DONE",
+                                        "no completion in 30m"});
+}
+
+ActionRequest integrate_session_action() {
+  IntegrateSessionRequest r;
+  r.session = "/in/completed/s1";
+  r.to = "/in/integrated";
+  r.root = "/in";
+  r.command.argv = {"integrate", "--session", "s 1"};
+  r.command.cwd = "/srv";
+  r.command.env = {{"MODE", "fast"}};
+  r.command.shell = true;
+  r.command.kill_grace = milliseconds(3000);
+  r.marker = "done.json";
+  r.claim = "claim.json";
+  return with_header(std::move(r));
+}
+
+ActionRequest ensure_file_action() {
+  return with_header(
+      EnsureFileRequest{"/in/hooks/stop.sh", "/etc/hooks/stop.sh", "/in", "/in/kept", 0750});
+}
+
+ActionRequest retain_action() {
+  return with_header(RetainRequest{"/in/completed", "/in", "s*", hours(24 * 7), 250});
+}
+
 Plan every_type() {
   return plan_of({run_action(), move_action(), quarantine_action(), mark_action(), emit_action(),
                   kill_action(), restart_action(), tmux_action(), rotate_action(), probe_action(),
-                  repair_json_action(), complete_session_action()});
+                  repair_json_action(), complete_session_action(), fail_session_action(),
+                  integrate_session_action(), ensure_file_action(), retain_action(),
+                  with_header(CheckDiskRequest{})});
 }
 
 std::string encode(const Plan& plan) {
@@ -204,6 +235,42 @@ void expect_same_body(const CompleteSessionRequest& want, const CompleteSessionR
   EXPECT_EQ(want.manifest, got.manifest);
   EXPECT_EQ(want.marker, got.marker);
 }
+
+void expect_same_body(const FailSessionRequest& want, const FailSessionRequest& got) {
+  EXPECT_EQ(want.session, got.session);
+  EXPECT_EQ(want.to, got.to);
+  EXPECT_EQ(want.root, got.root);
+  EXPECT_EQ(want.manifest, got.manifest);
+  EXPECT_EQ(want.marker, got.marker);
+  EXPECT_EQ(want.reason, got.reason);
+}
+
+void expect_same_body(const IntegrateSessionRequest& want, const IntegrateSessionRequest& got) {
+  EXPECT_EQ(want.session, got.session);
+  EXPECT_EQ(want.to, got.to);
+  EXPECT_EQ(want.root, got.root);
+  expect_same_body(want.command, got.command);
+  EXPECT_EQ(want.marker, got.marker);
+  EXPECT_EQ(want.claim, got.claim);
+}
+
+void expect_same_body(const EnsureFileRequest& want, const EnsureFileRequest& got) {
+  EXPECT_EQ(want.path, got.path);
+  EXPECT_EQ(want.source, got.source);
+  EXPECT_EQ(want.root, got.root);
+  EXPECT_EQ(want.keep, got.keep);
+  EXPECT_EQ(want.mode, got.mode);
+}
+
+void expect_same_body(const RetainRequest& want, const RetainRequest& got) {
+  EXPECT_EQ(want.dir, got.dir);
+  EXPECT_EQ(want.root, got.root);
+  EXPECT_EQ(want.glob, got.glob);
+  EXPECT_EQ(want.max_age, got.max_age);
+  EXPECT_EQ(want.max_entries, got.max_entries);
+}
+
+void expect_same_body(const CheckDiskRequest&, const CheckDiskRequest&) {}
 
 void expect_same_body(const MarkRequest& want, const MarkRequest& got) {
   EXPECT_EQ(want.marker, got.marker);
@@ -343,6 +410,13 @@ TEST(PlanCodec, CompleteSessionRoundTrips) {
   expect_round_trip(plan_of({complete_session_action()}));
 }
 
+TEST(PlanCodec, SessionRetentionAndHookActionsRoundTrip) {
+  expect_round_trip(plan_of({fail_session_action()}));
+  expect_round_trip(plan_of({integrate_session_action()}));
+  expect_round_trip(plan_of({ensure_file_action()}));
+  expect_round_trip(plan_of({retain_action()}));
+}
+
 TEST(PlanCodec, EveryTypeInOnePlanRoundTrips) {
   expect_round_trip(every_type());
 }
@@ -365,6 +439,11 @@ TEST(PlanCodec, DefaultRequestsRoundTrip) {
   defaults[9].body = ProbeRequest{};
   defaults[10].body = RepairJsonRequest{};
   defaults[11].body = CompleteSessionRequest{};
+  defaults[12].body = FailSessionRequest{};
+  defaults[13].body = IntegrateSessionRequest{};
+  defaults[14].body = EnsureFileRequest{};
+  defaults[15].body = RetainRequest{};
+  defaults[16].body = CheckDiskRequest{};
   for (std::size_t i = 0; i < defaults.size(); ++i)
     ASSERT_EQ(static_cast<std::size_t>(defaults[i].type()), i);
   expect_round_trip(plan_of(std::move(defaults)));
@@ -549,7 +628,8 @@ TEST(PlanCodecRejects, AnUnknownActionType) {
   EXPECT_EQ(
       error_after(plan_of({run_action(), move_action()}), R"("type":"move")", R"("type":"mov")"),
       "actions[1].type: expected run, move, quarantine, mark, emit, kill, restart, tmux, "
-      "rotate, probe, repair_json or complete_session, not \"mov\"");
+      "rotate, probe, repair_json, complete_session, fail_session, integrate_session, "
+      "ensure_file, retain or check_disk, not \"mov\"");
   EXPECT_EQ(error_after(plan_of({move_action()}), R"("type":"move")", R"("type":1)"),
             "actions[0].type: expected a string");
 }

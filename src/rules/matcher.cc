@@ -559,6 +559,56 @@ class ActionRenderer {
     require_file_name(r.marker, "marker");
     return r;
   }
+  FailSessionRequest operator()(const FailSessionActionSpec& s) {
+    FailSessionRequest r;
+    put(s.session, r.session);
+    put(s.to, r.to);
+    put(s.root, r.root);
+    put(s.manifest, r.manifest);
+    put(s.marker, r.marker);
+    put(s.reason, r.reason);
+    require_value(r.session, "the session directory");
+    require_value(r.to, "the destination directory");
+    require_file_name(r.manifest, "manifest");
+    require_file_name(r.marker, "marker");
+    return r;
+  }
+  IntegrateSessionRequest operator()(const IntegrateSessionActionSpec& s) {
+    IntegrateSessionRequest r;
+    put(s.session, r.session);
+    put(s.to, r.to);
+    put(s.root, r.root);
+    r.command = (*this)(s.command);
+    put(s.marker, r.marker);
+    put(s.claim, r.claim);
+    require_value(r.session, "the session directory");
+    require_value(r.to, "the destination directory");
+    require_file_name(r.marker, "marker");
+    require_file_name(r.claim, "claim");
+    return r;
+  }
+  EnsureFileRequest operator()(const EnsureFileActionSpec& s) {
+    EnsureFileRequest r;
+    put(s.path, r.path);
+    put(s.source, r.source);
+    put(s.root, r.root);
+    put(s.keep, r.keep);
+    r.mode = s.mode;
+    require_value(r.path, "the file to ensure");
+    require_value(r.source, "the source to restore it from");
+    return r;
+  }
+  RetainRequest operator()(const RetainActionSpec& s) {
+    RetainRequest r;
+    put(s.dir, r.dir);
+    put(s.root, r.root);
+    put(s.glob, r.glob);
+    r.max_age = s.max_age;
+    r.max_entries = s.max_entries;
+    require_value(r.dir, "the directory to prune");
+    return r;
+  }
+  CheckDiskRequest operator()(const CheckDiskActionSpec&) { return {}; }
   ProbeRequest operator()(const ProbeActionSpec& s) {
     ProbeRequest r;
     put_command(s.argv, s.cwd, s.env, r.argv, r.cwd, r.env);

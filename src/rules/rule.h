@@ -20,6 +20,7 @@
 #include "src/core/event.h"
 #include "src/core/glob.h"
 #include "src/plan/plan.h"
+#include "src/rules/rule_breaker.h"
 #include "src/rules/rule_gate.h"
 #include "src/rules/template.h"
 
@@ -185,12 +186,49 @@ struct CompleteSessionActionSpec {
   Template marker;    // default "session.done"
 };
 
+struct FailSessionActionSpec {
+  Template session;   // default "{dir}"
+  Template to;        // required
+  Template root;      // default "{root}"
+  Template manifest;  // default "session.json"
+  Template marker;    // default "session.done"
+  Template reason;    // default: "no completion for as long as the rule waits"
+};
+
+struct IntegrateSessionActionSpec {
+  Template session;       // default "{dir}"
+  Template to;            // required
+  Template root;          // default "{root}"
+  RunActionSpec command;  // argv (required), cwd, env, shell, kill_grace
+  Template marker;        // default "session.integrated"
+  Template claim;         // default "session.integrating"
+};
+
+struct EnsureFileActionSpec {
+  Template path;    // default "{path}"
+  Template source;  // required
+  Template root;    // default "{root}"
+  std::optional<Template> keep;
+  std::uint32_t mode = 0700;
+};
+
+struct RetainActionSpec {
+  Template dir;   // required
+  Template root;  // default "{root}"
+  std::optional<Template> glob;
+  Duration max_age{0};  // required, > 0
+  std::uint64_t max_entries = 10000;
+};
+
+struct CheckDiskActionSpec {};
+
 // In ActionType order, like ActionBody: body.index() is the type.
 using ActionSpecBody =
     std::variant<RunActionSpec, MoveActionSpec, QuarantineActionSpec, MarkActionSpec,
                  EmitActionSpec, KillActionSpec, RestartActionSpec, TmuxActionSpec,
-                 RotateActionSpec, ProbeActionSpec, RepairJsonActionSpec,
-                 CompleteSessionActionSpec>;
+                 RotateActionSpec, ProbeActionSpec, RepairJsonActionSpec, CompleteSessionActionSpec,
+                 FailSessionActionSpec, IntegrateSessionActionSpec, EnsureFileActionSpec,
+                 RetainActionSpec, CheckDiskActionSpec>;
 
 // One [[rule.action]]: the common header (rule, index, position, timeout,
 // retry; render_error stays empty) and exactly the fields of its type.
@@ -222,6 +260,7 @@ struct Rule {
   std::vector<Glob> on;  // event kind globs (GlobMode::kPlain); may be empty with a schedule
   bool enabled = true;   // a disabled rule is kept (listed) but never matches
   GatePolicy gate;
+  BreakerPolicy breaker;        // `breaker`: none unless set (rule_breaker.h)
   std::vector<Condition> when;  // all must hold
   std::vector<ActionSpec> actions;
   std::string file;  // the rule file it came from

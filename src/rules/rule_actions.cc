@@ -20,9 +20,15 @@ namespace aw::rule_parse {
 namespace {
 
 // In ActionType order (the loader maps an index here to the enum).
-const Keys kActionTypes = {"run",    "move",  "quarantine",  "mark",
-                           "emit",   "kill",  "restart",     "tmux",
-                           "rotate", "probe", "repair_json", "complete_session"};
+const Keys kActionTypes = {"run",          "move",
+                           "quarantine",   "mark",
+                           "emit",         "kill",
+                           "restart",      "tmux",
+                           "rotate",       "probe",
+                           "repair_json",  "complete_session",
+                           "fail_session", "integrate_session",
+                           "ensure_file",  "retain",
+                           "check_disk"};
 const Keys kCommonActionKeys = {"do", "timeout", "retries", "backoff", "on_interrupt"};
 const Keys kOnInterrupt = {"rerun", "fail"};
 const Keys kTmuxKeys = {"op",    "session", "argv", "cwd",      "env",
@@ -200,6 +206,38 @@ class ActionParser : RuleReader {
   void read_keep(const toml::node& v, int& out) {
     if (auto i = get_int(v, "keep", 1, 1000, "a whole number of rotated files to keep, e.g. 5"))
       out = static_cast<int>(*i);
+  }
+  // A file mode as an octal string ("0755", "700"): an integer is refused,
+  // because 755 in TOML is decimal and would mean something else entirely.
+  void read_mode(const toml::node& v, std::uint32_t& out) {
+    if (v.is_integer()) {
+      error(pos(v),
+            "'mode' must be an octal string like \"0755\", not an integer (755 in TOML "
+            "is decimal)");
+      return;
+    }
+    auto text = get_string(v, "mode");
+    if (!text) return;
+    std::uint32_t mode = 0;
+    bool ok = !text->empty() && text->size() <= 4;
+    for (char c : *text) {
+      ok = ok && c >= '0' && c <= '7';
+      mode = mode * 8 + static_cast<std::uint32_t>(c - '0');
+    }
+    if (!ok || mode > 07777) {
+      error(pos(v), "'mode' " + quoted(*text) + " is not an octal file mode like \"0755\"");
+      return;
+    }
+    if ((mode & 0400) == 0) {
+      error(pos(v), "'mode' " + quoted(*text) +
+                        " does not let the owner read the file; a restored file must be usable");
+      return;
+    }
+    out = mode;
+  }
+  void read_count(const toml::node& v, std::string_view key, std::uint64_t& out) {
+    if (auto i = get_int(v, key, 1, 1000000, "a whole number, e.g. 10000"))
+      out = static_cast<std::uint64_t>(*i);
   }
   void read_method(const toml::node& v, RotateMethod& out) {
     if (auto m = get_choice(v, "method", kRotateMethods)) out = static_cast<RotateMethod>(*m);
@@ -476,6 +514,43 @@ class ActionParser : RuleReader {
     if (!tbl.get("marker")) s.marker = Template::literal("session.done");
   }
   void finish(const toml::table& tbl, const toml::node& n, const std::string& what,
+              FailSessionActionSpec& s) {
+    require(tbl, n, what, "fail_session", "to",
+            "where sessions that never completed go, e.g. \"{root}/failed\"");
+    if (!tbl.get("session")) s.session = default_template("{dir}");
+    if (!tbl.get("root")) s.root = default_template("{root}");
+    if (!tbl.get("manifest")) s.manifest = Template::literal("session.json");
+    if (!tbl.get("marker")) s.marker = Template::literal("session.done");
+    if (!tbl.get("reason"))
+      s.reason = Template::literal("the session did not complete in the time its rule allows");
+  }
+  void finish(const toml::table& tbl, const toml::node& n, const std::string& what,
+              IntegrateSessionActionSpec& s) {
+    require(tbl, n, what, "integrate_session", "to",
+            "where integrated sessions go, e.g. \"{root}/integrated\"");
+    require(tbl, n, what, "integrate_session", "argv",
+            "the integration command, e.g. argv = [\"integrate\", \"{dir}\"]");
+    if (!tbl.get("session")) s.session = default_template("{dir}");
+    if (!tbl.get("root")) s.root = default_template("{root}");
+    if (!tbl.get("marker")) s.marker = Template::literal("session.integrated");
+    if (!tbl.get("claim")) s.claim = Template::literal("session.integrating");
+  }
+  void finish(const toml::table& tbl, const toml::node& n, const std::string& what,
+              EnsureFileActionSpec& s) {
+    require(tbl, n, what, "ensure_file", "source",
+            "the file to restore from, e.g. \"/usr/share/hooks/{name}\"");
+    if (!tbl.get("path")) s.path = default_template("{path}");
+    if (!tbl.get("root")) s.root = default_template("{root}");
+  }
+  void finish(const toml::table& tbl, const toml::node& n, const std::string& what,
+              RetainActionSpec& s) {
+    require(tbl, n, what, "retain", "dir",
+            "the directory whose old entries are deleted, e.g. \"{root}/completed\"");
+    require(tbl, n, what, "retain", "max_age", "how old an entry must be to go, e.g. \"7d\"");
+    if (!tbl.get("root")) s.root = default_template("{root}");
+  }
+  void finish(const toml::table&, const toml::node&, const std::string&, CheckDiskActionSpec&) {}
+  void finish(const toml::table& tbl, const toml::node& n, const std::string& what,
               ProbeActionSpec&) {
     require(tbl, n, what, "probe", "argv",
             "the command whose output is read, e.g. argv = [\"queue-status\"]");
@@ -728,6 +803,72 @@ const KeyTable<CompleteSessionActionSpec>& key_table() {
       {"marker", [](P& p, const N& v, S& s) { p.read_template(v, "marker", s.marker); }},
       {"root", [](P& p, const N& v, S& s) { p.read_template(v, "root", s.root); }},
   };
+  return t;
+}
+
+template <>
+const KeyTable<FailSessionActionSpec>& key_table() {
+  using S = FailSessionActionSpec;
+  static const KeyTable<S> t = {
+      {"session", [](P& p, const N& v, S& s) { p.read_template(v, "session", s.session); }},
+      {"to", [](P& p, const N& v, S& s) { p.read_template(v, "to", s.to); }},
+      {"manifest", [](P& p, const N& v, S& s) { p.read_template(v, "manifest", s.manifest); }},
+      {"marker", [](P& p, const N& v, S& s) { p.read_template(v, "marker", s.marker); }},
+      {"reason", [](P& p, const N& v, S& s) { p.read_template(v, "reason", s.reason); }},
+      {"root", [](P& p, const N& v, S& s) { p.read_template(v, "root", s.root); }},
+  };
+  return t;
+}
+
+template <>
+const KeyTable<IntegrateSessionActionSpec>& key_table() {
+  using S = IntegrateSessionActionSpec;
+  static const KeyTable<S> t = {
+      {"session", [](P& p, const N& v, S& s) { p.read_template(v, "session", s.session); }},
+      {"to", [](P& p, const N& v, S& s) { p.read_template(v, "to", s.to); }},
+      {"root", [](P& p, const N& v, S& s) { p.read_template(v, "root", s.root); }},
+      {"argv", [](P& p, const N& v, S& s) { p.read_argv(v, s.command.argv); }},
+      {"cwd", [](P& p, const N& v, S& s) { p.read_template(v, "cwd", s.command.cwd); }},
+      {"env", [](P& p, const N& v, S& s) { p.read_env(v, s.command.env); }},
+      {"shell", [](P& p, const N& v, S& s) { p.read_bool(v, "shell", s.command.shell); }},
+      {"kill_grace", [](P& p, const N& v,
+                        S& s) { p.read_duration(v, "kill_grace", false, s.command.kill_grace); }},
+      {"marker", [](P& p, const N& v, S& s) { p.read_template(v, "marker", s.marker); }},
+      {"claim", [](P& p, const N& v, S& s) { p.read_template(v, "claim", s.claim); }},
+  };
+  return t;
+}
+
+template <>
+const KeyTable<EnsureFileActionSpec>& key_table() {
+  using S = EnsureFileActionSpec;
+  static const KeyTable<S> t = {
+      {"path", [](P& p, const N& v, S& s) { p.read_template(v, "path", s.path); }},
+      {"source", [](P& p, const N& v, S& s) { p.read_template(v, "source", s.source); }},
+      {"root", [](P& p, const N& v, S& s) { p.read_template(v, "root", s.root); }},
+      {"keep", [](P& p, const N& v, S& s) { p.read_template(v, "keep", s.keep); }},
+      {"mode", [](P& p, const N& v, S& s) { p.read_mode(v, s.mode); }},
+  };
+  return t;
+}
+
+template <>
+const KeyTable<RetainActionSpec>& key_table() {
+  using S = RetainActionSpec;
+  static const KeyTable<S> t = {
+      {"dir", [](P& p, const N& v, S& s) { p.read_template(v, "dir", s.dir); }},
+      {"root", [](P& p, const N& v, S& s) { p.read_template(v, "root", s.root); }},
+      {"glob", [](P& p, const N& v, S& s) { p.read_template(v, "glob", s.glob); }},
+      {"max_age", [](P& p, const N& v, S& s) { p.read_duration(v, "max_age", true, s.max_age); }},
+      {"max_entries",
+       [](P& p, const N& v, S& s) { p.read_count(v, "max_entries", s.max_entries); }},
+  };
+  return t;
+}
+
+template <>
+const KeyTable<CheckDiskActionSpec>& key_table() {
+  static const KeyTable<CheckDiskActionSpec> t = {};
   return t;
 }
 

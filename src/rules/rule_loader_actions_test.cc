@@ -475,13 +475,58 @@ TEST(CompleteSessionAction, NeedsTo) {
             "complete sessions go, e.g. \"{root}/completed\"");
 }
 
+TEST(SessionLifeActions, KeysAndDefaults) {
+  const ActionSpec fail = one_action("do = \"fail_session\"\nto = \"{root}/failed\"");
+  const auto& f = body<FailSessionActionSpec>(fail);
+  EXPECT_EQ(f.session.source(), "{dir}");
+  EXPECT_EQ(f.root.source(), "{root}");
+  EXPECT_EQ(f.reason.source(), "the session did not complete in the time its rule allows");
+
+  const ActionSpec integrate = one_action(R"(do = "integrate_session"
+argv = ["merge", "{dir}"]
+to = "{root}/integrated"
+env = { MODE = "x" }
+kill_grace = "2s")");
+  const auto& i = body<IntegrateSessionActionSpec>(integrate);
+  ASSERT_EQ(i.command.argv.size(), 2u);
+  EXPECT_EQ(i.command.argv[1].source(), "{dir}");
+  EXPECT_EQ(i.command.kill_grace, std::chrono::seconds(2));
+  EXPECT_EQ(i.marker.source(), "session.integrated");
+  EXPECT_EQ(i.claim.source(), "session.integrating");
+  EXPECT_EQ(one_error("do = \"integrate_session\"\nto = \"x\""),
+            "a.toml:4:1: error: action 1 of rule 'r' (do = \"integrate_session\") needs 'argv': "
+            "the integration command, e.g. argv = [\"integrate\", \"{dir}\"]");
+
+  const ActionSpec ensure =
+      one_action("do = \"ensure_file\"\nsource = \"/s/{name}\"\nmode = \"0755\"");
+  const auto& e = body<EnsureFileActionSpec>(ensure);
+  EXPECT_EQ(e.path.source(), "{path}");
+  EXPECT_EQ(e.mode, 0755u);
+  EXPECT_EQ(one_error("do = \"ensure_file\"\nsource = \"/s\"\nmode = 755"),
+            "a.toml:7:8: error: 'mode' must be an octal string like \"0755\", not an integer (755 "
+            "in TOML is decimal)");
+  EXPECT_EQ(one_error("do = \"ensure_file\"\nsource = \"/s\"\nmode = \"0855\""),
+            "a.toml:7:8: error: 'mode' \"0855\" is not an octal file mode like \"0755\"");
+
+  const ActionSpec retain =
+      one_action("do = \"retain\"\ndir = \"{root}/completed\"\nmax_age = \"7d\"\nglob = \"*.gz\"");
+  const auto& r = body<RetainActionSpec>(retain);
+  EXPECT_EQ(r.max_age, std::chrono::hours(24 * 7));
+  EXPECT_EQ(r.max_entries, 10000u);
+  EXPECT_EQ(one_error("do = \"retain\"\ndir = \"x\""),
+            "a.toml:4:1: error: action 1 of rule 'r' (do = \"retain\") needs 'max_age': how old "
+            "an entry must be to go, e.g. \"7d\"");
+  EXPECT_EQ(one_action("do = \"check_disk\"").type(), ActionType::kCheckDisk);
+}
+
 // ---- across types ----
 
 TEST(NewActions, UnknownActionListsEveryType) {
   EXPECT_EQ(one_error("do = \"kil\""),
             "a.toml:5:6: error: unknown action \"kil\"; did you mean 'kill'? (expected run, move, "
-            "quarantine, mark, emit, kill, restart, tmux, rotate, probe, repair_json or "
-            "complete_session)");
+            "quarantine, mark, emit, kill, restart, tmux, rotate, probe, repair_json, "
+            "complete_session, fail_session, integrate_session, ensure_file, retain or "
+            "check_disk)");
 }
 
 TEST(NewActions, KeysOfOneTypeAreRefusedOnAnother) {
@@ -534,6 +579,12 @@ TEST(NewActions, WithoutOnInterruptOnlyIdempotentActionsRunAgain) {
   ActionRequest restart;
   restart.body = RestartRequest{};
   EXPECT_FALSE(restart.rerun_when_interrupted());
+  ActionRequest integrate;
+  integrate.body = IntegrateSessionRequest{};
+  EXPECT_FALSE(integrate.rerun_when_interrupted());  // its command is a run
+  ActionRequest fail;
+  fail.body = FailSessionRequest{};
+  EXPECT_TRUE(fail.rerun_when_interrupted());
 }
 
 }  // namespace

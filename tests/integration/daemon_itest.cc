@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -21,10 +22,12 @@ TEST(Daemon, StartsWithDefaultWorkspaceAndStopsGracefully) {
   d.start();
   auto started = d.wait_for_kind("daemon.started");
   ASSERT_TRUE(started);
-  EXPECT_EQ(*started->fields.get_int("watches"), 3);  // results, pids, logs
-  EXPECT_TRUE(exists(d.state_dir() + "/workspace/results"));
-  EXPECT_TRUE(exists(d.state_dir() + "/workspace/pids"));
-  EXPECT_TRUE(exists(d.state_dir() + "/workspace/logs"));
+  EXPECT_EQ(*started->fields.get_int("watches"), 4);  // results, pids, logs, hooks
+  for (const char* dir : {"results", "pids", "logs", "hooks"}) {
+    struct stat st {};
+    ASSERT_EQ(::stat((d.state_dir() + "/workspace/" + dir).c_str(), &st), 0) << dir;
+    EXPECT_EQ(st.st_mode & 0777, 0700u) << dir;
+  }
   EXPECT_EQ(d.stop(), 0);
   auto events = d.events();
   ASSERT_GE(events.size(), 3u);

@@ -1,14 +1,17 @@
 // Result sessions through the real daemon and its shipped rules
 // (rules/sessions.toml, docs/sessions.md): agents' results landing in
 // temp/<session>/, repaired or quarantined when broken, and each complete
-// session moved to completed/<session>/ once, also across a SIGKILL.
+// session moved to completed/<session>/ once and integrated (into
+// integrated/<session>/) at most once, also across a SIGKILL.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "tests/integration/harness.h"
 
@@ -238,11 +241,25 @@ class SessionStormTest : public SessionsTest {
       if (e.kind == "state.changed" && e.fields.get_string("to") == "completed")
         ++completions[e.entity];
     }
+    const std::map<std::string, int> commands = integrated_by_command();
     for (int n = 0; n < count; ++n) {
       const std::string s = "s" + std::to_string(n);
-      const std::string done = results + "/completed/" + s;
+      const std::string integrated = results + "/integrated/" + s;
+      const std::string completed = results + "/completed/" + s;
+      // In doubt (killed only): left in completed/ with its claim.
+      const bool in_doubt = killed && exists(completed + "/session.integrating");
+      const std::string done = in_doubt ? completed : integrated;
       const std::string temp = session_dir(s);
       SCOPED_TRACE(s);
+      const auto ran = commands.find(s);
+      const int runs = ran == commands.end() ? 0 : ran->second;
+      if (in_doubt) {
+        EXPECT_LE(runs, 1) << "integrated twice";
+        EXPECT_FALSE(exists(integrated));
+      } else {
+        EXPECT_EQ(runs, completes(n) ? 1 : 0) << "integrations";
+        EXPECT_FALSE(exists(completed)) << "left in completed/";
+      }
       if (completes(n) && killed) {
         EXPECT_GE(completions[s], 1u);
         EXPECT_LE(completions[s], 2u);
@@ -253,6 +270,7 @@ class SessionStormTest : public SessionsTest {
       EXPECT_EQ(exists(done), completes(n));
       EXPECT_EQ(exists(temp), !completes(n));
       EXPECT_FALSE(exists(done + ".1")) << "moved twice";
+      EXPECT_FALSE(exists(completed + ".1")) << "completed twice";
       const std::string home = completes(n) ? done : temp;
       for (int i = 0; i < kAgents; ++i) {
         const std::string a = agent_name(i);
@@ -289,10 +307,75 @@ class SessionStormTest : public SessionsTest {
     SessionsTest::SetUp();
     outside_file = outside / "secret.json";
     write_file(outside_file, "outside the root");
+    // Integration on: each complete session ends in integrated/, integrated
+    // by a command that logs it, so a second integration would show.
+    d.write_rule("integrate.toml", R"([[rule]]
+name = "session-integrate"
+on = "file.landed"
+when = [
+  { field = "fields.watch", equals = "results" },
+  { field = "fields.rel", glob = "completed/*/session.completed" },
+]
+  [[rule.action]]
+  do = "integrate_session"
+  argv = ['echo "$AGENTWATCH_SESSION" >> ")" +
+                                       integrations + R"("']
+  shell = true
+  to = "{root}/integrated"
+  on_interrupt = "rerun"
+)");
+  }
+  // Sessions the integration command ran for, and how often.
+  std::map<std::string, int> integrated_by_command() const {
+    std::map<std::string, int> runs;
+    if (!exists(integrations)) return runs;
+    std::string text = read_file(integrations);
+    for (std::size_t at = 0, nl; (nl = text.find('\n', at)) != std::string::npos; at = nl + 1)
+      ++runs[text.substr(at, nl - at)];
+    return runs;
+  }
+  // Waits until each session that completes is integrated, or (after a
+  // SIGKILL) found in doubt: claimed by a daemon that died while its command
+  // may have run, so never run again by itself.
+  void wait_until_integrated(int count, bool killed) {
+    int expected = 0;
+    for (int n = 0; n < count; ++n) expected += completes(n);
+    std::set<std::string> done;
+    const auto settled = [&] {
+      done.clear();
+      for (const Event& e : d.events()) {
+        if (e.fields.get_string("action") != "integrate_session") continue;
+        const auto state = e.fields.get_string("state");
+        // integrated_before: moved by the attempt a killed daemon had in
+        // flight, whose outcome was never logged; its resumed plan finds it.
+        if (state == "integrated" ||
+            (killed && (state == "in_doubt" || state == "integrated_before")))
+          done.insert(e.fields.get_string("session").value_or(""));
+      }
+      return static_cast<int>(done.size());
+    };
+    const auto deadline = std::chrono::steady_clock::now() + 120s;
+    while (settled() < expected && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(100ms);
+    if (settled() == expected) return;
+    std::string missing;  // what each unsettled session's directories hold
+    for (int n = 0; n < count; ++n) {
+      const std::string s = "s" + std::to_string(n);
+      if (!completes(n) || done.count(s)) continue;
+      const std::string c = results + "/completed/" + s;
+      missing += s + ": completed/ " + (exists(c) ? "yes" : "no") + ", record " +
+                 (exists(c + "/session.completed") ? "yes" : "no") + ", claim " +
+                 (exists(c + "/session.integrating") ? "yes" : "no") + ", integrated/ " +
+                 (exists(results + "/integrated/" + s) ? "yes" : "no") + ", temp/ " +
+                 (exists(session_dir(s)) ? "yes" : "no") + "\n";
+    }
+    ADD_FAILURE() << expected - settled() << " sessions neither integrated nor in doubt:\n"
+                  << missing;
   }
 
   TempDir outside;
   std::string outside_file;
+  std::string integrations = d.home() + "/integrations.log";
 };
 
 TEST_F(SessionStormTest, EverySessionAndFileEndsInExactlyOnePlace) {
@@ -300,6 +383,7 @@ TEST_F(SessionStormTest, EverySessionAndFileEndsInExactlyOnePlace) {
   const int n = sessions();
   write_sessions(0, n);
   wait_until_settled(n, false);
+  wait_until_integrated(n, false);
   expect_end_state(n, false);
   EXPECT_EQ(d.stop(), 0);
 }
@@ -314,6 +398,7 @@ TEST_F(SessionStormTest, ASigkillInTheMiddleChangesNothingInTheEnd) {
   write_sessions(n / 2, n);  // while it is down
   d.start();
   wait_until_settled(n, true);
+  wait_until_integrated(n, true);
   expect_end_state(n, true);
   EXPECT_EQ(d.stop(), 0);
 }
