@@ -4,11 +4,19 @@
 // state files (load_state), `recover reset` writes the journal itself under the
 // instance lock, and the ones that need a live process (start, stop, kill,
 // trigger) say the daemon is not running (exit 3, like `status`).
+//
+// `recover diagnose` adds what session_doctor.h finds on disk (result sessions,
+// quarantined results, hooks, disk space), and `recover fix` applies those
+// fixes, each recorded in the event log as control.recover.fix.
+#include <pwd.h>
 #include <simdjson.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <optional>
@@ -16,6 +24,7 @@
 #include <string>
 
 #include "src/cli/cli_common.h"
+#include "src/cli/session_doctor.h"
 #include "src/control/control_client.h"
 #include "src/core/duration.h"
 #include "src/core/event_kinds.h"
@@ -23,6 +32,7 @@
 #include "src/daemon/daemon.h"
 #include "src/daemon/diagnosis.h"
 #include "src/daemon/instance_lock.h"
+#include "src/rules/rule_files.h"
 #include "src/state/state_event.h"
 #include "src/state/state_store.h"
 #include "watchers/notify/notify_spool.h"
@@ -298,6 +308,101 @@ std::uint64_t spooled_notifications(const Paths& p) {
   return n;
 }
 
+// --- result sessions on disk (session_doctor.h) ----------------------------
+
+// What the loaded retention rules may delete: each of `dirs` whose rule (same
+// position in `rule_names`) is loaded, enabled and retains, with that rule's
+// max_age. A rule that is absent (no shipped rules, rules that do not load) or
+// disabled leaves its directory alone: `recover fix` deletes nothing the
+// daemon itself would not.
+std::vector<RetentionDir> retention_of(const RuleSet* rules,
+                                       std::initializer_list<const char*> rule_names,
+                                       std::vector<RetentionDir> dirs) {
+  std::vector<RetentionDir> out;
+  auto name = rule_names.begin();
+  for (RetentionDir& d : dirs) {
+    const Rule* r = rules ? rules->find(*name++) : nullptr;
+    if (!r || !r->enabled) continue;
+    for (const ActionSpec& a : r->actions) {
+      if (const auto* retain = a.as<RetainActionSpec>()) {
+        d.max_age = retain->max_age;
+        out.push_back(d);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+// What find_session_problems looks at: the watches of agentwatch.toml (the
+// default workspace without any, as the daemon's effective_watches), and the
+// limits of the rules as `rules check` loads them. nullopt after printing why.
+std::optional<DoctorInput> doctor_input(const Paths& p, int daemon_pid) {
+  auto config = load_daemon_config(p.config_file);
+  if (!config) {
+    std::cerr << config.error().message << "\n";
+    return std::nullopt;
+  }
+  std::vector<WatchConfig> watches = config->watches;
+  if (watches.empty()) {
+    for (const char* name : {"results", "pids", "logs", "hooks"}) {
+      WatchConfig w;
+      w.name = name;
+      w.path = p.workspace_dir() + "/" + name;
+      watches.push_back(std::move(w));
+    }
+  }
+  std::optional<RuleSet> rules;
+  RuleLoad load = load_rules_from_paths(rule_layers(p, *config));
+  if (load.ok())
+    rules = std::move(load).rules();
+  else
+    std::cerr << "agentwatch: the rules do not load, so sessions are judged by the shipped "
+                 "defaults:\n"
+              << load.error_text() << "\n";
+  const RuleSet* rs = rules ? &*rules : nullptr;
+
+  DoctorInput in;
+  in.now = SystemClock().wall();
+  in.daemon_pid = daemon_pid;
+  in.hooks_source = p.config_dir + "/hooks";
+  if (const Rule* r = rs ? rs->find("session-age-out") : nullptr) {
+    if (!r->enabled)
+      in.age_out.reset();
+    else if (r->gate.debounce > Duration::zero())
+      in.age_out = r->gate.debounce;
+  }
+  const Rule* integrate = rs ? rs->find("session-integrate") : nullptr;
+  in.integrate_enabled = integrate && integrate->enabled;
+  const Rule* restore = rs ? rs->find("hook-restore") : nullptr;
+  in.restore_hooks = !restore || restore->enabled;
+  for (const WatchConfig& w : watches) {
+    const DoctorRoot root{w.name, w.path};
+    if (w.name == "results") {
+      in.results.push_back(root);
+      in.disks.push_back({root, w.min_free, w.min_free_text,
+                          retention_of(rs,
+                                       {"retain-completed-sessions", "retain-integrated-sessions",
+                                        "retain-failed-sessions"},
+                                       default_results_retention())});
+    } else if (w.name == "logs") {
+      in.disks.push_back({root, w.min_free, w.min_free_text,
+                          retention_of(rs, {"retain-rotated-logs"}, default_logs_retention())});
+    } else if (w.name == "hooks") {
+      in.hooks = root;
+    }
+  }
+  return in;
+}
+
+// The problems on disk; what could not be looked at goes to stderr.
+std::vector<SessionProblem> session_problems(const DoctorInput& in) {
+  std::vector<std::string> errors;
+  std::vector<SessionProblem> problems = find_session_problems(in, &errors);
+  for (const std::string& e : errors) std::cerr << "agentwatch: skipped: " << e << "\n";
+  return problems;
+}
+
 int cmd_diagnose(const GlobalFlags& g, bool json) {
   Paths p = resolve_paths(g.overrides);
   std::string result;
@@ -324,9 +429,23 @@ int cmd_diagnose(const GlobalFlags& g, bool json) {
     std::cerr << "agentwatch: the daemon's diagnosis is not a list: " << result << "\n";
     return 1;
   }
+  std::vector<SessionProblem> on_disk;
+  if (std::optional<DoctorInput> in =
+          doctor_input(p, live ? InstanceLock::holder(p.lock_file()) : 0))
+    on_disk = session_problems(*in);
+  const std::size_t total = problems.size() + on_disk.size();
   if (json) {
-    std::cout << result << "\n";
-  } else if (problems.size() == 0) {
+    std::string merged = "[";
+    for (simdjson::dom::element pr : problems) {
+      if (merged.size() > 1) merged += ',';
+      merged += simdjson::minify(pr);
+    }
+    for (const SessionProblem& sp : on_disk) {
+      if (merged.size() > 1) merged += ',';
+      merged += session_problem_json(sp);
+    }
+    std::cout << merged << "]\n";
+  } else if (total == 0) {
     std::cout << "no problems found\n";
   } else {
     for (simdjson::dom::element pr : problems) {
@@ -334,8 +453,114 @@ int cmd_diagnose(const GlobalFlags& g, bool json) {
                 << str_or(pr, "what") << "\n";
       if (auto hint = str_or(pr, "hint"); !hint.empty()) std::cout << "    " << hint << "\n";
     }
+    for (const SessionProblem& sp : on_disk)
+      std::cout << sp.severity << ": " << sp.subject << ": " << sp.what << "\n    "
+                << session_problem_hint(sp) << "\n";
   }
-  return problems.size() == 0 ? 0 : kExitProblems;
+  return total == 0 ? 0 : kExitProblems;
+}
+
+std::string user_name() {
+  struct passwd pw {};
+  struct passwd* found = nullptr;
+  char buf[4096];
+  if (getpwuid_r(getuid(), &pw, buf, sizeof buf, &found) == 0 && found && found->pw_name)
+    return found->pw_name;
+  const char* user = std::getenv("USER");
+  return user ? user : "";
+}
+
+// `recover fix`: the problems session_doctor finds, each fixed (asked, or all
+// with --auto) and recorded as control.recover.fix. With a daemon running the
+// daemon records it (control method recover.fix, which audits who asked); with
+// none we hold its instance lock for the whole run (no daemon starts half way
+// and reacts to half of it) and append the events to its log ourselves, as
+// `recover reset` does offline.
+int cmd_fix(const GlobalFlags& g, bool auto_yes, bool dry_run, bool json) {
+  Paths p = resolve_paths(g.overrides);
+  auto ping = control_call(p.control_socket(), "ping", "", kCallTimeout);
+  if (!ping && !is_control_unavailable(ping.error())) {
+    std::cerr << "agentwatch: cannot ask the daemon: " << ping.error().message << "\n";
+    return 1;
+  }
+  const bool live = ping.ok();
+  bool daemon_records = false;
+  if (live && ping->ok) {
+    simdjson::dom::parser parser;
+    simdjson::dom::array methods;
+    if (!parser.parse(simdjson::padded_string(ping->result_json))["methods"].get_array().get(
+            methods))
+      for (simdjson::dom::element m : methods)
+        if (m.is_string() && m.get_string().value_unsafe() == "recover.fix") daemon_records = true;
+  }
+  // Only a run that may change something takes the lock (a dry run, or one
+  // refused for want of a terminal, leaves even the lock file alone).
+  const bool interactive = ::isatty(STDIN_FILENO) == 1;
+  std::optional<InstanceLock> lock;
+  if (!live && !dry_run && (auto_yes || interactive)) {
+    // The daemon may not have run since boot: its runtime dir (0700) holds the lock.
+    if (Status s = prepare_runtime_dir(p.runtime_dir); !s) {
+      std::cerr << "agentwatch: " << s.error().message << "\n";
+      return 1;
+    }
+    auto acquired = InstanceLock::acquire(p.lock_file());
+    if (!acquired) {
+      std::cerr << "agentwatch: " << acquired.error().message << "\n";
+      return 1;
+    }
+    lock.emplace(std::move(*acquired));
+    if (Status s = make_dirs(p.event_log_dir(), 0700); !s) {  // where the audit events go
+      std::cerr << "agentwatch: " << s.error().message << "\n";
+      return 1;
+    }
+  }
+  std::optional<DoctorInput> in = doctor_input(p, live ? InstanceLock::holder(p.lock_file()) : 0);
+  if (!in) return 1;
+  const std::vector<SessionProblem> problems = session_problems(*in);
+  const bool fixable = std::any_of(problems.begin(), problems.end(), [](const SessionProblem& sp) {
+    return sp.action != FixAction::kNone;
+  });
+  if (live && !daemon_records && !dry_run && fixable) {
+    std::cerr << "agentwatch: the running daemon cannot record fixes in its event log (it has no "
+                 "recover.fix control method), so none is applied: stop it (systemctl --user stop "
+                 "agentwatch) and run `agentwatch recover fix` again, the fixes are then recorded "
+                 "offline and the daemon takes them up when it starts; `--dry-run` shows them; "
+                 "nothing was changed\n";
+    return 1;
+  }
+  const std::uint32_t uid = static_cast<std::uint32_t>(getuid());
+  const std::string user = user_name();
+  FixRecorder record = [&](const SessionProblem& sp, const FixResult& r) -> Status {
+    Event e = recover_fix_event(sp, r, uid, user);
+    if (!live) {
+      e.fields.set("offline", true);
+      return append_event_offline(p.event_log_dir(), std::move(e));
+    }
+    // The daemon adds uid, peer_pid and outcome itself (SO_PEERCRED).
+    std::string params;
+    JsonObjectWriter w(params);
+    for (const auto& [k, v] : e.fields) {
+      if (k == "uid" || k == "outcome") continue;
+      if (const bool* b = std::get_if<bool>(&v))
+        w.boolean(k, *b);
+      else
+        w.str(k, field_to_string(v));
+    }
+    if (!e.entity.empty()) w.str("entity", e.entity);
+    w.close();
+    auto reply = control_call(p.control_socket(), "recover.fix", params, kCallTimeout);
+    if (!reply) return reply.error();
+    if (!reply->ok) return make_error(reply->error);
+    return Status::Ok();
+  };
+  FixRunOptions o;
+  o.auto_yes = auto_yes;
+  o.dry_run = dry_run;
+  o.json = json;
+  o.interactive = interactive;
+  return run_fixes(
+      problems, o, [&](const SessionProblem& sp) { return apply_fix(sp, SystemClock().wall()); },
+      record, std::cin, std::cout, std::cerr);
 }
 
 // Offline reset: the daemon is down, so we hold its lock (no daemon can start
@@ -479,6 +704,14 @@ void add_ops_commands(CLI::App& app, GlobalFlags& g, int& code) {
   auto* diag = recover->add_subcommand("diagnose", "Every problem found; exit 1 if any");
   diag->add_flag("--json", json, "JSON output");
   diag->callback([&] { code = cmd_diagnose(g, json); });
+  static bool auto_yes = false;
+  static bool dry_run = false;
+  auto* fix = recover->add_subcommand(
+      "fix", "Apply the fix of each problem on disk (sessions, hooks, disk space); audited");
+  fix->add_flag("--auto", auto_yes, "Apply every fix without asking (needed without a terminal)");
+  fix->add_flag("--dry-run", dry_run, "Print what would be done; change nothing");
+  fix->add_flag("--json", json, "JSON output");
+  fix->callback([&] { code = cmd_fix(g, auto_yes, dry_run, json); });
 
   auto* trigger = app.add_subcommand("trigger", "Run a timer or probe rule now");
   trigger->add_option("rule", name, "The rule's name")->required();

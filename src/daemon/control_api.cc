@@ -123,6 +123,8 @@ class Api {
     s.handle("recover.kill-zombie",
              [self](const ControlRequest& q, Responder r) { self->kill_zombie(q, r); });
     s.handle("trigger", [self](const ControlRequest& q, Responder r) { self->trigger(q, r); });
+    s.handle("recover.fix",
+             [self](const ControlRequest& q, Responder r) { self->record_fix(q, r); });
   }
 
  private:
@@ -225,6 +227,18 @@ class Api {
     if (entity) o.raw("entity", entity_json(*entity));
     o.close();
     r.ok(out);
+  }
+
+  // `agentwatch recover fix` applied a fix on disk (src/cli/session_doctor.h):
+  // the daemon, the one writer of the event log, records it with who ran it.
+  void record_fix(const ControlRequest& q, Responder& r) {
+    if (!required(q, r, "subject")) return;
+    Fields f;
+    for (const char* k : {"problem", "id", "subject", "fix", "action", "result", "user"})
+      if (auto v = q.params.get_string(k)) f.set(k, std::string(*v));
+    f.set("fixed", flag(q.params, "fixed"));
+    audit(q, q.params.get_string("entity").value_or(""), "ok", "", std::move(f));
+    r.ok("{\"recorded\":true}");
   }
 
   void reset(const ControlRequest& q, Responder& r) {
