@@ -5,12 +5,14 @@ Usage: bench.py BUILD_DIR [--quick] [--idle-seconds N] [--samples N] [--rounds N
                           [--files N] [--reps N] [--storm-files N] [--nice N] [--keep]
                           [--restart-rounds N] [--restart-s6-rounds N] [--pids N]
                           [--pids-idle-seconds N] [--notify-samples N]
-                          [--only latency,throughput,storm,idle,json,logtail,micro,restart,pids,notify]
+                          [--sessions N]
+                          [--only latency,throughput,storm,sessions,idle,json,logtail,micro,restart,
+                                  pids,notify]
 
 What is measured and why is in docs/benchmarks.md. This script only starts and
 stops processes, waits on them and does the statistics; every time that matters
 is read with CLOCK_MONOTONIC by the C/C++ programs in BUILD_DIR/tests/bench
-(latency_driver, file_storm, stamp, inotify_floor, inotify_count,
+(latency_driver, file_storm, session_storm, stamp, inotify_floor, inotify_count, session_floor,
 restart_driver, sup_stub, respawn_floor, pidfd_floor, notify_driver,
 notify_floor_*), or by the tool under test itself (logtail_throughput, the
 Google Benchmark binaries).
@@ -50,6 +52,7 @@ STORM_MIN_RATE_RATIO = 0.5  # storm: at least 50% of the bare loop's events/s,
 STORM_MAX_CPU_RATIO = 2.0  # at most twice its CPU per event, no overflow
 IDLE_MAX_WAKEUPS = 0.0  # wake-ups per second when nothing happens
 JSON_MIN_GBPS = 1.0  # result validation: at least 1 GB/s
+SESSIONS_MIN_RATIO = 0.5  # sessions/s end to end: at least 50% of the bare renaming loop's
 IDLE_MAX_RSS_MB = 10.0
 # A run that takes longer than this is a hang, not a figure (halved with --quick).
 LOGTAIL_TIMEOUT_S = 30
@@ -184,7 +187,7 @@ class Daemon:
     """One agentwatch in its own config/state/runtime dirs under `base`."""
 
     def __init__(self, build: Path, base: Path, watches: list[tuple[str, Path]], rules: str,
-                 shipped: Path | None, extra_config: str = "") -> None:
+                 shipped: Path | None, extra_config: str = "", recursive: bool = False) -> None:
         self.base = base
         cfg_dir = base / "config"
         (cfg_dir / "rules.d").mkdir(parents=True)
@@ -193,7 +196,8 @@ class Daemon:
         self.config = cfg_dir / "agentwatch.toml"
         text = f"[rules]\nshipped = {'true' if shipped else 'false'}\n"
         for name, path in watches:
-            text += f'\n[[watch]]\nname = "{name}"\npath = "{path}"\nrecursive = false\n'
+            text += (f'\n[[watch]]\nname = "{name}"\npath = "{path}"\n'
+                     f'recursive = {"true" if recursive else "false"}\n')
         self.config.write_text(text + extra_config)
         if rules:
             (cfg_dir / "rules.d" / "bench.toml").write_text(rules)
@@ -689,6 +693,89 @@ def storm_table(res: dict) -> tuple[list[str], list[bool]]:
         f"| landed twice, all runs | {dups} | 0 | | 0 | {verdict(ok_dups)} |",
     ]
     return lines, [ok_rate, ok_ovf, ok_cpu, ok_lost, ok_dups]
+
+
+# ----------------------------------------------------------------- 2c. sessions
+
+def bench_sessions(args, build: Path, tmp: Path) -> dict:
+    """Result sessions end to end: N sessions of 10 agents land under temp/ and
+    each is timed into completed/. agentwatch runs its shipped rules (every
+    result validated as JSON, the manifest read, one rename per session); the
+    floor is a bare inotify loop that only counts files and renames. They cannot
+    share a storm (both would move the sessions), so runs alternate."""
+    bench = build / "tests" / "bench"
+    n, agents = args.sessions, 10
+    runs = {"agentwatch": [], "floor": []}
+    for rep in range(args.reps):
+        for impl in (["agentwatch", "floor"] if rep % 2 == 0 else ["floor", "agentwatch"]):
+            d = tmp / f"sessions-{impl}-{rep}"
+            results = d / "results"
+            (results / "temp").mkdir(parents=True)
+            (results / "completed").mkdir()
+            if impl == "agentwatch":
+                proc = Daemon(build, d / "daemon", [("results", results)], "", ROOT / "rules",
+                              recursive=True).start()
+                pid = proc.pid
+            else:
+                proc = PROCS.start([str(bench / "session_floor"), str(results), str(agents)],
+                                   group=True, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
+                if read_line(proc, 10, "session_floor to be ready") != "ready":
+                    fail("session_floor did not say ready")
+                pid = proc.pid
+            cpu0 = task_cpu_ns(pid)
+            r = run_tracked([str(bench / "session_storm"), "--root", str(results), "--sessions",
+                             str(n), "--agents", str(agents), "--timeout-s", "300"])
+            cpu1 = task_cpu_ns(pid)
+            g = {k: int(v) for k, v in (kv.split("=") for kv in r.stdout.split())}
+            if impl == "agentwatch":
+                proc.stop()
+                evs = read_events(proc.events)
+                failed = sum(1 for e in evs if e.get("kind") == "action.failed")
+            else:
+                PROCS.stop(proc)
+                failed = 0
+            if not g.get("done_ns"):
+                fail(f"sessions: {impl} completed {g.get('completed')} of {n} sessions in time")
+            secs = (g["done_ns"] - g["start_ns"]) / 1e9
+            runs[impl].append({"sps": n / secs, "rps": n * agents / secs, "secs": secs,
+                               "gen_s": (g["gen_end_ns"] - g["start_ns"]) / 1e9,
+                               "cpu_us": (cpu1 - cpu0) / 1e3 / n, "failed": failed})
+            x = runs[impl][-1]
+            log(f"sessions rep {rep + 1}/{args.reps} {impl:10s} {n} sessions x {agents}: "
+                f"{x['sps']:,.0f} sessions/s ({x['rps']:,.0f} results/s) in {secs:.2f} s "
+                f"(generator {x['gen_s']:.2f} s), {x['cpu_us']:.0f} µs CPU/session, "
+                f"{failed} failed actions")
+            shutil.rmtree(d, ignore_errors=True)
+    return {"n": n, "agents": agents, "runs": runs}
+
+
+def sessions_table(res: dict) -> tuple[list[str], list[bool]]:
+    a_runs, f_runs = res["runs"]["agentwatch"], res["runs"]["floor"]
+
+    def med(rs, key):
+        return statistics.median(r[key] for r in rs)
+
+    a, f = med(a_runs, "sps"), med(f_runs, "sps")
+    failed = sum(r["failed"] for r in a_runs)
+    ok_rate = a >= SESSIONS_MIN_RATIO * f
+    ok_failed = failed == 0
+    n, agents = res["n"], res["agents"]
+    lines = [
+        "| figure | agentwatch (shipped rules) | floor: bare inotify loop that renames "
+        "| agentwatch / floor | target | result |",
+        "|---|---:|---:|---:|---|---|",
+        f"| sessions/s, {n:,} sessions × {agents} results, landed → in completed/ "
+        f"(median of {len(a_runs)}) | {rate(a)} | {rate(f)} | {ratio(a, f)} "
+        f"| ≥ {SESSIONS_MIN_RATIO}× floor | {verdict(ok_rate)} |",
+        f"| results/s, same runs | {rate(med(a_runs, 'rps'))} | {rate(med(f_runs, 'rps'))} "
+        f"| {ratio(med(a_runs, 'rps'), med(f_runs, 'rps'))} | | info |",
+        f"| CPU per session | {med(a_runs, 'cpu_us'):.0f} µs | {med(f_runs, 'cpu_us'):.0f} µs "
+        f"| {ratio(med(a_runs, 'cpu_us'), med(f_runs, 'cpu_us'))} | | info |",
+        f"| generator alone in the run (median) | {med(a_runs, 'gen_s'):.2f} s "
+        f"| {med(f_runs, 'gen_s'):.2f} s | | | info |",
+        f"| failed actions, all runs | {failed} | | | 0 | {verdict(ok_failed)} |",
+    ]
+    return lines, [ok_rate, ok_failed]
 
 
 # ----------------------------------------------------------------- 3. idle
@@ -1398,6 +1485,7 @@ def main() -> int:
     ap.add_argument("--files", type=int, help="files per throughput run")
     ap.add_argument("--reps", type=int, help="throughput runs per case (alternating order)")
     ap.add_argument("--storm-files", type=int, help="empty files per storm run (200,000)")
+    ap.add_argument("--sessions", type=int, help="result sessions per sessions run (1,000)")
     ap.add_argument("--micro-min-time", type=float)
     ap.add_argument("--restart-rounds", type=int, help="kill/restart rounds (every contestant "
                     "once per round)")
@@ -1409,7 +1497,8 @@ def main() -> int:
     ap.add_argument("--pids-idle-seconds", type=float)
     ap.add_argument("--notify-samples", type=int, help="notify round trips per case")
     ap.add_argument("--only",
-                    default="latency,throughput,storm,idle,json,logtail,micro,restart,pids,notify")
+                    default="latency,throughput,storm,sessions,idle,json,logtail,micro,restart,"
+                    "pids,notify")
     ap.add_argument("--nice", type=int, help="autogroup nice of every watcher's session "
                     "(e.g. -10, root only): damps noise from other work on the machine")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")
@@ -1421,6 +1510,7 @@ def main() -> int:
     args.files = args.files or (10_000 if q else 30_000)
     args.reps = args.reps or (1 if q else 3)
     args.storm_files = args.storm_files or (50_000 if q else 200_000)
+    args.sessions = args.sessions or (300 if q else 1000)
     args.micro_min_time = args.micro_min_time or (0.01 if q else 0.05)
     args.restart_rounds = args.restart_rounds or (30 if q else 200)
     args.restart_s6_rounds = args.restart_s6_rounds or (5 if q else 20)
@@ -1432,7 +1522,8 @@ def main() -> int:
     build = args.build.resolve()
     need = [build / "agentwatch"] + [build / "tests" / "bench" / x for x in
                                      ("stamp", "inotify_floor", "inotify_count", "latency_driver",
-                                      "file_storm", "sup_stub", "respawn_floor",
+                                      "file_storm", "session_storm", "session_floor",
+                                      "sup_stub", "respawn_floor",
                                       "restart_driver", "pidfd_floor", "notify_driver",
                                       "notify_floor_server", "notify_floor_client")]
     for p in need:
@@ -1503,6 +1594,19 @@ def main() -> int:
                      f"on {res['where']}, watched by agentwatch (one rule on file.landed whose "
                      "condition never matches) and by the bare read loop at the same time, "
                      "timed like the throughput case. Ratios are taken per run, then the median.",
+                     "", *table, ""]
+    if "sessions" in only:
+        res = bench_sessions(args, build, tmp)
+        table, ok = sessions_table(res)
+        oks += ok
+        sections += ["## 2c. Result sessions: landed → completed/, end to end", "",
+                     f"{res['n']:,} sessions of {res['agents']} agents each land under temp/ as "
+                     "fleets write them (the directory, its manifest by rename, each result by "
+                     "close-write), as fast as one process can; each run is timed from the first "
+                     "session created until completed/ holds all of them. agentwatch runs its "
+                     "shipped rules (every result validated as JSON, the manifest read, the "
+                     "session moved by one rename); the floor only counts files and renames. "
+                     "They cannot share a storm (both would move the sessions): runs alternate.",
                      "", *table, ""]
     if "idle" in only:
         res = bench_idle(args, build, tmp)
