@@ -48,7 +48,8 @@ void DiskMonitor::check_all(const Event* cause, std::function<void(int low, int 
   }
 }
 
-void DiskMonitor::check(std::size_t index, const Event* cause, std::function<void(bool low)> done) {
+void DiskMonitor::check(std::size_t index, const Event* cause,
+                        const std::function<void(bool low)>& done) {
   State& s = states_[index];
   s.checking = true;
   s.since_check = 0;

@@ -57,7 +57,7 @@ class DiskMonitor {
     bool checking = false;
     bool low = false;
   };
-  void check(std::size_t index, const Event* cause, std::function<void(bool low)> done);
+  void check(std::size_t index, const Event* cause, const std::function<void(bool low)>& done);
 
   uv_loop_t* loop_;
   std::vector<State> states_;
