@@ -124,6 +124,11 @@ SessionVerdict judge_session(const std::optional<SessionManifest>& manifest, boo
 
 namespace {
 
+// A filesystem failure of `action`, its message prefixed with the action's name.
+ActionOutcome action_failure(const char* action, const Error& e, Fields& fields) {
+  return fs_failure(make_error(std::string(action) + ": " + e.message, e.code), std::move(fields));
+}
+
 // Where a session action acts: the session directory and its destination,
 // both confined to the root, and the open walk base.
 struct SessionPlace {
@@ -270,9 +275,7 @@ ActionOutcome complete_session(const CompleteSessionSpec& spec) {
           std::string(kAction) + ": session '" + name + "' is already in '" + place.to_dir + "'",
           std::move(fields));
     }
-    return fs_failure(
-        make_error(std::string(kAction) + ": " + dir.error().message, dir.error().code),
-        std::move(fields));
+    return action_failure(kAction, dir.error(), fields);
   }
   Result<SessionContents> contents =
       read_session(dir->get(), place.from, spec.manifest, spec.marker, spec.max_result_bytes, true);
@@ -325,10 +328,7 @@ ActionOutcome complete_session(const CompleteSessionSpec& spec) {
         std::string(kAction) + ": session '" + name + "' was completed by another check meanwhile",
         std::move(fields));
   }
-  if (!placed.ok())
-    return fs_failure(
-        make_error(std::string(kAction) + ": " + placed.error().message, placed.error().code),
-        std::move(fields));
+  if (!placed.ok()) return action_failure(kAction, placed.error(), fields);
   const std::string moved_to = join_path(place.to_dir, placed->final_name);
   fields.set("state", "completed");
   fields.set("to", moved_to);
@@ -437,10 +437,7 @@ ActionOutcome fail_session(const FailSessionSpec& spec) {
   Result<UniqueFd> dir = open_dir_beneath(place.base_fd.get(), place.walk_base, place.src.rel,
                                           OpenDirOptions{.for_sync = true});
   if (!dir.ok()) {
-    if (dir.error().code != -ENOENT)
-      return fs_failure(
-          make_error(std::string(kFailAction) + ": " + dir.error().message, dir.error().code),
-          std::move(fields));
+    if (dir.error().code != -ENOENT) return action_failure(kFailAction, dir.error(), fields);
     Result<UniqueFd> moved = open_moved(place);
     if (!moved.ok()) {
       // Completed, or moved away by someone else: nothing to fail.
@@ -487,10 +484,7 @@ ActionOutcome fail_session(const FailSessionSpec& spec) {
                             "' was moved meanwhile (completed): nothing to fail",
                         std::move(fields));
   }
-  if (!placed.ok())
-    return fs_failure(
-        make_error(std::string(kFailAction) + ": " + placed.error().message, placed.error().code),
-        std::move(fields));
+  if (!placed.ok()) return action_failure(kFailAction, placed.error(), fields);
   const std::string moved_to = join_path(place.to_dir, placed->final_name);
   fields.set("state", "failed");
   fields.set("to", moved_to);
@@ -548,9 +542,7 @@ IntegrationStart prepare_integration(const IntegrateSessionSpec& spec) {
                                           OpenDirOptions{.for_sync = true});
   if (!dir.ok()) {
     if (dir.error().code != -ENOENT)
-      return done(fs_failure(
-          make_error(std::string(kIntegrateAction) + ": " + dir.error().message, dir.error().code),
-          std::move(fields)));
+      return done(action_failure(kIntegrateAction, dir.error(), fields));
     const bool moved = open_moved(place).ok();
     fields.set("state", moved ? "integrated_before" : "gone");
     if (moved) fields.set("to", join_path(place.to_dir, name));
@@ -627,10 +619,7 @@ ActionOutcome finish_integration(const IntegrateSessionSpec& spec, const Fields&
   const std::string& name = place.name;
   Result<UniqueFd> dir = open_dir_beneath(place.base_fd.get(), place.walk_base, place.src.rel,
                                           OpenDirOptions{.for_sync = true});
-  if (!dir.ok())
-    return fs_failure(
-        make_error(std::string(kIntegrateAction) + ": " + dir.error().message, dir.error().code),
-        std::move(fields));
+  if (!dir.ok()) return action_failure(kIntegrateAction, dir.error(), fields);
   const bool ran = !run_fields.empty();
   if (!is_regular(dir->get(), spec.marker)) {
     std::string marker;
@@ -656,10 +645,7 @@ ActionOutcome finish_integration(const IntegrateSessionSpec& spec, const Fields&
                             place.to_dir + "'",
                         std::move(fields));
   }
-  if (!placed.ok())
-    return fs_failure(make_error(std::string(kIntegrateAction) + ": " + placed.error().message,
-                                 placed.error().code),
-                      std::move(fields));
+  if (!placed.ok()) return action_failure(kIntegrateAction, placed.error(), fields);
   const std::string moved_to = join_path(place.to_dir, placed->final_name);
   fields.set("state", "integrated");
   fields.set("how", ran ? "command" : "marker");

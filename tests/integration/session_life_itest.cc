@@ -79,6 +79,23 @@ when = [
   on_interrupt = "rerun"
 )");
   }
+  // The shipped session-age-out rule with a limit of `limit` instead of 30 minutes.
+  void age_out_after(const std::string& limit, const std::string& reason) {
+    d.write_rule("age.toml", R"([[rule]]
+name = "session-age-out"
+on = "file.landed"
+when = [
+  { field = "fields.watch", equals = "results" },
+  { field = "fields.rel", glob = "temp/*/*" },
+]
+debounce = ")" + limit + R"("
+per = "directory"
+  [[rule.action]]
+  do = "fail_session"
+  to = "{root}/failed"
+  reason = ")" + reason + R"("
+)");
+  }
   std::string integrations_log() const { return d.home() + "/integrations.log"; }
   std::size_t lines_of(const std::string& path, const std::string& line) const {
     if (!exists(path)) return 0;
@@ -97,21 +114,7 @@ when = [
 
 TEST_F(SessionLifeTest, AQuietIncompleteSessionMovesToFailedWithARecoveryReport) {
   watch_results();
-  // The shipped rule with a one-second limit instead of thirty minutes.
-  d.write_rule("age.toml", R"([[rule]]
-name = "session-age-out"
-on = "file.landed"
-when = [
-  { field = "fields.watch", equals = "results" },
-  { field = "fields.rel", glob = "temp/*/*" },
-]
-debounce = "1s"
-per = "directory"
-  [[rule.action]]
-  do = "fail_session"
-  to = "{root}/failed"
-  reason = "no new result for 1 second"
-)");
+  age_out_after("1s", "no new result for 1 second");
   d.start();
   session_with("s1", 3, 1);
   session_with("s2", 2, 2);  // complete at once: its wait is cancelled
@@ -148,19 +151,7 @@ per = "directory"
 
 TEST_F(SessionLifeTest, AWaitingSessionStillAgesOutAfterTheDaemonWasKilled) {
   watch_results();
-  d.write_rule("age.toml", R"([[rule]]
-name = "session-age-out"
-on = "file.landed"
-when = [
-  { field = "fields.watch", equals = "results" },
-  { field = "fields.rel", glob = "temp/*/*" },
-]
-debounce = "2s"
-per = "directory"
-  [[rule.action]]
-  do = "fail_session"
-  to = "{root}/failed"
-)");
+  age_out_after("2s", "no new result for 2 seconds");
   d.start();
   session_with("s1", 2, 1);
   ASSERT_TRUE(d.wait_for(
