@@ -401,6 +401,15 @@ void ActionExecutor::begin_integration(Job& job) {
             j.stage = Job::Stage::kCommand;
             j.session_dir = start->session_dir;
             j.session_name = start->name;
+            if (stopping_ || j.interrupted) {
+              // Shutdown began while the claim was written: nothing runs, and
+              // the claim is released (attempt_ended).
+              attempt_ended(j, make_failure(outcome_category::kInterrupted,
+                                            "integrate_session not started: agentwatch is "
+                                            "shutting down",
+                                            "the next start integrates the session"));
+              return;
+            }
             begin_run(j);
             return;
         }

@@ -256,7 +256,12 @@ void Pipeline::admit(const std::shared_ptr<Handling>& handling, const Rule& rule
   BreakerAdmission admission{true, 0, false};
   if (rule.breaker.active()) {
     admission = breaker_.offer(rule.name, rule.breaker, event, clock_.mono());
-    if (!admission.fire) return;  // held while the circuit is open
+    if (!admission.fire) {
+      // Held while the circuit is open, in memory: like a debounced firing,
+      // its file lands again at the next start.
+      handling->held = true;
+      return;
+    }
   }
   auto run = prepare(handling, rule, event, content);
   if (!run) {
@@ -303,6 +308,7 @@ void Pipeline::fire_released() {
       if (!rule || draining_) break;
       auto handling = std::make_shared<Handling>();
       handling->event = std::make_shared<const Event>(std::move(event));
+      claim_again(*handling->event);
       std::vector<std::shared_ptr<PlanRun>> runs;
       if (auto run = prepare(handling, *rule, *handling->event, nullptr)) {
         run->breaker_generation = change.generation;
@@ -679,16 +685,19 @@ void Pipeline::fire_due() {
     if (!rule || draining_) continue;
     auto handling = std::make_shared<Handling>();
     handling->event = std::make_shared<const Event>(std::move(due.event));
-    // Its landing was left unrecorded while the firing was held: claim it
-    // again so that this handling records it.
-    if (ports_.ledger && handling->event->kind == kind::kFileLanded)
-      ports_.ledger->resumed(*handling->event);
+    claim_again(*handling->event);
     // JSON conditions were checked when the event was offered; the content read
     // then is gone, so a debounced rule's templates cannot depend on it (none do).
     std::vector<std::shared_ptr<PlanRun>> runs;
     admit(handling, *rule, *handling->event, nullptr, runs);
     start_plans(*handling, runs);
   }
+}
+
+void Pipeline::claim_again(const Event& event) {
+  // A landing left unrecorded while its firing was held: claimed again, so
+  // that the firing's handling records it.
+  if (ports_.ledger && event.kind == kind::kFileLanded) ports_.ledger->resumed(event);
 }
 
 void Pipeline::release_in_flight() {

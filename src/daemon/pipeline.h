@@ -181,6 +181,8 @@ class Pipeline {
   // Logs a circuit's change and queues the events it lets through.
   void report_breaker(BreakerChange change);
   void fire_released();
+  // A held firing (debounce, open circuit) comes due for `event`.
+  void claim_again(const Event& event);
   void add_in_flight() { ++in_flight_; }
   void release_in_flight();
 
