@@ -49,6 +49,7 @@
 
 #include "src/actions/action_outcome.h"
 #include "src/core/clock.h"
+#include "src/core/disk_threshold.h"
 #include "src/core/result.h"
 
 namespace aw {
@@ -106,36 +107,8 @@ ActionOutcome retention_outcome(const RetentionSpec& spec, const Result<Retentio
 
 // ---- disk space ----
 
-struct DiskSpace {
-  std::uint64_t total_bytes = 0;
-  // f_bavail * f_frsize: what an unprivileged writer can still use (the
-  // blocks reserved for root do not count).
-  std::uint64_t free_bytes = 0;
-  std::uint64_t total_inodes = 0;
-  std::uint64_t free_inodes = 0;  // f_favail: likewise for an unprivileged writer
-};
-
 // statvfs of the filesystem holding `path` (followed as written: only
 // numbers are read). Errors: "cannot read the disk space of 'PATH': ...".
 Result<DiskSpace> disk_space(const std::string& path);
-
-// A threshold as a rule writes it: "10%" (of the filesystem's size) or a size
-// ("5GiB", "500MB": byte_size.h, powers of 1024, so "500MB" is 500 MiB).
-// Exactly one member is set: bytes > 0, or percent in (0, 100].
-struct DiskThreshold {
-  std::uint64_t bytes = 0;
-  double percent = 0;
-};
-
-// Errors say what was expected. A percentage is a plain decimal number
-// followed by '%' ("10", "2.5"); 0 (either kind) is refused: free space is
-// never below nothing, so the rule could never fire.
-Result<DiskThreshold> parse_disk_threshold(std::string_view text);
-
-// Whether the free space (free_bytes, as an unprivileged writer sees it) is
-// strictly below the threshold. A filesystem that reports no size (total 0,
-// e.g. a pseudo filesystem) is never below a percentage. Inodes are not
-// judged here.
-bool below_threshold(const DiskSpace& d, const DiskThreshold& t);
 
 }  // namespace aw

@@ -21,8 +21,8 @@
 #include <string>
 #include <vector>
 
-#include "src/actions/retention.h"
 #include "src/core/clock.h"
+#include "src/core/disk_threshold.h"
 #include "src/core/result.h"
 #include "src/daemon/paths.h"
 #include "src/rules/rule_files.h"
