@@ -173,6 +173,12 @@ std::optional<ActionOutcome> locate_session(const char* action, const std::strin
   return std::nullopt;
 }
 
+// The session directory where it is (temp/<s> or completed/<s>).
+Result<UniqueFd> open_session(const SessionPlace& place) {
+  return open_dir_beneath(place.base_fd.get(), place.walk_base, place.src.rel,
+                          OpenDirOptions{.for_sync = true});
+}
+
 // The session directory inside the destination under `name` (default: the
 // session's own name), when it is there.
 Result<UniqueFd> open_moved(const SessionPlace& place, const std::string& moved_name = {}) {
@@ -263,8 +269,7 @@ ActionOutcome complete_session(const CompleteSessionSpec& spec) {
           locate_session(kAction, spec.session, spec.to, spec.root, place, fields))
     return std::move(*bad);
   const std::string& name = place.name;
-  Result<UniqueFd> dir = open_dir_beneath(place.base_fd.get(), place.walk_base, place.src.rel,
-                                          OpenDirOptions{.for_sync = true});
+  Result<UniqueFd> dir = open_session(place);
   if (!dir.ok()) {
     // Gone: another check of the same session (or the attempt a killed daemon
     // had in flight) moved it.
@@ -434,8 +439,7 @@ ActionOutcome fail_session(const FailSessionSpec& spec) {
     return std::move(*bad);
   const std::string& name = place.name;
   const std::string failed_path = join_path(place.to_dir, name);
-  Result<UniqueFd> dir = open_dir_beneath(place.base_fd.get(), place.walk_base, place.src.rel,
-                                          OpenDirOptions{.for_sync = true});
+  Result<UniqueFd> dir = open_session(place);
   if (!dir.ok()) {
     if (dir.error().code != -ENOENT) return action_failure(kFailAction, dir.error(), fields);
     Result<UniqueFd> moved = open_moved(place);
@@ -538,8 +542,7 @@ IntegrationStart prepare_integration(const IntegrateSessionSpec& spec) {
           locate_session(kIntegrateAction, spec.session, spec.to, spec.root, place, fields))
     return done(std::move(*bad));
   const std::string& name = place.name;
-  Result<UniqueFd> dir = open_dir_beneath(place.base_fd.get(), place.walk_base, place.src.rel,
-                                          OpenDirOptions{.for_sync = true});
+  Result<UniqueFd> dir = open_session(place);
   if (!dir.ok()) {
     if (dir.error().code != -ENOENT)
       return done(action_failure(kIntegrateAction, dir.error(), fields));
@@ -617,8 +620,7 @@ ActionOutcome finish_integration(const IntegrateSessionSpec& spec, const Fields&
           locate_session(kIntegrateAction, spec.session, spec.to, spec.root, place, fields))
     return std::move(*bad);
   const std::string& name = place.name;
-  Result<UniqueFd> dir = open_dir_beneath(place.base_fd.get(), place.walk_base, place.src.rel,
-                                          OpenDirOptions{.for_sync = true});
+  Result<UniqueFd> dir = open_session(place);
   if (!dir.ok()) return action_failure(kIntegrateAction, dir.error(), fields);
   const bool ran = !run_fields.empty();
   if (!is_regular(dir->get(), spec.marker)) {
@@ -660,8 +662,7 @@ void release_integration(const IntegrateSessionSpec& spec) {
   Fields ignored;
   SessionPlace place;
   if (locate_session(kIntegrateAction, spec.session, spec.to, spec.root, place, ignored)) return;
-  Result<UniqueFd> dir = open_dir_beneath(place.base_fd.get(), place.walk_base, place.src.rel,
-                                          OpenDirOptions{.for_sync = true});
+  Result<UniqueFd> dir = open_session(place);
   if (!dir.ok()) return;
   if (::unlinkat(dir->get(), spec.claim.c_str(), 0) == 0) ::fsync(dir->get());
 }

@@ -41,19 +41,9 @@ class RetentionTest : public ::testing::Test {
 
   // Sets the mtime of `path` itself (a symlink's own, never its target's) to
   // `age` before now_. Files made by the test are younger than now_ otherwise.
-  void age(const std::string& path, Duration a) const {
-    const std::int64_t ns = (now_ - a).time_since_epoch().count();
-    const timespec ts{.tv_sec = ns / 1'000'000'000, .tv_nsec = ns % 1'000'000'000};
-    const timespec times[2] = {ts, ts};
-    ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, AT_SYMLINK_NOFOLLOW), 0)
-        << path << ": " << std::strerror(errno);
-  }
-
-  // `path` and everything below it (symlinks not followed).
+  void age(const std::string& path, Duration a) const { aw::testing::set_mtime(path, now_ - a); }
   void age_tree(const std::string& path, Duration a) const {
-    for (const auto& e : std::filesystem::recursive_directory_iterator(path))
-      age(e.path().string(), a);
-    age(path, a);
+    aw::testing::set_tree_mtime(path, now_ - a);
   }
 
   static std::vector<std::string> paths(const RetentionResult& r) {

@@ -334,8 +334,8 @@ std::vector<RetentionDir> retention_of(const RuleSet* rules,
   return out;
 }
 
-// What find_session_problems looks at: the watches of agentwatch.toml (the
-// default workspace without any, as the daemon's effective_watches), and the
+// What find_session_problems looks at: the daemon's watches
+// (effective_watches: agentwatch.toml's, or the default workspace), and the
 // limits of the rules as `rules check` loads them. nullopt after printing why.
 std::optional<DoctorInput> doctor_input(const Paths& p, int daemon_pid) {
   auto config = load_daemon_config(p.config_file);
@@ -343,15 +343,7 @@ std::optional<DoctorInput> doctor_input(const Paths& p, int daemon_pid) {
     std::cerr << config.error().message << "\n";
     return std::nullopt;
   }
-  std::vector<WatchConfig> watches = config->watches;
-  if (watches.empty()) {
-    for (const char* name : {"results", "pids", "logs", "hooks"}) {
-      WatchConfig w;
-      w.name = name;
-      w.path = p.workspace_dir() + "/" + name;
-      watches.push_back(std::move(w));
-    }
-  }
+  std::vector<WatchConfig> watches = effective_watches(p, *config);
   std::optional<RuleSet> rules;
   RuleLoad load = load_rules_from_paths(rule_layers(p, *config));
   if (load.ok())

@@ -313,6 +313,19 @@ std::vector<RuleLayerPaths> rule_layers(const Paths& paths, const DaemonConfig& 
   return layers;
 }
 
+std::vector<WatchConfig> effective_watches(const Paths& paths, const DaemonConfig& config) {
+  if (!config.watches.empty()) return config.watches;
+  std::vector<WatchConfig> ws;
+  for (const char* name : {"results", "pids", "logs", "hooks"}) {
+    WatchConfig w;
+    w.name = name;
+    w.path = paths.workspace_dir() + "/" + name;
+    w.ignore = {".*.tmp", "*.swp", "*~"};
+    ws.push_back(std::move(w));
+  }
+  return ws;
+}
+
 Result<DaemonConfig> load_daemon_config(const std::string& path) {
   auto text = read_file_if_exists(path);
   if (!text) return make_error("cannot read " + path + ": " + errno_text(-text.error().code));

@@ -97,6 +97,11 @@ Result<DaemonConfig> parse_daemon_config(std::string_view text, const std::strin
 // The daemon and the CLI's `rules` commands load exactly this set.
 std::vector<RuleLayerPaths> rule_layers(const Paths& paths, const DaemonConfig& config);
 
+// The roots the daemon watches: agentwatch.toml's [[watch]] tables, or without
+// any the default workspace under the state dir (results, pids, logs, hooks).
+// Pure: the daemon creates the workspace's directories, the CLI only reads.
+std::vector<WatchConfig> effective_watches(const Paths& paths, const DaemonConfig& config);
+
 // "64MiB", "512KiB", "1GiB", "100" (bytes) or an integer.
 Result<std::uint64_t> parse_size(std::string_view s);
 

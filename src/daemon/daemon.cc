@@ -382,18 +382,12 @@ void Daemon::reload(const std::string& why) {
 }
 
 std::vector<WatchConfig> Daemon::effective_watches() {
-  if (!options_.config.watches.empty()) return options_.config.watches;
-  // No [[watch]] configured: a default workspace under the state dir, so
-  // `./dev run` is useful at once.
-  std::vector<WatchConfig> ws;
-  for (const char* name : {"results", "pids", "logs", "hooks"}) {
-    WatchConfig w;
-    w.name = name;
-    w.path = paths_.workspace_dir() + "/" + name;
-    w.ignore = {".*.tmp", "*.swp", "*~"};
-    if (auto s = make_dirs(w.path, 0700); !s) spdlog::error("{}", s.error().message);
-    ws.push_back(std::move(w));
-  }
+  std::vector<WatchConfig> ws = aw::effective_watches(paths_, options_.config);
+  // No [[watch]] configured: the default workspace is made here, so `./dev
+  // run` is useful at once.
+  if (options_.config.watches.empty())
+    for (const WatchConfig& w : ws)
+      if (auto s = make_dirs(w.path, 0700); !s) spdlog::error("{}", s.error().message);
   return ws;
 }
 

@@ -1,5 +1,6 @@
 #include "src/os/test_support.h"
 
+#include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -87,6 +88,20 @@ void reap_orphans() {
   int status;
   while (::waitpid(-1, &status, WNOHANG) > 0) {
   }
+}
+
+void set_mtime(const std::string& path, WallTime t) {
+  const std::int64_t ns = t.time_since_epoch().count();
+  const timespec ts{.tv_sec = ns / 1'000'000'000, .tv_nsec = ns % 1'000'000'000};
+  const timespec times[2] = {ts, ts};
+  ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, AT_SYMLINK_NOFOLLOW), 0)
+      << path << ": " << std::strerror(errno);
+}
+
+void set_tree_mtime(const std::string& path, WallTime t) {
+  for (const auto& e : std::filesystem::recursive_directory_iterator(path))
+    set_mtime(e.path().string(), t);
+  set_mtime(path, t);
 }
 
 }  // namespace aw::testing

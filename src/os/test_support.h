@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "src/core/clock.h"
 #include "src/uvx/handle.h"
 
 namespace aw::testing {
@@ -31,6 +32,10 @@ void write_file(const std::string& path, const std::string& content);
 std::string read_file(const std::string& path);
 bool exists(const std::string& path);  // lstat: a dangling symlink exists
 void make_dirs(const std::string& path);
+// Sets the mtime (and atime) of `path` itself, never a symlink's target, to
+// `t`; a failed test says why. set_tree_mtime: `path` and everything below it.
+void set_mtime(const std::string& path, WallTime t);
+void set_tree_mtime(const std::string& path, WallTime t);
 
 // Fresh loop per test; a guard timer (unref'd, so it never keeps the loop alive)
 // fails the test and stops the loop if it hangs; teardown checks that every
