@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "src/core/event.h"
+#include "src/uvx/run_until.h"
 
 namespace aw::testing {
 
@@ -155,7 +156,7 @@ class LoopTest : public ::testing::Test {
     uv_timer_start(
         guard, [](uv_timer_t* t) { *static_cast<bool*>(t->data) = true; },
         static_cast<std::uint64_t>(timeout.count()), 0);
-    while (!done() && !fired) uv_run(&loop_, UV_RUN_ONCE);
+    uvx::run_until(&loop_, [&] { return done() || fired; });
     uv_close(reinterpret_cast<uv_handle_t*>(guard),
              [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
     uv_run(&loop_, UV_RUN_NOWAIT);

@@ -12,6 +12,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "src/uvx/run_until.h"
+
 namespace aw::testing {
 namespace {
 
@@ -82,12 +84,9 @@ void LoopTest::SetUp() {
 }
 
 void LoopTest::run_until(const std::function<bool()>& done) {
-  while (!done() && !guard_fired_) {
-    if (uv_run(&loop_, UV_RUN_ONCE) == 0 && !done()) {
-      ADD_FAILURE() << "the loop ran out of work before the condition held";
-      return;
-    }
-  }
+  // The guard bounds it: it stops the loop and fails the test.
+  if (!uvx::run_until(&loop_, done) && !guard_fired_)
+    ADD_FAILURE() << "the loop ran out of work before the condition held";
 }
 
 void LoopTest::TearDown() {

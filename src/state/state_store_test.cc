@@ -20,6 +20,8 @@
 #include <utility>
 #include <vector>
 
+#include "src/uvx/run_until.h"
+
 namespace aw {
 namespace {
 
@@ -554,8 +556,7 @@ TEST_F(StateStoreTest, FailedWriteIsReportedRetriedAndNeverTearsALine) {
     first = std::move(s);
     ++calls;
   });
-  uv_run(&loop_, UV_RUN_NOWAIT);
-  while (calls == 0 && !timed_out_) uv_run(&loop_, UV_RUN_ONCE);
+  uvx::run_until(&loop_, [&] { return calls != 0 || timed_out_; });
   ASSERT_FALSE(first);
   EXPECT_NE(first.error().message.find("lifecycle.journal"), std::string::npos);
   EXPECT_NE(first.error().message.find("No space left"), std::string::npos);
@@ -583,10 +584,10 @@ TEST_F(StateStoreTest, RetryTimerWritesAfterAFailureWithoutNewChanges) {
   keepalive.start(10'000);
   ops_.fail_writes(true);
   some_history(store_->table(), "w1", kT0);
-  while (store_->stats().write_errors == 0 && !timed_out_) uv_run(&loop_, UV_RUN_ONCE);
+  uvx::run_until(&loop_, [&] { return store_->stats().write_errors != 0 || timed_out_; });
   ops_.fail_writes(false);
   // Nothing else happens; the backoff timer (1 s) retries by itself.
-  while (store_->stats().commits == 0 && !timed_out_) uv_run(&loop_, UV_RUN_ONCE);
+  uvx::run_until(&loop_, [&] { return store_->stats().commits != 0 || timed_out_; });
   keepalive.stop();
   EXPECT_EQ(count_lines(journal()), 6u);
   expect_same(store_->table(), reload().table);

@@ -11,6 +11,7 @@
 
 #include "src/os/environ.h"
 #include "src/os/errno_text.h"
+#include "src/uvx/run_until.h"
 
 namespace aw::testing {
 
@@ -67,17 +68,9 @@ void LoopTest::TearDown() {
 }
 
 void LoopTest::run_until(const std::function<bool()>& done) {
-  // Timers already due run at the START of an iteration, and UV_RUN_ONCE then
-  // blocks in poll for the next event: one non-blocking pass first lets a
-  // callback of a due timer satisfy `done` without waiting for an unrelated event.
-  if (!done() && !guard_fired_) uv_run(&loop_, UV_RUN_NOWAIT);
-  while (!done() && !guard_fired_) {
-    // UV_RUN_ONCE blocks for the next event; the guard bounds it.
-    if (uv_run(&loop_, UV_RUN_ONCE) == 0 && !done()) {
-      ADD_FAILURE() << "the loop ran out of work before the condition held";
-      return;
-    }
-  }
+  // The guard bounds it: it stops the loop and fails the test.
+  if (!uvx::run_until(&loop_, done) && !guard_fired_)
+    ADD_FAILURE() << "the loop ran out of work before the condition held";
 }
 
 FileAppears::FileAppears(uv_loop_t* loop, const std::string& dir, const std::string& name)

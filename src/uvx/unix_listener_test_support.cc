@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "src/uvx/handle.h"
+#include "src/uvx/run_until.h"
 
 namespace aw::uvx_test {
 
@@ -127,7 +128,7 @@ bool LoopTest::run_until(const std::function<bool()>& pred, std::uint64_t guard_
   bool timed_out = false;
   uvx::Timer guard(&loop_, [&] { timed_out = true; });
   guard.start(guard_ms);
-  while (!pred() && !timed_out) uv_run(&loop_, UV_RUN_ONCE);
+  uvx::run_until(&loop_, [&] { return pred() || timed_out; });
   return pred();
 }
 
