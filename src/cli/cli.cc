@@ -14,6 +14,8 @@
 
 #include "src/cli/events_command.h"
 #include "src/cli/rules_commands.h"
+#include "src/cli/stats_command.h"
+#include "src/cli/status_command.h"
 #include "src/daemon/config.h"
 #include "src/daemon/daemon.h"
 #include "src/daemon/instance_lock.h"
@@ -40,6 +42,19 @@ int cmd_run(const GlobalFlags& g) {
   o.config = std::move(*config);
   o.log_level = g.log_level;
   o.stop_workers = g.stop_workers;
+  if (g.http_listen) {
+    // The flag wins over [http] listen, as Prometheus' --web.listen-address.
+    o.config.http.listen = *g.http_listen;
+    if (!g.http_listen->empty()) {
+      auto addr = parse_listen_address(*g.http_listen);
+      if (!addr) {
+        std::cerr << "agentwatch: --http: " << addr.error().message << "\n";
+        return 2;
+      }
+      o.config.http.host = addr->first;
+      o.config.http.port = addr->second;
+    }
+  }
   return run_daemon(o);
 }
 
@@ -151,52 +166,6 @@ int cmd_service(const GlobalFlags& g, const std::string& verb) {
   return 0;
 }
 
-// Prints the status file the daemon keeps in the runtime dir, as "key: value"
-// lines (the watches one per line). Exit 3 when no daemon holds the lock, like
-// `systemctl status` for an inactive unit.
-int cmd_status(const GlobalFlags& g, bool json) {
-  Paths p = resolve_paths(g.overrides);
-  const int pid = InstanceLock::holder(p.lock_file());
-  std::ifstream in(p.status_file());
-  std::stringstream s;
-  s << in.rdbuf();
-  const std::string status = s.str();
-  if (json) {
-    std::cout << (status.empty() ? "{\"state\":\"unknown\"}\n" : status);
-    return pid > 0 ? 0 : 3;
-  }
-  if (pid <= 0) {
-    std::cout << "agentwatch is not running";
-    if (!status.empty()) std::cout << " (last status in " << p.status_file() << ")";
-    std::cout << "\n";
-    return 3;
-  }
-  std::cout << "agentwatch is running (pid " << pid << ")\n";
-  simdjson::dom::parser parser;
-  simdjson::dom::object obj;
-  if (parser.parse(simdjson::padded_string(status)).get_object().get(obj)) return 0;
-  for (auto [key, value] : obj) {
-    if (key == "state" || key == "pid") continue;
-    if (key == "watches") {
-      simdjson::dom::array watches;
-      if (value.get_array().get(watches)) continue;
-      for (simdjson::dom::element w : watches) {
-        std::string_view name, path;
-        if (!w["name"].get_string().get(name) && !w["path"].get_string().get(path))
-          std::cout << "  watch " << name << ": " << path << "\n";
-      }
-      continue;
-    }
-    std::cout << "  " << key << ": ";
-    if (value.is_string())
-      std::cout << std::string_view(value.get_string().value_unsafe());
-    else
-      std::cout << simdjson::minify(value);
-    std::cout << "\n";
-  }
-  return 0;
-}
-
 // `agentwatch notify KIND [key=value…]`: what tmux hooks run. One connect, one
 // write, a short timeout; when the daemon is down the message is spooled and
 // delivered when it starts, so the hook never fails for that.
@@ -242,6 +211,10 @@ int run_cli(int argc, char** argv) {
   run->add_flag("--stop-workers", g.stop_workers,
                 "Stop the workers when the daemon stops (default: they keep running, and the "
                 "next daemon re-adopts them)");
+  run->add_option("--http", g.http_listen,
+                  "Serve /metrics, the API and the dashboard on HOST:PORT (\"\" for none; "
+                  "overrides [http] listen)")
+      ->type_name("HOST:PORT");
   run->callback([&] { code = cmd_run(g); });
 
   EventsOptions ev;
@@ -260,6 +233,21 @@ int run_cli(int argc, char** argv) {
     ev.state_dir = resolve_paths(g.overrides).state_dir;
     if (limit) ev.limit = limit;
     code = events_command(ev, std::cout, std::cerr);
+  });
+
+  StatsOptions st;
+  auto* stats = app.add_subcommand("stats", "What the actions came to: counts, durations, CPU");
+  stats->add_option("--since", st.since, "From this time on: a duration ago (10m, 2h) or a time")
+      ->type_name("DURATION|TIME");
+  stats->add_option("--until", st.until, "Before this time: a duration ago (10m, 2h) or a time")
+      ->type_name("DURATION|TIME");
+  stats->add_option("--group-by", st.group_by, "rule, action, worker, category, entity or kind")
+      ->type_name("KEY");
+  stats->add_flag("--failed", st.failed, "Only failed executions");
+  stats->add_flag("--json", st.json, "One JSON object");
+  stats->callback([&] {
+    st.state_dir = resolve_paths(g.overrides).state_dir;
+    code = stats_command(st, std::cout, std::cerr);
   });
 
   auto* rules = app.add_subcommand("rules", "Check, list and dry-run rules");
@@ -298,7 +286,9 @@ int run_cli(int argc, char** argv) {
   bool status_json = false;
   auto* status = app.add_subcommand("status", "Is the daemon running, and what it watches");
   status->add_flag("--json", status_json, "The status file as JSON");
-  status->callback([&] { code = cmd_status(g, status_json); });
+  status->callback([&] {
+    code = status_command(resolve_paths(g.overrides), status_json, std::cout, std::cerr);
+  });
 
   add_ops_commands(app, g, code);
   add_tmux_commands(app, g, code);

@@ -7,6 +7,7 @@
 
 #include <climits>
 #include <iostream>
+#include <optional>
 #include <string>
 
 #include "src/core/result.h"
@@ -23,7 +24,8 @@ namespace aw {
 struct GlobalFlags {
   PathOverrides overrides;
   std::string log_level = "info";
-  bool stop_workers = false;  // run --stop-workers
+  bool stop_workers = false;               // run --stop-workers
+  std::optional<std::string> http_listen;  // run --http
 };
 
 inline Result<DaemonConfig> load_config(const Paths& paths) {

@@ -159,6 +159,10 @@ inline constexpr std::string_view kControlTrigger = "control.trigger";
 // `agentwatch recover fix` applied a fix (src/cli/session_doctor.h; docs/recover.md).
 inline constexpr std::string_view kControlRecoverFix = "control.recover.fix";
 
+// Alerts of agentwatch.toml (src/daemon/daemon_alerts.h; docs/alerts.md).
+inline constexpr std::string_view kAlertRaised = "alert.raised";
+inline constexpr std::string_view kAlertResolved = "alert.resolved";
+
 // The daemon's own start and stop (src/daemon/daemon.cc; docs/configuration.md "Signals").
 inline constexpr std::string_view kDaemonStarted = "daemon.started";
 inline constexpr std::string_view kDaemonStopping = "daemon.stopping";
@@ -264,6 +268,8 @@ inline constexpr std::array kAllKinds = {
     kControlRecoverKillZombie,
     kControlTrigger,
     kControlRecoverFix,
+    kAlertRaised,
+    kAlertResolved,
     kDaemonStarted,
     kDaemonStopping,
     kDaemonStopped,

@@ -96,6 +96,25 @@ Result<std::uint64_t> parse_size(std::string_view s) {
   return value * scale;
 }
 
+Result<std::pair<std::string, int>> parse_listen_address(std::string_view text) {
+  const char* expected = "expected HOST:PORT, like \"127.0.0.1:9464\" or \"[::1]:9464\"";
+  std::size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return make_error(expected);
+  std::string host(text.substr(0, colon));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  else if (host.find(':') != std::string::npos)
+    return make_error(std::string("an IPv6 address goes in brackets: ") + expected);
+  std::string_view port_text = text.substr(colon + 1);
+  int port = 0;
+  auto r = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (port_text.empty() || r.ec != std::errc() || r.ptr != port_text.data() + port_text.size() ||
+      port < 0 || port > 65535)
+    return make_error("port \"" + std::string(port_text) + "\" is not 0-65535: " + expected);
+  if (host.empty()) return make_error(expected);
+  return std::make_pair(host, port);
+}
+
 Result<DaemonConfig> parse_daemon_config(std::string_view text, const std::string& source_name) {
   DaemonConfig c;
   std::vector<ConfigError> errors;
@@ -104,7 +123,8 @@ Result<DaemonConfig> parse_daemon_config(std::string_view text, const std::strin
   if (!parsed) return make_error(config_errors_text(errors));
   const toml::table& root = *parsed;
   p.check_keys(root,
-               {"daemon", "event_log", "rules", "watch", "worker", "log", "git", "tmux", "recover"},
+               {"daemon", "event_log", "rules", "watch", "worker", "log", "git", "tmux", "recover",
+                "http", "statsd", "alert", "alerts"},
                "in the top level");
   if (const toml::node* n = root.get("recover")) {
     if (const auto* t = n->as_table()) {
@@ -114,6 +134,47 @@ Result<DaemonConfig> parse_daemon_config(std::string_view text, const std::strin
       read_duration(*t, "stuck_zombie", c.stuck.zombie, p);
     } else {
       p.error(*n, "'recover' must be a table ([recover])");
+    }
+  }
+  if (const toml::node* n = root.get("http")) {
+    if (const auto* t = n->as_table()) {
+      p.check_keys(*t, {"listen", "token_file", "allow_non_loopback"}, "in [http]");
+      if (const toml::node* ln = t->get("listen")) {
+        c.http.listen = read_string(*t, "listen", p);
+        if (!c.http.listen.empty()) {
+          if (auto addr = parse_listen_address(c.http.listen)) {
+            c.http.host = addr->first;
+            c.http.port = addr->second;
+          } else {
+            p.error(*ln, "'listen': " + addr.error().message);
+          }
+        }
+      }
+      if (t->get("token_file")) c.http.token_file = expand_home(read_string(*t, "token_file", p));
+      read_bool(*t, "allow_non_loopback", c.http.allow_non_loopback, p);
+      if (c.http.allow_non_loopback && c.http.token_file.empty())
+        p.error(*n, "[http] allow_non_loopback = true needs a token_file (a bearer token)");
+    } else {
+      p.error(*n, "'http' must be a table ([http])");
+    }
+  }
+  alerts::read_alerts(root, p, c.alerts);
+  if (const toml::node* n = root.get("statsd")) {
+    if (const auto* t = n->as_table()) {
+      p.check_keys(*t, {"address", "prefix", "interval"}, "in [statsd]");
+      if (const toml::node* an = t->get("address")) {
+        c.statsd.address = read_string(*t, "address", p);
+        if (auto addr = parse_listen_address(c.statsd.address); addr && addr->second > 0) {
+          c.statsd.host = addr->first;
+          c.statsd.port = addr->second;
+        } else {
+          p.error(*an, "'address': expected HOST:PORT of a StatsD server, like \"127.0.0.1:8125\"");
+        }
+      }
+      if (t->get("prefix")) c.statsd.prefix = read_string(*t, "prefix", p);
+      read_duration(*t, "interval", c.statsd.interval, p);
+    } else {
+      p.error(*n, "'statsd' must be a table ([statsd])");
     }
   }
   if (const toml::node* n = root.get("git")) {

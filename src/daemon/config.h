@@ -12,6 +12,10 @@
 //   [[git]]     name = "alpha", repo = "~/projects/alpha", entity = "alpha"  (docs/logs.md)
 //   [tmux]      command = ["tmux", "-L", "agents"]  (docs/tmux.md)
 //   [recover]   stuck_processing = "30m", stuck_timing_out = "10m", stuck_zombie = "5m"
+//   [http]      listen = "127.0.0.1:9464", token_file = "...", allow_non_loopback = false
+//   [statsd]    address = "127.0.0.1:8125", prefix = "agentwatch", interval = "1s"
+//   [[alert]]   name = "...", metric = "failure_rate", above = 0.1, window = "15m", for = "5m"
+//   [alerts]    defaults = true, interval = "10s"  (docs/alerts.md)
 //
 // A missing file means all defaults. Errors name file:line:column and what was
 // expected; unknown keys suggest the closest valid one.
@@ -21,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "src/alerts/alert_config.h"
 #include "src/core/clock.h"
 #include "src/core/disk_threshold.h"
 #include "src/core/result.h"
@@ -63,6 +68,29 @@ struct GitConfig {
   std::string entity;
 };
 
+// The HTTP endpoint: /metrics, the JSON API, server-sent events and the
+// dashboard (docs/http.md). Loopback unless allow_non_loopback, which also
+// needs a bearer token.
+struct HttpConfig {
+  std::string listen = "127.0.0.1:9464";  // "" = no HTTP
+  std::string host = "127.0.0.1";         // parsed from listen
+  int port = 9464;
+  std::string token_file;  // a file holding the bearer token; "" = none
+  bool allow_non_loopback = false;
+};
+
+// [statsd]: where executions and gauges are pushed (docs/http.md, "StatsD").
+struct StatsdSettings {
+  std::string address;  // "" = off
+  std::string host;
+  int port = 8125;
+  std::string prefix = "agentwatch";
+  Duration interval = std::chrono::seconds(1);
+};
+
+// "127.0.0.1:9464", "[::1]:9464", "localhost:0" → host and port.
+Result<std::pair<std::string, int>> parse_listen_address(std::string_view text);
+
 struct DaemonConfig {
   Duration shutdown_grace = std::chrono::seconds(10);
   std::uint32_t max_emit_depth = 8;  // the longest chain of rule firings (ChainPolicy)
@@ -84,6 +112,9 @@ struct DaemonConfig {
   // How long an entity may stay in a working state before `recover list-stuck`
   // and `recover diagnose` call it stuck.
   StuckThresholds stuck;
+  HttpConfig http;
+  StatsdSettings statsd;
+  alerts::AlertsConfig alerts;  // [[alert]], [alerts] (docs/alerts.md)
   bool file_found = false;  // whether the config file existed
 };
 

@@ -171,5 +171,33 @@ TEST(ParseSize, UnitsAndErrors) {
   EXPECT_FALSE(parse_size("MiB").ok());
 }
 
+TEST(DaemonConfig, HttpListensOnLoopbackByDefault) {
+  auto c = parse_daemon_config("", "c.toml");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->http.host, "127.0.0.1");
+  EXPECT_EQ(c->http.port, 9464);
+  EXPECT_FALSE(c->http.allow_non_loopback);
+}
+
+TEST(DaemonConfig, HttpSectionParsesTheAddressAndRefusesBadOnes) {
+  auto c = parse_daemon_config("[http]\nlisten = \"[::1]:0\"\ntoken_file = \"/etc/aw/token\"\n",
+                               "c.toml");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->http.host, "::1");
+  EXPECT_EQ(c->http.port, 0);
+  EXPECT_EQ(c->http.token_file, "/etc/aw/token");
+  EXPECT_EQ(parse_daemon_config("[http]\nlisten = \"\"\n", "c.toml")->http.listen, "");
+  for (const char* bad : {"9464", "127.0.0.1:99999", "::1:80", "127.0.0.1:x", ":80"}) {
+    auto r = parse_daemon_config(std::string("[http]\nlisten = \"") + bad + "\"\n", "c.toml");
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.error().message.find("c.toml:2:"), std::string::npos) << r.error().message;
+  }
+  auto open = parse_daemon_config("[http]\nlisten = \"0.0.0.0:9464\"\nallow_non_loopback = true\n",
+                                  "c.toml");
+  ASSERT_FALSE(open.ok());
+  EXPECT_NE(open.error().message.find("needs a token_file"), std::string::npos)
+      << open.error().message;
+}
+
 }  // namespace
 }  // namespace aw

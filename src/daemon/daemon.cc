@@ -22,13 +22,17 @@
 #include "src/core/json_writer.h"
 #include "src/daemon/control_api.h"
 #include "src/daemon/daemon_actions.h"
+#include "src/daemon/daemon_alerts.h"
+#include "src/daemon/daemon_metrics.h"
 #include "src/daemon/disk_monitor.h"
+#include "src/daemon/http_api.h"
 #include "src/daemon/instance_lock.h"
 #include "src/daemon/intent_journal_file.h"
 #include "src/daemon/pipeline.h"
 #include "src/daemon/pipeline_loop_ports.h"
 #include "src/daemon/runtime_dir_watch.h"
 #include "src/daemon/sd_notify.h"
+#include "src/daemon/statsd_push.h"
 #include "src/daemon/supervision_bridge.h"
 #include "src/eventlog/event_log_writer.h"
 #include "src/eventlog/log_segments.h"
@@ -139,12 +143,18 @@ class Daemon {
   bool open_log_offsets();
   void start_tmux();
   bool start_control();
+  // Not fatal: a daemon that cannot serve its dashboard still watches.
+  void start_http();
+  void start_statsd();
+  void start_alerts();
+  std::string entities_json() const;
   bool watch_runtime_dir();
   // The runtime dir was removed under us: make it, its lock and sockets again.
   void restore_runtime_dir();
   void start_scheduler();
   std::vector<ScheduledJob> scheduled_jobs() const;
   DiagnosisInput diagnosis_input() const;
+  DaemonMetricsSources metrics_sources();
   std::string status_json(const char* state) const;
   void hint_tmux(const Event& e);
   void feed_supervisor(const Event& e);
@@ -198,6 +208,11 @@ class Daemon {
   std::unique_ptr<DiskMonitor> disk_monitor_;
   std::unique_ptr<TimerScheduler> scheduler_;
   std::unique_ptr<ControlServer> control_server_;
+  std::unique_ptr<DaemonMetrics> metrics_;
+  std::unique_ptr<HttpApi> http_;  // after metrics_: it reads them
+  std::unique_ptr<StatsdPush> statsd_;
+  std::unique_ptr<DaemonAlerts> alerts_;
+  std::string http_error_;  // why it does not listen, when it does not
   std::vector<std::unique_ptr<uvx::Signal>> signals_;
   std::unique_ptr<uvx::Timer> reload_timer_;
   std::unique_ptr<uvx::Timer> watchdog_timer_;
@@ -559,6 +574,62 @@ bool Daemon::start_control() {
   return true;
 }
 
+void Daemon::start_statsd() {
+  if (options_.config.statsd.address.empty()) return;
+  statsd_ = std::make_unique<StatsdPush>(&loop_, options_.config.statsd, metrics_->registry());
+  if (Status s = statsd_->start(); !s) {
+    spdlog::error("statsd: {} (nothing is pushed)", s.error().message);
+    statsd_.reset();
+  }
+}
+
+void Daemon::start_alerts() {
+  DaemonAlertsPorts ports;
+  ports.submit = [this](Event e) { pipeline_->submit(std::move(e)); };
+  ports.stuck_entities = [this] {
+    return state_ ? state_->table().stuck(clock_.wall(), options_.config.stuck).size() : 0;
+  };
+  alerts_ =
+      std::make_unique<DaemonAlerts>(&loop_, clock_, options_.config.alerts,
+                                     paths_.state_dir + "/alerts", *metrics_, std::move(ports));
+  alerts_->start();
+}
+
+void Daemon::start_http() {
+  if (options_.config.http.listen.empty()) return;
+  HttpApiContext c;
+  c.status_json = [this] { return status_json("running"); };
+  c.entities_json = [this] { return entities_json(); };
+  c.metrics = metrics_.get();
+  c.event_log_dir = paths_.event_log_dir();
+  http_ = std::make_unique<HttpApi>(&loop_, clock_, options_.config.http, std::move(c));
+  if (Status s = http_->start(); !s) {
+    http_error_ = s.error().message;
+    spdlog::error("http: {} (no /metrics, no dashboard; the daemon watches on)", http_error_);
+    http_.reset();
+    return;
+  }
+  spdlog::info("http: dashboard and /metrics on http://{}/", http_->address());
+}
+
+std::string Daemon::entities_json() const {
+  std::string out = "[";
+  if (state_) {
+    for (const EntityRecord* r : state_->table().list()) {
+      if (out.size() > 1) out += ',';
+      JsonObjectWriter(out)
+          .str("id", r->id)
+          .str("kind", entity_kind_name(r->kind))
+          .str("state", lifecycle_state_name(r->state))
+          .str("since", format_time_utc(r->since))
+          .str("reason", r->reason)
+          .close();
+    }
+  }
+  out += ']';
+  return out;
+}
+
 bool Daemon::watch_runtime_dir() {
   runtime_watch_ = std::make_unique<RuntimeDirWatch>(&loop_, [this] { restore_runtime_dir(); });
   // Not fatal: without the watch, a removed runtime dir stays gone until a restart.
@@ -742,6 +813,18 @@ bool Daemon::start_notify() {
   return true;
 }
 
+DaemonMetricsSources Daemon::metrics_sources() {
+  DaemonMetricsSources s;
+  s.entities = [this] {
+    return state_ ? state_->table().list() : std::vector<const EntityRecord*>{};
+  };
+  s.workers = [this] { return supervisor_ ? supervisor_->list() : std::vector<WorkerStatus>{}; };
+  s.watches = [this] { return data_watcher_ ? data_watcher_->stats().watches : std::size_t{0}; };
+  s.in_flight = [this] { return pipeline_ ? pipeline_->in_flight() : std::size_t{0}; };
+  s.event_log = [this] { return log_ ? log_->stats() : EventLogWriterStats{}; };
+  return s;
+}
+
 std::string Daemon::status_json(const char* state) const {
   std::string out;
   JsonObjectWriter w(out);
@@ -780,6 +863,12 @@ std::string Daemon::status_json(const char* state) const {
         .unum("actions_failed", pipeline_->stats().actions_failed)
         .unum("in_flight", pipeline_->in_flight());
   }
+  if (metrics_) append_fleet_status(w, *metrics_);
+  if (alerts_) w.raw("alerts", alerts_->active_json());
+  if (http_)
+    w.str("http", http_->address());
+  else if (!http_error_.empty())
+    w.str("http_error", http_error_);
   w.close();
   return out;
 }
@@ -876,6 +965,13 @@ void Daemon::release_handles() {
   notify_server_.reset();
   notify_spool_watch_.reset();
   control_server_.reset();
+  if (http_) http_->stop();
+  http_.reset();
+  if (statsd_) statsd_->flush();  // daemon.stopped and the last executions
+  statsd_.reset();
+  if (alerts_) alerts_->stop();  // saves the alerts' state
+  alerts_.reset();
+  if (metrics_) metrics_->stop();
   runtime_watch_.reset();
   scheduler_.reset();
   tmux_watch_.reset();
@@ -929,6 +1025,16 @@ int Daemon::run() {
                                     options_.config.derived_burst},
                         options_.config.max_json_bytes});
     pipeline_->set_next_seq(log_missing_causes(last_logged_seq(paths_.event_log_dir()) + 1));
+    metrics_ = std::make_unique<DaemonMetrics>(&loop_, clock_, metrics_sources());
+    // First: what /metrics and the event stream show is what was logged.
+    pipeline_->add_subscriber([this](const Event& e) {
+      std::string line = to_json_line(e);
+      line.pop_back();  // its newline
+      if (http_) http_->publish(e.seq, line);
+      if (statsd_) statsd_->observe(e);
+      if (alerts_) alerts_->observe(e);
+      metrics_->observe(e, std::move(line));
+    });
     pipeline_->add_subscriber([this](const Event& e) { hint_tmux(e); });
     pipeline_->add_subscriber([this](const Event& e) { feed_supervisor(e); });
     pipeline_->add_subscriber([this](const Event& e) {
@@ -966,6 +1072,9 @@ int Daemon::run() {
       // is logged after this, so it means "watching now".
       data_watcher_->start();
       rule_watcher_->start();
+      start_http();
+      start_statsd();
+      start_alerts();
       Event started;
       started.kind = kind::kDaemonStarted;
       started.source = "daemon";
@@ -975,6 +1084,10 @@ int Daemon::run() {
       started.fields.set("rules_hash", pipeline_->rules()->hash());
       started.fields.set("watches", static_cast<std::int64_t>(watches_.size()));
       started.fields.set("config", options_.config.file_found ? paths_.config_file : "defaults");
+      if (!http_error_.empty())
+        started.fields.set("http_error", http_error_);
+      else if (http_)
+        started.fields.set("http", http_->address());
       pipeline_->submit(std::move(started));
       start_supervisor();
       if (actions_) actions_->set_supervisor(supervisor_.get());

@@ -31,6 +31,7 @@ struct Pipeline::PlanRun {
   std::size_t next = 0;
   bool failed = false;                   // a step failed
   std::uint64_t breaker_generation = 0;  // admitted by its rule's breaker (0: none)
+  MonoTime action_began{};               // when its current action was started
 };
 
 namespace {
@@ -476,6 +477,7 @@ void Pipeline::run_next_action(const std::shared_ptr<PlanRun>& run) {
     return;
   }
   const ActionRequest& request = run->plan.actions[run->next];
+  run->action_began = ports_.clock.mono();
   if (request.type() == ActionType::kEmit && request.render_error.empty()) {
     run_emit(run, request);
     return;
@@ -548,6 +550,9 @@ void Pipeline::on_action_done(const std::shared_ptr<PlanRun>& run, const ActionR
   out.fields.set("message", outcome.message);
   if (!outcome.suggestion.empty()) out.fields.set("suggestion", outcome.suggestion);
   out.fields.set("attempts", static_cast<std::int64_t>(outcome.attempts));
+  // Every execution's duration, whatever the action: start to outcome, its
+  // retries' waits included (a run's own wall_ms is its last attempt's).
+  out.fields.set("duration_ms", FieldValue(to_ms(ports_.clock.mono() - run->action_began)));
   for (const auto& [k, v] : outcome.fields) out.fields.set(k, v);
   if (!outcome.ok && remaining > 0) out.fields.set("skipped", static_cast<std::int64_t>(remaining));
   if (outcome.ok)

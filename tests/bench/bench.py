@@ -6,7 +6,7 @@ Usage: bench.py BUILD_DIR [--quick] [--idle-seconds N] [--samples N] [--rounds N
                           [--restart-rounds N] [--restart-s6-rounds N] [--pids N]
                           [--pids-idle-seconds N] [--notify-samples N]
                           [--sessions N]
-                          [--only latency,throughput,storm,sessions,idle,json,logtail,micro,restart,
+                          [--only latency,throughput,storm,sessions,http,idle,json,logtail,micro,restart,
                                   pids,notify]
 
 What is measured and why is in docs/benchmarks.md. This script only starts and
@@ -52,6 +52,10 @@ STORM_MIN_RATE_RATIO = 0.5  # storm: at least 50% of the bare loop's events/s,
 STORM_MAX_CPU_RATIO = 2.0  # at most twice its CPU per event, no overflow
 IDLE_MAX_WAKEUPS = 0.0  # wake-ups per second when nothing happens
 JSON_MIN_GBPS = 1.0  # result validation: at least 1 GB/s
+METRICS_MIN_RPS = 1000     # /metrics under wrk during a storm: at least this many requests/s,
+METRICS_MAX_P99_MS = 10.0  # each answered within this (p99)
+SSE_MAX_P99_MS = 20.0      # event logged → every one of 100 SSE clients has it (p99)
+SSE_CLIENTS = 100
 SESSIONS_MIN_RATIO = 0.5  # sessions/s end to end: at least 50% of the bare renaming loop's
 IDLE_MAX_RSS_MB = 10.0
 # A run that takes longer than this is a hang, not a figure (halved with --quick).
@@ -207,7 +211,7 @@ class Daemon:
         self.cli = [str(build / "agentwatch"), "--config", str(self.config), "--state-dir",
                     str(self.state), "--runtime-dir", str(self.runtime), "--shipped-rules",
                     str(shipped or empty)]
-        self.argv = self.cli + ["run"]
+        self.argv = self.cli + ["run", "--http", "127.0.0.1:0"]
         self.events = self.state / "events.jsonl"
         self.errfile = base / "daemon.log"
         self.proc: subprocess.Popen | None = None
@@ -776,6 +780,169 @@ def sessions_table(res: dict) -> tuple[list[str], list[bool]]:
         f"| failed actions, all runs | {failed} | | | 0 | {verdict(ok_failed)} |",
     ]
     return lines, [ok_rate, ok_failed]
+
+
+# ----------------------------------------------------------------- 2d. HTTP
+
+def http_port(d: "Daemon") -> int:
+    for e in reversed(read_events(d.events)):
+        if e.get("kind") == "daemon.started":
+            return int(e["fields"]["http"].rsplit(":", 1)[1])
+    fail("http: daemon.started has no http address")
+    return 0
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def wrk_metrics(port: int, seconds: int) -> dict:
+    """wrk (Debian's: no fixed rate) with 4 connections for `seconds`: the
+    requests/s it reached and its latency percentiles."""
+    r = run_tracked(["wrk", "-t1", "-c4", f"-d{seconds}s", "--latency",
+                     f"http://127.0.0.1:{port}/metrics"], timeout=seconds + 30)
+    out = {"rps": 0.0, "p50_ms": 0.0, "p99_ms": 0.0, "errors": 0}
+
+    def to_ms(v: str) -> float:
+        for unit, k in (("us", 1e-3), ("ms", 1.0), ("s", 1e3)):
+            if v.endswith(unit):
+                return float(v[:-len(unit)]) * k
+        return float(v)
+    for line in r.stdout.splitlines():
+        f = line.split()
+        if line.startswith("Requests/sec:"):
+            out["rps"] = float(f[1])
+        elif len(f) == 2 and f[0] in ("50%", "99%"):
+            out["p50_ms" if f[0] == "50%" else "p99_ms"] = to_ms(f[1])
+        elif "Non-2xx" in line or "Socket errors" in line:
+            out["errors"] += sum(int(x.strip(",")) for x in f if x.strip(",").isdigit())
+    return out
+
+
+def sse_clients(port: int, n: int) -> list:
+    """n connections to /events, each past its head and retry line."""
+    import socket
+    socks = []
+    for _ in range(n):
+        c = socket.create_connection(("127.0.0.1", port))
+        c.sendall(b"GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        socks.append(c)
+    for c in socks:
+        c.settimeout(5)
+        buf = b""
+        while b"retry:" not in buf:
+            chunk = c.recv(4096)
+            if not chunk:
+                fail(f"http: an SSE client was refused: {buf[:200]!r}")
+            buf += chunk
+        c.setblocking(False)
+    return socks
+
+
+def bench_http(args, build: Path, tmp: Path) -> dict:
+    """/metrics scraped by wrk while a storm of results lands; then 100 SSE
+    clients, and how long each event takes from the log to every client."""
+    import selectors
+    bench = build / "tests" / "bench"
+    d = tmp / "http"
+    results = d / "results"
+    (results / "temp").mkdir(parents=True)
+    daemon = Daemon(build, d / "daemon", [("results", results)], "", ROOT / "rules",
+                    recursive=True).start()
+    port = http_port(daemon)
+    seconds = 3 if args.quick else 10
+    # A storm of result sessions while wrk scrapes: the daemon is busy.
+    storm = PROCS.start([str(bench / "session_storm"), "--root", str(results), "--sessions",
+                         str(args.sessions), "--agents", "10", "--timeout-s", "300"],
+                        group=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    busy = wrk_metrics(port, seconds)
+    PROCS.stop(storm)
+    quiet = wrk_metrics(port, seconds)
+    log(f"http /metrics under wrk: busy {busy['rps']:,.0f} req/s p99 {busy['p99_ms']:.2f} ms; "
+        f"quiet {quiet['rps']:,.0f} req/s p99 {quiet['p99_ms']:.2f} ms")
+
+    rss0 = rss_kb(daemon.pid)
+    socks = sse_clients(port, SSE_CLIENTS)
+    time.sleep(0.5)
+    rss1 = rss_kb(daemon.pid)
+    sel = selectors.DefaultSelector()
+    bufs = {}
+    for c in socks:
+        sel.register(c, selectors.EVENT_READ)
+        bufs[c] = b""
+    lat_ms = []
+    n_events = 50 if args.quick else 200
+    landed = 0
+    next_land = time.monotonic()
+    deadline = time.monotonic() + 60
+    want = None
+    seen = {}
+    while time.monotonic() < deadline:
+        now = time.monotonic()
+        if landed < n_events and now >= next_land:
+            tmpf = results / f".sse-{landed}.tmp"
+            tmpf.write_text('{"ok": true}')
+            os.rename(tmpf, results / f"sse-{landed}.json")
+            landed += 1
+            next_land = now + 0.02
+        for key, _ in sel.select(timeout=0.005):
+            c = key.fileobj
+            try:
+                chunk = c.recv(1 << 16)
+            except BlockingIOError:
+                continue
+            got_at = time.time()
+            bufs[c] += chunk
+            while b"\n\n" in bufs[c]:
+                frame, bufs[c] = bufs[c].split(b"\n\n", 1)
+                for line in frame.split(b"\n"):
+                    if line.startswith(b"data: "):
+                        e = json.loads(line[6:])
+                        if e.get("kind") == "action.succeeded" and "sse-" in e.get("path", ""):
+                            t = datetime.datetime.fromisoformat(e["time"].replace("Z", "+00:00"))
+                            lat_ms.append((got_at - t.timestamp()) * 1e3)
+                            seen[e["seq"]] = seen.get(e["seq"], 0) + 1
+        if landed == n_events and seen and len(seen) >= n_events and \
+                all(v == SSE_CLIENTS for v in seen.values()):
+            break
+    for c in socks:
+        c.close()
+    daemon.stop()
+    shutil.rmtree(d, ignore_errors=True)
+    lat_ms.sort()
+    complete = sum(1 for v in seen.values() if v == SSE_CLIENTS)
+    log(f"http SSE: {len(lat_ms)} deliveries of {n_events} events to {SSE_CLIENTS} clients, "
+        f"min {lat_ms[0] if lat_ms else 0:.2f} p50 {pct(lat_ms, 0.5):.2f} ms p99 "
+        f"{pct(lat_ms, 0.99):.2f} ms max {lat_ms[-1] if lat_ms else 0:.2f}; RSS +{rss1 - rss0} kB")
+    return {"busy": busy, "quiet": quiet, "seconds": seconds, "lat": lat_ms,
+            "events": n_events, "complete": complete, "rss_per_client_kb": (rss1 - rss0) / SSE_CLIENTS}
+
+
+def http_table(res: dict) -> tuple[list[str], list[bool]]:
+    b, q, lat = res["busy"], res["quiet"], res["lat"]
+    ok_rps = b["rps"] >= METRICS_MIN_RPS and b["errors"] == 0
+    ok_p99 = b["p99_ms"] < METRICS_MAX_P99_MS
+    p99 = pct(lat, 0.99) if lat else float("inf")
+    ok_sse = p99 < SSE_MAX_P99_MS and res["complete"] == res["events"]
+    lines = [
+        "| figure | measured | target | result |",
+        "|---|---:|---|---|",
+        f"| /metrics under wrk (4 connections, {res['seconds']} s) during a session storm: "
+        f"requests/s | {b['rps']:,.0f} | ≥ {METRICS_MIN_RPS:,} | {verdict(ok_rps)} |",
+        f"| same, p99 latency | {b['p99_ms']:.2f} ms (p50 {b['p50_ms']:.2f}) "
+        f"| < {METRICS_MAX_P99_MS:.0f} ms | {verdict(ok_p99)} |",
+        f"| /metrics quiet daemon: requests/s, p99 | {q['rps']:,.0f}, {q['p99_ms']:.2f} ms | | info |",
+        f"| event logged → each of {SSE_CLIENTS} SSE clients, p99 ({len(lat):,} deliveries) "
+        f"| {p99:.2f} ms (p50 {pct(lat, 0.5) if lat else 0:.2f}) | < {SSE_MAX_P99_MS:.0f} ms "
+        f"| {verdict(ok_sse)} |",
+        f"| events every client got | {res['complete']} of {res['events']} | all | "
+        f"{verdict(res['complete'] == res['events'])} |",
+        f"| daemon RSS per connected SSE client | {res['rss_per_client_kb']:.1f} kB | | info |",
+    ]
+    return lines, [ok_rps, ok_p99, ok_sse]
 
 
 # ----------------------------------------------------------------- 3. idle
@@ -1497,8 +1664,8 @@ def main() -> int:
     ap.add_argument("--pids-idle-seconds", type=float)
     ap.add_argument("--notify-samples", type=int, help="notify round trips per case")
     ap.add_argument("--only",
-                    default="latency,throughput,storm,sessions,idle,json,logtail,micro,restart,"
-                    "pids,notify")
+                    default="latency,throughput,storm,sessions,http,idle,json,logtail,micro,"
+                    "restart,pids,notify")
     ap.add_argument("--nice", type=int, help="autogroup nice of every watcher's session "
                     "(e.g. -10, root only): damps noise from other work on the machine")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")
@@ -1608,6 +1775,16 @@ def main() -> int:
                      "session moved by one rename); the floor only counts files and renames. "
                      "They cannot share a storm (both would move the sessions): runs alternate.",
                      "", *table, ""]
+    if "http" in only:
+        res = bench_http(args, build, tmp)
+        table, ok = http_table(res)
+        oks += ok
+        sections += ["## 2d. HTTP: /metrics under load, events to 100 SSE clients", "",
+                     "wrk scrapes /metrics while result sessions land (the shipped rules at "
+                     "work), then once more with the daemon quiet. Then 100 clients follow "
+                     "/events while results land every 20 ms: each delivery is timed from the "
+                     "event's logged time to the moment a client read it (one Python reader for "
+                     "all 100 sockets: an upper bound).", "", *table, ""]
     if "idle" in only:
         res = bench_idle(args, build, tmp)
         table, ok = idle_table(res)

@@ -249,7 +249,7 @@ class Daemon:
         src/os/crash_point.h) the daemon SIGKILLs itself at that crash point;
         if that comes before its daemon.started, this returns False."""
         assert self.proc is None
-        argv = [self.binary] + self.layout.path_flags() + ["run"] + list(extra_args)
+        argv = [self.binary] + self.layout.path_flags() + ["run", "--http", "127.0.0.1:0"] + list(extra_args)
         env = self.layout.env()
         if crash_at:
             env["AGENTWATCH_CRASH_AT"] = crash_at

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -259,6 +260,10 @@ void DaemonUnderTest::start(const std::vector<std::string>& extra_args,
   auto flags = path_flags();
   argv.insert(argv.end(), flags.begin(), flags.end());
   argv.emplace_back("run");
+  // Tests run beside each other and beside a developer's daemon: any free
+  // port, never the default 9464 (daemon.started says which one).
+  if (std::find(extra_args.begin(), extra_args.end(), "--http") == extra_args.end())
+    argv.insert(argv.end(), {"--http", "127.0.0.1:0"});
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   int err_fd = open(stderr_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   pid_ = spawn(argv, err_fd, err_fd);

@@ -694,7 +694,8 @@ def print_table(judged):
 def start_daemon(args, d):
     log = open(os.path.join(d["fleet"], "daemon.log"), "w")
     argv = [args.bin, "--config", d["conf_file"], "--state-dir", d["state"],
-            "--runtime-dir", d["runtime"], "run", "--stop-workers"]
+            "--runtime-dir", d["runtime"], "run", "--stop-workers",
+            "--http", "127.0.0.1:0"]
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
     log.close()
