@@ -89,7 +89,7 @@ std::vector<std::string> status_problems(const std::string& status_json) {
   simdjson::dom::parser parser;
   simdjson::dom::object obj;
   if (parser.parse(simdjson::padded_string(status_json)).get_object().get(obj)) {
-    problems.push_back("the status is not readable JSON");
+    problems.emplace_back("the status is not readable JSON");
     return problems;
   }
   bool degraded = false;

@@ -115,7 +115,7 @@ struct DaemonConfig {
   HttpConfig http;
   StatsdSettings statsd;
   alerts::AlertsConfig alerts;  // [[alert]], [alerts] (docs/alerts.md)
-  bool file_found = false;  // whether the config file existed
+  bool file_found = false;      // whether the config file existed
 };
 
 // Parses the file at `path`. A missing file yields the defaults; an unreadable or

@@ -96,6 +96,7 @@ std::vector<std::pair<std::string, std::size_t>> DaemonMetrics::entities_by_stat
   if (sources_.entities)
     for (const EntityRecord* r : sources_.entities()) ++n[r->state];
   std::vector<std::pair<std::string, std::size_t>> out;
+  out.reserve(kAllLifecycleStates.size());
   for (LifecycleState s : kAllLifecycleStates)
     out.emplace_back(std::string(lifecycle_state_name(s)), n[s]);
   return out;
@@ -106,6 +107,7 @@ std::vector<std::pair<std::string, std::size_t>> DaemonMetrics::workers_by_phase
   if (sources_.workers)
     for (const WorkerStatus& w : sources_.workers()) ++n[w.phase];
   std::vector<std::pair<std::string, std::size_t>> out;
+  out.reserve(kAllWorkerPhases.size());
   for (WorkerPhase p : kAllWorkerPhases) out.emplace_back(std::string(worker_phase_name(p)), n[p]);
   return out;
 }

@@ -103,7 +103,7 @@ Status HttpApi::start() {
     HttpResponse r;
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
     r.body = m.registry().render();
-    out.respond(std::move(r));
+    out.respond(r);
   });
   server_->handle("/api/status", [this](const HttpRequest&, HttpResponder& out) {
     out.respond(json_response(context_.status_json()));
@@ -143,7 +143,7 @@ Status HttpApi::start() {
     r.headers.push_back({"Content-Security-Policy",
                          "default-src 'none'; script-src 'unsafe-inline'; style-src "
                          "'unsafe-inline'; connect-src 'self'; img-src data:"});
-    out.respond(std::move(r));
+    out.respond(r);
   });
   register_metrics();
   if (config_.port < 0 || config_.port > 65535) return make_error("[http] bad port");

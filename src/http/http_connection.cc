@@ -4,24 +4,15 @@
 
 #include <utility>
 
+#include "src/uvx/stream_io.h"
+
 namespace aw::http {
 
 namespace {
 
-constexpr std::size_t kReadChunk = 64 * 1024;
-
-// One read buffer per thread: libuv reads one stream at a time, and what a
-// read leaves unparsed is copied out before its callback returns.
-char* read_buffer() {
-  thread_local std::unique_ptr<char[]> buf(new char[kReadChunk]);
-  return buf.get();
-}
-
-// A queued write: the request and the bytes it points at live and die together.
-struct WriteRequest {
-  uv_write_t req{};
-  std::string text;
-};
+using uvx::kReadChunk;
+using uvx::shared_read_buffer;
+using uvx::WriteRequest;
 
 // Reaches the connection a libuv request's handle points at, holding it for
 // the call; nothing once the socket was closed (`data` is cleared then).
@@ -64,7 +55,7 @@ int HttpConnection::start_reading() {
       stream(),
       [](uv_handle_t* h, std::size_t, uv_buf_t* buf) noexcept {
         // A null buffer makes libuv report UV_ENOBUFS; only a closing handle gets one.
-        *buf = h->data ? uv_buf_init(read_buffer(), kReadChunk) : uv_buf_init(nullptr, 0);
+        *buf = h->data ? uv_buf_init(shared_read_buffer(), kReadChunk) : uv_buf_init(nullptr, 0);
       },
       [](uv_stream_t* s, ssize_t nread, const uv_buf_t*) noexcept {
         with_connection(s, [&](HttpConnection& c) { c.on_read(nread); });
@@ -87,7 +78,7 @@ void HttpConnection::on_read(ssize_t nread) {
   // Streams and finishing connections read only to notice the client
   // leaving; what it sends is not looked at.
   if (mode_ != Mode::kRequests) return;
-  input_.append(read_buffer(), static_cast<std::size_t>(nread));
+  input_.append(shared_read_buffer(), static_cast<std::size_t>(nread));
   process();
 }
 

@@ -11,8 +11,6 @@
 #include <sstream>
 #include <vector>
 
-extern char** environ;
-
 namespace aw::metrics {
 
 PromtoolVerdict promtool_check_metrics(const std::string& exposition) {
@@ -34,6 +32,7 @@ PromtoolVerdict promtool_check_metrics(const std::string& exposition) {
   posix_spawn_file_actions_adddup2(&fa, 1, 2);
   std::vector<std::string> args = {"promtool", "check", "metrics"};
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   pid_t pid = 0;

@@ -4,26 +4,9 @@
 #include <deque>
 #include <utility>
 
+#include "src/uvx/stream_io.h"
+
 namespace aw::uvx {
-
-namespace {
-
-constexpr std::size_t kReadChunk = 64 * 1024;
-
-// One read buffer per thread: libuv reads one stream at a time, and what a
-// read leaves undelivered is copied out before its callback returns.
-char* read_buffer() {
-  thread_local std::unique_ptr<char[]> buf(new char[kReadChunk]);
-  return buf.get();
-}
-
-// A queued reply: the request and the bytes it points at live and die together.
-struct WriteRequest {
-  uv_write_t req{};
-  std::string text;
-};
-
-}  // namespace
 
 // Everything a connection is. The pipe's `data` points here while it is open;
 // each libuv callback holds a shared_ptr for its duration, so the owner may
@@ -66,7 +49,7 @@ struct LineConnection::Core : std::enable_shared_from_this<Core> {
         stream(),
         [](uv_handle_t* h, std::size_t, uv_buf_t* buf) noexcept {
           // A null buffer makes libuv report UV_ENOBUFS; only a closing handle gets one.
-          *buf = h->data ? uv_buf_init(read_buffer(), kReadChunk) : uv_buf_init(nullptr, 0);
+          *buf = h->data ? uv_buf_init(shared_read_buffer(), kReadChunk) : uv_buf_init(nullptr, 0);
         },
         [](uv_stream_t* s, ssize_t nread, const uv_buf_t*) noexcept {
           auto* core = static_cast<Core*>(s->data);
@@ -87,7 +70,7 @@ struct LineConnection::Core : std::enable_shared_from_this<Core> {
   void on_read(ssize_t nread) {
     if (closed) return;
     if (nread > 0) {
-      on_data(std::string_view(read_buffer(), static_cast<std::size_t>(nread)));
+      on_data(std::string_view(shared_read_buffer(), static_cast<std::size_t>(nread)));
     } else if (nread == UV_EOF) {
       // Half-close: what the peer asked is still answered.
       eof = true;
