@@ -16,6 +16,7 @@
 #include "src/cli/rules_commands.h"
 #include "src/cli/stats_command.h"
 #include "src/cli/status_command.h"
+#include "src/cli/top_command.h"
 #include "src/daemon/config.h"
 #include "src/daemon/daemon.h"
 #include "src/daemon/instance_lock.h"
@@ -289,6 +290,12 @@ int run_cli(int argc, char** argv) {
   status->callback([&] {
     code = status_command(resolve_paths(g.overrides), status_json, std::cout, std::cerr);
   });
+
+  TopOptions top_options;
+  auto* top = app.add_subcommand("top", "Live dashboard: status and executions, redrawn on events");
+  top->add_flag("--text", top_options.text, "Print one plain report and exit");
+  top->callback(
+      [&] { code = top_command(resolve_paths(g.overrides), top_options, std::cout, std::cerr); });
 
   add_ops_commands(app, g, code);
   add_tmux_commands(app, g, code);

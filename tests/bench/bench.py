@@ -899,7 +899,10 @@ def bench_http(args, build: Path, tmp: Path) -> dict:
             while b"\n\n" in bufs[c]:
                 frame, bufs[c] = bufs[c].split(b"\n\n", 1)
                 for line in frame.split(b"\n"):
-                    if line.startswith(b"data: "):
+                    # Only the deliveries timed are parsed: the reader must not
+                    # be what is measured.
+                    if line.startswith(b"data: ") and b"action.succeeded" in line \
+                            and b"sse-" in line:
                         e = json.loads(line[6:])
                         if e.get("kind") == "action.succeeded" and "sse-" in e.get("path", ""):
                             t = datetime.datetime.fromisoformat(e["time"].replace("Z", "+00:00"))
