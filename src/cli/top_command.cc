@@ -107,7 +107,7 @@ std::string execution_line(const TopExecution& e) {
 void append_header(std::vector<std::string>& lines, const TopSnapshot& s,
                    simdjson::dom::object status, bool parsed) {
   if (s.pid <= 0) {
-    lines.push_back("agentwatch is not running");
+    lines.emplace_back("agentwatch is not running");
     return;
   }
   if (!parsed) {
@@ -123,7 +123,7 @@ void append_header(std::vector<std::string>& lines, const TopSnapshot& s,
 
   simdjson::dom::object ex;
   if (status["executions"].get_object().get(ex)) {
-    lines.push_back("executions: not measured");
+    lines.emplace_back("executions: not measured");
     return;
   }
   const std::uint64_t total = uint_at(ex, "total"), failed = uint_at(ex, "failed");
@@ -137,7 +137,7 @@ void append_header(std::vector<std::string>& lines, const TopSnapshot& s,
 void append_executions(std::vector<std::string>& lines, const std::vector<TopExecution>& execs,
                        std::size_t limit) {
   if (execs.empty()) {
-    lines.push_back("  none yet");
+    lines.emplace_back("  none yet");
     return;
   }
   // Newest first: the eye lands on what just happened.
@@ -365,27 +365,27 @@ std::vector<std::string> render_top(const TopSnapshot& s, TopView view, int widt
         lines.push_back(counts_line(status, "workers"));
         simdjson::dom::array alerts;
         if (status["alerts"].get_array().get(alerts) || alerts.size() == 0) {
-          lines.push_back("alerts: none firing");
+          lines.emplace_back("alerts: none firing");
         } else {
-          lines.push_back("alerts:");
+          lines.emplace_back("alerts:");
           for (simdjson::dom::element a : alerts)
             lines.push_back("  " + string_at(a, "alert") + " (" + string_at(a, "severity") +
                             ") firing since " + string_at(a, "since"));
         }
       }
-      lines.push_back("last executions:");
+      lines.emplace_back("last executions:");
       append_executions(lines, s.executions, kSummaryExecutions);
       break;
     }
     case TopView::kExecutions:
-      lines.push_back("executions, newest first:");
+      lines.emplace_back("executions, newest first:");
       append_executions(lines, s.executions, kKeptExecutions);
       break;
     case TopView::kErrors: {
-      lines.push_back("last errors:");
+      lines.emplace_back("last errors:");
       simdjson::dom::array errors;
       if (!parsed || status["last_errors"].get_array().get(errors) || errors.size() == 0) {
-        lines.push_back("  none");
+        lines.emplace_back("  none");
         break;
       }
       for (simdjson::dom::element e : errors) {

@@ -96,7 +96,7 @@ TEST_F(TopTest, ScreenRedrawsOnEventsAndQuitsOnQ) {
                                    "120",           "-y", "40", "-e",  "LC_ALL=C.UTF-8",
                                    agentwatch_bin()};
   for (const std::string& f : d.path_flags()) argv.push_back(f);
-  argv.push_back("top");
+  argv.emplace_back("top");
   ASSERT_EQ(tmux(argv).exit_code, 0);
 
   std::string screen = wait_for_screen(tmux, before);
