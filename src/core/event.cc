@@ -2,6 +2,7 @@
 
 #include <simdjson.h>
 
+#include <array>
 #include <charconv>
 #include <ctime>
 
@@ -310,6 +311,26 @@ Result<Event> parse_event_json(std::string_view json) {
   }
   if (e.kind.empty()) return make_error("missing \"kind\"");
   return e;
+}
+
+bool is_canonical_time_utc(std::string_view t) {
+  return t.size() == 24 && t[4] == '-' && t[7] == '-' && t[10] == 'T' && t[13] == ':' &&
+         t[16] == ':' && t[19] == '.' && t[23] == 'Z';
+}
+
+bool is_failure_kind(std::string_view kind) {
+  static constexpr std::array<std::string_view, 5> kSuffixes = {".failed", ".rejected", ".refused",
+                                                                ".interrupted", ".degraded"};
+  for (std::string_view suffix : kSuffixes)
+    if (kind.ends_with(suffix)) return true;
+  return false;
+}
+
+bool is_failure(const Event& e) {
+  if (is_failure_kind(e.kind)) return true;
+  const FieldValue* ok = e.fields.find("ok");
+  const bool* b = ok ? std::get_if<bool>(ok) : nullptr;
+  return b && !*b;
 }
 
 }  // namespace aw

@@ -87,5 +87,15 @@ std::string format_time_utc(WallTime t);
 void append_time_utc(std::string& out, WallTime t);
 // Accepts RFC 3339 (Z or ±hh:mm offset, optional fraction) or a bare date.
 std::optional<WallTime> parse_time_utc(std::string_view s);
+// True when `t` has exactly the shape format_time_utc writes
+// (2026-11-22T11:20:39.123Z): then string order is time order, and a reader
+// can compare logged times without parsing them.
+bool is_canonical_time_utc(std::string_view t);
+
+// Kinds that are bad news by name (docs/events.md, "Failures"): they end in
+// .failed, .rejected, .refused, .interrupted or .degraded.
+bool is_failure_kind(std::string_view kind);
+// A failure kind, or an event that says fields.ok == false.
+bool is_failure(const Event& e);
 
 }  // namespace aw

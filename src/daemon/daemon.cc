@@ -24,6 +24,7 @@
 #include "src/daemon/daemon_actions.h"
 #include "src/daemon/daemon_alerts.h"
 #include "src/daemon/daemon_metrics.h"
+#include "src/daemon/diagnosis.h"
 #include "src/daemon/disk_monitor.h"
 #include "src/daemon/http_api.h"
 #include "src/daemon/instance_lock.h"
@@ -617,13 +618,7 @@ std::string Daemon::entities_json() const {
   if (state_) {
     for (const EntityRecord* r : state_->table().list()) {
       if (out.size() > 1) out += ',';
-      JsonObjectWriter(out)
-          .str("id", r->id)
-          .str("kind", entity_kind_name(r->kind))
-          .str("state", lifecycle_state_name(r->state))
-          .str("since", format_time_utc(r->since))
-          .str("reason", r->reason)
-          .close();
+      out += entity_json(*r);  // as `health` and `recover` show an entity
     }
   }
   out += ']';

@@ -3,7 +3,7 @@
 //
 //   GET /metrics           Prometheus text format 0.0.4
 //   GET /api/status        what `agentwatch status --json` prints
-//   GET /api/entities      every entity: id, kind, state, since, reason
+//   GET /api/entities      every entity, as entity_json (diagnosis.h) renders one
 //   GET /api/executions    the newest executions (action outcomes), ?since=SEQ&limit=N
 //   GET /api/events        the newest events, ?since=SEQ&limit=N
 //   GET /events            server-sent events (event_streams.h)

@@ -1,34 +1,8 @@
 #include "src/eventlog/event_filter.h"
 
-#include <array>
 #include <chrono>
 
 namespace aw {
-namespace {
-
-// True when `t` has exactly the shape format_time_utc writes
-// (2026-11-22T11:20:39.123Z): then string order is time order.
-bool is_canonical_time(std::string_view t) {
-  return t.size() == 24 && t[4] == '-' && t[7] == '-' && t[10] == 'T' && t[13] == ':' &&
-         t[16] == ':' && t[19] == '.' && t[23] == 'Z';
-}
-
-}  // namespace
-
-bool is_failure_kind(std::string_view kind) {
-  static constexpr std::array<std::string_view, 5> kSuffixes = {".failed", ".rejected", ".refused",
-                                                                ".interrupted", ".degraded"};
-  for (std::string_view suffix : kSuffixes)
-    if (kind.ends_with(suffix)) return true;
-  return false;
-}
-
-bool is_failure(const Event& e) {
-  if (is_failure_kind(e.kind)) return true;
-  const FieldValue* ok = e.fields.find("ok");
-  const bool* b = ok ? std::get_if<bool>(ok) : nullptr;
-  return b && !*b;
-}
 
 Result<EventFilter> EventFilter::compile(const EventFilterSpec& spec) {
   EventFilter f;
@@ -52,7 +26,7 @@ Result<EventFilter> EventFilter::compile(const EventFilterSpec& spec) {
 
 bool EventFilter::time_ok(std::string_view logged_time) const {
   if (!since_) return true;
-  if (is_canonical_time(logged_time)) return logged_time >= since_text_;
+  if (is_canonical_time_utc(logged_time)) return logged_time >= since_text_;
   // Hand-written lines may use offsets or other precisions.
   const auto t = parse_time_utc(logged_time);
   return t && *t >= *since_;

@@ -22,14 +22,8 @@ struct EventFilterSpec {
   std::vector<std::string> kinds;     // GlobMode::kPlain patterns, OR; empty = any kind
   std::optional<WallTime> since;      // time >= since (millisecond precision, as logged)
   std::optional<std::string> entity;  // exact name or a kPlain glob
-  bool failed_only = false;           // see is_failure_kind / is_failure
+  bool failed_only = false;           // see is_failure_kind / is_failure (event.h)
 };
-
-// Kinds that are bad news by name: they end in .failed, .rejected, .refused,
-// .interrupted or .degraded.
-bool is_failure_kind(std::string_view kind);
-// A failure kind, or an outcome that says fields.ok == false.
-bool is_failure(const Event& e);
 
 class EventFilter {
  public:

@@ -1,7 +1,6 @@
 #include "src/eventlog/event_format.h"
 
-#include <cstdio>
-
+#include "src/core/terminal_text.h"
 #include "src/eventlog/event_filter.h"
 
 namespace aw {
@@ -12,24 +11,11 @@ constexpr const char* kBold = "\x1b[1m";
 constexpr const char* kFailure = "\x1b[1;31m";
 constexpr const char* kReset = "\x1b[0m";
 
-bool is_control_byte(unsigned char c) {
-  return c < 0x20 || c == 0x7f;
-}
-
-// True when byte i starts a UTF-8 C1 control (U+0080..U+009F, encoded C2 80..C2 9F):
-// some terminals obey those too (U+009B is CSI).
-bool is_c1_at(std::string_view s, std::size_t i) {
-  return i + 1 < s.size() && static_cast<unsigned char>(s[i]) == 0xc2 &&
-         static_cast<unsigned char>(s[i + 1]) >= 0x80 &&
-         static_cast<unsigned char>(s[i + 1]) <= 0x9f;
-}
-
 bool needs_quotes(std::string_view s) {
   if (s.empty()) return true;
   for (std::size_t i = 0; i < s.size(); ++i) {
     const auto c = static_cast<unsigned char>(s[i]);
-    if (c == ' ' || c == '"' || c == '\\' || c == '=' || is_control_byte(c) || is_c1_at(s, i))
-      return true;
+    if (c == ' ' || c == '"' || c == '\\' || c == '=' || terminal_control_at(s, i)) return true;
   }
   return false;
 }
@@ -42,39 +28,7 @@ void append_text(std::string& out, std::string_view s) {
     return;
   }
   out.push_back('"');
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    char buf[8];
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        continue;
-      case '\\':
-        out += "\\\\";
-        continue;
-      case '\n':
-        out += "\\n";
-        continue;
-      case '\t':
-        out += "\\t";
-        continue;
-      case '\r':
-        out += "\\r";
-        continue;
-      default:
-        break;
-    }
-    if (is_control_byte(c)) {
-      std::snprintf(buf, sizeof buf, "\\x%02x", c);
-      out += buf;
-    } else if (is_c1_at(s, i)) {
-      std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned char>(s[i + 1]));
-      out += buf;
-      ++i;
-    } else {
-      out.push_back(static_cast<char>(c));
-    }
-  }
+  append_terminal_safe(out, s, true);
   out.push_back('"');
 }
 

@@ -6,13 +6,6 @@
 
 namespace aw::metrics {
 
-bool is_failure(const Event& e) {
-  for (std::string_view suffix : {".failed", ".rejected", ".refused", ".interrupted", ".degraded"})
-    if (e.kind.ends_with(suffix)) return true;
-  const FieldValue* ok = e.fields.find("ok");
-  return ok && std::holds_alternative<bool>(*ok) && !std::get<bool>(*ok);
-}
-
 void RecentEvents::add(const Event& e, std::string line) {
   last_seq_ = e.seq;
   const bool execution = e.kind == kind::kActionSucceeded || e.kind == kind::kActionFailed;
@@ -20,7 +13,7 @@ void RecentEvents::add(const Event& e, std::string line) {
     executions_.push_back({e.seq, line});
     if (executions_.size() > limits_.executions) executions_.pop_front();
   }
-  if (is_failure(e)) {
+  if (aw::is_failure(e)) {
     failures_.push_back({e.seq, line});
     if (failures_.size() > limits_.failures) failures_.pop_front();
   }

@@ -5,7 +5,7 @@
 // Bounded by count and by bytes; a `since` older than what it holds is for the
 // on-disk log (docs/http.md). Executions (action outcomes) and failures are
 // also kept on their own, shorter rings: the dashboard's feed and `status`'s
-// last errors.
+// last errors (aw::is_failure, event.h).
 #pragma once
 
 #include <cstdint>
@@ -60,9 +60,5 @@ class RecentEvents {
   std::size_t bytes_ = 0;
   std::uint64_t last_seq_ = 0;
 };
-
-// The failure test of docs/events.md ("Failures"): the kind ends in .failed,
-// .rejected, .refused, .interrupted or .degraded, or fields.ok is false.
-bool is_failure(const Event& e);
 
 }  // namespace aw::metrics

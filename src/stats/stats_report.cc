@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "src/core/json_writer.h"
+#include "src/core/terminal_text.h"
 
 namespace aw {
 namespace {
@@ -42,37 +43,12 @@ void append_row_json(std::string& out, const StatsRow& r) {
   w.close();
 }
 
-bool is_control_byte(unsigned char c) {
-  return c < 0x20 || c == 0x7f;
-}
-
-// A key from the log as it is safe to show on a terminal: control bytes and
-// C1 controls (U+0080..U+009F, which some terminals obey: U+009B is CSI)
-// escaped, like `agentwatch events` shows them.
+// A key from the log as it is safe to show on a terminal (escaped like
+// `agentwatch events` shows text).
 std::string terminal_safe(std::string_view s) {
   std::string out;
   out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    char buf[8];
-    if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else if (c == '\r') {
-      out += "\\r";
-    } else if (is_control_byte(c)) {
-      std::snprintf(buf, sizeof buf, "\\x%02x", c);
-      out += buf;
-    } else if (c == 0xc2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) >= 0x80 &&
-               static_cast<unsigned char>(s[i + 1]) <= 0x9f) {
-      std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned char>(s[i + 1]));
-      out += buf;
-      ++i;
-    } else {
-      out.push_back(static_cast<char>(c));
-    }
-  }
+  append_terminal_safe(out, s);
   return out;
 }
 

@@ -7,12 +7,6 @@
 namespace aw {
 namespace {
 
-// Exactly the shape format_time_utc writes: then string order is time order.
-bool is_canonical_time(std::string_view t) {
-  return t.size() == 24 && t[4] == '-' && t[7] == '-' && t[10] == 'T' && t[13] == ':' &&
-         t[16] == ':' && t[19] == '.' && t[23] == 'Z';
-}
-
 WallTime floor_ms(WallTime t) {
   return std::chrono::floor<std::chrono::milliseconds>(t);
 }
@@ -33,7 +27,7 @@ TimeWindow::TimeWindow(std::optional<WallTime> since, std::optional<WallTime> un
 
 bool TimeWindow::contains(std::string_view t) const {
   if (!since_ && !until_) return true;
-  if (is_canonical_time(t)) {
+  if (is_canonical_time_utc(t)) {
     if (since_ && t < std::string_view(since_text_)) return false;
     if (until_ && t >= std::string_view(until_text_)) return false;
     return true;
