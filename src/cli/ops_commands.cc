@@ -24,7 +24,6 @@
 #include <string>
 
 #include "src/cli/cli_common.h"
-#include "src/cli/session_doctor.h"
 #include "src/control/control_client.h"
 #include "src/core/duration.h"
 #include "src/core/event_kinds.h"
@@ -32,6 +31,7 @@
 #include "src/daemon/daemon.h"
 #include "src/daemon/diagnosis.h"
 #include "src/daemon/instance_lock.h"
+#include "src/recover/session_doctor.h"
 #include "src/rules/rule_files.h"
 #include "src/state/state_event.h"
 #include "src/state/state_store.h"
@@ -358,12 +358,7 @@ std::optional<DoctorInput> doctor_input(const Paths& p, int daemon_pid) {
   in.now = SystemClock().wall();
   in.daemon_pid = daemon_pid;
   in.hooks_source = p.config_dir + "/hooks";
-  if (const Rule* r = rs ? rs->find("session-age-out") : nullptr) {
-    if (!r->enabled)
-      in.age_out.reset();
-    else if (r->gate.debounce > Duration::zero())
-      in.age_out = r->gate.debounce;
-  }
+  in.age_out = session_age_out(rs);
   const Rule* integrate = rs ? rs->find("session-integrate") : nullptr;
   in.integrate_enabled = integrate && integrate->enabled;
   const Rule* restore = rs ? rs->find("hook-restore") : nullptr;

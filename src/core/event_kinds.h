@@ -156,7 +156,7 @@ inline constexpr std::string_view kControlWorkersRestart = "control.workers.rest
 inline constexpr std::string_view kControlRecoverReset = "control.recover.reset";
 inline constexpr std::string_view kControlRecoverKillZombie = "control.recover.kill-zombie";
 inline constexpr std::string_view kControlTrigger = "control.trigger";
-// `agentwatch recover fix` applied a fix (src/cli/session_doctor.h; docs/recover.md).
+// `agentwatch recover fix` applied a fix (src/recover/session_doctor.h; docs/recover.md).
 inline constexpr std::string_view kControlRecoverFix = "control.recover.fix";
 
 // Alerts of agentwatch.toml (src/daemon/daemon_alerts.h; docs/alerts.md).

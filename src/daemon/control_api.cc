@@ -229,7 +229,7 @@ class Api {
     r.ok(out);
   }
 
-  // `agentwatch recover fix` applied a fix on disk (src/cli/session_doctor.h):
+  // `agentwatch recover fix` applied a fix on disk (src/recover/session_doctor.h):
   // the daemon, the one writer of the event log, records it with who ran it.
   void record_fix(const ControlRequest& q, Responder& r) {
     if (!required(q, r, "subject")) return;

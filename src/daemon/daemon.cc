@@ -38,10 +38,12 @@
 #include "src/eventlog/event_log_writer.h"
 #include "src/eventlog/log_segments.h"
 #include "src/os/crash_point.h"
+#include "src/os/disk_usage.h"
 #include "src/os/environ.h"
 #include "src/os/errno_text.h"
 #include "src/os/files.h"
 #include "src/os/unique_fd.h"
+#include "src/recover/session_doctor.h"
 #include "src/rules/rule_loader.h"
 #include "src/schedule/timer_scheduler.h"
 #include "src/supervise/supervisor.h"
@@ -590,6 +592,35 @@ void Daemon::start_alerts() {
   ports.stuck_entities = [this] {
     return state_ ? state_->table().stuck(clock_.wall(), options_.config.stuck).size() : 0;
   };
+  ports.disk_scan = [this] {
+    // Roots nested in another are measured with it, once.
+    std::vector<std::string> roots{paths_.state_dir};
+    std::vector<DoctorRoot> results;
+    for (const WatchConfig& w : watches_) {
+      roots.push_back(w.path);
+      if (w.name == "results") results.push_back(DoctorRoot{w.name, w.path});
+    }
+    std::sort(roots.begin(), roots.end());
+    std::vector<std::string> outer;
+    for (const std::string& r : roots)
+      if (outer.empty() || !(r == outer.back() || r.starts_with(outer.back() + "/")))
+        outer.push_back(r);
+    return [outer = std::move(outer), results = std::move(results),
+            age_out = session_age_out(pipeline_->rules().get()), now = clock_.wall()] {
+      DiskGauges g;
+      g.stale_sessions = static_cast<double>(count_stale_sessions(results, age_out, now));
+      std::uint64_t bytes = 0;
+      for (const std::string& root : outer) {
+        auto used = disk_usage(root);
+        if (used)
+          bytes += used->bytes;
+        else
+          spdlog::warn("alerts: {}", used.error().message);
+      }
+      g.disk_used_bytes = static_cast<double>(bytes);
+      return g;
+    };
+  };
   alerts_ =
       std::make_unique<DaemonAlerts>(&loop_, clock_, options_.config.alerts,
                                      paths_.state_dir + "/alerts", *metrics_, std::move(ports));
@@ -603,6 +634,7 @@ void Daemon::start_http() {
   c.entities_json = [this] { return entities_json(); };
   c.metrics = metrics_.get();
   c.event_log_dir = paths_.event_log_dir();
+  c.event_log_index = &log_->seq_index();
   http_ = std::make_unique<HttpApi>(&loop_, clock_, options_.config.http, std::move(c));
   if (Status s = http_->start(); !s) {
     http_error_ = s.error().message;

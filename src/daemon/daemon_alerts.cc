@@ -26,7 +26,11 @@ DaemonAlerts::DaemonAlerts(uv_loop_t* loop, const Clock& clock, const alerts::Al
       ports_(std::move(ports)),
       engine_(config.alerts),
       measures_(engine_.needs()),
-      bounds_(metrics::duration_buckets()) {}
+      bounds_(metrics::duration_buckets()) {
+  for (const auto& [measure, window] : engine_.needs())
+    wants_disk_ |=
+        measure == alerts::Measure::kStaleSessions || measure == alerts::Measure::kDiskUsedBytes;
+}
 
 DaemonAlerts::~DaemonAlerts() = default;
 
@@ -47,6 +51,7 @@ void DaemonAlerts::start() {
   }
   saved_changes_ = engine_.changes();
   last_save_ = clock_.mono();
+  scan_disk();
   sample(now);  // the counters' starting point
   timer_ = std::make_unique<uvx::Timer>(loop_, [this] { tick(); });
   const auto ms = static_cast<std::uint64_t>(std::max<std::int64_t>(1, to_ms(config_.interval)));
@@ -79,12 +84,29 @@ void DaemonAlerts::sample(WallTime now) {
   peak_rss_since_sample_ = 0;
   if (ports_.stuck_entities)
     measures_.record({now, Input::kStuckEntities, static_cast<double>(ports_.stuck_entities())});
-  // stale_sessions and disk_used_bytes are not measured yet (docs/alerts.md):
-  // without samples those alerts keep their state and never fire.
+  // The newest walk's values, until the first walk is done: no value yet.
+  if (disk_.stale_sessions) measures_.record({now, Input::kStaleSessions, *disk_.stale_sessions});
+  if (disk_.disk_used_bytes) measures_.record({now, Input::kDiskUsedBytes, *disk_.disk_used_bytes});
+}
+
+void DaemonAlerts::scan_disk() {
+  if (!wants_disk_ || !ports_.disk_scan || scan_running_) return;
+  const MonoTime now = clock_.mono();
+  if (last_scan_ && now - *last_scan_ < kDiskScanEvery) return;
+  last_scan_ = now;
+  scan_running_ = true;
+  auto result = std::make_shared<DiskGauges>();
+  uvx::queue_work(
+      loop_, work_owner_, [walk = ports_.disk_scan(), result] { *result = walk(); },
+      [this, result] {
+        scan_running_ = false;
+        disk_ = *result;
+      });
 }
 
 void DaemonAlerts::tick() {
   const WallTime now = clock_.wall();
+  scan_disk();
   sample(now);
   for (const alerts::AlertTransition& t : engine_.evaluate(now, measures_)) {
     Event e;

@@ -17,6 +17,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,13 +31,27 @@
 
 namespace aw {
 
+// The gauges whose value takes a walk of the disk.
+struct DiskGauges {
+  std::optional<double> stale_sessions;   // result sessions past their age-out limit
+  std::optional<double> disk_used_bytes;  // what the watched roots and the state dir take
+};
+
 struct DaemonAlertsPorts {
   std::function<void(Event)> submit;            // into the pipeline
   std::function<std::size_t()> stuck_entities;  // recover's thresholds (may be empty)
+  // Makes, on the loop, from the config and rules of the moment, the walk that
+  // measures DiskGauges; the walk runs on the thread pool. Empty: those
+  // measures have no value.
+  std::function<std::function<DiskGauges()>()> disk_scan;
 };
 
 class DaemonAlerts {
  public:
+  // How often the disk is walked for DiskGauges (only while an alert measures
+  // one of them); a tick samples the newest walk's values.
+  static constexpr std::chrono::seconds kDiskScanEvery{60};
+
   DaemonAlerts(uv_loop_t* loop, const Clock& clock, const alerts::AlertsConfig& config,
                std::string state_path, DaemonMetrics& metrics, DaemonAlertsPorts ports);
   ~DaemonAlerts();
@@ -56,6 +71,7 @@ class DaemonAlerts {
   void tick();
   void sample(WallTime now);
   void save_async();
+  void scan_disk();
 
   uv_loop_t* loop_;
   const Clock& clock_;
@@ -70,6 +86,10 @@ class DaemonAlerts {
   std::uint64_t saved_changes_ = 0;
   MonoTime last_save_{};
   bool save_running_ = false;
+  bool wants_disk_ = false;  // an alert measures stale_sessions or disk_used_bytes
+  bool scan_running_ = false;
+  std::optional<MonoTime> last_scan_;
+  DiskGauges disk_;
   std::unique_ptr<uvx::Timer> timer_;
   uvx::WorkOwner work_owner_;  // last: dies first
 };

@@ -11,8 +11,8 @@ std::string sse_for_event(std::uint64_t seq, std::string_view line) {
 }
 
 EventStreams::EventStreams(uv_loop_t* loop, const metrics::RecentEvents& recent,
-                           std::string event_log_dir)
-    : loop_(loop), recent_(recent), dir_(std::move(event_log_dir)) {
+                           std::string event_log_dir, const SeqIndex* index)
+    : loop_(loop), recent_(recent), dir_(std::move(event_log_dir)), index_(index) {
   ping_timer_ = std::make_unique<uvx::Timer>(loop_, [this] { ping(); });
   ping_timer_->start(kPingMs, kPingMs);
   ping_timer_->unref();
@@ -37,10 +37,12 @@ void EventStreams::add(std::shared_ptr<http::HttpStream> stream,
   Client c;
   c.stream = std::move(stream);
   c.sent = after.value_or(recent_.last_seq());
-  if (after && !recent_.covers_after(*after))
+  if (after && !recent_.covers_after(*after)) {
     catch_up_from_disk(std::move(c));
-  else
+  } else {
+    if (after) ++replays_.from_memory;
     go_live(std::move(c));
+  }
 }
 
 void EventStreams::go_live(Client c) {
@@ -60,25 +62,50 @@ void EventStreams::catch_up_from_disk(Client c) {
     std::uint64_t first = 0;
     std::uint64_t last = 0;
     std::size_t count = 0;
+    std::uint64_t scanned = 0;  // records read, sent or not
+    std::uint64_t head = 0;     // the seq of the first of them
+    std::uint64_t bytes_read = 0;
   };
   auto read = std::make_shared<Read>();
   auto client = std::make_shared<Client>(std::move(c));
   const std::uint64_t after = client->sent;
+  // Near `after` when the writer's index knows where that is; else from the top.
+  std::optional<LogPosition> from;
+  if (index_) from = index_->start_for(after);
   uvx::queue_work(
       loop_, work_owner_,
-      [read, after, dir = dir_] {
-        EventLogReader reader(dir);
-        (void)reader.read_history([&](const LogRecord& r) {
+      [read, after, from, dir = dir_] {
+        auto visit = [&](const LogRecord& r) {
           std::uint64_t seq = 0;
-          if (r.object["seq"].get_uint64().get(seq) || seq <= after) return true;
+          if (r.object["seq"].get_uint64().get(seq)) return true;
+          if (read->scanned++ == 0) read->head = seq;
+          if (seq <= after) return true;
           if (read->first == 0) read->first = seq;
           read->last = seq;
           read->text += sse_for_event(seq, r.line);
           return ++read->count < kMaxReplay;
-        });
+        };
+        if (from) {
+          EventLogReader reader(dir);
+          (void)reader.read_history_from(*from, visit);
+          const std::uint64_t bytes = reader.stats().bytes_read;
+          // The line there is not the one indexed (the log was edited by
+          // hand?): trust the whole log instead.
+          if (read->scanned > 0 && read->head == from->seq) {
+            read->bytes_read = bytes;
+            return;
+          }
+          *read = Read{};
+          read->bytes_read = bytes;
+        }
+        EventLogReader reader(dir);
+        (void)reader.read_history(visit);
+        read->bytes_read += reader.stats().bytes_read;
       },
       [this, read, client, after] {
         --catching_up_;
+        ++replays_.from_disk;
+        replays_.bytes_read += read->bytes_read;
         // The log has nothing right after `after`: rotated away.
         if (read->first == 0 || read->first > after + 1) {
           std::uint64_t from = read->first ? read->first : after + 1;

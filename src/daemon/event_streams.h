@@ -9,7 +9,9 @@
 // exactly what it missed, then the live events, with no gap and no repeat:
 //   - from memory (RecentEvents) when it still holds everything after that seq;
 //   - else from the on-disk log, read on the thread pool (the loop never waits
-//     on a file); meanwhile the client is held back from the live feed, and
+//     on a file), starting where the writer's sparse seq index (seq_index.h)
+//     puts the line after that seq, so a reconnect reads about one index
+//     stride, not the whole history; meanwhile the client is held back from the live feed, and
 //     what came live in between is sent from memory once the disk part is out;
 //   - when the log no longer has the event after that seq (rotated away), an
 //     `event: reset` (data: the first seq it can give) comes first.
@@ -33,6 +35,7 @@
 #include <string_view>
 #include <vector>
 
+#include "src/eventlog/seq_index.h"
 #include "src/http/http_server.h"
 #include "src/metrics/recent_events.h"
 #include "src/uvx/handle.h"
@@ -46,7 +49,10 @@ class EventStreams {
   static constexpr std::size_t kHighWater = 256 * 1024;  // unsent bytes before the backlog
   static constexpr std::uint64_t kFlushMs = 5;
 
-  EventStreams(uv_loop_t* loop, const metrics::RecentEvents& recent, std::string event_log_dir);
+  // `index` (the event log writer's; may be null: read from the top) must
+  // outlive this object.
+  EventStreams(uv_loop_t* loop, const metrics::RecentEvents& recent, std::string event_log_dir,
+               const SeqIndex* index = nullptr);
   ~EventStreams();
   EventStreams(const EventStreams&) = delete;
   EventStreams& operator=(const EventStreams&) = delete;
@@ -58,6 +64,12 @@ class EventStreams {
   void publish(std::uint64_t seq, std::string_view line);
   // Streams connected now (catching up included).
   std::size_t size() const { return live_.size() + catching_up_; }
+  struct ReplayStats {
+    std::uint64_t from_memory = 0;  // catch-ups RecentEvents could answer
+    std::uint64_t from_disk = 0;    // reads of the on-disk log (a long absence takes several)
+    std::uint64_t bytes_read = 0;   // by those reads, uncompressed
+  };
+  const ReplayStats& replay_stats() const { return replays_; }
   void stop();
 
  private:
@@ -79,8 +91,10 @@ class EventStreams {
   uv_loop_t* loop_;
   const metrics::RecentEvents& recent_;
   std::string dir_;
+  const SeqIndex* index_;
   std::vector<Client> live_;
   std::size_t catching_up_ = 0;
+  ReplayStats replays_;
   std::unique_ptr<uvx::Timer> ping_timer_;
   std::unique_ptr<uvx::Timer> flush_timer_;
   uvx::WorkOwner work_owner_;  // last: dies first

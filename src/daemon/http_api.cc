@@ -95,8 +95,8 @@ Status HttpApi::start() {
     o.bearer_token = std::move(t);
   }
   server_ = std::make_unique<http::HttpServer>(loop_, clock_, o);
-  streams_ =
-      std::make_unique<EventStreams>(loop_, context_.metrics->recent(), context_.event_log_dir);
+  streams_ = std::make_unique<EventStreams>(loop_, context_.metrics->recent(),
+                                            context_.event_log_dir, context_.event_log_index);
   DaemonMetrics& m = *context_.metrics;
 
   server_->handle("/metrics", [&m](const HttpRequest&, HttpResponder& out) {
@@ -158,15 +158,33 @@ void HttpApi::register_metrics() {
       r.counter("agentwatch_http_responses_total", "HTTP answers by status class.", {"code"});
   auto& dropped = r.counter("agentwatch_http_streams_dropped_total",
                             "Event-stream clients dropped because they read too slowly.");
-  r.add_collector([this, &connections, &streams, &requests, &dropped] {
-    if (!server_) return;
-    const http::HttpServerStats s = server_->stats();
-    connections.set({}, static_cast<double>(s.connections_open));
-    streams.set({}, static_cast<double>(s.streams_open));
-    for (std::size_t c = 1; c < s.responses_by_class.size(); ++c)
-      requests.set({std::to_string(c) + "xx"}, static_cast<double>(s.responses_by_class[c]));
-    dropped.set({}, static_cast<double>(s.streams_dropped_slow));
-  });
+  auto& replays = r.counter("agentwatch_http_stream_replays_total",
+                            "Event-stream reconnects given what they missed, by where it came "
+                            "from (memory, or a read of the on-disk log).",
+                            {"from"});
+  auto& replay_bytes =
+      r.counter("agentwatch_http_stream_replay_read_bytes_total",
+                "Bytes of the on-disk event log read to replay missed events (uncompressed).");
+  auto& index_entries = r.gauge("agentwatch_event_log_index_entries",
+                                "Entries of the sparse seq index that replays start from.");
+  r.add_collector(
+      [this, &connections, &streams, &requests, &dropped, &replays, &replay_bytes, &index_entries] {
+        if (context_.event_log_index)
+          index_entries.set({}, static_cast<double>(context_.event_log_index->size()));
+        if (streams_) {
+          const EventStreams::ReplayStats& rs = streams_->replay_stats();
+          replays.set({"memory"}, static_cast<double>(rs.from_memory));
+          replays.set({"disk"}, static_cast<double>(rs.from_disk));
+          replay_bytes.set({}, static_cast<double>(rs.bytes_read));
+        }
+        if (!server_) return;
+        const http::HttpServerStats s = server_->stats();
+        connections.set({}, static_cast<double>(s.connections_open));
+        streams.set({}, static_cast<double>(s.streams_open));
+        for (std::size_t c = 1; c < s.responses_by_class.size(); ++c)
+          requests.set({std::to_string(c) + "xx"}, static_cast<double>(s.responses_by_class[c]));
+        dropped.set({}, static_cast<double>(s.streams_dropped_slow));
+      });
 }
 
 std::string HttpApi::address() const {

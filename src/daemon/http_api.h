@@ -30,6 +30,7 @@ struct HttpApiContext {
   std::function<std::string()> entities_json;
   DaemonMetrics* metrics = nullptr;  // outlives the api
   std::string event_log_dir;
+  const SeqIndex* event_log_index = nullptr;  // the writer's; outlives the api
 };
 
 class HttpApi {

@@ -81,7 +81,7 @@ EventLogReader::~EventLogReader() = default;
 Status EventLogReader::read_history(const Visitor& visit) {
   visit_ = &visit;
   stopped_ = false;
-  last_segment_ = 0;
+  last_segment_ = seek_ && seek_->segment > 0 ? seek_->segment - 1 : 0;
   close_live();
   Status s = catch_up_and_open_live();
   if (s && !stopped_ && live_fd_) {
@@ -90,6 +90,13 @@ Status EventLogReader::read_history(const Visitor& visit) {
   }
   close_live();
   visit_ = nullptr;
+  return s;
+}
+
+Status EventLogReader::read_history_from(const LogPosition& from, const Visitor& visit) {
+  seek_ = from;
+  Status s = read_history(visit);
+  seek_.reset();
   return s;
 }
 
@@ -184,10 +191,17 @@ Status EventLogReader::catch_up_and_open_live() {
     if (!fd) return Status::Ok();  // no live file yet
     struct stat st;
     if (::fstat(fd.get(), &st) != 0) return errno_error("cannot stat " + live, errno);
+    // The live file is the one that will get the next number.
+    std::uint64_t offset = 0;
+    if (seek_ && seek_->segment == highest_log_segment_number(*again) + 1 &&
+        seek_->offset <= static_cast<std::uint64_t>(st.st_size) &&
+        ::lseek(fd.get(), static_cast<off_t>(seek_->offset), SEEK_SET) >= 0)
+      offset = seek_->offset;
+    seek_.reset();
     live_fd_ = std::move(fd);
     live_dev_ = st.st_dev;
     live_ino_ = st.st_ino;
-    live_offset_ = 0;
+    live_offset_ = offset;
     buffer_->clear();
     current_file_ = live;
     current_line_ = 0;
@@ -196,11 +210,17 @@ Status EventLogReader::catch_up_and_open_live() {
 }
 
 Status EventLogReader::read_segment(const LogSegment& seg) {
+  // The start position applies to its own file only.
+  std::uint64_t skip = 0;
+  if (seek_ && seek_->segment == seg.number) skip = seek_->offset;
+  seek_.reset();
   if (seg.has_plain) {
     const std::string path = log_segment_path(dir_, seg.number, SegmentForm::kPlain);
     const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (fd) {
       ++stats_.segments_read;
+      if (skip > 0 && ::lseek(fd.get(), static_cast<off_t>(skip), SEEK_SET) < 0)
+        return errno_error("cannot seek in " + path, errno);
       return read_plain_fd(fd.get(), path, Tail::kDropAsTorn);
     }
     if (errno != ENOENT) return errno_error("cannot open " + path, errno);
@@ -214,7 +234,7 @@ Status EventLogReader::read_segment(const LogSegment& seg) {
     return Status::Ok();
   }
   ++stats_.segments_read;
-  return read_gzip_fd(std::move(fd), path);
+  return read_gzip_fd(std::move(fd), path, skip);
 }
 
 Status EventLogReader::read_plain_fd(int fd, const std::string& name, Tail tail) {
@@ -238,7 +258,7 @@ Status EventLogReader::read_plain_fd(int fd, const std::string& name, Tail tail)
   return Status::Ok();
 }
 
-Status EventLogReader::read_gzip_fd(UniqueFd fd, const std::string& name) {
+Status EventLogReader::read_gzip_fd(UniqueFd fd, const std::string& name, std::uint64_t skip) {
   current_file_ = name;
   current_line_ = 0;
   buffer_->clear();
@@ -246,6 +266,9 @@ Status EventLogReader::read_gzip_fd(UniqueFd fd, const std::string& name) {
   if (!gz) return make_error("cannot read " + name + ": not enough memory for zlib");
   fd.release();  // zlib owns it now: gzclose() closes it
   ::gzbuffer(gz, 256 * 1024);
+  // zlib reaches a forward offset by decompressing up to it. A damaged stream
+  // that fails the seek fails the first read below too, which reports it.
+  if (skip > 0) (void)::gzseek(gz, static_cast<z_off_t>(skip), SEEK_SET);
   for (;;) {
     std::size_t room = 0;
     char* dst = buffer_->writable(room);

@@ -34,12 +34,14 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "src/core/result.h"
 #include "src/eventlog/log_record.h"
 #include "src/eventlog/log_segments.h"
+#include "src/eventlog/seq_index.h"
 #include "src/os/unique_fd.h"
 
 namespace aw {
@@ -75,6 +77,11 @@ class EventLogReader {
   // Every record now in the log, oldest first. A missing dir or log is empty, not
   // an error; errors are I/O failures naming the file.
   Status read_history(const Visitor& visit);
+  // The same, starting at `from` (SeqIndex::start_for): segments before its
+  // file are skipped, and its file is entered at its offset (a gzip segment
+  // is decompressed up to it). A position whose file is gone is read as if
+  // from the oldest file left; the caller checks the first seq it gets.
+  Status read_history_from(const LogPosition& from, const Visitor& visit);
   // The history, then new records as they are appended, until the visitor or
   // control.stop says stop. The dir must exist (error otherwise).
   Status follow(const Visitor& visit, const FollowControl& control);
@@ -88,7 +95,7 @@ class EventLogReader {
   Status catch_up_and_open_live();
   Status read_segment(const LogSegment& seg);
   Status read_plain_fd(int fd, const std::string& name, Tail tail);
-  Status read_gzip_fd(UniqueFd fd, const std::string& name);
+  Status read_gzip_fd(UniqueFd fd, const std::string& name, std::uint64_t skip = 0);
   Status read_live_available();
   void finish_file(Tail tail);
   // Consumes the complete lines in the buffer; returns false once the visitor
@@ -106,7 +113,8 @@ class EventLogReader {
   bool stopped_ = false;
   std::string current_file_;
   std::uint64_t current_line_ = 0;
-  std::uint64_t last_segment_ = 0;  // every segment <= this has been delivered
+  std::uint64_t last_segment_ = 0;   // every segment <= this has been delivered
+  std::optional<LogPosition> seek_;  // read_history_from's start, until it is used
   UniqueFd live_fd_;
   std::uint64_t live_offset_ = 0;
   dev_t live_dev_ = 0;

@@ -42,13 +42,56 @@ struct EventLogWriter::Maintenance {
   std::size_t keep;
   std::deque<std::uint64_t> queue;
   bool in_flight = false;
+  bool sampling = false;
   std::uint64_t compressed = 0;
   std::uint64_t pruned = 0;
   std::uint64_t errors = 0;
   // Cleared by the writer's destructor: nobody to tell after that.
   std::function<void(const EventLogProblem&)> on_problem;
 
-  std::size_t pending() const { return queue.size() + (in_flight ? 1 : 0); }
+  std::size_t pending() const { return queue.size() + (in_flight ? 1 : 0) + (sampling ? 1 : 0); }
+
+  // Indexes what was on disk before the writer opened: every segment, and the
+  // live file up to `live_size` (past it is what the writer appends and
+  // indexes itself).
+  static void sample(const std::shared_ptr<Maintenance>& self, std::weak_ptr<SeqIndex> index,
+                     std::vector<LogSegment> segments, std::uint64_t live_segment,
+                     std::uint64_t live_size, std::uint64_t stride) {
+    auto found = std::make_shared<std::vector<LogPosition>>();
+    auto problem = std::make_shared<std::optional<Error>>();
+    self->sampling = true;
+    const int rc = uvx::queue_work(
+        self->loop,
+        [dir = self->dir, segments = std::move(segments), live_segment, live_size, stride, found,
+         problem] {
+          auto add = [&](Result<std::vector<LogPosition>> r) {
+            if (!r) {
+              if (!*problem) *problem = r.error();
+              return;
+            }
+            found->insert(found->end(), r->begin(), r->end());
+          };
+          for (const LogSegment& seg : segments) {
+            const std::size_t before = found->size();
+            if (seg.has_plain)
+              add(sample_log_file(log_segment_path(dir, seg.number, SegmentForm::kPlain),
+                                  seg.number, false, stride));
+            // No plain file, or it was compressed (and removed) meanwhile.
+            if (found->size() == before)
+              add(sample_log_file(log_segment_path(dir, seg.number, SegmentForm::kGzip), seg.number,
+                                  true, stride));
+          }
+          if (live_size > 0)
+            add(sample_log_file(live_log_path(dir), live_segment, false, stride, live_size));
+        },
+        [self, index = std::move(index), found, problem] {
+          self->sampling = false;
+          if (auto live = index.lock()) live->add_sampled(*found);
+          // Only slower reconnects come of it: worth a word, not a failure.
+          if (*problem) self->fail(**problem);
+        });
+    if (rc != 0) self->sampling = false;  // no index of the old files: readers start at the top
+  }
 
   static void enqueue(const std::shared_ptr<Maintenance>& self, std::uint64_t number) {
     self->queue.push_back(number);
@@ -106,6 +149,7 @@ EventLogWriter::EventLogWriter(uv_loop_t* loop, EventLogWriterOptions options)
     : loop_(loop),
       options_(std::move(options)),
       ops_(options_.env ? *options_.env : Env::real()),
+      index_(std::make_shared<SeqIndex>(options_.index_stride)),
       maintenance_(std::make_shared<Maintenance>()) {
   maintenance_->loop = loop_;
   maintenance_->dir = options_.dir;
@@ -147,6 +191,12 @@ Result<std::unique_ptr<EventLogWriter>> EventLogWriter::open(uv_loop_t* loop,
     }
   }
 
+  // What the writer appends from here on, it indexes itself; what was there
+  // before is sampled on the pool.
+  w->index_->restart_segment(w->next_segment_, w->file_size_, true);
+  if (w->file_size_ > 0 || !segments->empty())
+    Maintenance::sample(w->maintenance_, w->index_, *segments, w->next_segment_, w->file_size_,
+                        w->options_.index_stride);
   for (const LogSegment& seg : *segments)
     if (seg.has_plain) Maintenance::enqueue(w->maintenance_, seg.number);
   return w;
@@ -325,6 +375,7 @@ void EventLogWriter::hold_in_backlog(std::string_view unwritten) {
 }
 
 void EventLogWriter::note_written(std::string_view bytes) {
+  index_->note_appended(next_segment_, file_size_, bytes);
   stats_.bytes_written += bytes.size();
   stats_.lines_written += count_lines(bytes);
   file_size_ += bytes.size();
@@ -342,6 +393,9 @@ Status EventLogWriter::ensure_open() {
   }
   struct stat st;
   file_size_ = ::fstat(fd_.get(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
+  // Perhaps another file than the one indexed under this number (removed by
+  // hand meanwhile): start its index afresh.
+  index_->restart_segment(next_segment_, file_size_, false);
   return Status::Ok();
 }
 
@@ -360,6 +414,8 @@ void EventLogWriter::maybe_rotate() {
   rotate_failing_ = false;
   ++stats_.rotations;
   const std::uint64_t number = next_segment_++;
+  // Pruning keeps the newest `keep` segments: the index forgets the others now.
+  index_->forget_segments_below(next_segment_ > options_.keep ? next_segment_ - options_.keep : 0);
   // Never write to the renamed file again: it is about to be compressed.
   fd_.reset();
   file_size_ = 0;

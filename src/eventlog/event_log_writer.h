@@ -42,6 +42,7 @@
 
 #include "src/core/event.h"
 #include "src/core/result.h"
+#include "src/eventlog/seq_index.h"
 #include "src/os/env.h"
 #include "src/os/unique_fd.h"
 #include "src/uvx/handle.h"
@@ -69,6 +70,7 @@ struct EventLogWriterOptions {
   std::size_t keep = 5;                           // rotated segments kept (0 = none)
   std::size_t max_backlog_bytes = std::size_t{4} * 1024 * 1024;  // bytes held while writes fail
   std::size_t max_staged_bytes = std::size_t{256} * 1024;        // stage(): commit at this size
+  std::uint64_t index_stride = SeqIndex::kDefaultStride;         // seq_index(): a mark per stride
   // Borrowed; must outlive the writer. nullptr means Env::real().
   Env* env = nullptr;
   // Called on the loop thread, after the writer's state is consistent, so it may
@@ -123,7 +125,11 @@ class EventLogWriter {
   Status flush_backlog();
 
   EventLogWriterStats stats() const;
-  // Compression/pruning jobs queued or running on the thread pool.
+  // Where each stride of the log starts (seq_index.h): what this writer
+  // appended, and what it found on disk at open once the thread pool has
+  // sampled it (counted in pending_work() until then).
+  const SeqIndex& seq_index() const { return *index_; }
+  // Compression/pruning/sampling jobs queued or running on the thread pool.
   std::size_t pending_work() const;
   const std::string& dir() const { return options_.dir; }
 
@@ -157,6 +163,7 @@ class EventLogWriter {
   bool dropped_this_episode_ = false;
   bool rotate_failing_ = false;
   EventLogWriterStats stats_;
+  std::shared_ptr<SeqIndex> index_;  // shared with the sampling job, which may outlive us
   std::shared_ptr<Maintenance> maintenance_;
   std::vector<EventLogProblem> reports_;
 };

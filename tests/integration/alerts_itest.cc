@@ -2,6 +2,9 @@
 // rate raises when executions fail, is shown by `status` (exit 1) and
 // /api/status, survives a restart without raising again, and resolves once
 // executions succeed.
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -83,6 +86,39 @@ TEST_F(AlertsTest, RaisesOnFailuresSurvivesARestartAndResolvesOnSuccesses) {
   std::this_thread::sleep_for(300ms);
   EXPECT_EQ(d.count(resolved), 1u);
   EXPECT_EQ(d.cli({"status"}).exit_code, 0);
+}
+
+TEST_F(AlertsTest, StaleSessionsAndDiskUsageAreMeasuredFromTheDisk) {
+  // A session waiting on an agent for two hours (its age-out rule has not run:
+  // the daemon was down), and 64 KiB of results.
+  const std::string results = d.home() + "/results";
+  make_dirs(results + "/temp/s1");
+  write_file(results + "/temp/s1/session.json", R"({"agents": ["a1", "a2"]})");
+  write_file(results + "/temp/s1/a1.json", R"({"ok": true})");
+  const timespec old[2] = {{::time(nullptr) - 7200, 0}, {::time(nullptr) - 7200, 0}};
+  for (const char* f : {"/temp/s1/session.json", "/temp/s1/a1.json"})
+    ASSERT_EQ(::utimensat(AT_FDCWD, (results + f).c_str(), old, 0), 0);
+  make_dirs(results + "/completed");
+  write_file(results + "/completed/big.bin", std::string(64 * 1024, 'x'));
+  d.write_config(
+      "[alerts]\ndefaults = false\ninterval = \"100ms\"\n"
+      "[[alert]]\nname = \"stale\"\nmetric = \"stale_sessions\"\nabove = 0\n"
+      "[[alert]]\nname = \"disk\"\nmetric = \"disk_used_bytes\"\nabove = \"48KiB\"\n"
+      "[[watch]]\nname = \"results\"\npath = \"" +
+      results + "\"\n");
+  d.start();
+  auto named = [](const std::string& name) {
+    return [name](const Event& e) {
+      return e.kind == "alert.raised" && e.fields.get_string("alert") == name;
+    };
+  };
+  auto stale = d.wait_for(named("stale"));
+  ASSERT_TRUE(stale) << d.stderr_text();
+  EXPECT_EQ(stale->fields.get_string("metric"), "stale_sessions");
+  EXPECT_EQ(stale->fields.get_string("value"), "1");
+  auto disk = d.wait_for(named("disk"));
+  ASSERT_TRUE(disk) << d.stderr_text();
+  EXPECT_GE(std::stod(disk->fields.get_string("value").value_or("0")), 64.0 * 1024);
 }
 
 }  // namespace

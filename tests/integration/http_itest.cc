@@ -324,6 +324,70 @@ TEST_F(HttpTest, AfterARestartAndARotationTheMissedEventsComeFromDiskOrAResetSay
   for (std::size_t i = 1; i < ids.size(); ++i) EXPECT_EQ(ids[i], ids[i - 1] + 1);
 }
 
+// One sample's value on /metrics, or -1 when it is not there.
+double metric(int port, const std::string& series) {
+  const std::string body = get(port, "/metrics").body;
+  const std::size_t at = body.find("\n" + series + " ");
+  return at == std::string::npos ? -1 : std::stod(body.substr(at + series.size() + 2));
+}
+
+TEST_F(HttpTest, AReconnectAfterARestartReadsFromTheIndexNotTheWholeLog) {
+  // A long history the new daemon has never seen in memory: 8 MiB in a
+  // rotated segment and the live file (the daemon samples both at start).
+  constexpr std::uint64_t kLines = 40'000;
+  make_dirs(d.state_dir());
+  std::string segment;
+  std::string live;
+  for (std::uint64_t n = 1; n <= kLines; ++n) {
+    Event e;
+    e.seq = n;
+    e.kind = "test.history";
+    e.source = "test";
+    e.time = WallTime(std::chrono::seconds(1'795'305'600));
+    e.fields.set("padding", std::string(160, 'x'));
+    (n <= kLines / 2 ? segment : live) += to_json_line(e);
+  }
+  write_file(d.state_dir() + "/events.000001.jsonl", segment);
+  write_file(d.event_log(), live);
+  const std::uint64_t log_bytes = segment.size() + live.size();
+  config("[event_log]\nmax_size = \"64MiB\"\n");
+  d.start();
+  const int port = http_port(d);
+  ASSERT_GT(port, 0) << d.stderr_text();
+  // The sampling of what was on disk runs on the thread pool at start.
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (metric(port, "agentwatch_event_log_index_entries") < 20 &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(20ms);
+  ASSERT_GE(metric(port, "agentwatch_event_log_index_entries"), 20);
+
+  for (const std::uint64_t seen : {kLines - 10, kLines / 2 - 3, std::uint64_t{5}}) {
+    const double read_before = metric(port, "agentwatch_http_stream_replay_read_bytes_total");
+    const std::uint64_t newest = newest_seq(port);
+    Client c(port);
+    c.send("GET /events HTTP/1.1\r\nHost: localhost\r\nLast-Event-ID: " + std::to_string(seen) +
+           "\r\n\r\n");
+    std::string got = c.read_until([&](const std::string& s) {
+      auto ids = sse_ids(s);
+      return !ids.empty() && ids.back() >= std::min<std::uint64_t>(newest, seen + 20'000);
+    });
+    auto ids = sse_ids(got);
+    ASSERT_FALSE(ids.empty()) << got.substr(0, 300);
+    EXPECT_EQ(ids.front(), seen + 1) << "after " << seen;
+    for (std::size_t i = 1; i < ids.size(); ++i) ASSERT_EQ(ids[i], ids[i - 1] + 1);
+    EXPECT_EQ(got.find("event: reset"), std::string::npos);
+    // Read from the index entry before `seen`: the rest of the log after it,
+    // never the part before (which is most of it for the first two).
+    const double read =
+        metric(port, "agentwatch_http_stream_replay_read_bytes_total") - read_before;
+    const double after_seen = static_cast<double>(log_bytes) * static_cast<double>(kLines - seen) /
+                              static_cast<double>(kLines);
+    EXPECT_LT(read, after_seen + 512 * 1024)
+        << "after " << seen << " of a " << log_bytes << "-byte log";
+  }
+  EXPECT_EQ(metric(port, "agentwatch_http_stream_replays_total{from=\"disk\"}"), 3);
+}
+
 TEST_F(HttpTest, StatsdGetsEachExecutionAndTheGauges) {
   int udp = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   sockaddr_in a{};

@@ -1,4 +1,4 @@
-#include "src/cli/session_doctor.h"
+#include "src/recover/session_doctor.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>

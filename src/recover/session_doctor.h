@@ -32,6 +32,7 @@
 #include "src/core/clock.h"
 #include "src/core/event.h"
 #include "src/core/result.h"
+#include "src/rules/rule.h"
 
 namespace aw {
 
@@ -122,6 +123,16 @@ struct DoctorInput {
 // Roots or directories that do not exist are simply empty; one that cannot be
 // read (a symlink as temp/, EACCES) is skipped, and named in `errors` when
 // given ("path: why").
+// DoctorInput::age_out as the rules say: the debounce of the `session-age-out`
+// rule, nullopt when it is disabled, the shipped 30 minutes when it is absent
+// (or the rules did not load: nullptr).
+std::optional<Duration> session_age_out(const RuleSet* rules);
+
+// The sessions under the results roots' temp/ that are past `age_out` and not
+// complete: what `recover fix` would fail (the `stale_sessions` alert measure).
+std::size_t count_stale_sessions(const std::vector<DoctorRoot>& results,
+                                 std::optional<Duration> age_out, WallTime now);
+
 std::vector<SessionProblem> find_session_problems(const DoctorInput& in,
                                                   std::vector<std::string>* errors = nullptr);
 

@@ -1,4 +1,4 @@
-#include "src/cli/session_doctor.h"
+#include "src/recover/session_doctor.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -667,6 +667,29 @@ std::vector<RetentionDir> default_results_retention() {
 
 std::vector<RetentionDir> default_logs_retention() {
   return {{"", "*.gz", std::chrono::hours(24 * 30)}};
+}
+
+std::optional<Duration> session_age_out(const RuleSet* rules) {
+  std::optional<Duration> age_out = DoctorInput{}.age_out;
+  if (const Rule* r = rules ? rules->find("session-age-out") : nullptr) {
+    if (!r->enabled)
+      age_out.reset();
+    else if (r->gate.debounce > Duration::zero())
+      age_out = r->gate.debounce;
+  }
+  return age_out;
+}
+
+std::size_t count_stale_sessions(const std::vector<DoctorRoot>& results,
+                                 std::optional<Duration> age_out, WallTime now) {
+  DoctorInput in;
+  in.results = results;
+  in.age_out = age_out;
+  in.now = now;
+  const std::vector<SessionProblem> problems = find_session_problems(in);
+  return static_cast<std::size_t>(
+      std::count_if(problems.begin(), problems.end(),
+                    [](const SessionProblem& p) { return p.action == FixAction::kFailSession; }));
 }
 
 std::vector<SessionProblem> find_session_problems(const DoctorInput& in,
