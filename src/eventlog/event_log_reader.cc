@@ -21,6 +21,22 @@ bool is_blank(std::string_view line) {
   return line.find_first_not_of(" \t\r") == std::string_view::npos;
 }
 
+// The kind of a line as the writer writes it (to_json_line: seq, time, kind
+// first, no spaces), or nullopt for any other line. Kinds need no escapes
+// ([a-z0-9._-]), so the value ends at the next quote.
+std::optional<std::string_view> written_kind(std::string_view line) {
+  constexpr std::string_view kHead = R"({"seq":)";
+  constexpr std::string_view kKey = R"("kind":")";
+  constexpr std::size_t kWithin = 96;  // seq and time come before it: at most ~70 bytes
+  if (!line.starts_with(kHead)) return std::nullopt;
+  const std::size_t at = line.substr(0, kWithin).find(kKey);
+  if (at == std::string_view::npos) return std::nullopt;
+  const std::size_t from = at + kKey.size();
+  const std::size_t end = line.find('"', from);
+  if (end == std::string_view::npos) return std::nullopt;
+  return line.substr(from, end - from);
+}
+
 }  // namespace
 
 // Bytes read but not yet consumed. Reads never fill the last SIMDJSON_PADDING bytes,
@@ -331,6 +347,9 @@ bool EventLogReader::deliver_lines() {
 bool EventLogReader::deliver(std::string_view line) {
   ++current_line_;
   if (is_blank(line)) return true;
+  if (kind_filter_) {
+    if (const auto kind = written_kind(line); kind && !kind_filter_(*kind)) return true;
+  }
   simdjson::dom::element root;
   simdjson::dom::object object;
   std::string_view kind;
@@ -341,6 +360,7 @@ bool EventLogReader::deliver(std::string_view line) {
       stats_.first_corrupt = current_file_ + ":" + std::to_string(current_line_);
     return true;
   }
+  if (kind_filter_ && !kind_filter_(kind)) return true;
   ++stats_.records;
   const LogRecord record{line, object, kind, current_file_, current_line_};
   if (!(*visit_)(record)) {

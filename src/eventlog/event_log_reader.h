@@ -36,6 +36,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "src/core/result.h"
@@ -86,6 +87,16 @@ class EventLogReader {
   // control.stop says stop. The dir must exist (error otherwise).
   Status follow(const Visitor& visit, const FollowControl& control);
 
+  // Only records whose kind `wanted` accepts reach the visitor. The writer's
+  // own lines are judged by their head (`{"seq":N,"time":"…","kind":"…"`)
+  // before they are parsed, so a reader after a few kinds (`stats`: action
+  // outcomes) parses only those; any other line is parsed and judged by its
+  // "kind". Lines skipped unparsed are neither records nor checked for
+  // corruption.
+  void set_kind_filter(std::function<bool(std::string_view kind)> wanted) {
+    kind_filter_ = std::move(wanted);
+  }
+
   const EventLogReaderStats& stats() const { return stats_; }
 
  private:
@@ -115,6 +126,7 @@ class EventLogReader {
   std::uint64_t current_line_ = 0;
   std::uint64_t last_segment_ = 0;   // every segment <= this has been delivered
   std::optional<LogPosition> seek_;  // read_history_from's start, until it is used
+  std::function<bool(std::string_view)> kind_filter_;
   UniqueFd live_fd_;
   std::uint64_t live_offset_ = 0;
   dev_t live_dev_ = 0;

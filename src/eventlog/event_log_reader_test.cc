@@ -118,6 +118,31 @@ TEST_F(EventLogReaderTest, CorruptMiddleLineIsSkippedAndCounted) {
   EXPECT_EQ(reader.stats().first_corrupt, live() + ":2");
 }
 
+TEST_F(EventLogReaderTest, AKindFilterSkipsTheWritersOtherLinesUnparsed) {
+  // Written lines of three kinds; a hand-written line (keys in another order)
+  // and one whose head is the writer's but whose body is broken.
+  write_file(live(), numbered_line(1, "action.failed") + numbered_line(2, "file.landed") +
+                         R"({"kind":"file.landed","seq":3,"fields":{"kind":"action.x"}})"
+                         "\n" +
+                         R"({"kind":"action.succeeded","seq":4})"
+                         "\n" +
+                         R"({"seq":5,"time":"2026-01-01T00:00:00Z","kind":"file.x",BROKEN)"
+                         "\n" +
+                         numbered_line(6, "action.succeeded"));
+  EventLogReader reader(dir_.path());
+  reader.set_kind_filter([](std::string_view kind) { return kind.starts_with("action."); });
+  std::vector<std::uint64_t> got;
+  ASSERT_TRUE(reader.read_history([&](const LogRecord& r) {
+    got.push_back(seq_of(r));
+    return true;
+  }));
+  // The hand-written lines are parsed, so judged by their real top-level kind.
+  EXPECT_EQ(got, seqs({1, 4, 6}));
+  EXPECT_EQ(reader.stats().records, 3u);
+  // The broken line's head said file.x: skipped without a look.
+  EXPECT_EQ(reader.stats().corrupt_lines, 0u);
+}
+
 TEST_F(EventLogReaderTest, JsonThatIsNotAnEventIsCorrupt) {
   write_file(live(), "[1,2]\n{\"seq\":2}\n{\"kind\":5}\n\"text\"\n" + numbered_line(5));
   EventLogReader reader(dir_.path());

@@ -48,17 +48,27 @@ struct ExecutionStats::Accumulator {
     if (has_cpu) r.cpu_ms = cpu_ms;
     if (has_rss) r.peak_rss_kb = peak_rss_kb;
     if (!durations_ms.empty()) {
-      // Sorted once, at the end, on a copy: rows() may be asked for again.
-      std::vector<std::int64_t> sorted = durations_ms;
-      std::sort(sorted.begin(), sorted.end());
+      // Selected, not sorted (a log holds millions of durations): each
+      // nth_element leaves everything above its rank after it, so the next,
+      // higher rank is selected among those alone. On a copy: rows() may be
+      // asked for again.
+      std::vector<std::int64_t> v = durations_ms;
+      std::size_t from = 0;
+      auto select = [&](double p) {
+        const std::size_t at = nearest_rank_index(v.size(), p);
+        std::nth_element(v.begin() + static_cast<std::ptrdiff_t>(from),
+                         v.begin() + static_cast<std::ptrdiff_t>(at), v.end());
+        from = at;
+        return v[at];
+      };
       // A long double sum: int64 milliseconds cannot overflow it in practice,
       // and the mean stays exact for any realistic log.
       long double sum = 0;
-      for (std::int64_t v : sorted) sum += static_cast<long double>(v);
-      r.mean_ms = static_cast<double>(sum / static_cast<long double>(sorted.size()));
-      r.p50_ms = nearest_rank(sorted, 50);
-      r.p95_ms = nearest_rank(sorted, 95);
-      r.p99_ms = nearest_rank(sorted, 99);
+      for (std::int64_t d : v) sum += static_cast<long double>(d);
+      r.mean_ms = static_cast<double>(sum / static_cast<long double>(v.size()));
+      r.p50_ms = select(50);
+      r.p95_ms = select(95);
+      r.p99_ms = select(99);
     }
     return r;
   }
@@ -91,14 +101,16 @@ std::string_view stats_group_by_name(StatsGroupBy g) {
   return "";
 }
 
-std::int64_t nearest_rank(const std::vector<std::int64_t>& sorted, double p) {
-  const auto n = static_cast<double>(sorted.size());
+std::size_t nearest_rank_index(std::size_t n, double p) {
   // The smallest rank whose share of the values reaches p. The epsilon keeps
   // a product that should be whole (0.95 × 100 = 95.00000000000001) from
   // rounding up one rank too far.
-  auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * n - 1e-9));
-  rank = std::clamp<std::size_t>(rank, 1, sorted.size());
-  return sorted[rank - 1];
+  auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(n) - 1e-9));
+  return std::clamp<std::size_t>(rank, 1, n) - 1;
+}
+
+std::int64_t nearest_rank(const std::vector<std::int64_t>& sorted, double p) {
+  return sorted[nearest_rank_index(sorted.size(), p)];
 }
 
 ExecutionStats::ExecutionStats(StatsGroupBy group_by)

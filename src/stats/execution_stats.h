@@ -55,6 +55,8 @@ struct StatsRow {
 
 // Nearest-rank percentile of `sorted` (ascending, non-empty), 0 < p <= 100.
 std::int64_t nearest_rank(const std::vector<std::int64_t>& sorted, double p);
+// Its 0-based index in a sorted list of n > 0 values.
+std::size_t nearest_rank_index(std::size_t n, double p);
 
 class ExecutionStats {
  public:
