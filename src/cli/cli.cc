@@ -12,6 +12,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "src/cli/agents_commands.h"
 #include "src/cli/events_command.h"
 #include "src/cli/rules_commands.h"
 #include "src/cli/stats_command.h"
@@ -299,6 +300,7 @@ int run_cli(int argc, char** argv) {
 
   add_ops_commands(app, g, code);
   add_tmux_commands(app, g, code);
+  add_agents_commands(app, g, code);
 
   try {
     app.parse(argc, argv);

@@ -23,6 +23,7 @@
 #include <sstream>
 #include <string>
 
+#include "src/cli/agents_commands.h"
 #include "src/cli/cli_common.h"
 #include "src/control/control_client.h"
 #include "src/core/duration.h"
@@ -704,6 +705,37 @@ void add_ops_commands(CLI::App& app, GlobalFlags& g, int& code) {
   trigger->add_option("rule", name, "The rule's name")->required();
   trigger->add_flag("--json", json, "JSON output");
   trigger->callback([&] { code = cmd_trigger(g, name, json); });
+}
+
+int cmd_agents_list(const GlobalFlags& g, bool json) {
+  Paths p = resolve_paths(g.overrides);
+  auto asked = ask_daemon(p, "agents.list", "");
+  if (!asked) return 1;
+  if (!asked->running) {
+    std::cerr << "agentwatch is not running: the agents' status lives in the daemon\n";
+    return kExitNotRunning;
+  }
+  if (!asked->reply.ok) return print_failure(asked->reply);
+  return print_json_result(asked->reply.result_json, json, [](simdjson::dom::element root) {
+    simdjson::dom::array a;
+    if (root.get_array().get(a)) return;
+    if (a.size() == 0) {
+      std::cout << "no agents yet (install their hooks: agentwatch agents install-hooks claude)\n";
+      return;
+    }
+    std::printf("%-12s %-8s %-13s %-28s %s\n", "AGENT", "KIND", "STATUS", "DETAIL", "SINCE");
+    for (simdjson::dom::element e : a) {
+      std::string detail(str_or(e, "reason", ""));
+      if (std::string reset(str_or(e, "reset_at", "")); !reset.empty()) detail = "resets " + reset;
+      if (std::int64_t pct = 0; !e["context_pct"].get_int64().get(pct))
+        detail = std::to_string(pct) + "% context left";
+      const std::string session(str_or(e, "session", ""));
+      const std::string name = session.empty() ? std::string(str_or(e, "id")) : session;
+      std::printf("%-12s %-8s %-13s %-28s %s\n", name.c_str(),
+                  std::string(str_or(e, "agent")).c_str(), std::string(str_or(e, "status")).c_str(),
+                  detail.c_str(), std::string(str_or(e, "since")).c_str());
+    }
+  });
 }
 
 }  // namespace aw

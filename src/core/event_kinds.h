@@ -163,6 +163,10 @@ inline constexpr std::string_view kControlRecoverFix = "control.recover.fix";
 inline constexpr std::string_view kAlertRaised = "alert.raised";
 inline constexpr std::string_view kAlertResolved = "alert.resolved";
 
+// A coding agent's status changed (src/daemon/agent_monitor.h; docs/agents.md). Under the
+// prefix notify clients may use, so the daemon refuses it from them (a forged status).
+inline constexpr std::string_view kAgentStatus = "agent.status";
+
 // The daemon's own start and stop (src/daemon/daemon.cc; docs/configuration.md "Signals").
 inline constexpr std::string_view kDaemonStarted = "daemon.started";
 inline constexpr std::string_view kDaemonStopping = "daemon.stopping";
@@ -270,6 +274,7 @@ inline constexpr std::array kAllKinds = {
     kControlRecoverFix,
     kAlertRaised,
     kAlertResolved,
+    kAgentStatus,
     kDaemonStarted,
     kDaemonStopping,
     kDaemonStopped,

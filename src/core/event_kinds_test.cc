@@ -95,6 +95,7 @@ TEST(EventKinds, EveryKindIsDocumented) {
       {"control", "docs/control.md"},    {"daemon", "docs/configuration.md"},
       {"plan", "docs/intents.md"},       {"disk", "docs/sessions.md"},
       {"retention", "docs/sessions.md"}, {"alert", "docs/alerts.md"},
+      {"agent", "docs/agents.md"},
   };
   const std::string events_doc = read_source_file("docs/events.md");
   ASSERT_FALSE(events_doc.empty()) << "cannot read " << AW_SOURCE_DIR << "/docs/events.md";

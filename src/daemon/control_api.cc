@@ -108,6 +108,9 @@ class Api {
     s.handle("status",
              [self](const ControlRequest&, const Responder& r) { r.ok(self->c_.status_json()); });
     s.handle("workers.list", [self](const ControlRequest&, Responder r) { self->workers_list(r); });
+    s.handle("agents.list", [self](const ControlRequest&, const Responder& r) {
+      r.ok(self->c_.agents_json ? self->c_.agents_json() : "[]");
+    });
     for (const char* verb : {"start", "stop", "restart"})
       s.handle(std::string("workers.") + verb, [self, verb](const ControlRequest& q, Responder r) {
         self->worker_verb(q, r, verb);

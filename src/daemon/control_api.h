@@ -38,6 +38,8 @@ struct ControlContext {
   std::function<DiagnosisInput()> diagnosis_input;
   // The status file's JSON.
   std::function<std::string()> status_json;
+  // The coding agents and their status, a JSON array (agent_monitor.h).
+  std::function<std::string()> agents_json;
 };
 
 void register_control_handlers(ControlServer& server, ControlContext context);

@@ -20,6 +20,7 @@
 #include "src/core/duration.h"
 #include "src/core/event_kinds.h"
 #include "src/core/json_writer.h"
+#include "src/daemon/agent_monitor.h"
 #include "src/daemon/control_api.h"
 #include "src/daemon/daemon_actions.h"
 #include "src/daemon/daemon_alerts.h"
@@ -215,7 +216,8 @@ class Daemon {
   std::unique_ptr<HttpApi> http_;  // after metrics_: it reads them
   std::unique_ptr<StatsdPush> statsd_;
   std::unique_ptr<DaemonAlerts> alerts_;
-  std::string http_error_;  // why it does not listen, when it does not
+  std::unique_ptr<AgentMonitor> agents_;  // the coding agents' status (issue #13)
+  std::string http_error_;                // why it does not listen, when it does not
   std::vector<std::unique_ptr<uvx::Signal>> signals_;
   std::unique_ptr<uvx::Timer> reload_timer_;
   std::unique_ptr<uvx::Timer> watchdog_timer_;
@@ -569,6 +571,7 @@ bool Daemon::start_control() {
   c.stuck = options_.config.stuck;
   c.diagnosis_input = [this] { return diagnosis_input(); };
   c.status_json = [this] { return status_json("running"); };
+  c.agents_json = [this] { return agents_ ? agents_->agents_json() : std::string("[]"); };
   register_control_handlers(*control_server_, std::move(c));
   if (Status s = control_server_->start(paths_.control_socket()); !s) {
     spdlog::critical("cannot listen on the control socket: {}", s.error().message);
@@ -794,6 +797,18 @@ std::uint64_t Daemon::log_missing_causes(std::uint64_t next_seq) {
   return next_seq;
 }
 
+// What notify clients may send: the default prefixes, less the daemon's own
+// kinds under them (a client must not forge an agent's status).
+NotifyKindPolicy notify_kind_policy() {
+  NotifyKindPolicy policy;
+  policy.validate = [](const NotifyMessage& m) -> Status {
+    if (m.kind == kind::kAgentStatus)
+      return make_error("'" + m.kind + "' is the daemon's own kind (agent hooks send agent.hook)");
+    return Status::Ok();
+  };
+  return policy;
+}
+
 void Daemon::deliver_notification(Event e) {
   std::optional<std::uint64_t> id;
   if (auto text = e.fields.get_string("notify_id")) id = parse_notify_id(*text);
@@ -819,6 +834,7 @@ bool Daemon::start_notify() {
   // from when we listen on, so nothing spooled meanwhile is stranded there.
   notify_server_ = std::make_unique<NotifyServer>(
       &loop_, clock_, [this](Event e) { deliver_notification(std::move(e)); });
+  notify_server_->set_kind_policy(notify_kind_policy());
   if (Status s = notify_server_->start(paths_.runtime_dir); !s) {
     spdlog::critical("cannot listen on the notify socket: {}", s.error().message);
     return false;
@@ -834,6 +850,7 @@ bool Daemon::start_notify() {
           spdlog::info("notify spool: {} delivered, {} refused, {} duplicates", spool->delivered,
                        spool->refused, spool->duplicates);
       });
+  notify_spool_watch_->set_kind_policy(notify_kind_policy());
   // Not fatal: what is spooled later then waits for the next start, as before.
   if (Status s = notify_spool_watch_->start(paths_.runtime_dir); !s)
     spdlog::error("notify spool: {}", s.error().message);
@@ -892,6 +909,7 @@ std::string Daemon::status_json(const char* state) const {
   }
   if (metrics_) append_fleet_status(w, *metrics_);
   if (alerts_) w.raw("alerts", alerts_->active_json());
+  if (agents_) w.raw("agents", agents_->agents_json());
   if (http_)
     w.str("http", http_->address());
   else if (!http_error_.empty())
@@ -998,6 +1016,7 @@ void Daemon::release_handles() {
   statsd_.reset();
   if (alerts_) alerts_->stop();  // saves the alerts' state
   alerts_.reset();
+  agents_.reset();
   if (metrics_) metrics_->stop();
   runtime_watch_.reset();
   scheduler_.reset();
@@ -1061,6 +1080,11 @@ int Daemon::run() {
       if (statsd_) statsd_->observe(e);
       if (alerts_) alerts_->observe(e);
       metrics_->observe(e, std::move(line));
+    });
+    agents_ = std::make_unique<AgentMonitor>(&loop_, clock_,
+                                             [this](Event e) { pipeline_->submit(std::move(e)); });
+    pipeline_->add_subscriber([this](const Event& e) {
+      if (agents_) agents_->observe(e);
     });
     pipeline_->add_subscriber([this](const Event& e) { hint_tmux(e); });
     pipeline_->add_subscriber([this](const Event& e) { feed_supervisor(e); });
