@@ -21,25 +21,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "session_land.h"
+
 static volatile sig_atomic_t stop;
 
 static void on_term(int sig) {
   (void)sig;
   stop = 1;
-}
-
-static long long mono_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static int write_file(const char* path, const char* text) {
-  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return -1;
-  ssize_t len = (ssize_t)strlen(text);
-  int ok = write(fd, text, (size_t)len) == len;
-  return close(fd) == 0 && ok ? 0 : -1;
 }
 
 int main(int argc, char** argv) {
@@ -79,7 +67,7 @@ int main(int argc, char** argv) {
   const long long start = mono_ns();
   const long long end = start + (long long)(seconds * 1e9);
   const double interval = 1e9 / rate;
-  char path[8192], tmp[8192], name[32];
+  char name[32];
   long s = 0;
   while (!stop) {
     const long long due = start + (long long)(s * interval);
@@ -91,29 +79,7 @@ int main(int argc, char** argv) {
       continue;  // re-check stop and the time
     }
     snprintf(name, sizeof name, "%s%07ld", prefix, s);
-    snprintf(path, sizeof path, "%s/temp/%s", root, name);
-    if (mkdir(path, 0700) != 0) {
-      fprintf(stderr, "session_flood: mkdir %s: %s\n", path, strerror(errno));
-      return 1;
-    }
-    snprintf(tmp, sizeof tmp, "%s/temp/%s/.session.json.tmp", root, name);
-    snprintf(path, sizeof path, "%s/temp/%s/session.json", root, name);
-    if (write_file(tmp, manifest) != 0 || rename(tmp, path) != 0) {
-      fprintf(stderr, "session_flood: %s: %s\n", path, strerror(errno));
-      return 1;
-    }
-    for (long a = 0; a < agents; ++a) {
-      char body[256];
-      snprintf(body, sizeof body,
-               "{\"agent\": \"a%ld\", \"session\": \"%s\", \"status\": \"done\", "
-               "\"items\": [1, 2, 3], \"score\": 0.97}\n",
-               a, name);
-      snprintf(path, sizeof path, "%s/temp/%s/a%ld.json", root, name, a);
-      if (write_file(path, body) != 0) {
-        fprintf(stderr, "session_flood: %s: %s\n", path, strerror(errno));
-        return 1;
-      }
-    }
+    if (land_session("session_flood", root, name, manifest, agents) != 0) return 1;
     ++s;
   }
   printf("start_ns=%lld end_ns=%lld landed=%ld\n", start, mono_ns(), s);

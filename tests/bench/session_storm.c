@@ -16,19 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static long long mono_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static int write_file(const char* path, const char* text) {
-  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return -1;
-  ssize_t len = (ssize_t)strlen(text);
-  int ok = write(fd, text, (size_t)len) == len;
-  return close(fd) == 0 && ok ? 0 : -1;
-}
+#include "session_land.h"
 
 static long count_entries(const char* dir) {
   DIR* d = opendir(dir);
@@ -65,31 +53,10 @@ int main(int argc, char** argv) {
   }
   strcat(manifest, "]}\n");
   const long long start = mono_ns();
-  char path[8192], tmp[8192];
   for (long s = 0; s < sessions; ++s) {
-    snprintf(path, sizeof path, "%s/temp/s%06ld", root, s);
-    if (mkdir(path, 0700) != 0) {
-      fprintf(stderr, "session_storm: mkdir %s: %s\n", path, strerror(errno));
-      return 1;
-    }
-    snprintf(tmp, sizeof tmp, "%s/temp/s%06ld/.session.json.tmp", root, s);
-    snprintf(path, sizeof path, "%s/temp/s%06ld/session.json", root, s);
-    if (write_file(tmp, manifest) != 0 || rename(tmp, path) != 0) {
-      fprintf(stderr, "session_storm: %s: %s\n", path, strerror(errno));
-      return 1;
-    }
-    for (long a = 0; a < agents; ++a) {
-      char body[256];
-      snprintf(body, sizeof body,
-               "{\"agent\": \"a%ld\", \"session\": \"s%06ld\", \"status\": \"done\", "
-               "\"items\": [1, 2, 3], \"score\": 0.97}\n",
-               a, s);
-      snprintf(path, sizeof path, "%s/temp/s%06ld/a%ld.json", root, s, a);
-      if (write_file(path, body) != 0) {
-        fprintf(stderr, "session_storm: %s: %s\n", path, strerror(errno));
-        return 1;
-      }
-    }
+    char name[32];
+    snprintf(name, sizeof name, "s%06ld", s);
+    if (land_session("session_storm", root, name, manifest, agents) != 0) return 1;
   }
   const long long gen_end = mono_ns();
   char completed[8192];
