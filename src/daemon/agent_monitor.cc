@@ -74,7 +74,7 @@ void AgentMonitor::observe(const Event& e) {
     agents::HookReading r = agents::read_hook(e);
     Observation o;
     o.source = Source::kHook;
-    o.status = std::move(r.status);
+    o.status = r.status;
     o.at = clock_.mono();
     o.said = std::move(r.said);
     feed(*a, o);

@@ -15,7 +15,6 @@ namespace {
 
 using testing::numbered_event;
 using testing::numbered_line;
-using testing::read_file;
 using testing::TempDir;
 using testing::write_file;
 using testing::write_gzip_file;

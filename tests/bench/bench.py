@@ -7,8 +7,8 @@ Usage: bench.py BUILD_DIR [--quick] [--idle-seconds N] [--samples N] [--rounds N
                           [--pids-idle-seconds N] [--notify-samples N]
                           [--sessions N] [--stats-mb N] [--stats-jq-mb N]
                           [--http-storm-rate N]
-                          [--only latency,throughput,storm,sessions,http,idle,json,stats,logtail,
-                                  micro,restart,pids,notify]
+                          [--only latency,throughput,storm,sessions,http,idle,hooks,json,stats,
+                                  logtail,micro,restart,pids,notify]
 
 What is measured and why is in docs/benchmarks.md. This script only starts and
 stops processes, waits on them and does the statistics; every time that matters
@@ -1188,6 +1188,41 @@ def idle_table(res: dict) -> tuple[list[str], list[bool]]:
     return lines, [ok_wake, ok_rss]
 
 
+# ----------------------------------------------------------------- 3b. hooks
+
+HOOK_CPU_P99_TARGET_US = 1000  # issue #13: a hook costs the agent well under a millisecond
+
+
+def bench_hooks(args, build: Path) -> list[dict]:
+    """The hook client's own run time beside agentwatch notify and /bin/true
+    (tests/bench/hook_client_bench.py: it starts its own daemon)."""
+    n = 100 if args.quick else 500
+    out = subprocess.run([sys.executable, str(Path(__file__).parent / "hook_client_bench.py"),
+                          str(build), "-n", str(n), "--json"],
+                         capture_output=True, text=True, timeout=900)
+    if out.returncode != 0:
+        fail(f"hook_client_bench: {out.stderr.strip()}")
+    return json.loads(out.stdout)
+
+
+def hooks_table(rows: list[dict]) -> tuple[list[str], list[bool]]:
+    floor = next(r for r in rows if r["client"] == "/bin/true")
+    lines = ["| client | daemon | wall p50 / p99 (µs) | CPU p50 / p99 (µs) | CPU p99 vs /bin/true "
+             "| target | result |", "|---|---|---:|---:|---:|---|---|"]
+    oks = []
+    for r in rows:
+        target, ok = "", None
+        if r["client"] == "agentwatch-hook":
+            ok = r["cpu_p99_us"] < HOOK_CPU_P99_TARGET_US
+            target = f"CPU p99 < {HOOK_CPU_P99_TARGET_US} µs"
+            oks.append(ok)
+        lines.append(f"| `{r['client']}` | {r['daemon']} | {r['wall_p50_us']:.0f} / "
+                     f"{r['wall_p99_us']:.0f} | {r['cpu_p50_us']:.0f} / {r['cpu_p99_us']:.0f} | "
+                     f"{r['cpu_p99_us'] / max(floor['cpu_p99_us'], 1):.2f}× | {target} | "
+                     f"{verdict(ok) if ok is not None else 'info'} |")
+    return lines, oks
+
+
 # ----------------------------------------------------------------- 4. micro
 
 MICRO = [("src/rules/rules_bench", "rules"), ("src/eventlog/eventlog_bench", "eventlog"),
@@ -2051,8 +2086,8 @@ def main() -> int:
     ap.add_argument("--http-storm-rate", type=int, default=HTTP_STORM_RATE,
                     help="sessions/s landed while /metrics is loaded")
     ap.add_argument("--only",
-                    default="latency,throughput,storm,sessions,http,idle,json,stats,logtail,"
-                    "micro,restart,pids,notify")
+                    default="latency,throughput,storm,sessions,http,idle,hooks,json,stats,"
+                    "logtail,micro,restart,pids,notify")
     ap.add_argument("--nice", type=int, help="autogroup nice of every watcher's session "
                     "(e.g. -10, root only): damps noise from other work on the machine")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")
@@ -2190,6 +2225,13 @@ def main() -> int:
         table, ok = idle_table(res)
         oks += ok
         sections += ["## 3. Idle", "", *table, ""]
+    if "hooks" in only:
+        table, ok = hooks_table(bench_hooks(args, build))
+        oks += ok
+        sections += ["## 3b. Agent hooks: what a hook call costs the agent", "",
+                     "Each client spawned with a Claude Code Notification payload on stdin, as "
+                     "the agent runs its hooks (synchronously); /bin/true is the floor of any "
+                     "process start on this machine.", "", *table, ""]
     if "json" in only:
         res = bench_json(args, build, tmp)
         table, ok = json_table(res)
