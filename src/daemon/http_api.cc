@@ -92,6 +92,13 @@ Status HttpApi::start() {
     std::string t = **token;
     while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.pop_back();
     if (t.empty()) return make_error("[http] token_file " + config_.token_file + " is empty");
+    // It travels in a header and, for browsers, in a cookie: printable ASCII
+    // without the characters a cookie value cannot hold.
+    for (const char ch : t)
+      if (ch <= ' ' || ch > '~' || ch == '"' || ch == ',' || ch == ';' || ch == '\\')
+        return make_error("[http] token_file " + config_.token_file +
+                          ": the token may hold printable ASCII except space, '\"', ',', ';' and "
+                          "'\\' (e.g. the output of `openssl rand -hex 32`)");
     o.bearer_token = std::move(t);
   }
   server_ = std::make_unique<http::HttpServer>(loop_, clock_, o);

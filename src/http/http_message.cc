@@ -177,6 +177,19 @@ bool bearer_matches(std::string_view authorization, std::string_view token) {
   return constant_time_equals(given, token);
 }
 
+bool token_cookie_matches(std::string_view cookie, std::string_view token) {
+  while (!cookie.empty()) {
+    const std::size_t end = std::min(cookie.find(';'), cookie.size());
+    std::string_view pair = cookie.substr(0, end);
+    cookie.remove_prefix(std::min(end + 1, cookie.size()));
+    while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+    const std::size_t eq = pair.find('=');
+    if (eq != std::string_view::npos && pair.substr(0, eq) == kTokenCookie)
+      return constant_time_equals(pair.substr(eq + 1), token);
+  }
+  return false;
+}
+
 bool is_loopback_host_header(std::string_view host) {
   if (host.empty()) return false;
   std::string_view name = host;

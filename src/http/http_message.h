@@ -92,6 +92,14 @@ std::string serialize_stream_head(const std::vector<HttpHeader>& extra, std::str
 // that depends only on `token`'s length otherwise: a client cannot learn the
 // token a byte at a time by timing answers.
 bool bearer_matches(std::string_view authorization, std::string_view token);
+
+// The cookie a browser gets in place of the header (a page and its
+// EventSource cannot send "Authorization"): HttpServer sets it when `/` is
+// opened with ?token=, then accepts it as it accepts the header.
+inline constexpr std::string_view kTokenCookie = "agentwatch_token";
+// True when `cookie` (a Cookie header's value, "a=1; agentwatch_token=x")
+// has kTokenCookie with exactly `token` (compared as bearer_matches does).
+bool token_cookie_matches(std::string_view cookie, std::string_view token);
 // Constant-time equality as above (exposed for its test).
 bool constant_time_equals(std::string_view given, std::string_view expected);
 

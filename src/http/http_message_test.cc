@@ -110,6 +110,17 @@ TEST(HttpStreamHead, IsAnEventStreamWithoutLength) {
             "\r\n");
 }
 
+TEST(HttpAuth, TheTokenCookieIsFoundAmongOthersAndMustBeExact) {
+  EXPECT_TRUE(token_cookie_matches("agentwatch_token=s3cret", "s3cret"));
+  EXPECT_TRUE(token_cookie_matches("theme=dark; agentwatch_token=s3cret; x=1", "s3cret"));
+  EXPECT_FALSE(token_cookie_matches("agentwatch_token=s3cre", "s3cret"));
+  EXPECT_FALSE(token_cookie_matches("agentwatch_token=s3cret2", "s3cret"));
+  EXPECT_FALSE(token_cookie_matches("other_token=s3cret", "s3cret"));
+  EXPECT_FALSE(token_cookie_matches("xagentwatch_token=s3cret", "s3cret"));
+  EXPECT_FALSE(token_cookie_matches("", "s3cret"));
+  EXPECT_FALSE(token_cookie_matches("agentwatch_token", "s3cret"));
+}
+
 TEST(HttpAuth, BearerNeedsTheSchemeAndTheExactToken) {
   EXPECT_TRUE(bearer_matches("Bearer s3cret", "s3cret"));
   EXPECT_TRUE(bearer_matches("bearer   s3cret", "s3cret")) << "scheme in any case, spaces";

@@ -273,10 +273,28 @@ std::optional<HttpResponse> HttpServer::check_request(const HttpRequest& request
                          "(Host: localhost or a loopback address)");
   }
   if (!options_.bearer_token.empty()) {
+    const std::string& token = options_.bearer_token;
     const std::optional<std::string_view> auth = request.header("Authorization");
-    if (!auth || !bearer_matches(*auth, options_.bearer_token)) {
+    const std::optional<std::string_view> cookie = request.header("Cookie");
+    const bool allowed =
+        (auth && bearer_matches(*auth, token)) || (cookie && token_cookie_matches(*cookie, token));
+    if (!allowed) {
+      // A browser opens the page once as /?token=…: it gets the token as an
+      // HttpOnly cookie and the page again without it in the address, so the
+      // token leaves the URL bar and history, and the page's own requests
+      // (its EventSource too) carry the cookie.
+      const std::optional<std::string_view> given = request.query_param("token");
+      if (request.path == "/" && given && constant_time_equals(*given, token)) {
+        HttpResponse r = text_response(303);
+        r.headers.push_back({"Location", "/"});
+        r.headers.push_back({"Set-Cookie", std::string(kTokenCookie) + "=" + token +
+                                               "; Path=/; HttpOnly; SameSite=Strict"});
+        r.headers.push_back({"Cache-Control", "no-store"});
+        return r;
+      }
       ++stats_.rejected_unauthorized;
-      HttpResponse r = text_response(401, "send \"Authorization: Bearer <token>\"");
+      HttpResponse r = text_response(
+          401, "send \"Authorization: Bearer <token>\" (a browser: open /?token=<token> once)");
       r.headers.push_back({"WWW-Authenticate", "Bearer realm=\"agentwatch\""});
       return r;
     }

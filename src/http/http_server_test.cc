@@ -603,6 +603,43 @@ TEST_F(HttpServerTest, BearerTokenIsRequired) {
   EXPECT_EQ(exchange(request("/nope"))->status, 401);
 }
 
+TEST_F(HttpServerTest, ABrowserOpensThePageOnceWithTheTokenAndThenUsesItsCookie) {
+  HttpServer::Options o;
+  o.bearer_token = "s3cret-token";
+  start(o);
+  server_->handle("/", [](const HttpRequest&, HttpResponder& out) {
+    HttpResponse r;
+    r.body = "page\n";
+    out.respond(r);
+  });
+  std::optional<TestResponse> wrong, opened, cookie, bad_cookie, elsewhere;
+  run_client([&] {
+    TcpClient c(port_);
+    if (!c.connected() || !c.send_all(request("/?token=s3cret-tokeN"))) return;
+    wrong = c.read_response();
+    if (!c.send_all(request("/?token=s3cret-token"))) return;
+    opened = c.read_response();
+    if (!c.send_all(request("/hello", "Cookie: theme=x; agentwatch_token=s3cret-token\r\n")))
+      return;
+    cookie = c.read_response();
+    if (!c.send_all(request("/hello", "Cookie: agentwatch_token=s3cret-tokeN\r\n"))) return;
+    bad_cookie = c.read_response();
+    // Only the page takes the token in its address: not the API, not the stream.
+    if (!c.send_all(request("/hello?token=s3cret-token"))) return;
+    elsewhere = c.read_response();
+  });
+  ASSERT_TRUE(wrong && opened && cookie && bad_cookie && elsewhere);
+  EXPECT_EQ(wrong->status, 401);
+  EXPECT_EQ(opened->status, 303);
+  EXPECT_EQ(opened->header("Location"), "/");
+  EXPECT_EQ(opened->header("Set-Cookie"),
+            "agentwatch_token=s3cret-token; Path=/; HttpOnly; SameSite=Strict");
+  EXPECT_EQ(cookie->status, 200);
+  EXPECT_EQ(cookie->body, "hello\n");
+  EXPECT_EQ(bad_cookie->status, 401);
+  EXPECT_EQ(elsewhere->status, 401);
+}
+
 TEST_F(HttpServerTest, NonLoopbackAddressesAreRefused) {
   {
     HttpServer s(&loop_, clock_);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <set>
 #include <sstream>
@@ -377,15 +378,20 @@ TEST_F(HttpTest, AReconnectAfterARestartReadsFromTheIndexNotTheWholeLog) {
     for (std::size_t i = 1; i < ids.size(); ++i) ASSERT_EQ(ids[i], ids[i - 1] + 1);
     EXPECT_EQ(got.find("event: reset"), std::string::npos);
     // Read from the index entry before `seen`: the rest of the log after it,
-    // never the part before (which is most of it for the first two).
+    // never the part before (which is most of it for the first two). Slack:
+    // one index stride, and one read buffer (1 MiB) per round of kMaxReplay
+    // events, which the reader may have filled past where the round stopped.
     const double read =
         metric(port, "agentwatch_http_stream_replay_read_bytes_total") - read_before;
     const double after_seen = static_cast<double>(log_bytes) * static_cast<double>(kLines - seen) /
                               static_cast<double>(kLines);
-    EXPECT_LT(read, after_seen + 512 * 1024)
+    const double rounds = std::ceil(static_cast<double>(kLines - seen) / 20'000.0);
+    EXPECT_LT(read, after_seen + 256 * 1024 + rounds * 1024 * 1024)
         << "after " << seen << " of a " << log_bytes << "-byte log";
   }
-  EXPECT_EQ(metric(port, "agentwatch_http_stream_replays_total{from=\"disk\"}"), 3);
+  // At least one disk read each (the absence since seq 5 is read in two
+  // rounds of kMaxReplay, the second maybe still under way).
+  EXPECT_GE(metric(port, "agentwatch_http_stream_replays_total{from=\"disk\"}"), 3);
 }
 
 TEST_F(HttpTest, StatsdGetsEachExecutionAndTheGauges) {
