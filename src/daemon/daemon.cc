@@ -603,12 +603,7 @@ void Daemon::start_alerts() {
       roots.push_back(w.path);
       if (w.name == "results") results.push_back(DoctorRoot{w.name, w.path});
     }
-    std::sort(roots.begin(), roots.end());
-    std::vector<std::string> outer;
-    for (const std::string& r : roots)
-      if (outer.empty() || !(r == outer.back() || r.starts_with(outer.back() + "/")))
-        outer.push_back(r);
-    return [outer = std::move(outer), results = std::move(results),
+    return [outer = outermost_roots(std::move(roots)), results = std::move(results),
             age_out = session_age_out(pipeline_->rules().get()), now = clock_.wall()] {
       DiskGauges g;
       g.stale_sessions = static_cast<double>(count_stale_sessions(results, age_out, now));

@@ -4,6 +4,7 @@
 #include <ftw.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <unordered_set>
 
@@ -63,6 +64,15 @@ Result<DiskUsage> disk_usage(const std::string& root, std::uint64_t max_entries)
   t_walk = nullptr;
   if (rc == -1) return errno_error("cannot measure " + root, errno);
   return walk.usage;
+}
+
+std::vector<std::string> outermost_roots(std::vector<std::string> roots) {
+  std::sort(roots.begin(), roots.end());
+  std::vector<std::string> outer;
+  for (std::string& r : roots)
+    if (outer.empty() || !(r == outer.back() || r.starts_with(outer.back() + "/")))
+      outer.push_back(std::move(r));
+  return outer;
 }
 
 }  // namespace aw

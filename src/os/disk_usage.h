@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "src/core/result.h"
 
@@ -25,5 +26,9 @@ struct DiskUsage {
 // A missing `root` is 0 bytes, not an error; a root that cannot be read is.
 // Entries below it that cannot be read are skipped.
 Result<DiskUsage> disk_usage(const std::string& root, std::uint64_t max_entries = 1'000'000);
+
+// `roots` without those inside another (or repeated), sorted: what to measure
+// so that nothing is counted twice.
+std::vector<std::string> outermost_roots(std::vector<std::string> roots);
 
 }  // namespace aw
